@@ -1,0 +1,99 @@
+//! The result shapes shared by every parser: `Status` separates "need more bytes" from a real
+//! error (httparse's shape), and `ParseError` says what was wrong, at which byte, and which RFC
+//! section the input broke.
+
+use std::fmt;
+
+/// The outcome of a streaming parse that did not fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status<T> {
+    /// A whole unit was parsed; `usize` is the number of bytes it occupied in the buffer.
+    Complete(T, usize),
+    /// The buffer holds a valid prefix; read more bytes and call again with the whole buffer.
+    Partial,
+}
+
+impl<T> Status<T> {
+    /// The parsed value, or `None` when more bytes are needed.
+    pub fn complete(self) -> Option<(T, usize)> {
+        match self {
+            Status::Complete(v, n) => Some((v, n)),
+            Status::Partial => None,
+        }
+    }
+
+    /// Whether more bytes are needed.
+    pub fn is_partial(&self) -> bool {
+        matches!(self, Status::Partial)
+    }
+}
+
+/// A syntax or framing error at a byte offset of the parsed buffer.
+///
+/// `code` is stable and machine-readable (`sip.header.name`, `msrp.end-line.mismatch`); `validate`
+/// prints it and scripts may match on it. `offset`/`len` locate the offending bytes in the buffer
+/// that was passed to the parser, `rfc` names the section whose grammar was broken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    /// Stable diagnostic code, `protocol.thing.problem`.
+    pub code: &'static str,
+    /// What was wrong, in lowercase, without location (the caller adds file and line).
+    pub message: String,
+    /// Byte offset of the problem in the parsed buffer.
+    pub offset: usize,
+    /// Length in bytes of the offending span (at least 1 when `offset` is inside the buffer).
+    pub len: usize,
+    /// The RFC section that defines what was expected, e.g. `RFC 3261 §7.3.1`.
+    pub rfc: &'static str,
+}
+
+impl ParseError {
+    /// A new error; `message` should read as "expected X, found Y" or state the broken rule.
+    pub fn new(
+        code: &'static str,
+        message: impl Into<String>,
+        offset: usize,
+        len: usize,
+        rfc: &'static str,
+    ) -> Self {
+        ParseError {
+            code,
+            message: message.into(),
+            offset,
+            len,
+            rfc,
+        }
+    }
+
+    /// The same error moved by `delta` bytes, for errors found in a sub-slice of a larger buffer.
+    pub fn shifted(mut self, delta: usize) -> Self {
+        self.offset += delta;
+        self
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} at byte {} ({}, {})",
+            self.message, self.offset, self.rfc, self.code
+        )
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// Byte offset of `part` inside `whole`; both must come from the same allocation.
+///
+/// Zero-copy types hand out sub-slices; this recovers where a sub-slice sits so errors can point
+/// at it. Returns `None` when `part` is not inside `whole`.
+pub fn offset_in(whole: &[u8], part: &[u8]) -> Option<usize> {
+    let start = whole.as_ptr() as usize;
+    let p = part.as_ptr() as usize;
+    if p >= start && p + part.len() <= start + whole.len() {
+        Some(p - start)
+    } else {
+        None
+    }
+}

@@ -1,0 +1,128 @@
+//! Byte-class tables and small scanners shared by the SIP, SDP and MSRP grammars.
+//!
+//! RFC 3261 §25.1, RFC 4975 §9 and RFC 8866 §9 build on the same core rules (token, LWS,
+//! quoted-string); one table here keeps them consistent and fast.
+
+/// `token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~" )`
+/// (RFC 3261 §25.1).
+pub const fn is_token(b: u8) -> bool {
+    matches!(b,
+        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9'
+        | b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~')
+}
+
+/// Whether every byte of a non-empty slice is a token character.
+pub fn all_token(s: &[u8]) -> bool {
+    !s.is_empty() && s.iter().all(|&b| is_token(b))
+}
+
+/// `WSP = SP / HTAB`.
+pub const fn is_wsp(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// Linear white space, including the CR LF of a folded line (RFC 3261 §7.3.1): inside a header
+/// value that the framer accepted, CR and LF only occur as part of folding.
+pub const fn is_lws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// Trim linear white space (including folding) from both ends.
+pub fn trim_lws(s: &[u8]) -> &[u8] {
+    let start = s.iter().position(|&b| !is_lws(b)).unwrap_or(s.len());
+    let end = s.iter().rposition(|&b| !is_lws(b)).map_or(start, |e| e + 1);
+    &s[start..end]
+}
+
+/// Trim linear white space from a `str` (same rule as [`trim_lws`]).
+pub fn trim_lws_str(s: &str) -> &str {
+    s.trim_matches(|c: char| c.is_ascii() && is_lws(c as u8))
+}
+
+/// Split `s` at every `sep` that is outside a quoted string (with `\` escapes) and outside
+/// `<...>`, as the comma rule for SIP header values requires (RFC 3261 §7.3.1). Pieces are not
+/// trimmed. An unterminated quote or bracket extends to the end of the input.
+pub fn split_outside_quotes(s: &[u8], sep: u8) -> SplitOutside<'_> {
+    SplitOutside {
+        rest: Some(s),
+        sep,
+    }
+}
+
+/// Iterator returned by [`split_outside_quotes`].
+pub struct SplitOutside<'a> {
+    rest: Option<&'a [u8]>,
+    sep: u8,
+}
+
+impl<'a> Iterator for SplitOutside<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let s = self.rest?;
+        match find_outside_quotes(s, self.sep) {
+            Some(i) => {
+                self.rest = Some(&s[i + 1..]);
+                Some(&s[..i])
+            }
+            None => {
+                self.rest = None;
+                Some(s)
+            }
+        }
+    }
+}
+
+/// Position of the first `sep` outside quotes and angle brackets.
+pub fn find_outside_quotes(s: &[u8], sep: u8) -> Option<usize> {
+    let mut in_quote = false;
+    let mut in_angle = false;
+    let mut i = 0;
+    while i < s.len() {
+        let b = s[i];
+        if in_quote {
+            match b {
+                b'\\' => i += 1,
+                b'"' => in_quote = false,
+                _ => {}
+            }
+        } else if b == b'"' {
+            in_quote = true;
+        } else if in_angle {
+            if b == b'>' {
+                in_angle = false;
+            }
+        } else if b == b'<' && sep != b'<' {
+            in_angle = true;
+        } else if b == sep {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_respects_quotes_and_angles() {
+        let parts: Vec<_> =
+            split_outside_quotes(br#""a,b" <sip:x;p=1,2>, c, "d\",e""#, b',').collect();
+        assert_eq!(
+            parts,
+            vec![
+                &br#""a,b" <sip:x;p=1,2>"#[..],
+                &b" c"[..],
+                &br#" "d\",e""#[..]
+            ]
+        );
+    }
+
+    #[test]
+    fn trims_folding() {
+        assert_eq!(trim_lws(b" \r\n\tabc \r\n "), b"abc");
+        assert_eq!(trim_lws(b" \r\n "), b"");
+    }
+}
