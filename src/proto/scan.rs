@@ -50,6 +50,7 @@ pub fn split_outside_quotes(s: &[u8], sep: u8) -> SplitOutside<'_> {
 }
 
 /// Iterator returned by [`split_outside_quotes`].
+#[derive(Debug)]
 pub struct SplitOutside<'a> {
     rest: Option<&'a [u8]>,
     sep: u8,
