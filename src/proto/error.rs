@@ -97,3 +97,49 @@ pub fn offset_in(whole: &[u8], part: &[u8]) -> Option<usize> {
         None
     }
 }
+
+/// How bad a [`Finding`] is: errors break the grammar or a MUST, warnings are legal but suspect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// Legal but likely wrong, or a SHOULD broken; `validate --strict` treats it as an error.
+    Warning,
+    /// The message breaks the grammar or a MUST of the cited RFC.
+    Error,
+}
+
+impl Severity {
+    /// `"error"` or `"warning"`, as printed and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+/// One problem found by a `lint` function: a [`ParseError`] with a severity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// Error or warning.
+    pub severity: Severity,
+    /// What, where (byte offset and length in the linted buffer) and which RFC section.
+    pub error: ParseError,
+}
+
+impl Finding {
+    /// An error-level finding.
+    pub fn error(error: ParseError) -> Self {
+        Finding {
+            severity: Severity::Error,
+            error,
+        }
+    }
+
+    /// A warning-level finding.
+    pub fn warning(error: ParseError) -> Self {
+        Finding {
+            severity: Severity::Warning,
+            error,
+        }
+    }
+}

@@ -11,4 +11,4 @@ pub mod scan;
 pub mod sdp;
 pub mod sip;
 
-pub use error::{ParseError, Status};
+pub use error::{Finding, ParseError, Severity, Status};
