@@ -1,8 +1,15 @@
-//! SIP
+//! SIP messages (RFC 3261): framing, header fields, typed access, URIs, multipart bodies, a
+//! builder, and the lint pass behind `sipkit validate`.
 
-use crate::proto::Finding;
+pub mod build;
+pub mod headers;
+pub mod lint;
+pub mod message;
+pub mod multipart;
+pub mod name;
+pub mod uri;
 
-/// Every problem in one message, in order of appearance (placeholder until the module lands).
-pub fn lint(_buf: &[u8]) -> Vec<Finding> {
-    Vec::new()
-}
+pub use lint::lint;
+pub use message::{Framing, Header, Message, ParseOptions, StartLine, parse};
+pub use name::HeaderName;
+pub use uri::{Host, Scheme, Uri};

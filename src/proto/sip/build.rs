@@ -1,0 +1,189 @@
+//! Writing SIP messages: a serializer for parsed messages (`parse(serialize(m)) == m`) and an
+//! owned builder that `send`, `listen` and `invite` use to compose requests and responses.
+
+use std::fmt::Write as _;
+
+use super::message::{Message, StartLine};
+use super::name::HeaderName;
+
+/// Write a parsed message back in canonical form: `Name: value` per line, CRLF line ends, the
+/// header names as they were written, values (with any folding) and body unchanged.
+pub fn serialize(msg: &Message<'_>, out: &mut Vec<u8>) {
+    match msg.start {
+        StartLine::Request {
+            method,
+            uri,
+            version,
+        } => {
+            out.extend_from_slice(method.as_bytes());
+            out.push(b' ');
+            out.extend_from_slice(uri.as_bytes());
+            out.push(b' ');
+            out.extend_from_slice(version.as_bytes());
+        }
+        StartLine::Response {
+            version,
+            code,
+            reason,
+        } => {
+            out.extend_from_slice(version.as_bytes());
+            out.extend_from_slice(format!(" {code:03} ").as_bytes());
+            out.extend_from_slice(reason);
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+    for h in &msg.headers {
+        out.extend_from_slice(h.name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(h.value);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(msg.body);
+}
+
+/// An owned message under construction.
+///
+/// `build()` appends `Content-Length` (always, so the result is valid on streams) unless the
+/// caller set one, and a `Content-Type` only if the caller gave a body with a type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageBuilder {
+    start: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl MessageBuilder {
+    /// A request: `METHOD uri SIP/2.0`.
+    pub fn request(method: &str, uri: &str) -> Self {
+        MessageBuilder {
+            start: format!("{method} {uri} SIP/2.0"),
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// A response: `SIP/2.0 code reason`.
+    pub fn response(code: u16, reason: &str) -> Self {
+        MessageBuilder {
+            start: format!("SIP/2.0 {code:03} {reason}"),
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// A response to `req` carrying the header fields RFC 3261 §8.2.6.2 says to copy: every
+    /// Via, From, To (adding `to_tag` when given and absent), Call-ID and CSeq.
+    pub fn response_to(req: &Message<'_>, code: u16, reason: &str, to_tag: Option<&str>) -> Self {
+        let mut b = MessageBuilder::response(code, reason);
+        for h in &req.headers {
+            let copy = matches!(
+                h.id,
+                HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq
+            );
+            if copy {
+                b = b.header(canonical(h.id, h.name), &String::from_utf8_lossy(h.value));
+            } else if h.id == HeaderName::To {
+                let mut v = String::from_utf8_lossy(h.value).into_owned();
+                if let Some(tag) = to_tag
+                    && req.to_addr().map(|a| a.tag().is_none()).unwrap_or(false)
+                {
+                    let _ = write!(v, ";tag={tag}");
+                }
+                b = b.header("To", &v);
+            }
+        }
+        b
+    }
+
+    /// Append a header field.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Set the body and its Content-Type.
+    pub fn body(mut self, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+        self.headers
+            .push(("Content-Type".to_string(), content_type.to_string()));
+        self.body = body.into();
+        self
+    }
+
+    /// The finished message bytes.
+    pub fn build(&self) -> Vec<u8> {
+        let mut out =
+            Vec::with_capacity(self.start.len() + 64 * self.headers.len() + self.body.len());
+        out.extend_from_slice(self.start.as_bytes());
+        out.extend_from_slice(b"\r\n");
+        let mut has_cl = false;
+        for (n, v) in &self.headers {
+            has_cl |= HeaderName::from_bytes(n.as_bytes()) == HeaderName::ContentLength;
+            out.extend_from_slice(n.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(v.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        if !has_cl {
+            out.extend_from_slice(format!("Content-Length: {}\r\n", self.body.len()).as_bytes());
+        }
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(&self.body);
+        out
+    }
+}
+
+fn canonical(id: HeaderName, written: &str) -> &str {
+    id.canonical().unwrap_or(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::sip::{ParseOptions, parse};
+
+    #[test]
+    fn builder_output_parses_on_a_stream() {
+        let bytes = MessageBuilder::request("MESSAGE", "sip:bob@example.com")
+            .header("Via", "SIP/2.0/TCP 192.0.2.1:5060;branch=z9hG4bK1;rport")
+            .header("Max-Forwards", "70")
+            .header("From", "<sip:alice@example.com>;tag=a1")
+            .header("To", "<sip:bob@example.com>")
+            .header("Call-ID", "c1@192.0.2.1")
+            .header("CSeq", "1 MESSAGE")
+            .body("text/plain", "hello")
+            .build();
+        let (m, n) = parse(&bytes, &ParseOptions::stream())
+            .expect("ok")
+            .complete()
+            .expect("c");
+        assert_eq!(n, bytes.len());
+        assert_eq!(m.body, b"hello");
+        assert_eq!(m.content_type().expect("ct").expect("ok").subtype, "plain");
+        let r = MessageBuilder::response_to(&m, 200, "OK", Some("b2")).build();
+        let (resp, _) = parse(&r, &ParseOptions::stream())
+            .expect("ok")
+            .complete()
+            .expect("c");
+        assert_eq!(resp.to_addr().expect("to").tag(), Some("b2"));
+        assert_eq!(resp.cseq().expect("cseq").method, "MESSAGE");
+        assert_eq!(resp.top_via().expect("via").branch, Some("z9hG4bK1"));
+    }
+
+    #[test]
+    fn serialize_round_trip() {
+        let mut out = Vec::new();
+        let raw = b"SIP/2.0 180 Ringing\r\nv : SIP/2.0/UDP h;branch=z9hG4bKx\r\nSubject: a\r\n b\r\nl:0\r\n\r\n";
+        let (m, _) = parse(raw, &ParseOptions::default())
+            .expect("ok")
+            .complete()
+            .expect("c");
+        serialize(&m, &mut out);
+        assert_eq!(out, b"SIP/2.0 180 Ringing\r\nv: SIP/2.0/UDP h;branch=z9hG4bKx\r\nSubject: a\r\n b\r\nl: 0\r\n\r\n");
+        let (m2, _) = parse(&out, &ParseOptions::default())
+            .expect("ok")
+            .complete()
+            .expect("c");
+        assert_eq!(m, m2);
+    }
+}

@@ -1,0 +1,743 @@
+//! SIP, SIPS and tel URIs (RFC 3261 §19.1, §25.1; RFC 3966), and any other scheme kept as an
+//! absolute URI.
+//!
+//! Parsing borrows from the message: user, password, host, parameters and headers are raw
+//! slices, still %-escaped, so `%00` never truncates anything; [`unescape`] decodes on request.
+
+use std::borrow::Cow;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use crate::proto::ParseError;
+use crate::proto::scan::is_token;
+
+const RFC_ABNF: &str = "RFC 3261 §25.1";
+
+/// The scheme of a URI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme<'a> {
+    /// `sip:`
+    Sip,
+    /// `sips:`
+    Sips,
+    /// `tel:` (RFC 3966)
+    Tel,
+    /// Any other scheme, kept with the URI as an absolute URI.
+    Other(&'a str),
+}
+
+impl Scheme<'_> {
+    /// The scheme as written in lower case (`Other` as found).
+    pub fn as_str(&self) -> &str {
+        match self {
+            Scheme::Sip => "sip",
+            Scheme::Sips => "sips",
+            Scheme::Tel => "tel",
+            Scheme::Other(s) => s,
+        }
+    }
+}
+
+/// The host part of a SIP or SIPS URI (or of a Via sent-by).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Host<'a> {
+    /// A domain name, as written.
+    Name(&'a str),
+    /// A dotted-quad IPv4 address.
+    V4(Ipv4Addr),
+    /// An IPv6 reference (`[2001:db8::1]` in the text).
+    V6(Ipv6Addr),
+}
+
+impl std::fmt::Display for Host<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Host::Name(n) => f.write_str(n),
+            Host::V4(a) => write!(f, "{a}"),
+            Host::V6(a) => write!(f, "[{a}]"),
+        }
+    }
+}
+
+/// A parsed URI borrowing from the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Uri<'a> {
+    /// The whole URI as written.
+    pub raw: &'a str,
+    /// Its scheme.
+    pub scheme: Scheme<'a>,
+    /// The user part (still escaped); for `tel:` the subscriber number.
+    pub user: Option<&'a str>,
+    /// The password, if the URI has one (RFC 3261 §19.1.1 says it SHOULD NOT be used).
+    pub password: Option<&'a str>,
+    /// The host, for `sip:`/`sips:` only.
+    pub host: Option<Host<'a>>,
+    /// The host as written (with brackets for IPv6).
+    pub host_raw: &'a str,
+    /// The port, when written.
+    pub port: Option<u16>,
+    /// The URI parameters without the leading `;` (`transport=tcp;lr`), still escaped.
+    pub params: &'a str,
+    /// The headers after `?`, without the `?`, still escaped.
+    pub headers: Option<&'a str>,
+}
+
+impl<'a> Uri<'a> {
+    /// Parse a URI; `base` is the offset of `s` in the caller's buffer, for error positions.
+    pub fn parse(s: &'a str, base: usize) -> Result<Uri<'a>, ParseError> {
+        parse_uri(s, base)
+    }
+
+    /// Whether this is a `sip:` or `sips:` URI.
+    pub fn is_sip(&self) -> bool {
+        matches!(self.scheme, Scheme::Sip | Scheme::Sips)
+    }
+
+    /// The URI parameters as (name, value) pairs, still escaped.
+    pub fn params(&self) -> Params<'a> {
+        Params::new(self.params)
+    }
+
+    /// A URI parameter by case-insensitive name; `Some(None)` for a parameter without value.
+    pub fn param(&self, name: &str) -> Option<Option<&'a str>> {
+        self.params()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// The `transport` parameter, lower-cased comparison left to the caller.
+    pub fn transport(&self) -> Option<&'a str> {
+        self.param("transport").flatten()
+    }
+}
+
+/// Iterator over `;`-separated `name[=value]` parameters, trimming linear white space around
+/// names, `=` and values (RFC 3261 §25.1 allows LWS around SEMI and EQUAL in header params).
+#[derive(Debug, Clone)]
+pub struct Params<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Params<'a> {
+    /// Parameters from a string without its leading `;`.
+    pub fn new(s: &'a str) -> Self {
+        Params { rest: s }
+    }
+}
+
+impl<'a> Iterator for Params<'a> {
+    type Item = (&'a str, Option<&'a str>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.rest.is_empty() {
+                return None;
+            }
+            let bytes = self.rest.as_bytes();
+            let end = crate::proto::scan::find_outside_quotes(bytes, b';').unwrap_or(bytes.len());
+            let item = &self.rest[..end];
+            self.rest = if end < bytes.len() {
+                &self.rest[end + 1..]
+            } else {
+                ""
+            };
+            let item = crate::proto::scan::trim_lws_str(item);
+            if item.is_empty() {
+                continue;
+            }
+            return Some(match item.find('=') {
+                Some(eq) => (
+                    crate::proto::scan::trim_lws_str(&item[..eq]),
+                    Some(crate::proto::scan::trim_lws_str(&item[eq + 1..])),
+                ),
+                None => (item, None),
+            });
+        }
+    }
+}
+
+/// Decode `%XX` escapes. Invalid escapes are kept as written; `%00` becomes a zero byte.
+pub fn unescape(s: &str) -> Cow<'_, [u8]> {
+    let b = s.as_bytes();
+    if !b.contains(&b'%') {
+        return Cow::Borrowed(b);
+    }
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+        {
+            out.push(h << 4 | l);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    Cow::Owned(out)
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// `unreserved = alphanum / mark`, `mark = "-" / "_" / "." / "!" / "~" / "*" / "'" / "(" / ")"`
+const fn is_unreserved(b: u8) -> bool {
+    matches!(b, b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9'
+        | b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')')
+}
+
+/// `user = 1*( unreserved / escaped / user-unreserved )`,
+/// `user-unreserved = "&" / "=" / "+" / "$" / "," / ";" / "?" / "/"`
+const fn is_user(b: u8) -> bool {
+    is_unreserved(b) || matches!(b, b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/')
+}
+
+/// `password = *( unreserved / escaped / "&" / "=" / "+" / "$" / "," )`
+const fn is_password(b: u8) -> bool {
+    is_unreserved(b) || matches!(b, b'&' | b'=' | b'+' | b'$' | b',')
+}
+
+/// `paramchar = param-unreserved / unreserved / escaped`,
+/// `param-unreserved = "[" / "]" / "/" / ":" / "&" / "+" / "$"`
+const fn is_paramchar(b: u8) -> bool {
+    is_unreserved(b) || matches!(b, b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$')
+}
+
+/// `hvalue`/`hname` chars: `hnv-unreserved / unreserved / escaped`,
+/// `hnv-unreserved = "[" / "]" / "/" / "?" / ":" / "+" / "$"` (plus `=` and `&` as separators).
+const fn is_headerchar(b: u8) -> bool {
+    is_unreserved(b)
+        || matches!(
+            b,
+            b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$' | b'=' | b'&'
+        )
+}
+
+/// `uric = reserved / unreserved / escaped` (RFC 2396), used for absolute URIs of other schemes.
+const fn is_uric(b: u8) -> bool {
+    is_unreserved(b)
+        || matches!(
+            b,
+            b';' | b'/'
+                | b'?'
+                | b':'
+                | b'@'
+                | b'&'
+                | b'='
+                | b'+'
+                | b'$'
+                | b','
+                | b'%'
+                | b'['
+                | b']'
+                | b'#'
+        )
+}
+
+/// Check that every byte of `s` is allowed by `class` and that every `%` starts a valid escape.
+fn check_chars(s: &str, base: usize, class: fn(u8) -> bool, what: &str) -> Result<(), ParseError> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'%' {
+            if i + 2 >= b.len() || hex(b[i + 1]).is_none() || hex(b[i + 2]).is_none() {
+                return Err(ParseError::new(
+                    "sip.uri.escape",
+                    format!("invalid %-escape in {what}: `%` must be followed by two hex digits"),
+                    base + i,
+                    (b.len() - i).min(3),
+                    RFC_ABNF,
+                ));
+            }
+            i += 3;
+            continue;
+        }
+        if !class(c) {
+            return Err(ParseError::new(
+                "sip.uri.char",
+                format!("character {} is not allowed in {what}", show_byte(c)),
+                base + i,
+                1,
+                RFC_ABNF,
+            ));
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// A byte for an error message: printable ASCII quoted, others as hex.
+pub(crate) fn show_byte(c: u8) -> String {
+    if c.is_ascii_graphic() {
+        format!("`{}`", c as char)
+    } else if c == b' ' {
+        "space".to_string()
+    } else {
+        format!("0x{c:02x}")
+    }
+}
+
+/// ```text
+/// SIP-URI  = "sip:" [ userinfo ] hostport uri-parameters [ headers ]
+/// SIPS-URI = "sips:" [ userinfo ] hostport uri-parameters [ headers ]
+/// userinfo = ( user / telephone-subscriber ) [ ":" password ] "@"
+/// hostport = host [ ":" port ]
+/// absoluteURI = scheme ":" ( hier-part / opaque-part )
+/// scheme   = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
+/// ```
+fn parse_uri(s: &str, base: usize) -> Result<Uri<'_>, ParseError> {
+    let b = s.as_bytes();
+    let colon = match b.iter().position(|&c| c == b':') {
+        Some(c) if c > 0 => c,
+        _ => {
+            return Err(ParseError::new(
+                "sip.uri.scheme",
+                format!("expected a URI `scheme:...`, found `{}`", clip(s)),
+                base,
+                s.len().max(1),
+                RFC_ABNF,
+            ));
+        }
+    };
+    let scheme_s = &s[..colon];
+    if !scheme_s.as_bytes()[0].is_ascii_alphabetic()
+        || !scheme_s
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
+    {
+        return Err(ParseError::new(
+            "sip.uri.scheme",
+            format!("invalid URI scheme `{}`", clip(scheme_s)),
+            base,
+            colon,
+            RFC_ABNF,
+        ));
+    }
+    let rest = &s[colon + 1..];
+    let rbase = base + colon + 1;
+    let scheme = if scheme_s.eq_ignore_ascii_case("sip") {
+        Scheme::Sip
+    } else if scheme_s.eq_ignore_ascii_case("sips") {
+        Scheme::Sips
+    } else if scheme_s.eq_ignore_ascii_case("tel") {
+        Scheme::Tel
+    } else {
+        Scheme::Other(scheme_s)
+    };
+    match scheme {
+        Scheme::Sip | Scheme::Sips => parse_sip_rest(s, scheme, rest, rbase),
+        Scheme::Tel => {
+            // telephone-subscriber (RFC 3966): number then ;params. Kept loosely: the number
+            // chars are phonedigits, and params share the SIP param syntax.
+            let (num, params) = match rest.find(';') {
+                Some(i) => (&rest[..i], &rest[i + 1..]),
+                None => (rest, ""),
+            };
+            if num.is_empty()
+                || !num.bytes().all(|c| {
+                    c.is_ascii_hexdigit()
+                        || matches!(c, b'+' | b'-' | b'.' | b'(' | b')' | b'*' | b'#')
+                })
+            {
+                return Err(ParseError::new(
+                    "sip.uri.tel",
+                    format!("invalid telephone number `{}` in tel URI", clip(num)),
+                    rbase,
+                    num.len().max(1),
+                    "RFC 3966 §3",
+                ));
+            }
+            check_chars(
+                params,
+                rbase + num.len() + 1,
+                |c| is_paramchar(c) || c == b';' || c == b'=',
+                "tel URI parameters",
+            )?;
+            Ok(Uri {
+                raw: s,
+                scheme,
+                user: Some(num),
+                password: None,
+                host: None,
+                host_raw: "",
+                port: None,
+                params,
+                headers: None,
+            })
+        }
+        Scheme::Other(_) => {
+            check_chars(rest, rbase, is_uric, "the URI")?;
+            if rest.is_empty() {
+                return Err(ParseError::new(
+                    "sip.uri.empty",
+                    "URI has nothing after the scheme",
+                    rbase,
+                    1,
+                    RFC_ABNF,
+                ));
+            }
+            Ok(Uri {
+                raw: s,
+                scheme,
+                user: None,
+                password: None,
+                host: None,
+                host_raw: "",
+                port: None,
+                params: "",
+                headers: None,
+            })
+        }
+    }
+}
+
+fn parse_sip_rest<'a>(
+    raw: &'a str,
+    scheme: Scheme<'a>,
+    rest: &'a str,
+    base: usize,
+) -> Result<Uri<'a>, ParseError> {
+    let b = rest.as_bytes();
+    let (mut user, mut password, hp_start) = (None, None, 0);
+    let mut hp_start = hp_start;
+    if let Some(at) = memchr::memchr(b'@', b) {
+        let userinfo = &rest[..at];
+        let (u, p) = match userinfo.find(':') {
+            Some(c) => (&userinfo[..c], Some(&userinfo[c + 1..])),
+            None => (userinfo, None),
+        };
+        if u.is_empty() {
+            return Err(ParseError::new(
+                "sip.uri.user",
+                "empty user part before `@`",
+                base + at,
+                1,
+                RFC_ABNF,
+            ));
+        }
+        check_chars(u, base, is_user, "the URI user part")?;
+        if let Some(p) = p {
+            check_chars(p, base + u.len() + 1, is_password, "the URI password")?;
+        }
+        user = Some(u);
+        password = p;
+        hp_start = at + 1;
+    }
+    // hostport ends at the first `;` or `?`.
+    let hp_end = b[hp_start..]
+        .iter()
+        .position(|&c| c == b';' || c == b'?')
+        .map_or(b.len(), |p| hp_start + p);
+    let hostport = &rest[hp_start..hp_end];
+    let (host, host_raw, port) = parse_hostport(hostport, base + hp_start, "URI")?;
+    let after = &rest[hp_end..];
+    let abase = base + hp_end;
+    let (params_part, headers) = match after.find('?') {
+        Some(q) => (&after[..q], Some(&after[q + 1..])),
+        None => (after, None),
+    };
+    let params = params_part.strip_prefix(';').unwrap_or(params_part);
+    check_chars(
+        params,
+        abase + 1,
+        |c| is_paramchar(c) || c == b';' || c == b'=',
+        "URI parameters",
+    )?;
+    if let Some(h) = headers {
+        check_chars(
+            h,
+            abase + params_part.len() + 1,
+            is_headerchar,
+            "URI headers",
+        )?;
+    }
+    Ok(Uri {
+        raw,
+        scheme,
+        user,
+        password,
+        host: Some(host),
+        host_raw,
+        port,
+        params,
+        headers,
+    })
+}
+
+/// ```text
+/// hostport      = host [ ":" port ]
+/// host          = hostname / IPv4address / IPv6reference
+/// hostname      = *( domainlabel "." ) toplabel [ "." ]
+/// domainlabel   = alphanum / alphanum *( alphanum / "-" ) alphanum
+/// toplabel      = ALPHA / ALPHA *( alphanum / "-" ) alphanum
+/// IPv6reference = "[" IPv6address "]"
+/// ```
+/// Shared by URIs and Via sent-by; `what` names the context in errors.
+pub(crate) fn parse_hostport<'a>(
+    s: &'a str,
+    base: usize,
+    what: &str,
+) -> Result<(Host<'a>, &'a str, Option<u16>), ParseError> {
+    if s.is_empty() {
+        return Err(ParseError::new(
+            "sip.uri.host",
+            format!("{what} has no host"),
+            base,
+            1,
+            RFC_ABNF,
+        ));
+    }
+    let (host_raw, port_s) = if s.starts_with('[') {
+        match s.find(']') {
+            Some(e) => {
+                let after = &s[e + 1..];
+                match after.strip_prefix(':') {
+                    Some(p) => (&s[..=e], Some((p, base + e + 2))),
+                    None if after.is_empty() => (&s[..=e], None),
+                    None => {
+                        return Err(ParseError::new(
+                            "sip.uri.host",
+                            format!("unexpected `{}` after the IPv6 reference", clip(after)),
+                            base + e + 1,
+                            after.len(),
+                            RFC_ABNF,
+                        ));
+                    }
+                }
+            }
+            None => {
+                return Err(ParseError::new(
+                    "sip.uri.ipv6",
+                    "IPv6 reference is missing its closing `]`",
+                    base,
+                    s.len(),
+                    "RFC 5118 §4.3",
+                ));
+            }
+        }
+    } else {
+        match s.rfind(':') {
+            Some(c) => {
+                if s[..c].contains(':') {
+                    return Err(ParseError::new(
+                        "sip.uri.ipv6-unbracketed",
+                        format!(
+                            "IPv6 address `{}` must be enclosed in `[` `]` (an IPv6 reference)",
+                            clip(s)
+                        ),
+                        base,
+                        s.len(),
+                        "RFC 5118 §4.10",
+                    ));
+                }
+                (&s[..c], Some((&s[c + 1..], base + c + 1)))
+            }
+            None => (s, None),
+        }
+    };
+    let host = parse_host(host_raw, base)?;
+    let port = match port_s {
+        None => None,
+        Some((p, pbase)) => Some(parse_port(p, pbase)?),
+    };
+    Ok((host, host_raw, port))
+}
+
+fn parse_port(p: &str, base: usize) -> Result<u16, ParseError> {
+    if p.is_empty() || !p.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(ParseError::new(
+            "sip.uri.port",
+            format!("port must be digits, found `{}`", clip(p)),
+            base,
+            p.len().max(1),
+            RFC_ABNF,
+        ));
+    }
+    p.parse::<u16>().map_err(|_| {
+        ParseError::new(
+            "sip.uri.port",
+            format!("port {} is out of range (0-65535)", clip(p)),
+            base,
+            p.len(),
+            RFC_ABNF,
+        )
+    })
+}
+
+fn parse_host(h: &str, base: usize) -> Result<Host<'_>, ParseError> {
+    if let Some(inner) = h.strip_prefix('[') {
+        let inner = inner.strip_suffix(']').unwrap_or(inner);
+        return inner.parse::<Ipv6Addr>().map(Host::V6).map_err(|_| {
+            ParseError::new(
+                "sip.uri.ipv6",
+                format!("`{}` is not a valid IPv6 address", clip(inner)),
+                base + 1,
+                inner.len().max(1),
+                "RFC 5118 §4",
+            )
+        });
+    }
+    let b = h.as_bytes();
+    if b.is_empty() {
+        return Err(ParseError::new(
+            "sip.uri.host",
+            "empty host",
+            base,
+            1,
+            RFC_ABNF,
+        ));
+    }
+    if b.iter().all(|c| c.is_ascii_digit() || *c == b'.') {
+        return h.parse::<Ipv4Addr>().map(Host::V4).map_err(|_| {
+            ParseError::new(
+                "sip.uri.ipv4",
+                format!("`{}` is not a valid IPv4 address", clip(h)),
+                base,
+                h.len(),
+                RFC_ABNF,
+            )
+        });
+    }
+    // hostname: labels of alphanum and inner "-", top label starting with a letter.
+    let trimmed = h.strip_suffix('.').unwrap_or(h);
+    let mut off = 0;
+    let mut last_label = "";
+    for label in trimmed.split('.') {
+        let lb = label.as_bytes();
+        let bad = lb.is_empty()
+            || !lb.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+            || lb[0] == b'-'
+            || lb[lb.len() - 1] == b'-';
+        if bad {
+            let pos = lb
+                .iter()
+                .position(|c| !(c.is_ascii_alphanumeric() || *c == b'-'))
+                .unwrap_or(0);
+            return Err(ParseError::new(
+                "sip.uri.host",
+                format!("invalid host name `{}`", clip(h)),
+                base + off + pos,
+                1,
+                RFC_ABNF,
+            ));
+        }
+        off += label.len() + 1;
+        last_label = label;
+    }
+    if !last_label.as_bytes()[0].is_ascii_alphabetic() {
+        return Err(ParseError::new(
+            "sip.uri.host",
+            format!(
+                "invalid host name `{}`: the top label must start with a letter",
+                clip(h)
+            ),
+            base,
+            h.len(),
+            RFC_ABNF,
+        ));
+    }
+    Ok(Host::Name(h))
+}
+
+/// Shorten a string for an error message.
+pub(crate) fn clip(s: &str) -> String {
+    const MAX: usize = 60;
+    if s.len() <= MAX {
+        s.escape_debug().to_string()
+    } else {
+        let mut end = MAX;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}...", s[..end].escape_debug())
+    }
+}
+
+/// Whether `s` is a plain token (for callers checking method names and similar).
+pub fn is_token_str(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(is_token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sip_uri_parts() {
+        let u = Uri::parse(
+            "sips:alice:pw@[2001:db8::1]:5061;transport=tcp;lr?Subject=hi",
+            0,
+        )
+        .expect("valid");
+        assert_eq!(u.scheme, Scheme::Sips);
+        assert_eq!(u.user, Some("alice"));
+        assert_eq!(u.password, Some("pw"));
+        assert_eq!(u.host, Some(Host::V6("2001:db8::1".parse().expect("ip"))));
+        assert_eq!(u.port, Some(5061));
+        assert_eq!(u.transport(), Some("tcp"));
+        assert_eq!(u.param("LR"), Some(None));
+        assert_eq!(u.headers, Some("Subject=hi"));
+    }
+
+    #[test]
+    fn escaped_null_does_not_truncate() {
+        let u = Uri::parse("sip:null-%00-null@example.com", 0).expect("valid");
+        assert_eq!(&*unescape(u.user.expect("user")), b"null-\0-null");
+    }
+
+    #[test]
+    fn user_with_semicolons() {
+        let u = Uri::parse("sip:user;par=u%40example.net@example.com", 0).expect("valid");
+        assert_eq!(u.user, Some("user;par=u%40example.net"));
+        assert_eq!(u.host, Some(Host::Name("example.com")));
+    }
+
+    #[test]
+    fn unbracketed_ipv6_is_an_error() {
+        let e = Uri::parse("sip:user@2001:db8::10", 4).expect_err("invalid");
+        assert_eq!(e.code, "sip.uri.ipv6-unbracketed");
+        assert_eq!(e.offset, 4 + 9);
+    }
+
+    #[test]
+    fn bad_escape_and_port() {
+        assert_eq!(
+            Uri::parse("sip:a%4@x.com", 0).expect_err("bad").code,
+            "sip.uri.escape"
+        );
+        assert_eq!(
+            Uri::parse("sip:x.com:70000", 0).expect_err("bad").code,
+            "sip.uri.port"
+        );
+        assert_eq!(
+            Uri::parse("sip:x.com:", 0).expect_err("bad").code,
+            "sip.uri.port"
+        );
+    }
+
+    #[test]
+    fn other_schemes_kept() {
+        let u = Uri::parse("http://example.com/a?b", 0).expect("valid");
+        assert_eq!(u.scheme, Scheme::Other("http"));
+        let t = Uri::parse("tel:+1-201-555-0123;phone-context=example.com", 0).expect("tel");
+        assert_eq!(t.user, Some("+1-201-555-0123"));
+        assert_eq!(t.params, "phone-context=example.com");
+    }
+
+    #[test]
+    fn hostnames() {
+        assert!(Uri::parse("sip:a.example.com.", 0).is_ok());
+        assert!(Uri::parse("sip:1.2.3.4", 0).is_ok());
+        assert!(Uri::parse("sip:1.2.3.400", 0).is_err());
+        assert!(Uri::parse("sip:-a.com", 0).is_err());
+        assert!(Uri::parse("sip:a_b.com", 0).is_err());
+    }
+}
