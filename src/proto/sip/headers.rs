@@ -142,7 +142,8 @@ fn is_gen_value(b: u8) -> bool {
 fn generic_params<'a>(c: &mut Cur<'a>, what: &str) -> Result<&'a str, ParseError> {
     c.skip_lws();
     if c.at_end() {
-        return Ok("");
+        // An empty slice inside the value, so callers can still compute offsets from it.
+        return Ok(&c.s[c.s.len()..]);
     }
     if !c.eat(b';') {
         return Err(c.err(

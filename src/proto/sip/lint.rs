@@ -153,8 +153,10 @@ pub fn lint(buf: &[u8]) -> Vec<Finding> {
             &rest[..cl]
         }
         None => {
-            let has_invalid_cl = headers.iter().any(|h| h.id == HeaderName::ContentLength);
-            if !has_invalid_cl {
+            let cl_reported = out
+                .iter()
+                .any(|f| f.error.code.starts_with("sip.content-length"));
+            if !cl_reported {
                 out.push(Finding::warning(ParseError::new(
                     "sip.content-length.missing",
                     "no Content-Length: the message can only be sent over UDP, where the body runs to the end of the datagram",
@@ -167,10 +169,20 @@ pub fn lint(buf: &[u8]) -> Vec<Finding> {
         }
     };
     let consumed = body_start + body.len();
-    let msg_start = start.unwrap_or(StartLine::Request {
-        method: "",
-        uri: "",
-        version: "SIP/2.0",
+    let looks_like_response =
+        buf[pos..].len() >= 4 && buf[pos..pos + 4].eq_ignore_ascii_case(b"SIP/");
+    let msg_start = start.unwrap_or(if looks_like_response {
+        StartLine::Response {
+            version: "SIP/2.0",
+            code: 0,
+            reason: b"",
+        }
+    } else {
+        StartLine::Request {
+            method: "",
+            uri: "",
+            version: "SIP/2.0",
+        }
     });
     let msg = Message {
         start: msg_start,
@@ -401,6 +413,7 @@ impl Linter<'_, '_> {
         }
         match self.msg.request_uri() {
             Some(Ok(u)) => {
+                self.three_colons(u.raw);
                 if u.headers.is_some() && u.is_sip() {
                     let h = u.headers.unwrap_or_default();
                     let (ho, hl) = self.span(h.as_bytes());
@@ -455,7 +468,19 @@ impl Linter<'_, '_> {
         let mut missing = Vec::new();
         for (id, name) in required {
             if self.msg.header(*id).is_none() {
-                missing.push(*name);
+                if *id == HeaderName::MaxForwards {
+                    // RFC 2543 had no Max-Forwards requirement; RFC 4475 §3.4.1 asks 3261
+                    // elements to accept such requests.
+                    let e = self.at_start(
+                        "sip.max-forwards.missing",
+                        "a request must contain Max-Forwards (RFC 2543 elements omit it)"
+                            .to_string(),
+                        "RFC 3261 §8.1.1.6",
+                    );
+                    self.warn(e);
+                } else {
+                    missing.push(*name);
+                }
             }
         }
         if !missing.is_empty() {
@@ -473,22 +498,19 @@ impl Linter<'_, '_> {
         }
         if self.msg.method() == Some("INVITE") && self.msg.header(HeaderName::Contact).is_none() {
             let e = self.at_start(
-                "sip.header.missing",
-                "an INVITE must contain a Contact header field".into(),
+                "sip.contact.missing",
+                "an INVITE must contain a Contact header field (RFC 2543 elements may omit it)"
+                    .into(),
                 "RFC 3261 §8.1.1.8",
             );
-            self.err(e);
+            self.warn(e);
         }
     }
 
     fn each_header(&mut self) {
         let msg = self.msg;
         for h in &msg.headers {
-            if let Some(i) = h
-                .value
-                .iter()
-                .position(|&b| (b < 0x20 && b != b'\t' && b != b'\r' && b != b'\n') || b == 0x7f)
-            {
+            if let Some(i) = control_char(h.value) {
                 let o = msg.offset_of(h.value) + i;
                 self.err(ParseError::new(
                     "sip.header.control-char",
@@ -578,6 +600,18 @@ impl Linter<'_, '_> {
                 ));
             }),
             HeaderName::Date => check_date(s, base),
+            HeaderName::RetryAfter => {
+                let n = s.bytes().take_while(u8::is_ascii_digit).count();
+                parse_bounded(&s[..n.max(1).min(s.len())], base, u64::from(u32::MAX), "sip.retry-after.range", "Retry-After", "RFC 3261 §20.33").map(|_| ())
+            }
+            HeaderName::Warning => each_element(s, base, |e, o| {
+                // warning-value = warn-code SP warn-agent SP warn-text; warn-code = 3DIGIT
+                let code = e.split(' ').next().unwrap_or("");
+                if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(ParseError::new("sip.warning.code", format!("warn-code `{}` must be exactly three digits", clip(code)), o, code.len().max(1), "RFC 3261 §20.43"));
+                }
+                Ok(())
+            }),
             HeaderName::Require | HeaderName::ProxyRequire => each_element(s, base, |e, o| {
                 if !super::uri::is_token_str(e) {
                     return Err(ParseError::new("sip.token-list", format!("option tag `{}` is not a token", clip(e)), o, e.len().max(1), "RFC 3261 §25.1"));
@@ -623,7 +657,22 @@ impl Linter<'_, '_> {
         }
     }
 
+    /// RFC 5118 §4.10: the three-colon form is tolerated but should not be sent.
+    fn three_colons(&mut self, raw: &str) {
+        if let Some(i) = raw.find(":::") {
+            let (o, _) = self.span(raw.as_bytes());
+            self.warn(ParseError::new(
+                "sip.uri.ipv6-three-colons",
+                "`:::` in an IPv6 reference comes from a bug in RFC 3261's ABNF; write `::`",
+                o + i,
+                3,
+                "RFC 5118 §4.10",
+            ));
+        }
+    }
+
     fn addr_scheme(&mut self, a: &NameAddr<'_>, header: &str) {
+        self.three_colons(a.uri.raw);
         if let Scheme::Other(s) = a.uri.scheme {
             let (o, l) = self.span(a.uri.raw.as_bytes());
             self.warn(ParseError::new(
@@ -720,11 +769,22 @@ impl Linter<'_, '_> {
             }
         }
         for via in msg.vias().filter_map(Result::ok) {
+            if let Some(r) = via.received.filter(|r| r.starts_with('[')) {
+                let (o, l) = self.span(r.as_bytes());
+                self.warn(ParseError::new(
+                    "sip.via.received-brackets",
+                    "received= takes a bare IPv6 address; the `[` `]` are tolerated but not in the grammar",
+                    o,
+                    l,
+                    "RFC 5118 §4.5",
+                ));
+            }
             if via.host == super::uri::Host::V4(std::net::Ipv4Addr::BROADCAST) {
                 let (o, l) = self.span(via.host_raw.as_bytes());
-                self.warn(ParseError::new(
+                // RFC 4475 §3.3.10: receivers discard such messages.
+                self.err(ParseError::new(
                     "sip.via.broadcast",
-                    "Via sent-by is the broadcast address 255.255.255.255; a response routed by it would be broadcast",
+                    "Via sent-by is the broadcast address 255.255.255.255; receivers discard such messages",
                     o,
                     l,
                     "RFC 3261 §18.2.2",
@@ -732,6 +792,11 @@ impl Linter<'_, '_> {
             }
         }
         // Tags: From tag in requests (§8.1.1.3), To tag in responses other than 100 (§8.2.6.2).
+        if !self.start_ok {
+            return;
+        }
+        self.register_to();
+        self.accept_covers_sdp();
         if msg.is_request() {
             if let Ok(from) = msg.from_addr()
                 && from.tag().is_none()
@@ -756,6 +821,63 @@ impl Linter<'_, '_> {
                 o,
                 l,
                 "RFC 3261 §8.2.6.2",
+            ));
+        }
+    }
+
+    /// RFC 3261 §10.2: the To of a REGISTER holds the address of record, a SIP or SIPS URI.
+    fn register_to(&mut self) {
+        let msg = self.msg;
+        if msg.method() != Some("REGISTER") {
+            return;
+        }
+        if let Ok(to) = msg.to_addr()
+            && !to.uri.is_sip()
+        {
+            let (o, l) = self.span(to.uri.raw.as_bytes());
+            self.err(ParseError::new(
+                "sip.register.to-scheme",
+                format!(
+                    "the To of a REGISTER is the address of record and must be a sip: or sips: URI, not `{}:`",
+                    to.uri.scheme.as_str()
+                ),
+                o,
+                l,
+                "RFC 3261 §10.2",
+            ));
+        }
+    }
+
+    /// A request offering SDP whose Accept excludes application/sdp cannot get an answer
+    /// (RFC 3261 §20.1, §13.2.1; RFC 4475 §3.3.15).
+    fn accept_covers_sdp(&mut self) {
+        let msg = self.msg;
+        if !msg.is_request() || msg.body.is_empty() {
+            return;
+        }
+        let offers_sdp = matches!(msg.content_type(), Some(Ok(t)) if t.is("application", "sdp"));
+        let Some(accept) = msg.header(HeaderName::Accept) else {
+            return;
+        };
+        if !offers_sdp {
+            return;
+        }
+        let Ok(v) = std::str::from_utf8(accept.value) else {
+            return;
+        };
+        let ok = split_outside_quotes(v.as_bytes(), b',').any(|t| {
+            let t = String::from_utf8_lossy(crate::proto::scan::trim_lws(t)).to_ascii_lowercase();
+            let ty = t.split(';').next().unwrap_or("").trim();
+            ty.is_empty() || ty == "application/sdp" || ty == "application/*" || ty == "*/*"
+        });
+        if !ok {
+            let (o, l) = self.span(accept.value);
+            self.err(ParseError::new(
+                "sip.accept.sdp",
+                "the request offers SDP but Accept does not list application/sdp, so no answer can be sent (expect 406 or 400)",
+                o,
+                l,
+                "RFC 3261 §20.1",
             ));
         }
     }
@@ -859,4 +981,25 @@ fn each_element(
         f(e, base + start)?;
     }
     Ok(())
+}
+
+/// The first control character outside a quoted-pair (`quoted-pair = "\" (%x00-09 / %x0B-0C /
+/// %x0E-7F)` lets a quoted string carry them, RFC 3261 §25.1); the CR LF of folding is allowed.
+fn control_char(v: &[u8]) -> Option<usize> {
+    let mut in_quote = false;
+    let mut i = 0;
+    while i < v.len() {
+        let b = v[i];
+        if in_quote && b == b'\\' {
+            i += 2;
+            continue;
+        }
+        if b == b'"' {
+            in_quote = !in_quote;
+        } else if (b < 0x20 && b != b'\t' && b != b'\r' && b != b'\n') || b == 0x7f {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
 }

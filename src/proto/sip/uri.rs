@@ -575,6 +575,19 @@ fn parse_port(p: &str, base: usize) -> Result<u16, ParseError> {
 fn parse_host(h: &str, base: usize) -> Result<Host<'_>, ParseError> {
     if let Some(inner) = h.strip_prefix('[') {
         let inner = inner.strip_suffix(']').unwrap_or(inner);
+        // RFC 5118 §4.10: RFC 3261's ABNF derives `2001:db8:::192.0.2.1` (three colons before
+        // an embedded IPv4 address); implementations must tolerate it.
+        let tolerated = match inner.find(":::") {
+            Some(i) if inner[i + 3..].contains('.') => {
+                format!("{}::{}", &inner[..i], &inner[i + 3..])
+                    .parse::<Ipv6Addr>()
+                    .ok()
+            }
+            _ => None,
+        };
+        if let Some(a) = tolerated {
+            return Ok(Host::V6(a));
+        }
         return inner.parse::<Ipv6Addr>().map(Host::V6).map_err(|_| {
             ParseError::new(
                 "sip.uri.ipv6",
