@@ -533,7 +533,16 @@ impl Linter<'_, '_> {
             };
             if single_value_list(h.id) {
                 let n = split_outside_quotes(s.as_bytes(), b',').count();
-                if n > 1 {
+                // For From/To a comma may instead be a bad display name (`Bell, Alexander
+                // <sip:...>`, RFC 4475 §3.1.2.15): call it several values only when every
+                // piece is an address on its own.
+                let several = n > 1
+                    && (!matches!(h.id, HeaderName::From | HeaderName::To)
+                        || split_outside_quotes(s.as_bytes(), b',').all(|p| {
+                            let t = crate::proto::scan::trim_lws(p);
+                            std::str::from_utf8(t).is_ok_and(|t| NameAddr::parse(t, 0, "").is_ok())
+                        }));
+                if several {
                     self.err(ParseError::new(
                         "sip.header.multiple-values",
                         format!(
@@ -750,6 +759,16 @@ impl Linter<'_, '_> {
                     self.warn(ParseError::new(
                         "sip.via.branch-missing",
                         "the top Via has no branch parameter: the request has no transaction identifier (RFC 2543 style)",
+                        o,
+                        l,
+                        "RFC 3261 §8.1.1.7",
+                    ));
+                }
+                Some(b) if b == BRANCH_COOKIE => {
+                    let (o, l) = self.span(b.as_bytes());
+                    self.warn(ParseError::new(
+                        "sip.via.branch-cookie-only",
+                        "branch is only the magic cookie `z9hG4bK`, so it cannot identify a transaction",
                         o,
                         l,
                         "RFC 3261 §8.1.1.7",
