@@ -164,11 +164,17 @@ fn check(config: &Config, source: &[u8]) -> (Kind, Vec<Finding>) {
         }
     };
     if config.strict {
-        for f in &mut findings {
-            f.severity = Severity::Error;
-        }
+        make_strict(&mut findings);
     }
     (kind, findings)
+}
+
+/// `--strict`: every warning becomes an error, before counting and printing, so all formats
+/// and the exit status agree.
+fn make_strict(findings: &mut [Finding]) {
+    for f in findings {
+        f.severity = Severity::Error;
+    }
 }
 
 /// The kind of a message from its first line: `MSRP ` starts an MSRP request or response
@@ -252,6 +258,16 @@ mod tests {
         assert_eq!(findings.len(), 1);
         assert_eq!(findings[0].error.code, "input.empty");
         assert_eq!(findings[0].severity, Severity::Error);
+    }
+
+    #[test]
+    fn strict_turns_warnings_into_errors() {
+        let mut findings = vec![
+            Finding::warning(ParseError::new("sip.w", "w", 0, 1, "")),
+            Finding::error(ParseError::new("sip.e", "e", 0, 1, "")),
+        ];
+        make_strict(&mut findings);
+        assert!(findings.iter().all(|f| f.severity == Severity::Error));
     }
 
     #[test]
