@@ -1,1 +1,38 @@
+//! sipkit: one binary for SIP, SDP and MSRP work (validate today; decode-pcap, send, listen and
+//! invite later), all built on the zero-copy codec in [`proto`].
+//!
+//! The library exposes the codec for other programs and [`run`] for the binary; the
+//! command-line modules are private so the CLI can change without breaking library users.
+
 pub mod proto;
+
+mod cli;
+mod commands;
+pub mod exit;
+mod output;
+
+use std::ffi::OsString;
+
+pub use exit::Exit;
+
+/// Run sipkit with these arguments (the first is the program name) and return the status the
+/// process should exit with. An `Err` ended the run early; map it with [`Exit::of_error`].
+pub fn run<I, T>(args: I) -> anyhow::Result<Exit>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let invocation = match cli::parse_from(args) {
+        Ok(invocation) => invocation,
+        // --help and --version come here too; clap knows which go to stdout and exit 0.
+        Err(err) => {
+            err.print()?;
+            return Ok(if err.exit_code() == 0 {
+                Exit::Success
+            } else {
+                Exit::Usage
+            });
+        }
+    };
+    commands::run(invocation)
+}

@@ -1,1 +1,16 @@
-fn main() {}
+//! The `sipkit` binary: everything lives in the library; this only turns the result of a run
+//! into an exit status (see `src/exit.rs`).
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match sipkit::run(std::env::args_os()) {
+        Ok(exit) => exit.into(),
+        // The reader (`| head -1`) has what it wanted; that is not a failure.
+        Err(err) if sipkit::exit::is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("sipkit: error: {err:#}");
+            sipkit::Exit::of_error(&err).into()
+        }
+    }
+}

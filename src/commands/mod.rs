@@ -1,0 +1,62 @@
+//! One module per subcommand. Each turns raw arguments into a checked configuration (refusing
+//! bad combinations before doing any work), then does the work and emits events to the printer.
+//! `anyhow` context is added here and nowhere below.
+
+mod generate;
+mod validate;
+
+use anyhow::Context;
+use clap::error::ErrorKind;
+
+use crate::cli::{self, Cli, Command, Format, Invocation};
+use crate::exit::Exit;
+use crate::output::{self, Printer};
+
+pub(crate) fn run(invocation: Invocation) -> anyhow::Result<Exit> {
+    match invocation {
+        Invocation::Run(Cli {
+            global,
+            command: Command::Validate(args),
+        }) => {
+            output::init_logging(global.verbose, global.quiet, global.color);
+            let config = match validate::Config::new(args) {
+                Ok(config) => config,
+                Err(usage) => return usage_failure(&usage),
+            };
+            let mut printer = Printer::stdout(global.format, global.color, global.quiet);
+            let exit = validate::run(&config, &mut printer)?;
+            printer
+                .flush()
+                .context("writing results to standard output")?;
+            Ok(exit)
+        }
+        Invocation::Generate { global, args } => {
+            output::init_logging(global.verbose, global.quiet, global.color);
+            if global.format == Format::Github {
+                return usage_failure(&usage_error(
+                    "generate",
+                    ErrorKind::InvalidValue,
+                    "--format github is only accepted by `sipkit validate`",
+                ));
+            }
+            generate::run(&args.out)?;
+            Ok(Exit::Success)
+        }
+    }
+}
+
+/// A usage error in clap's own style (`error: ...`, usage line, `--help` hint), for problems
+/// clap cannot see, such as combinations of values.
+fn usage_error(subcommand: &str, kind: ErrorKind, message: &str) -> clap::Error {
+    let mut cmd = cli::command();
+    cmd.build();
+    match cmd.find_subcommand_mut(subcommand) {
+        Some(sub) => sub.error(kind, message),
+        None => cmd.error(kind, message),
+    }
+}
+
+fn usage_failure(err: &clap::Error) -> anyhow::Result<Exit> {
+    err.print()?;
+    Ok(Exit::Usage)
+}

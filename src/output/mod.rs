@@ -1,0 +1,364 @@
+//! Everything that decides how results look: the events commands emit, the one printer chosen
+//! per run (human, JSON Lines or GitHub annotations), colour, and logging to standard error.
+//!
+//! Commands never write to stdout themselves; they hand typed events to a [`Printer`], so the
+//! three formats cannot drift apart and colour is decided once, here, for the whole run.
+
+mod github;
+mod human;
+mod json;
+mod locate;
+
+use std::io::{self, IsTerminal, Write};
+
+use anstream::{AutoStream, ColorChoice};
+
+use crate::cli::{ColorWhen, Format, Kind};
+use crate::proto::{Finding, Severity};
+
+/// Name shown for standard input, in every format.
+pub(crate) const STDIN_NAME: &str = "<stdin>";
+
+/// One message checked by `validate`, with what the linter found in it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Checked<'a> {
+    /// The path as given (or found under a directory), or [`STDIN_NAME`].
+    pub(crate) file: &'a str,
+    pub(crate) kind: Kind,
+    /// The whole message; findings point into it.
+    pub(crate) source: &'a [u8],
+    /// In order of appearance; `--strict` has already turned warnings into errors.
+    pub(crate) findings: &'a [Finding],
+}
+
+impl Checked<'_> {
+    /// Valid means no error-level findings: warnings alone do not make a message invalid.
+    pub(crate) fn is_valid(&self) -> bool {
+        self.findings.iter().all(|f| f.severity != Severity::Error)
+    }
+}
+
+/// Totals for one `validate` run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Summary {
+    pub(crate) files: usize,
+    pub(crate) valid: usize,
+    pub(crate) invalid: usize,
+    pub(crate) unreadable: usize,
+    pub(crate) errors: usize,
+    pub(crate) warnings: usize,
+}
+
+impl Summary {
+    /// Count one checked message.
+    pub(crate) fn add(&mut self, checked: &Checked<'_>) {
+        self.files += 1;
+        if checked.is_valid() {
+            self.valid += 1;
+        } else {
+            self.invalid += 1;
+        }
+        for f in checked.findings {
+            match f.severity {
+                Severity::Error => self.errors += 1,
+                Severity::Warning => self.warnings += 1,
+            }
+        }
+    }
+
+    /// Count one input that could not be read.
+    pub(crate) fn add_unreadable(&mut self) {
+        self.files += 1;
+        self.unreadable += 1;
+    }
+}
+
+/// What a command reports; the printer decides how it looks.
+#[derive(Debug)]
+pub(crate) enum Event<'a> {
+    /// A message was checked (valid or not).
+    Checked(Checked<'a>),
+    /// An input could not be read; the run goes on with the others.
+    Unreadable { file: &'a str, error: &'a io::Error },
+    /// The run is over.
+    Summary(&'a Summary),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Style {
+    Human,
+    Json,
+    Github,
+}
+
+/// Renders events in the format chosen for the run.
+#[derive(Debug)]
+pub(crate) struct Printer<W: Write> {
+    style: Style,
+    quiet: bool,
+    /// Flush after each message so a person watching a terminal sees progress.
+    interactive: bool,
+    out: W,
+}
+
+/// Standard output, buffered, stripping or keeping colour as decided by [`color_choice`].
+pub(crate) type Stdout = AutoStream<Box<dyn Write>>;
+
+impl Printer<Stdout> {
+    /// The printer for this run, writing to standard output.
+    pub(crate) fn stdout(format: Format, color: ColorWhen, quiet: bool) -> Self {
+        let stdout = io::stdout();
+        let choice = color_choice(color, format, &stdout);
+        let interactive = stdout.is_terminal();
+        let raw: Box<dyn Write> = Box::new(io::BufWriter::new(stdout.lock()));
+        let mut printer = Printer::new(format, quiet, AutoStream::new(raw, choice));
+        printer.interactive = interactive;
+        printer
+    }
+}
+
+impl<W: Write> Printer<W> {
+    /// A printer writing `format` to `out`; styled output is always produced, `out` decides
+    /// whether the escape codes reach the reader.
+    pub(crate) fn new(format: Format, quiet: bool, out: W) -> Self {
+        let style = match format {
+            Format::Human => Style::Human,
+            Format::Json => Style::Json,
+            Format::Github => Style::Github,
+        };
+        Printer {
+            style,
+            quiet,
+            interactive: false,
+            out,
+        }
+    }
+
+    /// Render one event. `--quiet` drops warnings, valid messages and the summary here, so
+    /// every format honours it the same way.
+    pub(crate) fn emit(&mut self, event: &Event<'_>) -> io::Result<()> {
+        let kept;
+        let event = match event {
+            Event::Summary(_) if self.quiet => return Ok(()),
+            Event::Checked(c) if self.quiet => {
+                kept = c
+                    .findings
+                    .iter()
+                    .filter(|f| f.severity == Severity::Error)
+                    .cloned()
+                    .collect::<Vec<_>>();
+                if kept.is_empty() {
+                    return Ok(());
+                }
+                &Event::Checked(Checked {
+                    findings: &kept,
+                    ..*c
+                })
+            }
+            other => other,
+        };
+        match self.style {
+            Style::Human => human::write(&mut self.out, event)?,
+            Style::Json => json::write(&mut self.out, event)?,
+            Style::Github => github::write(&mut self.out, event)?,
+        }
+        if self.interactive {
+            self.out.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Push buffered output out; call once at the end of a run so write errors are seen.
+    pub(crate) fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Whether to colour `stream`: JSON and GitHub annotations are read by programs and are never
+/// coloured; `--color always|never` wins over the environment; `auto` colours a terminal
+/// unless NO_COLOR is set (CLICOLOR_FORCE forces colour).
+pub(crate) fn color_choice(
+    color: ColorWhen,
+    format: Format,
+    stream: &impl anstream::stream::RawStream,
+) -> ColorChoice {
+    match (format, color) {
+        (Format::Json | Format::Github, _) | (_, ColorWhen::Never) => ColorChoice::Never,
+        (_, ColorWhen::Always) => ColorChoice::Always,
+        (_, ColorWhen::Auto) => AutoStream::choice(stream),
+    }
+}
+
+/// Send `tracing` logs to standard error. `-v` shows info, `-vv` debug, `-vvv` trace; without
+/// `-v`, a RUST_LOG-style filter in `SIPKIT_LOG` applies, else only warnings; `-q` keeps errors.
+pub(crate) fn init_logging(verbose: u8, quiet: bool, color: ColorWhen) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match (quiet, verbose) {
+        (true, _) => EnvFilter::new("error"),
+        (false, 0) => EnvFilter::try_from_env("SIPKIT_LOG").unwrap_or_else(|_| "warn".into()),
+        (false, 1) => EnvFilter::new("info"),
+        (false, 2) => EnvFilter::new("debug"),
+        (false, _) => EnvFilter::new("trace"),
+    };
+    let ansi = color_choice(color, Format::Human, &io::stderr()) != ColorChoice::Never;
+    // A second init (tests calling run twice in one process) keeps the first subscriber.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .with_ansi(ansi)
+        .without_time()
+        .with_target(false)
+        .try_init();
+}
+
+/// "1 file" / "2 files".
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The one-line summary shared by the human and GitHub formats:
+/// `3 files: 1 valid, 2 invalid (4 errors, 1 warning)`.
+fn summary_line(s: &Summary) -> String {
+    let mut line = format!(
+        "{}: {} valid, {} invalid",
+        plural(s.files, "file", "files"),
+        s.valid,
+        s.invalid
+    );
+    if s.unreadable > 0 {
+        line.push_str(&format!(", {} unreadable", s.unreadable));
+    }
+    line.push_str(&format!(
+        " ({}, {})",
+        plural(s.errors, "error", "errors"),
+        plural(s.warnings, "warning", "warnings")
+    ));
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::ParseError;
+
+    fn finding(severity: Severity, offset: usize, len: usize) -> Finding {
+        Finding {
+            severity,
+            error: ParseError::new("sip.test", "bad thing", offset, len, "RFC 3261 §7"),
+        }
+    }
+
+    fn render(format: Format, quiet: bool, events: &[Event<'_>]) -> String {
+        let mut p = Printer::new(format, quiet, Vec::new());
+        for e in events {
+            p.emit(e).expect("writing to a Vec cannot fail");
+        }
+        String::from_utf8(p.out).expect("printers write UTF-8")
+    }
+
+    #[test]
+    fn summary_line_pluralises_and_mentions_unreadable_only_when_present() {
+        let mut s = Summary {
+            files: 3,
+            valid: 1,
+            invalid: 2,
+            unreadable: 0,
+            errors: 4,
+            warnings: 1,
+        };
+        assert_eq!(
+            summary_line(&s),
+            "3 files: 1 valid, 2 invalid (4 errors, 1 warning)"
+        );
+        s = Summary {
+            files: 1,
+            unreadable: 1,
+            ..Summary::default()
+        };
+        assert_eq!(
+            summary_line(&s),
+            "1 file: 0 valid, 0 invalid, 1 unreadable (0 errors, 0 warnings)"
+        );
+    }
+
+    #[test]
+    fn summary_counts_messages_and_findings() {
+        let findings = [
+            finding(Severity::Error, 0, 1),
+            finding(Severity::Warning, 0, 1),
+        ];
+        let bad = Checked {
+            file: "a",
+            kind: Kind::Sip,
+            source: b"x",
+            findings: &findings,
+        };
+        let good = Checked {
+            findings: &findings[1..],
+            ..bad
+        };
+        let mut s = Summary::default();
+        s.add(&bad);
+        s.add(&good);
+        s.add_unreadable();
+        assert_eq!(
+            s,
+            Summary {
+                files: 3,
+                valid: 1,
+                invalid: 1,
+                unreadable: 1,
+                errors: 1,
+                warnings: 2
+            }
+        );
+    }
+
+    #[test]
+    fn quiet_drops_warnings_valid_messages_and_the_summary() {
+        let findings = [
+            finding(Severity::Warning, 0, 1),
+            finding(Severity::Error, 2, 1),
+        ];
+        let bad = Checked {
+            file: "bad.sip",
+            kind: Kind::Sip,
+            source: b"abc",
+            findings: &findings,
+        };
+        let good = Checked {
+            file: "good.sip",
+            findings: &findings[..1],
+            ..bad
+        };
+        let summary = Summary::default();
+        let events = [
+            Event::Checked(good),
+            Event::Checked(bad),
+            Event::Summary(&summary),
+        ];
+        for format in [Format::Human, Format::Json, Format::Github] {
+            let loud = render(format, false, &events);
+            let quiet = render(format, true, &events);
+            assert!(loud.contains("warning"), "{format:?}: {loud}");
+            assert!(!quiet.contains("warning"), "{format:?}: {quiet}");
+            assert!(!quiet.contains("good.sip"), "{format:?}: {quiet}");
+            assert!(quiet.contains("bad.sip"), "{format:?}: {quiet}");
+            assert!(!quiet.contains("files"), "{format:?}: {quiet}");
+        }
+    }
+
+    #[test]
+    fn json_and_github_are_never_coloured() {
+        for format in [Format::Json, Format::Github] {
+            assert_eq!(
+                color_choice(ColorWhen::Always, format, &Vec::<u8>::new()),
+                ColorChoice::Never
+            );
+        }
+        assert_eq!(
+            color_choice(ColorWhen::Always, Format::Human, &Vec::<u8>::new()),
+            ColorChoice::Always
+        );
+    }
+}

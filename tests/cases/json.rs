@@ -1,0 +1,84 @@
+//! `--format json`: JSON Lines with the schema documented in README.md.
+
+use serde_json::Value;
+
+use crate::support::{INVITE, json_lines, sipkit, tempdir, write};
+
+fn keys(v: &Value) -> Vec<&str> {
+    let mut k: Vec<&str> = v
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    k.sort_unstable();
+    k
+}
+
+#[test]
+fn every_line_is_an_object_of_a_documented_type() {
+    let dir = tempdir();
+    let ok = write(dir.path(), "ok.sip", INVITE);
+    let empty = write(dir.path(), "empty.sip", "");
+    let missing = dir.path().join("missing.sip");
+    let out = sipkit()
+        .args(["validate", "--format", "json", "--color", "always"])
+        .args([&ok, &empty, &missing])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        !out.stdout.contains(&0x1b),
+        "JSON is never coloured, even with --color always"
+    );
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 4, "{lines:#?}");
+
+    let message_keys = ["diagnostics", "file", "kind", "type", "valid"];
+    assert_eq!(keys(&lines[0]), message_keys);
+    assert_eq!(lines[0]["type"], "message");
+    assert_eq!(lines[0]["file"], ok.display().to_string());
+    assert_eq!(lines[0]["kind"], "sip");
+    assert_eq!(lines[0]["valid"], true);
+    assert_eq!(lines[0]["diagnostics"], serde_json::json!([]));
+
+    assert_eq!(keys(&lines[1]), message_keys);
+    assert_eq!(lines[1]["valid"], false);
+    let diag = &lines[1]["diagnostics"][0];
+    assert_eq!(
+        keys(diag),
+        [
+            "code", "column", "length", "line", "message", "offset", "rfc", "severity"
+        ]
+    );
+    assert_eq!(diag["severity"], "error");
+    assert_eq!(diag["code"], "input.empty");
+    assert!(diag["message"].is_string());
+    for field in ["line", "column"] {
+        assert!(
+            diag[field].as_u64().is_some_and(|n| n >= 1),
+            "{field}: {diag}"
+        );
+    }
+    for field in ["offset", "length"] {
+        assert!(diag[field].is_u64(), "{field}: {diag}");
+    }
+    assert!(diag["rfc"].is_null() || diag["rfc"].is_string());
+
+    assert_eq!(keys(&lines[2]), ["error", "file", "type"]);
+    assert_eq!(lines[2]["type"], "unreadable");
+    assert_eq!(lines[2]["file"], missing.display().to_string());
+    assert!(
+        lines[2]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("os error"))
+    );
+
+    assert_eq!(
+        lines[3],
+        serde_json::json!({
+            "type": "summary", "files": 3, "valid": 1, "invalid": 1, "unreadable": 1,
+            "errors": 1, "warnings": 0
+        })
+    );
+}

@@ -1,0 +1,15 @@
+//! The one integration-test binary: every test runs the real `sipkit` executable. Cases live in
+//! `tests/cases/`, shared helpers in `tests/support/`; one binary links and starts once, which
+//! keeps `cargo test` fast on a small machine.
+
+mod support;
+
+mod cases {
+    mod color;
+    mod exit_codes;
+    mod generated;
+    mod json;
+    mod pipes;
+    mod validate;
+    mod validate_findings;
+}
