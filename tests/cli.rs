@@ -6,6 +6,7 @@ mod support;
 
 mod cases {
     mod color;
+    mod conformance;
     mod exit_codes;
     mod generated;
     mod json;

@@ -44,7 +44,7 @@ t=0 0\r\n\
 m=audio port RTP/AVP 0\r\n";
 
 #[test]
-#[ignore = "needs parsers"]
+
 fn wrong_content_length_exits_1_and_points_at_the_header() {
     let out = sipkit()
         .args(["validate", "--format", "json", "-"])
@@ -64,7 +64,7 @@ fn wrong_content_length_exits_1_and_points_at_the_header() {
 }
 
 #[test]
-#[ignore = "needs parsers"]
+
 fn bad_request_line_is_reported_on_line_1_with_an_rfc_note() {
     sipkit()
         .args(["validate", "-"])
@@ -76,7 +76,7 @@ fn bad_request_line_is_reported_on_line_1_with_an_rfc_note() {
 }
 
 #[test]
-#[ignore = "needs parsers"]
+
 fn msrp_end_line_mismatch_exits_1() {
     sipkit()
         .args(["validate", "--format", "github", "-"])
@@ -88,7 +88,7 @@ fn msrp_end_line_mismatch_exits_1() {
 }
 
 #[test]
-#[ignore = "needs parsers"]
+
 fn sdp_bad_port_exits_1() {
     sipkit()
         .args(["validate", "-"])
@@ -99,7 +99,7 @@ fn sdp_bad_port_exits_1() {
 }
 
 #[test]
-#[ignore = "needs parsers"]
+
 fn sdp_errors_in_a_sip_body_point_into_the_sip_message() {
     let body = SDP_BAD_PORT;
     let msg = format!(
@@ -125,7 +125,7 @@ fn sdp_errors_in_a_sip_body_point_into_the_sip_message() {
 }
 
 #[test]
-#[ignore = "needs parsers"]
+
 fn strict_turns_warnings_into_errors() {
     // A valid INVITE whose Max-Forwards is absent draws (at most) a warning, never an error.
     let msg = INVITE.replace("Max-Forwards: 70\r\n", "");
