@@ -325,3 +325,60 @@ fn captured_messages_from_real_devices_parse_and_lint_cleanly() {
         "expected the captured corpus, found {count} files"
     );
 }
+
+/// Every fixture message that parses as a datagram.
+fn corpus() -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for dir in ["rfc4475", "rfc5118", "sip/examples", "sip/captured"] {
+        let mut paths: Vec<_> = std::fs::read_dir(fixtures(dir))
+            .expect("dir")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("sip" | "dat")))
+            .collect();
+        paths.sort();
+        for p in paths {
+            out.push((p.display().to_string(), std::fs::read(&p).expect("read")));
+        }
+    }
+    out
+}
+
+#[test]
+fn serialize_then_parse_gives_the_same_message_for_every_fixture() {
+    let mut checked = 0;
+    for (name, buf) in corpus() {
+        let Ok(sipkit::proto::Status::Complete(m, _)) = sip::parse(&buf, &ParseOptions::default())
+        else {
+            continue;
+        };
+        let mut out = Vec::new();
+        sip::build::serialize(&m, &mut out);
+        let again = sip::parse(&out, &ParseOptions::default())
+            .unwrap_or_else(|e| panic!("{name}: serialized form does not parse: {e}"))
+            .complete()
+            .expect("complete");
+        assert_eq!(m, again.0, "{name}");
+        checked += 1;
+    }
+    assert!(checked > 100, "only {checked} fixtures parsed");
+}
+
+#[test]
+fn every_prefix_of_a_framed_fixture_is_partial_on_a_stream() {
+    let opts = ParseOptions::stream();
+    let mut checked = 0;
+    for (name, buf) in corpus() {
+        let Ok(sipkit::proto::Status::Complete(m, n)) = sip::parse(&buf, &opts) else {
+            continue;
+        };
+        assert!(m.content_length.is_some(), "{name}");
+        for i in 0..n {
+            match sip::parse(&buf[..i], &opts) {
+                Ok(s) if s.is_partial() => {}
+                other => panic!("{name}: prefix of {i} bytes gave {other:?}"),
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked > 80, "only {checked} fixtures framed on a stream");
+}

@@ -110,8 +110,8 @@ pub struct Header<'a> {
     pub value: &'a [u8],
 }
 
-impl PartialEq for Header<'_> {
-    fn eq(&self, other: &Self) -> bool {
+impl<'b> PartialEq<Header<'b>> for Header<'_> {
+    fn eq(&self, other: &Header<'b>) -> bool {
         self.name == other.name && self.value == other.value
     }
 }
@@ -150,11 +150,45 @@ pub struct Message<'a> {
     pub content_length: Option<usize>,
 }
 
-impl PartialEq for Message<'_> {
+impl<'b> PartialEq<Message<'b>> for Message<'_> {
     /// Messages are equal when their start line, header fields (names as written, values) and
     /// body are equal; where they sit in their buffers does not matter.
-    fn eq(&self, other: &Self) -> bool {
-        self.start == other.start && self.headers == other.headers && self.body == other.body
+    fn eq(&self, other: &Message<'b>) -> bool {
+        let start_eq = match (self.start, other.start) {
+            (
+                StartLine::Request {
+                    method: a,
+                    uri: b,
+                    version: c,
+                },
+                StartLine::Request {
+                    method: x,
+                    uri: y,
+                    version: z,
+                },
+            ) => a == x && b == y && c == z,
+            (
+                StartLine::Response {
+                    version: a,
+                    code: b,
+                    reason: c,
+                },
+                StartLine::Response {
+                    version: x,
+                    code: y,
+                    reason: z,
+                },
+            ) => a == x && b == y && c == z,
+            _ => false,
+        };
+        start_eq
+            && self.headers.len() == other.headers.len()
+            && self
+                .headers
+                .iter()
+                .zip(other.headers.iter())
+                .all(|(a, b)| a == b)
+            && self.body == other.body
     }
 }
 impl Eq for Message<'_> {}
