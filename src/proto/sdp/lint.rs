@@ -55,7 +55,12 @@ fn check(buf: &[u8], sd: &SessionDescription<'_>, out: &mut Vec<Finding>) {
         check_attr(buf, a, out);
     }
     for m in &sd.media {
-        // A placeholder for an m= line that did not parse: its error is already reported.
+        check_directions(buf, &m.attributes, out);
+        for a in &m.attributes {
+            check_attr(buf, a, out);
+        }
+        // A placeholder for an m= line that did not parse: its error is already reported, and
+        // what the line meant is unknown.
         if m.media.is_empty() {
             continue;
         }
@@ -68,10 +73,6 @@ fn check(buf: &[u8], sd: &SessionDescription<'_>, out: &mut Vec<Finding>) {
                 len,
                 "RFC 8866 §5.7",
             )));
-        }
-        check_directions(buf, &m.attributes, out);
-        for a in &m.attributes {
-            check_attr(buf, a, out);
         }
         check_rtpmaps(buf, m, out);
         if m.is_msrp() {
