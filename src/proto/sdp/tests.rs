@@ -1137,6 +1137,49 @@ c=IN IP6 ff15::101/3
     assert_eq!(parse(bad).map_err(|e| e.code), Err("sdp.connection.syntax"));
 }
 
+#[test]
+fn utf8_duplicates_and_prefixes() {
+    let mut buf = format!("{GOOD_HEAD}a=tool:x").into_bytes();
+    buf.push(0xff);
+    buf.extend_from_slice(b"\r\n");
+    let f = lint(&buf);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].error.code, "sdp.line.utf8");
+    assert_eq!(f[0].error.offset, buf.len() - 3);
+    assert_eq!(parse(&buf).map_err(|e| e.offset), Err(buf.len() - 3));
+
+    // A second s= is out of order; so is a session-level line inside a media section.
+    let dup = b"v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\ns=-\r\nt=0 0\r\n";
+    let e = parse(dup).expect_err("dup");
+    assert_eq!((e.code, e.offset), ("sdp.line.order", 36));
+    let inside = format!("{GOOD_HEAD}m=audio 1 RTP/AVP 0\r\nt=0 0\r\n");
+    let e = parse(inside.as_bytes()).expect_err("t in media");
+    assert_eq!((e.code, e.offset), ("sdp.line.order", GOOD_HEAD.len() + 21));
+    // Missing t= is reported at the end.
+    let no_t = b"v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\n";
+    let e = parse(no_t).expect_err("no t");
+    assert_eq!(
+        (e.code, e.offset, e.len),
+        ("sdp.line.missing", no_t.len(), 0)
+    );
+
+    // Every prefix: no panic; a prefix that stops mid-line is unterminated, one that stops at a
+    // line end is either complete or missing lines.
+    let full = wire(RFC5547_FIG2);
+    for n in 0..full.len() {
+        let p = &full[..n];
+        let _ = lint(p);
+        match parse(p) {
+            Ok(_) => assert!(p.ends_with(b"\r\n")),
+            Err(e) if n > 0 && !p.ends_with(b"\n") => assert!(
+                matches!(e.code, "sdp.line.unterminated" | "sdp.line.bare-lf"),
+                "{n}: {e}"
+            ),
+            Err(_) => {}
+        }
+    }
+}
+
 mod props {
     use super::*;
     use proptest::prelude::*;
@@ -1169,7 +1212,58 @@ mod props {
         })
     }
 
+    /// Mostly valid descriptions, so the round trip is exercised on accepted input.
+    fn valid_body() -> impl Strategy<Value = String> {
+        let attr = prop_oneof![
+            "[a-z]{1,8}".prop_map(|n| format!("a={n}\r\n")),
+            ("[a-z-]{1,8}", "[!-~][ -~]{0,20}").prop_map(|(n, v)| format!("a={n}:{v}\r\n")),
+        ];
+        let media = (
+            0u16..,
+            prop::option::of(1u32..9),
+            prop_oneof![Just("RTP/AVP"), Just("TCP/MSRP"), Just("TCP/TLS/MSRP")],
+            prop::collection::vec("[0-9*]{1,3}", 1..4),
+            prop::option::of("[ -~]{0,12}"),
+            prop::collection::vec(attr.clone(), 0..4),
+        )
+            .prop_map(|(port, count, proto, fmts, info, attrs)| {
+                let mut s = format!("m=message {port}");
+                if let Some(c) = count {
+                    s.push_str(&format!("/{c}"));
+                }
+                s.push_str(&format!(" {proto} {}\r\n", fmts.join(" ")));
+                if let Some(i) = info {
+                    s.push_str(&format!("i={i}\r\n"));
+                }
+                s.push_str("c=IN IP6 2001:db8::7\r\nb=AS:64\r\n");
+                s.extend(attrs);
+                s
+            });
+        (
+            "[ -~]{1,16}",
+            prop::collection::vec(attr, 0..4),
+            prop::collection::vec(media, 0..4),
+        )
+            .prop_map(|(name, attrs, media)| {
+                let mut s = format!(
+                    "v=0\r\no=u 1 2 IN IP4 h.example.com\r\ns={name}\r\nt=0 0\r\nr=1d 1h 0 3h\r\n"
+                );
+                s.extend(attrs);
+                s.extend(media);
+                s
+            })
+    }
+
     proptest! {
+        #[test]
+        fn valid_bodies_roundtrip(s in valid_body()) {
+            let sd = parse(s.as_bytes());
+            prop_assert!(sd.is_ok(), "{:?}", sd);
+            let sd = sd.expect("checked");
+            let text = sd.to_string();
+            prop_assert_eq!(parse(text.as_bytes()), Ok(sd));
+        }
+
         #[test]
         fn reserialized_parses_the_same(s in body()) {
             if let Ok(sd) = parse(s.as_bytes()) {
