@@ -456,9 +456,13 @@ fn answer_msrp(
     if let Some(n) = cfg.max_size {
         a = a.max_size(n);
     }
-    if let Some(Ok(s)) = m.setup() {
-        a = a.setup(s.answer());
-    }
+    // RFC 6135 §4.2.1: always answer with a=setup. No setup (the RFC 4975 model, where the
+    // offerer connects) and holdconn (to be ignored) both leave us passive.
+    let setup = match m.setup() {
+        Some(Ok(s)) if s != Setup::HoldConn => s.answer(),
+        _ => Setup::Passive,
+    };
+    a = a.setup(setup);
     let dir = offer.direction_of(m);
     if dir != Direction::SendRecv {
         a = a.direction(dir.reversed());

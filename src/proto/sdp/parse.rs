@@ -173,6 +173,7 @@ fn walk<'a>(
     // v, o, s, t seen (or reported missing).
     let mut mandatory = [false; 4];
     let mut at = 0usize;
+    let mut lf_warned = false;
     while at < buf.len() {
         let rest = &buf[at..];
         let (content_len, next) = match memchr::memchr(b'\n', rest) {
@@ -188,7 +189,11 @@ fn walk<'a>(
                         RFC_ORDER,
                     );
                     if opts.allow_bare_lf {
-                        sink.warning(e);
+                        // One warning per body: a file saved with LF endings has them all.
+                        if !lf_warned {
+                            lf_warned = true;
+                            sink.warning(e);
+                        }
                     } else {
                         sink.error(e)?;
                     }

@@ -602,6 +602,7 @@ fn parse_errors_have_offsets() {
     // Bare LF is accepted by default, refused by strict options.
     let lf = b"v=0\no=- 1 1 IN IP4 192.0.2.1\ns=-\nt=0 0\n";
     assert!(parse(lf).is_ok());
+    assert_eq!(codes(lf), vec![("sdp.line.bare-lf", Severity::Warning)]);
     let e = parse_with(lf, ParseOptions::strict()).expect_err("strict");
     assert_eq!((e.code, e.offset), ("sdp.line.bare-lf", 3));
     // Missing final CRLF.
@@ -1041,6 +1042,8 @@ fn answer_for_file_offer_and_audio() {
     // RFC 5547 §9.1 Figure 9, except s=- for the empty name.
     let mut want = String::from_utf8(wire(RFC5547_FIG9)).expect("utf8");
     want = want.replace("s=\r\n", "s=-\r\n");
+    // RFC 6135 §4.2.1 adds a=setup to every MSRP answer; the RFC 5547 figure predates it.
+    want.push_str("a=setup:passive\r\n");
     // Our attribute order puts the direction after path; compare as sets of lines.
     let mut a: Vec<&str> = answer.lines().collect();
     let mut w: Vec<&str> = want.lines().collect();
