@@ -129,7 +129,15 @@ fn check_attr(buf: &[u8], a: &Attribute<'_>, out: &mut Vec<Finding>) {
         "file-icon" => attr::parse_file_icon(v).map(drop),
         _ => Ok(()),
     };
-    if let Err(e) = res {
+    if let Err(mut e) = res {
+        // `a=rtpmap:31 LPC` (no clock rate) appears in RFC 4475's own valid messages and in old
+        // endpoints; static payload types have a known rate, so this is a warning.
+        if a.name == "rtpmap" && !v.contains('/') {
+            e.code = "sdp.rtpmap.clock-rate";
+            e.message = "rtpmap has no clock rate (`encoding/clock-rate`)".to_string();
+            out.push(Finding::warning(attr_value_err(buf, a, e)));
+            return;
+        }
         out.push(Finding::error(attr_value_err(buf, a, e)));
     }
 }

@@ -792,9 +792,15 @@ fn every_lint_code() {
         ),
         (
             with_head("m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU\r\n"),
+            "sdp.rtpmap.clock-rate",
+            Severity::Warning,
+            "",
+        ),
+        (
+            with_head("m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/eight\r\n"),
             "sdp.rtpmap.syntax",
             Severity::Error,
-            "",
+            "eight",
         ),
         (
             with_head("m=audio 4000 RTP/AVP 0\r\na=fmtp:0\r\n"),
@@ -931,6 +937,7 @@ fn every_lint_code() {
                 *code,
                 "sdp.media.missing-connection"
                     | "sdp.rtpmap.syntax"
+                    | "sdp.rtpmap.clock-rate"
                     | "sdp.fmtp.syntax"
                     | "sdp.setup.invalid"
                     | "sdp.connection-attr.invalid"
