@@ -143,3 +143,12 @@ impl Finding {
         }
     }
 }
+
+/// Keep every finding's span inside a buffer of `len` bytes: an error "at the end" of a
+/// truncated input has length 0, never a byte past the end.
+pub fn clamp_spans(findings: &mut [Finding], len: usize) {
+    for f in findings {
+        f.error.offset = f.error.offset.min(len);
+        f.error.len = f.error.len.min(len - f.error.offset);
+    }
+}

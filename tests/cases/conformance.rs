@@ -387,3 +387,23 @@ fn every_prefix_of_a_framed_fixture_is_partial_on_a_stream() {
     }
     assert!(checked > 80, "only {checked} fixtures framed on a stream");
 }
+
+#[test]
+fn every_truncation_of_a_message_is_reported_as_an_error() {
+    for name in ["invite.sip", "ok.sip", "register.sip"] {
+        let buf = read("sip/examples", name);
+        for i in 0..buf.len() {
+            let findings = sip::lint(&buf[..i]);
+            assert!(
+                findings.iter().any(|f| f.severity == Severity::Error),
+                "{name} cut to {i} bytes was reported valid: {findings:?}"
+            );
+            for f in &findings {
+                assert!(
+                    f.error.offset + f.error.len <= i,
+                    "{name} cut to {i}: {f:?}"
+                );
+            }
+        }
+    }
+}

@@ -13,6 +13,7 @@ pub fn lint(buf: &[u8]) -> Vec<Finding> {
     let mut out = Vec::new();
     let sd = parse::parse_collect(buf, &mut out);
     check(buf, &sd, &mut out);
+    crate::proto::error::clamp_spans(&mut out, buf.len());
     out
 }
 

@@ -198,6 +198,7 @@ pub fn lint(buf: &[u8]) -> Vec<Finding> {
         out: &mut out,
     };
     l.run();
+    crate::proto::error::clamp_spans(&mut out, buf.len());
     out.sort_by_key(|f| f.error.offset);
     out
 }
