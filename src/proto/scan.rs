@@ -43,10 +43,7 @@ pub fn trim_lws_str(s: &str) -> &str {
 /// `<...>`, as the comma rule for SIP header values requires (RFC 3261 §7.3.1). Pieces are not
 /// trimmed. An unterminated quote or bracket extends to the end of the input.
 pub fn split_outside_quotes(s: &[u8], sep: u8) -> SplitOutside<'_> {
-    SplitOutside {
-        rest: Some(s),
-        sep,
-    }
+    SplitOutside { rest: Some(s), sep }
 }
 
 /// Iterator returned by [`split_outside_quotes`].

@@ -87,8 +87,12 @@ impl Frame<'_> {
 enum State {
     /// Looking for the end of the header section; `line_pos` is the first incomplete line.
     Head { line_pos: usize },
-    /// Inside a body, looking for this needle.
-    Body { finder: memmem::Finder<'static> },
+    /// Inside a body, looking for this needle. The first `known` bytes of the next buffer
+    /// were already searched (the held-back tail): with no new bytes there is nothing to do.
+    Body {
+        finder: memmem::Finder<'static>,
+        known: usize,
+    },
     /// A bodiless head was handed out; its end-line comes next as `End { len: 0 }`.
     BodilessEnd(Flag),
 }
@@ -194,6 +198,7 @@ impl Framer {
                             None => State::Body {
                                 finder: memmem::Finder::new(Needle::new(head.tid).as_bytes())
                                     .into_owned(),
+                                known: 0,
                             },
                         };
                         Ok(Frame::Head { head, len })
@@ -216,29 +221,36 @@ impl Framer {
                     }
                 }
             }
-            State::Body { finder } => match search_end_line(buf, finder) {
-                EndSearch::Found {
-                    body_end,
-                    flag,
-                    next,
-                } => {
-                    self.scanned += next as u64;
-                    if body_end > 0 {
-                        Ok(Frame::Body(&buf[..body_end]))
-                    } else {
-                        self.state = State::Head { line_pos: 0 };
-                        Ok(Frame::End { flag, len: next })
+            State::Body { finder, known } => {
+                if buf.len() <= *known {
+                    return Ok(Frame::NeedMore);
+                }
+                match search_end_line(buf, finder) {
+                    EndSearch::Found {
+                        body_end,
+                        flag,
+                        next,
+                    } => {
+                        self.scanned += next as u64;
+                        if body_end > 0 {
+                            *known = 0;
+                            Ok(Frame::Body(&buf[..body_end]))
+                        } else {
+                            self.state = State::Head { line_pos: 0 };
+                            Ok(Frame::End { flag, len: next })
+                        }
+                    }
+                    EndSearch::NotYet { safe } => {
+                        self.scanned += buf.len() as u64;
+                        *known = buf.len() - safe;
+                        if safe > 0 {
+                            Ok(Frame::Body(&buf[..safe]))
+                        } else {
+                            Ok(Frame::NeedMore)
+                        }
                     }
                 }
-                EndSearch::NotYet { safe } => {
-                    self.scanned += buf.len() as u64;
-                    if safe > 0 {
-                        Ok(Frame::Body(&buf[..safe]))
-                    } else {
-                        Ok(Frame::NeedMore)
-                    }
-                }
-            },
+            }
         }
     }
 
@@ -261,20 +273,23 @@ mod tests {
         for piece in input.chunks(step.max(1)) {
             buf.extend_from_slice(piece);
             loop {
-                let frame = f.decode(&buf).expect("valid stream");
-                let n = frame.consumed();
-                match frame {
-                    Frame::NeedMore => break,
-                    Frame::Head { head, .. } => {
-                        assert!(cur.is_none());
-                        cur = Some((head.tid.to_string(), Vec::new()));
+                let n = {
+                    let frame = f.decode(&buf).expect("valid stream");
+                    let n = frame.consumed();
+                    match frame {
+                        Frame::NeedMore => break,
+                        Frame::Head { head, .. } => {
+                            assert!(cur.is_none());
+                            cur = Some((head.tid.to_string(), Vec::new()));
+                        }
+                        Frame::Body(b) => cur.as_mut().expect("in message").1.extend_from_slice(b),
+                        Frame::End { flag, .. } => {
+                            let (t, b) = cur.take().expect("in message");
+                            out.push((t, b, flag));
+                        }
                     }
-                    Frame::Body(b) => cur.as_mut().expect("in message").1.extend_from_slice(b),
-                    Frame::End { flag, .. } => {
-                        let (t, b) = cur.take().expect("in message");
-                        out.push((t, b, flag));
-                    }
-                }
+                    n
+                };
                 buf.drain(..n);
             }
         }
@@ -287,11 +302,12 @@ mod tests {
         (out, f)
     }
 
-    const TWO: &[u8] = b"MSRP a786hjs2 SEND\r\nTo-Path: msrp://b:1/x;tcp\r\nFrom-Path: msrp://a:1/y;tcp\r\nMessage-ID: 87652491\r\nContent-Type: text/plain\r\n\r\nbody\r\n-------a786hjs\r\n-------xx$\r\n\r\n-------a786hjs2#\r\n-------a786hjs2$\r\nMSRP a786hjs2 200 OK\r\nTo-Path: msrp://a:1/y;tcp\r\nFrom-Path: msrp://b:1/x;tcp\r\n-------a786hjs2$\r\n";
+    const TWO: &[u8] = b"MSRP a786hjs2 SEND\r\nTo-Path: msrp://b:1/x;tcp\r\nFrom-Path: msrp://a:1/y;tcp\r\nMessage-ID: 87652491\r\nContent-Type: text/plain\r\n\r\nbody\r\n-------a786hjs\r\n-------xx$\r\n\r\n-------a786hjs2#x\r\n-------a786hjs2\r\n-------a786hjs2$\r\nMSRP a786hjs2 200 OK\r\nTo-Path: msrp://a:1/y;tcp\r\nFrom-Path: msrp://b:1/x;tcp\r\n-------a786hjs2$\r\n";
 
     #[test]
     fn end_line_split_at_every_boundary() {
-        let body: &[u8] = b"body\r\n-------a786hjs\r\n-------xx$\r\n\r\n-------a786hjs2#";
+        let body: &[u8] =
+            b"body\r\n-------a786hjs\r\n-------xx$\r\n\r\n-------a786hjs2#x\r\n-------a786hjs2";
         for step in 1..=TWO.len() {
             let (msgs, _) = run(TWO, step);
             assert_eq!(msgs.len(), 2, "step {step}");
@@ -308,14 +324,17 @@ mod tests {
             for more in [&TWO[k..], &b""[..]] {
                 buf.extend_from_slice(more);
                 loop {
-                    let frame = f.decode(&buf).expect("ok");
-                    let n = frame.consumed();
-                    match frame {
-                        Frame::NeedMore => break,
-                        Frame::Body(b) => bodies.extend_from_slice(b),
-                        Frame::End { .. } => ends += 1,
-                        Frame::Head { .. } => {}
-                    }
+                    let n = {
+                        let frame = f.decode(&buf).expect("ok");
+                        let n = frame.consumed();
+                        match frame {
+                            Frame::NeedMore => break,
+                            Frame::Body(b) => bodies.extend_from_slice(b),
+                            Frame::End { .. } => ends += 1,
+                            Frame::Head { .. } => {}
+                        }
+                        n
+                    };
                     buf.drain(..n);
                 }
             }

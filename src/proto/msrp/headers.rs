@@ -378,9 +378,10 @@ mod tests {
         .into_bytes()
     }
 
-    fn with<T>(hdrs: &str, f: impl FnOnce(&Headers<'_>) -> T) -> T {
-        let buf = head(hdrs);
-        let (m, _) = parse(&buf).expect("parses").complete().expect("complete");
+    /// Tests leak their small buffers so accessor results can outlive the closure.
+    fn with<T>(hdrs: &str, f: impl FnOnce(&Headers<'static>) -> T) -> T {
+        let buf: &'static [u8] = Box::leak(head(hdrs).into_boxed_slice());
+        let (m, _) = parse(buf).expect("parses").complete().expect("complete");
         f(&m.headers)
     }
 
