@@ -503,9 +503,16 @@ fn check_request(
         );
         return;
     }
-    let last = (br.start - 1).checked_add(body_len as u64);
+    // In a SEND the range describes the body; in a REPORT it names the range being reported
+    // on (§7.1.3), which has nothing to do with the REPORT's own body.
+    let is_send = method == Method::Send;
+    let last = if is_send {
+        (br.start - 1).checked_add(body_len as u64)
+    } else {
+        None
+    };
     if let Some(end) = br.end {
-        if Some(end) != last {
+        if is_send && Some(end) != last {
             l.err(
                 "msrp.byte-range.mismatch",
                 format!(
@@ -529,7 +536,8 @@ fn check_request(
         }
     }
     if let Some(total) = br.total {
-        let beyond = br.end.into_iter().chain(last).find(|&e| e > total);
+        // With a declared range-end, the body length is already checked against it above.
+        let beyond = br.end.or(last).filter(|&e| e > total);
         if let Some(e) = beyond {
             l.err(
                 "msrp.byte-range.total",
@@ -538,7 +546,10 @@ fn check_request(
                 len,
                 RFC_SEND,
             );
-        } else if m.flag == Flag::End && last.is_some_and(|e| e != total) && method == Method::Send
+        } else if m.flag == Flag::End
+            && method == Method::Send
+            && (br.end.is_none() || br.end == last)
+            && last.is_some_and(|e| e != total)
         {
             l.err(
                 "msrp.byte-range.final",
