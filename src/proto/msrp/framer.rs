@@ -49,6 +49,9 @@ impl Default for FramerOptions {
 }
 
 /// One step of a message stream; see the module docs for the consumption contract.
+// The head is large (inline headers) but a frame is short-lived; boxing it would allocate for
+// every message, which the inline header storage exists to avoid.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame<'b> {
     /// Nothing can be decided yet: append more bytes and call again (consume nothing).
@@ -83,6 +86,8 @@ impl Frame<'_> {
     }
 }
 
+// One framer per connection; the finder is kept inline to avoid an allocation per message.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum State {
     /// Looking for the end of the header section; `line_pos` is the first incomplete line.
@@ -127,7 +132,8 @@ impl Framer {
         self.scanned
     }
 
-    /// Whether the framer is between messages (a clean place for the stream to end).
+    /// Whether the framer expects a new message: with an empty caller buffer, a clean place
+    /// for the stream to end.
     pub fn at_message_boundary(&self) -> bool {
         matches!(self.state, State::Head { line_pos: 0 })
     }

@@ -511,6 +511,16 @@ fn check_request(
     } else {
         None
     };
+    if is_send && last.is_none() {
+        l.err(
+            "msrp.byte-range.invalid",
+            "the body would extend past byte 2^64-1 of the message".into(),
+            at,
+            len,
+            RFC_SEND,
+        );
+        return;
+    }
     if let Some(end) = br.end {
         if is_send && Some(end) != last {
             l.err(
@@ -518,7 +528,7 @@ fn check_request(
                 format!(
                     "range {}-{end} is {} bytes but the body has {body_len}",
                     br.start,
-                    (end + 1).saturating_sub(br.start)
+                    end.saturating_add(1).saturating_sub(br.start)
                 ),
                 at,
                 len,

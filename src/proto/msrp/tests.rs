@@ -563,6 +563,24 @@ fn lint_codes_each_triggered() {
 }
 
 #[test]
+fn lint_survives_extreme_numbers() {
+    let max = u64::MAX;
+    for br in [
+        format!("1-{max}/{max}"),
+        format!("{max}-{max}/1"),
+        format!("{max}-*/*"),
+    ] {
+        let buf = send(
+            &format!("Message-ID: m123\r\nByte-Range: {br}\r\nContent-Type: a/b\r\n"),
+            Some("hi"),
+            "-------abcd$\r\n",
+        );
+        let found = codes(&buf);
+        assert!(!found.is_empty(), "{br}");
+    }
+}
+
+#[test]
 fn lint_reports_all_problems_with_offsets() {
     // Missing Message-ID, bad Failure-Report, wrong byte count and a wrong end-line at once.
     let buf = send(
