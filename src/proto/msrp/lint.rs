@@ -279,7 +279,22 @@ fn check(m: &Message<'_>, l: &mut Lint<'_>) {
         l.take(r);
     }
     let r = h.use_path();
-    l.take(r);
+    if let (Some(Some(path)), Some(x)) = (l.take(r), h.get("Use-Path")) {
+        for u in path.iter().filter(|u| u.ip.is_some() || u.port.is_none()) {
+            let at = crate::proto::error::offset_in(x.value.as_bytes(), u.raw.as_bytes())
+                .map_or(x.value_offset, |o| x.value_offset + o);
+            l.err(
+                "msrp.use-path.uri",
+                format!(
+                    "Use-Path uris need a domain name and an explicit port, found {}",
+                    u.raw
+                ),
+                at,
+                u.raw.len(),
+                "RFC 4976 §4.2",
+            );
+        }
+    }
     let r = h.message_id();
     l.take(r);
     let r = h.success_report();

@@ -510,6 +510,7 @@ fn lint_codes_each_triggered() {
         (b"MSRP abcd SEND\r\nFrom-Path: msrp://b:1/s;tcp\r\nTo-Path: msrp://a:1/s;tcp\r\nMessage-ID: m123\r\n-------abcd$\r\n".to_vec(), "msrp.to-path.order", Severity::Error),
         (send("To-Path: msrp://c:1/s;tcp\r\nMessage-ID: m123\r\n", None, "-------abcd$\r\n"), "msrp.header.duplicate", Severity::Error),
         (send("Message-ID: m123\r\nUse-Path: msrp://[::1]/x;tcp\r\n", None, "-------abcd$\r\n"), "msrp.uri.port.missing", Severity::Error),
+        (send("Message-ID: m123\r\nUse-Path: msrp://relay.example/x;tcp\r\n", None, "-------abcd$\r\n"), "msrp.use-path.uri", Severity::Error),
         (send("", None, "-------abcd$\r\n"), "msrp.message-id.missing", Severity::Error),
         (send("Message-ID: m\r\n", None, "-------abcd$\r\n"), "msrp.message-id.invalid", Severity::Error),
         (send("Message-ID: m123\r\n", None, "-------abcd$\r\n"), "msrp.byte-range.missing", Severity::Warning),
@@ -724,4 +725,12 @@ mod props {
             prop_assert_eq!(got, body.unwrap_or_default());
         }
     }
+}
+
+#[test]
+fn lf_only_file_is_reported_not_crashed() {
+    let buf = FIG2_OK.as_bytes();
+    let found = codes(buf);
+    assert!(found.contains(&"msrp.line.bare-lf"), "{found:?}");
+    assert!(parse(buf).is_err());
 }
