@@ -1,0 +1,591 @@
+//! Every problem in one MSRP message, for `sipkit validate` (RFC 4975 §7, §9; RFC 4976 §7).
+//!
+//! The parser stops at the first error; linting instead parses in collecting mode, recovers a
+//! message shape wherever the framing allows (even a wrong end-line), then checks the rules of
+//! §7 that the grammar alone cannot express.
+
+use memchr::memmem;
+
+use super::headers::is_mime_header;
+use super::message::{
+    Diag, EndSearch, Flag, Message, Method, Needle, RFC_REQUEST, RFC_SYNTAX, StartLine,
+    end_line_flag, end_line_mismatch, parse_head_with, search_end_line,
+};
+use crate::proto::{Finding, ParseError, Status};
+
+const RFC_SEND: &str = "RFC 4975 §7.1.1";
+const RFC_REPORT: &str = "RFC 4975 §7.1.2";
+const RFC_RESPONSE: &str = "RFC 4975 §7.2";
+const RFC_STATUS: &str = "RFC 4975 §10";
+
+/// Largest body of a non-SEND request (§7.1).
+const MAX_NON_SEND_BODY: usize = 10240;
+/// Largest chunk that may carry a known range-end (§7.1.1).
+const MAX_UNINTERRUPTIBLE: usize = 2048;
+
+/// Headers that may appear at most once.
+const SINGLE: &[&str] = &[
+    "To-Path",
+    "From-Path",
+    "Message-ID",
+    "Byte-Range",
+    "Success-Report",
+    "Failure-Report",
+    "Status",
+    "Content-Type",
+    "Use-Path",
+    "Expires",
+    "Min-Expires",
+    "Max-Expires",
+];
+
+/// Every problem in one message, in order of appearance.
+pub fn lint(buf: &[u8]) -> Vec<Finding> {
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    let recovered = {
+        let mut diag = Diag::collect(&mut errors);
+        recover(buf, &mut diag)
+    };
+    match recovered {
+        Ok(Some((msg, end))) => {
+            let mut l = Lint {
+                errors: &mut errors,
+                warnings: &mut warnings,
+            };
+            check(&msg, &mut l);
+            if end < buf.len() {
+                warnings.push(ParseError::new(
+                    "msrp.trailing-data",
+                    format!("{} bytes after the end-line", buf.len() - end),
+                    end,
+                    buf.len() - end,
+                    RFC_SYNTAX,
+                ));
+            }
+        }
+        Ok(None) => {}
+        Err(e) => errors.push(e),
+    }
+    let mut out: Vec<Finding> = errors
+        .into_iter()
+        .map(Finding::error)
+        .chain(warnings.into_iter().map(Finding::warning))
+        .collect();
+    out.sort_by_key(|f| f.error.offset);
+    out
+}
+
+/// Parse as much of a message as possible; framing problems go to `diag`. Returns the message
+/// and the offset just past it.
+fn recover<'a>(
+    buf: &'a [u8],
+    diag: &mut Diag<'_>,
+) -> Result<Option<(Message<'a>, usize)>, ParseError> {
+    let (head, head_len) = match parse_head_with(buf, diag)? {
+        Status::Complete(h, n) => (h, n),
+        Status::Partial => {
+            diag.report(ParseError::new(
+                "msrp.message.truncated",
+                "the message ends inside the start line or headers",
+                buf.len(),
+                0,
+                RFC_SYNTAX,
+            ))?;
+            return Ok(None);
+        }
+    };
+    let mk = |body, body_offset, flag, end_line_offset| Message {
+        tid: head.tid,
+        start: head.start,
+        headers: head.headers.clone(),
+        body,
+        body_offset,
+        flag,
+        end_line_offset,
+    };
+    let tid_len = head.tid.len();
+    if let Some(flag) = head.bodiless_end {
+        let el = head_len.saturating_sub(7 + tid_len + 3);
+        return Ok(Some((mk(None, el, flag, el), head_len)));
+    }
+    let needle = Needle::new(head.tid);
+    let finder = memmem::Finder::new(needle.as_bytes());
+    let rest = &buf[head_len..];
+    if let EndSearch::Found {
+        body_end,
+        flag,
+        next,
+    } = search_end_line(rest, &finder)
+    {
+        let m = mk(
+            Some(&rest[..body_end]),
+            head_len,
+            flag,
+            head_len + body_end + 2,
+        );
+        return Ok(Some((m, head_len + next)));
+    }
+    // No proper end-line: take the last line that starts with the seven dashes as the intended
+    // one and say what is wrong with it.
+    let Some(dash) = last_dash_line(rest) else {
+        diag.report(ParseError::new(
+            "msrp.end-line.missing",
+            format!("expected an end-line \"-------{}\" and a flag", head.tid),
+            buf.len(),
+            0,
+            RFC_SYNTAX,
+        ))?;
+        return Ok(None);
+    };
+    let at = head_len + dash;
+    let line_end = memchr::memchr(b'\n', &buf[at..]).map_or(buf.len(), |i| at + i);
+    let line = buf[at..line_end]
+        .strip_suffix(b"\r")
+        .unwrap_or(&buf[at..line_end]);
+    let has_crlf_before = dash >= 2 && &rest[dash - 2..dash] == b"\r\n";
+    let body_end = if has_crlf_before { dash - 2 } else { dash };
+    let flag = match end_line_flag(line, head.tid.as_bytes()) {
+        Some(flag) => {
+            if !has_crlf_before {
+                diag.report(ParseError::new(
+                    "msrp.end-line.crlf",
+                    "the end-line after a body must be preceded by a CRLF that is not part of \
+                     the body",
+                    at,
+                    line.len(),
+                    RFC_REQUEST,
+                ))?;
+            } else {
+                diag.report(ParseError::new(
+                    "msrp.end-line.crlf",
+                    "expected CRLF after the end-line",
+                    at + line.len(),
+                    1,
+                    RFC_SYNTAX,
+                ))?;
+            }
+            flag
+        }
+        None => {
+            diag.report(end_line_mismatch(line, at, head.tid))?;
+            line.last()
+                .and_then(|&b| Flag::from_byte(b))
+                .unwrap_or(Flag::End)
+        }
+    };
+    let end = (line_end + 1).min(buf.len());
+    Ok(Some((mk(Some(&rest[..body_end]), head_len, flag, at), end)))
+}
+
+/// Offset in `body` of the last line that starts with seven dashes.
+fn last_dash_line(body: &[u8]) -> Option<usize> {
+    let from_nl = memmem::rfind(body, b"\n-------").map(|i| i + 1);
+    from_nl.or_else(|| body.starts_with(b"-------").then_some(0))
+}
+
+struct Lint<'v> {
+    errors: &'v mut Vec<ParseError>,
+    warnings: &'v mut Vec<ParseError>,
+}
+
+impl Lint<'_> {
+    fn err(
+        &mut self,
+        code: &'static str,
+        msg: String,
+        offset: usize,
+        len: usize,
+        rfc: &'static str,
+    ) {
+        self.errors
+            .push(ParseError::new(code, msg, offset, len.max(1), rfc));
+    }
+
+    fn warn(
+        &mut self,
+        code: &'static str,
+        msg: String,
+        offset: usize,
+        len: usize,
+        rfc: &'static str,
+    ) {
+        self.warnings
+            .push(ParseError::new(code, msg, offset, len.max(1), rfc));
+    }
+
+    fn take<T>(&mut self, r: Result<T, ParseError>) -> Option<T> {
+        r.map_err(|e| self.errors.push(e)).ok()
+    }
+}
+
+fn check(m: &Message<'_>, l: &mut Lint<'_>) {
+    let h = &m.headers;
+    let start_len = 5 + m.tid.len();
+    let list = h.as_slice();
+
+    // §7.1 and the `headers` rule: To-Path then From-Path, first.
+    for (idx, name, code_missing, code_order) in [
+        (0, "To-Path", "msrp.to-path.missing", "msrp.to-path.order"),
+        (
+            1,
+            "From-Path",
+            "msrp.from-path.missing",
+            "msrp.from-path.order",
+        ),
+    ] {
+        match list.iter().position(|x| x.name.eq_ignore_ascii_case(name)) {
+            None => l.err(
+                code_missing,
+                format!("missing {name} header"),
+                0,
+                start_len,
+                RFC_SYNTAX,
+            ),
+            Some(i) if i != idx => {
+                let x = &list[i];
+                l.err(
+                    code_order,
+                    format!(
+                        "{name} must be header number {} of the message, found at {}",
+                        idx + 1,
+                        i + 1
+                    ),
+                    x.offset,
+                    x.name.len(),
+                    RFC_SYNTAX,
+                );
+            }
+            Some(_) => {}
+        }
+    }
+    for name in SINGLE {
+        for x in h.get_all(name).skip(1) {
+            l.err(
+                "msrp.header.duplicate",
+                format!("{name} appears more than once"),
+                x.offset,
+                x.name.len(),
+                RFC_SYNTAX,
+            );
+        }
+    }
+    if h.get("To-Path").is_some() {
+        let r = h.to_path();
+        l.take(r);
+    }
+    if h.get("From-Path").is_some() {
+        let r = h.from_path();
+        l.take(r);
+    }
+    let r = h.use_path();
+    if let (Some(Some(path)), Some(x)) = (l.take(r), h.get("Use-Path")) {
+        for u in path.iter().filter(|u| u.ip.is_some() || u.port.is_none()) {
+            let at = crate::proto::error::offset_in(x.value.as_bytes(), u.raw.as_bytes())
+                .map_or(x.value_offset, |o| x.value_offset + o);
+            l.err(
+                "msrp.use-path.uri",
+                format!(
+                    "Use-Path uris need a domain name and an explicit port, found {}",
+                    u.raw
+                ),
+                at,
+                u.raw.len(),
+                "RFC 4976 §4.2",
+            );
+        }
+    }
+    let r = h.message_id();
+    l.take(r);
+    let r = h.success_report();
+    let success = l.take(r).flatten();
+    let r = h.failure_report();
+    let failure = l.take(r).flatten();
+    let r = h.expires();
+    l.take(r);
+    let r = h.min_expires();
+    l.take(r);
+    let r = h.max_expires();
+    l.take(r);
+    let r = h.content_type();
+    l.take(r);
+    let r = h.status();
+    if let Some(Some(s)) = l.take(r) {
+        if s.namespace != 0 {
+            if let Some(x) = h.get("Status") {
+                l.warn(
+                    "msrp.status.namespace",
+                    format!(
+                        "namespace {:03} is not the \"000\" of RFC 4975",
+                        s.namespace
+                    ),
+                    x.value_offset,
+                    3,
+                    RFC_STATUS,
+                );
+            }
+        }
+    }
+
+    let end_len = 7 + m.tid.len() + 1;
+    let body_len = m.body.map_or(0, <[u8]>::len);
+    match m.start {
+        StartLine::Response { code, .. } => {
+            if !(200..=599).contains(&code) {
+                l.err(
+                    "msrp.status-code.range",
+                    format!(
+                        "status code {code} is outside 200-599 (MSRP has no provisional responses)"
+                    ),
+                    start_len + 1,
+                    3,
+                    RFC_STATUS,
+                );
+            }
+            if m.body.is_some() {
+                l.err(
+                    "msrp.response.body",
+                    "a response has no body: msrp-response = resp-start headers end-line".into(),
+                    m.body_offset,
+                    body_len,
+                    RFC_SYNTAX,
+                );
+            }
+            if m.flag != Flag::End {
+                l.err(
+                    "msrp.end-line.flag",
+                    "a response is never chunked: its end-line flag must be \"$\"".into(),
+                    m.end_line_offset + end_len - 1,
+                    1,
+                    RFC_RESPONSE,
+                );
+            }
+        }
+        StartLine::Request(method) => {
+            check_request(m, method, success, failure, l);
+        }
+    }
+}
+
+fn check_request(
+    m: &Message<'_>,
+    method: Method<'_>,
+    success: Option<super::ReportValue>,
+    failure: Option<super::ReportValue>,
+    l: &mut Lint<'_>,
+) {
+    let h = &m.headers;
+    let start_len = 5 + m.tid.len();
+    let end_len = 7 + m.tid.len() + 1;
+    let body_len = m.body.map_or(0, <[u8]>::len);
+    let method_at = start_len + 1;
+    let method_len = method.as_str().len();
+    match method {
+        Method::Send => {}
+        Method::Report => {
+            if h.get("Status").is_none() {
+                l.err(
+                    "msrp.report.status.missing",
+                    "a REPORT must contain a Status header".into(),
+                    method_at,
+                    method_len,
+                    RFC_REPORT,
+                );
+            }
+            for (name, v) in [("Success-Report", success), ("Failure-Report", failure)] {
+                if let Some(x) = h.get(name) {
+                    let _ = v;
+                    l.err(
+                        "msrp.report.report-header",
+                        format!("a REPORT must not contain {name}"),
+                        x.offset,
+                        x.name.len(),
+                        RFC_REPORT,
+                    );
+                }
+            }
+        }
+        Method::Auth => {}
+        Method::Other(_) => l.warn(
+            "msrp.method.unknown",
+            format!(
+                "method {} is not SEND, REPORT or AUTH; peers answer 501",
+                method.as_str()
+            ),
+            method_at,
+            method_len,
+            "RFC 4975 §10.9",
+        ),
+    }
+    if matches!(method, Method::Send | Method::Report) && h.get("Message-ID").is_none() {
+        l.err(
+            "msrp.message-id.missing",
+            format!("a {} must contain a Message-ID header", method.as_str()),
+            method_at,
+            method_len,
+            if method == Method::Send {
+                RFC_SEND
+            } else {
+                RFC_REPORT
+            },
+        );
+    }
+    if method != Method::Send {
+        if body_len > MAX_NON_SEND_BODY {
+            l.err(
+                "msrp.body.too-large",
+                format!(
+                    "a non-SEND body must not exceed {MAX_NON_SEND_BODY} bytes, found {body_len}"
+                ),
+                m.body_offset,
+                body_len,
+                RFC_REQUEST,
+            );
+        }
+        if m.flag != Flag::End {
+            l.err(
+                "msrp.end-line.flag",
+                format!(
+                    "{} requests are not interruptible: the end-line flag must be \"$\"",
+                    method.as_str()
+                ),
+                m.end_line_offset + end_len - 1,
+                1,
+                RFC_REQUEST,
+            );
+        }
+    }
+    match m.body {
+        Some(_) => match h.get("Content-Type") {
+            None => l.err(
+                "msrp.content-type.missing",
+                "a request with a body must contain a Content-Type header".into(),
+                m.body_offset,
+                body_len,
+                RFC_REQUEST,
+            ),
+            Some(ct) => {
+                if let Some(last) = h.as_slice().last() {
+                    if last.offset != ct.offset {
+                        l.err(
+                            "msrp.content-type.order",
+                            "Content-Type must be the last header before the body".into(),
+                            last.offset,
+                            last.name.len(),
+                            RFC_REQUEST,
+                        );
+                    }
+                }
+            }
+        },
+        None => {
+            for x in h.iter().filter(|x| is_mime_header(x.name)) {
+                l.err(
+                    "msrp.content-type.unexpected",
+                    format!("a request without a body must not contain {}", x.name),
+                    x.offset,
+                    x.name.len(),
+                    RFC_REQUEST,
+                );
+            }
+        }
+    }
+    let r = h.byte_range();
+    let Some(Some(br)) = l.take(r) else {
+        if method == Method::Send && h.get("Byte-Range").is_none() {
+            l.warn(
+                "msrp.byte-range.missing",
+                "a SEND should contain a Byte-Range (and must, for every chunk but the first)"
+                    .into(),
+                method_at,
+                method_len,
+                RFC_SEND,
+            );
+        }
+        return;
+    };
+    let Some(x) = h.get("Byte-Range") else {
+        return;
+    };
+    let (at, len) = (x.value_offset, x.value.len());
+    if br.start == 0 {
+        l.err(
+            "msrp.byte-range.start",
+            "range-start is 0; the first byte of a message is at position 1".into(),
+            at,
+            len,
+            RFC_SEND,
+        );
+        return;
+    }
+    // In a SEND the range describes the body; in a REPORT it names the range being reported
+    // on (§7.1.3), which has nothing to do with the REPORT's own body.
+    let is_send = method == Method::Send;
+    let last = if is_send {
+        (br.start - 1).checked_add(body_len as u64)
+    } else {
+        None
+    };
+    if is_send && last.is_none() {
+        l.err(
+            "msrp.byte-range.invalid",
+            "the body would extend past byte 2^64-1 of the message".into(),
+            at,
+            len,
+            RFC_SEND,
+        );
+        return;
+    }
+    if let Some(end) = br.end {
+        if is_send && Some(end) != last {
+            l.err(
+                "msrp.byte-range.mismatch",
+                format!(
+                    "range {}-{end} is {} bytes but the body has {body_len}",
+                    br.start,
+                    end.saturating_add(1).saturating_sub(br.start)
+                ),
+                at,
+                len,
+                RFC_SEND,
+            );
+        }
+        if body_len > MAX_UNINTERRUPTIBLE && method == Method::Send {
+            l.warn(
+                "msrp.byte-range.interruptible",
+                format!("a chunk over {MAX_UNINTERRUPTIBLE} bytes must be interruptible, with range-end \"*\""),
+                at,
+                len,
+                RFC_SEND,
+            );
+        }
+    }
+    if let Some(total) = br.total {
+        // With a declared range-end, the body length is already checked against it above.
+        let beyond = br.end.or(last).filter(|&e| e > total);
+        if let Some(e) = beyond {
+            l.err(
+                "msrp.byte-range.total",
+                format!("the chunk reaches byte {e}, beyond the total {total}"),
+                at,
+                len,
+                RFC_SEND,
+            );
+        } else if m.flag == Flag::End
+            && method == Method::Send
+            && (br.end.is_none() || br.end == last)
+            && last.is_some_and(|e| e != total)
+        {
+            l.err(
+                "msrp.byte-range.final",
+                format!(
+                    "the \"$\" flag marks the last chunk but it ends at byte {} of {total}",
+                    last.unwrap_or(0)
+                ),
+                at,
+                len,
+                RFC_REQUEST,
+            );
+        }
+    }
+}
