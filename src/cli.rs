@@ -53,7 +53,7 @@ pub(crate) enum Command {
     /// Check SIP, SDP and MSRP messages against their RFCs, like a compiler checks code.
     ///
     /// Each file holds one message. Directories are searched recursively, in sorted order, for
-    /// files ending in .sip, .sdp, .msrp or .msg (hidden files and directories are skipped);
+    /// files ending in .sip, .sdp, .msrp, .msg or .dat (hidden files and directories are skipped);
     /// files named on the command line are read whatever their name. `-` reads standard input.
     ///
     /// Exit status: 0 every message is valid (warnings allowed unless --strict); 1 at least one

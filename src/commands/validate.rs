@@ -19,7 +19,8 @@ use crate::output::{Checked, Event, Printer, STDIN_NAME, Summary};
 use crate::proto::{self, Finding, ParseError, Severity};
 
 /// File extensions searched for inside directories (compared without case).
-pub(crate) const EXTENSIONS: [&str; 4] = ["sip", "sdp", "msrp", "msg"];
+/// `.dat` is what the RFC 4475 torture-test archive uses.
+pub(crate) const EXTENSIONS: [&str; 5] = ["sip", "sdp", "msrp", "msg", "dat"];
 
 /// What to check and how, checked before any file is opened.
 #[derive(Debug)]
@@ -85,7 +86,20 @@ pub(crate) fn run<W: Write>(config: &Config, printer: &mut Printer<W>) -> anyhow
             Input::Path(path) => {
                 let mut files = Vec::new();
                 match fs::metadata(path) {
-                    Ok(meta) if meta.is_dir() => walk(path, &mut seen_dirs, &mut files),
+                    Ok(meta) if meta.is_dir() => {
+                        walk(path, &mut seen_dirs, &mut files);
+                        if files.is_empty() {
+                            // A CI job pointed at the wrong directory must not pass silently.
+                            let why = format!(
+                                "no message files (.{}) in this directory or below",
+                                EXTENSIONS.join(", .")
+                            );
+                            files.push(Err((
+                                path.clone(),
+                                io::Error::new(io::ErrorKind::NotFound, why),
+                            )));
+                        }
+                    }
                     // Files named on the command line are read whatever their extension.
                     _ => files.push(Ok(path.clone())),
                 }

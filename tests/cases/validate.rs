@@ -197,3 +197,24 @@ fn verbose_logs_go_to_stderr_only() {
         .stderr(predicate::str::contains("checking"))
         .stdout(predicate::str::contains("\"type\":\"summary\""));
 }
+
+#[test]
+fn a_directory_without_message_files_is_an_input_error() {
+    let dir = tempdir();
+    write(dir.path(), "notes.txt", "not a message");
+    sipkit()
+        .args(["validate", dir.path().to_str().expect("utf-8 path")])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains("no message files"));
+}
+
+#[test]
+fn the_rfc4475_directory_is_checked_whole() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/rfc4475");
+    sipkit()
+        .args(["validate", "--format", "json", "-q", dir])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("badinv01.dat"));
+}
