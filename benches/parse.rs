@@ -41,6 +41,15 @@ fn sipkit_full(buf: &[u8]) -> usize {
         + msg.body.len()
 }
 
+/// sipkit framing only (start line, header split and classification, Content-Length, body),
+/// the counterpart of `ezk_split`.
+fn sipkit_frame(buf: &[u8]) -> usize {
+    let Ok(Status::Complete(msg, consumed)) = sip::parse(buf, &ParseOptions::default()) else {
+        panic!("sipkit rejected the fixture");
+    };
+    consumed + msg.headers.len() + msg.body.len()
+}
+
 /// rsip 0.4: `SipMessage::try_from(&[u8])` (tokenise, then one owned `String` per header),
 /// then `.typed()` on Via, From, To and CSeq, the Call-ID value, and `ContentLength::length()`.
 fn rsip_full(buf: &[u8]) -> usize {
@@ -164,6 +173,7 @@ fn benches(c: &mut Criterion) {
                 Throughput::Elements(1)
             });
             g.bench_function("sipkit", |b| b.iter(|| sipkit_full(black_box(buf))));
+            g.bench_function("sipkit-frame", |b| b.iter(|| sipkit_frame(black_box(buf))));
             g.bench_function("rsip", |b| b.iter(|| rsip_full(black_box(buf))));
             g.bench_function("ezk", |b| b.iter(|| ezk_full(black_box(bytes))));
             g.bench_function("ezk-split", |b| b.iter(|| ezk_split(black_box(bytes))));

@@ -148,24 +148,30 @@ impl HeaderName {
                 _ => HeaderName::Other,
             };
         }
-        // Hot names first: every message carries these.
-        let hot: [(&[u8], HeaderName); 8] = [
-            (b"Via", HeaderName::Via),
-            (b"From", HeaderName::From),
-            (b"To", HeaderName::To),
-            (b"Call-ID", HeaderName::CallId),
-            (b"CSeq", HeaderName::CSeq),
-            (b"Contact", HeaderName::Contact),
-            (b"Content-Length", HeaderName::ContentLength),
-            (b"Max-Forwards", HeaderName::MaxForwards),
-        ];
-        for (n, id) in hot {
-            if n.len() == name.len() && n.eq_ignore_ascii_case(name) {
-                return id;
-            }
-        }
-        for (n, _, id) in TABLE {
-            if n.len() == name.len() && n.as_bytes().eq_ignore_ascii_case(name) {
+        // Bucket by length first: one `match`, then at most a handful of case-insensitive
+        // compares (most buckets hold one or two names), instead of a walk over the table.
+        let candidates: &[(&[u8], HeaderName)] = match name.len() {
+            2 => &[(b"To", HeaderName::To)],
+            3 => &[(b"Via", HeaderName::Via)],
+            4 => &[(b"CSeq", HeaderName::CSeq), (b"Date", HeaderName::Date), (b"From", HeaderName::From)],
+            5 => &[(b"Allow", HeaderName::Allow), (b"Event", HeaderName::Event), (b"Route", HeaderName::Route)],
+            6 => &[(b"Accept", HeaderName::Accept), (b"Server", HeaderName::Server)],
+            7 => &[(b"Call-ID", HeaderName::CallId), (b"Contact", HeaderName::Contact), (b"Expires", HeaderName::Expires), (b"Require", HeaderName::Require), (b"Subject", HeaderName::Subject), (b"Warning", HeaderName::Warning)],
+            8 => &[(b"Identity", HeaderName::Identity), (b"Priority", HeaderName::Priority), (b"Refer-To", HeaderName::ReferTo), (b"Reply-To", HeaderName::ReplyTo)],
+            9 => &[(b"Call-Info", HeaderName::CallInfo), (b"Supported", HeaderName::Supported), (b"Timestamp", HeaderName::Timestamp)],
+            10 => &[(b"Alert-Info", HeaderName::AlertInfo), (b"Error-Info", HeaderName::ErrorInfo), (b"User-Agent", HeaderName::UserAgent)],
+            11 => &[(b"In-Reply-To", HeaderName::InReplyTo), (b"Min-Expires", HeaderName::MinExpires), (b"Referred-By", HeaderName::ReferredBy), (b"Retry-After", HeaderName::RetryAfter), (b"Unsupported", HeaderName::Unsupported)],
+            12 => &[(b"Allow-Events", HeaderName::AllowEvents), (b"Content-Type", HeaderName::ContentType), (b"Max-Forwards", HeaderName::MaxForwards), (b"MIME-Version", HeaderName::MimeVersion), (b"Organization", HeaderName::Organization), (b"Record-Route", HeaderName::RecordRoute)],
+            13 => &[(b"Authorization", HeaderName::Authorization), (b"Proxy-Require", HeaderName::ProxyRequire)],
+            14 => &[(b"Accept-Contact", HeaderName::AcceptContact), (b"Content-Length", HeaderName::ContentLength), (b"Reject-Contact", HeaderName::RejectContact)],
+            15 => &[(b"Accept-Encoding", HeaderName::AcceptEncoding), (b"Accept-Language", HeaderName::AcceptLanguage), (b"Session-Expires", HeaderName::SessionExpires)],
+            16 => &[(b"Content-Encoding", HeaderName::ContentEncoding), (b"Content-Language", HeaderName::ContentLanguage), (b"WWW-Authenticate", HeaderName::WwwAuthenticate)],
+            18 => &[(b"Proxy-Authenticate", HeaderName::ProxyAuthenticate)],
+            19 => &[(b"Authentication-Info", HeaderName::AuthenticationInfo), (b"Content-Disposition", HeaderName::ContentDisposition), (b"Proxy-Authorization", HeaderName::ProxyAuthorization), (b"Request-Disposition", HeaderName::RequestDisposition)],
+            _ => &[],
+        };
+        for (n, id) in candidates {
+            if n.eq_ignore_ascii_case(name) {
                 return *id;
             }
         }
