@@ -56,10 +56,18 @@ fn rsip_full(buf: &[u8]) -> usize {
     use rsip::prelude::*;
     let msg = rsip::SipMessage::try_from(buf).expect("rsip rejected the fixture");
     let via = msg.via_header().expect("Via").typed().expect("typed Via");
-    let from = msg.from_header().expect("From").typed().expect("typed From");
+    let from = msg
+        .from_header()
+        .expect("From")
+        .typed()
+        .expect("typed From");
     let to = msg.to_header().expect("To").typed().expect("typed To");
     let call_id = msg.call_id_header().expect("Call-ID").value().len();
-    let cseq = msg.cseq_header().expect("CSeq").typed().expect("typed CSeq");
+    let cseq = msg
+        .cseq_header()
+        .expect("CSeq")
+        .typed()
+        .expect("typed CSeq");
     let cl = msg
         .headers()
         .iter()
