@@ -404,7 +404,10 @@ mod tests {
         assert_eq!(HeaderName::from_bytes(b"Call\rID"), HeaderName::Other);
         assert_eq!(HeaderName::from_bytes(b"Call\x0dID"), HeaderName::Other);
         assert_eq!(HeaderName::from_bytes(b"Vi\x01"), HeaderName::Other);
-        assert_eq!(HeaderName::from_bytes(b"Authentication-Infos"), HeaderName::Other);
+        assert_eq!(
+            HeaderName::from_bytes(b"Authentication-Infos"),
+            HeaderName::Other
+        );
         assert_eq!(HeaderName::from_bytes(&[b'x'; 40]), HeaderName::Other);
         assert_eq!(HeaderName::Contact.compact(), Some('m'));
         assert_eq!(HeaderName::CallId.canonical(), Some("Call-ID"));
