@@ -5,14 +5,14 @@
 #   BENCH_CORE=0 bench/parse.sh    # another core
 #   BENCH_TIME=5 bench/parse.sh    # seconds of measurement per benchmark (default 3)
 #
-# Criterion's own report goes to bench/last-run.log; the numbers in the table are medians from
+# Criterion's own report goes to target/bench-parse.log; the numbers in the table are medians from
 # target/criterion/*/new/estimates.json of this run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 core=${BENCH_CORE:-1}
 secs=${BENCH_TIME:-3}
-log=bench/last-run.log
+log=target/bench-parse.log
 crit=target/criterion
 
 command -v taskset >/dev/null || { echo "taskset (util-linux) is needed to pin the run" >&2; exit 1; }
