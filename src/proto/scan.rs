@@ -5,11 +5,25 @@
 
 /// `token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~" )`
 /// (RFC 3261 §25.1).
+#[inline]
 pub const fn is_token(b: u8) -> bool {
-    matches!(b,
-        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9'
-        | b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~')
+    TOKEN[b as usize]
 }
+
+/// [`is_token`] as a table: the header-name scan runs once per byte of every header line, and
+/// one load beats the chain of range tests the `matches!` compiles to.
+const TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = matches!(b,
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9'
+            | b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~');
+        i += 1;
+    }
+    t
+};
 
 /// Whether every byte of a non-empty slice is a token character.
 pub fn all_token(s: &[u8]) -> bool {
@@ -36,7 +50,10 @@ pub fn trim_lws(s: &[u8]) -> &[u8] {
 
 /// Trim linear white space from a `str` (same rule as [`trim_lws`]).
 pub fn trim_lws_str(s: &str) -> &str {
-    s.trim_matches(|c: char| c.is_ascii() && is_lws(c as u8))
+    // Byte-wise (no char decoding): LWS bytes are ASCII, so the cut points are char boundaries.
+    let t = trim_lws(s.as_bytes());
+    let start = t.as_ptr() as usize - s.as_ptr() as usize;
+    &s[start..start + t.len()]
 }
 
 /// Split `s` at every `sep` that is outside a quoted string (with `\` escapes) and outside

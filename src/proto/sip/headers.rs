@@ -209,6 +209,16 @@ fn param<'a>(params: &'a str, name: &str) -> Option<Option<&'a str>> {
         })
 }
 
+/// The Via parameters [`Via::parse`] interprets, matched case-insensitively (§7.3.1) without
+/// lower-casing into a new `String`: top_via() sits on every proxy's hot path and must not
+/// allocate. Returns `""` for any other parameter.
+fn via_param_kind(name: &str) -> &'static str {
+    ["branch", "received", "maddr", "rport", "ttl"]
+        .into_iter()
+        .find(|known| name.eq_ignore_ascii_case(known))
+        .unwrap_or("")
+}
+
 /// One Via header value (RFC 3261 §20.42, §18.2.1; RFC 3581 rport).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Via<'a> {
@@ -346,7 +356,7 @@ impl<'a> Via<'a> {
             let voff = value.map_or(0, |v| {
                 pbase + (v.as_ptr() as usize - params.as_ptr() as usize)
             });
-            match name.to_ascii_lowercase().as_str() {
+            match via_param_kind(name) {
                 "branch" => via.branch = value,
                 "received" => via.received = value,
                 "maddr" => via.maddr = value,

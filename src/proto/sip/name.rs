@@ -119,6 +119,161 @@ const TABLE: &[(&str, u8, HeaderName)] = &[
     ("WWW-Authenticate", 0, HeaderName::WwwAuthenticate),
 ];
 
+/// A known header name prepared for case-insensitive comparison a word at a time: `lower` is
+/// the name in lower case, `mask` has 0x20 on the bytes that are letters. A candidate byte `x`
+/// matches the name's byte `c` exactly when `x | mask == c`: at a letter that accepts both
+/// cases and nothing else, elsewhere it demands the same byte (the same answer as
+/// `eq_ignore_ascii_case`, for any input).
+#[derive(Clone, Copy)]
+struct Folded {
+    lower: [u64; 3],
+    mask: [u64; 3],
+    id: HeaderName,
+}
+
+/// The longest known name (`Authentication-Info` and friends, 19 bytes) fits in 3 words.
+const FOLDED_MAX: usize = 24;
+
+impl Folded {
+    const fn new(name: &[u8], id: HeaderName) -> Folded {
+        let mut lower = [0u8; FOLDED_MAX];
+        let mut mask = [0u8; FOLDED_MAX];
+        let mut i = 0;
+        while i < name.len() {
+            lower[i] = name[i].to_ascii_lowercase();
+            if name[i].is_ascii_alphabetic() {
+                mask[i] = 0x20;
+            }
+            i += 1;
+        }
+        Folded {
+            lower: words(&lower),
+            mask: words(&mask),
+            id,
+        }
+    }
+
+    /// `name` as zero-padded words, or `None` when it is longer than every known name.
+    #[inline]
+    fn load(name: &[u8]) -> Option<[u64; 3]> {
+        let mut buf = [0u8; FOLDED_MAX];
+        buf.get_mut(..name.len())?.copy_from_slice(name);
+        Some(words(&buf))
+    }
+
+    #[inline]
+    fn matches(&self, w: &[u64; 3]) -> bool {
+        // Lengths are equal (same bucket), so the zero padding compares equal too.
+        (w[0] | self.mask[0]) == self.lower[0]
+            && (w[1] | self.mask[1]) == self.lower[1]
+            && (w[2] | self.mask[2]) == self.lower[2]
+    }
+}
+
+const fn words(b: &[u8; FOLDED_MAX]) -> [u64; 3] {
+    let mut w = [0u64; 3];
+    let mut i = 0;
+    while i < 3 {
+        w[i] = u64::from_le_bytes([
+            b[i * 8],
+            b[i * 8 + 1],
+            b[i * 8 + 2],
+            b[i * 8 + 3],
+            b[i * 8 + 4],
+            b[i * 8 + 5],
+            b[i * 8 + 6],
+            b[i * 8 + 7],
+        ]);
+        i += 1;
+    }
+    w
+}
+
+const BY_LEN_2: &[Folded] = &[Folded::new(b"To", HeaderName::To)];
+const BY_LEN_3: &[Folded] = &[Folded::new(b"Via", HeaderName::Via)];
+const BY_LEN_4: &[Folded] = &[
+    Folded::new(b"CSeq", HeaderName::CSeq),
+    Folded::new(b"Date", HeaderName::Date),
+    Folded::new(b"From", HeaderName::From),
+];
+const BY_LEN_5: &[Folded] = &[
+    Folded::new(b"Allow", HeaderName::Allow),
+    Folded::new(b"Event", HeaderName::Event),
+    Folded::new(b"Route", HeaderName::Route),
+];
+const BY_LEN_6: &[Folded] = &[
+    Folded::new(b"Accept", HeaderName::Accept),
+    Folded::new(b"Server", HeaderName::Server),
+];
+const BY_LEN_7: &[Folded] = &[
+    Folded::new(b"Call-ID", HeaderName::CallId),
+    Folded::new(b"Contact", HeaderName::Contact),
+    Folded::new(b"Expires", HeaderName::Expires),
+    Folded::new(b"Require", HeaderName::Require),
+    Folded::new(b"Subject", HeaderName::Subject),
+    Folded::new(b"Warning", HeaderName::Warning),
+];
+const BY_LEN_8: &[Folded] = &[
+    Folded::new(b"Identity", HeaderName::Identity),
+    Folded::new(b"Priority", HeaderName::Priority),
+    Folded::new(b"Refer-To", HeaderName::ReferTo),
+    Folded::new(b"Reply-To", HeaderName::ReplyTo),
+];
+const BY_LEN_9: &[Folded] = &[
+    Folded::new(b"Call-Info", HeaderName::CallInfo),
+    Folded::new(b"Supported", HeaderName::Supported),
+    Folded::new(b"Timestamp", HeaderName::Timestamp),
+];
+const BY_LEN_10: &[Folded] = &[
+    Folded::new(b"Alert-Info", HeaderName::AlertInfo),
+    Folded::new(b"Error-Info", HeaderName::ErrorInfo),
+    Folded::new(b"User-Agent", HeaderName::UserAgent),
+];
+const BY_LEN_11: &[Folded] = &[
+    Folded::new(b"In-Reply-To", HeaderName::InReplyTo),
+    Folded::new(b"Min-Expires", HeaderName::MinExpires),
+    Folded::new(b"Referred-By", HeaderName::ReferredBy),
+    Folded::new(b"Retry-After", HeaderName::RetryAfter),
+    Folded::new(b"Unsupported", HeaderName::Unsupported),
+];
+const BY_LEN_12: &[Folded] = &[
+    Folded::new(b"Allow-Events", HeaderName::AllowEvents),
+    Folded::new(b"Content-Type", HeaderName::ContentType),
+    Folded::new(b"Max-Forwards", HeaderName::MaxForwards),
+    Folded::new(b"MIME-Version", HeaderName::MimeVersion),
+    Folded::new(b"Organization", HeaderName::Organization),
+    Folded::new(b"Record-Route", HeaderName::RecordRoute),
+];
+const BY_LEN_13: &[Folded] = &[
+    Folded::new(b"Authorization", HeaderName::Authorization),
+    Folded::new(b"Proxy-Require", HeaderName::ProxyRequire),
+];
+const BY_LEN_14: &[Folded] = &[
+    Folded::new(b"Accept-Contact", HeaderName::AcceptContact),
+    Folded::new(b"Content-Length", HeaderName::ContentLength),
+    Folded::new(b"Reject-Contact", HeaderName::RejectContact),
+];
+const BY_LEN_15: &[Folded] = &[
+    Folded::new(b"Accept-Encoding", HeaderName::AcceptEncoding),
+    Folded::new(b"Accept-Language", HeaderName::AcceptLanguage),
+    Folded::new(b"Session-Expires", HeaderName::SessionExpires),
+];
+const BY_LEN_16: &[Folded] = &[
+    Folded::new(b"Content-Encoding", HeaderName::ContentEncoding),
+    Folded::new(b"Content-Language", HeaderName::ContentLanguage),
+    Folded::new(b"WWW-Authenticate", HeaderName::WwwAuthenticate),
+];
+const BY_LEN_18: &[Folded] = &[Folded::new(
+    b"Proxy-Authenticate",
+    HeaderName::ProxyAuthenticate,
+)];
+const BY_LEN_19: &[Folded] = &[
+    Folded::new(b"Authentication-Info", HeaderName::AuthenticationInfo),
+    Folded::new(b"Content-Disposition", HeaderName::ContentDisposition),
+    Folded::new(b"Proxy-Authorization", HeaderName::ProxyAuthorization),
+    Folded::new(b"Request-Disposition", HeaderName::RequestDisposition),
+];
+
 impl HeaderName {
     /// Identify a header name, case-insensitively, including one-letter compact forms.
     #[inline]
@@ -148,25 +303,33 @@ impl HeaderName {
                 _ => HeaderName::Other,
             };
         }
-        // Hot names first: every message carries these.
-        let hot: [(&[u8], HeaderName); 8] = [
-            (b"Via", HeaderName::Via),
-            (b"From", HeaderName::From),
-            (b"To", HeaderName::To),
-            (b"Call-ID", HeaderName::CallId),
-            (b"CSeq", HeaderName::CSeq),
-            (b"Contact", HeaderName::Contact),
-            (b"Content-Length", HeaderName::ContentLength),
-            (b"Max-Forwards", HeaderName::MaxForwards),
-        ];
-        for (n, id) in hot {
-            if n.len() == name.len() && n.eq_ignore_ascii_case(name) {
-                return id;
-            }
-        }
-        for (n, _, id) in TABLE {
-            if n.len() == name.len() && n.as_bytes().eq_ignore_ascii_case(name) {
-                return *id;
+        // Bucket by length, then compare 8 bytes at a time against the pre-folded names.
+        let Some(words) = Folded::load(name) else {
+            return HeaderName::Other;
+        };
+        let candidates: &[Folded] = match name.len() {
+            2 => BY_LEN_2,
+            3 => BY_LEN_3,
+            4 => BY_LEN_4,
+            5 => BY_LEN_5,
+            6 => BY_LEN_6,
+            7 => BY_LEN_7,
+            8 => BY_LEN_8,
+            9 => BY_LEN_9,
+            10 => BY_LEN_10,
+            11 => BY_LEN_11,
+            12 => BY_LEN_12,
+            13 => BY_LEN_13,
+            14 => BY_LEN_14,
+            15 => BY_LEN_15,
+            16 => BY_LEN_16,
+            18 => BY_LEN_18,
+            19 => BY_LEN_19,
+            _ => &[],
+        };
+        for known in candidates {
+            if known.matches(&words) {
+                return known.id;
             }
         }
         HeaderName::Other
@@ -236,6 +399,16 @@ mod tests {
         );
         assert_eq!(HeaderName::from_bytes(b"X-Foo"), HeaderName::Other);
         assert_eq!(HeaderName::from_bytes(b"q"), HeaderName::Other);
+        // The word-wise compare folds case only where the known name has a letter.
+        assert_eq!(HeaderName::from_bytes(b"CALL-ID"), HeaderName::CallId);
+        assert_eq!(HeaderName::from_bytes(b"Call\rID"), HeaderName::Other);
+        assert_eq!(HeaderName::from_bytes(b"Call\x0dID"), HeaderName::Other);
+        assert_eq!(HeaderName::from_bytes(b"Vi\x01"), HeaderName::Other);
+        assert_eq!(
+            HeaderName::from_bytes(b"Authentication-Infos"),
+            HeaderName::Other
+        );
+        assert_eq!(HeaderName::from_bytes(&[b'x'; 40]), HeaderName::Other);
         assert_eq!(HeaderName::Contact.compact(), Some('m'));
         assert_eq!(HeaderName::CallId.canonical(), Some("Call-ID"));
     }

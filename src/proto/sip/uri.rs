@@ -144,7 +144,7 @@ impl<'a> Iterator for Params<'a> {
             if item.is_empty() {
                 continue;
             }
-            return Some(match item.find('=') {
+            return Some(match memchr::memchr(b'=', item.as_bytes()) {
                 Some(eq) => (
                     crate::proto::scan::trim_lws_str(&item[..eq]),
                     Some(crate::proto::scan::trim_lws_str(&item[eq + 1..])),
@@ -410,7 +410,7 @@ fn parse_sip_rest<'a>(
     let mut hp_start = hp_start;
     if let Some(at) = memchr::memchr(b'@', b) {
         let userinfo = &rest[..at];
-        let (u, p) = match userinfo.find(':') {
+        let (u, p) = match memchr::memchr(b':', userinfo.as_bytes()) {
             Some(c) => (&userinfo[..c], Some(&userinfo[c + 1..])),
             None => (userinfo, None),
         };
@@ -440,7 +440,7 @@ fn parse_sip_rest<'a>(
     let (host, host_raw, port) = parse_hostport(hostport, base + hp_start, "URI")?;
     let after = &rest[hp_end..];
     let abase = base + hp_end;
-    let (params_part, headers) = match after.find('?') {
+    let (params_part, headers) = match memchr::memchr(b'?', after.as_bytes()) {
         Some(q) => (&after[..q], Some(&after[q + 1..])),
         None => (after, None),
     };
@@ -496,7 +496,7 @@ pub(crate) fn parse_hostport<'a>(
         ));
     }
     let (host_raw, port_s) = if s.starts_with('[') {
-        match s.find(']') {
+        match memchr::memchr(b']', s.as_bytes()) {
             Some(e) => {
                 let after = &s[e + 1..];
                 match after.strip_prefix(':') {
@@ -524,9 +524,9 @@ pub(crate) fn parse_hostport<'a>(
             }
         }
     } else {
-        match s.rfind(':') {
+        match memchr::memrchr(b':', s.as_bytes()) {
             Some(c) => {
-                if s[..c].contains(':') {
+                if memchr::memchr(b':', &s.as_bytes()[..c]).is_some() {
                     return Err(ParseError::new(
                         "sip.uri.ipv6-unbracketed",
                         format!(
@@ -622,9 +622,8 @@ fn parse_host(h: &str, base: usize) -> Result<Host<'_>, ParseError> {
     // hostname: labels of alphanum and inner "-", top label starting with a letter.
     let trimmed = h.strip_suffix('.').unwrap_or(h);
     let mut off = 0;
-    let mut last_label = "";
-    for label in trimmed.split('.') {
-        let lb = label.as_bytes();
+    let mut last_label: &[u8] = b"";
+    for lb in trimmed.as_bytes().split(|&c| c == b'.') {
         let bad = lb.is_empty()
             || !lb.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
             || lb[0] == b'-'
@@ -642,10 +641,10 @@ fn parse_host(h: &str, base: usize) -> Result<Host<'_>, ParseError> {
                 RFC_ABNF,
             ));
         }
-        off += label.len() + 1;
-        last_label = label;
+        off += lb.len() + 1;
+        last_label = lb;
     }
-    if !last_label.as_bytes()[0].is_ascii_alphabetic() {
+    if !last_label[0].is_ascii_alphabetic() {
         return Err(ParseError::new(
             "sip.uri.host",
             format!(
