@@ -138,9 +138,7 @@ fn ezk_split(src: &ezk_sip_types::_private_reexport::Bytes) -> usize {
     lines.head_end() + headers.iter().count()
 }
 
-// ---- MSRP SEND: ENABLE when `sipkit::proto::msrp::parse` is merged ----------------------------
-// Delete the two `#[cfg(any())]` lines (here and in `benches`) to turn it on.
-#[cfg(any())]
+// ---- MSRP SEND: full parse plus typed To-Path, From-Path, Message-ID and Byte-Range ----------
 fn msrp_send(c: &mut Criterion) {
     for (unit, tp) in [
         ("bytes", Throughput::Bytes(MSRP_SEND.len() as u64)),
@@ -154,7 +152,16 @@ fn msrp_send(c: &mut Criterion) {
                 else {
                     panic!("sipkit rejected the MSRP fixture");
                 };
-                black_box((msg, n))
+                let to = msg.headers.to_path().map_or(0, |p| p.len());
+                let from = msg.headers.from_path().map_or(0, |p| p.len());
+                let id = msg.headers.message_id().ok().flatten().map_or(0, str::len);
+                let range = msg
+                    .headers
+                    .byte_range()
+                    .ok()
+                    .flatten()
+                    .map_or(0, |r| r.start);
+                black_box((msg.body.map_or(0, <[u8]>::len), n, to, from, id, range))
             })
         });
         g.finish();
@@ -188,7 +195,6 @@ fn benches(c: &mut Criterion) {
             g.finish();
         }
     }
-    #[cfg(any())]
     msrp_send(c);
 }
 

@@ -121,7 +121,10 @@ fn the_counter_sees_allocations() {
 fn invite_with_sdp_parses_without_allocating() {
     let (sum, n) = allocations(|| parse_and_read(std::hint::black_box(INVITE)));
     assert!(sum > 0);
-    assert_eq!(n, 0, "parse + typed access of invite.sip allocated {n} times");
+    assert_eq!(
+        n, 0,
+        "parse + typed access of invite.sip allocated {n} times"
+    );
 }
 
 #[test]
@@ -157,4 +160,23 @@ fn the_33rd_header_field_moves_to_the_heap() {
     });
     assert_eq!(headers, (33, true));
     assert_eq!(n, 1);
+}
+
+const MSRP_SEND: &[u8] = include_bytes!("../../../tests/fixtures/msrp/send.msrp");
+
+#[test]
+fn msrp_send_with_a_2k_chunk_parses_without_allocating() {
+    let (sum, n) = allocations(|| {
+        let Ok(Status::Complete(msg, consumed)) = crate::proto::msrp::parse(MSRP_SEND) else {
+            panic!("fixture must parse");
+        };
+        let h = &msg.headers;
+        let to = h.to_path().expect("To-Path").len();
+        let from = h.from_path().expect("From-Path").len();
+        let id = h.message_id().expect("Message-ID").map_or(0, str::len);
+        let range = h.byte_range().expect("Byte-Range").map_or(0, |r| r.start);
+        consumed + to + from + id + range as usize + msg.body.map_or(0, <[u8]>::len)
+    });
+    assert!(sum > 2048);
+    assert_eq!(n, 0, "parsing an MSRP SEND allocated {n} times");
 }
