@@ -140,10 +140,22 @@ fn is_gen_value(b: u8) -> bool {
 /// SEMI = SWS ";" SWS   EQUAL = SWS "=" SWS
 /// ```
 fn generic_params<'a>(c: &mut Cur<'a>, what: &str) -> Result<&'a str, ParseError> {
+    generic_params_with(c, what, false, |_, _, _| Ok(()))
+}
+
+/// [`generic_params`] in one pass: `on(name, raw value, value offset)` sees each parameter as it
+/// is validated, so callers pick out `branch` or `tag` without scanning again. With
+/// `stop_at_comma`, a `,` outside quotes ends the list (the next element of a Via list).
+fn generic_params_with<'a>(
+    c: &mut Cur<'a>,
+    what: &str,
+    stop_at_comma: bool,
+    mut on: impl FnMut(&'a str, Option<&'a str>, usize) -> Result<(), ParseError>,
+) -> Result<&'a str, ParseError> {
     c.skip_lws();
-    if c.at_end() {
+    if c.at_end() || (stop_at_comma && c.peek() == Some(b',')) {
         // An empty slice inside the value, so callers can still compute offsets from it.
-        return Ok(&c.s[c.s.len()..]);
+        return Ok(&c.s[c.pos..c.pos]);
     }
     if !c.eat(b';') {
         return Err(c.err(
@@ -170,8 +182,12 @@ fn generic_params<'a>(c: &mut Cur<'a>, what: &str) -> Result<&'a str, ParseError
             ));
         }
         c.skip_lws();
+        let mut value = None;
+        let mut voff = 0;
         if c.eat(b'=') {
             c.skip_lws();
+            voff = c.abs();
+            let vstart = c.pos;
             if c.peek() == Some(b'"') {
                 c.quoted(what)?;
             } else if c.take_while(is_gen_value).is_empty() {
@@ -181,10 +197,13 @@ fn generic_params<'a>(c: &mut Cur<'a>, what: &str) -> Result<&'a str, ParseError
                     RFC_ABNF,
                 ));
             }
+            value = Some(&c.s[vstart..c.pos]);
         }
+        on(name, value, voff)?;
+        let end = c.pos;
         c.skip_lws();
-        if c.at_end() {
-            return Ok(&c.s[start..]);
+        if c.at_end() || (stop_at_comma && c.peek() == Some(b',')) {
+            return Ok(&c.s[start..end]);
         }
         if !c.eat(b';') {
             return Err(c.err(
@@ -258,8 +277,23 @@ impl<'a> Via<'a> {
     /// sent-by       = host [ COLON port ]
     /// ```
     pub fn parse(s: &'a str, base: usize) -> Result<Via<'a>, ParseError> {
-        const RFC: &str = "RFC 3261 §20.42";
         let mut c = Cur::new(s, base);
+        let via = Via::parse_one(&mut c)?;
+        c.skip_lws();
+        if !c.at_end() {
+            return Err(c.err(
+                "sip.param.syntax",
+                format!("expected `;` or the end of Via, found {}", c.found()),
+                RFC_ABNF,
+            ));
+        }
+        Ok(via)
+    }
+
+    /// Parse one via-parm at the cursor, stopping before a `,` that starts the next one.
+    pub(crate) fn parse_one(c: &mut Cur<'a>) -> Result<Via<'a>, ParseError> {
+        const RFC: &str = "RFC 3261 §20.42";
+        let (s, base) = (c.s, c.base);
         c.skip_lws();
         let mut parts = [""; 3];
         for (i, part) in parts.iter_mut().enumerate() {
@@ -304,7 +338,7 @@ impl<'a> Via<'a> {
             match hb[end] {
                 b'[' => in_brackets = true,
                 b']' => in_brackets = false,
-                b';' if !in_brackets => break,
+                b';' | b',' if !in_brackets => break,
                 b if is_lws(b) && !in_brackets => break,
                 _ => {}
             }
@@ -336,7 +370,6 @@ impl<'a> Via<'a> {
         if !spaced_port.is_empty() {
             port = spaced_port.parse().ok();
         }
-        let params = generic_params(&mut c, "Via")?;
         let mut via = Via {
             protocol: parts[0],
             version: parts[1],
@@ -344,18 +377,14 @@ impl<'a> Via<'a> {
             host,
             host_raw,
             port,
-            params,
+            params: "",
             branch: None,
             received: None,
             rport: None,
             maddr: None,
             ttl: None,
         };
-        let pbase = base + (params.as_ptr() as usize - s.as_ptr() as usize);
-        for (name, value) in Params::new(params) {
-            let voff = value.map_or(0, |v| {
-                pbase + (v.as_ptr() as usize - params.as_ptr() as usize)
-            });
+        via.params = generic_params_with(c, "Via", true, |name, value, voff| {
             match via_param_kind(name) {
                 "branch" => via.branch = value,
                 "received" => via.received = value,
@@ -387,7 +416,10 @@ impl<'a> Via<'a> {
                 }
                 _ => {}
             }
-        }
+            Ok(())
+        })?;
+        let params = via.params;
+        let pbase = base + (params.as_ptr() as usize - s.as_ptr() as usize);
         if let Some(r) = via.received {
             let ok = r.parse::<std::net::IpAddr>().is_ok()
                 || r.strip_prefix('[')
@@ -418,6 +450,61 @@ impl<'a> Via<'a> {
     }
 }
 
+/// Iterator over every Via value of a message (see [`Message::vias`]).
+#[derive(Debug)]
+pub struct Vias<'m, 'a> {
+    msg: &'m Message<'a>,
+    next_header: usize,
+    cur: Option<Cur<'a>>,
+    failed: bool,
+}
+
+impl<'a> Iterator for Vias<'_, 'a> {
+    type Item = Result<Via<'a>, ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        loop {
+            if let Some(c) = self.cur.as_mut() {
+                c.skip_lws();
+                if !c.at_end() {
+                    let r = Via::parse_one(c).and_then(|v| {
+                        c.skip_lws();
+                        if !c.at_end() && !c.eat(b',') {
+                            return Err(c.err(
+                                "sip.param.syntax",
+                                format!("expected `,` between Via values, found {}", c.found()),
+                                RFC_ABNF,
+                            ));
+                        }
+                        Ok(v)
+                    });
+                    self.failed = r.is_err();
+                    return Some(r);
+                }
+                self.cur = None;
+            }
+            let headers = &self.msg.headers;
+            let h = loop {
+                let h = headers.get(self.next_header)?;
+                self.next_header += 1;
+                if h.id == HeaderName::Via {
+                    break h;
+                }
+            };
+            match self.msg.value_of(h) {
+                Ok((s, off)) => self.cur = Some(Cur::new(s, off)),
+                Err(e) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
+
 /// A name-addr or addr-spec with header parameters: From, To, Contact, Route, Record-Route,
 /// Reply-To, Refer-To (RFC 3261 §20.10, §20.20, §20.39).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -432,6 +519,8 @@ pub struct NameAddr<'a> {
     pub bracketed: bool,
     /// Header parameters (after the URI), raw, without the first `;`.
     pub params: &'a str,
+    /// The `tag` parameter's value, picked out while the parameters were validated.
+    tag: Option<&'a str>,
 }
 
 impl<'a> NameAddr<'a> {
@@ -486,7 +575,7 @@ impl<'a> NameAddr<'a> {
         }
         let (uri, bracketed) = if c.eat(b'<') {
             let start = c.pos;
-            let Some(gt) = memchr::memchr(b'>', c.rest().as_bytes()) else {
+            let Some(gt) = crate::proto::scan::find_byte(b'>', c.rest().as_bytes()) else {
                 return Err(ParseError::new(
                     "sip.name-addr.raquot",
                     format!("`<` without a closing `>` in {what}"),
@@ -550,19 +639,30 @@ impl<'a> NameAddr<'a> {
             c.pos = save;
             (uri, false)
         };
-        let params = generic_params(&mut c, what)?;
+        let mut tag = None;
+        let params = generic_params_with(&mut c, what, false, |name, value, _| {
+            if name.eq_ignore_ascii_case("tag") {
+                tag = value.map(|v| {
+                    v.strip_prefix('"')
+                        .and_then(|v| v.strip_suffix('"'))
+                        .unwrap_or(v)
+                });
+            }
+            Ok(())
+        })?;
         Ok(NameAddr {
             display_name,
             display_quoted,
             uri,
             bracketed,
             params,
+            tag,
         })
     }
 
-    /// The `tag` parameter.
+    /// The `tag` parameter (found while parsing, so this is free).
     pub fn tag(&self) -> Option<&'a str> {
-        self.param("tag").flatten()
+        self.tag
     }
 
     /// A header parameter by name; quotes around a value are removed.
@@ -583,6 +683,8 @@ impl<'a> NameAddr<'a> {
 }
 
 /// One Contact value: `*` or an address (RFC 3261 §20.10).
+// Boxing the address would cost an allocation per Contact; `*` is rare, so keep it inline.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Contact<'a> {
     /// `Contact: *` (REGISTER removing all bindings).
@@ -914,10 +1016,14 @@ pub fn check_date(s: &str, base: usize) -> Result<(), ParseError> {
     Ok(())
 }
 
-/// `callid = word [ "@" word ]` (RFC 3261 §25.1).
-pub fn check_call_id(s: &str, base: usize) -> Result<(), ParseError> {
-    let is_word = |b: u8| {
-        is_token(b)
+/// `word = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~" / "(" / ")" /
+/// "<" / ">" / ":" / "\" / DQUOTE / "/" / "[" / "]" / "?" / "{" / "}" )`, as a table.
+static WORD: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = is_token(b)
             || matches!(
                 b,
                 b'(' | b')'
@@ -932,8 +1038,15 @@ pub fn check_call_id(s: &str, base: usize) -> Result<(), ParseError> {
                     | b'?'
                     | b'{'
                     | b'}'
-            )
-    };
+            );
+        i += 1;
+    }
+    t
+};
+
+/// `callid = word [ "@" word ]` (RFC 3261 §25.1).
+pub fn check_call_id(s: &str, base: usize) -> Result<(), ParseError> {
+    let is_word = |b: u8| WORD[usize::from(b)];
     if s.is_empty() {
         return Err(ParseError::new(
             "sip.call-id.empty",
@@ -1017,22 +1130,22 @@ impl<'a> Message<'a> {
         })
     }
 
-    /// The Via values, top first.
-    pub fn vias(&self) -> impl Iterator<Item = Result<Via<'a>, ParseError>> + '_ {
-        self.elements(HeaderName::Via)
-            .map(|r| r.and_then(|(s, off)| Via::parse(s, off)))
+    /// The Via values, top first, across every Via header field; parsing stops at the first
+    /// error, which is yielded.
+    pub fn vias(&self) -> Vias<'_, 'a> {
+        Vias {
+            msg: self,
+            next_header: 0,
+            cur: None,
+            failed: false,
+        }
     }
 
     /// The topmost Via value.
     pub fn top_via(&self) -> Result<Via<'a>, ParseError> {
         let h = self.required(HeaderName::Via, "Via")?;
         let (s, off) = self.value_of(h)?;
-        let first = split_outside_quotes(s.as_bytes(), b',')
-            .next()
-            .unwrap_or(b"");
-        let t = trim_lws(first);
-        let start = t.as_ptr() as usize - s.as_ptr() as usize;
-        Via::parse(&s[start..start + t.len()], off + start)
+        Via::parse_one(&mut Cur::new(s, off))
     }
 
     fn required(

@@ -184,13 +184,13 @@ pub fn lint(buf: &[u8]) -> Vec<Finding> {
             version: "SIP/2.0",
         }
     });
-    let msg = Message {
-        start: msg_start,
+    let msg = Message::new(
+        msg_start,
         headers,
         body,
-        buf: &buf[..consumed.max(body_start)],
+        &buf[..consumed.max(body_start)],
         content_length,
-    };
+    );
     let mut l = Linter {
         msg: &msg,
         start_ok: start.is_some(),

@@ -120,6 +120,13 @@ impl Eq for Header<'_> {}
 impl<'a> Header<'a> {
     /// The value as UTF-8, or an error pointing at the first invalid byte.
     pub fn value_str(&self, msg: &Message<'a>) -> Result<&'a str, ParseError> {
+        // Fast path: the whole head was valid UTF-8, so the value is a slice of it.
+        if let Some(head) = msg.head_str() {
+            let start = msg.offset_of(self.value);
+            if let Some(v) = head.get(start..start + self.value.len()) {
+                return Ok(v);
+            }
+        }
         std::str::from_utf8(self.value).map_err(|e| {
             ParseError::new(
                 "sip.header.utf8",
@@ -148,6 +155,9 @@ pub struct Message<'a> {
     pub buf: &'a [u8],
     /// The Content-Length value, if the header was present.
     pub content_length: Option<usize>,
+    /// The start line and header fields as UTF-8, checked once on first typed access
+    /// (`None` inside when they are not UTF-8; values are then checked one by one).
+    head: std::sync::OnceLock<Option<&'a str>>,
 }
 
 impl<'b> PartialEq<Message<'b>> for Message<'_> {
@@ -263,13 +273,7 @@ pub fn parse<'a>(buf: &'a [u8], opts: &ParseOptions) -> Result<Status<Message<'a
         }
     };
     Ok(Status::Complete(
-        Message {
-            start,
-            headers,
-            body,
-            buf: &buf[..consumed],
-            content_length,
-        },
+        Message::new(start, headers, body, &buf[..consumed], content_length),
         consumed,
     ))
 }
@@ -309,7 +313,7 @@ fn line_end(
     from: usize,
     opts: &ParseOptions,
 ) -> Result<Option<(usize, usize)>, ParseError> {
-    let Some(nl) = memchr::memchr(b'\n', &buf[from..]) else {
+    let Some(nl) = crate::proto::scan::find_byte(b'\n', &buf[from..]) else {
         return Ok(None);
     };
     let nl = from + nl;
@@ -413,7 +417,7 @@ fn parse_request_line(line: &[u8], pos: usize) -> Result<StartLine<'_>, ParseErr
     }
     let method = ascii(&line[..m_end]);
     let uri_start = m_end + 1;
-    let Some(sp2) = memchr::memchr(b' ', &line[uri_start..]) else {
+    let Some(sp2) = crate::proto::scan::find_byte(b' ', &line[uri_start..]) else {
         return Err(ParseError::new(
             "sip.request-line.version",
             "request line has no SIP-Version: expected `Method SP Request-URI SP SIP/2.0`",
@@ -434,7 +438,7 @@ fn parse_request_line(line: &[u8], pos: usize) -> Result<StartLine<'_>, ParseErr
     let uri_b = &line[uri_start..uri_start + sp2];
     let ver_start = uri_start + sp2 + 1;
     let ver = &line[ver_start..];
-    if let Some(extra) = memchr::memchr(b' ', ver) {
+    if let Some(extra) = crate::proto::scan::find_byte(b' ', ver) {
         let (code, msg) = if ver[extra..].iter().all(|&b| b == b' ') && extra > 0 {
             (
                 "sip.request-line.trailing-space",
@@ -521,7 +525,7 @@ fn parse_status_line<'a>(
     pos: usize,
     opts: &ParseOptions,
 ) -> Result<StartLine<'a>, ParseError> {
-    let sp = memchr::memchr(b' ', line).unwrap_or(line.len());
+    let sp = crate::proto::scan::find_byte(b' ', line).unwrap_or(line.len());
     let ver = &line[..sp];
     check_version(ver, pos)?;
     let code_start = sp + 1;
@@ -762,6 +766,33 @@ fn parse_content_length(v: &[u8], at: usize) -> Result<usize, ParseError> {
 }
 
 impl<'a> Message<'a> {
+    /// Assemble a message from parts; `body` must be a slice of `buf` (it marks where the head
+    /// ends).
+    pub(crate) fn new(
+        start: StartLine<'a>,
+        headers: Headers<'a>,
+        body: &'a [u8],
+        buf: &'a [u8],
+        content_length: Option<usize>,
+    ) -> Self {
+        Message {
+            start,
+            headers,
+            body,
+            buf,
+            content_length,
+            head: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The head (start line and header fields) as `str`, when it is valid UTF-8.
+    fn head_str(&self) -> Option<&'a str> {
+        *self.head.get_or_init(|| {
+            let end = crate::proto::error::offset_in(self.buf, self.body).unwrap_or(self.buf.len());
+            std::str::from_utf8(&self.buf[..end]).ok()
+        })
+    }
+
     /// Offset of a slice of this message's buffer (for errors).
     pub fn offset_of(&self, part: &[u8]) -> usize {
         crate::proto::error::offset_in(self.buf, part).unwrap_or(0)

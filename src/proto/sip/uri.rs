@@ -144,7 +144,7 @@ impl<'a> Iterator for Params<'a> {
             if item.is_empty() {
                 continue;
             }
-            return Some(match memchr::memchr(b'=', item.as_bytes()) {
+            return Some(match crate::proto::scan::find_byte(b'=', item.as_bytes()) {
                 Some(eq) => (
                     crate::proto::scan::trim_lws_str(&item[..eq]),
                     Some(crate::proto::scan::trim_lws_str(&item[eq + 1..])),
@@ -241,8 +241,43 @@ const fn is_uric(b: u8) -> bool {
         )
 }
 
-/// Check that every byte of `s` is allowed by `class` and that every `%` starts a valid escape.
-fn check_chars(s: &str, base: usize, class: fn(u8) -> bool, what: &str) -> Result<(), ParseError> {
+/// Character classes as bits of one table, so a URI check costs a load and a test per byte.
+const USER: u8 = 1;
+const PASSWORD: u8 = 2;
+const PARAMS: u8 = 4;
+const HEADERS: u8 = 8;
+const URIC: u8 = 16;
+
+static CLASSES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        let mut m = 0;
+        if is_user(b) {
+            m |= USER;
+        }
+        if is_password(b) {
+            m |= PASSWORD;
+        }
+        if is_paramchar(b) || b == b';' || b == b'=' {
+            m |= PARAMS;
+        }
+        if is_headerchar(b) {
+            m |= HEADERS;
+        }
+        if is_uric(b) {
+            m |= URIC;
+        }
+        t[i] = m;
+        i += 1;
+    }
+    t
+};
+
+/// Check that every byte of `s` is in `class` (bits of [`CLASSES`]) and that every `%` starts
+/// a valid escape.
+fn check_chars(s: &str, base: usize, class: u8, what: &str) -> Result<(), ParseError> {
     let b = s.as_bytes();
     let mut i = 0;
     while i < b.len() {
@@ -260,7 +295,7 @@ fn check_chars(s: &str, base: usize, class: fn(u8) -> bool, what: &str) -> Resul
             i += 3;
             continue;
         }
-        if !class(c) {
+        if CLASSES[usize::from(c)] & class == 0 {
             return Err(ParseError::new(
                 "sip.uri.char",
                 format!("character {} is not allowed in {what}", show_byte(c)),
@@ -355,12 +390,7 @@ fn parse_uri(s: &str, base: usize) -> Result<Uri<'_>, ParseError> {
                     "RFC 3966 §3",
                 ));
             }
-            check_chars(
-                params,
-                rbase + num.len() + 1,
-                |c| is_paramchar(c) || c == b';' || c == b'=',
-                "tel URI parameters",
-            )?;
+            check_chars(params, rbase + num.len() + 1, PARAMS, "tel URI parameters")?;
             Ok(Uri {
                 raw: s,
                 scheme,
@@ -374,7 +404,7 @@ fn parse_uri(s: &str, base: usize) -> Result<Uri<'_>, ParseError> {
             })
         }
         Scheme::Other(_) => {
-            check_chars(rest, rbase, is_uric, "the URI")?;
+            check_chars(rest, rbase, URIC, "the URI")?;
             if rest.is_empty() {
                 return Err(ParseError::new(
                     "sip.uri.empty",
@@ -408,9 +438,9 @@ fn parse_sip_rest<'a>(
     let b = rest.as_bytes();
     let (mut user, mut password, hp_start) = (None, None, 0);
     let mut hp_start = hp_start;
-    if let Some(at) = memchr::memchr(b'@', b) {
+    if let Some(at) = crate::proto::scan::find_byte(b'@', b) {
         let userinfo = &rest[..at];
-        let (u, p) = match memchr::memchr(b':', userinfo.as_bytes()) {
+        let (u, p) = match crate::proto::scan::find_byte(b':', userinfo.as_bytes()) {
             Some(c) => (&userinfo[..c], Some(&userinfo[c + 1..])),
             None => (userinfo, None),
         };
@@ -423,9 +453,9 @@ fn parse_sip_rest<'a>(
                 RFC_ABNF,
             ));
         }
-        check_chars(u, base, is_user, "the URI user part")?;
+        check_chars(u, base, USER, "the URI user part")?;
         if let Some(p) = p {
-            check_chars(p, base + u.len() + 1, is_password, "the URI password")?;
+            check_chars(p, base + u.len() + 1, PASSWORD, "the URI password")?;
         }
         user = Some(u);
         password = p;
@@ -440,24 +470,14 @@ fn parse_sip_rest<'a>(
     let (host, host_raw, port) = parse_hostport(hostport, base + hp_start, "URI")?;
     let after = &rest[hp_end..];
     let abase = base + hp_end;
-    let (params_part, headers) = match memchr::memchr(b'?', after.as_bytes()) {
+    let (params_part, headers) = match crate::proto::scan::find_byte(b'?', after.as_bytes()) {
         Some(q) => (&after[..q], Some(&after[q + 1..])),
         None => (after, None),
     };
     let params = params_part.strip_prefix(';').unwrap_or(params_part);
-    check_chars(
-        params,
-        abase + 1,
-        |c| is_paramchar(c) || c == b';' || c == b'=',
-        "URI parameters",
-    )?;
+    check_chars(params, abase + 1, PARAMS, "URI parameters")?;
     if let Some(h) = headers {
-        check_chars(
-            h,
-            abase + params_part.len() + 1,
-            is_headerchar,
-            "URI headers",
-        )?;
+        check_chars(h, abase + params_part.len() + 1, HEADERS, "URI headers")?;
     }
     Ok(Uri {
         raw,
@@ -496,7 +516,7 @@ pub(crate) fn parse_hostport<'a>(
         ));
     }
     let (host_raw, port_s) = if s.starts_with('[') {
-        match memchr::memchr(b']', s.as_bytes()) {
+        match crate::proto::scan::find_byte(b']', s.as_bytes()) {
             Some(e) => {
                 let after = &s[e + 1..];
                 match after.strip_prefix(':') {
@@ -526,7 +546,7 @@ pub(crate) fn parse_hostport<'a>(
     } else {
         match memchr::memrchr(b':', s.as_bytes()) {
             Some(c) => {
-                if memchr::memchr(b':', &s.as_bytes()[..c]).is_some() {
+                if crate::proto::scan::find_byte(b':', &s.as_bytes()[..c]).is_some() {
                     return Err(ParseError::new(
                         "sip.uri.ipv6-unbracketed",
                         format!(
