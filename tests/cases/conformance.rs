@@ -407,3 +407,28 @@ fn every_truncation_of_a_message_is_reported_as_an_error() {
         }
     }
 }
+
+/// Inputs the fuzzers found where a lint pointed past the end of its input (fuzz/seeds/).
+#[test]
+fn lint_spans_stay_inside_fuzzer_found_inputs() {
+    let cases: [(&str, &[u8]); 2] = [
+        (
+            "msrp",
+            include_bytes!("../fixtures/fuzz/msrp-end-line-crlf-span"),
+        ),
+        ("sdp", include_bytes!("../fixtures/fuzz/sdp-version-span")),
+    ];
+    for (kind, buf) in cases {
+        let findings = match kind {
+            "msrp" => sipkit::proto::msrp::lint(buf),
+            _ => sipkit::proto::sdp::lint(buf),
+        };
+        assert!(
+            !findings.is_empty(),
+            "{kind}: the input is broken and must be reported"
+        );
+        for f in findings {
+            assert!(f.error.offset + f.error.len <= buf.len(), "{kind}: {f:?}");
+        }
+    }
+}

@@ -72,6 +72,7 @@ pub fn lint(buf: &[u8]) -> Vec<Finding> {
         .map(Finding::error)
         .chain(warnings.into_iter().map(Finding::warning))
         .collect();
+    crate::proto::error::clamp_spans(&mut out, buf.len());
     out.sort_by_key(|f| f.error.offset);
     out
 }
