@@ -13,3 +13,6 @@ pub use lint::lint;
 pub use message::{Framing, Header, Message, ParseOptions, StartLine, parse};
 pub use name::HeaderName;
 pub use uri::{Host, Scheme, Uri};
+
+#[cfg(test)]
+mod proptests;
