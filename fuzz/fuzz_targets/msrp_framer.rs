@@ -36,7 +36,10 @@ fuzz_target!(|data: &[u8]| {
             if let Frame::Body(b) = &frame {
                 assert!(!b.is_empty(), "empty Body frame");
             }
-            if matches!(frame, Frame::NeedMore) {
+            let need_more = matches!(frame, Frame::NeedMore);
+            // The frame borrows `buf`; end that before consuming.
+            drop(frame);
+            if need_more {
                 break;
             }
             buf.drain(..n);

@@ -10,6 +10,8 @@ use sipkit::proto::msrp;
 use sipkit::proto::{ParseError, Status};
 
 fuzz_target!(|data: &[u8]| {
+    // Declared before the message so the re-parsed copy may borrow it as long as `m` lives.
+    let mut out = Vec::new();
     for f in msrp::lint(data) {
         in_bounds(&f.error, data.len(), "finding");
     }
@@ -27,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
                     "prefix of {k}/{n} gave {r:?}"
                 );
             }
-            let out = m.to_vec();
+            m.write_to(&mut out);
             match msrp::parse(&out) {
                 Ok(Status::Complete(again, n2)) => {
                     assert_eq!(n2, out.len());
