@@ -988,13 +988,14 @@ pub fn check_date(s: &str, base: usize) -> Result<(), ParseError> {
         }
         return bad(0, b.len().max(1), "wrong length");
     }
-    if !days.contains(&&t[0..3]) || &t[3..5] != ", " {
+    // Compare bytes: slicing the `str` would panic inside a multibyte character.
+    if !days.iter().any(|d| d.as_bytes() == &b[0..3]) || &b[3..5] != b", " {
         return bad(0, 5, "the weekday must be Mon..Sun followed by `, `");
     }
     let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
     if !digits(5..7)
         || b[7] != b' '
-        || !months.contains(&&t[8..11])
+        || !months.iter().any(|m| m.as_bytes() == &b[8..11])
         || b[11] != b' '
         || !digits(12..16)
         || b[16] != b' '
@@ -1010,7 +1011,7 @@ pub fn check_date(s: &str, base: usize) -> Result<(), ParseError> {
     {
         return bad(17, 8, "the time must be `HH:MM:SS`");
     }
-    if &t[26..29] != "GMT" {
+    if &b[26..29] != b"GMT" {
         return bad(26, 3, "the time zone must be GMT");
     }
     Ok(())
@@ -1431,5 +1432,18 @@ mod tests {
                 .offset,
             26
         );
+    }
+
+    #[test]
+    fn date_with_multibyte_characters_is_an_error_not_a_panic() {
+        // 29 bytes, but `é` straddles the byte offsets the checker slices at (3, 5, 11).
+        for d in [
+            "Moé 13 Nov 2010 23:29:00 GMT",
+            "Sat,é3 Nov 2010 23:29:00 GMT",
+            "Sat, 13 Noé 201 23:29:00 GMT",
+        ] {
+            assert_eq!(d.len(), 29);
+            assert_eq!(check_date(d, 0).expect_err(d).code, "sip.date.syntax");
+        }
     }
 }

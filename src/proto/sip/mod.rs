@@ -18,3 +18,5 @@ pub use uri::{Host, Scheme, Uri};
 // `#[global_allocator]`, the one place in the crate allowed `unsafe` (test builds only).
 #[cfg(test)]
 mod alloc_tests;
+#[cfg(test)]
+mod proptests;

@@ -80,7 +80,8 @@ pub fn parse<'a>(body: &'a [u8], boundary: &str) -> Result<Vec<Part<'a>>, ParseE
                 "sip.multipart.delimiter",
                 "expected CRLF after the boundary delimiter",
                 pos,
-                1,
+                // Zero-length at the end of the body, so the span stays inside it.
+                body.len().saturating_sub(pos).min(1),
                 RFC,
             ));
         }
@@ -132,6 +133,15 @@ mod tests {
         assert_eq!(parts[0].body, b"v=0\r\n");
         assert_eq!(parts[0].content_type(), Some(&b"application/sdp"[..]));
         assert_eq!(parts[1].body, b"\x00\x01\r\n--uniqu\xff");
+    }
+
+    #[test]
+    fn delimiter_error_at_end_of_body_stays_in_bounds() {
+        // Found by fuzz target sip_lint: a body ending right after a dash-boundary.
+        let body = b"--b\r\n\r\nx\r\n--b";
+        let e = parse(body, "b").expect_err("no CRLF after the delimiter");
+        assert_eq!(e.code, "sip.multipart.delimiter");
+        assert_eq!((e.offset, e.len), (body.len(), 0));
     }
 
     #[test]
