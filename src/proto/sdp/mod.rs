@@ -411,5 +411,10 @@ pub fn parse(buf: &[u8]) -> Result<SessionDescription<'_>, ParseError> {
 
 /// Parse with explicit leniencies. Returns the first error, with its byte offset in `buf`.
 pub fn parse_with(buf: &[u8], opts: ParseOptions) -> Result<SessionDescription<'_>, ParseError> {
-    parse::parse_strict(buf, opts)
+    parse::parse_strict(buf, opts).map_err(|mut e| {
+        // An error "at the end" of a truncated body (`v=`) must not point past the buffer.
+        e.offset = e.offset.min(buf.len());
+        e.len = e.len.min(buf.len() - e.offset);
+        e
+    })
 }

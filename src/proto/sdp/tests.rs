@@ -1313,3 +1313,15 @@ mod props {
         }
     }
 }
+
+/// Found by the `sdp_parse` fuzz target: `v=` alone gave an error one byte past the end.
+#[test]
+fn truncated_version_line_error_stays_in_bounds() {
+    let opts = crate::proto::sdp::ParseOptions {
+        allow_missing_final_eol: true,
+        ..Default::default()
+    };
+    let e = crate::proto::sdp::parse_with(b"v=", opts).expect_err("no version number");
+    assert_eq!(e.code, "sdp.version.invalid");
+    assert!(e.offset + e.len <= 2, "{e:?}");
+}
