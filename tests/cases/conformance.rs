@@ -410,7 +410,7 @@ fn every_truncation_of_a_message_is_reported_as_an_error() {
 
 /// Inputs the fuzzers found where a lint pointed past the end of its input (fuzz/seeds/).
 #[test]
-fn lint_spans_stay_inside_fuzzer_found_inputs() {
+fn issue2_lint_spans_stay_inside_fuzzer_found_inputs() {
     let cases: [(&str, &[u8]); 2] = [
         (
             "msrp",

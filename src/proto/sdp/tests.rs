@@ -1316,7 +1316,7 @@ mod props {
 
 /// Found by the `sdp_parse` fuzz target: `v=` alone gave an error one byte past the end.
 #[test]
-fn truncated_version_line_error_stays_in_bounds() {
+fn issue2_truncated_version_line_error_stays_in_bounds() {
     let opts = crate::proto::sdp::ParseOptions {
         allow_missing_final_eol: true,
         ..Default::default()

@@ -1435,7 +1435,7 @@ mod tests {
     }
 
     #[test]
-    fn date_with_multibyte_characters_is_an_error_not_a_panic() {
+    fn issue2_date_with_multibyte_characters_is_an_error_not_a_panic() {
         // 29 bytes, but `é` straddles the byte offsets the checker slices at (3, 5, 11).
         for d in [
             "Moé 13 Nov 2010 23:29:00 GMT",

@@ -294,7 +294,6 @@ const KNOWN_OPTION_TAGS: &[&str] = &[
     "timer",
     "trickle-ice",
     "uui",
-    "100rel",
 ];
 
 /// Content types commonly carried by SIP; others draw a warning (RFC 4475 §3.3.6).

@@ -136,7 +136,7 @@ mod tests {
     }
 
     #[test]
-    fn delimiter_error_at_end_of_body_stays_in_bounds() {
+    fn issue2_delimiter_error_at_end_of_body_stays_in_bounds() {
         // Found by fuzz target sip_lint: a body ending right after a dash-boundary.
         let body = b"--b\r\n\r\nx\r\n--b";
         let e = parse(body, "b").expect_err("no CRLF after the delimiter");
