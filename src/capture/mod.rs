@@ -1,0 +1,132 @@
+//! Reading packet captures down to application payloads: pcap/pcapng (plain or gzip), link
+//! layers, IPv4/IPv6 with fragment reassembly, UDP, TCP stream reassembly, HEP and WebSocket
+//! decapsulation. What comes out is bytes with addresses and times; recognising SIP and MSRP in
+//! them is the decoder's job (`commands/decode_pcap`), so this module knows nothing about SIP.
+//!
+//! The reader pushes into a [`Sink`] rather than returning an iterator: payloads borrow from
+//! buffers the reader reuses, so a capture of any size is processed in constant memory.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+/// A capture timestamp: seconds and nanoseconds since the Unix epoch, UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Timestamp {
+    pub secs: i64,
+    pub nanos: u32,
+}
+
+impl Timestamp {
+    /// Nanoseconds from `earlier` to `self` (negative when `self` is earlier).
+    pub fn nanos_since(self, earlier: Timestamp) -> i128 {
+        (i128::from(self.secs) - i128::from(earlier.secs)) * 1_000_000_000
+            + (i128::from(self.nanos) - i128::from(earlier.nanos))
+    }
+}
+
+/// The transport a payload travelled on, after decapsulation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Transport {
+    Udp,
+    Tcp,
+    /// One WebSocket message (RFC 6455 frames reassembled) on a TCP connection (RFC 7118).
+    Ws,
+}
+
+impl Transport {
+    /// The lowercase name used in output and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+            Transport::Ws => "ws",
+        }
+    }
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One direction of one TCP connection, numbered in order of first appearance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StreamId(pub u64);
+
+/// One captured packet as it was in the file, kept so matching packets can be written out again
+/// (`decode-pcap --write`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawPacket {
+    /// 1-based, as tshark and Wireshark number frames.
+    pub frame: u64,
+    pub time: Timestamp,
+    /// The pcap LINKTYPE_ value of the interface the packet was captured on.
+    pub linktype: u16,
+    pub data: Vec<u8>,
+    /// Length on the wire (may exceed `data.len()` when the capture was snapped).
+    pub orig_len: u32,
+}
+
+/// How the bytes of a [`Payload`] relate to what came before them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// A whole datagram: a UDP payload (after IP reassembly), a HEP payload, or one WebSocket
+    /// message. It holds zero or more complete application messages, never part of one.
+    Datagram,
+    /// The next in-order bytes of a TCP stream direction. `gap` is the number of bytes known to
+    /// be missing just before these (a lost segment); the consumer drops its partial message and
+    /// resynchronises on the next start line.
+    Stream { id: StreamId, gap: u64 },
+}
+
+/// Application bytes with where and when they were seen.
+#[derive(Debug)]
+pub struct Payload<'a> {
+    /// The frame that completed this payload (the last fragment or segment), as tshark reports it.
+    pub frame: u64,
+    pub time: Timestamp,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub transport: Transport,
+    pub framing: Framing,
+    pub data: &'a [u8],
+    /// True when the addresses and time came from a HEP header rather than the packet.
+    pub hep: bool,
+    /// The captured packets that carried these bytes, in frame order; filled only when the
+    /// reader was asked to keep packets ([`Options::keep_packets`]), else empty.
+    pub packets: &'a [RawPacket],
+}
+
+/// Something the reader noticed that the user should know about; the run goes on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// An IP datagram whose fragments never all arrived (or overflowed the reassembly budget).
+    FragmentsIncomplete {
+        /// Frames holding the fragments that did arrive.
+        frames: Vec<u64>,
+        src: std::net::IpAddr,
+        dst: std::net::IpAddr,
+        /// Bytes received of the datagram, and its total when the last fragment was seen.
+        received: usize,
+        total: Option<usize>,
+    },
+    /// Bytes of a TCP stream were lost (or overflowed the per-stream buffer) before `frame`.
+    StreamGap {
+        id: StreamId,
+        src: SocketAddr,
+        dst: SocketAddr,
+        frame: u64,
+        missing: u64,
+    },
+    /// A TCP stream direction ended (FIN or RST seen, or the capture ended).
+    StreamClosed { id: StreamId },
+    /// A packet the reader could not decode (unknown link type, bad header); skipped.
+    Skipped { frame: u64, reason: String },
+}
+
+/// What the reader hands its results to.
+pub trait Sink {
+    fn payload(&mut self, payload: &Payload<'_>);
+    fn notice(&mut self, notice: &Notice);
+}
