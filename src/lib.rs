@@ -6,6 +6,7 @@
 
 pub mod capture;
 pub mod proto;
+pub mod transport;
 
 mod cli;
 mod commands;
