@@ -10,6 +10,8 @@
 mod conn;
 mod error;
 pub mod framing;
+mod resolve;
+mod target;
 mod tls;
 
 pub mod transaction;
@@ -19,6 +21,8 @@ use std::net::SocketAddr;
 
 pub use conn::{Connection, Received, Sender};
 pub use error::{ResolveError, TargetError, TransportError};
+pub use resolve::{Resolution, ResolveStep, Resolver};
+pub use target::{TargetSpec, parse_bind, parse_dns_server};
 pub use tls::ClientTls;
 
 /// A SIP transport (RFC 3261 §18, RFC 7118 for WebSocket).
