@@ -13,6 +13,7 @@ pub mod framing;
 mod resolve;
 mod target;
 mod tls;
+mod ws;
 
 pub mod transaction;
 
