@@ -178,6 +178,57 @@ pub enum TransportError {
     /// Locating the server failed.
     #[error(transparent)]
     Dns(#[from] ResolveError),
+    /// A peer connected to a TLS or WSS listener failed the TLS handshake.
+    #[error("TLS handshake with client {peer} failed: {source}")]
+    TlsAccept {
+        /// The client.
+        peer: SocketAddr,
+        /// rustls' reason, wrapped in an `io::Error` by tokio-rustls.
+        source: io::Error,
+    },
+    /// A connected peer sent nothing (not even a keepalive) for too long; it was disconnected.
+    #[error("connection from {peer} idle for {secs} s; closed")]
+    Idle {
+        /// The peer.
+        peer: SocketAddr,
+        /// The idle limit.
+        secs: u64,
+    },
+    /// A peer started a message (or a TLS/WebSocket handshake) and did not finish it in time,
+    /// as a slow-read attack would; it was disconnected.
+    #[error("{peer} left a message unfinished for {secs} s ({pending} bytes received); closed")]
+    Stalled {
+        /// The peer.
+        peer: SocketAddr,
+        /// The limit on finishing one message.
+        secs: u64,
+        /// Bytes of the unfinished message.
+        pending: usize,
+    },
+    /// The connection a reply should go back on (RFC 3261 §18.2.2) is gone.
+    #[error("no open {proto} connection to {addr} any more")]
+    NoConnection {
+        /// The transport.
+        proto: super::Proto,
+        /// The peer.
+        addr: SocketAddr,
+    },
+    /// Nothing is listening on that transport and IP family, so there is no socket to send from.
+    #[error("no {proto} socket of this IP family to send to {addr} from; listen on one")]
+    NoSocket {
+        /// The transport.
+        proto: super::Proto,
+        /// The destination.
+        addr: SocketAddr,
+    },
+    /// More connections than the limit; this one was refused.
+    #[error("refused connection from {peer}: already {limit} connections open")]
+    TooManyConnections {
+        /// The refused peer.
+        peer: SocketAddr,
+        /// The configured maximum.
+        limit: usize,
+    },
 }
 
 impl TransportError {

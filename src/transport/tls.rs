@@ -1,13 +1,14 @@
 //! The TLS client configuration (RFC 3261 §26.3.1 and RFC 5922 for what a SIP client checks):
 //! which CAs are trusted, whether a client certificate is offered, and the `insecure` escape
 //! hatch for lab servers with self-signed certificates. Built once, shared by every connection.
+//! The server side ([`ServerTls`]) is the certificate and key a `listen` endpoint presents.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 
@@ -75,6 +76,48 @@ impl ClientTls {
     /// The TLS connector for one connection.
     pub(crate) fn connector(&self) -> tokio_rustls::TlsConnector {
         tokio_rustls::TlsConnector::from(self.config.clone())
+    }
+}
+
+/// A TLS server configuration for `tls` and `wss` listeners: one certificate chain and key.
+/// Clients are not asked for a certificate.
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    config: Arc<ServerConfig>,
+}
+
+impl ServerTls {
+    /// The chain in `cert` (PEM, leaf first) and the private key in `key` (PEM: PKCS#8, PKCS#1
+    /// or SEC1). Errors are [`TransportError::TlsConfig`], naming the file.
+    pub fn from_pem_files(cert: &Path, key: &Path) -> Result<ServerTls, TransportError> {
+        let chain = read_certs(cert, "server certificate")?;
+        let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+            TransportError::TlsConfig(format!(
+                "cannot read a private key from {}: {e}",
+                key.display()
+            ))
+        })?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| TransportError::TlsConfig(format!("TLS setup failed: {e}")))?
+            .with_no_client_auth()
+            .with_single_cert(chain, key_der)
+            .map_err(|e| {
+                TransportError::TlsConfig(format!(
+                    "server certificate {} and key {} do not fit: {e}",
+                    cert.display(),
+                    key.display()
+                ))
+            })?;
+        Ok(ServerTls {
+            config: Arc::new(config),
+        })
+    }
+
+    /// The TLS acceptor for incoming connections.
+    pub(crate) fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
+        tokio_rustls::TlsAcceptor::from(self.config.clone())
     }
 }
 

@@ -2,11 +2,13 @@
 //! with the `sip` subprotocol; after it, frames are read and written here (RFC 6455 §5), because
 //! tungstenite's stream type needs the `futures` traits, which sipkit does not depend on. Each
 //! WebSocket message carries exactly one SIP message (RFC 7118 §5.3), so no stream framing is
-//! needed on top.
+//! needed on top. A listener runs the server side: `accept_hdr_async` insisting on `sip`, then
+//! the same frame code with the roles swapped (clients mask, servers do not, RFC 6455 §5.1).
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 
 use super::Destination;
 
@@ -51,6 +53,63 @@ where
     Ok(ws.into_inner())
 }
 
+/// Answer a client's opening handshake over `stream`: 101 with `Sec-WebSocket-Protocol: sip`
+/// when the client offered `sip` (RFC 7118 §4), otherwise 400 and an error. A client does not
+/// send SIP before our 101 arrives, so nothing it sent can be left inside tungstenite's buffer.
+pub(crate) async fn accept<S>(stream: S) -> Result<S, String>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    // The signature is tungstenite's callback type; its error is an HTTP response, not ours.
+    #[allow(clippy::result_large_err)]
+    let callback = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
+        // Sec-WebSocket-Protocol = 1#token, possibly over several header lines (RFC 6455 §11.3.4).
+        let offers_sip = req
+            .headers()
+            .get_all("Sec-WebSocket-Protocol")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|p| p.trim() == "sip");
+        if !offers_sip {
+            let mut refuse = ErrorResponse::new(Some(
+                "this endpoint speaks only the `sip` WebSocket subprotocol (RFC 7118)".to_owned(),
+            ));
+            *refuse.status_mut() = StatusCode::BAD_REQUEST;
+            return Err(refuse);
+        }
+        resp.headers_mut()
+            .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("sip"));
+        Ok(resp)
+    };
+    let ws = tokio_tungstenite::accept_hdr_async(stream, callback)
+        .await
+        .map_err(|e| format!("WebSocket upgrade refused: {e}"))?;
+    Ok(ws.into_inner())
+}
+
+/// One server frame: FIN set, not masked (RFC 6455 §5.1 forbids masking from a server).
+pub(crate) fn encode_unmasked(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + 10);
+    out.push(0x80 | (opcode & 0x0F));
+    push_len(&mut out, 0, payload.len());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// The 7-bit length (with the MASK bit `mask_bit`) and its 16- or 64-bit extension.
+fn push_len(out: &mut Vec<u8>, mask_bit: u8, len: usize) {
+    if len < 126 {
+        out.push(mask_bit | len as u8);
+    } else if let Ok(short) = u16::try_from(len) {
+        out.push(mask_bit | 126);
+        out.extend_from_slice(&short.to_be_bytes());
+    } else {
+        out.push(mask_bit | 127);
+        out.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+}
+
 /// One client frame: FIN set, masked with `mask` as RFC 6455 §5.3 requires of clients.
 ///
 /// ```text
@@ -59,16 +118,7 @@ where
 pub(crate) fn encode(opcode: u8, payload: &[u8], mask: [u8; 4]) -> Vec<u8> {
     let mut out = Vec::with_capacity(payload.len() + 14);
     out.push(0x80 | (opcode & 0x0F));
-    let len = payload.len();
-    if len < 126 {
-        out.push(0x80 | len as u8);
-    } else if let Ok(short) = u16::try_from(len) {
-        out.push(0x80 | 126);
-        out.extend_from_slice(&short.to_be_bytes());
-    } else {
-        out.push(0x80 | 127);
-        out.extend_from_slice(&(len as u64).to_be_bytes());
-    }
+    push_len(&mut out, 0x80, payload.len());
     out.extend_from_slice(&mask);
     out.extend(payload.iter().zip(mask.iter().cycle()).map(|(b, m)| b ^ m));
     out
@@ -96,20 +146,33 @@ pub(crate) enum DecodeError {
     Protocol(String),
 }
 
-/// Server frames from a byte stream, joined into messages.
+/// Frames from a byte stream, joined into messages: a client reads server frames, a listener
+/// reads client frames.
 #[derive(Debug)]
 pub(crate) struct Decoder {
     buf: Vec<u8>,
     partial: Option<Vec<u8>>,
     max_message: usize,
+    require_mask: bool,
 }
 
 impl Decoder {
+    /// A decoder of server frames (masked ones are tolerated).
     pub(crate) fn new(max_message: usize) -> Self {
         Decoder {
             buf: Vec::new(),
             partial: None,
             max_message,
+            require_mask: false,
+        }
+    }
+
+    /// A decoder of client frames, which must be masked (RFC 6455 §5.1: the server closes the
+    /// connection on an unmasked one).
+    pub(crate) fn server(max_message: usize) -> Self {
+        Decoder {
+            require_mask: true,
+            ..Decoder::new(max_message)
         }
     }
 
@@ -183,6 +246,11 @@ impl Decoder {
         let fin = b0 & 0x80 != 0;
         let opcode = b0 & 0x0F;
         let masked = b1 & 0x80 != 0;
+        if self.require_mask && !masked {
+            return Err(DecodeError::Protocol(
+                "unmasked frame from a client (RFC 6455 §5.1)".into(),
+            ));
+        }
         let mut pos = 2usize;
         let len = match b1 & 0x7F {
             126 => {
@@ -299,6 +367,25 @@ mod tests {
             ]
         );
         assert_eq!(d.pending(), 0);
+    }
+
+    #[test]
+    fn server_frames_are_unmasked_and_client_frames_must_be_masked() {
+        assert_eq!(
+            encode_unmasked(OP_TEXT, b"abc"),
+            vec![0x81, 3, b'a', b'b', b'c']
+        );
+        let long = encode_unmasked(OP_BINARY, &[7u8; 70_000]);
+        assert_eq!(
+            long.get(..10),
+            Some(&[0x82, 127, 0, 0, 0, 0, 0, 0x01, 0x11, 0x70][..])
+        );
+        assert_eq!(long.len(), 10 + 70_000);
+        let mut d = Decoder::server(100);
+        d.extend(&encode(OP_TEXT, b"hello", [9, 8, 7, 6]));
+        assert_eq!(d.next_event(), Ok(Event::Message(b"hello".to_vec())));
+        d.extend(&encode_unmasked(OP_TEXT, b"hello"));
+        assert!(matches!(d.next_event(), Err(DecodeError::Protocol(_))));
     }
 
     #[test]
