@@ -6,10 +6,15 @@
 //! The client path is: [`TargetSpec::parse`] the user's text, [`Resolver::resolve`] it into an
 //! ordered list of [`Destination`]s, [`Connection::connect`] to one, then [`Sender::send`] and
 //! [`Connection::recv`] whole messages.
+//!
+//! The server path is: [`Listener::bind`] a set of [`ListenSpec`]s, [`Listener::recv`]
+//! [`Event`]s, and answer with [`Listener::send`] on the [`Flow`] a request came in on;
+//! [`server_transaction`] decides what a retransmitted request gets.
 
 mod conn;
 mod error;
 pub mod framing;
+mod listener;
 mod resolve;
 mod target;
 mod tls;
@@ -22,9 +27,10 @@ use std::net::SocketAddr;
 
 pub use conn::{Connection, Received, Sender};
 pub use error::{ResolveError, TargetError, TransportError};
+pub use listener::{ConnId, Event, Flow, Inbound, Limits, ListenSpec, Listener};
 pub use resolve::{Resolution, ResolveStep, Resolver};
 pub use target::{TargetSpec, parse_bind, parse_dns_server};
-pub use tls::ClientTls;
+pub use tls::{ClientTls, ServerTls};
 
 /// A SIP transport (RFC 3261 §18, RFC 7118 for WebSocket).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]

@@ -1,0 +1,914 @@
+//! The server side of the transports, for `sipkit listen`: sockets bound on several transports
+//! and addresses at once, one task per accepted TCP/TLS/WebSocket connection, every message
+//! and every connection problem delivered as an [`Event`] on one queue. Replies go back on the
+//! [`Flow`] a request came in on, because RFC 3261 §18.2.2 sends a response over a reliable
+//! transport back on the connection that carried the request; [`Listener::send_to`] opens a
+//! connection when the endpoint itself starts a request (a BYE) and none is open.
+//!
+//! A hostile peer (garbage, a message larger than the limit, a message never finished, a
+//! handshake never finished) costs only its own connection: its task reports the reason as
+//! [`Event::Closed`] and ends, the other tasks never notice.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::{Mutex, mpsc, watch};
+use tokio::time::Instant;
+
+use super::framing::{Frame, FrameError, StreamFramer};
+use super::tls::ServerTls;
+use super::{ClientTls, Connection, Destination, Proto, Sender, TransportError, ws};
+
+type BoxRead = Box<dyn AsyncRead + Send + Unpin>;
+type BoxWrite = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// More than the largest UDP payload, so an oversized datagram is seen whole and refused
+/// rather than silently truncated.
+const UDP_BUFFER: usize = 65536;
+/// How much is read from a stream at a time.
+const READ_CHUNK: usize = 16 * 1024;
+/// Events waiting for the command; connection tasks wait when it is full (back-pressure).
+const QUEUE: usize = 1024;
+/// Pause after a failed `accept` (out of file descriptors) so the loop does not spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// One address to listen on, and after [`Listener::bind`] the address really bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct ListenSpec {
+    /// The transport.
+    pub proto: Proto,
+    /// The IP address and port (port 0: chosen by the system).
+    pub addr: SocketAddr,
+}
+
+impl ListenSpec {
+    /// Listen for `proto` on `addr`.
+    pub fn new(proto: Proto, addr: SocketAddr) -> ListenSpec {
+        ListenSpec { proto, addr }
+    }
+}
+
+impl fmt::Display for ListenSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.proto, self.addr)
+    }
+}
+
+/// Bounds on what one peer may cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest message accepted, in bytes (a datagram, a framed stream message, a WebSocket
+    /// message); on a stream, also the largest unfinished prefix.
+    pub max_message: usize,
+    /// A connection silent this long (no message, no keepalive) is closed.
+    pub idle: Duration,
+    /// A message, or a TLS/WebSocket handshake, begun but not finished within this time closes
+    /// the connection (slow-read attacks). Also bounds connecting in [`Listener::send_to`].
+    pub message_timeout: Duration,
+    /// Connections open at once (accepted and opened by `send_to`); more are refused.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    /// 64 KiB messages, 5 minutes idle, 30 seconds per message or handshake, 1024 connections.
+    fn default() -> Limits {
+        Limits {
+            max_message: 64 * 1024,
+            idle: Duration::from_secs(300),
+            message_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+        }
+    }
+}
+
+/// Names one connection for the lifetime of a [`Listener`]; never reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct ConnId(pub u64);
+
+impl fmt::Display for ConnId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// Where a message came from and where its reply goes: the transport, our address, the peer's
+/// address, and for connection transports the connection itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct Flow {
+    /// The transport.
+    pub proto: Proto,
+    /// Our address: the UDP socket's bound address, or the connection's local address.
+    pub local: SocketAddr,
+    /// The peer's address (the source address of the packets, not the Via sent-by).
+    pub remote: SocketAddr,
+    /// The connection; `None` for UDP.
+    pub conn: Option<ConnId>,
+}
+
+impl fmt::Display for Flow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} <-> {}", self.proto, self.local, self.remote)?;
+        if let Some(id) = self.conn {
+            write!(f, " {id}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One message received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inbound {
+    /// One whole SIP message: a datagram, a stream message cut at its Content-Length, or one
+    /// WebSocket message (RFC 7118 §5.3). Keepalive CRLFs are never included. Not parsed: a
+    /// datagram or WebSocket message may still be garbage.
+    pub data: Vec<u8>,
+    /// Where it came from.
+    pub flow: Flow,
+}
+
+/// What a [`Listener`] reports.
+#[derive(Debug)]
+pub enum Event {
+    /// A message arrived.
+    Message(Inbound),
+    /// A connection was accepted (after its TLS and WebSocket handshakes) or opened by
+    /// [`Listener::send_to`].
+    Opened(Flow),
+    /// A connection ended: `None` when the peer closed it cleanly between messages, otherwise
+    /// why (peer closed mid-message, garbage, too large, stalled, idle, I/O error).
+    Closed {
+        /// The connection.
+        flow: Flow,
+        /// Why, unless it was an orderly close.
+        error: Option<TransportError>,
+    },
+    /// Something failed without ending a connection that had been opened: an oversized or
+    /// unreadable datagram (the socket keeps working), a refused connection, a failed TLS or
+    /// WebSocket handshake (no [`Event::Opened`] was reported for it), a failed `accept`.
+    Error {
+        /// Where it happened.
+        flow: Flow,
+        /// What happened.
+        error: TransportError,
+    },
+}
+
+/// Sockets listening on one or more transports and addresses.
+#[derive(Debug)]
+pub struct Listener {
+    events: mpsc::Receiver<Event>,
+    shared: Arc<Shared>,
+    locals: Vec<ListenSpec>,
+    /// Dropped with the listener: every task sees its receiver close and ends.
+    _shutdown: watch::Sender<()>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    udp: Vec<(SocketAddr, Arc<UdpSocket>)>,
+    conns: StdMutex<HashMap<ConnId, Registered>>,
+    open: AtomicUsize,
+    next_id: AtomicU64,
+    limits: Limits,
+    tls: Option<ServerTls>,
+    client_tls: StdMutex<Option<ClientTls>>,
+    events: mpsc::Sender<Event>,
+    shutdown: watch::Receiver<()>,
+}
+
+#[derive(Debug)]
+struct Registered {
+    flow: Flow,
+    writer: Arc<Writer>,
+}
+
+/// The sending half of one connection.
+enum Writer {
+    Stream(Mutex<BoxWrite>),
+    /// Server side of a WebSocket: our frames are not masked.
+    Ws(Mutex<BoxWrite>),
+    /// A connection opened by `send_to`, with the client code's sender.
+    Client(Sender),
+}
+
+impl fmt::Debug for Writer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Writer::Stream(_) => "Writer::Stream",
+            Writer::Ws(_) => "Writer::Ws",
+            Writer::Client(_) => "Writer::Client",
+        })
+    }
+}
+
+impl Writer {
+    async fn send(&self, bytes: &[u8], peer: SocketAddr) -> Result<(), TransportError> {
+        match self {
+            Writer::Stream(w) => write_all(&mut *w.lock().await, bytes, peer).await,
+            Writer::Ws(_) => {
+                // RFC 7118 §5.2: text frames for UTF-8 messages, binary otherwise.
+                let opcode = if std::str::from_utf8(bytes).is_ok() {
+                    ws::OP_TEXT
+                } else {
+                    ws::OP_BINARY
+                };
+                self.send_frame(opcode, bytes, peer).await
+            }
+            Writer::Client(sender) => sender.send(bytes).await,
+        }
+    }
+
+    async fn send_frame(
+        &self,
+        opcode: u8,
+        payload: &[u8],
+        peer: SocketAddr,
+    ) -> Result<(), TransportError> {
+        match self {
+            Writer::Ws(w) => {
+                let frame = ws::encode_unmasked(opcode, payload);
+                write_all(&mut *w.lock().await, &frame, peer).await
+            }
+            Writer::Stream(_) | Writer::Client(_) => Ok(()),
+        }
+    }
+
+    async fn shutdown(&self) {
+        match self {
+            Writer::Stream(w) | Writer::Ws(w) => {
+                let _ = w.lock().await.shutdown().await;
+            }
+            Writer::Client(sender) => {
+                let _ = sender.shutdown().await;
+            }
+        }
+    }
+}
+
+async fn write_all(w: &mut BoxWrite, bytes: &[u8], peer: SocketAddr) -> Result<(), TransportError> {
+    let io = |source| TransportError::Io {
+        op: "sending to",
+        addr: peer,
+        source,
+    };
+    w.write_all(bytes).await.map_err(io)?;
+    w.flush().await.map_err(io)
+}
+
+impl Listener {
+    /// Bind every spec (TLS and WSS need `tls`), start receiving, and return the listener.
+    /// Fails on the first address that cannot be bound, closing those already bound.
+    pub async fn bind(
+        specs: &[ListenSpec],
+        tls: Option<ServerTls>,
+        limits: Limits,
+    ) -> Result<Listener, TransportError> {
+        if specs.iter().any(|s| s.proto.is_secure()) && tls.is_none() {
+            return Err(TransportError::TlsConfig(
+                "listening on tls or wss needs a server certificate and its key".into(),
+            ));
+        }
+        let mut udp = Vec::new();
+        let mut tcp = Vec::new();
+        let mut locals = Vec::new();
+        for spec in specs {
+            let bind_err = |source| TransportError::Bind {
+                addr: spec.addr,
+                source,
+            };
+            if spec.proto == Proto::Udp {
+                let socket = UdpSocket::bind(spec.addr).await.map_err(bind_err)?;
+                let local = socket.local_addr().map_err(bind_err)?;
+                locals.push(ListenSpec::new(Proto::Udp, local));
+                udp.push((local, Arc::new(socket)));
+            } else {
+                let listener = TcpListener::bind(spec.addr).await.map_err(bind_err)?;
+                let local = listener.local_addr().map_err(bind_err)?;
+                locals.push(ListenSpec::new(spec.proto, local));
+                tcp.push((spec.proto, local, listener));
+            }
+        }
+        let (events_tx, events) = mpsc::channel(QUEUE);
+        let (shutdown_tx, shutdown) = watch::channel(());
+        let shared = Arc::new(Shared {
+            udp,
+            conns: StdMutex::new(HashMap::new()),
+            open: AtomicUsize::new(0),
+            next_id: AtomicU64::new(1),
+            limits,
+            tls,
+            client_tls: StdMutex::new(None),
+            events: events_tx,
+            shutdown,
+        });
+        for (local, socket) in &shared.udp {
+            tokio::spawn(udp_loop(shared.clone(), *local, socket.clone()));
+        }
+        for (proto, local, listener) in tcp {
+            tokio::spawn(accept_loop(shared.clone(), proto, local, listener));
+        }
+        Ok(Listener {
+            events,
+            shared,
+            locals,
+            _shutdown: shutdown_tx,
+        })
+    }
+
+    /// The addresses really bound, in the order of the specs, with ports chosen by the system
+    /// filled in.
+    pub fn local_addrs(&self) -> &[ListenSpec] {
+        &self.locals
+    }
+
+    /// The next event. Cancel-safe. Waits forever when nothing happens, as a server does.
+    pub async fn recv(&mut self) -> Event {
+        match self.events.recv().await {
+            Some(event) => event,
+            // Cannot happen while `self.shared` holds a sender; wait rather than invent an event.
+            None => std::future::pending().await,
+        }
+    }
+
+    /// The TLS client configuration for TLS and WSS connections that [`Listener::send_to`]
+    /// opens; without one, the system's trusted CAs are used.
+    pub fn set_client_tls(&self, tls: ClientTls) {
+        if let Ok(mut slot) = self.shared.client_tls.lock() {
+            *slot = Some(tls);
+        }
+    }
+
+    /// The connections open now (accepted or opened by `send_to`), in the order opened.
+    pub fn connections(&self) -> Vec<Flow> {
+        let mut flows: Vec<Flow> = match self.shared.conns.lock() {
+            Ok(conns) => conns.values().map(|r| r.flow).collect(),
+            Err(_) => Vec::new(),
+        };
+        flows.sort_by_key(|f| f.conn);
+        flows
+    }
+
+    /// Send one whole message on `flow`: from the UDP socket it arrived on, or on its
+    /// connection. A closed connection gives [`TransportError::NoConnection`]; RFC 3261
+    /// §18.2.2 then says to try the Via sent-by with [`Listener::send_to`].
+    pub async fn send(&self, flow: &Flow, bytes: &[u8]) -> Result<(), TransportError> {
+        match flow.conn {
+            None => {
+                let socket = self
+                    .shared
+                    .udp
+                    .iter()
+                    .find(|(local, _)| *local == flow.local)
+                    .or_else(|| self.shared.udp_for(flow.remote))
+                    .map(|(_, s)| s.clone())
+                    .ok_or(TransportError::NoSocket {
+                        proto: Proto::Udp,
+                        addr: flow.remote,
+                    })?;
+                udp_send(&socket, bytes, flow.remote).await
+            }
+            Some(id) => {
+                let writer = self.shared.writer(id).ok_or(TransportError::NoConnection {
+                    proto: flow.proto,
+                    addr: flow.remote,
+                })?;
+                writer.send(bytes, flow.remote).await
+            }
+        }
+    }
+
+    /// Send one whole message to `addr` over `proto`, for requests this endpoint starts: UDP
+    /// from a listening socket of the same IP family; TCP, TLS, WS and WSS on a connection
+    /// already open to that address, or a new one (reported as [`Event::Opened`], its
+    /// messages arriving as events like any other). Returns the flow used.
+    pub async fn send_to(
+        &self,
+        proto: Proto,
+        addr: SocketAddr,
+        bytes: &[u8],
+    ) -> Result<Flow, TransportError> {
+        if proto == Proto::Udp {
+            let (local, socket) = self
+                .shared
+                .udp_for(addr)
+                .ok_or(TransportError::NoSocket { proto, addr })?;
+            udp_send(socket, bytes, addr).await?;
+            return Ok(Flow {
+                proto,
+                local: *local,
+                remote: addr,
+                conn: None,
+            });
+        }
+        if let Some((flow, writer)) = self.shared.find_conn(proto, addr) {
+            writer.send(bytes, addr).await?;
+            return Ok(flow);
+        }
+        let (flow, writer) = self.connect(proto, addr).await?;
+        writer.send(bytes, addr).await?;
+        Ok(flow)
+    }
+
+    async fn connect(
+        &self,
+        proto: Proto,
+        addr: SocketAddr,
+    ) -> Result<(Flow, Arc<Writer>), TransportError> {
+        let shared = &self.shared;
+        let Some(slot) = shared.reserve() else {
+            return Err(TransportError::TooManyConnections {
+                peer: addr,
+                limit: shared.limits.max_connections,
+            });
+        };
+        let tls = match shared.client_tls.lock().ok().and_then(|t| t.clone()) {
+            Some(tls) => tls,
+            None => ClientTls::new(None, false, None, None)?,
+        };
+        let dest = Destination::new(proto, addr, addr.ip().to_string());
+        let connect = Connection::connect(&dest, None, &tls, shared.limits.max_message);
+        let conn = tokio::time::timeout(shared.limits.message_timeout, connect)
+            .await
+            .map_err(|_| TransportError::Connect {
+                addr,
+                source: io::Error::new(io::ErrorKind::TimedOut, "no answer in time"),
+            })??;
+        let id = slot.id;
+        let flow = Flow {
+            proto,
+            local: conn.local_addr(),
+            remote: addr,
+            conn: Some(id),
+        };
+        let writer = Arc::new(Writer::Client(conn.sender()));
+        shared.register(flow, writer.clone());
+        let _ = shared.events.send(Event::Opened(flow)).await;
+        tokio::spawn(client_loop(shared.clone(), slot, flow, conn));
+        Ok((flow, writer))
+    }
+}
+
+impl Shared {
+    fn udp_for(&self, addr: SocketAddr) -> Option<&(SocketAddr, Arc<UdpSocket>)> {
+        self.udp
+            .iter()
+            .find(|(local, _)| local.is_ipv4() == addr.is_ipv4())
+    }
+
+    fn writer(&self, id: ConnId) -> Option<Arc<Writer>> {
+        let conns = self.conns.lock().ok()?;
+        conns.get(&id).map(|r| r.writer.clone())
+    }
+
+    fn find_conn(&self, proto: Proto, addr: SocketAddr) -> Option<(Flow, Arc<Writer>)> {
+        let conns = self.conns.lock().ok()?;
+        conns
+            .values()
+            .filter(|r| r.flow.proto == proto && r.flow.remote == addr)
+            .min_by_key(|r| r.flow.conn)
+            .map(|r| (r.flow, r.writer.clone()))
+    }
+
+    fn register(&self, flow: Flow, writer: Arc<Writer>) {
+        if let (Some(id), Ok(mut conns)) = (flow.conn, self.conns.lock()) {
+            conns.insert(id, Registered { flow, writer });
+        }
+    }
+
+    /// Count one more connection and give it an id, unless the limit is reached.
+    fn reserve(self: &Arc<Self>) -> Option<Slot> {
+        let max = self.limits.max_connections;
+        self.open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()?;
+        Some(Slot {
+            shared: self.clone(),
+            id: ConnId(self.next_id.fetch_add(1, Ordering::Relaxed)),
+        })
+    }
+
+    fn next_id(&self) -> ConnId {
+        ConnId(self.next_id.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// One counted connection: dropping it (when its task ends, however it ends) unregisters the
+/// connection and frees its place under the limit.
+struct Slot {
+    shared: Arc<Shared>,
+    id: ConnId,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Ok(mut conns) = self.shared.conns.lock() {
+            conns.remove(&self.id);
+        }
+        self.shared.open.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+async fn udp_send(socket: &UdpSocket, bytes: &[u8], to: SocketAddr) -> Result<(), TransportError> {
+    socket
+        .send_to(bytes, to)
+        .await
+        .map(|_| ())
+        .map_err(|source| TransportError::Io {
+            op: "sending to",
+            addr: to,
+            source,
+        })
+}
+
+async fn udp_loop(shared: Arc<Shared>, local: SocketAddr, socket: Arc<UdpSocket>) {
+    let mut shutdown = shared.shutdown.clone();
+    let mut buf = vec![0u8; UDP_BUFFER];
+    loop {
+        let received = tokio::select! {
+            _ = shutdown.changed() => return,
+            r = socket.recv_from(&mut buf) => r,
+        };
+        let event = match received {
+            Ok((n, from)) => {
+                let flow = Flow {
+                    proto: Proto::Udp,
+                    local,
+                    remote: from,
+                    conn: None,
+                };
+                let data = buf.get(..n).unwrap_or_default();
+                // RFC 5626 §4.4.1 keepalives and empty datagrams are no messages.
+                if data.iter().all(|b| matches!(b, b'\r' | b'\n')) {
+                    continue;
+                }
+                if n > shared.limits.max_message {
+                    Event::Error {
+                        flow,
+                        error: TransportError::TooLarge {
+                            peer: from,
+                            limit: shared.limits.max_message,
+                        },
+                    }
+                } else {
+                    Event::Message(Inbound {
+                        data: data.to_vec(),
+                        flow,
+                    })
+                }
+            }
+            // Some systems report an ICMP error for an earlier send_to here; the socket is fine.
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => continue,
+            Err(source) => {
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                Event::Error {
+                    flow: Flow {
+                        proto: Proto::Udp,
+                        local,
+                        remote: local,
+                        conn: None,
+                    },
+                    error: TransportError::Io {
+                        op: "receiving on",
+                        addr: local,
+                        source,
+                    },
+                }
+            }
+        };
+        if shared.events.send(event).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn accept_loop(shared: Arc<Shared>, proto: Proto, local: SocketAddr, listener: TcpListener) {
+    let mut shutdown = shared.shutdown.clone();
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.changed() => return,
+            r = listener.accept() => r,
+        };
+        let (tcp, remote) = match accepted {
+            Ok(pair) => pair,
+            Err(source) => {
+                let flow = Flow {
+                    proto,
+                    local,
+                    remote: local,
+                    conn: None,
+                };
+                let error = TransportError::Io {
+                    op: "accepting connections on",
+                    addr: local,
+                    source,
+                };
+                if shared
+                    .events
+                    .send(Event::Error { flow, error })
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
+        };
+        let local = tcp.local_addr().unwrap_or(local);
+        let Some(slot) = shared.reserve() else {
+            let flow = Flow {
+                proto,
+                local,
+                remote,
+                conn: Some(shared.next_id()),
+            };
+            let error = TransportError::TooManyConnections {
+                peer: remote,
+                limit: shared.limits.max_connections,
+            };
+            drop(tcp);
+            if shared
+                .events
+                .send(Event::Error { flow, error })
+                .await
+                .is_err()
+            {
+                return;
+            }
+            continue;
+        };
+        let _ = tcp.set_nodelay(true);
+        let flow = Flow {
+            proto,
+            local,
+            remote,
+            conn: Some(slot.id),
+        };
+        tokio::spawn(serve(shared.clone(), slot, flow, tcp));
+    }
+}
+
+/// Handshakes (TLS, WebSocket), then messages until the connection ends.
+async fn serve(shared: Arc<Shared>, slot: Slot, flow: Flow, tcp: TcpStream) {
+    let mut shutdown = shared.shutdown.clone();
+    let limit = shared.limits.message_timeout;
+    let handshake = tokio::time::timeout(limit, handshake(&shared, flow, tcp));
+    let opened = tokio::select! {
+        _ = shutdown.changed() => return,
+        r = handshake => r,
+    };
+    let (read, writer, framer) = match opened {
+        Ok(Ok(parts)) => parts,
+        Ok(Err(error)) => {
+            let _ = shared.events.send(Event::Error { flow, error }).await;
+            return;
+        }
+        Err(_) => {
+            let error = TransportError::Stalled {
+                peer: flow.remote,
+                secs: limit.as_secs(),
+                pending: 0,
+            };
+            let _ = shared.events.send(Event::Error { flow, error }).await;
+            return;
+        }
+    };
+    let writer = Arc::new(writer);
+    shared.register(flow, writer.clone());
+    if shared.events.send(Event::Opened(flow)).await.is_err() {
+        return;
+    }
+    let error = read_loop(&shared, flow, read, &writer, framer).await;
+    // Deregister before reporting, so a reply attempted after `Closed` fails cleanly.
+    drop(slot);
+    writer.shutdown().await;
+    let _ = shared.events.send(Event::Closed { flow, error }).await;
+}
+
+async fn handshake(
+    shared: &Shared,
+    flow: Flow,
+    tcp: TcpStream,
+) -> Result<(BoxRead, Writer, Framer), TransportError> {
+    let max = shared.limits.max_message;
+    let peer = flow.remote;
+    let ws_err = |message| TransportError::WebSocket {
+        addr: peer,
+        message,
+    };
+    let tls = || {
+        shared
+            .tls
+            .as_ref()
+            .map(ServerTls::acceptor)
+            .ok_or_else(|| TransportError::TlsConfig("no server certificate".into()))
+    };
+    let tls_err = |source| TransportError::TlsAccept { peer, source };
+    Ok(match flow.proto {
+        Proto::Udp | Proto::Tcp => {
+            let (r, w) = tcp.into_split();
+            (
+                Box::new(r) as BoxRead,
+                Writer::Stream(Mutex::new(Box::new(w))),
+                Framer::Sip(StreamFramer::new(max)),
+            )
+        }
+        Proto::Tls => {
+            let stream = tls()?.accept(tcp).await.map_err(tls_err)?;
+            let (r, w) = tokio::io::split(stream);
+            (
+                Box::new(r) as BoxRead,
+                Writer::Stream(Mutex::new(Box::new(w))),
+                Framer::Sip(StreamFramer::new(max)),
+            )
+        }
+        Proto::Ws => {
+            let stream = ws::accept(tcp).await.map_err(ws_err)?;
+            let (r, w) = stream.into_split();
+            (
+                Box::new(r) as BoxRead,
+                Writer::Ws(Mutex::new(Box::new(w))),
+                Framer::Ws(ws::Decoder::server(max)),
+            )
+        }
+        Proto::Wss => {
+            let stream = tls()?.accept(tcp).await.map_err(tls_err)?;
+            let stream = ws::accept(stream).await.map_err(ws_err)?;
+            let (r, w) = tokio::io::split(stream);
+            (
+                Box::new(r) as BoxRead,
+                Writer::Ws(Mutex::new(Box::new(w))),
+                Framer::Ws(ws::Decoder::server(max)),
+            )
+        }
+    })
+}
+
+/// Stream framing or WebSocket frames: both cut a byte stream into whole messages.
+enum Framer {
+    Sip(StreamFramer),
+    Ws(ws::Decoder),
+}
+
+impl Framer {
+    fn extend(&mut self, bytes: &[u8]) {
+        match self {
+            Framer::Sip(f) => f.extend(bytes),
+            Framer::Ws(d) => d.extend(bytes),
+        }
+    }
+
+    fn pending(&self) -> usize {
+        match self {
+            Framer::Sip(f) => f.pending(),
+            Framer::Ws(d) => d.pending(),
+        }
+    }
+}
+
+/// Messages until the peer closes or misbehaves; returns why it ended (`None`: clean close).
+async fn read_loop(
+    shared: &Shared,
+    flow: Flow,
+    mut read: BoxRead,
+    writer: &Writer,
+    mut framer: Framer,
+) -> Option<TransportError> {
+    let mut shutdown = shared.shutdown.clone();
+    let limits = shared.limits;
+    let peer = flow.remote;
+    let too_large = TransportError::TooLarge {
+        peer,
+        limit: limits.max_message,
+    };
+    let mut last_read = Instant::now();
+    let mut started: Option<Instant> = None;
+    loop {
+        // Every whole message in the buffer first.
+        loop {
+            let data = match &mut framer {
+                Framer::Sip(f) => match f.next_message() {
+                    Ok(Frame::Message(data)) => data,
+                    Ok(Frame::NeedMore) => break,
+                    Err(FrameError::TooLarge) => return Some(too_large),
+                    Err(FrameError::Syntax(error)) => {
+                        return Some(TransportError::Framing { peer, error });
+                    }
+                },
+                Framer::Ws(d) => match d.next_event() {
+                    Ok(ws::Event::Message(data)) => data,
+                    Ok(ws::Event::NeedMore) => break,
+                    Ok(ws::Event::Ping(payload)) => {
+                        if let Err(e) = writer.send_frame(ws::OP_PONG, &payload, peer).await {
+                            return Some(e);
+                        }
+                        continue;
+                    }
+                    Ok(ws::Event::Close(payload)) => {
+                        // Echo the status code (RFC 6455 §5.5.1); the peer may be gone already.
+                        let code = payload.get(..2).unwrap_or_default();
+                        let _ = writer.send_frame(ws::OP_CLOSE, code, peer).await;
+                        let pending = d.pending();
+                        return (pending > 0).then_some(TransportError::Closed { peer, pending });
+                    }
+                    Err(ws::DecodeError::TooLarge) => return Some(too_large),
+                    Err(ws::DecodeError::Protocol(message)) => {
+                        return Some(TransportError::WebSocket {
+                            addr: peer,
+                            message,
+                        });
+                    }
+                },
+            };
+            started = None;
+            let event = Event::Message(Inbound { data, flow });
+            if shared.events.send(event).await.is_err() {
+                return None;
+            }
+        }
+        let pending = framer.pending();
+        let (deadline, timed_out) = if pending > 0 {
+            let since = *started.get_or_insert_with(Instant::now);
+            let error = TransportError::Stalled {
+                peer,
+                secs: limits.message_timeout.as_secs(),
+                pending,
+            };
+            (since + limits.message_timeout, error)
+        } else {
+            started = None;
+            let error = TransportError::Idle {
+                peer,
+                secs: limits.idle.as_secs(),
+            };
+            (last_read + limits.idle, error)
+        };
+        let mut chunk = [0u8; READ_CHUNK];
+        let n = tokio::select! {
+            _ = shutdown.changed() => return None,
+            _ = tokio::time::sleep_until(deadline) => return Some(timed_out),
+            r = read.read(&mut chunk) => match r {
+                Ok(n) => n,
+                // A TLS peer that closes without close_notify; for us that is just a close.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => 0,
+                Err(source) => {
+                    return Some(TransportError::Io {
+                        op: "receiving from",
+                        addr: peer,
+                        source,
+                    });
+                }
+            },
+        };
+        if n == 0 {
+            return (pending > 0).then_some(TransportError::Closed { peer, pending });
+        }
+        last_read = Instant::now();
+        framer.extend(chunk.get(..n).unwrap_or_default());
+    }
+}
+
+/// Messages on a connection opened by `send_to`, through the client code's reader.
+async fn client_loop(shared: Arc<Shared>, slot: Slot, flow: Flow, mut conn: Connection) {
+    let mut shutdown = shared.shutdown.clone();
+    let idle = shared.limits.idle;
+    let error = loop {
+        let received = tokio::select! {
+            _ = shutdown.changed() => return,
+            r = tokio::time::timeout(idle, conn.recv()) => r,
+        };
+        match received {
+            Ok(Ok(got)) => {
+                let event = Event::Message(Inbound {
+                    data: got.data,
+                    flow,
+                });
+                if shared.events.send(event).await.is_err() {
+                    return;
+                }
+            }
+            Ok(Err(TransportError::Closed { pending: 0, .. })) => break None,
+            Ok(Err(e)) => break Some(e),
+            Err(_) => {
+                break Some(TransportError::Idle {
+                    peer: flow.remote,
+                    secs: idle.as_secs(),
+                });
+            }
+        }
+    };
+    drop(slot);
+    let _ = conn.sender().shutdown().await;
+    let _ = shared.events.send(Event::Closed { flow, error }).await;
+}
