@@ -10,6 +10,7 @@ mod cases {
     mod exit_codes;
     mod generated;
     mod json;
+    mod listener;
     mod pipes;
     mod transport;
     mod validate;

@@ -4,6 +4,7 @@
 
 pub mod dns;
 pub mod peer;
+pub mod server_pki;
 pub mod tls;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,386 @@
+//! Library-level tests of `sipkit::transport::Listener` (issue #5, `sipkit listen`) on
+//! loopback: every transport at once answered on the request's own flow, IPv6, stream framing
+//! across reads, hostile peers that cost only their own connection, and connections the
+//! listener opens itself. Every wait is bounded by `peer::within`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use sipkit::transport::{
+    ClientTls, Connection, Destination, Event, Flow, Inbound, Limits, ListenSpec, Listener, Proto,
+    ServerTls, TransportError,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+
+use crate::support::peer::{self, ok, options, within};
+use crate::support::server_pki::ServerPki;
+
+fn spec(proto: Proto, addr: &str) -> ListenSpec {
+    ListenSpec::new(proto, addr.parse().expect("address"))
+}
+
+fn addr_of(listener: &Listener, proto: Proto) -> SocketAddr {
+    listener
+        .local_addrs()
+        .iter()
+        .find(|s| s.proto == proto)
+        .map(|s| s.addr)
+        .unwrap_or_else(|| panic!("no {proto} socket"))
+}
+
+fn ipv6_available() -> bool {
+    std::net::UdpSocket::bind("[::1]:0").is_ok()
+}
+
+/// The next event that `pick` accepts; the others (Opened, mostly) are skipped.
+async fn next<T>(listener: &mut Listener, mut pick: impl FnMut(Event) -> Option<T>) -> T {
+    within("listener event", async {
+        loop {
+            if let Some(found) = pick(listener.recv().await) {
+                return found;
+            }
+        }
+    })
+    .await
+}
+
+async fn next_message(listener: &mut Listener) -> Inbound {
+    next(listener, |e| match e {
+        Event::Message(m) => Some(m),
+        _ => None,
+    })
+    .await
+}
+
+/// The `Closed` event of the connection from `remote`, with its error.
+async fn closed_from(listener: &mut Listener, remote: SocketAddr) -> Option<TransportError> {
+    next(listener, |e| match e {
+        Event::Closed { flow, error } if flow.remote == remote => Some(error),
+        _ => None,
+    })
+    .await
+}
+
+#[tokio::test]
+async fn every_transport_at_once_answers_on_the_request_flow() {
+    let pki = ServerPki::new();
+    let tls = ServerTls::from_pem_files(&pki.cert_file, &pki.key_file).expect("server TLS");
+    let specs: Vec<ListenSpec> = Proto::ALL
+        .into_iter()
+        .map(|p| spec(p, "127.0.0.1:0"))
+        .collect();
+    let mut listener = Listener::bind(&specs, Some(tls), Limits::default())
+        .await
+        .expect("bind");
+    let locals = listener.local_addrs().to_vec();
+    assert_eq!(locals.len(), 5);
+    for (asked, got) in specs.iter().zip(&locals) {
+        assert_eq!(asked.proto, got.proto);
+        assert_ne!(got.addr.port(), 0, "port 0 is resolved");
+    }
+    let client_tls =
+        ClientTls::new(Some(&pki.ca_file), false, None, None).expect("client TLS config");
+    for (n, local) in (1u32..).zip(&locals) {
+        let dest = Destination::new(local.proto, local.addr, "127.0.0.1");
+        let mut conn = within(
+            "connect",
+            Connection::connect(&dest, None, &client_tls, 64 * 1024),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("connect over {}: {e}", local.proto));
+        conn.send(&options(n)).await.expect("client send");
+        let got = next_message(&mut listener).await;
+        assert_eq!(got.data, options(n), "over {}", local.proto);
+        assert_eq!(got.flow.proto, local.proto);
+        assert_eq!(got.flow.remote, conn.local_addr());
+        assert_eq!(got.flow.local.port(), local.addr.port());
+        assert_eq!(got.flow.conn.is_some(), local.proto.reliable());
+        if local.proto.reliable() {
+            assert!(listener.connections().contains(&got.flow));
+        }
+        listener.send(&got.flow, &ok(n, 2)).await.expect("reply");
+        let reply = within("client recv", conn.recv()).await.expect("reply");
+        assert_eq!(reply.data, ok(n, 2), "reply over {}", local.proto);
+    }
+}
+
+#[tokio::test]
+async fn ipv6_udp_and_tcp() {
+    if !ipv6_available() {
+        eprintln!("skipped: no IPv6 loopback");
+        return;
+    }
+    let specs = [spec(Proto::Udp, "[::1]:0"), spec(Proto::Tcp, "[::1]:0")];
+    let mut listener = Listener::bind(&specs, None, Limits::default())
+        .await
+        .expect("bind");
+    let plain = ClientTls::new(None, false, None, None).expect("TLS config");
+    for proto in [Proto::Udp, Proto::Tcp] {
+        let addr = addr_of(&listener, proto);
+        assert!(addr.is_ipv6());
+        let dest = Destination::new(proto, addr, "::1");
+        let mut conn = within("connect", Connection::connect(&dest, None, &plain, 4096))
+            .await
+            .expect("connect");
+        conn.send(&options(7)).await.expect("send");
+        let got = next_message(&mut listener).await;
+        assert!(got.flow.remote.is_ipv6());
+        listener.send(&got.flow, &ok(7, 0)).await.expect("reply");
+        let reply = within("client recv", conn.recv()).await.expect("reply");
+        assert_eq!(reply.data, ok(7, 0));
+    }
+}
+
+#[tokio::test]
+async fn tcp_messages_split_and_merged_across_reads() {
+    let mut listener = Listener::bind(&[spec(Proto::Tcp, "127.0.0.1:0")], None, Limits::default())
+        .await
+        .expect("bind");
+    let mut tcp = TcpStream::connect(addr_of(&listener, Proto::Tcp))
+        .await
+        .expect("connect");
+    let first = options(1);
+    let (head, tail) = first.split_at(30);
+    tcp.write_all(head).await.expect("write");
+    tcp.flush().await.expect("flush");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The rest of the first, a keepalive, and two whole messages in one write.
+    let mut rest = tail.to_vec();
+    rest.extend_from_slice(b"\r\n\r\n");
+    rest.extend(options(2));
+    rest.extend(ok(3, 5));
+    tcp.write_all(&rest).await.expect("write");
+    let a = next_message(&mut listener).await;
+    let b = next_message(&mut listener).await;
+    let c = next_message(&mut listener).await;
+    assert_eq!([a.data, b.data, c.data], [options(1), options(2), ok(3, 5)]);
+    assert_eq!(a.flow, c.flow, "one connection, one flow");
+    // An orderly close between messages is a close without error.
+    drop(tcp);
+    assert!(closed_from(&mut listener, a.flow.remote).await.is_none());
+    assert!(
+        listener.connections().is_empty(),
+        "closed connection cleaned up"
+    );
+    assert!(matches!(
+        listener.send(&a.flow, &ok(1, 0)).await,
+        Err(TransportError::NoConnection { .. })
+    ));
+}
+
+#[tokio::test]
+async fn hostile_peers_cost_only_their_own_connection() {
+    let limits = Limits {
+        max_message: 1024,
+        ..Limits::default()
+    };
+    let specs = [
+        spec(Proto::Tcp, "127.0.0.1:0"),
+        spec(Proto::Udp, "127.0.0.1:0"),
+    ];
+    let mut listener = Listener::bind(&specs, None, limits).await.expect("bind");
+    let tcp_addr = addr_of(&listener, Proto::Tcp);
+
+    let mut good = TcpStream::connect(tcp_addr).await.expect("connect");
+    good.write_all(&options(1)).await.expect("write");
+    let first = next_message(&mut listener).await;
+
+    let mut garbage = TcpStream::connect(tcp_addr).await.expect("connect");
+    garbage
+        .write_all(b"HELLO WORLD\r\n\r\n")
+        .await
+        .expect("write");
+    let error = closed_from(&mut listener, garbage.local_addr().expect("addr")).await;
+    assert!(
+        matches!(error, Some(TransportError::Framing { .. })),
+        "{error:?}"
+    );
+
+    let mut big = TcpStream::connect(tcp_addr).await.expect("connect");
+    big.write_all(&ok(2, 2000)).await.expect("write");
+    let error = closed_from(&mut listener, big.local_addr().expect("addr")).await;
+    assert!(
+        matches!(error, Some(TransportError::TooLarge { limit: 1024, .. })),
+        "{error:?}"
+    );
+    // The server closed both: their reads end.
+    let mut sink = Vec::new();
+    within("garbage closed", garbage.read_to_end(&mut sink))
+        .await
+        .ok();
+
+    // An oversized datagram is an error event; the socket keeps working.
+    let udp = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let udp_listen = addr_of(&listener, Proto::Udp);
+    udp.send_to(&ok(3, 2000), udp_listen).await.expect("send");
+    let error = next(&mut listener, |e| match e {
+        Event::Error { flow, error } if flow.proto == Proto::Udp => Some(error),
+        _ => None,
+    })
+    .await;
+    assert!(
+        matches!(error, TransportError::TooLarge { .. }),
+        "{error:?}"
+    );
+    udp.send_to(&options(4), udp_listen).await.expect("send");
+    assert_eq!(next_message(&mut listener).await.data, options(4));
+
+    // The good connection is untouched.
+    good.write_all(&options(5)).await.expect("write");
+    let again = next_message(&mut listener).await;
+    assert_eq!(again.data, options(5));
+    assert_eq!(again.flow, first.flow);
+    listener.send(&again.flow, &ok(5, 0)).await.expect("reply");
+    assert_eq!(within("reply", peer::read_head(&mut good)).await, ok(5, 0));
+    assert_eq!(listener.connections(), vec![first.flow]);
+}
+
+#[tokio::test]
+async fn slow_and_silent_peers_are_disconnected() {
+    let limits = Limits {
+        idle: Duration::from_millis(400),
+        message_timeout: Duration::from_millis(200),
+        ..Limits::default()
+    };
+    let mut listener = Listener::bind(&[spec(Proto::Tcp, "127.0.0.1:0")], None, limits)
+        .await
+        .expect("bind");
+    let addr = addr_of(&listener, Proto::Tcp);
+    let mut slow = TcpStream::connect(addr).await.expect("connect");
+    slow.write_all(&options(1)[..40]).await.expect("write");
+    let error = closed_from(&mut listener, slow.local_addr().expect("addr")).await;
+    assert!(
+        matches!(error, Some(TransportError::Stalled { pending: 40, .. })),
+        "{error:?}"
+    );
+    let silent = TcpStream::connect(addr).await.expect("connect");
+    let error = closed_from(&mut listener, silent.local_addr().expect("addr")).await;
+    assert!(
+        matches!(error, Some(TransportError::Idle { .. })),
+        "{error:?}"
+    );
+    // A TLS-less client on a TLS port never finishes the handshake: reported, not opened.
+    let pki = ServerPki::new();
+    let tls = ServerTls::from_pem_files(&pki.cert_file, &pki.key_file).expect("server TLS");
+    let mut listener = Listener::bind(&[spec(Proto::Tls, "127.0.0.1:0")], Some(tls), limits)
+        .await
+        .expect("bind");
+    let mut plain = TcpStream::connect(addr_of(&listener, Proto::Tls))
+        .await
+        .expect("connect");
+    plain.write_all(&options(2)).await.expect("write");
+    let error = next(&mut listener, |e| match e {
+        Event::Error { error, .. } => Some(error),
+        _ => None,
+    })
+    .await;
+    assert!(
+        matches!(error, TransportError::TlsAccept { .. }),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn websocket_without_the_sip_subprotocol_is_refused() {
+    let mut listener = Listener::bind(&[spec(Proto::Ws, "127.0.0.1:0")], None, Limits::default())
+        .await
+        .expect("bind");
+    let addr = addr_of(&listener, Proto::Ws);
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    let url = format!("ws://127.0.0.1:{}/", addr.port());
+    let refused = within("ws handshake", tokio_tungstenite::client_async(url, tcp)).await;
+    let message = refused
+        .expect_err("upgrade without sip refused")
+        .to_string();
+    assert!(message.contains("400"), "{message}");
+    let error = next(&mut listener, |e| match e {
+        Event::Error { error, .. } => Some(error),
+        _ => None,
+    })
+    .await;
+    assert!(
+        matches!(error, TransportError::WebSocket { .. }),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn send_to_opens_a_connection_and_reuses_it() {
+    let mut listener = Listener::bind(&[spec(Proto::Udp, "127.0.0.1:0")], None, Limits::default())
+        .await
+        .expect("bind");
+    let peer_listener = TcpListener::bind("127.0.0.1:0").await.expect("peer bind");
+    let peer_addr = peer_listener.local_addr().expect("addr");
+
+    let flow: Flow = within(
+        "send_to",
+        listener.send_to(Proto::Tcp, peer_addr, &options(1)),
+    )
+    .await
+    .expect("send_to");
+    assert_eq!(flow.remote, peer_addr);
+    let (mut peer, _) = within("accept", peer_listener.accept())
+        .await
+        .expect("accept");
+    assert_eq!(
+        within("peer read", peer::read_head(&mut peer)).await,
+        options(1)
+    );
+    // The answer arrives as an event on the same flow; a second request reuses the connection.
+    peer.write_all(&ok(1, 0)).await.expect("peer write");
+    let got = next_message(&mut listener).await;
+    assert_eq!((got.data, got.flow), (ok(1, 0), flow));
+    let again = listener
+        .send_to(Proto::Tcp, peer_addr, &options(2))
+        .await
+        .expect("send_to");
+    assert_eq!(again, flow);
+    assert_eq!(
+        within("peer read", peer::read_head(&mut peer)).await,
+        options(2)
+    );
+
+    // UDP goes out of the listening socket.
+    let udp_peer = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let udp_flow = listener
+        .send_to(
+            Proto::Udp,
+            udp_peer.local_addr().expect("addr"),
+            &options(3),
+        )
+        .await
+        .expect("send_to udp");
+    let mut buf = [0u8; 2048];
+    let (n, from) = within("udp recv", udp_peer.recv_from(&mut buf))
+        .await
+        .expect("recv");
+    assert_eq!(buf.get(..n), Some(&options(3)[..]));
+    assert_eq!(from, addr_of(&listener, Proto::Udp));
+    assert_eq!(udp_flow.local, from);
+
+    // The peer hangs up: the connection is reported closed and forgotten.
+    drop(peer);
+    assert!(closed_from(&mut listener, peer_addr).await.is_none());
+    assert!(listener.connections().is_empty());
+}
+
+#[tokio::test]
+async fn tls_without_a_certificate_and_busy_ports_are_errors() {
+    let err = Listener::bind(&[spec(Proto::Tls, "127.0.0.1:0")], None, Limits::default())
+        .await
+        .expect_err("tls needs a certificate");
+    assert!(matches!(err, TransportError::TlsConfig(_)), "{err}");
+    let taken = Listener::bind(&[spec(Proto::Tcp, "127.0.0.1:0")], None, Limits::default())
+        .await
+        .expect("bind");
+    let busy = ListenSpec::new(Proto::Tcp, addr_of(&taken, Proto::Tcp));
+    let err = Listener::bind(&[busy], None, Limits::default())
+        .await
+        .expect_err("port in use");
+    assert!(matches!(err, TransportError::Bind { .. }), "{err}");
+    let dir = crate::support::tempdir();
+    let missing = dir.path().join("missing.pem");
+    let err = ServerTls::from_pem_files(&missing, &missing).expect_err("no such file");
+    assert!(err.to_string().contains("missing.pem"), "{err}");
+}
