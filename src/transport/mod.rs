@@ -20,6 +20,7 @@ mod target;
 mod tls;
 mod ws;
 
+pub mod server_transaction;
 pub mod transaction;
 
 use std::fmt;
