@@ -384,3 +384,123 @@ async fn tls_without_a_certificate_and_busy_ports_are_errors() {
     let err = ServerTls::from_pem_files(&missing, &missing).expect_err("no such file");
     assert!(err.to_string().contains("missing.pem"), "{err}");
 }
+
+#[tokio::test]
+async fn retransmitted_udp_request_is_answered_from_the_transaction() {
+    use sipkit::proto::Status;
+    use sipkit::proto::sip::{ParseOptions, parse};
+    use sipkit::transport::server_transaction::{Action, ServerTransactions, Timers};
+
+    let mut listener = Listener::bind(&[spec(Proto::Udp, "127.0.0.1:0")], None, Limits::default())
+        .await
+        .expect("bind");
+    let client = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let server = addr_of(&listener, Proto::Udp);
+    let mut table: ServerTransactions<Flow> = ServerTransactions::new(Timers::default());
+    let mut answered = 0;
+    for _ in 0..3 {
+        client.send_to(&options(9), server).await.expect("send");
+        let got = next_message(&mut listener).await;
+        let now = std::time::Instant::now();
+        let action = match parse(&got.data, &ParseOptions::datagram()) {
+            Ok(Status::Complete(m, _)) => table.on_request(&m, false, got.flow, now),
+            other => panic!("{other:?}"),
+        }
+        .expect("classified");
+        match action {
+            Action::New(id) => {
+                table.respond(id, 200, &ok(9, 1), now).expect("respond");
+                listener.send(&got.flow, &ok(9, 1)).await.expect("send");
+                answered += 1;
+            }
+            Action::Retransmit { response, .. } => {
+                listener.send(&got.flow, &response).await.expect("resend");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let mut buf = [0u8; 2048];
+        let (n, _) = within("reply", client.recv_from(&mut buf))
+            .await
+            .expect("recv");
+        assert_eq!(buf.get(..n), Some(&ok(9, 1)[..]));
+    }
+    assert_eq!(answered, 1, "the TU saw the request once");
+    assert_eq!(table.len(), 1);
+}
+
+/// A raw WebSocket client connection to `addr` that offered `sip`, for frames written by hand.
+async fn ws_raw(addr: SocketAddr) -> TcpStream {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    let mut request = format!("ws://127.0.0.1:{}/", addr.port())
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        tokio_tungstenite::tungstenite::http::HeaderValue::from_static("sip"),
+    );
+    let (ws, response) = within(
+        "ws handshake",
+        tokio_tungstenite::client_async(request, tcp),
+    )
+    .await
+    .expect("upgrade");
+    assert_eq!(
+        response
+            .headers()
+            .get("Sec-WebSocket-Protocol")
+            .and_then(|v| v.to_str().ok()),
+        Some("sip")
+    );
+    ws.into_inner()
+}
+
+#[tokio::test]
+async fn websocket_peers_breaking_rfc_6455_or_the_limit_are_closed() {
+    let limits = Limits {
+        max_message: 1024,
+        ..Limits::default()
+    };
+    let mut listener = Listener::bind(&[spec(Proto::Ws, "127.0.0.1:0")], None, limits)
+        .await
+        .expect("bind");
+    let addr = addr_of(&listener, Proto::Ws);
+    // Unmasked client frame (RFC 6455 §5.1).
+    let mut unmasked = ws_raw(addr).await;
+    unmasked
+        .write_all(&[0x81, 3, b'a', b'b', b'c'])
+        .await
+        .expect("write");
+    let error = closed_from(&mut listener, unmasked.local_addr().expect("addr")).await;
+    assert!(
+        matches!(error, Some(TransportError::WebSocket { .. })),
+        "{error:?}"
+    );
+    // A frame header announcing 100000 bytes is refused before the payload arrives.
+    let mut big = ws_raw(addr).await;
+    let mut frame = vec![0x81, 0x80 | 127];
+    frame.extend_from_slice(&100_000u64.to_be_bytes());
+    frame.extend_from_slice(&[0, 0, 0, 0]);
+    big.write_all(&frame).await.expect("write");
+    let error = closed_from(&mut listener, big.local_addr().expect("addr")).await;
+    assert!(
+        matches!(error, Some(TransportError::TooLarge { .. })),
+        "{error:?}"
+    );
+    // A well-behaved masked message still gets through, answered unmasked.
+    let mut good = ws_raw(addr).await;
+    let payload = options(3);
+    let mut frame = vec![0x81, 0x80 | 126];
+    frame.extend_from_slice(&u16::try_from(payload.len()).expect("short").to_be_bytes());
+    frame.extend_from_slice(&[0, 0, 0, 0]);
+    frame.extend_from_slice(&payload);
+    good.write_all(&frame).await.expect("write");
+    let got = next_message(&mut listener).await;
+    assert_eq!(got.data, payload);
+    listener.send(&got.flow, b"hi").await.expect("reply");
+    let mut head = [0u8; 4];
+    within("reply frame", good.read_exact(&mut head))
+        .await
+        .expect("read");
+    assert_eq!(head, [0x81, 2, b'h', b'i']);
+}
