@@ -796,3 +796,47 @@ fn keep_packets_holds_the_carrying_frames() {
     let sink = read(bytes);
     assert!(sink.payloads.iter().all(|p| p.packets.is_empty()));
 }
+
+/// Throughput of `Reader::run` with a counting sink on a synthesised ~120 MB capture (UDP and
+/// in-order TCP, 1,000-byte payloads). Run with
+/// `cargo test --release --test cli capture_throughput -- --ignored --nocapture`.
+#[test]
+#[ignore = "benchmark: meaningful only in --release"]
+fn capture_throughput() {
+    struct Count(u64, u64);
+    impl Sink for Count {
+        fn payload(&mut self, p: &Payload<'_>) {
+            self.0 += 1;
+            self.1 += p.data.len() as u64;
+        }
+        fn notice(&mut self, _: &Notice) {}
+    }
+    let body = vec![b's'; 1000];
+    let udp = write::ethernet_udp(sa(A), sa(B), &body);
+    let mut w = PcapWriter::new(Vec::new(), PcapFormat::new(1)).expect("vec");
+    let mut c = Conv::new("192.0.2.5:40000", "192.0.2.6:5060", true);
+    for f in c.frames.clone() {
+        w.write_packet(t(0), &f).expect("vec");
+    }
+    for i in 0..60_000i64 {
+        w.write_packet(t(i / 100), &udp).expect("vec");
+        let seg = c.seg(i % 2 == 0, &body);
+        w.write_packet(t(i / 100), &seg).expect("vec");
+    }
+    let bytes = w.into_inner();
+    let len = bytes.len() as f64;
+    let start = std::time::Instant::now();
+    let mut sink = Count(0, 0);
+    let stats = Reader::new(Cursor::new(bytes), Options::default())
+        .and_then(|mut r| r.run(&mut sink))
+        .expect("reads");
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(sink.0, 120_000);
+    println!(
+        "capture_throughput: {} frames, {:.0} MB in {:.3} s = {:.0} MB/s",
+        stats.frames,
+        len / 1e6,
+        secs,
+        len / 1e6 / secs
+    );
+}
