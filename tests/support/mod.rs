@@ -71,3 +71,4 @@ pub fn json_lines(output: &std::process::Output) -> Vec<serde_json::Value> {
         })
         .collect()
 }
+pub mod uas;
