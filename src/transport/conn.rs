@@ -3,6 +3,7 @@
 //! cloneable [`Sender`] so a transaction can retransmit while another task awaits a response.
 
 use std::fmt;
+use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -12,6 +13,8 @@ use tokio::net::{TcpSocket, TcpStream, UdpSocket};
 use tokio::sync::Mutex;
 
 use super::framing::{Frame, FrameError, StreamFramer};
+use super::resolve::XorShift;
+use super::ws;
 use super::{ClientTls, Destination, Proto, TransportError};
 
 type BoxRead = Box<dyn AsyncRead + Send + Unpin>;
@@ -48,6 +51,7 @@ pub struct Connection {
 enum Reader {
     Udp(Arc<UdpSocket>, Vec<u8>),
     Stream(BoxRead, StreamFramer),
+    Ws(BoxRead, ws::Decoder),
 }
 
 /// The sending half of a [`Connection`]; clones share the socket and may be used from other
@@ -60,6 +64,8 @@ pub struct Sender {
 enum SendInner {
     Udp(Arc<UdpSocket>, SocketAddr),
     Stream(Mutex<BoxWrite>, SocketAddr),
+    /// The writer and the generator of masking keys (RFC 6455 §5.3), locked together.
+    Ws(Mutex<(BoxWrite, XorShift)>, SocketAddr),
 }
 
 impl Connection {
@@ -121,10 +127,27 @@ impl Connection {
                 )
             }
             Proto::Ws | Proto::Wss => {
-                return Err(TransportError::WebSocket {
-                    addr,
-                    message: "WebSocket is not supported yet".into(),
-                });
+                let tcp = tcp_connect(addr, bind).await?;
+                let local = local_of(tcp.local_addr(), bind.unwrap_or_else(|| unspecified(addr)));
+                let ws_err = |message| TransportError::WebSocket { addr, message };
+                let (read, write) = if dest.proto == Proto::Wss {
+                    let tls = tls_handshake(dest, tls, tcp).await?;
+                    let tls = ws::handshake(dest, tls).await.map_err(ws_err)?;
+                    let (r, w) = tokio::io::split(tls);
+                    (Box::new(r) as BoxRead, Box::new(w) as BoxWrite)
+                } else {
+                    let tcp = ws::handshake(dest, tcp).await.map_err(ws_err)?;
+                    let (r, w) = tcp.into_split();
+                    (Box::new(r) as BoxRead, Box::new(w) as BoxWrite)
+                };
+                let seed = std::collections::hash_map::RandomState::new()
+                    .build_hasher()
+                    .finish();
+                (
+                    local,
+                    SendInner::Ws(Mutex::new((write, XorShift::new(seed))), addr),
+                    Reader::Ws(read, ws::Decoder::new(max_message)),
+                )
             }
         };
         Ok(Connection {
@@ -239,6 +262,56 @@ impl Connection {
                 }
                 framer.extend(chunk.get(..n).unwrap_or_default());
             },
+            Reader::Ws(read, decoder) => loop {
+                match decoder.next_event() {
+                    Ok(ws::Event::Message(data)) => return Ok(Received { data, from: peer }),
+                    Ok(ws::Event::Ping(payload)) => {
+                        self.sender.send_frame(ws::OP_PONG, &payload).await?;
+                        continue;
+                    }
+                    Ok(ws::Event::Close(payload)) => {
+                        // Echo the status code (RFC 6455 §5.5.1); the peer may be gone already.
+                        let code = payload.get(..2).unwrap_or_default();
+                        let _ = self.sender.send_frame(ws::OP_CLOSE, code).await;
+                        return Err(TransportError::Closed {
+                            peer,
+                            pending: decoder.pending(),
+                        });
+                    }
+                    Ok(ws::Event::NeedMore) => {}
+                    Err(ws::DecodeError::TooLarge) => {
+                        return Err(TransportError::TooLarge {
+                            peer,
+                            limit: self.max_message,
+                        });
+                    }
+                    Err(ws::DecodeError::Protocol(message)) => {
+                        return Err(TransportError::WebSocket {
+                            addr: peer,
+                            message,
+                        });
+                    }
+                }
+                let mut chunk = [0u8; READ_CHUNK];
+                let n = match read.read(&mut chunk).await {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => 0,
+                    Err(source) => {
+                        return Err(TransportError::Io {
+                            op: "receiving from",
+                            addr: peer,
+                            source,
+                        });
+                    }
+                };
+                if n == 0 {
+                    return Err(TransportError::Closed {
+                        peer,
+                        pending: decoder.pending(),
+                    });
+                }
+                decoder.extend(chunk.get(..n).unwrap_or_default());
+            },
         }
     }
 }
@@ -264,13 +337,57 @@ impl Sender {
                 write.write_all(bytes).await.map_err(io)?;
                 write.flush().await.map_err(io)
             }
+            SendInner::Ws(..) => {
+                // RFC 7118 §5.2: text frames for UTF-8 messages, binary otherwise.
+                let opcode = if std::str::from_utf8(bytes).is_ok() {
+                    ws::OP_TEXT
+                } else {
+                    ws::OP_BINARY
+                };
+                self.send_frame(opcode, bytes).await
+            }
         }
+    }
+
+    /// One WebSocket frame; only meaningful on a WebSocket connection.
+    async fn send_frame(&self, opcode: u8, payload: &[u8]) -> Result<(), TransportError> {
+        let SendInner::Ws(state, peer) = &*self.inner else {
+            return Ok(());
+        };
+        let mut state = state.lock().await;
+        let (write, rng) = &mut *state;
+        let mask = rng.next_u64().to_be_bytes();
+        let frame = ws::encode(opcode, payload, [mask[0], mask[1], mask[2], mask[3]]);
+        let io = |source| TransportError::Io {
+            op: "sending to",
+            addr: *peer,
+            source,
+        };
+        write.write_all(&frame).await.map_err(io)?;
+        write.flush().await.map_err(io)
     }
 
     /// Close the sending side: FIN on TCP, close_notify on TLS. Further sends fail.
     pub async fn shutdown(&self) -> Result<(), TransportError> {
         match &*self.inner {
             SendInner::Udp(..) => Ok(()),
+            SendInner::Ws(state, peer) => {
+                // A close frame first, then FIN (RFC 6455 §7.1.1 leaves the TCP close to the
+                // server; closing our side after the frame is the common shortcut).
+                self.send_frame(ws::OP_CLOSE, &1000u16.to_be_bytes())
+                    .await?;
+                state
+                    .lock()
+                    .await
+                    .0
+                    .shutdown()
+                    .await
+                    .map_err(|source| TransportError::Io {
+                        op: "closing the connection to",
+                        addr: *peer,
+                        source,
+                    })
+            }
             SendInner::Stream(write, peer) => {
                 write
                     .lock()
@@ -302,6 +419,7 @@ impl fmt::Debug for Sender {
         let (kind, peer) = match &*self.inner {
             SendInner::Udp(_, peer) => ("udp", peer),
             SendInner::Stream(_, peer) => ("stream", peer),
+            SendInner::Ws(_, peer) => ("websocket", peer),
         };
         f.debug_struct("Sender")
             .field("kind", &kind)

@@ -10,7 +10,10 @@
 mod conn;
 mod error;
 pub mod framing;
+mod resolve;
+mod target;
 mod tls;
+mod ws;
 
 pub mod transaction;
 
@@ -19,6 +22,8 @@ use std::net::SocketAddr;
 
 pub use conn::{Connection, Received, Sender};
 pub use error::{ResolveError, TargetError, TransportError};
+pub use resolve::{Resolution, ResolveStep, Resolver};
+pub use target::{TargetSpec, parse_bind, parse_dns_server};
 pub use tls::ClientTls;
 
 /// A SIP transport (RFC 3261 §18, RFC 7118 for WebSocket).
