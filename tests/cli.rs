@@ -11,6 +11,7 @@ mod cases {
     mod generated;
     mod json;
     mod pipes;
+    mod send;
     mod validate;
     mod validate_findings;
 }

@@ -1,0 +1,451 @@
+//! `sipkit send` against a real UAS on loopback (tests/support/uas.rs): exit codes, the
+//! retransmission schedule as seen by the server, --expect, --message, --dry-run, REGISTER,
+//! JSON output, and usage errors that must be caught before any network use.
+
+use std::time::Duration;
+
+use crate::support::uas::{Config, Uas};
+use crate::support::{json_lines, sipkit, stdout_of, tempdir, write};
+
+fn stderr_of(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn options_over_udp_answered_200_exits_0() {
+    let uas = Uas::ok();
+    let out = sipkit()
+        .args(["send", &uas.udp_target()])
+        .output()
+        .expect("runs");
+    let text = stdout_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr_of(&out));
+    let port = uas.udp().port();
+    assert!(
+        text.starts_with(&format!(
+            "> OPTIONS sip:127.0.0.1:{port} SIP/2.0  (udp 127.0.0.1:"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("< SIP/2.0 200 OK  ("), "{text}");
+    let got = uas.received();
+    assert_eq!(got.len(), 1);
+    let req = got[0].text();
+    assert!(req.starts_with("OPTIONS "), "{req}");
+    // RFC 3581 rport, RFC 3261 branch cookie, the socket's real port in Via and Contact.
+    let local_port = got[0].from.port();
+    assert!(
+        req.contains(&format!(
+            "Via: SIP/2.0/UDP 127.0.0.1:{local_port};branch=z9hG4bK-sipkit-"
+        )),
+        "{req}"
+    );
+    assert!(req.contains(";rport\r\n"), "{req}");
+    assert!(
+        req.contains(&format!("Contact: <sip:sipkit@127.0.0.1:{local_port}>")),
+        "{req}"
+    );
+}
+
+#[test]
+fn message_over_tcp_with_text_body() {
+    let uas = Uas::ok();
+    let out = sipkit()
+        .args(["send", "--text", "hello bob", &uas.tcp_target()])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let got = uas.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].transport, "tcp");
+    let req = got[0].text();
+    assert!(req.starts_with("MESSAGE sip:127.0.0.1:"), "{req}");
+    assert!(req.contains("Via: SIP/2.0/TCP 127.0.0.1:"), "{req}");
+    assert!(req.contains("Content-Type: text/plain\r\n"), "{req}");
+    assert!(req.ends_with("\r\n\r\nhello bob"), "{req}");
+    // RFC 3428 §4: no Contact in MESSAGE.
+    assert!(!req.contains("Contact:"), "{req}");
+}
+
+#[test]
+fn body_from_stdin() {
+    let uas = Uas::ok();
+    sipkit()
+        .args(["send", "MESSAGE", &uas.udp_target(), "--body-file", "-"])
+        .args(["--content-type", "message/cpim"])
+        .write_stdin("from stdin")
+        .assert()
+        .code(0);
+    let req = uas.received()[0].text();
+    assert!(req.contains("Content-Type: message/cpim\r\n"), "{req}");
+    assert!(req.contains("Content-Length: 10\r\n"), "{req}");
+    assert!(req.ends_with("from stdin"), "{req}");
+}
+
+#[test]
+fn final_4xx_exits_1_unless_expected() {
+    let uas = Uas::start(Config {
+        statuses: vec![404],
+        ..Config::default()
+    });
+    let target = uas.udp_target();
+    sipkit().args(["send", &target]).assert().code(1);
+    sipkit()
+        .args(["send", &target, "--expect", "200,404"])
+        .assert()
+        .code(0);
+    sipkit()
+        .args(["send", &target, "--expect", "4xx"])
+        .assert()
+        .code(0);
+    sipkit()
+        .args(["send", &target, "--expect", "2xx"])
+        .assert()
+        .code(1);
+    assert_eq!(uas.received().len(), 4);
+}
+
+#[test]
+fn expect_can_reject_a_200() {
+    let uas = Uas::ok();
+    sipkit()
+        .args(["send", &uas.udp_target(), "--expect", "404"])
+        .assert()
+        .code(1);
+}
+
+#[test]
+fn lost_datagrams_are_retransmitted_with_doubling_intervals() {
+    let uas = Uas::start(Config {
+        drop_first: 2,
+        ..Config::default()
+    });
+    let out = sipkit()
+        .args(["send", &uas.udp_target(), "--t1", "100ms"])
+        .output()
+        .expect("runs");
+    let text = stdout_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr_of(&out));
+    assert!(text.contains("retransmission 1 at 0."), "{text}");
+    assert!(text.contains("retransmission 2 at 0."), "{text}");
+    let got = uas.received();
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert!(got[0].dropped && got[1].dropped && !got[2].dropped);
+    // Same request each time (same branch): a retransmission, not a new transaction.
+    assert_eq!(got[0].bytes, got[2].bytes);
+    // Timer E: T1 then 2*T1 (100 ms, 200 ms). Generous bounds: only the doubling matters.
+    let first = got[1].at - got[0].at;
+    let second = got[2].at - got[1].at;
+    assert!(first >= Duration::from_millis(60), "{first:?}");
+    assert!(second >= Duration::from_millis(150), "{second:?}");
+    assert!(second > first, "{first:?} then {second:?}");
+}
+
+#[test]
+fn no_answer_over_udp_exits_3_after_timer_f_and_retransmits() {
+    let uas = Uas::start(Config {
+        silent: true,
+        ..Config::default()
+    });
+    let out = sipkit()
+        .args(["send", &uas.udp_target(), "--t1", "10ms"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr_of(&out);
+    assert!(err.contains("no final response"), "{err}");
+    assert!(err.contains("Timer F"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    // 0, 10, 30, 70, 150, 310 and 630 ms before 640 ms: allow for a slow machine.
+    let n = uas.received().len();
+    assert!((4..=7).contains(&n), "{n} transmissions");
+}
+
+#[test]
+fn no_answer_over_tcp_is_not_retransmitted() {
+    let uas = Uas::start(Config {
+        silent: true,
+        ..Config::default()
+    });
+    sipkit()
+        .args(["send", &uas.tcp_target(), "--t1", "10ms"])
+        .assert()
+        .code(3);
+    assert_eq!(uas.received().len(), 1);
+}
+
+#[test]
+fn timeout_option_caps_the_wait() {
+    let uas = Uas::start(Config {
+        silent: true,
+        ..Config::default()
+    });
+    let out = sipkit()
+        .args(["send", &uas.udp_target(), "--timeout", "300ms"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr_of(&out).contains("--timeout"), "{}", stderr_of(&out));
+}
+
+#[test]
+fn late_answer_after_provisional_is_still_received() {
+    let uas = Uas::start(Config {
+        trying: true,
+        delay: Duration::from_millis(150),
+        ..Config::default()
+    });
+    let out = sipkit()
+        .args(["send", &uas.tcp_target()])
+        .output()
+        .expect("runs");
+    let text = stdout_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("< SIP/2.0 100 Trying"), "{text}");
+    assert!(text.contains("< SIP/2.0 200 OK"), "{text}");
+}
+
+#[test]
+fn nothing_listening_exits_4_with_one_line() {
+    // Reserve a port, then free it: nothing listens there afterwards.
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("a free port")
+        .port();
+    let out = sipkit()
+        .args(["send", &format!("sip:127.0.0.1:{port}"), "--t1", "50ms"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+    assert_eq!(stderr_of(&out).lines().count(), 1, "{}", stderr_of(&out));
+    let tcp = sipkit()
+        .args(["send", &format!("sip:127.0.0.1:{port};transport=tcp")])
+        .output()
+        .expect("runs");
+    assert_eq!(tcp.status.code(), Some(4), "{}", stderr_of(&tcp));
+    assert!(
+        stderr_of(&tcp).contains("cannot connect"),
+        "{}",
+        stderr_of(&tcp)
+    );
+}
+
+#[test]
+fn register_shows_bindings_and_unregister_sends_star() {
+    let uas = Uas::ok();
+    let out = sipkit()
+        .args(["send", "REGISTER", &format!("sip:alice@{}", uas.udp())])
+        .args(["--expires", "600"])
+        .output()
+        .expect("runs");
+    let text = stdout_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("  binding <sip:sipkit@127.0.0.1:"), "{text}");
+    assert!(text.contains(";expires=600"), "{text}");
+    let req = uas.received()[0].text();
+    let port = uas.udp().port();
+    assert!(
+        req.starts_with(&format!("REGISTER sip:127.0.0.1:{port} SIP/2.0")),
+        "{req}"
+    );
+    assert!(req.contains("Expires: 600\r\n"), "{req}");
+
+    sipkit()
+        .args(["send", "REGISTER", &uas.udp_target(), "--unregister"])
+        .assert()
+        .code(0);
+    let req = uas.received()[1].text();
+    assert!(req.contains("Contact: *\r\n"), "{req}");
+    assert!(req.contains("Expires: 0\r\n"), "{req}");
+}
+
+#[test]
+fn message_file_variables_are_substituted_and_content_length_fixed() {
+    let uas = Uas::ok();
+    let dir = tempdir();
+    // Bare LF line ends and a wrong Content-Length, as people write them.
+    let msg = "OPTIONS ${target} SIP/2.0\n\
+Via: SIP/2.0/${transport} ${local_ip}:${local_port};branch=${branch};rport\n\
+Max-Forwards: 70\n\
+From: <sip:me@${local_ip}>;tag=${from_tag}\n\
+To: <${target}>\n\
+Call-ID: ${call_id}\n\
+CSeq: ${cseq} OPTIONS\n\
+X-Who: ${who}\n\
+Content-Length: 99\n\
+\n\
+body";
+    let path = write(dir.path(), "options.sip", msg);
+    let out = sipkit()
+        .args([
+            "send",
+            &uas.udp_target(),
+            "--set",
+            "who=tester",
+            "--message",
+        ])
+        .arg(&path)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let got = uas.received();
+    let req = got[0].text();
+    let port = uas.udp().port();
+    let local = got[0].from.port();
+    assert!(
+        req.starts_with(&format!("OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\n")),
+        "{req}"
+    );
+    assert!(
+        req.contains(&format!(
+            "Via: SIP/2.0/UDP 127.0.0.1:{local};branch=z9hG4bK-sipkit-"
+        )),
+        "{req}"
+    );
+    assert!(
+        req.contains("Call-ID: call-1\r\nCSeq: 1 OPTIONS\r\n"),
+        "{req}"
+    );
+    assert!(req.contains("X-Who: tester\r\n"), "{req}");
+    assert!(req.ends_with("Content-Length: 4\r\n\r\nbody"), "{req}");
+}
+
+#[test]
+fn unknown_message_variables_are_a_usage_error_naming_them() {
+    let uas = Uas::ok().allow_unused();
+    let dir = tempdir();
+    let path = write(
+        dir.path(),
+        "m.sip",
+        "OPTIONS ${target} SIP/2.0\r\nX: ${nope} ${also_not}\r\n\r\n",
+    );
+    let out = sipkit()
+        .args(["send", &uas.udp_target(), "--message"])
+        .arg(&path)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr_of(&out);
+    assert!(err.contains("${also_not}, ${nope}"), "{err}");
+}
+
+#[test]
+fn dry_run_prints_the_request_without_network() {
+    let uas = Uas::ok().allow_unused();
+    let out = sipkit()
+        .args(["send", "REGISTER", "sip:alice@example.com", "--dry-run"])
+        .args([
+            "--user",
+            "alice",
+            "--password",
+            "x",
+            "--bind",
+            "192.0.2.7:5099",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        stdout_of(&out),
+        "REGISTER sip:example.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP 192.0.2.7:5099;branch=z9hG4bK-sipkit-3;rport\r\n\
+Max-Forwards: 70\r\n\
+From: <sip:alice@example.com>;tag=tag-2\r\n\
+To: <sip:alice@example.com>\r\n\
+Call-ID: call-1\r\n\
+CSeq: 1 REGISTER\r\n\
+Contact: <sip:alice@192.0.2.7:5099>\r\n\
+Expires: 3600\r\n\
+User-Agent: sipkit/0.1.0\r\n\
+Content-Length: 0\r\n\r\n"
+    );
+    assert!(
+        stderr_of(&out).contains("--password is visible"),
+        "{}",
+        stderr_of(&out)
+    );
+    drop(uas);
+}
+
+#[test]
+fn json_is_one_document_with_messages_and_final_status() {
+    let uas = Uas::start(Config {
+        trying: true,
+        ..Config::default()
+    });
+    let out = sipkit()
+        .args(["send", &uas.udp_target(), "--format", "json"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let docs = json_lines(&out);
+    assert_eq!(docs.len(), 1, "{docs:?}");
+    let doc = &docs[0];
+    assert_eq!(doc["method"], "OPTIONS");
+    assert_eq!(doc["final"]["status"], 200);
+    assert_eq!(doc["outcome"], "success");
+    assert_eq!(doc["exit"], 0);
+    assert_eq!(doc["attempts"][0]["result"], "final");
+    assert_eq!(doc["resolution"]["destinations"][0]["proto"], "udp");
+    let messages = doc["messages"].as_array().expect("messages");
+    let dirs: Vec<&str> = messages
+        .iter()
+        .map(|m| m["direction"].as_str().expect("direction"))
+        .collect();
+    assert_eq!(dirs, ["sent", "received", "received"]);
+    assert_eq!(messages[1]["status"], 100);
+    assert!(messages[2]["rtt_ms"].as_f64().expect("rtt") >= 0.0);
+    assert!(
+        messages[0]["message"]
+            .as_str()
+            .expect("text")
+            .starts_with("OPTIONS ")
+    );
+}
+
+#[test]
+fn verbose_shows_whole_messages() {
+    let uas = Uas::ok();
+    let out = sipkit()
+        .args(["send", &uas.udp_target(), "-v"])
+        .output()
+        .expect("runs");
+    let text = stdout_of(&out);
+    assert!(text.contains("  | CSeq: 1 OPTIONS"), "{text}");
+    assert!(text.contains("  | To: "), "{text}");
+}
+
+#[test]
+fn bad_flags_are_usage_errors_before_any_network_use() {
+    let uas = Uas::ok().allow_unused();
+    let target = uas.udp_target();
+    for args in [
+        vec!["send", "BAD METHOD", &target],
+        vec!["send", &target, "--expect", "abc"],
+        vec!["send", &target, "--unregister"],
+        vec!["send", &target, "--user", "alice"],
+        vec!["send", &target, "--ha1", "xyz", "--user", "a"],
+        vec!["send", "INVITE", &target, "--text", "hi"],
+        vec!["send", &target, "-H", "no colon"],
+        vec!["send", &target, "--t1", "soon"],
+        vec!["send", &target, "--t1", "2s", "--t2", "1s"],
+        vec!["send", "ftp:example.com"],
+        vec!["send", &target, "--body", "x", "--text", "y"],
+        vec!["send", &target, "--format", "github"],
+    ] {
+        let out = sipkit().args(&args).output().expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr_of(&out));
+        assert!(!stderr_of(&out).is_empty(), "{args:?}");
+    }
+    sipkit()
+        .args([
+            "send",
+            &target,
+            "--password-file",
+            "/nonexistent/pw",
+            "--user",
+            "a",
+        ])
+        .assert()
+        .code(2);
+}
