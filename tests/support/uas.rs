@@ -38,6 +38,9 @@ pub struct Config {
     pub realm: String,
     /// Never answer at all (to test timeouts).
     pub silent: bool,
+    /// Answer wrong credentials with the same challenge again instead of 403, as many
+    /// registrars do (the client must not loop).
+    pub rechallenge: bool,
 }
 
 impl Default for Config {
@@ -54,6 +57,7 @@ impl Default for Config {
             password: "secret".into(),
             realm: "sipkit.test".into(),
             silent: false,
+            rechallenge: false,
         }
     }
 }
@@ -382,6 +386,7 @@ fn check_auth(req: &Message<'_>, config: &Config) -> Option<Vec<u8>> {
         match digest::verify(&creds, &secret, method, req.body, NONCE) {
             Verdict::Ok if alg_ok && creds.username == config.user => return None,
             Verdict::Stale => stale = true,
+            _ if config.rechallenge => {}
             _ => {
                 return Some(
                     MessageBuilder::response_to(req, 403, "Forbidden", Some("uas1")).build(),
