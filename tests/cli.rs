@@ -13,6 +13,7 @@ mod cases {
     mod json;
     mod pipes;
     mod send;
+    mod transport;
     mod validate;
     mod validate_findings;
 }

@@ -20,7 +20,7 @@ use super::{ClientTls, Destination, Proto, TransportError};
 type BoxRead = Box<dyn AsyncRead + Send + Unpin>;
 type BoxWrite = Box<dyn AsyncWrite + Send + Unpin>;
 
-/// The largest UDP payload (65535 minus the IPv6 header-free UDP header); bigger cannot arrive.
+/// More than the largest UDP payload (65,527 bytes over IPv6), so no datagram is truncated.
 const UDP_BUFFER: usize = 65536;
 /// How much is read from a stream at a time.
 const READ_CHUNK: usize = 16 * 1024;

@@ -2,6 +2,10 @@
 //! and small files to feed it.
 #![allow(dead_code)] // each case module uses a different subset
 
+pub mod dns;
+pub mod peer;
+pub mod tls;
+
 use std::path::{Path, PathBuf};
 
 /// A valid-looking SIP request; with no parser findings it counts as valid.
