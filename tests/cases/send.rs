@@ -449,3 +449,142 @@ fn bad_flags_are_usage_errors_before_any_network_use() {
         .assert()
         .code(2);
 }
+
+/// A DNS server on loopback whose `_sip._udp.SERVICE` SRV records list `ports` on 127.0.0.1
+/// in priority order; kept alive with its runtime for the duration of a test.
+struct Zone {
+    server: crate::support::dns::DnsServer,
+    _runtime: tokio::runtime::Runtime,
+}
+
+fn zone(ports: &[u16]) -> Zone {
+    use crate::support::dns::{DnsServer, a, srv};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a runtime for the DNS server");
+    let mut records = vec![a("host.failover.test", "127.0.0.1")];
+    for (i, port) in ports.iter().enumerate() {
+        let prio = u16::try_from(i + 1).expect("few ports");
+        records.push(srv(
+            "_sip._udp.failover.test",
+            prio,
+            0,
+            *port,
+            "host.failover.test",
+        ));
+    }
+    let server = runtime.block_on(DnsServer::start(records));
+    Zone {
+        server,
+        _runtime: runtime,
+    }
+}
+
+fn via_dns(zone: &Zone) -> [String; 3] {
+    [
+        "sip:failover.test;transport=udp".to_string(),
+        "--dns-server".to_string(),
+        zone.server.addr.to_string(),
+    ]
+}
+
+#[test]
+fn failover_to_the_next_srv_target_on_503() {
+    let busy = Uas::start(Config {
+        statuses: vec![503],
+        ..Config::default()
+    });
+    let good = Uas::ok();
+    let zone = zone(&[busy.udp().port(), good.udp().port()]);
+    let out = sipkit()
+        .arg("send")
+        .args(via_dns(&zone))
+        .output()
+        .expect("runs");
+    let text = stdout_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr_of(&out));
+    assert!(
+        text.contains("failed: 503 Service Unavailable; trying the next destination"),
+        "{text}"
+    );
+    assert_eq!((busy.received().len(), good.received().len()), (1, 1));
+    // RFC 3263 §4.3: a new transaction (new branch) for the next destination.
+    assert_ne!(
+        busy.received()[0].text().lines().nth(1),
+        good.received()[0].text().lines().nth(1)
+    );
+}
+
+#[test]
+fn failover_on_timeout_and_on_an_unreachable_port() {
+    let silent = Uas::start(Config {
+        silent: true,
+        ..Config::default()
+    });
+    let good = Uas::ok();
+    let free = std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("a free port")
+        .port();
+    let zone = zone(&[free, silent.udp().port(), good.udp().port()]);
+    let out = sipkit()
+        .args(["send", "--format", "json", "--t1", "10ms"])
+        .args(via_dns(&zone))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let doc = &json_lines(&out)[0];
+    let results: Vec<&str> = doc["attempts"]
+        .as_array()
+        .expect("attempts")
+        .iter()
+        .map(|a| a["result"].as_str().expect("result"))
+        .collect();
+    assert_eq!(results, ["error", "timeout", "final"]);
+    assert_eq!(good.received().len(), 1);
+    assert!(!silent.received().is_empty());
+}
+
+#[test]
+fn when_every_destination_times_out_the_exit_is_3() {
+    let silent = Uas::start(Config {
+        silent: true,
+        ..Config::default()
+    });
+    let zone = zone(&[silent.udp().port(), silent.udp().port()]);
+    sipkit()
+        .args(["send", "--t1", "5ms"])
+        .args(via_dns(&zone))
+        .assert()
+        .code(3);
+}
+
+#[test]
+fn resolve_only_lists_destinations_in_order() {
+    let zone = zone(&[5071, 5072]);
+    let out = sipkit()
+        .args(["send", "--resolve-only"])
+        .args(via_dns(&zone))
+        .output()
+        .expect("runs");
+    let text = stdout_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr_of(&out));
+    assert!(
+        text.contains("1. udp 127.0.0.1:5071\n2. udp 127.0.0.1:5072\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_unknown_domain_exits_4() {
+    let zone = zone(&[]);
+    let out = sipkit()
+        .args(["send", "sip:nowhere.invalid", "--dns-server"])
+        .arg(zone.server.addr.to_string())
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+    assert_eq!(stderr_of(&out).lines().count(), 1, "{}", stderr_of(&out));
+}

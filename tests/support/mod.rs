@@ -5,6 +5,7 @@
 pub mod dns;
 pub mod peer;
 pub mod tls;
+pub mod uas;
 
 use std::path::{Path, PathBuf};
 
@@ -75,4 +76,3 @@ pub fn json_lines(output: &std::process::Output) -> Vec<serde_json::Value> {
         })
         .collect()
 }
-pub mod uas;
