@@ -588,3 +588,46 @@ fn an_unknown_domain_exits_4() {
     assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
     assert_eq!(stderr_of(&out).lines().count(), 1, "{}", stderr_of(&out));
 }
+
+#[test]
+fn options_over_tls_checks_the_certificate() {
+    let pki = crate::support::tls::TestPki::new();
+    let uas = Uas::start(Config {
+        tls: Some(pki.acceptor(false).config().clone()),
+        ..Config::default()
+    });
+    let target = uas.tls_target();
+    let out = sipkit()
+        .args(["send", &target, "--ca-file"])
+        .arg(&pki.ca_file)
+        .output()
+        .expect("runs");
+    let text = stdout_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr_of(&out));
+    assert!(text.contains("(tls 127.0.0.1:"), "{text}");
+    let got = uas.received();
+    assert_eq!(got[0].transport, "tls");
+    assert!(got[0].text().contains("Via: SIP/2.0/TLS 127.0.0.1:"));
+    assert!(
+        got[0].text().contains(";transport=tls>"),
+        "{}",
+        got[0].text()
+    );
+    // Without the CA the handshake fails: a network error, exit 4.
+    let untrusted = sipkit().args(["send", &target]).output().expect("runs");
+    assert_eq!(
+        untrusted.status.code(),
+        Some(4),
+        "{}",
+        stderr_of(&untrusted)
+    );
+    assert!(
+        stderr_of(&untrusted).contains("TLS"),
+        "{}",
+        stderr_of(&untrusted)
+    );
+    sipkit()
+        .args(["send", &target, "--insecure"])
+        .assert()
+        .code(0);
+}

@@ -5,7 +5,7 @@
 //! called (a test that talks to nobody proves nothing).
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -41,6 +41,8 @@ pub struct Config {
     /// Answer wrong credentials with the same challenge again instead of 403, as many
     /// registrars do (the client must not loop).
     pub rechallenge: bool,
+    /// Also listen for TLS with this server configuration (see `support::tls::TestPki`).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Default for Config {
@@ -58,6 +60,7 @@ impl Default for Config {
             realm: "sipkit.test".into(),
             silent: false,
             rechallenge: false,
+            tls: None,
         }
     }
 }
@@ -105,6 +108,7 @@ struct Shared {
 pub struct Uas {
     udp: SocketAddr,
     tcp: SocketAddr,
+    tls: Option<SocketAddr>,
     shared: Arc<Mutex<Shared>>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
@@ -139,9 +143,34 @@ impl Uas {
                 serve_tcp(tcp, &config, &shared, &stop, started)
             }));
         }
+        let mut tls_addr = None;
+        if let Some(server_config) = config.tls.clone() {
+            let listener = TcpListener::bind("127.0.0.1:0").expect("binding TLS on loopback");
+            listener
+                .set_nonblocking(true)
+                .expect("non-blocking listener");
+            tls_addr = Some(listener.local_addr().expect("local address"));
+            let (shared, stop, config) = (shared.clone(), stop.clone(), config.clone());
+            threads.push(thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    let Ok((tcp, from)) = listener.accept() else {
+                        thread::sleep(Duration::from_millis(10));
+                        continue;
+                    };
+                    let _ = tcp.set_nonblocking(false);
+                    let _ = tcp.set_read_timeout(Some(Duration::from_millis(20)));
+                    let Ok(conn) = rustls::ServerConnection::new(server_config.clone()) else {
+                        continue;
+                    };
+                    let stream = rustls::StreamOwned::new(conn, tcp);
+                    serve_stream(stream, "tls", from, &config, &shared, &stop, started);
+                }
+            }));
+        }
         Uas {
             udp: udp_addr,
             tcp: tcp_addr,
+            tls: tls_addr,
             shared,
             stop,
             threads,
@@ -172,6 +201,13 @@ impl Uas {
     /// A target over TCP: `sip:127.0.0.1:PORT;transport=tcp`.
     pub fn tcp_target(&self) -> String {
         format!("sip:{};transport=tcp", self.tcp)
+    }
+
+    /// A target over TLS for the name in the test certificate's IP address:
+    /// `sip:127.0.0.1:PORT;transport=tls`.
+    pub fn tls_target(&self) -> String {
+        let addr = self.tls.expect("the UAS was started without TLS");
+        format!("sip:{addr};transport=tls")
     }
 
     /// Everything received so far, dropped datagrams included.
@@ -267,23 +303,26 @@ fn serve_tcp(
 ) {
     while !stop.load(Ordering::SeqCst) {
         match listener.accept() {
-            Ok((stream, from)) => serve_connection(stream, from, config, shared, stop, started),
+            Ok((stream, from)) => {
+                let _ = stream.set_nonblocking(false);
+                let _ = stream.set_read_timeout(Some(Duration::from_millis(20)));
+                serve_stream(stream, "tcp", from, config, shared, stop, started);
+            }
             Err(_) => thread::sleep(Duration::from_millis(10)),
         }
     }
 }
 
 /// One connection at a time is enough for `send`.
-fn serve_connection(
-    mut stream: TcpStream,
+fn serve_stream(
+    mut stream: impl Read + Write,
+    transport: &'static str,
     from: SocketAddr,
     config: &Config,
     shared: &Mutex<Shared>,
     stop: &AtomicBool,
     started: Instant,
 ) {
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(20)));
     let mut buf = Vec::new();
     let mut chunk = [0u8; 16384];
     while !stop.load(Ordering::SeqCst) {
@@ -311,7 +350,7 @@ fn serve_connection(
             let bytes: Vec<u8> = buf.drain(..consumed).collect();
             shared.lock().expect("lock").received.push(Received {
                 at: started.elapsed(),
-                transport: "tcp",
+                transport,
                 from,
                 bytes: bytes.clone(),
                 dropped: false,
