@@ -840,7 +840,7 @@ struct Run<W: Write> {
 
 impl<W: Write> Run<W> {
     fn ms(&self) -> f64 {
-        self.start.elapsed().as_secs_f64() * 1000.0
+        millis(self.start.elapsed())
     }
 
     /// Show and keep one message. A failed write is remembered, not returned, so the
@@ -851,6 +851,11 @@ impl<W: Write> Run<W> {
         }
         self.report.messages.push(record);
     }
+}
+
+/// Milliseconds with microsecond precision, so JSON shows `1.302` rather than float noise.
+fn millis(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
 }
 
 fn first_line(bytes: &[u8]) -> String {
@@ -1142,7 +1147,7 @@ fn finish_final<W: Write>(
     run.report.final_response = Some(FinalRecord {
         status: code,
         reason,
-        rtt_ms: rtt.as_secs_f64() * 1000.0,
+        rtt_ms: millis(rtt),
     });
     if config.method == "REGISTER" && (200..300).contains(&code) {
         if let Ok(Some((m, _))) = sip::parse(bytes, &ParseOptions::datagram()).map(|s| s.complete())
@@ -1348,7 +1353,7 @@ async fn transact<W: Write>(
                 };
                 let action = tx.on_response(&m, now);
                 let mut rec = record("received", run.ms(), conn, &data, 0);
-                rec.rtt_ms = Some((now.saturating_sub(sent_at)).as_secs_f64() * 1000.0);
+                rec.rtt_ms = Some(millis(now.saturating_sub(sent_at)));
                 rec.stray = action == Action::NotMatched;
                 if action != Action::Nothing {
                     run.message(rec);
@@ -1361,9 +1366,14 @@ async fn transact<W: Write>(
                                 sender.send(&ack).await?;
                                 let r = record("sent", run.ms(), conn, &ack, 0);
                                 run.message(r);
-                            } else if is_invite {
+                            } else if is_invite && m.status().is_some_and(|c| c < 300) {
+                                let ack = ack_2xx(&req, &m);
+                                sender.send(&ack).await?;
+                                let r = record("sent", run.ms(), conn, &ack, 0);
+                                run.message(r);
                                 tracing::warn!(
-                                    "the INVITE was answered 2xx: a call is up; `sipkit send` acknowledges nothing else and does not hang up (use `sipkit invite`)"
+                                    "the INVITE was answered {} and acknowledged: the call stays up until the other side ends it (`sipkit send` sends no BYE)",
+                                    m.status().unwrap_or(200)
                                 );
                             }
                         }
@@ -1406,4 +1416,23 @@ async fn transact<W: Write>(
             }
         }
     }
+}
+
+/// The ACK for a 2xx to an INVITE (RFC 3261 §13.2.2.4): its own transaction (a new branch),
+/// sent to the remote target from the 2xx's Contact when there is one. Route sets from
+/// Record-Route are not built: `send` is not a dialog user agent.
+fn ack_2xx(invite: &Message<'_>, response: &Message<'_>) -> Vec<u8> {
+    let ack = ack_for(invite, response);
+    let mut text = String::from_utf8_lossy(&ack).into_owned();
+    if let Some(branch) = invite.top_via().ok().and_then(|v| v.branch) {
+        text = text.replacen(branch, &format!("{branch}-ack"), 1);
+    }
+    let target = response.contacts().find_map(|c| match c {
+        Ok(sip::headers::Contact::Addr(a)) => Some(a.uri.raw.to_string()),
+        _ => None,
+    });
+    if let (Some(target), Some(end)) = (target, text.find(" SIP/2.0\r\n")) {
+        text = format!("ACK {target}{}", &text[end..]);
+    }
+    text.into_bytes()
 }

@@ -631,3 +631,38 @@ fn options_over_tls_checks_the_certificate() {
         .assert()
         .code(0);
 }
+
+#[test]
+fn invite_final_responses_are_acknowledged() {
+    let uas = Uas::start(Config {
+        statuses: vec![486, 200],
+        ..Config::default()
+    });
+    let target = uas.udp_target();
+    sipkit()
+        .args(["send", "INVITE", &target, "--body", "v=0\r\n"])
+        .assert()
+        .code(1);
+    sipkit().args(["send", "INVITE", &target]).assert().code(0);
+    let got = uas.received();
+    let methods: Vec<String> = got.iter().map(|r| r.method()).collect();
+    assert_eq!(methods, ["INVITE", "ACK", "INVITE", "ACK"]);
+    let via = |i: usize| {
+        got[i]
+            .text()
+            .lines()
+            .find(|l| l.starts_with("Via:"))
+            .map(str::to_string)
+    };
+    // §17.1.1.3: the ACK of a 486 is part of the INVITE transaction (same branch)...
+    assert_eq!(via(0), via(1));
+    assert!(
+        got[1].text().contains("CSeq: 1 ACK\r\n"),
+        "{}",
+        got[1].text()
+    );
+    assert!(got[1].text().contains(";tag=uas1"), "{}", got[1].text());
+    // ...the ACK of a 2xx is a transaction of its own (§13.2.2.4).
+    assert_ne!(via(2), via(3));
+    assert!(got[0].text().contains("Content-Type: application/sdp\r\n"));
+}
