@@ -89,6 +89,7 @@ Register-ArgumentCompleter -Native -CommandName 'sipkit' -ScriptBlock {
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour the output: `auto` colours only a terminal and honours NO_COLOR')
             [CompletionResult]::new('--unregister', '--unregister', [CompletionResultType]::ParameterName, 'REGISTER only: remove every binding (`Contact: *` with `Expires: 0`, RFC 3261 §10.2.2)')
             [CompletionResult]::new('--raw', '--raw', [CompletionResultType]::ParameterName, 'With --message: send the bytes exactly as written after substitution (no Content-Length fix-up, no line-end repair)')
+            [CompletionResult]::new('--traceroute', '--traceroute', [CompletionResultType]::ParameterName, 'Walk the path: send with Max-Forwards 0, 1, 2... (up to --max-forwards, default 70) and list each hop''s 483 Too Many Hops until another response ends the walk')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print the request that would be sent, without using the network')
             [CompletionResult]::new('--resolve-only', '--resolve-only', [CompletionResultType]::ParameterName, 'Only locate the server (RFC 3263) and print the destinations; send nothing')
             [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Accept any server certificate (TLS, WSS). For testing only')

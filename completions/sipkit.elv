@@ -84,6 +84,7 @@ set edit:completion:arg-completer[sipkit] = {|@words|
             cand --color 'When to colour the output: `auto` colours only a terminal and honours NO_COLOR'
             cand --unregister 'REGISTER only: remove every binding (`Contact: *` with `Expires: 0`, RFC 3261 §10.2.2)'
             cand --raw 'With --message: send the bytes exactly as written after substitution (no Content-Length fix-up, no line-end repair)'
+            cand --traceroute 'Walk the path: send with Max-Forwards 0, 1, 2... (up to --max-forwards, default 70) and list each hop''s 483 Too Many Hops until another response ends the walk'
             cand --dry-run 'Print the request that would be sent, without using the network'
             cand --resolve-only 'Only locate the server (RFC 3263) and print the destinations; send nothing'
             cand --insecure 'Accept any server certificate (TLS, WSS). For testing only'

@@ -95,6 +95,7 @@ always\t'Always colour, even into a pipe or file'
 never\t'Never colour'"
 complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l unregister -d 'REGISTER only: remove every binding (`Contact: *` with `Expires: 0`, RFC 3261 §10.2.2)'
 complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l raw -d 'With --message: send the bytes exactly as written after substitution (no Content-Length fix-up, no line-end repair)'
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l traceroute -d 'Walk the path: send with Max-Forwards 0, 1, 2... (up to --max-forwards, default 70) and list each hop\'s 483 Too Many Hops until another response ends the walk'
 complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l dry-run -d 'Print the request that would be sent, without using the network'
 complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l resolve-only -d 'Only locate the server (RFC 3263) and print the destinations; send nothing'
 complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l insecure -d 'Accept any server certificate (TLS, WSS). For testing only'

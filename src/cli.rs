@@ -228,6 +228,11 @@ pub(crate) struct SendArgs {
     #[arg(long, help_heading = "Whole message", requires = "message")]
     pub(crate) raw: bool,
 
+    /// Walk the path: send with Max-Forwards 0, 1, 2... (up to --max-forwards, default 70) and
+    /// list each hop's 483 Too Many Hops until another response ends the walk.
+    #[arg(long, conflicts_with_all = ["message", "resolve_only", "dry_run"])]
+    pub(crate) traceroute: bool,
+
     /// Print the request that would be sent, without using the network.
     #[arg(long)]
     pub(crate) dry_run: bool,

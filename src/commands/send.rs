@@ -20,7 +20,8 @@ use super::usage_error;
 use crate::cli::{AuthAlg, Format, GlobalArgs, SendArgs};
 use crate::exit::{Exit, Failure};
 use crate::output::send::{
-    AttemptRecord, AuthRecord, FinalRecord, MessageRecord, Report, SendEvent, SendPrinter,
+    AttemptRecord, AuthRecord, FinalRecord, HopRecord, MessageRecord, Report, SendEvent,
+    SendPrinter,
 };
 use crate::proto::digest::{self, Algorithm, Challenge, Secret};
 use crate::proto::scan::all_token;
@@ -165,6 +166,9 @@ pub(crate) struct Config {
     insecure: bool,
     timers: Timers,
     timeout: Option<Duration>,
+    traceroute: bool,
+    /// The highest Max-Forwards --traceroute tries.
+    max_hops: u8,
     test_mode: bool,
 }
 
@@ -387,6 +391,8 @@ impl Config {
             insecure: args.insecure,
             timers,
             timeout: args.timeout,
+            traceroute: args.traceroute,
+            max_hops: args.max_forwards.unwrap_or(70),
             test_mode: std::env::var_os("SIPKIT_TEST").is_some(),
         })
     }
@@ -532,6 +538,7 @@ struct Vars {
     cseq: u32,
     call_id: String,
     from_tag: String,
+    max_forwards: Option<u8>,
 }
 
 impl Vars {
@@ -548,6 +555,7 @@ impl Vars {
             cseq,
             call_id: "dry-run".into(),
             from_tag: "dry-run".into(),
+            max_forwards: None,
         }
     }
 
@@ -690,7 +698,10 @@ fn build_parts(p: &Parts, v: &Vars, auth: &[(String, String)], target: &TargetSp
                 v.branch
             ),
         )
-        .header("Max-Forwards", &p.max_forwards.to_string())
+        .header(
+            "Max-Forwards",
+            &v.max_forwards.unwrap_or(p.max_forwards).to_string(),
+        )
         .header("From", &from)
         .header("To", &to)
         .header("Call-ID", &v.call_id)
@@ -813,6 +824,17 @@ impl Ids {
     }
 }
 
+/// What stays the same across the requests of one run: the Call-ID and From tag, and the
+/// CSeq, which rises with each new request (authentication retries, traceroute hops).
+#[derive(Debug)]
+struct Session {
+    call_id: String,
+    from_tag: String,
+    cseq: u32,
+    /// Max-Forwards for the next request instead of the configured one (--traceroute).
+    max_forwards: Option<u8>,
+}
+
 /// How one transaction ended.
 #[derive(Debug)]
 enum TxEnd {
@@ -898,7 +920,8 @@ fn record(
 }
 
 /// Run `sipkit send` with a checked configuration, showing progress on `printer`.
-pub(crate) fn run<W: Write>(config: Config, printer: SendPrinter<W>) -> anyhow::Result<Exit> {
+pub(crate) fn run<W: Write>(config: Config, mut printer: SendPrinter<W>) -> anyhow::Result<Exit> {
+    printer.hops_only(config.traceroute);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -915,6 +938,7 @@ pub(crate) fn run<W: Write>(config: Config, printer: SendPrinter<W>) -> anyhow::
             auth: Vec::new(),
             final_response: None,
             bindings: Vec::new(),
+            hops: Vec::new(),
             outcome: "timeout",
             exit: Exit::Timeout.code(),
             elapsed_ms: 0.0,
@@ -1045,6 +1069,12 @@ async fn execute<W: Write>(
         }
     };
     let Resolution { destinations, .. } = resolution;
+    let mut session = Session {
+        call_id,
+        from_tag,
+        cseq: config.cseq,
+        max_forwards: None,
+    };
     let mut last: Option<(Exit, String)> = None;
     for (i, dest) in destinations.iter().enumerate() {
         let more = i + 1 < destinations.len();
@@ -1063,10 +1093,11 @@ async fn execute<W: Write>(
         let end = match connected {
             Ok(Ok(mut conn)) => {
                 let local = conn.local_addr().to_string();
-                let end = on_destination(
-                    config, run, &mut conn, &mut ids, &call_id, &from_tag, overall,
-                )
-                .await?;
+                let end = if config.traceroute {
+                    traceroute(config, run, &mut conn, &mut ids, &mut session, overall).await?
+                } else {
+                    on_destination(config, run, &mut conn, &mut ids, &mut session, overall).await?
+                };
                 (Some(local), end)
             }
             Ok(Err(e)) if !e.is_network() => return Err(Stop::Other(e.into())),
@@ -1183,11 +1214,9 @@ async fn on_destination<W: Write>(
     run: &mut Run<W>,
     conn: &mut Connection,
     ids: &mut Ids,
-    call_id: &str,
-    from_tag: &str,
+    session: &mut Session,
     overall: Option<Instant>,
 ) -> Result<DestEnd, Stop> {
-    let mut cseq = config.cseq;
     let mut auth_headers: Vec<(String, String, String)> = Vec::new(); // (header, realm, value)
     let mut answered: BTreeSet<(String, String)> = BTreeSet::new();
     let mut client = digest::Client::new();
@@ -1196,10 +1225,13 @@ async fn on_destination<W: Write>(
             local: conn.local_addr(),
             proto: conn.proto(),
             branch: ids.branch(),
-            cseq,
-            call_id: call_id.to_string(),
-            from_tag: from_tag.to_string(),
+            cseq: session.cseq,
+            call_id: session.call_id.clone(),
+            from_tag: session.from_tag.clone(),
+            max_forwards: session.max_forwards,
         };
+        // Whatever happens next, a further request is a new one with the next number.
+        session.cseq = session.cseq.wrapping_add(1);
         let extra: Vec<(String, String)> = auth_headers
             .iter()
             .map(|(n, _, v)| (n.clone(), v.clone()))
@@ -1305,7 +1337,6 @@ async fn on_destination<W: Write>(
         let realm = ch.realm.to_string();
         auth_headers.retain(|(n, r, _)| !(n == answer && *r == realm));
         auth_headers.push((answer.to_string(), realm, authorization.value));
-        cseq = cseq.wrapping_add(1);
     }
 }
 
@@ -1435,4 +1466,57 @@ fn ack_2xx(invite: &Message<'_>, response: &Message<'_>) -> Vec<u8> {
         text = format!("ACK {target}{}", &text[end..]);
     }
     text.into_bytes()
+}
+
+/// `--traceroute`: the request with Max-Forwards 0, 1, 2... (RFC 3261 §8.1.1.6, §16.3 item 2):
+/// each proxy on the path answers 483 when the count runs out there, so every hop shows
+/// itself until a response other than 483 ends the walk.
+async fn traceroute<W: Write>(
+    config: &Config,
+    run: &mut Run<W>,
+    conn: &mut Connection,
+    ids: &mut Ids,
+    session: &mut Session,
+    overall: Option<Instant>,
+) -> Result<DestEnd, Stop> {
+    for hop in 0..=config.max_hops {
+        session.max_forwards = Some(hop);
+        let end = on_destination(config, run, conn, ids, session, overall).await?;
+        let DestEnd::Final(bytes, rtt) = &end else {
+            return Ok(end);
+        };
+        let code = status_of(bytes);
+        let server = sip::parse(bytes, &ParseOptions::datagram())
+            .ok()
+            .and_then(|s| s.complete())
+            .and_then(|(m, _)| {
+                ["Server", "User-Agent", "Warning"].iter().find_map(|name| {
+                    m.headers_named(name)
+                        .next()
+                        .map(|h| String::from_utf8_lossy(h.value).into_owned())
+                })
+            });
+        let record = HopRecord {
+            max_forwards: hop,
+            status: code,
+            reason: first_line(bytes)
+                .splitn(3, ' ')
+                .nth(2)
+                .unwrap_or_default()
+                .to_string(),
+            server,
+            rtt_ms: millis(*rtt),
+        };
+        run.printer
+            .emit(&SendEvent::Hop(&record))
+            .context("writing to standard output")?;
+        run.report.hops.push(record);
+        if code != 483 {
+            return Ok(end);
+        }
+    }
+    Ok(DestEnd::Timeout(format!(
+        "still 483 Too Many Hops with Max-Forwards {}",
+        config.max_hops
+    )))
 }

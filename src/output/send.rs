@@ -72,6 +72,19 @@ pub(crate) struct AttemptRecord {
     pub(crate) reason: Option<String>,
 }
 
+/// One hop of --traceroute.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct HopRecord {
+    /// The Max-Forwards sent.
+    pub(crate) max_forwards: u8,
+    pub(crate) status: u16,
+    pub(crate) reason: String,
+    /// Server, User-Agent or Warning of the response, naming who answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) server: Option<String>,
+    pub(crate) rtt_ms: f64,
+}
+
 /// The final response of the run.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct FinalRecord {
@@ -97,6 +110,9 @@ pub(crate) struct Report {
     /// Contact bindings listed in a 200 to REGISTER.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) bindings: Vec<String>,
+    /// --traceroute: one entry per Max-Forwards tried.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) hops: Vec<HopRecord>,
     /// `success`, `negative`, `timeout`, `network-error`, `dry-run`, `resolved`.
     pub(crate) outcome: &'static str,
     /// The exit status.
@@ -124,6 +140,8 @@ pub(crate) enum SendEvent<'a> {
         from: &'a Destination,
         reason: &'a str,
     },
+    /// One --traceroute hop answered.
+    Hop(&'a HopRecord),
     /// Contact bindings of a REGISTER 200.
     Bindings(&'a [String]),
     /// The request --dry-run would send.
@@ -134,6 +152,8 @@ pub(crate) enum SendEvent<'a> {
 #[derive(Debug)]
 pub(crate) struct SendPrinter<W: Write> {
     json: bool,
+    /// --traceroute without -v: one line per hop, not per message.
+    hops_only: bool,
     quiet: bool,
     verbose: bool,
     out: W,
@@ -143,10 +163,16 @@ impl<W: Write> SendPrinter<W> {
     pub(crate) fn new(format: Format, quiet: bool, verbose: bool, out: W) -> Self {
         SendPrinter {
             json: format == Format::Json,
+            hops_only: false,
             quiet,
             verbose,
             out,
         }
+    }
+
+    /// Show only hop lines (and failures) unless verbose: the --traceroute view.
+    pub(crate) fn hops_only(&mut self, on: bool) {
+        self.hops_only = on && !self.verbose;
     }
 
     /// Show an event (human format only; JSON waits for [`finish`](Self::finish)).
@@ -176,6 +202,7 @@ impl<W: Write> SendPrinter<W> {
                     writeln!(out, "{}. {d}", i + 1)?;
                 }
             }
+            SendEvent::Message(_) if self.hops_only => {}
             SendEvent::Message(m) => {
                 if m.direction == "sent" && m.retransmission > 0 {
                     writeln!(
@@ -229,6 +256,19 @@ impl<W: Write> SendPrinter<W> {
                 writeln!(
                     out,
                     "  {warn}{from} failed: {reason}; trying the next destination{warn:#}"
+                )?;
+            }
+            SendEvent::Hop(h) => {
+                let style = status_style(h.status);
+                let server = h
+                    .server
+                    .as_deref()
+                    .map(|s| format!("  {s}"))
+                    .unwrap_or_default();
+                writeln!(
+                    out,
+                    "hop {:>2}: {style}{} {}{style:#}  {dim}({:.1} ms){dim:#}{server}",
+                    h.max_forwards, h.status, h.reason, h.rtt_ms
                 )?;
             }
             SendEvent::Bindings(list) => {

@@ -666,3 +666,40 @@ fn invite_final_responses_are_acknowledged() {
     assert_ne!(via(2), via(3));
     assert!(got[0].text().contains("Content-Type: application/sdp\r\n"));
 }
+
+#[test]
+fn traceroute_lists_each_483_hop_until_the_answer() {
+    let uas = Uas::start(Config {
+        hops: 3,
+        ..Config::default()
+    });
+    let out = sipkit()
+        .args(["send", &uas.udp_target(), "--traceroute"])
+        .output()
+        .expect("runs");
+    let text = stdout_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr_of(&out));
+    let hops: Vec<&str> = text.lines().collect();
+    assert_eq!(hops.len(), 4, "{text}");
+    for (i, line) in hops.iter().take(3).enumerate() {
+        assert!(
+            line.starts_with(&format!("hop  {i}: 483 Too Many Hops  (")),
+            "{line}"
+        );
+        assert!(line.ends_with(&format!("  hop-{i}")), "{line}");
+    }
+    assert!(hops[3].starts_with("hop  3: 200 OK"), "{text}");
+    let got = uas.received();
+    let forwards: Vec<String> = got
+        .iter()
+        .map(|r| {
+            r.text()
+                .lines()
+                .find_map(|l| l.strip_prefix("Max-Forwards: ").map(str::to_string))
+                .expect("Max-Forwards")
+        })
+        .collect();
+    assert_eq!(forwards, ["0", "1", "2", "3"]);
+    // Each hop is a new request: new CSeq numbers.
+    assert!(got[3].text().contains("CSeq: 4 OPTIONS\r\n"));
+}

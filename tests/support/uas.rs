@@ -41,6 +41,9 @@ pub struct Config {
     /// Answer wrong credentials with the same challenge again instead of 403, as many
     /// registrars do (the client must not loop).
     pub rechallenge: bool,
+    /// Pretend to be this many proxies away: a request arriving with Max-Forwards below it
+    /// gets 483 Too Many Hops with `Server: hop-N` (N = the Max-Forwards it arrived with).
+    pub hops: u8,
     /// Also listen for TLS with this server configuration (see `support::tls::TestPki`).
     pub tls: Option<Arc<rustls::ServerConfig>>,
 }
@@ -61,6 +64,7 @@ impl Default for Config {
             silent: false,
             rechallenge: false,
             tls: None,
+            hops: 0,
         }
     }
 }
@@ -376,6 +380,13 @@ fn respond(bytes: &[u8], config: &Config, shared: &Mutex<Shared>) -> Vec<Vec<u8>
     let mut out = Vec::new();
     if config.trying {
         out.push(MessageBuilder::response_to(&req, 100, "Trying", None).build());
+    }
+    let max_forwards = req.max_forwards().and_then(Result::ok).unwrap_or(70);
+    if max_forwards < config.hops {
+        let resp = MessageBuilder::response_to(&req, 483, "Too Many Hops", Some("uas1"))
+            .header("Server", &format!("hop-{max_forwards}"));
+        out.push(resp.build());
+        return out;
     }
     if let Some(challenge) = check_auth(&req, config) {
         out.push(challenge);
