@@ -368,6 +368,44 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_secs_f64(v * scale))
 }
 
+#[cfg(test)]
+mod send_tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_take_ms_s_or_plain_seconds() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        for bad in ["", "0", "-1s", "soon", "1e9", "NaNs", "inf"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn send_takes_an_optional_method_before_the_target() {
+        for (args, words) in [
+            (vec!["sipkit", "send", "example.com"], vec!["example.com"]),
+            (
+                vec!["sipkit", "send", "REGISTER", "example.com", "-v"],
+                vec!["REGISTER", "example.com"],
+            ),
+        ] {
+            let Ok(Invocation::Run(Cli {
+                command: Command::Send(send),
+                ..
+            })) = parse_from(&args)
+            else {
+                panic!("{args:?} did not parse");
+            };
+            assert_eq!(send.words, words);
+        }
+        assert!(parse_from(["sipkit", "send", "A", "B", "C"]).is_err());
+        assert!(parse_from(["sipkit", "send"]).is_err());
+    }
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct GenerateArgs {
     /// Directory to write into: completions go to DIR/completions, man pages to DIR/man.

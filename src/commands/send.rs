@@ -1520,3 +1520,68 @@ async fn traceroute<W: Write>(
         config.max_hops
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expect_accepts_codes_and_classes_only() {
+        assert_eq!(Expect::parse("404"), Some(Expect::Code(404)));
+        assert_eq!(Expect::parse(" 2xx"), Some(Expect::Class(2)));
+        for bad in ["", "99", "700", "0200", "7xx", "2x", "abc", "20xx"] {
+            assert_eq!(Expect::parse(bad), None, "{bad}");
+        }
+        assert!(Expect::Class(4).accepts(486));
+        assert!(!Expect::Code(200).accepts(202));
+    }
+
+    #[test]
+    fn placeholders_are_found_in_order_and_unterminated_ones_ignored() {
+        assert_eq!(
+            placeholders("a ${x} b ${call_id}${y} ${open"),
+            ["x", "call_id", "y"]
+        );
+    }
+
+    #[test]
+    fn hand_written_heads_get_crlf_and_a_true_content_length() {
+        let fixed = insert_headers(
+            b"OPTIONS sip:a SIP/2.0\nl: 99\nX: 1\n\nbody\n".to_vec(),
+            &[("Authorization".into(), "Digest x".into())],
+            true,
+        );
+        assert_eq!(
+            String::from_utf8(fixed).expect("utf8"),
+            "OPTIONS sip:a SIP/2.0\r\nX: 1\r\nAuthorization: Digest x\r\nContent-Length: 5\r\n\r\nbody\n"
+        );
+        let head_only = insert_headers(b"OPTIONS sip:a SIP/2.0\r\nX: 1\r\n".to_vec(), &[], true);
+        assert_eq!(
+            head_only,
+            b"OPTIONS sip:a SIP/2.0\r\nX: 1\r\nContent-Length: 0\r\n\r\n"
+        );
+        let raw = b"OPTIONS sip:a SIP/2.0\nl: 99\n\n".to_vec();
+        assert_eq!(insert_headers(raw.clone(), &[], false), raw);
+    }
+
+    #[test]
+    fn registrar_uri_drops_the_user() {
+        let t = TargetSpec::parse("sip:alice@example.com:5080;transport=tcp").expect("target");
+        assert_eq!(registrar_uri(&t), "sip:example.com:5080;transport=tcp");
+        let t = TargetSpec::parse("example.com").expect("target");
+        assert_eq!(registrar_uri(&t), "sip:example.com");
+    }
+
+    #[test]
+    fn test_mode_ids_are_numbered_and_real_ones_differ() {
+        let mut ids = Ids::new(true);
+        assert_eq!(
+            (ids.next("call"), ids.next("tag"), ids.branch()),
+            ("call-1".into(), "tag-2".into(), "z9hG4bK-sipkit-3".into())
+        );
+        let mut ids = Ids::new(false);
+        let (a, b) = (ids.branch(), ids.branch());
+        assert!(a.starts_with("z9hG4bK") && a.len() == 39, "{a}");
+        assert_ne!(a, b);
+    }
+}
