@@ -559,7 +559,8 @@ impl<'a> Credentials<'a> {
                     );
                 }
                 "nc" => {
-                    let n = (value.len() == 8)
+                    // from_str_radix alone would take a sign (`+1234567`).
+                    let n = (value.len() == 8 && value.bytes().all(|b| b.is_ascii_hexdigit()))
                         .then(|| u32::from_str_radix(value, 16).ok())
                         .flatten()
                         .ok_or_else(|| DigestError::BadNonceCount(value.to_string()))?;
@@ -912,6 +913,29 @@ mod tests {
             .authorize(&ch, "u", &Secret::Ha1("abcd"), &GET, false, &mut fixed("c"))
             .expect_err("short HA1");
         assert!(err.to_string().contains("needs 64"), "{err}");
+    }
+
+    proptest::proptest! {
+        /// Hostile header values never panic the interpreters (the fuzz targets' contract).
+        #[test]
+        fn any_header_value_is_an_error_or_a_value(s in "\\PC{0,80}|Digest [a-z=\", ]{0,60}") {
+            if let Ok(a) = Auth::parse(&s, 0) {
+                let _ = Challenge::parse(&a);
+                if let Ok(c) = Credentials::parse(&a) {
+                    let _ = verify(&c, &Secret::Ha1("00"), "X", b"", "n");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_signed_nonce_count_is_refused() {
+        let text = "Digest username=u, realm=r, nonce=n, uri=\"x\", response=\"0\", qop=auth, \
+                    cnonce=c, nc=+0000001";
+        assert_eq!(
+            Credentials::parse(&auth(text)),
+            Err(DigestError::BadNonceCount("+0000001".into()))
+        );
     }
 
     #[test]
