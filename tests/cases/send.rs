@@ -703,3 +703,98 @@ fn traceroute_lists_each_483_hop_until_the_answer() {
     // Each hop is a new request: new CSeq numbers.
     assert!(got[3].text().contains("CSeq: 4 OPTIONS\r\n"));
 }
+
+#[test]
+fn load_mode_reports_counts_and_percentiles() {
+    let uas = Uas::ok();
+    let out = sipkit()
+        .args([
+            "send",
+            &uas.udp_target(),
+            "--count",
+            "20",
+            "--concurrency",
+            "4",
+        ])
+        .output()
+        .expect("runs");
+    let text = stdout_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr_of(&out));
+    assert!(text.starts_with("20 requests in "), "{text}");
+    assert!(
+        text.contains("concurrency 4: 200 x20; 0 timeouts, 0 errors"),
+        "{text}"
+    );
+    assert!(text.contains("latency ms: min "), "{text}");
+    let got = uas.received();
+    assert_eq!(got.len(), 20);
+    // Each request is a new call.
+    let call_ids: std::collections::BTreeSet<String> = got
+        .iter()
+        .filter_map(|r| {
+            r.text()
+                .lines()
+                .find_map(|l| l.strip_prefix("Call-ID: ").map(str::to_string))
+        })
+        .collect();
+    assert_eq!(call_ids.len(), 20);
+    // Four sockets: four source ports.
+    let ports: std::collections::BTreeSet<u16> = got.iter().map(|r| r.from.port()).collect();
+    assert_eq!(ports.len(), 4);
+}
+
+#[test]
+fn load_mode_json_with_rate_and_mixed_statuses_over_tcp() {
+    let uas = Uas::start(Config {
+        statuses: vec![200, 200, 486],
+        ..Config::default()
+    });
+    let out = sipkit()
+        .args(["send", &uas.tcp_target(), "--count", "5", "--rate", "20"])
+        .args(["--concurrency", "2", "--format", "json"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let doc = &json_lines(&out)[0];
+    let load = &doc["load"];
+    assert_eq!(load["requests"], 5);
+    assert_eq!(load["statuses"]["200"], 2);
+    assert_eq!(load["statuses"]["486"], 3);
+    // Starts are spaced 50 ms apart: the fifth cannot start before 200 ms.
+    assert!(load["elapsed_ms"].as_f64().expect("ms") >= 190.0, "{load}");
+    for p in ["min", "p50", "p90", "p99", "max", "mean"] {
+        assert!(load["latency_ms"][p].as_f64().is_some(), "{p}: {load}");
+    }
+    assert_eq!(doc["messages"].as_array().map(Vec::len), Some(0));
+}
+
+#[test]
+fn load_mode_counts_timeouts_and_exits_3() {
+    let uas = Uas::start(Config {
+        silent: true,
+        ..Config::default()
+    });
+    let out = sipkit()
+        .args([
+            "send",
+            &uas.udp_target(),
+            "--count",
+            "3",
+            "--concurrency",
+            "3",
+        ])
+        .args(["--t1", "5ms"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        stdout_of(&out).contains("3 timeouts"),
+        "{}",
+        stdout_of(&out)
+    );
+    assert!(
+        stderr_of(&out).contains("3 of 3 requests got no final response"),
+        "{}",
+        stderr_of(&out)
+    );
+}

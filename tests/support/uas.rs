@@ -144,7 +144,7 @@ impl Uas {
         {
             let (shared, stop, config) = (shared.clone(), stop.clone(), config.clone());
             threads.push(thread::spawn(move || {
-                serve_tcp(tcp, &config, &shared, &stop, started)
+                serve_tcp(tcp, config, shared, stop, started)
             }));
         }
         let mut tls_addr = None;
@@ -298,26 +298,34 @@ fn serve_udp(
     }
 }
 
+/// A thread per connection, so concurrent clients (`send --concurrency`) are served at once.
 fn serve_tcp(
     listener: TcpListener,
-    config: &Config,
-    shared: &Mutex<Shared>,
-    stop: &AtomicBool,
+    config: Arc<Config>,
+    shared: Arc<Mutex<Shared>>,
+    stop: Arc<AtomicBool>,
     started: Instant,
 ) {
+    let mut connections = Vec::new();
     while !stop.load(Ordering::SeqCst) {
         match listener.accept() {
             Ok((stream, from)) => {
                 let _ = stream.set_nonblocking(false);
                 let _ = stream.set_read_timeout(Some(Duration::from_millis(20)));
-                serve_stream(stream, "tcp", from, config, shared, stop, started);
+                let (config, shared, stop) = (config.clone(), shared.clone(), stop.clone());
+                connections.push(thread::spawn(move || {
+                    serve_stream(stream, "tcp", from, &config, &shared, &stop, started);
+                }));
             }
             Err(_) => thread::sleep(Duration::from_millis(10)),
         }
     }
+    for c in connections {
+        let _ = c.join();
+    }
 }
 
-/// One connection at a time is enough for `send`.
+/// Serve one stream connection (TCP or TLS) until it closes or the server stops.
 fn serve_stream(
     mut stream: impl Read + Write,
     transport: &'static str,
