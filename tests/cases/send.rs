@@ -133,12 +133,13 @@ fn lost_datagrams_are_retransmitted_with_doubling_intervals() {
     assert!(got[0].dropped && got[1].dropped && !got[2].dropped);
     // Same request each time (same branch): a retransmission, not a new transaction.
     assert_eq!(got[0].bytes, got[2].bytes);
-    // Timer E: T1 then 2*T1 (100 ms, 200 ms). Generous bounds: only the doubling matters.
+    // Timer E: at T1, then 2*T1 later (100 ms, 300 ms after the first). Only lower bounds,
+    // generous ones: a busy machine makes sends late, never early. Without doubling the third
+    // would come 200 ms after the first.
     let first = got[1].at - got[0].at;
-    let second = got[2].at - got[1].at;
+    let total = got[2].at - got[0].at;
     assert!(first >= Duration::from_millis(60), "{first:?}");
-    assert!(second >= Duration::from_millis(150), "{second:?}");
-    assert!(second > first, "{first:?} then {second:?}");
+    assert!(total >= Duration::from_millis(260), "{total:?}");
 }
 
 #[test]
@@ -156,9 +157,10 @@ fn no_answer_over_udp_exits_3_after_timer_f_and_retransmits() {
     assert!(err.contains("no final response"), "{err}");
     assert!(err.contains("Timer F"), "{err}");
     assert_eq!(err.lines().count(), 1, "one line: {err}");
-    // 0, 10, 30, 70, 150, 310 and 630 ms before 640 ms: allow for a slow machine.
+    // 0, 10, 30, 70, 150, 310 and 630 ms before 640 ms; a slow machine may lose the last
+    // ones to Timer F, which wins when both are due.
     let n = uas.received().len();
-    assert!((4..=7).contains(&n), "{n} transmissions");
+    assert!((3..=7).contains(&n), "{n} transmissions");
 }
 
 #[test]
@@ -644,7 +646,7 @@ fn invite_final_responses_are_acknowledged() {
         .assert()
         .code(1);
     sipkit().args(["send", "INVITE", &target]).assert().code(0);
-    let got = uas.received();
+    let got = uas.wait_for(4);
     let methods: Vec<String> = got.iter().map(|r| r.method()).collect();
     assert_eq!(methods, ["INVITE", "ACK", "INVITE", "ACK"]);
     let via = |i: usize| {

@@ -219,6 +219,19 @@ impl Uas {
         self.shared.lock().expect("lock").received.clone()
     }
 
+    /// Everything received once at least `n` messages are in, waiting up to 5 s: a message
+    /// that gets no response (an ACK) may still be in the socket when the client exits.
+    pub fn wait_for(&self, n: usize) -> Vec<Received> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let got = self.received();
+            if got.len() >= n || Instant::now() >= deadline {
+                return got;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// How many requests were answered.
     pub fn answered(&self) -> usize {
         self.shared.lock().expect("lock").answered
