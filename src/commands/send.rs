@@ -309,6 +309,16 @@ impl Config {
                     shown(path)
                 )));
             }
+            let written = parse_request(&bytes)
+                .and_then(|m| m.method().map(str::to_string))
+                .unwrap_or_default();
+            if method_word.as_ref().is_some_and(|m| *m != written) {
+                return Err(usage(format!(
+                    "the method given ({}) differs from the message's ({written})",
+                    method_word.unwrap_or_default()
+                )));
+            }
+            method = written;
             template
         } else {
             let body = if let Some(text) = &args.text {
@@ -364,19 +374,6 @@ impl Config {
                 body,
             }))
         };
-        if let Template::Message { .. } = &template {
-            let probe = Vars::placeholder(&target, Proto::Udp, 1);
-            let bytes = render(&template, &probe, &[], &target);
-            if let Some(m) = parse_request(&bytes).and_then(|m| m.method().map(str::to_string)) {
-                if method_word.is_some() && method_word.as_deref() != Some(m.as_str()) {
-                    return Err(usage(format!(
-                        "the method given ({}) differs from the message's ({m})",
-                        method_word.unwrap_or_default()
-                    )));
-                }
-                method = m;
-            }
-        }
         Ok(Config {
             method,
             target,

@@ -800,3 +800,34 @@ fn load_mode_counts_timeouts_and_exits_3() {
         stderr_of(&out)
     );
 }
+
+#[test]
+fn a_message_file_must_be_a_matchable_request_of_the_given_method() {
+    let uas = Uas::ok().allow_unused();
+    let dir = tempdir();
+    let good = "OPTIONS ${target} SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=${branch}\r\n\
+                CSeq: 1 OPTIONS\r\n\r\n";
+    let no_branch = "OPTIONS ${target} SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nCSeq: 1 OPTIONS\r\n\r\n";
+    for (content, method, needle) in [
+        (
+            good,
+            Some("REGISTER"),
+            "differs from the message's (OPTIONS)",
+        ),
+        (no_branch, None, "no branch parameter"),
+        ("SIP/2.0 200 OK\r\n\r\n", None, "not a request"),
+    ] {
+        let path = write(dir.path(), "m.sip", content);
+        let mut cmd = sipkit();
+        cmd.arg("send");
+        cmd.args(method);
+        let out = cmd
+            .arg(uas.udp_target())
+            .arg("--message")
+            .arg(&path)
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{content}");
+        assert!(stderr_of(&out).contains(needle), "{}", stderr_of(&out));
+    }
+}
