@@ -831,3 +831,26 @@ fn a_message_file_must_be_a_matchable_request_of_the_given_method() {
         assert!(stderr_of(&out).contains(needle), "{}", stderr_of(&out));
     }
 }
+
+#[test]
+fn options_over_websocket() {
+    let uas = Uas::start(Config {
+        ws: true,
+        ..Config::default()
+    });
+    let out = sipkit()
+        .args(["send", &uas.ws_target()])
+        .output()
+        .expect("runs");
+    let text = stdout_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr_of(&out));
+    assert!(text.contains("(ws 127.0.0.1:"), "{text}");
+    let got = uas.received();
+    assert_eq!(got[0].transport, "ws");
+    // RFC 7118 §5.2: Via transport WS.
+    assert!(
+        got[0].text().contains("Via: SIP/2.0/WS "),
+        "{}",
+        got[0].text()
+    );
+}
