@@ -32,6 +32,9 @@ use crate::transport::{
     parse_dns_server,
 };
 
+/// How long an INVITE answered only provisionally is waited for without --timeout.
+const INVITE_PROCEEDING_LIMIT: Duration = Duration::from_secs(200);
+
 /// Largest message accepted from the peer.
 const MAX_MESSAGE: usize = 1 << 20;
 
@@ -1382,8 +1385,10 @@ async fn transact<W: Write>(
     let timer_name = if is_invite { "B" } else { "F" };
     let mut tx = ClientTransaction::new(key, conn.reliable(), config.timers, sent_at);
     loop {
-        let far = run.start.elapsed() + Duration::from_secs(86_400);
-        let mut wake = tx.next_deadline().unwrap_or(far);
+        // An INVITE in Proceeding has no timer of its own (§17.1.1.2); like a proxy's Timer C
+        // (§16.6 item 11, more than 3 minutes), stop waiting eventually.
+        let proceeding_limit = sent_at + INVITE_PROCEEDING_LIMIT;
+        let mut wake = tx.next_deadline().unwrap_or(proceeding_limit);
         if let Some(o) = overall {
             wake = wake.min(o.saturating_duration_since(run.start));
         }
@@ -1448,6 +1453,13 @@ async fn transact<W: Write>(
                         "no final response from {} within --timeout {:.1}s",
                         conn.destination(),
                         config.timeout.unwrap_or_default().as_secs_f64()
+                    )));
+                }
+                if tx.next_deadline().is_none() && now >= proceeding_limit {
+                    return Ok(TxEnd::Timeout(format!(
+                        "no final response from {} {}s after a provisional one (use --timeout to wait less)",
+                        conn.destination(),
+                        INVITE_PROCEEDING_LIMIT.as_secs()
                     )));
                 }
                 while tx.next_deadline().is_some_and(|d| d <= now) {
