@@ -8,11 +8,13 @@ mod cases {
     mod capture;
     mod color;
     mod conformance;
+    mod digest;
     mod exit_codes;
     mod generated;
     mod json;
     mod listener;
     mod pipes;
+    mod send;
     mod transport;
     mod validate;
     mod validate_findings;
