@@ -130,3 +130,5 @@ pub trait Sink {
     fn payload(&mut self, payload: &Payload<'_>);
     fn notice(&mut self, notice: &Notice);
 }
+
+pub mod write;
