@@ -7,6 +7,7 @@ mod support;
 mod cases {
     mod color;
     mod conformance;
+    mod decode_pcap;
     mod exit_codes;
     mod generated;
     mod json;

@@ -429,6 +429,61 @@ fn read_capture(
     anyhow::bail!("reading captures is not available yet")
 }
 
+/// `--write`: a classic pcap whose link type is that of the first packet written (a pcap file
+/// has one); packets of other link types are left out, with a warning.
+#[derive(Debug)]
+struct PcapOut {
+    file: Option<std::io::BufWriter<std::fs::File>>,
+    writer: Option<crate::capture::write::PcapWriter<std::io::BufWriter<std::fs::File>>>,
+    other_linktypes: u64,
+}
+
+impl PacketOut for PcapOut {
+    fn packet(&mut self, p: &RawPacket) -> std::io::Result<()> {
+        if self.writer.is_none() {
+            if let Some(file) = self.file.take() {
+                let format = crate::capture::write::PcapFormat::new(p.linktype);
+                self.writer = Some(crate::capture::write::PcapWriter::new(file, format)?);
+            }
+        }
+        match &mut self.writer {
+            Some(w) if w.format().linktype == p.linktype => w.write_raw(p),
+            _ => {
+                self.other_linktypes += 1;
+                Ok(())
+            }
+        }
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        if self.other_linktypes > 0 {
+            tracing::warn!(
+                "--write: {} packets left out: their link type differs from the first packet's",
+                self.other_linktypes
+            );
+        }
+        if let Some(file) = self.file.take() {
+            // Nothing matched: still a valid, empty capture.
+            let format =
+                crate::capture::write::PcapFormat::new(crate::capture::write::linktype::ETHERNET);
+            self.writer = Some(crate::capture::write::PcapWriter::new(file, format)?);
+        }
+        match &mut self.writer {
+            Some(w) => w.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
 fn open_pcap_out(path: &std::path::Path) -> anyhow::Result<Box<dyn PacketOut>> {
-    anyhow::bail!("--write {}: not available yet", path.display())
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    Ok(Box::new(PcapOut {
+        file: Some(std::io::BufWriter::new(file)),
+        writer: None,
+        other_linktypes: 0,
+    }))
 }
