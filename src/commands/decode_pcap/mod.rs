@@ -282,19 +282,19 @@ impl<W: Write> Handler for App<W> {
         if self.error.is_some() {
             return;
         }
-        let call_id = match msg {
+        // SIP borrows its Call-ID from the message; MSRP's comes from the session table and
+        // is copied (MSRP messages are few next to SIP ones).
+        let call_id: Option<std::borrow::Cow<'_, str>> = match msg {
             Decoded::Sip(m) => {
                 self.sessions.learn(m);
-                m.call_id().ok()
+                m.call_id().ok().map(std::borrow::Cow::Borrowed)
             }
-            Decoded::Msrp(m) => self.sessions.call_of(m),
+            Decoded::Msrp(m) => self.sessions.call_of(m).map(|s| s.to_string().into()),
         };
+        let call_id = call_id.as_deref();
         if !self.config.filter.matches(meta, msg, raw, call_id) {
             return;
         }
-        // Owned only where a later borrow of self needs it.
-        let call_id_owned = call_id.map(str::to_string);
-        let call_id = call_id_owned.as_deref();
         match msg {
             Decoded::Sip(m) => {
                 if matches!(self.config.mode, Mode::Calls | Mode::Stats) {
