@@ -848,6 +848,8 @@ pub(crate) fn ladder(call: &FlowCall) -> String {
         let name = h.to_string();
         let _ = write!(out, "{:^width$}", clip(&name, COL - 1), width = COL);
     }
+    let header_end = out.trim_end().len();
+    out.truncate(header_end);
     out.push('\n');
     let start = call.steps.first().map(|s| s.time).unwrap_or_default();
     let ncols = call.hosts.len();

@@ -59,7 +59,10 @@ fn man_pages_cover_visible_subcommands_only() {
         .assert()
         .code(0);
     let names: Vec<String> = files(&out.path().join("man")).into_keys().collect();
-    assert_eq!(names, ["sipkit-decode-pcap.1", "sipkit-validate.1", "sipkit.1"]);
+    assert_eq!(
+        names,
+        ["sipkit-decode-pcap.1", "sipkit-validate.1", "sipkit.1"]
+    );
     let completions = files(&out.path().join("completions"));
     assert_eq!(
         completions.keys().collect::<Vec<_>>(),

@@ -402,7 +402,12 @@ pub(crate) fn run<W: Write>(config: Config, mut printer: DecodePrinter<W>) -> an
         error: None,
     };
     let mut decoder = framing::Decoder::new(max, app);
-    let read = read_capture(input.as_deref(), keep_packets, &mut decoder);
+    let options = crate::capture::Options {
+        keep_packets,
+        max_stream_buffer: max,
+        ..crate::capture::Options::default()
+    };
+    let read = read_capture(input.as_deref(), options, &mut decoder);
     decoder.finish();
     let app = &mut decoder.handler;
     if let Err(e) = &read {
@@ -422,11 +427,29 @@ pub(crate) fn run<W: Write>(config: Config, mut printer: DecodePrinter<W>) -> an
 /// Read the whole capture into `sink`.
 fn read_capture(
     input: Option<&std::path::Path>,
-    keep_packets: bool,
+    options: crate::capture::Options,
     sink: &mut dyn crate::capture::Sink,
 ) -> anyhow::Result<()> {
-    let _ = (input, keep_packets, sink);
-    anyhow::bail!("reading captures is not available yet")
+    let name = input.map_or_else(
+        || crate::output::STDIN_NAME.to_string(),
+        |p| p.display().to_string(),
+    );
+    let mut reader = match input {
+        Some(path) => crate::capture::Reader::open(path, options),
+        None => crate::capture::Reader::new(std::io::stdin(), options),
+    }
+    .with_context(|| format!("reading {name}"))?;
+    let stats = reader
+        .run(sink)
+        .with_context(|| format!("reading {name}"))?;
+    tracing::info!(
+        "{name}: {} frames, {} bytes, {} payloads, {} TCP stream directions",
+        stats.frames,
+        stats.bytes,
+        stats.payloads,
+        stats.streams
+    );
+    Ok(())
 }
 
 /// `--write`: a classic pcap whose link type is that of the first packet written (a pcap file
