@@ -758,3 +758,55 @@ fn reads_standard_input() {
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert_eq!(messages(&out).len(), 7);
 }
+
+fn fixture(name: &str) -> PathBuf {
+    crate::support::root()
+        .join("tests/fixtures/pcap")
+        .join(name)
+}
+
+/// The message list of real captures, as tshark 4 lists them
+/// (`tshark -n -r FILE -Y sip -T fields -e frame.number -e sip.Method -e sip.Status-Code`).
+#[test]
+fn real_captures_match_tshark() {
+    let cases: [(&str, &str); 4] = [
+        (
+            "sip-over-tcp.pcap",
+            "3:INVITE 5:100 7:180 9:200 11:ACK 81:BYE 83:200",
+        ),
+        (
+            "sip-488-codec-reject.pcapng",
+            "1:OPTIONS 2:200 3:OPTIONS 4:200 5:OPTIONS 6:200 7:INVITE 8:401 9:ACK 10:INVITE \
+             11:100 12:488 13:ACK",
+        ),
+        (
+            "ipv6frag.pcap",
+            "2:INVITE 3:100 5:INVITE 6:183 7:183 8:PRACK 9:PRACK 10:200 11:200 12:UPDATE \
+             13:UPDATE 14:200 15:200 16:183 17:183 18:PRACK 19:PRACK 20:200 21:200 22:UPDATE \
+             23:UPDATE 24:200 25:200 26:200 27:200 28:200 29:ACK 30:ACK 31:BYE 32:BYE 33:200 34:200",
+        ),
+        (
+            "register-invite-reinvite-bye.pcap",
+            "1:REGISTER 2:200 3:INVITE 4:100 5:180 6:200 7:ACK 162:INVITE 163:200 164:ACK \
+             229:BYE 230:200",
+        ),
+    ];
+    for (file, expected) in cases {
+        let out = decode(&fixture(file), &["--format", "json"]);
+        assert_eq!(out.status.code(), Some(0), "{file}: {out:?}");
+        let expected: Vec<&str> = expected.split_whitespace().collect();
+        assert_eq!(summary(&out), expected, "{file}");
+    }
+}
+
+#[test]
+fn real_call_with_reinvite_is_one_completed_call() {
+    let out = decode(
+        &fixture("register-invite-reinvite-bye.pcap"),
+        &["--calls", "--format", "json"],
+    );
+    let calls = json_lines(&out);
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0]["state"], "completed");
+    assert_eq!(calls[0]["messages"], 10);
+}
