@@ -263,7 +263,7 @@ impl<W: Write> DecodePrinter<W> {
             l.push_str(r#","state":"#);
             json_str(l, state.name());
             l.push_str(r#","final_status":"#);
-            opt_num(l, c.final_status.map(u64::from));
+            opt_num(l, c.final_code().map(u64::from));
             l.push_str(r#","ringing_ms":"#);
             opt_ms(l, c.ringing());
             l.push_str(r#","answer_ms":"#);
@@ -284,7 +284,7 @@ impl<W: Write> DecodePrinter<W> {
                 "{t:<26} {:<28} {:<28} {style}{:<14}{style:#} {:>9} {:>9} {:>10} {:>5}  {}",
                 clip(&c.from, 28),
                 clip(&c.to, 28),
-                state.label(c.final_status),
+                state.label(c.final_code()),
                 secs(c.ringing()),
                 secs(c.answer()),
                 secs(c.duration()),

@@ -810,3 +810,15 @@ fn real_call_with_reinvite_is_one_completed_call() {
     assert_eq!(calls[0]["state"], "completed");
     assert_eq!(calls[0]["messages"], 10);
 }
+
+#[test]
+fn challenge_then_488_is_a_call_rejected_with_488() {
+    let out = decode(
+        &fixture("sip-488-codec-reject.pcapng"),
+        &["--calls", "--format", "json"],
+    );
+    let calls = json_lines(&out);
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0]["state"], "rejected");
+    assert_eq!(calls[0]["final_status"], 488);
+}

@@ -53,8 +53,12 @@ pub(crate) struct CallSummary {
     pub(crate) answered: Option<Timestamp>,
     pub(crate) bye: Option<Timestamp>,
     pub(crate) cancelled: bool,
-    /// The first final response to the INVITE.
+    /// The first final response to the INVITE, not counting authentication challenges.
     pub(crate) final_status: Option<u16>,
+    /// A 401 or 407 not yet followed by a new INVITE: the caller usually retries with
+    /// credentials in the same call (RFC 3261 §22.2), so it ends the call only if nothing
+    /// follows.
+    challenge: Option<u16>,
     pub(crate) messages: u64,
 }
 
@@ -63,8 +67,13 @@ fn ms(from: Timestamp, to: Option<Timestamp>) -> Option<u64> {
 }
 
 impl CallSummary {
+    /// The status that decided the call: its final response, or an unanswered challenge.
+    pub(crate) fn final_code(&self) -> Option<u16> {
+        self.final_status.or(self.challenge)
+    }
+
     pub(crate) fn state(&self) -> CallState {
-        match self.final_status {
+        match self.final_code() {
             Some(200..=299) if self.bye.is_some() => CallState::Completed,
             Some(200..=299) => CallState::InProgress,
             Some(487) if self.cancelled => CallState::Cancelled,
@@ -122,6 +131,7 @@ impl Calls {
                     bye: None,
                     cancelled: false,
                     final_status: None,
+                    challenge: None,
                     messages: 0,
                 });
                 self.by_id.insert(id.to_string(), self.calls.len() - 1);
@@ -133,6 +143,7 @@ impl Calls {
         let cseq_method = m.cseq().ok().map(|c| c.method);
         match (m.method(), m.status(), cseq_method) {
             (Some("CANCEL"), _, _) if c.final_status.is_none() => c.cancelled = true,
+            (Some("INVITE"), _, _) => c.challenge = None,
             (Some("BYE"), _, _) if c.bye.is_none() => c.bye = Some(time),
             (None, Some(code), Some("INVITE")) => match code {
                 180..=189 if c.first_provisional.is_none() => c.first_provisional = Some(time),
@@ -140,6 +151,7 @@ impl Calls {
                     c.answered = Some(time);
                     c.final_status.get_or_insert(code);
                 }
+                401 | 407 if c.final_status.is_none() => c.challenge = Some(code),
                 300.. if c.final_status.is_none() => c.final_status = Some(code),
                 _ => {}
             },
@@ -378,6 +390,21 @@ mod tests {
         calls.add(t(5), &msg(&req("CANCEL", 1, "CANCEL", false)));
         calls.add(t(6), &msg(&resp(487, 1, "INVITE")));
         assert_eq!(calls.calls[0].state(), CallState::Cancelled);
+        // A challenge answered with credentials does not end the call; one left alone does.
+        let mut calls = Calls::default();
+        calls.add(t(0), &msg(&req("INVITE", 1, "INVITE", false)));
+        calls.add(t(5), &msg(&resp(407, 1, "INVITE")));
+        assert_eq!(
+            calls.calls[0].state().label(calls.calls[0].final_code()),
+            "rejected 407"
+        );
+        calls.add(t(9), &msg(&req("INVITE", 2, "INVITE", false)));
+        assert_eq!(calls.calls[0].state(), CallState::InProgress);
+        calls.add(t(20), &msg(&resp(488, 2, "INVITE")));
+        assert_eq!(
+            calls.calls[0].state().label(calls.calls[0].final_code()),
+            "rejected 488"
+        );
         // A message of a dialog that started before the capture opens no call.
         let mut calls = Calls::default();
         assert_eq!(calls.add(t(0), &msg(&req("BYE", 2, "BYE", true))), None);

@@ -131,7 +131,11 @@ impl Extractor {
         let progress = self
             .chunks
             .chunk(&key, start, total, body, m.flag, VecSink::default)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| {
+                // The reassembler dropped the message: forget it here too.
+                self.pending.remove(&key);
+                e.to_string()
+            })?;
         let (data, complete) = match progress {
             Progress::Incomplete { .. } => return Ok(None),
             Progress::Complete { sink, .. } => (sink.0, true),
