@@ -27,6 +27,8 @@ pub(crate) struct DecodePrinter<W: Write> {
     out: W,
     /// One output line, reused so printing a message does not allocate.
     line: String,
+    /// Ladders printed so far (a blank line separates them).
+    flows: usize,
 }
 
 const DIM: Style = Style::new().dimmed();
@@ -80,6 +82,7 @@ impl<W: Write> DecodePrinter<W> {
             interactive,
             out,
             line: String::with_capacity(4096),
+            flows: 0,
         }
     }
 
@@ -388,6 +391,10 @@ impl<W: Write> DecodePrinter<W> {
             l.push_str("]}");
             return self.flush_line();
         }
+        if self.flows > 0 {
+            self.line.push('\n');
+        }
+        self.flows += 1;
         let text = ladder(call);
         self.line.push_str(&text);
         self.flush_line()
@@ -432,16 +439,22 @@ fn clip(s: &str, n: usize) -> &str {
     &s[..end]
 }
 
-/// `1.234s`, or `-` when unknown.
-fn secs(ms: Option<u64>) -> String {
-    ms.map_or_else(
+/// `1.234567s`, or `-` when unknown.
+fn secs(us: Option<u64>) -> String {
+    us.map_or_else(
         || "-".into(),
-        |ms| format!("{}.{:03}s", ms / 1000, ms % 1000),
+        |us| format!("{}.{:06}s", us / 1_000_000, us % 1_000_000),
     )
 }
 
-fn opt_ms(l: &mut String, ms: Option<u64>) {
-    opt_num(l, ms);
+/// Microseconds as a JSON number of milliseconds with three decimals (`2.709`).
+fn opt_ms(l: &mut String, us: Option<u64>) {
+    match us {
+        Some(us) => {
+            let _ = write!(l, "{}.{:03}", us / 1000, us % 1000);
+        }
+        None => l.push_str("null"),
+    }
 }
 
 fn opt_num(l: &mut String, n: Option<u64>) {

@@ -614,9 +614,9 @@ fn calls_summarise_each_dialog() {
             ("cancel-call".into(), "cancelled".into())
         ]
     );
-    assert_eq!(calls[0]["ringing_ms"], 20);
-    assert_eq!(calls[0]["answer_ms"], 30);
-    assert_eq!(calls[0]["duration_ms"], 20);
+    assert_eq!(calls[0]["ringing_ms"].as_f64(), Some(20.0));
+    assert_eq!(calls[0]["answer_ms"].as_f64(), Some(30.0));
+    assert_eq!(calls[0]["duration_ms"].as_f64(), Some(20.0));
     assert_eq!(calls[0]["messages"], 7);
     assert_eq!(calls[0]["from"], "sip:alice@example.com");
     assert_eq!(calls[1]["final_status"], 486);
@@ -643,7 +643,7 @@ fn stats_count_methods_codes_retransmissions_and_asr() {
     assert_eq!(s["calls_cancelled"], 1);
     let asr = s["asr"].as_f64().expect("asr");
     assert!((asr - 1.0 / 3.0).abs() < 1e-3);
-    assert_eq!(s["setup_ms_p95"], 30);
+    assert_eq!(s["setup_ms_p95"].as_f64(), Some(30.0));
 }
 
 #[test]

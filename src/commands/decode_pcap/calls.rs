@@ -62,8 +62,9 @@ pub(crate) struct CallSummary {
     pub(crate) messages: u64,
 }
 
-fn ms(from: Timestamp, to: Option<Timestamp>) -> Option<u64> {
-    to.map(|t| u64::try_from(t.nanos_since(from).max(0) / 1_000_000).unwrap_or(u64::MAX))
+/// Microseconds from `from` to `to` (0 when the capture's clock went backwards).
+fn micros(from: Timestamp, to: Option<Timestamp>) -> Option<u64> {
+    to.map(|t| u64::try_from(t.nanos_since(from).max(0) / 1000).unwrap_or(u64::MAX))
 }
 
 impl CallSummary {
@@ -83,19 +84,19 @@ impl CallSummary {
         }
     }
 
-    /// INVITE to the first 18x, in milliseconds.
+    /// INVITE to the first 18x, in microseconds.
     pub(crate) fn ringing(&self) -> Option<u64> {
-        ms(self.start, self.first_provisional)
+        micros(self.start, self.first_provisional)
     }
 
-    /// INVITE to the 2xx, in milliseconds.
+    /// INVITE to the 2xx, in microseconds.
     pub(crate) fn answer(&self) -> Option<u64> {
-        ms(self.start, self.answered)
+        micros(self.start, self.answered)
     }
 
-    /// 2xx to BYE, in milliseconds.
+    /// 2xx to BYE, in microseconds.
     pub(crate) fn duration(&self) -> Option<u64> {
-        self.answered.and_then(|a| ms(a, self.bye))
+        self.answered.and_then(|a| micros(a, self.bye))
     }
 }
 
@@ -173,7 +174,7 @@ pub(crate) struct Stats {
     pub(crate) answered: u64,
     pub(crate) failed: u64,
     pub(crate) cancelled: u64,
-    setup_ms: Vec<u64>,
+    setup_us: Vec<u64>,
     seen: Recent,
 }
 
@@ -192,7 +193,7 @@ impl Default for Stats {
             answered: 0,
             failed: 0,
             cancelled: 0,
-            setup_ms: Vec::new(),
+            setup_us: Vec::new(),
             seen: Recent::default(),
         }
     }
@@ -232,10 +233,10 @@ impl Stats {
             }
             if let Some(ms) = c.answer() {
                 self.answered += 1;
-                self.setup_ms.push(ms);
+                self.setup_us.push(ms);
             }
         }
-        self.setup_ms.sort_unstable();
+        self.setup_us.sort_unstable();
     }
 
     /// Response codes seen, with counts, ascending.
@@ -253,18 +254,18 @@ impl Stats {
     }
 
     pub(crate) fn setup_avg(&self) -> Option<u64> {
-        let n = self.setup_ms.len() as u64;
-        (n > 0).then(|| self.setup_ms.iter().sum::<u64>() / n)
+        let n = self.setup_us.len() as u64;
+        (n > 0).then(|| self.setup_us.iter().sum::<u64>() / n)
     }
 
     /// Nearest-rank 95th percentile.
     pub(crate) fn setup_p95(&self) -> Option<u64> {
-        let n = self.setup_ms.len();
+        let n = self.setup_us.len();
         if n == 0 {
             return None;
         }
         let rank = (95 * n).div_ceil(100).max(1);
-        self.setup_ms.get(rank - 1).copied()
+        self.setup_us.get(rank - 1).copied()
     }
 }
 
@@ -360,7 +361,7 @@ mod tests {
         assert_eq!(c.state(), CallState::Completed);
         assert_eq!(
             (c.ringing(), c.answer(), c.duration()),
-            (Some(300), Some(2500), Some(60000))
+            (Some(300_000), Some(2_500_000), Some(60_000_000))
         );
         assert_eq!(c.messages, 8);
         stats.add_calls(&calls.calls);
@@ -372,7 +373,7 @@ mod tests {
         );
         assert_eq!((stats.attempted, stats.answered), (1, 1));
         assert_eq!(stats.asr(), Some(1.0));
-        assert_eq!(stats.setup_p95(), Some(2500));
+        assert_eq!(stats.setup_p95(), Some(2_500_000));
     }
 
     #[test]
@@ -414,7 +415,7 @@ mod tests {
     #[test]
     fn percentile_is_nearest_rank() {
         let s = Stats {
-            setup_ms: (1..=20).map(|i| i * 100).collect(),
+            setup_us: (1..=20).map(|i| i * 100).collect(),
             ..Stats::default()
         };
         assert_eq!(s.setup_p95(), Some(1900));
