@@ -141,6 +141,11 @@ impl Extractor {
             Progress::Complete { sink, .. } => (sink.0, true),
             Progress::Aborted { sink, .. } => (sink.0, false),
         };
+        if data.is_empty() {
+            // A bodiless SEND opens the session (RFC 4975 §7.1): nothing to write.
+            self.pending.remove(&key);
+            return Ok(None);
+        }
         let (message_id, call_id) = self
             .pending
             .remove(&key)
