@@ -36,7 +36,7 @@ pub(crate) fn run(invocation: Invocation) -> anyhow::Result<Exit> {
             command: Command::DecodePcap(args),
         }) => {
             output::init_logging(global.verbose, global.quiet, global.color);
-            let config = match decode_pcap::Config::new(args, global.format) {
+            let config = match decode_pcap::Config::new(args, global.format, global.quiet) {
                 Ok(config) => config,
                 Err(usage) => return usage_failure(&usage),
             };

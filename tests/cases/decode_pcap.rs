@@ -353,6 +353,13 @@ fn tcp_split_merged_out_of_order_and_lost_segments_issue_3() {
     let dropped: Vec<&Value> = lines.iter().filter(|v| v["type"] == "dropped").collect();
     assert_eq!(dropped.len(), 2, "{lines:?}");
     assert_eq!(dropped[0]["bytes"], 40);
+    // -q leaves the notices out, not the messages.
+    let quiet = decode(&cap.save(dir.path()), &["--format", "json", "-q"]);
+    let types: Vec<Value> = json_lines(&quiet)
+        .into_iter()
+        .map(|v| v["type"].clone())
+        .collect();
+    assert_eq!(types, ["message", "message", "message"]);
 }
 
 #[test]

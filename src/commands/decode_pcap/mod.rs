@@ -52,6 +52,8 @@ pub(crate) struct Config {
     extract: Option<PathBuf>,
     write: Option<PathBuf>,
     max_stream_buffer: usize,
+    /// `-q`: leave out notices (gaps, dropped bytes, skipped packets).
+    quiet: bool,
 }
 
 fn usage(message: &str) -> clap::Error {
@@ -59,7 +61,11 @@ fn usage(message: &str) -> clap::Error {
 }
 
 impl Config {
-    pub(crate) fn new(args: DecodePcapArgs, format: Format) -> Result<Config, clap::Error> {
+    pub(crate) fn new(
+        args: DecodePcapArgs,
+        format: Format,
+        quiet: bool,
+    ) -> Result<Config, clap::Error> {
         if format == Format::Github {
             return Err(usage(
                 "--format github is only accepted by `sipkit validate`",
@@ -122,6 +128,7 @@ impl Config {
             extract: args.extract,
             write: args.write,
             max_stream_buffer: args.max_stream_buffer,
+            quiet,
         })
     }
 }
@@ -370,10 +377,10 @@ impl<W: Write> Handler for App<W> {
 }
 
 impl<W: Write> App<W> {
-    /// Notices go with the message list; the summaries of `--calls`, `--flow` and `--stats`
-    /// stay tables (notices are still logged at debug level).
+    /// Notices go with the message list (unless `-q`); the summaries of `--calls`, `--flow`
+    /// and `--stats` stay tables.
     fn shows_notices(&self) -> bool {
-        matches!(self.config.mode, Mode::List { .. })
+        !self.config.quiet && matches!(self.config.mode, Mode::List { .. })
     }
 }
 
