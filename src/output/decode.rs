@@ -52,20 +52,24 @@ fn status_style(code: u16) -> Style {
     }
 }
 
-impl DecodePrinter<super::Stdout> {
-    /// The printer for this run, writing to standard output.
+impl DecodePrinter<Box<dyn Write>> {
+    /// The printer for this run, writing to standard output. JSON goes straight to a buffered
+    /// stdout: it is never coloured, and passing it through the colour-stripping stream would
+    /// cost more than producing it.
     pub(crate) fn stdout(format: crate::cli::Format, color: crate::cli::ColorWhen) -> Self {
         use std::io::IsTerminal;
         let stdout = io::stdout();
         let choice = super::color_choice(color, format, &stdout);
         let interactive = stdout.is_terminal();
-        let raw: Box<dyn Write> = Box::new(io::BufWriter::with_capacity(1 << 16, stdout.lock()));
-        DecodePrinter::new(
-            format == crate::cli::Format::Json,
-            false,
-            interactive,
-            anstream::AutoStream::new(raw, choice),
-        )
+        let json = format == crate::cli::Format::Json;
+        let buffered = io::BufWriter::with_capacity(1 << 16, stdout.lock());
+        let out: Box<dyn Write> = if json {
+            Box::new(buffered)
+        } else {
+            let raw: Box<dyn Write> = Box::new(buffered);
+            Box::new(anstream::AutoStream::new(raw, choice))
+        };
+        DecodePrinter::new(json, false, interactive, out)
     }
 }
 
@@ -484,27 +488,54 @@ fn addr_fields(l: &mut String, src: SocketAddr, dst: SocketAddr) {
     );
 }
 
+/// Whether any byte of `w` needs escaping in a JSON string: a control character, `"` or `\`
+/// (the classic "has a zero byte / has a byte less than n" word tricks).
+#[inline]
+fn word_needs_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS != 0;
+    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGHS != 0;
+    below_space || has_zero(w ^ (ONES * u64::from(b'"'))) || has_zero(w ^ (ONES * u64::from(b'\\')))
+}
+
 /// A JSON string literal (RFC 8259 §7): quote, backslash and control characters escaped.
+/// Header values and bodies rarely need escaping, so runs are copied eight bytes at a time.
 pub(crate) fn json_str(l: &mut String, s: &str) {
     l.push('"');
+    let b = s.as_bytes();
     let mut start = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let esc = match b {
+    let mut i = 0;
+    while i < b.len() {
+        if let Some(chunk) = b.get(i..i + 8) {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(chunk);
+            if !word_needs_escape(u64::from_le_bytes(w)) {
+                i += 8;
+                continue;
+            }
+        }
+        let c = b[i];
+        let esc = match c {
             b'"' => "\\\"",
             b'\\' => "\\\\",
             b'\n' => "\\n",
             b'\r' => "\\r",
             b'\t' => "\\t",
-            0..=0x1f | 0x7f => "",
-            _ => continue,
+            0..=0x1f => "",
+            _ => {
+                i += 1;
+                continue;
+            }
         };
         l.push_str(&s[start..i]);
         if esc.is_empty() {
-            let _ = write!(l, "\\u{b:04x}");
+            let _ = write!(l, "\\u{c:04x}");
         } else {
             l.push_str(esc);
         }
-        start = i + 1;
+        i += 1;
+        start = i;
     }
     l.push_str(&s[start..]);
     l.push('"');
@@ -731,10 +762,7 @@ fn json_message(l: &mut String, meta: &Meta<'_>, msg: &Decoded<'_>, call_id: Opt
                 .and_then(Result::ok)
                 .is_some_and(|t| t.is("application", "sdp"));
             match is_sdp.then(|| sdp::parse(m.body).ok()).flatten() {
-                Some(d) => {
-                    let v = sdp_json(&d);
-                    l.push_str(&v.to_string());
-                }
+                Some(d) => sdp_json(l, &d),
                 None => l.push_str("null"),
             }
         }
@@ -804,48 +832,76 @@ fn json_message(l: &mut String, meta: &Meta<'_>, msg: &Decoded<'_>, call_id: Opt
     l.push('}');
 }
 
-fn attrs_json(attrs: &[sdp::Attribute<'_>]) -> serde_json::Value {
-    attrs
-        .iter()
-        .map(|a| serde_json::json!({"name": a.name, "value": a.value}))
-        .collect()
+fn attrs_json(l: &mut String, attrs: &[sdp::Attribute<'_>]) {
+    l.push('[');
+    for (i, a) in attrs.iter().enumerate() {
+        if i > 0 {
+            l.push(',');
+        }
+        l.push_str(r#"{"name":"#);
+        json_str(l, a.name);
+        l.push_str(r#","value":"#);
+        opt_str(l, a.value);
+        l.push('}');
+    }
+    l.push(']');
 }
 
-fn connection_json(c: Option<&sdp::Connection<'_>>) -> serde_json::Value {
-    c.map_or(serde_json::Value::Null, |c| {
-        serde_json::json!({"net_type": c.net_type, "addr_type": c.addr_type, "address": c.address})
-    })
+fn connection_json(l: &mut String, c: Option<&sdp::Connection<'_>>) {
+    let Some(c) = c else {
+        l.push_str("null");
+        return;
+    };
+    l.push_str(r#"{"net_type":"#);
+    json_str(l, c.net_type);
+    l.push_str(r#","addr_type":"#);
+    json_str(l, c.addr_type);
+    l.push_str(r#","address":"#);
+    json_str(l, c.address);
+    l.push('}');
 }
 
 /// The parsed session description: enough to see who offered what media where.
-fn sdp_json(d: &sdp::SessionDescription<'_>) -> serde_json::Value {
-    let media: Vec<serde_json::Value> = d
-        .media
-        .iter()
-        .map(|m| {
-            serde_json::json!({
-                "media": m.media,
-                "port": m.port,
-                "proto": m.proto,
-                "formats": m.formats,
-                "connection": connection_json(d.connection_for(m)),
-                "direction": d.direction_of(m).as_str(),
-                "attributes": attrs_json(&m.attributes),
-            })
-        })
-        .collect();
-    serde_json::json!({
-        "origin": {
-            "username": d.origin.username,
-            "session_id": d.origin.session_id,
-            "session_version": d.origin.session_version,
-            "address": d.origin.address,
-        },
-        "session_name": d.session_name,
-        "connection": connection_json(d.connection.as_ref()),
-        "attributes": attrs_json(&d.attributes),
-        "media": media,
-    })
+fn sdp_json(l: &mut String, d: &sdp::SessionDescription<'_>) {
+    l.push_str(r#"{"origin":{"username":"#);
+    json_str(l, d.origin.username);
+    l.push_str(r#","session_id":"#);
+    json_str(l, d.origin.session_id);
+    l.push_str(r#","session_version":"#);
+    json_str(l, d.origin.session_version);
+    l.push_str(r#","address":"#);
+    json_str(l, d.origin.address);
+    l.push_str(r#"},"session_name":"#);
+    json_str(l, d.session_name);
+    l.push_str(r#","connection":"#);
+    connection_json(l, d.connection.as_ref());
+    l.push_str(r#","attributes":"#);
+    attrs_json(l, &d.attributes);
+    l.push_str(r#","media":["#);
+    for (i, m) in d.media.iter().enumerate() {
+        if i > 0 {
+            l.push(',');
+        }
+        l.push_str(r#"{"media":"#);
+        json_str(l, m.media);
+        let _ = write!(l, r#","port":{},"proto":"#, m.port);
+        json_str(l, m.proto);
+        l.push_str(r#","formats":["#);
+        for (j, f) in m.formats.iter().enumerate() {
+            if j > 0 {
+                l.push(',');
+            }
+            json_str(l, f);
+        }
+        l.push_str(r#"],"connection":"#);
+        connection_json(l, d.connection_for(m));
+        l.push_str(r#","direction":"#);
+        json_str(l, d.direction_of(m).as_str());
+        l.push_str(r#","attributes":"#);
+        attrs_json(l, &m.attributes);
+        l.push('}');
+    }
+    l.push_str("]}");
 }
 
 /// Column width of one host in a ladder diagram.
@@ -944,5 +1000,19 @@ mod tests {
         assert_eq!(s, r#""a\"b\\c\r\n\u0001é""#);
         let v: String = serde_json::from_str(&s).expect("valid JSON");
         assert_eq!(v, "a\"b\\c\r\n\u{1}é");
+        // Every position of an escaped byte inside and across eight-byte words.
+        for len in 0..20 {
+            for at in 0..len {
+                for special in ['"', '\\', '\n', '\u{1f}', '\u{7f}', 'é'] {
+                    let mut text: Vec<char> = "abcdefghijklmnopqrst"[..len].chars().collect();
+                    text[at] = special;
+                    let text: String = text.into_iter().collect();
+                    let mut out = String::new();
+                    json_str(&mut out, &text);
+                    let back: String = serde_json::from_str(&out).expect("valid JSON");
+                    assert_eq!(back, text, "{out}");
+                }
+            }
+        }
     }
 }

@@ -25,7 +25,8 @@ pub(crate) struct Sessions {
 impl Sessions {
     /// Learn from a SIP message carrying SDP.
     pub(crate) fn learn(&mut self, m: &sip::Message<'_>) {
-        if m.body.is_empty()
+        // Most SDP is for RTP: look for an MSRP media line before parsing anything.
+        if memchr::memmem::find(m.body, b"/MSRP").is_none()
             || !m
                 .content_type()
                 .and_then(Result::ok)
