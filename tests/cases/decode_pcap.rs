@@ -829,3 +829,34 @@ fn challenge_then_488_is_a_call_rejected_with_488() {
     assert_eq!(calls[0]["state"], "rejected");
     assert_eq!(calls[0]["final_status"], 488);
 }
+
+#[test]
+fn write_keeps_every_segment_of_a_tcp_message() {
+    let dir = tempdir();
+    let invite = sip_request("INVITE", "w-tcp", 1, false, SDP);
+    let bye = sip_request("BYE", "w-tcp", 2, true, "");
+    let mut cap = Cap::new(Link::ethernet());
+    cap.syn(ALICE, BOB);
+    cap.tcp(ALICE, BOB, invite.as_bytes(), &[100, 300], None, &[]);
+    cap.tcp(ALICE, BOB, bye.as_bytes(), &[], None, &[]);
+    let path = cap.save(dir.path());
+    let written = dir.path().join("invite.pcap");
+    sipkit()
+        .args(["decode-pcap", "--method", "INVITE", "--write"])
+        .arg(&written)
+        .arg(&path)
+        .assert()
+        .code(0);
+    let bytes = std::fs::read(&written).expect("written capture");
+    // The file header and three segments (frames 2, 3, 4), not the SYN nor the BYE.
+    let frame_len = |payload: usize| 16 + 14 + 20 + 20 + payload;
+    assert_eq!(
+        bytes.len(),
+        24 + frame_len(100) + frame_len(200) + frame_len(invite.len() - 300)
+    );
+    let again = decode(&written, &["--format", "json"]);
+    let m = messages(&again);
+    assert_eq!(m.len(), 1, "{}", stdout_of(&again));
+    assert_eq!(m[0]["method"], "INVITE");
+    assert_eq!(m[0]["frame"], 3);
+}
