@@ -381,8 +381,8 @@ impl<H: Handler> Decoder<H> {
                     }
                     break;
                 }
-                Step::Error(reason) if !s.seen_message => {
-                    let _ = reason;
+                // A stream that never carried a message: not worth a report.
+                Step::Error(_) if !s.seen_message => {
                     pos +=
                         memchr::memchr(b'\n', &s.buf[pos..]).map_or(s.buf.len() - pos, |i| i + 1);
                     s.synced = false;
