@@ -672,6 +672,28 @@ Call-ID: ok-call
     assert_eq!(text, expected, "\n{text}");
     let all = stdout_of(&decode(&three_calls().save(dir.path()), &["--flow"]));
     assert_eq!(all.matches("Call-ID: ").count(), 3);
+    let json = decode(
+        &three_calls().save(dir.path()),
+        &["--flow=cancel-call", "--format", "json"],
+    );
+    let flows = json_lines(&json);
+    assert_eq!(flows.len(), 1);
+    assert_eq!(flows[0]["type"], "flow");
+    assert_eq!(
+        flows[0]["hosts"],
+        serde_json::json!(["10.0.0.1:5060", "10.0.0.3:5060"])
+    );
+    let labels: Vec<&str> = flows[0]["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| s["label"].as_str().expect("label"))
+        .collect();
+    assert_eq!(
+        labels,
+        ["INVITE", "INVITE", "CANCEL", "487 Request Terminated"]
+    );
+    assert_eq!(flows[0]["steps"][3]["from"], 1);
 }
 
 #[test]
