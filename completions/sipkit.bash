@@ -16,6 +16,9 @@ _sipkit() {
             ",$1")
                 cmd="sipkit"
                 ;;
+            sipkit,decode-pcap)
+                cmd="sipkit__subcmd__decode__subcmd__pcap"
+                ;;
             sipkit,help)
                 cmd="sipkit__subcmd__help"
                 ;;
@@ -24,6 +27,9 @@ _sipkit() {
                 ;;
             sipkit,validate)
                 cmd="sipkit__subcmd__validate"
+                ;;
+            sipkit__subcmd__help,decode-pcap)
+                cmd="sipkit__subcmd__help__subcmd__decode__subcmd__pcap"
                 ;;
             sipkit__subcmd__help,help)
                 cmd="sipkit__subcmd__help__subcmd__help"
@@ -41,7 +47,7 @@ _sipkit() {
 
     case "${cmd}" in
         sipkit)
-            opts="-q -v -h -V --format --color --quiet --verbose --help --version validate send help"
+            opts="-q -v -h -V --format --color --quiet --verbose --help --version validate send decode-pcap help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -62,9 +68,85 @@ _sipkit() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        sipkit__subcmd__help)
-            opts="validate send help"
+        sipkit__subcmd__decode__subcmd__pcap)
+            opts="-q -v -h -V --full --calls --flow --stats --extract --write --call-id --method --status --host --grep --transport --max-stream-buffer --format --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --flow)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --extract)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --write)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --call-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --method)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --status)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --grep)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --transport)
+                    COMPREPLY=($(compgen -W "udp tcp ws" -- "${cur}"))
+                    return 0
+                    ;;
+                --max-stream-buffer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json github" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sipkit__subcmd__help)
+            opts="validate send decode-pcap help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sipkit__subcmd__help__subcmd__decode__subcmd__pcap)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

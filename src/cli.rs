@@ -74,6 +74,19 @@ pub(crate) enum Command {
     /// or an unmet --expect; 2 a usage error (checked before any network use); 3 no final
     /// response in time; 4 a DNS, connect or TLS failure.
     Send(Box<SendArgs>),
+
+    /// List the SIP and MSRP messages in a packet capture, group them into calls, draw call
+    /// flows, count them, extract MSRP files.
+    ///
+    /// Reads pcap or pcapng (gzip-compressed or not) from FILE or, with `-`, standard input.
+    /// SIP and MSRP are recognised by content on any port, over UDP, TCP (reassembled), IP
+    /// fragments, HEP and WebSocket. Filters combine with AND; a filter given several times (or
+    /// with comma-separated values) matches any of its values.
+    ///
+    /// Exit status: 0 the capture was decoded (whatever the messages say: decoding is not a
+    /// judgement); 2 a usage error, or the capture could not be read to its end (what came
+    /// before the error is still printed).
+    DecodePcap(Box<DecodePcapArgs>),
 }
 
 /// What the user asked for.
@@ -430,6 +443,98 @@ mod send_tests {
 }
 
 #[derive(Debug, Args)]
+pub(crate) struct DecodePcapArgs {
+    /// The capture file (pcap or pcapng, optionally gzip-compressed); `-` reads standard input.
+    #[arg(value_name = "FILE")]
+    pub(crate) input: PathBuf,
+
+    /// Print each message whole (start line, header fields, body) after its summary line.
+    #[arg(long, conflicts_with_all = ["calls", "flow", "stats"])]
+    pub(crate) full: bool,
+
+    /// Print one row per call (INVITE dialog) instead of one per message: start, from, to,
+    /// state, setup times, duration, message count.
+    #[arg(long, conflicts_with_all = ["flow", "stats"])]
+    pub(crate) calls: bool,
+
+    /// Draw a ladder diagram of each call, or only of the call with this Call-ID
+    /// (`--flow=CALL-ID`).
+    #[arg(long, value_name = "CALL-ID", num_args = 0..=1, require_equals = true)]
+    pub(crate) flow: Option<Option<String>>,
+
+    /// Print counts per method and response code, retransmissions, calls attempted, answered
+    /// and failed, answer-seizure ratio and setup times, instead of the messages.
+    #[arg(long, conflicts_with = "flow")]
+    pub(crate) stats: bool,
+
+    /// Write every reassembled MSRP message or file into DIR (which must exist), named from its
+    /// SDP file-selector when known; existing files are never overwritten.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) extract: Option<PathBuf>,
+
+    /// Write the packets that carried the matching messages to a new pcap file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) write: Option<PathBuf>,
+
+    /// Keep only messages with this Call-ID (MSRP: of the call whose SDP set up the session).
+    #[arg(long, value_name = "CALL-ID")]
+    pub(crate) call_id: Vec<String>,
+
+    /// Keep only requests with this method, or responses to it (by CSeq), e.g. `INVITE,BYE`.
+    #[arg(long, value_name = "METHOD", value_delimiter = ',')]
+    pub(crate) method: Vec<String>,
+
+    /// Keep only responses with this status: a code (`486`) or a class (`4xx`).
+    #[arg(long, value_name = "STATUS", value_delimiter = ',')]
+    pub(crate) status: Vec<String>,
+
+    /// Keep only messages from or to this address: `IP`, `IP:PORT` or `[IPv6]:PORT`.
+    #[arg(long, value_name = "IP[:PORT]")]
+    pub(crate) host: Vec<String>,
+
+    /// Keep only messages whose text (start line, header fields, body) matches this regular
+    /// expression.
+    #[arg(long, value_name = "REGEX")]
+    pub(crate) grep: Option<String>,
+
+    /// Keep only messages carried over this transport.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub(crate) transport: Vec<TransportName>,
+
+    /// Most bytes buffered per TCP stream direction while waiting for the end of a message;
+    /// a message larger than this is dropped and reported. Accepts K, M and G suffixes.
+    #[arg(long, value_name = "BYTES", default_value = "16M", value_parser = parse_size)]
+    pub(crate) max_stream_buffer: usize,
+}
+
+/// A transport name as `--transport` accepts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TransportName {
+    /// UDP datagrams (also HEP-encapsulated ones).
+    Udp,
+    /// TCP streams.
+    Tcp,
+    /// WebSocket messages (RFC 7118).
+    Ws,
+}
+
+/// `123`, `64K`, `16M`, `1G` (powers of 1024).
+fn parse_size(s: &str) -> Result<usize, String> {
+    let (digits, shift) = match s.as_bytes().last() {
+        Some(b'k' | b'K') => (&s[..s.len() - 1], 10),
+        Some(b'm' | b'M') => (&s[..s.len() - 1], 20),
+        Some(b'g' | b'G') => (&s[..s.len() - 1], 30),
+        _ => (s, 0),
+    };
+    let n: usize = digits
+        .parse()
+        .map_err(|_| format!("expected a number of bytes like 65536, 64K or 16M, found {s:?}"))?;
+    n.checked_mul(1 << shift)
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("{s} is out of range"))
+}
+
+#[derive(Debug, Args)]
 pub(crate) struct GenerateArgs {
     /// Directory to write into: completions go to DIR/completions, man pages to DIR/man.
     #[arg(long, value_name = "DIR", default_value = ".")]
@@ -483,6 +588,29 @@ impl Kind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_take_binary_suffixes() {
+        assert_eq!(parse_size("64K"), Ok(65536));
+        assert_eq!(parse_size("16M"), Ok(16 << 20));
+        assert_eq!(parse_size("100"), Ok(100));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("x").is_err());
+        assert!(parse_size("99999999999999999999G").is_err());
+    }
+
+    #[test]
+    fn flow_takes_an_optional_call_id_only_with_equals() {
+        let Ok(Invocation::Run(cli)) = parse_from(["sipkit", "decode-pcap", "--flow", "a.pcap"])
+        else {
+            panic!("did not parse");
+        };
+        let Command::DecodePcap(args) = cli.command else {
+            panic!("not decode-pcap");
+        };
+        assert_eq!(args.flow, Some(None));
+        assert_eq!(args.input, PathBuf::from("a.pcap"));
+    }
 
     #[test]
     fn definition_is_consistent() {

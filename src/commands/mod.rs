@@ -2,6 +2,7 @@
 //! bad combinations before doing any work), then does the work and emits events to the printer.
 //! `anyhow` context is added here and nowhere below.
 
+pub(crate) mod decode_pcap;
 mod generate;
 mod send;
 mod validate;
@@ -48,6 +49,18 @@ pub(crate) fn run(invocation: Invocation) -> anyhow::Result<Exit> {
                 global.verbose > 0,
             );
             send::run(config, printer)
+        }
+        Invocation::Run(Cli {
+            global,
+            command: Command::DecodePcap(args),
+        }) => {
+            output::init_logging(global.verbose, global.quiet, global.color);
+            let config = match decode_pcap::Config::new(*args, global.format, global.quiet) {
+                Ok(config) => config,
+                Err(usage) => return usage_failure(&usage),
+            };
+            let printer = output::decode::DecodePrinter::stdout(global.format, global.color);
+            decode_pcap::run(config, printer)
         }
         Invocation::Generate { global, args } => {
             output::init_logging(global.verbose, global.quiet, global.color);

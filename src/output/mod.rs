@@ -4,6 +4,7 @@
 //! Commands never write to stdout themselves; they hand typed events to a [`Printer`], so the
 //! three formats cannot drift apart and colour is decided once, here, for the whole run.
 
+pub(crate) mod decode;
 mod github;
 mod human;
 mod json;

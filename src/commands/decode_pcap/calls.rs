@@ -1,0 +1,424 @@
+//! Calls (INVITE dialogs) and statistics, kept as small summaries so memory grows with the
+//! number of calls, never with the number of messages.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{BuildHasher, Hash, Hasher};
+
+use crate::capture::Timestamp;
+use crate::proto::sip;
+
+/// How a call ended, as far as the capture shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CallState {
+    /// Answered (2xx) and ended by BYE.
+    Completed,
+    /// A final response of 300 or more (other than 487 after CANCEL).
+    Rejected,
+    /// CANCEL sent before an answer (usually closed by 487).
+    Cancelled,
+    /// No final response yet, or answered and not yet ended.
+    InProgress,
+}
+
+impl CallState {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            CallState::Completed => "completed",
+            CallState::Rejected => "rejected",
+            CallState::Cancelled => "cancelled",
+            CallState::InProgress => "in_progress",
+        }
+    }
+
+    /// `rejected 486` for people.
+    pub(crate) fn label(self, code: Option<u16>) -> String {
+        match (self, code) {
+            (CallState::Rejected, Some(c)) => format!("rejected {c}"),
+            (CallState::InProgress, _) => "in progress".into(),
+            _ => self.name().into(),
+        }
+    }
+}
+
+/// What is kept of one call.
+#[derive(Debug, Clone)]
+pub(crate) struct CallSummary {
+    pub(crate) call_id: String,
+    /// The time of the first INVITE.
+    pub(crate) start: Timestamp,
+    /// From and To URIs of the INVITE.
+    pub(crate) from: String,
+    pub(crate) to: String,
+    pub(crate) first_provisional: Option<Timestamp>,
+    pub(crate) answered: Option<Timestamp>,
+    pub(crate) bye: Option<Timestamp>,
+    pub(crate) cancelled: bool,
+    /// The first final response to the INVITE, not counting authentication challenges.
+    pub(crate) final_status: Option<u16>,
+    /// A 401 or 407 not yet followed by a new INVITE: the caller usually retries with
+    /// credentials in the same call (RFC 3261 §22.2), so it ends the call only if nothing
+    /// follows.
+    challenge: Option<u16>,
+    pub(crate) messages: u64,
+}
+
+/// Microseconds from `from` to `to` (0 when the capture's clock went backwards).
+fn micros(from: Timestamp, to: Option<Timestamp>) -> Option<u64> {
+    to.map(|t| u64::try_from(t.nanos_since(from).max(0) / 1000).unwrap_or(u64::MAX))
+}
+
+impl CallSummary {
+    /// The status that decided the call: its final response, or an unanswered challenge.
+    pub(crate) fn final_code(&self) -> Option<u16> {
+        self.final_status.or(self.challenge)
+    }
+
+    pub(crate) fn state(&self) -> CallState {
+        match self.final_code() {
+            Some(200..=299) if self.bye.is_some() => CallState::Completed,
+            Some(200..=299) => CallState::InProgress,
+            Some(487) if self.cancelled => CallState::Cancelled,
+            Some(c) if c >= 300 => CallState::Rejected,
+            _ if self.cancelled => CallState::Cancelled,
+            _ => CallState::InProgress,
+        }
+    }
+
+    /// INVITE to the first 18x, in microseconds.
+    pub(crate) fn ringing(&self) -> Option<u64> {
+        micros(self.start, self.first_provisional)
+    }
+
+    /// INVITE to the 2xx, in microseconds.
+    pub(crate) fn answer(&self) -> Option<u64> {
+        micros(self.start, self.answered)
+    }
+
+    /// 2xx to BYE, in microseconds.
+    pub(crate) fn duration(&self) -> Option<u64> {
+        self.answered.and_then(|a| micros(a, self.bye))
+    }
+}
+
+/// Calls by Call-ID, in order of their first INVITE.
+#[derive(Debug, Default)]
+pub(crate) struct Calls {
+    by_id: HashMap<String, usize>,
+    pub(crate) calls: Vec<CallSummary>,
+}
+
+impl Calls {
+    /// Account one SIP message; returns the index of its call, if it belongs to one.
+    pub(crate) fn add(&mut self, time: Timestamp, m: &sip::Message<'_>) -> Option<usize> {
+        let id = m.call_id().ok()?;
+        let idx = match self.by_id.get(id) {
+            Some(&i) => i,
+            None => {
+                // Only an initial INVITE (no To tag) opens a call.
+                if m.method() != Some("INVITE") || m.to_addr().ok().and_then(|t| t.tag()).is_some()
+                {
+                    return None;
+                }
+                let uri = |a: Result<sip::headers::NameAddr<'_>, _>| {
+                    a.map_or_else(|_| String::new(), |a| a.uri.raw.to_string())
+                };
+                self.calls.push(CallSummary {
+                    call_id: id.to_string(),
+                    start: time,
+                    from: uri(m.from_addr()),
+                    to: uri(m.to_addr()),
+                    first_provisional: None,
+                    answered: None,
+                    bye: None,
+                    cancelled: false,
+                    final_status: None,
+                    challenge: None,
+                    messages: 0,
+                });
+                self.by_id.insert(id.to_string(), self.calls.len() - 1);
+                self.calls.len() - 1
+            }
+        };
+        let c = &mut self.calls[idx];
+        c.messages += 1;
+        let cseq_method = m.cseq().ok().map(|c| c.method);
+        match (m.method(), m.status(), cseq_method) {
+            (Some("CANCEL"), _, _) if c.final_status.is_none() => c.cancelled = true,
+            (Some("INVITE"), _, _) => c.challenge = None,
+            (Some("BYE"), _, _) if c.bye.is_none() => c.bye = Some(time),
+            (None, Some(code), Some("INVITE")) => match code {
+                180..=189 if c.first_provisional.is_none() => c.first_provisional = Some(time),
+                200..=299 if c.answered.is_none() => {
+                    c.answered = Some(time);
+                    c.final_status.get_or_insert(code);
+                }
+                401 | 407 if c.final_status.is_none() => c.challenge = Some(code),
+                300.. if c.final_status.is_none() => c.final_status = Some(code),
+                _ => {}
+            },
+            _ => {}
+        }
+        Some(idx)
+    }
+}
+
+/// Counts for `--stats`.
+#[derive(Debug)]
+pub(crate) struct Stats {
+    pub(crate) messages: u64,
+    pub(crate) msrp_messages: u64,
+    pub(crate) methods: BTreeMap<String, u64>,
+    statuses: Box<[u64; 600]>,
+    pub(crate) retransmissions: u64,
+    pub(crate) attempted: u64,
+    pub(crate) answered: u64,
+    pub(crate) failed: u64,
+    pub(crate) cancelled: u64,
+    setup_us: Vec<u64>,
+    seen: Recent,
+}
+
+/// Most distinct method names counted; beyond, they count as `other` (hostile captures).
+const MAX_METHODS: usize = 256;
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            messages: 0,
+            msrp_messages: 0,
+            methods: BTreeMap::new(),
+            statuses: Box::new([0; 600]),
+            retransmissions: 0,
+            attempted: 0,
+            answered: 0,
+            failed: 0,
+            cancelled: 0,
+            setup_us: Vec::new(),
+            seen: Recent::default(),
+        }
+    }
+}
+
+impl Stats {
+    pub(crate) fn add_sip(&mut self, m: &sip::Message<'_>) {
+        self.messages += 1;
+        if let Some(method) = m.method() {
+            let full = self.methods.len() >= MAX_METHODS;
+            if let Some(n) = self.methods.get_mut(method) {
+                *n += 1;
+            } else if !full {
+                self.methods.insert(method.to_string(), 1);
+            } else {
+                *self.methods.entry("other".into()).or_default() += 1;
+            }
+        }
+        if let Some(code) = m.status() {
+            if let Some(n) = self.statuses.get_mut(usize::from(code).saturating_sub(100)) {
+                *n += 1;
+            }
+        }
+        if self.seen.check(m) {
+            self.retransmissions += 1;
+        }
+    }
+
+    /// Count the outcome of every call once the capture is read.
+    pub(crate) fn add_calls(&mut self, calls: &[CallSummary]) {
+        for c in calls {
+            self.attempted += 1;
+            match c.state() {
+                CallState::Cancelled => self.cancelled += 1,
+                CallState::Rejected => self.failed += 1,
+                _ => {}
+            }
+            if let Some(ms) = c.answer() {
+                self.answered += 1;
+                self.setup_us.push(ms);
+            }
+        }
+        self.setup_us.sort_unstable();
+    }
+
+    /// Response codes seen, with counts, ascending.
+    pub(crate) fn statuses(&self) -> impl Iterator<Item = (u16, u64)> + '_ {
+        self.statuses
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(i, n)| (i as u16 + 100, *n))
+    }
+
+    /// Answer-seizure ratio: answered calls over attempted calls.
+    pub(crate) fn asr(&self) -> Option<f64> {
+        (self.attempted > 0).then(|| self.answered as f64 / self.attempted as f64)
+    }
+
+    pub(crate) fn setup_avg(&self) -> Option<u64> {
+        let n = self.setup_us.len() as u64;
+        (n > 0).then(|| self.setup_us.iter().sum::<u64>() / n)
+    }
+
+    /// Nearest-rank 95th percentile.
+    pub(crate) fn setup_p95(&self) -> Option<u64> {
+        let n = self.setup_us.len();
+        if n == 0 {
+            return None;
+        }
+        let rank = (95 * n).div_ceil(100).max(1);
+        self.setup_us.get(rank - 1).copied()
+    }
+}
+
+/// Recently seen messages, to spot retransmissions (RFC 3261 §17: same transaction, same
+/// message) in bounded memory: two generations of hashes, the older dropped when the newer
+/// fills up.
+#[derive(Debug, Default)]
+struct Recent {
+    current: HashSet<u64>,
+    previous: HashSet<u64>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+const RECENT_GENERATION: usize = 1 << 16;
+
+impl Recent {
+    /// Whether `m` was seen recently (and remember it).
+    fn check(&mut self, m: &sip::Message<'_>) -> bool {
+        let mut h = self.hasher.build_hasher();
+        // A retransmission repeats the transaction (top Via branch, CSeq) and, for responses,
+        // the status code; the To tag tells forked responses apart.
+        m.top_via().ok().and_then(|v| v.branch).hash(&mut h);
+        m.call_id().ok().hash(&mut h);
+        m.cseq().ok().map(|c| (c.seq, c.method)).hash(&mut h);
+        m.method().hash(&mut h);
+        m.status().hash(&mut h);
+        m.to_addr().ok().and_then(|t| t.tag()).hash(&mut h);
+        let key = h.finish();
+        if self.current.contains(&key) || self.previous.contains(&key) {
+            return true;
+        }
+        if self.current.len() >= RECENT_GENERATION {
+            self.previous = std::mem::take(&mut self.current);
+        }
+        self.current.insert(key);
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(text: &str) -> sip::Message<'_> {
+        match sip::parse(text.as_bytes(), &sip::ParseOptions::datagram()) {
+            Ok(crate::proto::Status::Complete(m, _)) => m,
+            other => panic!("test message did not parse: {other:?}"),
+        }
+    }
+
+    fn req(method: &str, cseq: u32, cseq_method: &str, to_tag: bool) -> String {
+        format!(
+            "{method} sip:bob@b SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK{cseq}{cseq_method}\r\n\
+             From: <sip:alice@a>;tag=1\r\nTo: <sip:bob@b>{}\r\nCall-ID: x\r\nCSeq: {cseq} {cseq_method}\r\n\r\n",
+            if to_tag { ";tag=2" } else { "" }
+        )
+    }
+
+    fn resp(code: u16, cseq: u32, method: &str) -> String {
+        format!(
+            "SIP/2.0 {code} R\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK{cseq}{method}\r\n\
+             From: <sip:alice@a>;tag=1\r\nTo: <sip:bob@b>;tag=2\r\nCall-ID: x\r\nCSeq: {cseq} {method}\r\n\r\n"
+        )
+    }
+
+    fn t(ms: i64) -> Timestamp {
+        Timestamp {
+            secs: 1000 + ms / 1000,
+            nanos: (ms % 1000) as u32 * 1_000_000,
+        }
+    }
+
+    #[test]
+    fn completed_call_with_setup_times_and_duration() {
+        let mut calls = Calls::default();
+        let mut stats = Stats::default();
+        let script = [
+            (0, req("INVITE", 1, "INVITE", false)),
+            (0, req("INVITE", 1, "INVITE", false)),
+            (20, resp(100, 1, "INVITE")),
+            (300, resp(180, 1, "INVITE")),
+            (2500, resp(200, 1, "INVITE")),
+            (2510, req("ACK", 1, "ACK", true)),
+            (62500, req("BYE", 2, "BYE", true)),
+            (62510, resp(200, 2, "BYE")),
+        ];
+        for (ms, text) in &script {
+            let m = msg(text);
+            calls.add(t(*ms), &m);
+            stats.add_sip(&m);
+        }
+        let c = &calls.calls[0];
+        assert_eq!(c.state(), CallState::Completed);
+        assert_eq!(
+            (c.ringing(), c.answer(), c.duration()),
+            (Some(300_000), Some(2_500_000), Some(60_000_000))
+        );
+        assert_eq!(c.messages, 8);
+        stats.add_calls(&calls.calls);
+        assert_eq!(stats.retransmissions, 1);
+        assert_eq!(stats.methods.get("INVITE"), Some(&2));
+        assert_eq!(
+            stats.statuses().collect::<Vec<_>>(),
+            [(100, 1), (180, 1), (200, 2)]
+        );
+        assert_eq!((stats.attempted, stats.answered), (1, 1));
+        assert_eq!(stats.asr(), Some(1.0));
+        assert_eq!(stats.setup_p95(), Some(2_500_000));
+    }
+
+    #[test]
+    fn rejected_and_cancelled_calls() {
+        let mut calls = Calls::default();
+        calls.add(t(0), &msg(&req("INVITE", 1, "INVITE", false)));
+        calls.add(t(5), &msg(&resp(486, 1, "INVITE")));
+        assert_eq!(calls.calls[0].state(), CallState::Rejected);
+        assert_eq!(
+            calls.calls[0].state().label(calls.calls[0].final_status),
+            "rejected 486"
+        );
+        let mut calls = Calls::default();
+        calls.add(t(0), &msg(&req("INVITE", 1, "INVITE", false)));
+        calls.add(t(5), &msg(&req("CANCEL", 1, "CANCEL", false)));
+        calls.add(t(6), &msg(&resp(487, 1, "INVITE")));
+        assert_eq!(calls.calls[0].state(), CallState::Cancelled);
+        // A challenge answered with credentials does not end the call; one left alone does.
+        let mut calls = Calls::default();
+        calls.add(t(0), &msg(&req("INVITE", 1, "INVITE", false)));
+        calls.add(t(5), &msg(&resp(407, 1, "INVITE")));
+        assert_eq!(
+            calls.calls[0].state().label(calls.calls[0].final_code()),
+            "rejected 407"
+        );
+        calls.add(t(9), &msg(&req("INVITE", 2, "INVITE", false)));
+        assert_eq!(calls.calls[0].state(), CallState::InProgress);
+        calls.add(t(20), &msg(&resp(488, 2, "INVITE")));
+        assert_eq!(
+            calls.calls[0].state().label(calls.calls[0].final_code()),
+            "rejected 488"
+        );
+        // A message of a dialog that started before the capture opens no call.
+        let mut calls = Calls::default();
+        assert_eq!(calls.add(t(0), &msg(&req("BYE", 2, "BYE", true))), None);
+        assert!(calls.calls.is_empty());
+    }
+
+    #[test]
+    fn percentile_is_nearest_rank() {
+        let s = Stats {
+            setup_us: (1..=20).map(|i| i * 100).collect(),
+            ..Stats::default()
+        };
+        assert_eq!(s.setup_p95(), Some(1900));
+        assert_eq!(s.setup_avg(), Some(1050));
+    }
+}

@@ -1,0 +1,649 @@
+//! From capture payloads to whole SIP and MSRP messages, recognised by content on any port.
+//!
+//! A datagram holds whole messages; a TCP stream direction is a byte stream where one payload
+//! may hold several messages or a piece of one. Each stream keeps a bounded buffer: SIP is cut
+//! by Content-Length (RFC 3261 §18.3), MSRP by its end-line (RFC 4975 §7.1). After a lost
+//! segment (or bytes that are not a message) the partial message is dropped and reading
+//! resumes at the next line that starts a SIP or MSRP message, and the loss is reported.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use crate::capture::{Framing, Notice, Payload, RawPacket, Sink, StreamId, Timestamp, Transport};
+use crate::proto::{Status, msrp, sip};
+
+/// Where and when a message was seen.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Meta<'a> {
+    /// The frame that completed the message.
+    pub(crate) frame: u64,
+    pub(crate) time: Timestamp,
+    pub(crate) src: SocketAddr,
+    pub(crate) dst: SocketAddr,
+    pub(crate) transport: Transport,
+    /// The captured packets that carried it (empty unless the reader keeps packets).
+    pub(crate) packets: &'a [RawPacket],
+}
+
+/// One decoded message; `raw` is exactly its bytes.
+// Lives on the stack for one message; boxing would cost an allocation per message.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub(crate) enum Decoded<'a> {
+    Sip(sip::Message<'a>),
+    Msrp(msrp::Message<'a>),
+}
+
+/// Bytes the decoder could not turn into messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Dropped {
+    pub(crate) frame: u64,
+    pub(crate) src: SocketAddr,
+    pub(crate) dst: SocketAddr,
+    /// The TCP stream, `None` for a datagram.
+    pub(crate) stream: Option<StreamId>,
+    pub(crate) bytes: usize,
+    pub(crate) reason: String,
+}
+
+/// What the decoder hands its results to.
+pub(crate) trait Handler {
+    fn message(&mut self, meta: &Meta<'_>, msg: &Decoded<'_>, raw: &[u8]);
+    fn dropped(&mut self, dropped: &Dropped);
+    fn notice(&mut self, notice: &Notice);
+}
+
+/// Per stream direction: the bytes of a message not yet complete.
+#[derive(Debug, Default)]
+struct StreamBuf {
+    buf: Vec<u8>,
+    /// Whether `buf` starts at a message boundary; false after a gap, at the start of a capture
+    /// that began mid-stream, or after bytes that did not parse.
+    synced: bool,
+    /// Whether a message was ever read from this stream: bytes skipped on a stream that never
+    /// carried SIP or MSRP (TLS, HTTP) are not worth reporting.
+    seen_message: bool,
+    /// Packets that carried the bytes in `buf` (only when packets are kept).
+    packets: Vec<RawPacket>,
+    /// The addresses and frame of the last payload, for reporting what is left at the end.
+    last: Option<(u64, SocketAddr, SocketAddr)>,
+}
+
+/// Turns payloads into messages; a capture [`Sink`].
+#[derive(Debug)]
+pub(crate) struct Decoder<H> {
+    streams: HashMap<StreamId, StreamBuf>,
+    max_stream_buffer: usize,
+    pub(crate) handler: H,
+}
+
+/// The longest first line looked at when deciding whether bytes start a message; real
+/// Request-URIs are far shorter, and the bound keeps the check cheap on binary payloads.
+const MAX_START_LINE: usize = 4096;
+
+/// Whether `b` begins with a SIP or MSRP start line (the whole line must be present).
+///
+/// ```text
+/// Request-Line = Method SP Request-URI SP SIP-Version CRLF     ; RFC 3261 §7.1
+/// Status-Line  = SIP-Version SP Status-Code SP Reason-Phrase CRLF
+/// req-start    = pMSRP SP transact-id SP method CRLF           ; RFC 4975 §9
+/// resp-start   = pMSRP SP transact-id SP status-code [SP comment] CRLF
+/// ```
+pub(crate) fn starts_message(b: &[u8]) -> bool {
+    if b.starts_with(b"SIP/2.0 ") || b.starts_with(b"MSRP ") {
+        return true;
+    }
+    let window = &b[..b.len().min(MAX_START_LINE)];
+    let Some(nl) = memchr::memchr(b'\n', window) else {
+        return false;
+    };
+    let line = window[..nl].strip_suffix(b"\r").unwrap_or(&window[..nl]);
+    let Some(sp) = memchr::memchr(b' ', line) else {
+        return false;
+    };
+    sp > 0
+        && line[..sp].iter().all(|&c| crate::proto::scan::is_token(c))
+        && line.ends_with(b" SIP/2.0")
+}
+
+/// Whether `b` begins with a status line or an MSRP start line, checked more strictly than
+/// [`starts_message`] because these are looked for anywhere, not only at line starts (after a
+/// lost segment the next message may follow a body that did not end with CRLF).
+fn starts_response_or_msrp(b: &[u8]) -> bool {
+    if let Some(rest) = b.strip_prefix(b"SIP/2.0 ") {
+        return rest.len() >= 4 && rest[..3].iter().all(u8::is_ascii_digit) && rest[3] == b' ';
+    }
+    let Some(rest) = b.strip_prefix(b"MSRP ") else {
+        return false;
+    };
+    let Some(sp) = memchr::memchr(b' ', &rest[..rest.len().min(40)]) else {
+        return false;
+    };
+    (4..=32).contains(&sp)
+        && msrp::is_ident(&rest[..sp])
+        && rest.get(sp + 1..sp + 4).is_some_and(|w| {
+            w.iter()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        })
+}
+
+/// Where the next message begins in `b`: a start line at 0 or just after a LF, or a status
+/// line or MSRP start line anywhere.
+fn find_start(b: &[u8]) -> Option<usize> {
+    if starts_message(b) {
+        return Some(0);
+    }
+    let mut best = memchr::memchr_iter(b'\n', b)
+        .map(|i| i + 1)
+        .find(|&i| i < b.len() && starts_message(&b[i..]));
+    for needle in [&b"SIP/2.0 "[..], b"MSRP "] {
+        for at in memchr::memmem::find_iter(b, needle) {
+            if best.is_some_and(|x| x <= at) {
+                break;
+            }
+            if starts_response_or_msrp(&b[at..]) {
+                best = Some(at);
+                break;
+            }
+        }
+    }
+    best
+}
+
+/// How much of the end of an unsynchronised buffer to keep: the last partial line, which may
+/// still become a start line, or (when that is too long to be one) its last bytes, which may
+/// hold the beginning of `SIP/2.0 ` or `MSRP `.
+fn keep_tail(b: &[u8]) -> usize {
+    let line = memchr::memrchr(b'\n', b).map_or(b.len(), |i| b.len() - i - 1);
+    if line < MAX_START_LINE {
+        line
+    } else {
+        8.min(b.len())
+    }
+}
+
+/// How many CR and LF bytes `b` starts with (keep-alives between messages, RFC 5626 §4.4.1).
+fn leading_crlf(b: &[u8]) -> usize {
+    b.iter().take_while(|&&c| c == b'\r' || c == b'\n').count()
+}
+
+/// The result of trying to read one message at the start of a buffer.
+#[allow(clippy::large_enum_variant)] // on the stack, like `Decoded`
+enum Step<'a> {
+    Message(Decoded<'a>, usize),
+    NeedMore,
+    Error(String),
+}
+
+fn step(buf: &[u8], stream: bool) -> Step<'_> {
+    if buf.starts_with(b"MSRP ") {
+        return match msrp::parse(buf) {
+            Ok(Status::Complete(m, n)) => Step::Message(Decoded::Msrp(m), n),
+            Ok(Status::Partial) if stream => Step::NeedMore,
+            Ok(Status::Partial) => Step::Error("MSRP message without its end-line".into()),
+            Err(e) => Step::Error(e.to_string()),
+        };
+    }
+    let opts = if stream {
+        sip::ParseOptions::stream()
+    } else {
+        sip::ParseOptions::datagram()
+    };
+    match sip::parse(buf, &opts) {
+        Ok(Status::Complete(m, n)) => Step::Message(Decoded::Sip(m), n),
+        Ok(Status::Partial) => Step::NeedMore,
+        Err(e) => Step::Error(e.to_string()),
+    }
+}
+
+impl<H: Handler> Decoder<H> {
+    pub(crate) fn new(max_stream_buffer: usize, handler: H) -> Self {
+        Decoder {
+            streams: HashMap::new(),
+            max_stream_buffer,
+            handler,
+        }
+    }
+
+    /// Report what is left in every stream buffer (the capture ended inside a message).
+    pub(crate) fn finish(&mut self) {
+        let mut ids: Vec<StreamId> = self.streams.keys().copied().collect();
+        ids.sort();
+        for id in ids {
+            self.close(id);
+        }
+    }
+
+    fn close(&mut self, id: StreamId) {
+        let Some(s) = self.streams.remove(&id) else {
+            return;
+        };
+        let pending = s.buf.len() - leading_crlf(&s.buf);
+        if let (true, true, Some((frame, src, dst))) = (pending > 0, s.seen_message, s.last) {
+            self.handler.dropped(&Dropped {
+                frame,
+                src,
+                dst,
+                stream: Some(id),
+                bytes: pending,
+                reason: "the stream ended inside a message".into(),
+            });
+        }
+    }
+
+    fn datagram(&mut self, p: &Payload<'_>) {
+        let meta = meta(p, p.packets);
+        let mut rest = p.data;
+        let mut first = true;
+        loop {
+            rest = &rest[leading_crlf(rest)..];
+            if rest.is_empty() || !starts_message(rest) {
+                // Non-SIP payloads (RTP, DNS...) are the norm in captures and are passed over
+                // silently; bytes after a body are ignored as RFC 4475 §3.1.1.8 asks.
+                return;
+            }
+            match step(rest, false) {
+                Step::Message(msg, n) => {
+                    self.handler.message(&meta, &msg, &rest[..n]);
+                    rest = &rest[n..];
+                    first = false;
+                }
+                // A later message in the same datagram that does not parse is trailing junk.
+                Step::NeedMore | Step::Error(_) if !first => return,
+                Step::NeedMore => return,
+                Step::Error(reason) => {
+                    self.handler.dropped(&Dropped {
+                        frame: p.frame,
+                        src: p.src,
+                        dst: p.dst,
+                        stream: None,
+                        bytes: rest.len(),
+                        reason,
+                    });
+                    return;
+                }
+            }
+        }
+    }
+
+    fn stream(&mut self, p: &Payload<'_>, id: StreamId, gap: u64) {
+        let max = self.max_stream_buffer;
+        let s = self.streams.entry(id).or_default();
+        s.last = Some((p.frame, p.src, p.dst));
+        if gap > 0 {
+            let pending = s.buf.len() - leading_crlf(&s.buf);
+            if pending > 0 && s.seen_message {
+                self.handler.dropped(&Dropped {
+                    frame: p.frame,
+                    src: p.src,
+                    dst: p.dst,
+                    stream: Some(id),
+                    bytes: pending,
+                    reason: format!("{gap} bytes of the stream were lost inside this message"),
+                });
+            }
+            s.buf.clear();
+            s.packets.clear();
+            s.synced = false;
+        }
+        // Fast path: nothing pending, so parse straight from the payload without copying.
+        let mut data = p.data;
+        if s.buf.is_empty() && s.synced {
+            loop {
+                data = &data[leading_crlf(data)..];
+                if data.is_empty() {
+                    return;
+                }
+                match step(data, true) {
+                    Step::Message(msg, n) => {
+                        self.handler.message(&meta(p, p.packets), &msg, &data[..n]);
+                        data = &data[n..];
+                        s.seen_message = true;
+                    }
+                    Step::NeedMore | Step::Error(_) => break,
+                }
+            }
+        }
+        s.buf.extend_from_slice(data);
+        if !p.packets.is_empty() {
+            s.packets.extend_from_slice(p.packets);
+        }
+        let mut pos = 0;
+        loop {
+            if !s.synced {
+                match find_start(&s.buf[pos..]) {
+                    Some(at) => {
+                        let skipped = &s.buf[pos..pos + at];
+                        let junk = skipped.len() - leading_crlf(skipped);
+                        if junk > 0 && s.seen_message {
+                            self.handler.dropped(&Dropped {
+                                frame: p.frame,
+                                src: p.src,
+                                dst: p.dst,
+                                stream: Some(id),
+                                bytes: junk,
+                                reason: "bytes before the next SIP or MSRP start line".into(),
+                            });
+                        }
+                        pos += at;
+                        s.synced = true;
+                    }
+                    None => {
+                        let rest = &s.buf[pos..];
+                        let skip = rest.len() - keep_tail(rest);
+                        let junk = skip - leading_crlf(&rest[..skip]);
+                        if junk > 0 && s.seen_message {
+                            self.handler.dropped(&Dropped {
+                                frame: p.frame,
+                                src: p.src,
+                                dst: p.dst,
+                                stream: Some(id),
+                                bytes: junk,
+                                reason: "bytes that do not start a SIP or MSRP message".into(),
+                            });
+                        }
+                        pos += skip;
+                        break;
+                    }
+                }
+            }
+            pos += leading_crlf(&s.buf[pos..]);
+            if pos >= s.buf.len() {
+                break;
+            }
+            match step(&s.buf[pos..], true) {
+                Step::Message(msg, n) => {
+                    let packets = if s.packets.is_empty() {
+                        p.packets
+                    } else {
+                        &s.packets[..]
+                    };
+                    self.handler
+                        .message(&meta(p, packets), &msg, &s.buf[pos..pos + n]);
+                    pos += n;
+                    s.packets.clear();
+                    s.seen_message = true;
+                }
+                Step::NeedMore => {
+                    if s.buf.len() - pos > max {
+                        self.handler.dropped(&Dropped {
+                            frame: p.frame,
+                            src: p.src,
+                            dst: p.dst,
+                            stream: Some(id),
+                            bytes: s.buf.len() - pos,
+                            reason: format!(
+                                "message larger than --max-stream-buffer ({max} bytes)"
+                            ),
+                        });
+                        pos = s.buf.len();
+                        s.synced = false;
+                    }
+                    break;
+                }
+                // A stream that never carried a message: not worth a report.
+                Step::Error(_) if !s.seen_message => {
+                    pos +=
+                        memchr::memchr(b'\n', &s.buf[pos..]).map_or(s.buf.len() - pos, |i| i + 1);
+                    s.synced = false;
+                }
+                Step::Error(reason) => {
+                    // Drop the first line only, so a message starting right after it is kept.
+                    let line =
+                        memchr::memchr(b'\n', &s.buf[pos..]).map_or(s.buf.len() - pos, |i| i + 1);
+                    self.handler.dropped(&Dropped {
+                        frame: p.frame,
+                        src: p.src,
+                        dst: p.dst,
+                        stream: Some(id),
+                        bytes: line,
+                        reason,
+                    });
+                    pos += line;
+                    s.synced = false;
+                }
+            }
+        }
+        s.buf.drain(..pos);
+        if s.buf.is_empty() {
+            s.packets.clear();
+        } else if s.packets.is_empty() && !p.packets.is_empty() {
+            s.packets.extend_from_slice(p.packets);
+        }
+    }
+}
+
+fn meta<'a>(p: &Payload<'_>, packets: &'a [RawPacket]) -> Meta<'a> {
+    Meta {
+        frame: p.frame,
+        time: p.time,
+        src: p.src,
+        dst: p.dst,
+        transport: p.transport,
+        packets,
+    }
+}
+
+impl<H: Handler> Sink for Decoder<H> {
+    fn payload(&mut self, payload: &Payload<'_>) {
+        match payload.framing {
+            Framing::Datagram => self.datagram(payload),
+            Framing::Stream { id, gap } => self.stream(payload, id, gap),
+        }
+    }
+
+    fn notice(&mut self, notice: &Notice) {
+        if let Notice::StreamClosed { id } = notice {
+            self.close(*id);
+        }
+        self.handler.notice(notice);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Default)]
+    struct Log {
+        messages: Vec<(u64, String)>,
+        dropped: Vec<Dropped>,
+        notices: Vec<Notice>,
+    }
+
+    impl Handler for Log {
+        fn message(&mut self, meta: &Meta<'_>, msg: &Decoded<'_>, raw: &[u8]) {
+            let what = match msg {
+                Decoded::Sip(m) => m
+                    .method()
+                    .map_or_else(|| m.status().unwrap_or(0).to_string(), str::to_string),
+                Decoded::Msrp(m) => format!("MSRP {}", m.tid),
+            };
+            assert!(!raw.is_empty());
+            self.messages.push((meta.frame, what));
+        }
+        fn dropped(&mut self, dropped: &Dropped) {
+            self.dropped.push(dropped.clone());
+        }
+        fn notice(&mut self, notice: &Notice) {
+            self.notices.push(notice.clone());
+        }
+    }
+
+    fn sip(method: &str, body: &str) -> String {
+        format!(
+            "{method} sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\n\
+             Call-ID: c1\r\nCSeq: 1 {method}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    }
+
+    const OK: &str = "SIP/2.0 200 OK\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+    const MSRP: &str = "MSRP a786hjs2 SEND\r\nTo-Path: msrp://b.example.com:7777/iau39;tcp\r\n\
+From-Path: msrp://a.example.com:7777/jshA7w;tcp\r\nMessage-ID: 87652\r\nByte-Range: 1-3/3\r\n\
+Content-Type: text/plain\r\n\r\nHi!\r\n-------a786hjs2$\r\n";
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().expect("test address")
+    }
+
+    fn feed(d: &mut Decoder<Log>, frame: u64, framing: Framing, data: &[u8]) {
+        d.payload(&Payload {
+            frame,
+            time: Timestamp::default(),
+            src: addr("10.0.0.1:5060"),
+            dst: addr("10.0.0.2:5060"),
+            transport: if framing == Framing::Datagram {
+                Transport::Udp
+            } else {
+                Transport::Tcp
+            },
+            framing,
+            data,
+            hep: false,
+            packets: &[],
+        });
+    }
+
+    fn tcp(gap: u64) -> Framing {
+        Framing::Stream {
+            id: StreamId(1),
+            gap,
+        }
+    }
+
+    fn names(d: &Decoder<Log>) -> Vec<(u64, &str)> {
+        d.handler
+            .messages
+            .iter()
+            .map(|(f, s)| (*f, s.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn recognises_sip_and_msrp_by_content_and_ignores_other_payloads() {
+        let mut d = Decoder::new(1 << 20, Log::default());
+        feed(&mut d, 1, Framing::Datagram, sip("OPTIONS", "").as_bytes());
+        feed(&mut d, 2, Framing::Datagram, b"\x80\x00\x01\x02rtp payload");
+        feed(&mut d, 3, Framing::Datagram, MSRP.as_bytes());
+        feed(&mut d, 4, Framing::Datagram, b"GET / HTTP/1.1\r\n\r\n");
+        assert_eq!(names(&d), [(1, "OPTIONS"), (3, "MSRP a786hjs2")]);
+        assert!(d.handler.dropped.is_empty());
+    }
+
+    #[test]
+    fn datagram_with_two_messages_gives_both() {
+        let mut d = Decoder::new(1 << 20, Log::default());
+        let two = format!("{}{}", sip("MESSAGE", "hello"), OK);
+        feed(&mut d, 1, Framing::Datagram, two.as_bytes());
+        assert_eq!(names(&d), [(1, "MESSAGE"), (1, "200")]);
+    }
+
+    #[test]
+    fn broken_datagram_that_looks_like_sip_is_reported() {
+        let mut d = Decoder::new(1 << 20, Log::default());
+        feed(&mut d, 7, Framing::Datagram, b"INVITE sip:x SIP/2.0\r\nVia");
+        assert!(d.handler.messages.is_empty());
+        assert_eq!(d.handler.dropped.len(), 1);
+        assert_eq!(d.handler.dropped[0].frame, 7);
+    }
+
+    #[test]
+    fn stream_messages_split_and_merged_in_every_way() {
+        let all = format!(
+            "{}\r\n\r\n{}{}{}",
+            sip("INVITE", "v=0\r\n"),
+            OK,
+            MSRP,
+            sip("BYE", "")
+        );
+        let bytes = all.as_bytes();
+        for cut1 in 0..bytes.len() {
+            let cut2 = (cut1 + 37).min(bytes.len());
+            let mut d = Decoder::new(1 << 20, Log::default());
+            feed(&mut d, 1, tcp(0), &bytes[..cut1]);
+            feed(&mut d, 2, tcp(0), &bytes[cut1..cut2]);
+            feed(&mut d, 3, tcp(0), &bytes[cut2..]);
+            let got: Vec<&str> = names(&d).into_iter().map(|(_, s)| s).collect();
+            assert_eq!(
+                got,
+                ["INVITE", "200", "MSRP a786hjs2", "BYE"],
+                "cut at {cut1}"
+            );
+            assert!(d.handler.dropped.is_empty(), "cut at {cut1}");
+            d.finish();
+            assert!(d.handler.dropped.is_empty(), "cut at {cut1}");
+        }
+    }
+
+    #[test]
+    fn gap_drops_the_partial_message_and_resynchronises() {
+        let invite = sip("INVITE", "v=0\r\n");
+        let (a, b) = invite.as_bytes().split_at(40);
+        let mut d = Decoder::new(1 << 20, Log::default());
+        feed(&mut d, 1, tcp(0), OK.as_bytes());
+        feed(&mut d, 2, tcp(0), a);
+        // The rest of the INVITE is lost; the next segment holds its tail and a BYE.
+        let next = format!("{}{}", &String::from_utf8_lossy(b)[10..], sip("BYE", ""));
+        feed(&mut d, 4, tcp(25), next.as_bytes());
+        assert_eq!(names(&d), [(1, "200"), (4, "BYE")]);
+        let reasons: Vec<(u64, usize)> = d
+            .handler
+            .dropped
+            .iter()
+            .map(|x| (x.frame, x.bytes))
+            .collect();
+        assert_eq!(reasons, [(4, 40), (4, b.len() - 10)]);
+        assert!(d.handler.dropped[0].reason.contains("25 bytes"));
+    }
+
+    #[test]
+    fn message_larger_than_the_buffer_is_dropped_and_reported() {
+        let big = sip("MESSAGE", &"x".repeat(500));
+        let mut d = Decoder::new(100, Log::default());
+        feed(&mut d, 1, tcp(0), OK.as_bytes());
+        for (i, chunk) in big.as_bytes().chunks(60).enumerate() {
+            feed(&mut d, 2 + i as u64, tcp(0), chunk);
+        }
+        feed(&mut d, 50, tcp(0), OK.as_bytes());
+        assert_eq!(names(&d), [(1, "200"), (50, "200")]);
+        assert!(d.handler.dropped[0].reason.contains("--max-stream-buffer"));
+    }
+
+    #[test]
+    fn stream_that_never_carried_sip_is_passed_over_silently() {
+        let mut d = Decoder::new(1 << 20, Log::default());
+        feed(
+            &mut d,
+            1,
+            tcp(0),
+            b"\x16\x03\x01\x02\x00binary tls\n\x00\x01",
+        );
+        feed(&mut d, 2, tcp(0), b"more binary\nstuff");
+        d.finish();
+        assert!(d.handler.messages.is_empty());
+        assert!(d.handler.dropped.is_empty());
+    }
+
+    #[test]
+    fn stream_ending_inside_a_message_is_reported_on_close() {
+        let mut d = Decoder::new(1 << 20, Log::default());
+        feed(&mut d, 1, tcp(0), OK.as_bytes());
+        feed(&mut d, 2, tcp(0), b"BYE sip:x SIP/2.0\r\nCall-ID: 1\r\n");
+        d.notice(&Notice::StreamClosed { id: StreamId(1) });
+        assert_eq!(d.handler.dropped.len(), 1);
+        assert_eq!(d.handler.dropped[0].bytes, 31);
+        assert_eq!(d.handler.notices.len(), 1);
+    }
+
+    #[test]
+    fn start_line_detection() {
+        assert!(starts_message(b"INVITE sip:a@b SIP/2.0\r\n"));
+        assert!(starts_message(b"SIP/2.0 180 Ringing\r\n"));
+        assert!(starts_message(b"MSRP abcd SEND\r\n"));
+        assert!(!starts_message(b"INVITE sip:a@b SIP/2.0"));
+        assert!(!starts_message(b"GET / HTTP/1.1\r\n"));
+        assert!(!starts_message(b" sip:a SIP/2.0\r\n"));
+        assert_eq!(find_start(b"junk\r\nBYE sip:x SIP/2.0\r\n"), Some(6));
+    }
+}

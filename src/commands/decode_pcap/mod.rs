@@ -1,0 +1,519 @@
+//! `sipkit decode-pcap`: SIP and MSRP messages out of a packet capture, listed, grouped into
+//! calls, drawn as ladders, counted, filtered, extracted, or written back out as pcap.
+//!
+//! The capture layer pushes payloads into [`framing::Decoder`], which cuts them into messages;
+//! [`App`] filters each message and hands it to what the run asked for. Only `--calls`,
+//! `--flow` and `--stats` keep state, and only per call, so a listing of a capture of any size
+//! runs in constant memory.
+
+mod calls;
+mod filter;
+mod framing;
+mod msrp;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::error::ErrorKind;
+
+pub(crate) use calls::{CallState, CallSummary, Stats};
+pub(crate) use framing::{Decoded, Dropped, Meta};
+pub(crate) use msrp::Extracted;
+
+use crate::capture::{Notice, RawPacket, Timestamp};
+use crate::cli::{DecodePcapArgs, Format};
+use crate::exit::Exit;
+use crate::output::decode::DecodePrinter;
+use filter::{Filter, HostFilter, StatusFilter};
+use framing::Handler;
+
+/// What to print instead of the message list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Mode {
+    List {
+        full: bool,
+    },
+    Calls,
+    /// `None`: every call.
+    Flow(Option<String>),
+    Stats,
+}
+
+/// The checked configuration of one run.
+#[derive(Debug)]
+pub(crate) struct Config {
+    /// `None` is standard input.
+    input: Option<PathBuf>,
+    mode: Mode,
+    filter: Filter,
+    extract: Option<PathBuf>,
+    write: Option<PathBuf>,
+    max_stream_buffer: usize,
+    /// `-q`: leave out notices (gaps, dropped bytes, skipped packets).
+    quiet: bool,
+}
+
+fn usage(message: &str) -> clap::Error {
+    super::usage_error("decode-pcap", ErrorKind::InvalidValue, message)
+}
+
+impl Config {
+    pub(crate) fn new(
+        args: DecodePcapArgs,
+        format: Format,
+        quiet: bool,
+    ) -> Result<Config, clap::Error> {
+        if format == Format::Github {
+            return Err(usage(
+                "--format github is only accepted by `sipkit validate`",
+            ));
+        }
+        let statuses = args
+            .status
+            .iter()
+            .map(|s| StatusFilter::parse(s))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| usage(&format!("--status: {e}")))?;
+        let hosts = args
+            .host
+            .iter()
+            .map(|s| HostFilter::parse(s))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| usage(&format!("--host: {e}")))?;
+        let grep = args
+            .grep
+            .as_deref()
+            .map(regex::bytes::Regex::new)
+            .transpose()
+            .map_err(|e| usage(&format!("--grep: {e}")))?;
+        if let Some(dir) = &args.extract {
+            if !dir.is_dir() {
+                return Err(usage(&format!(
+                    "--extract: {} is not a directory (create it first)",
+                    dir.display()
+                )));
+            }
+        }
+        if let Some(path) = &args.write {
+            if path.exists() {
+                return Err(usage(&format!(
+                    "--write: {} already exists; choose a new file name",
+                    path.display()
+                )));
+            }
+        }
+        let mode = if args.calls {
+            Mode::Calls
+        } else if args.stats {
+            Mode::Stats
+        } else if let Some(id) = args.flow {
+            Mode::Flow(id.filter(|s| !s.is_empty()))
+        } else {
+            Mode::List { full: args.full }
+        };
+        Ok(Config {
+            input: (args.input.as_os_str() != "-").then_some(args.input),
+            mode,
+            filter: Filter {
+                call_ids: args.call_id,
+                methods: args.method,
+                statuses,
+                hosts,
+                grep,
+                transports: args.transport,
+            },
+            extract: args.extract,
+            write: args.write,
+            max_stream_buffer: args.max_stream_buffer,
+            quiet,
+        })
+    }
+}
+
+/// One message of a ladder diagram.
+#[derive(Debug, Clone)]
+pub(crate) struct FlowStep {
+    pub(crate) frame: u64,
+    pub(crate) time: Timestamp,
+    /// Column indexes into [`FlowCall::hosts`].
+    pub(crate) from: usize,
+    pub(crate) to: usize,
+    pub(crate) label: String,
+}
+
+/// The messages of one call, for `--flow`.
+#[derive(Debug, Clone)]
+pub(crate) struct FlowCall {
+    pub(crate) call_id: String,
+    /// In order of first appearance.
+    pub(crate) hosts: Vec<SocketAddr>,
+    pub(crate) steps: Vec<FlowStep>,
+}
+
+impl FlowCall {
+    fn column(&mut self, a: SocketAddr) -> usize {
+        match self.hosts.iter().position(|h| *h == a) {
+            Some(i) => i,
+            None => {
+                self.hosts.push(a);
+                self.hosts.len() - 1
+            }
+        }
+    }
+}
+
+/// Where `--write` puts packets.
+trait PacketOut: std::fmt::Debug {
+    fn packet(&mut self, p: &RawPacket) -> std::io::Result<()>;
+    fn finish(&mut self) -> std::io::Result<()>;
+}
+
+/// The handler behind the decoder: filters, then lists, counts, draws or extracts.
+#[derive(Debug)]
+struct App<W: Write> {
+    config: Config,
+    printer: DecodePrinter<W>,
+    sessions: msrp::Sessions,
+    calls: calls::Calls,
+    stats: Stats,
+    flows: Vec<FlowCall>,
+    flow_index: HashMap<String, usize>,
+    extractor: Option<msrp::Extractor>,
+    packets_out: Option<Box<dyn PacketOut>>,
+    written_frames: std::collections::HashSet<u64>,
+    /// The first output error; once set, nothing more is printed.
+    error: Option<anyhow::Error>,
+}
+
+impl<W: Write> App<W> {
+    fn fail(&mut self, e: anyhow::Error) {
+        if self.error.is_none() {
+            self.error = Some(e);
+        }
+    }
+
+    fn io(&mut self, r: std::io::Result<()>) {
+        if let Err(e) = r {
+            self.fail(anyhow::Error::new(e).context("writing results to standard output"));
+        }
+    }
+
+    fn flow(&mut self, meta: &Meta<'_>, msg: &Decoded<'_>, call_id: Option<&str>) {
+        let Mode::Flow(selected) = &self.config.mode else {
+            return;
+        };
+        let Some(id) = call_id else {
+            return;
+        };
+        if selected.as_deref().is_some_and(|s| s != id) {
+            return;
+        }
+        let label = match msg {
+            Decoded::Sip(m) => match (m.method(), m.status()) {
+                (Some(method), _) => method.to_string(),
+                (None, Some(code)) => {
+                    let reason = m.reason().unwrap_or_default();
+                    format!("{code} {reason}").trim_end().to_string()
+                }
+                _ => String::new(),
+            },
+            Decoded::Msrp(m) => match m.start {
+                crate::proto::msrp::StartLine::Request(method) => {
+                    format!("MSRP {}", method.as_str())
+                }
+                crate::proto::msrp::StartLine::Response { code, .. } => format!("MSRP {code}"),
+            },
+        };
+        let idx = match self.flow_index.get(id) {
+            Some(&i) => i,
+            None => {
+                self.flows.push(FlowCall {
+                    call_id: id.to_string(),
+                    hosts: Vec::new(),
+                    steps: Vec::new(),
+                });
+                self.flow_index.insert(id.to_string(), self.flows.len() - 1);
+                self.flows.len() - 1
+            }
+        };
+        let call = &mut self.flows[idx];
+        let from = call.column(meta.src);
+        let to = call.column(meta.dst);
+        call.steps.push(FlowStep {
+            frame: meta.frame,
+            time: meta.time,
+            from,
+            to,
+            label,
+        });
+    }
+
+    /// Print what is kept until the end: calls, stats or flows.
+    fn finish(&mut self) {
+        match &self.config.mode {
+            Mode::Calls => {
+                let r = self.printer.call_header();
+                self.io(r);
+                for i in 0..self.calls.calls.len() {
+                    let r = self.printer.call(&self.calls.calls[i]);
+                    self.io(r);
+                }
+            }
+            Mode::Stats => {
+                self.stats.add_calls(&self.calls.calls);
+                let r = self.printer.stats(&self.stats);
+                self.io(r);
+            }
+            Mode::Flow(_) => {
+                for i in 0..self.flows.len() {
+                    let r = self.printer.flow(&self.flows[i]);
+                    self.io(r);
+                }
+            }
+            Mode::List { .. } => {}
+        }
+        if let Some(out) = &mut self.packets_out {
+            if let Err(e) = out.finish() {
+                let path = self.config.write.clone().unwrap_or_default();
+                self.fail(anyhow::Error::new(e).context(format!("writing {}", path.display())));
+            }
+        }
+    }
+}
+
+impl<W: Write> Handler for App<W> {
+    fn message(&mut self, meta: &Meta<'_>, msg: &Decoded<'_>, raw: &[u8]) {
+        if self.error.is_some() {
+            return;
+        }
+        // SIP borrows its Call-ID from the message; MSRP's comes from the session table and
+        // is copied (MSRP messages are few next to SIP ones).
+        let call_id: Option<std::borrow::Cow<'_, str>> = match msg {
+            Decoded::Sip(m) => {
+                self.sessions.learn(m);
+                m.call_id().ok().map(std::borrow::Cow::Borrowed)
+            }
+            Decoded::Msrp(m) => self.sessions.call_of(m).map(|s| s.to_string().into()),
+        };
+        let call_id = call_id.as_deref();
+        if !self.config.filter.matches(meta, msg, raw, call_id) {
+            return;
+        }
+        match msg {
+            Decoded::Sip(m) => {
+                if matches!(self.config.mode, Mode::Calls | Mode::Stats) {
+                    self.calls.add(meta.time, m);
+                }
+                if self.config.mode == Mode::Stats {
+                    self.stats.add_sip(m);
+                }
+            }
+            Decoded::Msrp(m) => {
+                if self.config.mode == Mode::Stats {
+                    self.stats.messages += 1;
+                    self.stats.msrp_messages += 1;
+                }
+                if let Some(x) = &mut self.extractor {
+                    match x.add(m, &self.sessions) {
+                        Ok(Some(e)) => {
+                            let r = self.printer.extracted(&e);
+                            self.io(r);
+                        }
+                        Ok(None) => {}
+                        Err(reason) => {
+                            let d = Dropped {
+                                frame: meta.frame,
+                                src: meta.src,
+                                dst: meta.dst,
+                                stream: None,
+                                bytes: raw.len(),
+                                reason: format!("MSRP chunk not reassembled: {reason}"),
+                            };
+                            let r = self.printer.dropped(&d);
+                            self.io(r);
+                        }
+                    }
+                }
+            }
+        }
+        self.flow(meta, msg, call_id);
+        if let Mode::List { .. } = self.config.mode {
+            let r = self.printer.message(meta, msg, raw, call_id);
+            self.io(r);
+        }
+        if let Some(out) = &mut self.packets_out {
+            for p in meta.packets {
+                if self.written_frames.insert(p.frame) {
+                    if let Err(e) = out.packet(p) {
+                        let path = self.config.write.clone().unwrap_or_default();
+                        self.fail(
+                            anyhow::Error::new(e).context(format!("writing {}", path.display())),
+                        );
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    fn dropped(&mut self, dropped: &Dropped) {
+        if self.error.is_some() || !self.shows_notices() {
+            return;
+        }
+        let r = self.printer.dropped(dropped);
+        self.io(r);
+    }
+
+    fn notice(&mut self, notice: &Notice) {
+        if self.error.is_some() || !self.shows_notices() {
+            return;
+        }
+        let r = self.printer.notice(notice);
+        self.io(r);
+    }
+}
+
+impl<W: Write> App<W> {
+    /// Notices go with the message list (unless `-q`); the summaries of `--calls`, `--flow`
+    /// and `--stats` stay tables.
+    fn shows_notices(&self) -> bool {
+        !self.config.quiet && matches!(self.config.mode, Mode::List { .. })
+    }
+}
+
+/// Decode the capture and print what was asked for.
+pub(crate) fn run<W: Write>(config: Config, mut printer: DecodePrinter<W>) -> anyhow::Result<Exit> {
+    printer.set_full(matches!(config.mode, Mode::List { full: true }));
+    let input = config.input.clone();
+    let keep_packets = config.write.is_some();
+    let extractor = config.extract.clone().map(msrp::Extractor::new);
+    let packets_out = match &config.write {
+        Some(path) => Some(open_pcap_out(path)?),
+        None => None,
+    };
+    let max = config.max_stream_buffer;
+    let app = App {
+        config,
+        printer,
+        sessions: msrp::Sessions::default(),
+        calls: calls::Calls::default(),
+        stats: Stats::default(),
+        flows: Vec::new(),
+        flow_index: HashMap::new(),
+        extractor,
+        packets_out,
+        written_frames: std::collections::HashSet::new(),
+        error: None,
+    };
+    let mut decoder = framing::Decoder::new(max, app);
+    let options = crate::capture::Options {
+        keep_packets,
+        max_stream_buffer: max,
+        ..crate::capture::Options::default()
+    };
+    let read = read_capture(input.as_deref(), options, &mut decoder);
+    decoder.finish();
+    let app = &mut decoder.handler;
+    if let Err(e) = &read {
+        let r = app.printer.capture_error(&format!("{e:#}"));
+        app.io(r);
+    }
+    app.finish();
+    if let Some(e) = app.error.take() {
+        return Err(e);
+    }
+    app.printer
+        .flush()
+        .context("writing results to standard output")?;
+    read.map(|()| Exit::Success)
+}
+
+/// Read the whole capture into `sink`.
+fn read_capture(
+    input: Option<&std::path::Path>,
+    options: crate::capture::Options,
+    sink: &mut dyn crate::capture::Sink,
+) -> anyhow::Result<()> {
+    let name = input.map_or_else(
+        || crate::output::STDIN_NAME.to_string(),
+        |p| p.display().to_string(),
+    );
+    let mut reader = match input {
+        Some(path) => crate::capture::Reader::open(path, options),
+        None => crate::capture::Reader::new(std::io::stdin(), options),
+    }
+    .with_context(|| format!("reading {name}"))?;
+    let stats = reader
+        .run(sink)
+        .with_context(|| format!("reading {name}"))?;
+    tracing::info!(
+        "{name}: {} frames, {} bytes, {} payloads, {} TCP stream directions",
+        stats.frames,
+        stats.bytes,
+        stats.payloads,
+        stats.streams
+    );
+    Ok(())
+}
+
+/// `--write`: a classic pcap whose link type is that of the first packet written (a pcap file
+/// has one); packets of other link types are left out, with a warning.
+#[derive(Debug)]
+struct PcapOut {
+    file: Option<std::io::BufWriter<std::fs::File>>,
+    writer: Option<crate::capture::write::PcapWriter<std::io::BufWriter<std::fs::File>>>,
+    other_linktypes: u64,
+}
+
+impl PacketOut for PcapOut {
+    fn packet(&mut self, p: &RawPacket) -> std::io::Result<()> {
+        if self.writer.is_none() {
+            if let Some(file) = self.file.take() {
+                let format = crate::capture::write::PcapFormat::new(p.linktype);
+                self.writer = Some(crate::capture::write::PcapWriter::new(file, format)?);
+            }
+        }
+        match &mut self.writer {
+            Some(w) if w.format().linktype == p.linktype => w.write_raw(p),
+            _ => {
+                self.other_linktypes += 1;
+                Ok(())
+            }
+        }
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        if self.other_linktypes > 0 {
+            tracing::warn!(
+                "--write: {} packets left out: their link type differs from the first packet's",
+                self.other_linktypes
+            );
+        }
+        if let Some(file) = self.file.take() {
+            // Nothing matched: still a valid, empty capture.
+            let format =
+                crate::capture::write::PcapFormat::new(crate::capture::write::linktype::ETHERNET);
+            self.writer = Some(crate::capture::write::PcapWriter::new(file, format)?);
+        }
+        match &mut self.writer {
+            Some(w) => w.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+fn open_pcap_out(path: &std::path::Path) -> anyhow::Result<Box<dyn PacketOut>> {
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    Ok(Box::new(PcapOut {
+        file: Some(std::io::BufWriter::new(file)),
+        writer: None,
+        other_linktypes: 0,
+    }))
+}

@@ -1,0 +1,1018 @@
+//! How `decode-pcap` results look: one summary line per message (coloured on a terminal) or
+//! JSON Lines with the schema documented in README.md, plus notices, call rows, statistics,
+//! ladder diagrams and extracted files.
+//!
+//! JSON is written by hand into one reused buffer: a capture can hold millions of messages, and
+//! building a `serde_json::Value` per message would cost an allocation per field.
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+use std::net::SocketAddr;
+
+use anstyle::{AnsiColor, Style};
+use base64::Engine as _;
+
+use crate::capture::{Notice, Timestamp};
+use crate::commands::decode_pcap::{
+    CallSummary, Decoded, Dropped, Extracted, FlowCall, Meta, Stats,
+};
+use crate::proto::{msrp, sdp, sip};
+
+/// Renders `decode-pcap` events as human lines or JSON Lines.
+#[derive(Debug)]
+pub(crate) struct DecodePrinter<W: Write> {
+    json: bool,
+    full: bool,
+    interactive: bool,
+    out: W,
+    /// One output line, reused so printing a message does not allocate.
+    line: String,
+    /// Ladders printed so far (a blank line separates them).
+    flows: usize,
+}
+
+const DIM: Style = Style::new().dimmed();
+const REQUEST: Style = Style::new()
+    .bold()
+    .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Cyan)));
+const PROVISIONAL: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Yellow)));
+const SUCCESS: Style = Style::new()
+    .bold()
+    .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Green)));
+const FAILURE: Style = Style::new()
+    .bold()
+    .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Red)));
+const WARN: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Yellow)));
+
+fn status_style(code: u16) -> Style {
+    match code {
+        100..=199 => PROVISIONAL,
+        200..=299 => SUCCESS,
+        _ => FAILURE,
+    }
+}
+
+impl DecodePrinter<Box<dyn Write>> {
+    /// The printer for this run, writing to standard output. JSON goes straight to a buffered
+    /// stdout: it is never coloured, and passing it through the colour-stripping stream would
+    /// cost more than producing it.
+    pub(crate) fn stdout(format: crate::cli::Format, color: crate::cli::ColorWhen) -> Self {
+        use std::io::IsTerminal;
+        let stdout = io::stdout();
+        let choice = super::color_choice(color, format, &stdout);
+        let interactive = stdout.is_terminal();
+        let json = format == crate::cli::Format::Json;
+        let buffered = io::BufWriter::with_capacity(1 << 16, stdout.lock());
+        let out: Box<dyn Write> = if json {
+            Box::new(buffered)
+        } else {
+            let raw: Box<dyn Write> = Box::new(buffered);
+            Box::new(anstream::AutoStream::new(raw, choice))
+        };
+        DecodePrinter::new(json, false, interactive, out)
+    }
+}
+
+impl<W: Write> DecodePrinter<W> {
+    /// Print whole messages after their summary lines.
+    pub(crate) fn set_full(&mut self, full: bool) {
+        self.full = full;
+    }
+
+    pub(crate) fn new(json: bool, full: bool, interactive: bool, out: W) -> Self {
+        DecodePrinter {
+            json,
+            full,
+            interactive,
+            out,
+            line: String::with_capacity(4096),
+            flows: 0,
+        }
+    }
+
+    fn flush_line(&mut self) -> io::Result<()> {
+        self.line.push('\n');
+        self.out.write_all(self.line.as_bytes())?;
+        self.line.clear();
+        if self.interactive {
+            self.out.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Push buffered output out; call once at the end so write errors are seen.
+    pub(crate) fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    /// One message. `call_id` is the SIP call an MSRP message belongs to, when known.
+    pub(crate) fn message(
+        &mut self,
+        meta: &Meta<'_>,
+        msg: &Decoded<'_>,
+        raw: &[u8],
+        call_id: Option<&str>,
+    ) -> io::Result<()> {
+        if self.json {
+            json_message(&mut self.line, meta, msg, call_id);
+        } else {
+            human_message(&mut self.line, meta, msg);
+            if self.full {
+                self.line.push('\n');
+                push_indented(&mut self.line, raw);
+            }
+        }
+        self.flush_line()
+    }
+
+    pub(crate) fn dropped(&mut self, d: &Dropped) -> io::Result<()> {
+        let l = &mut self.line;
+        if self.json {
+            l.push_str(r#"{"type":"dropped","frame":"#);
+            let _ = write!(l, "{}", d.frame);
+            addr_fields(l, d.src, d.dst);
+            l.push_str(r#","stream":"#);
+            match d.stream {
+                Some(id) => {
+                    let _ = write!(l, "{}", id.0);
+                }
+                None => l.push_str("null"),
+            }
+            let _ = write!(l, r#","bytes":{},"reason":"#, d.bytes);
+            json_str(l, &d.reason);
+            l.push('}');
+        } else {
+            let _ = write!(
+                l,
+                "{WARN}{:>6} dropped {} bytes {} → {}: {}{WARN:#}",
+                d.frame, d.bytes, d.src, d.dst, d.reason
+            );
+        }
+        self.flush_line()
+    }
+
+    pub(crate) fn notice(&mut self, n: &Notice) -> io::Result<()> {
+        let l = &mut self.line;
+        if self.json {
+            match n {
+                Notice::FragmentsIncomplete {
+                    frames,
+                    src,
+                    dst,
+                    received,
+                    total,
+                } => {
+                    l.push_str(r#"{"type":"fragments_incomplete","frames":["#);
+                    for (i, f) in frames.iter().enumerate() {
+                        if i > 0 {
+                            l.push(',');
+                        }
+                        let _ = write!(l, "{f}");
+                    }
+                    let _ = write!(
+                        l,
+                        r#"],"src_ip":"{src}","dst_ip":"{dst}","received":{received},"total":"#
+                    );
+                    opt_num(l, total.map(|t| t as u64));
+                    l.push('}');
+                }
+                Notice::StreamGap {
+                    id,
+                    src,
+                    dst,
+                    frame,
+                    missing,
+                } => {
+                    let _ = write!(l, r#"{{"type":"gap","frame":{frame}"#);
+                    addr_fields(l, *src, *dst);
+                    let _ = write!(l, r#","stream":{},"missing":{missing}}}"#, id.0);
+                }
+                Notice::StreamClosed { .. } => return Ok(()),
+                Notice::Skipped { frame, reason } => {
+                    let _ = write!(l, r#"{{"type":"skipped","frame":{frame},"reason":"#);
+                    json_str(l, reason);
+                    l.push('}');
+                }
+            }
+        } else {
+            match n {
+                Notice::FragmentsIncomplete {
+                    frames,
+                    src,
+                    dst,
+                    received,
+                    total,
+                } => {
+                    let _ = write!(
+                        l,
+                        "{WARN}{:>6} incomplete IP datagram {src} → {dst}: {received} of {} bytes \
+                         in frames {frames:?}{WARN:#}",
+                        frames.last().copied().unwrap_or(0),
+                        total.map_or_else(|| "?".to_string(), |t| t.to_string()),
+                    );
+                }
+                Notice::StreamGap {
+                    src,
+                    dst,
+                    frame,
+                    missing,
+                    ..
+                } => {
+                    let _ = write!(
+                        l,
+                        "{WARN}{frame:>6} TCP {src} → {dst}: {missing} bytes missing{WARN:#}"
+                    );
+                }
+                Notice::StreamClosed { .. } => return Ok(()),
+                Notice::Skipped { frame, reason } => {
+                    let _ = write!(l, "{WARN}{frame:>6} skipped: {reason}{WARN:#}");
+                }
+            }
+        }
+        self.flush_line()
+    }
+
+    /// The capture could not be read past this point (JSON only: people see it on stderr).
+    pub(crate) fn capture_error(&mut self, message: &str) -> io::Result<()> {
+        if !self.json {
+            return Ok(());
+        }
+        self.line.push_str(r#"{"type":"error","message":"#);
+        json_str(&mut self.line, message);
+        self.line.push('}');
+        self.flush_line()
+    }
+
+    pub(crate) fn call_header(&mut self) -> io::Result<()> {
+        if self.json {
+            return Ok(());
+        }
+        let _ = write!(
+            self.line,
+            "{DIM}{:<26} {:<28} {:<28} {:<14} {:>9} {:>9} {:>10} {:>5}  CALL-ID{DIM:#}",
+            "START", "FROM", "TO", "STATE", "RING", "ANSWER", "DURATION", "MSGS"
+        );
+        self.flush_line()
+    }
+
+    pub(crate) fn call(&mut self, c: &CallSummary) -> io::Result<()> {
+        let l = &mut self.line;
+        let state = c.state();
+        if self.json {
+            l.push_str(r#"{"type":"call","call_id":"#);
+            json_str(l, &c.call_id);
+            l.push_str(r#","start":"#);
+            json_time(l, c.start);
+            l.push_str(r#","from":"#);
+            json_str(l, &c.from);
+            l.push_str(r#","to":"#);
+            json_str(l, &c.to);
+            l.push_str(r#","state":"#);
+            json_str(l, state.name());
+            l.push_str(r#","final_status":"#);
+            opt_num(l, c.final_code().map(u64::from));
+            l.push_str(r#","ringing_ms":"#);
+            opt_ms(l, c.ringing());
+            l.push_str(r#","answer_ms":"#);
+            opt_ms(l, c.answer());
+            l.push_str(r#","duration_ms":"#);
+            opt_ms(l, c.duration());
+            let _ = write!(l, r#","messages":{}}}"#, c.messages);
+        } else {
+            let style = match state {
+                crate::commands::decode_pcap::CallState::Completed => SUCCESS,
+                crate::commands::decode_pcap::CallState::InProgress => PROVISIONAL,
+                _ => FAILURE,
+            };
+            let mut t = String::new();
+            human_date_time(&mut t, c.start);
+            let _ = write!(
+                l,
+                "{t:<26} {:<28} {:<28} {style}{:<14}{style:#} {:>9} {:>9} {:>10} {:>5}  {}",
+                clip(&c.from, 28),
+                clip(&c.to, 28),
+                state.label(c.final_code()),
+                secs(c.ringing()),
+                secs(c.answer()),
+                secs(c.duration()),
+                c.messages,
+                c.call_id
+            );
+        }
+        self.flush_line()
+    }
+
+    pub(crate) fn stats(&mut self, s: &Stats) -> io::Result<()> {
+        let l = &mut self.line;
+        if self.json {
+            l.push_str(r#"{"type":"stats","messages":"#);
+            let _ = write!(l, "{},\"requests\":{{", s.messages);
+            for (i, (m, n)) in s.methods.iter().enumerate() {
+                if i > 0 {
+                    l.push(',');
+                }
+                json_str(l, m);
+                let _ = write!(l, ":{n}");
+            }
+            l.push_str(r#"},"responses":{"#);
+            for (i, (code, n)) in s.statuses().enumerate() {
+                if i > 0 {
+                    l.push(',');
+                }
+                let _ = write!(l, "\"{code}\":{n}");
+            }
+            let _ = write!(
+                l,
+                r#"}},"retransmissions":{},"msrp_messages":{},"calls_attempted":{},"calls_answered":{},"calls_failed":{},"calls_cancelled":{},"asr":"#,
+                s.retransmissions, s.msrp_messages, s.attempted, s.answered, s.failed, s.cancelled
+            );
+            match s.asr() {
+                Some(a) => {
+                    let _ = write!(l, "{a:.4}");
+                }
+                None => l.push_str("null"),
+            }
+            l.push_str(r#","setup_ms_avg":"#);
+            opt_ms(l, s.setup_avg());
+            l.push_str(r#","setup_ms_p95":"#);
+            opt_ms(l, s.setup_p95());
+            l.push('}');
+            return self.flush_line();
+        }
+        let _ = writeln!(l, "Messages:          {}", s.messages);
+        if s.msrp_messages > 0 {
+            let _ = writeln!(l, "  MSRP:            {}", s.msrp_messages);
+        }
+        let _ = writeln!(l, "Requests:");
+        for (m, n) in &s.methods {
+            let _ = writeln!(l, "  {REQUEST}{m:<16}{REQUEST:#} {n}");
+        }
+        let _ = writeln!(l, "Responses:");
+        for (code, n) in s.statuses() {
+            let st = status_style(code);
+            let _ = writeln!(l, "  {st}{code:<16}{st:#} {n}");
+        }
+        let _ = writeln!(l, "Retransmissions:   {}", s.retransmissions);
+        let _ = writeln!(l, "Calls attempted:   {}", s.attempted);
+        let _ = writeln!(l, "Calls answered:    {}", s.answered);
+        let _ = writeln!(l, "Calls failed:      {}", s.failed);
+        let _ = writeln!(l, "Calls cancelled:   {}", s.cancelled);
+        let _ = writeln!(
+            l,
+            "ASR:               {}",
+            s.asr()
+                .map_or_else(|| "-".to_string(), |a| format!("{:.1}%", a * 100.0))
+        );
+        let _ = writeln!(l, "Setup time avg:    {}", secs(s.setup_avg()));
+        let _ = write!(l, "Setup time p95:    {}", secs(s.setup_p95()));
+        self.flush_line()
+    }
+
+    /// A ladder diagram of one call.
+    pub(crate) fn flow(&mut self, call: &FlowCall) -> io::Result<()> {
+        if self.json {
+            let l = &mut self.line;
+            l.push_str(r#"{"type":"flow","call_id":"#);
+            json_str(l, &call.call_id);
+            l.push_str(r#","hosts":["#);
+            for (i, h) in call.hosts.iter().enumerate() {
+                if i > 0 {
+                    l.push(',');
+                }
+                json_str(l, &h.to_string());
+            }
+            l.push_str(r#"],"steps":["#);
+            for (i, s) in call.steps.iter().enumerate() {
+                if i > 0 {
+                    l.push(',');
+                }
+                let _ = write!(l, r#"{{"frame":{},"time":"#, s.frame);
+                json_time(l, s.time);
+                let _ = write!(l, r#","from":{},"to":{},"label":"#, s.from, s.to);
+                json_str(l, &s.label);
+                l.push('}');
+            }
+            l.push_str("]}");
+            return self.flush_line();
+        }
+        if self.flows > 0 {
+            self.line.push('\n');
+        }
+        self.flows += 1;
+        let text = ladder(call);
+        self.line.push_str(&text);
+        self.flush_line()
+    }
+
+    pub(crate) fn extracted(&mut self, e: &Extracted) -> io::Result<()> {
+        let l = &mut self.line;
+        if self.json {
+            l.push_str(r#"{"type":"extracted","path":"#);
+            json_str(l, &e.path.display().to_string());
+            let _ = write!(
+                l,
+                r#","size":{},"sha256":"{}","message_id":"#,
+                e.size, e.sha256
+            );
+            json_str(l, &e.message_id);
+            l.push_str(r#","call_id":"#);
+            opt_str(l, e.call_id.as_deref());
+            let _ = write!(l, r#","complete":{}}}"#, e.complete);
+        } else {
+            let _ = write!(
+                l,
+                "wrote {} ({} bytes{}) sha256 {}",
+                e.path.display(),
+                e.size,
+                if e.complete { "" } else { ", incomplete" },
+                e.sha256
+            );
+        }
+        self.flush_line()
+    }
+}
+
+fn clip(s: &str, n: usize) -> &str {
+    if s.len() <= n {
+        return s;
+    }
+    let mut end = n;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// `1.234567s`, or `-` when unknown.
+fn secs(us: Option<u64>) -> String {
+    us.map_or_else(
+        || "-".into(),
+        |us| format!("{}.{:06}s", us / 1_000_000, us % 1_000_000),
+    )
+}
+
+/// Microseconds as a JSON number of milliseconds with three decimals (`2.709`).
+fn opt_ms(l: &mut String, us: Option<u64>) {
+    match us {
+        Some(us) => {
+            let _ = write!(l, "{}.{:03}", us / 1000, us % 1000);
+        }
+        None => l.push_str("null"),
+    }
+}
+
+fn opt_num(l: &mut String, n: Option<u64>) {
+    match n {
+        Some(n) => {
+            let _ = write!(l, "{n}");
+        }
+        None => l.push_str("null"),
+    }
+}
+
+fn opt_str(l: &mut String, s: Option<&str>) {
+    match s {
+        Some(s) => json_str(l, s),
+        None => l.push_str("null"),
+    }
+}
+
+fn addr_fields(l: &mut String, src: SocketAddr, dst: SocketAddr) {
+    let _ = write!(
+        l,
+        r#","src_ip":"{}","src_port":{},"dst_ip":"{}","dst_port":{}"#,
+        src.ip(),
+        src.port(),
+        dst.ip(),
+        dst.port()
+    );
+}
+
+/// Whether any byte of `w` needs escaping in a JSON string: a control character, `"` or `\`
+/// (the classic "has a zero byte / has a byte less than n" word tricks).
+#[inline]
+fn word_needs_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS != 0;
+    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGHS != 0;
+    below_space || has_zero(w ^ (ONES * u64::from(b'"'))) || has_zero(w ^ (ONES * u64::from(b'\\')))
+}
+
+/// A JSON string literal (RFC 8259 §7): quote, backslash and control characters escaped.
+/// Header values and bodies rarely need escaping, so runs are copied eight bytes at a time.
+pub(crate) fn json_str(l: &mut String, s: &str) {
+    l.push('"');
+    let b = s.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    while i < b.len() {
+        if let Some(chunk) = b.get(i..i + 8) {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(chunk);
+            if !word_needs_escape(u64::from_le_bytes(w)) {
+                i += 8;
+                continue;
+            }
+        }
+        let c = b[i];
+        let esc = match c {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        l.push_str(&s[start..i]);
+        if esc.is_empty() {
+            let _ = write!(l, "\\u{c:04x}");
+        } else {
+            l.push_str(esc);
+        }
+        i += 1;
+        start = i;
+    }
+    l.push_str(&s[start..]);
+    l.push('"');
+}
+
+fn json_bytes_lossy(l: &mut String, b: &[u8]) {
+    match std::str::from_utf8(b) {
+        Ok(s) => json_str(l, s),
+        Err(_) => json_str(l, &String::from_utf8_lossy(b)),
+    }
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// RFC 3339 with nanoseconds, UTC: `2024-05-01T12:00:00.123456789Z`.
+pub(crate) fn rfc3339(l: &mut String, t: Timestamp) {
+    let days = t.secs.div_euclid(86_400);
+    let sod = t.secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    let _ = write!(
+        l,
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:09}Z",
+        sod / 3600,
+        sod / 60 % 60,
+        sod % 60,
+        t.nanos.min(999_999_999)
+    );
+}
+
+fn json_time(l: &mut String, t: Timestamp) {
+    l.push('"');
+    rfc3339(l, t);
+    l.push('"');
+}
+
+/// `2024-05-01 12:00:00.123456` (UTC, microseconds) for people.
+fn human_date_time(l: &mut String, t: Timestamp) {
+    let mut s = String::with_capacity(32);
+    rfc3339(&mut s, t);
+    l.push_str(&s[..10]);
+    l.push(' ');
+    l.push_str(&s[11..26]);
+}
+
+/// `12:00:00.123456` (UTC, microseconds).
+fn human_time(l: &mut String, t: Timestamp) {
+    let sod = t.secs.rem_euclid(86_400);
+    let _ = write!(
+        l,
+        "{:02}:{:02}:{:02}.{:06}",
+        sod / 3600,
+        sod / 60 % 60,
+        sod % 60,
+        t.nanos.min(999_999_999) / 1000
+    );
+}
+
+fn push_indented(l: &mut String, raw: &[u8]) {
+    let text = String::from_utf8_lossy(raw);
+    for line in text.split_inclusive('\n') {
+        l.push_str("    ");
+        l.push_str(line.trim_end_matches(['\r', '\n']));
+        l.push('\n');
+    }
+    if l.ends_with('\n') {
+        l.pop();
+    }
+}
+
+fn human_message(l: &mut String, meta: &Meta<'_>, msg: &Decoded<'_>) {
+    let _ = write!(l, "{DIM}{:>6}{DIM:#} ", meta.frame);
+    human_time(l, meta.time);
+    let _ = write!(
+        l,
+        " {} → {} {DIM}{}{DIM:#} ",
+        meta.src,
+        meta.dst,
+        meta.transport.as_str().to_ascii_uppercase()
+    );
+    match msg {
+        Decoded::Sip(m) => {
+            match m.start {
+                sip::StartLine::Request { method, uri, .. } => {
+                    let _ = write!(l, "{REQUEST}{method}{REQUEST:#} {uri}");
+                }
+                sip::StartLine::Response { code, reason, .. } => {
+                    let st = status_style(code);
+                    let _ = write!(l, "{st}{code} {}{st:#}", String::from_utf8_lossy(reason));
+                }
+            }
+            if let Ok(c) = m.cseq() {
+                let _ = write!(l, "  {DIM}CSeq{DIM:#} {} {}", c.seq, c.method);
+            }
+            if let Ok(id) = m.call_id() {
+                let _ = write!(l, "  {DIM}Call-ID{DIM:#} {id}");
+            }
+        }
+        Decoded::Msrp(m) => {
+            l.push_str("MSRP ");
+            match m.start {
+                msrp::StartLine::Request(method) => {
+                    let _ = write!(l, "{REQUEST}{}{REQUEST:#}", method.as_str());
+                }
+                msrp::StartLine::Response { code, comment } => {
+                    let st = status_style(code);
+                    let _ = write!(l, "{st}{code} {}{st:#}", comment.unwrap_or(""));
+                }
+            }
+            let _ = write!(l, "  {DIM}tid{DIM:#} {}", m.tid);
+            if let Ok(Some(id)) = m.headers.message_id() {
+                let _ = write!(l, "  {DIM}Message-ID{DIM:#} {id}");
+            }
+            if let Ok(Some(br)) = m.headers.byte_range() {
+                let _ = write!(l, "  {DIM}Byte-Range{DIM:#} {br}");
+            }
+            let _ = write!(l, " {}", m.flag.as_byte() as char);
+        }
+    }
+}
+
+fn name_addr_json(l: &mut String, a: Result<sip::headers::NameAddr<'_>, crate::proto::ParseError>) {
+    match a {
+        Ok(a) => {
+            l.push_str(r#"{"uri":"#);
+            json_str(l, a.uri.raw);
+            l.push_str(r#","display":"#);
+            opt_str(l, a.display_name_unescaped().as_deref());
+            l.push_str(r#","tag":"#);
+            opt_str(l, a.tag());
+            l.push('}');
+        }
+        Err(_) => l.push_str("null"),
+    }
+}
+
+fn body_json(l: &mut String, body: Option<&[u8]>) {
+    l.push_str(r#","body":"#);
+    match body {
+        None | Some([]) => l.push_str("null"),
+        Some(b) => match std::str::from_utf8(b) {
+            Ok(s) => {
+                l.push_str(r#"{"encoding":"text","data":"#);
+                json_str(l, s);
+                l.push('}');
+            }
+            Err(_) => {
+                l.push_str(r#"{"encoding":"base64","data":""#);
+                l.push_str(&base64::engine::general_purpose::STANDARD.encode(b));
+                l.push_str("\"}");
+            }
+        },
+    }
+}
+
+fn json_message(l: &mut String, meta: &Meta<'_>, msg: &Decoded<'_>, call_id: Option<&str>) {
+    let _ = write!(l, r#"{{"type":"message","frame":{},"time":"#, meta.frame);
+    json_time(l, meta.time);
+    addr_fields(l, meta.src, meta.dst);
+    let _ = write!(l, r#","transport":"{}""#, meta.transport.as_str());
+    match msg {
+        Decoded::Sip(m) => {
+            l.push_str(r#","protocol":"sip","kind":"#);
+            match m.start {
+                sip::StartLine::Request { method, uri, .. } => {
+                    l.push_str(r#""request","method":"#);
+                    json_str(l, method);
+                    l.push_str(r#","request_uri":"#);
+                    json_str(l, uri);
+                    l.push_str(r#","status":null,"reason":null"#);
+                }
+                sip::StartLine::Response { code, reason, .. } => {
+                    let _ = write!(
+                        l,
+                        r#""response","method":null,"request_uri":null,"status":{code},"reason":"#
+                    );
+                    json_bytes_lossy(l, reason);
+                }
+            }
+            l.push_str(r#","call_id":"#);
+            opt_str(l, m.call_id().ok());
+            l.push_str(r#","cseq":"#);
+            match m.cseq() {
+                Ok(c) => {
+                    let _ = write!(l, r#"{{"seq":{},"method":"#, c.seq);
+                    json_str(l, c.method);
+                    l.push('}');
+                }
+                Err(_) => l.push_str("null"),
+            }
+            l.push_str(r#","from":"#);
+            name_addr_json(l, m.from_addr());
+            l.push_str(r#","to":"#);
+            name_addr_json(l, m.to_addr());
+            l.push_str(r#","via_branch":"#);
+            opt_str(l, m.top_via().ok().and_then(|v| v.branch));
+            l.push_str(r#","headers":["#);
+            for (i, h) in m.headers.iter().enumerate() {
+                if i > 0 {
+                    l.push(',');
+                }
+                l.push_str(r#"{"name":"#);
+                json_str(l, h.name);
+                l.push_str(r#","value":"#);
+                json_bytes_lossy(l, h.value);
+                l.push('}');
+            }
+            l.push(']');
+            body_json(l, Some(m.body));
+            l.push_str(r#","sdp":"#);
+            let is_sdp = m
+                .content_type()
+                .and_then(Result::ok)
+                .is_some_and(|t| t.is("application", "sdp"));
+            match is_sdp.then(|| sdp::parse(m.body).ok()).flatten() {
+                Some(d) => sdp_json(l, &d),
+                None => l.push_str("null"),
+            }
+        }
+        Decoded::Msrp(m) => {
+            l.push_str(r#","protocol":"msrp","kind":"#);
+            match m.start {
+                msrp::StartLine::Request(method) => {
+                    l.push_str(r#""request","method":"#);
+                    json_str(l, method.as_str());
+                    l.push_str(r#","status":null,"reason":null"#);
+                }
+                msrp::StartLine::Response { code, comment } => {
+                    let _ = write!(l, r#""response","method":null,"status":{code},"reason":"#);
+                    opt_str(l, comment);
+                }
+            }
+            l.push_str(r#","call_id":"#);
+            opt_str(l, call_id);
+            l.push_str(r#","transaction_id":"#);
+            json_str(l, m.tid);
+            for (name, path) in [
+                ("to_path", m.headers.get("To-Path")),
+                ("from_path", m.headers.get("From-Path")),
+            ] {
+                let _ = write!(l, r#","{name}":["#);
+                if let Some(h) = path {
+                    for (i, uri) in h.value.split(' ').filter(|s| !s.is_empty()).enumerate() {
+                        if i > 0 {
+                            l.push(',');
+                        }
+                        json_str(l, uri);
+                    }
+                }
+                l.push(']');
+            }
+            l.push_str(r#","message_id":"#);
+            opt_str(l, m.headers.message_id().ok().flatten());
+            l.push_str(r#","byte_range":"#);
+            match m.headers.byte_range() {
+                Ok(Some(br)) => {
+                    let _ = write!(l, r#"{{"start":{},"end":"#, br.start);
+                    opt_num(l, br.end);
+                    l.push_str(r#","total":"#);
+                    opt_num(l, br.total);
+                    l.push('}');
+                }
+                _ => l.push_str("null"),
+            }
+            let _ = write!(l, r#","continuation":"{}""#, m.flag.as_byte() as char);
+            l.push_str(r#","content_type":"#);
+            opt_str(l, m.headers.get("Content-Type").map(|h| h.value));
+            l.push_str(r#","headers":["#);
+            for (i, h) in m.headers.iter().enumerate() {
+                if i > 0 {
+                    l.push(',');
+                }
+                l.push_str(r#"{"name":"#);
+                json_str(l, h.name);
+                l.push_str(r#","value":"#);
+                json_str(l, h.value);
+                l.push('}');
+            }
+            l.push(']');
+            body_json(l, m.body);
+        }
+    }
+    l.push('}');
+}
+
+fn attrs_json(l: &mut String, attrs: &[sdp::Attribute<'_>]) {
+    l.push('[');
+    for (i, a) in attrs.iter().enumerate() {
+        if i > 0 {
+            l.push(',');
+        }
+        l.push_str(r#"{"name":"#);
+        json_str(l, a.name);
+        l.push_str(r#","value":"#);
+        opt_str(l, a.value);
+        l.push('}');
+    }
+    l.push(']');
+}
+
+fn connection_json(l: &mut String, c: Option<&sdp::Connection<'_>>) {
+    let Some(c) = c else {
+        l.push_str("null");
+        return;
+    };
+    l.push_str(r#"{"net_type":"#);
+    json_str(l, c.net_type);
+    l.push_str(r#","addr_type":"#);
+    json_str(l, c.addr_type);
+    l.push_str(r#","address":"#);
+    json_str(l, c.address);
+    l.push('}');
+}
+
+/// The parsed session description: enough to see who offered what media where.
+fn sdp_json(l: &mut String, d: &sdp::SessionDescription<'_>) {
+    l.push_str(r#"{"origin":{"username":"#);
+    json_str(l, d.origin.username);
+    l.push_str(r#","session_id":"#);
+    json_str(l, d.origin.session_id);
+    l.push_str(r#","session_version":"#);
+    json_str(l, d.origin.session_version);
+    l.push_str(r#","address":"#);
+    json_str(l, d.origin.address);
+    l.push_str(r#"},"session_name":"#);
+    json_str(l, d.session_name);
+    l.push_str(r#","connection":"#);
+    connection_json(l, d.connection.as_ref());
+    l.push_str(r#","attributes":"#);
+    attrs_json(l, &d.attributes);
+    l.push_str(r#","media":["#);
+    for (i, m) in d.media.iter().enumerate() {
+        if i > 0 {
+            l.push(',');
+        }
+        l.push_str(r#"{"media":"#);
+        json_str(l, m.media);
+        let _ = write!(l, r#","port":{},"proto":"#, m.port);
+        json_str(l, m.proto);
+        l.push_str(r#","formats":["#);
+        for (j, f) in m.formats.iter().enumerate() {
+            if j > 0 {
+                l.push(',');
+            }
+            json_str(l, f);
+        }
+        l.push_str(r#"],"connection":"#);
+        connection_json(l, d.connection_for(m));
+        l.push_str(r#","direction":"#);
+        json_str(l, d.direction_of(m).as_str());
+        l.push_str(r#","attributes":"#);
+        attrs_json(l, &m.attributes);
+        l.push('}');
+    }
+    l.push_str("]}");
+}
+
+/// Column width of one host in a ladder diagram.
+const COL: usize = 24;
+
+/// A ladder diagram: one column per host, one arrow per message, the time since the first
+/// message on the left. Plain text (arrows of `-`, `>` and `<`) so it pastes into a ticket.
+pub(crate) fn ladder(call: &FlowCall) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Call-ID: {}", call.call_id);
+    out.push_str(&" ".repeat(12));
+    for h in &call.hosts {
+        let name = h.to_string();
+        let _ = write!(out, "{:^width$}", clip(&name, COL - 1), width = COL);
+    }
+    let header_end = out.trim_end().len();
+    out.truncate(header_end);
+    out.push('\n');
+    let start = call.steps.first().map(|s| s.time).unwrap_or_default();
+    let ncols = call.hosts.len();
+    let width = ncols * COL;
+    for s in &call.steps {
+        let delta = s.time.nanos_since(start).max(0) / 1000;
+        let mut row: Vec<char> = vec![' '; width];
+        for c in 0..ncols {
+            row[c * COL + COL / 2] = '|';
+        }
+        let a = s.from.min(s.to) * COL + COL / 2;
+        let b = s.from.max(s.to) * COL + COL / 2;
+        if a == b {
+            // A message a host sent to itself: a short loop mark.
+            let label: Vec<char> = format!(" ⟲ {}", s.label).chars().collect();
+            for (i, ch) in label.into_iter().enumerate() {
+                if let Some(slot) = row.get_mut(a + 1 + i) {
+                    *slot = ch;
+                }
+            }
+        } else {
+            for slot in &mut row[a + 1..b] {
+                *slot = '-';
+            }
+            if s.from < s.to {
+                row[b - 1] = '>';
+            } else {
+                row[a + 1] = '<';
+            }
+            let span = b - a - 3;
+            let label: Vec<char> = s.label.chars().take(span.max(1)).collect();
+            let at = a + 2 + (span.saturating_sub(label.len())) / 2;
+            for (i, ch) in label.into_iter().enumerate() {
+                if let Some(slot) = row.get_mut(at + i) {
+                    *slot = ch;
+                }
+            }
+        }
+        let line: String = row.into_iter().collect();
+        let _ = writeln!(
+            out,
+            "{:>3}.{:06}s {}",
+            delta / 1_000_000,
+            delta % 1_000_000,
+            line.trim_end()
+        );
+    }
+    out.pop();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_dates() {
+        let mut s = String::new();
+        rfc3339(&mut s, Timestamp { secs: 0, nanos: 5 });
+        assert_eq!(s, "1970-01-01T00:00:00.000000005Z");
+        s.clear();
+        rfc3339(
+            &mut s,
+            Timestamp {
+                secs: 951_827_696,
+                nanos: 123_456_789,
+            },
+        );
+        assert_eq!(s, "2000-02-29T12:34:56.123456789Z");
+        s.clear();
+        rfc3339(&mut s, Timestamp { secs: -1, nanos: 0 });
+        assert_eq!(s, "1969-12-31T23:59:59.000000000Z");
+    }
+
+    #[test]
+    fn json_strings_escape_controls() {
+        let mut s = String::new();
+        json_str(&mut s, "a\"b\\c\r\n\u{1}é");
+        assert_eq!(s, r#""a\"b\\c\r\n\u0001é""#);
+        let v: String = serde_json::from_str(&s).expect("valid JSON");
+        assert_eq!(v, "a\"b\\c\r\n\u{1}é");
+        // Every position of an escaped byte inside and across eight-byte words.
+        for len in 0..20 {
+            for at in 0..len {
+                for special in ['"', '\\', '\n', '\u{1f}', '\u{7f}', 'é'] {
+                    let mut text: Vec<char> = "abcdefghijklmnopqrst"[..len].chars().collect();
+                    text[at] = special;
+                    let text: String = text.into_iter().collect();
+                    let mut out = String::new();
+                    json_str(&mut out, &text);
+                    let back: String = serde_json::from_str(&out).expect("valid JSON");
+                    assert_eq!(back, text, "{out}");
+                }
+            }
+        }
+    }
+}
