@@ -12,6 +12,7 @@ mod cases {
     mod digest;
     mod exit_codes;
     mod generated;
+    mod interop_tshark;
     mod json;
     mod listener;
     mod pipes;

@@ -1,0 +1,182 @@
+//! decode-pcap against the reference dissector: on every capture in tests/fixtures/pcap, the SIP
+//! messages sipkit lists (frame, method or status, Call-ID) must be the ones tshark lists with
+//! `tshark -n -r FILE -Y sip -T fields -e frame.number -e sip.Method -e sip.Status-Code
+//! -e sip.Call-ID`, except where tshark is demonstrably wrong (each case in `TSHARK_WRONG`).
+//!
+//! Ignored by default (needs tshark); `.ci/run` installs tshark and runs `cargo test -- --ignored`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::{json_lines, root, sipkit};
+
+/// What one frame carries: methods, status codes and Call-IDs, each sorted, because tshark
+/// joins the values of several messages in one frame per field and loses which went together.
+#[derive(Debug, Default, PartialEq, Eq, Clone)]
+struct Frame {
+    methods: Vec<String>,
+    statuses: Vec<String>,
+    call_ids: Vec<String>,
+}
+
+type Listing = BTreeMap<u64, Frame>;
+
+/// Frames where tshark's answer is wrong, with the reason; checked to still differ, so a fixed
+/// tshark (or a regression of ours that happens to agree) is noticed.
+const TSHARK_WRONG: &[(&str, u64, &str)] = &[];
+
+/// Captures in a format decode-pcap does not read (tshark does): sipkit must refuse them with
+/// exit 2 and an error naming the format, instead of listing nothing.
+const NOT_PCAP: &[(&str, &str)] = &[("c07-sip-r2.cap", "Microsoft NetMon")];
+
+fn captures() -> Vec<PathBuf> {
+    let dir = root().join("tests/fixtures/pcap");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("pcap" | "pcapng" | "cap" | "gz")
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn tshark(file: &Path) -> Option<Listing> {
+    let out = Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(file)
+        .args(["-Y", "sip", "-T", "fields"])
+        .args([
+            "-e",
+            "frame.number",
+            "-e",
+            "sip.Method",
+            "-e",
+            "sip.Status-Code",
+        ])
+        .args(["-e", "sip.Call-ID"])
+        .output()
+        .expect("tshark runs (install the tshark package)");
+    if !out.status.success() {
+        // Not a capture tshark can read either (the NetMon file is, for tshark).
+        return None;
+    }
+    let split = |s: &str| -> Vec<String> {
+        let mut v: Vec<String> = s
+            .split(',')
+            .filter(|x| !x.is_empty())
+            .map(str::to_owned)
+            .collect();
+        v.sort();
+        v
+    };
+    let mut listing = Listing::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let [frame, methods, statuses, call_ids] = cols[..] else {
+            panic!("unexpected tshark line {line:?}");
+        };
+        listing.insert(
+            frame.parse().expect("frame number"),
+            Frame {
+                methods: split(methods),
+                statuses: split(statuses),
+                call_ids: split(call_ids),
+            },
+        );
+    }
+    Some(listing)
+}
+
+fn sipkit_listing(file: &Path) -> Listing {
+    let out = sipkit()
+        .args(["decode-pcap", "--format", "json"])
+        .arg(file)
+        .output()
+        .expect("sipkit runs");
+    let mut listing = Listing::new();
+    for v in json_lines(&out) {
+        if v["type"] != "message" || v["protocol"] != "sip" {
+            continue;
+        }
+        let frame = v["frame"].as_u64().expect("frame number");
+        let entry = listing.entry(frame).or_default();
+        if let Some(m) = v["method"].as_str().filter(|_| v["status"].is_null()) {
+            entry.methods.push(m.to_owned());
+        }
+        if let Some(s) = v["status"].as_u64() {
+            entry.statuses.push(s.to_string());
+        }
+        if let Some(c) = v["call_id"].as_str() {
+            entry.call_ids.push(c.to_owned());
+        }
+    }
+    for f in listing.values_mut() {
+        f.methods.sort();
+        f.statuses.sort();
+        f.call_ids.sort();
+    }
+    listing
+}
+
+#[test]
+#[ignore = "interop: needs tshark"]
+fn interop_decode_pcap_lists_the_sip_messages_tshark_lists() {
+    let mut failures = Vec::new();
+    let mut compared = 0;
+    for file in captures() {
+        let name = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        if let Some((_, format)) = NOT_PCAP.iter().find(|(n, _)| *n == name) {
+            let out = sipkit()
+                .arg("decode-pcap")
+                .arg(&file)
+                .output()
+                .expect("sipkit runs");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+            assert!(stderr.contains(format), "{name}: {stderr}");
+            continue;
+        }
+        let Some(reference) = tshark(&file) else {
+            continue;
+        };
+        compared += 1;
+        let ours = sipkit_listing(&file);
+        let frames: std::collections::BTreeSet<u64> =
+            reference.keys().chain(ours.keys()).copied().collect();
+        for frame in frames {
+            let (theirs, mine) = (reference.get(&frame), ours.get(&frame));
+            let excused = TSHARK_WRONG
+                .iter()
+                .any(|(f, n, _)| *f == name && *n == frame);
+            if excused {
+                assert_ne!(
+                    theirs, mine,
+                    "{name} frame {frame}: listed as tshark-wrong but agrees"
+                );
+                continue;
+            }
+            if theirs != mine {
+                let mut line = format!("{name} frame {frame}: tshark {theirs:?}, sipkit {mine:?}");
+                line.truncate(400);
+                failures.push(line);
+            }
+        }
+    }
+    assert!(compared >= 10, "only {compared} captures compared");
+    assert!(
+        failures.is_empty(),
+        "{} differences:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
