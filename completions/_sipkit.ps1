@@ -32,6 +32,7 @@ Register-ArgumentCompleter -Native -CommandName 'sipkit' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check SIP, SDP and MSRP messages against their RFCs, like a compiler checks code')
+            [CompletionResult]::new('send', 'send', [CompletionResultType]::ParameterValue, 'Send one SIP request and report what came back (OPTIONS unless METHOD is given)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -50,12 +51,68 @@ Register-ArgumentCompleter -Native -CommandName 'sipkit' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'sipkit;send' {
+            [CompletionResult]::new('--uri', '--uri', [CompletionResultType]::ParameterName, 'Request-URI (default: the target as a SIP URI; the domain for REGISTER)')
+            [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'From header value (default: `<sip:USER@DOMAIN>` with --user, else `<sip:sipkit@LOCAL_IP>`)')
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'To header value (default: the Request-URI; for REGISTER the From address)')
+            [CompletionResult]::new('--contact', '--contact', [CompletionResultType]::ParameterName, 'Contact header value (default: `<sip:USER@LOCAL_IP:LOCAL_PORT;transport=...>` from the socket''s real address; never added to MESSAGE, RFC 3428 §4)')
+            [CompletionResult]::new('--call-id', '--call-id', [CompletionResultType]::ParameterName, 'Call-ID (default: random)')
+            [CompletionResult]::new('--cseq', '--cseq', [CompletionResultType]::ParameterName, 'CSeq number of the first request (default 1); an authenticated retry uses the next one')
+            [CompletionResult]::new('--expires', '--expires', [CompletionResultType]::ParameterName, 'Expires header in seconds (REGISTER default 3600)')
+            [CompletionResult]::new('--max-forwards', '--max-forwards', [CompletionResultType]::ParameterName, 'Max-Forwards (default 70)')
+            [CompletionResult]::new('--user-agent', '--user-agent', [CompletionResultType]::ParameterName, 'User-Agent header value (default `sipkit/VERSION`)')
+            [CompletionResult]::new('-H', '-H ', [CompletionResultType]::ParameterName, 'Add a header field, `-H ''Name: value''`; repeat for more')
+            [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'Add a header field, `-H ''Name: value''`; repeat for more')
+            [CompletionResult]::new('--body', '--body', [CompletionResultType]::ParameterName, 'The body, as given')
+            [CompletionResult]::new('--body-file', '--body-file', [CompletionResultType]::ParameterName, 'Read the body from FILE (`-` for standard input)')
+            [CompletionResult]::new('--content-type', '--content-type', [CompletionResultType]::ParameterName, 'Content-Type of the body (default application/sdp for INVITE, else text/plain)')
+            [CompletionResult]::new('--text', '--text', [CompletionResultType]::ParameterName, 'Send a MESSAGE (RFC 3428) with this text/plain body; METHOD may be omitted')
+            [CompletionResult]::new('--message', '--message', [CompletionResultType]::ParameterName, 'Send this whole message written by hand (`-` for standard input). `${name}` is replaced by call_id, branch, from_tag, local_ip, local_port, transport, cseq, target, or a --set variable; an unknown name is an error. Content-Length is fixed up unless --raw')
+            [CompletionResult]::new('--set', '--set', [CompletionResultType]::ParameterName, 'Define `${NAME}` for --message, `--set NAME=VALUE`; repeat for more')
+            [CompletionResult]::new('--expect', '--expect', [CompletionResultType]::ParameterName, 'Exit 0 only if the final status is one of these (`200,404`, classes like `2xx`)')
+            [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'User name for Digest authentication (and the From/To user for REGISTER)')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'User name for Digest authentication (and the From/To user for REGISTER)')
+            [CompletionResult]::new('--password-file', '--password-file', [CompletionResultType]::ParameterName, 'Read the password from the first line of FILE. SIPKIT_PASSWORD works too')
+            [CompletionResult]::new('--password', '--password', [CompletionResultType]::ParameterName, 'The password on the command line (visible to other users of this machine: prefer --password-file or SIPKIT_PASSWORD)')
+            [CompletionResult]::new('--ha1', '--ha1', [CompletionResultType]::ParameterName, 'HA1 = H(user:realm:password) in hex instead of a password (32 digits for MD5, 64 for SHA-256 and SHA-512-256)')
+            [CompletionResult]::new('--auth-alg', '--auth-alg', [CompletionResultType]::ParameterName, 'Answer only challenges with this algorithm (default: the strongest offered)')
+            [CompletionResult]::new('--bind', '--bind', [CompletionResultType]::ParameterName, 'Local address to send from (`IP` or `IP:PORT`)')
+            [CompletionResult]::new('--dns-server', '--dns-server', [CompletionResultType]::ParameterName, 'DNS server to ask instead of the system''s (`IP` or `IP:PORT`)')
+            [CompletionResult]::new('--ca-file', '--ca-file', [CompletionResultType]::ParameterName, 'Trust the CA certificates in this PEM file too (TLS, WSS)')
+            [CompletionResult]::new('--cert', '--cert', [CompletionResultType]::ParameterName, 'Client certificate chain (PEM) for TLS; needs --key')
+            [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'Private key (PEM) for --cert')
+            [CompletionResult]::new('--t1', '--t1', [CompletionResultType]::ParameterName, 'Timer T1, the round-trip estimate (default 500ms); retransmissions start at T1 and the transaction gives up after 64*T1')
+            [CompletionResult]::new('--t2', '--t2', [CompletionResultType]::ParameterName, 'Timer T2, the longest retransmission interval (default 4s)')
+            [CompletionResult]::new('--t4', '--t4', [CompletionResultType]::ParameterName, 'Timer T4, how long a message may linger in the network (default 5s)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up after this long in all, whatever the transaction timers say (`10s`, `500ms`)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format: `human` for people, `json` for JSON Lines (one object per line, never coloured), `github` for GitHub Actions annotations (validate only)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour the output: `auto` colours only a terminal and honours NO_COLOR')
+            [CompletionResult]::new('--unregister', '--unregister', [CompletionResultType]::ParameterName, 'REGISTER only: remove every binding (`Contact: *` with `Expires: 0`, RFC 3261 §10.2.2)')
+            [CompletionResult]::new('--raw', '--raw', [CompletionResultType]::ParameterName, 'With --message: send the bytes exactly as written after substitution (no Content-Length fix-up, no line-end repair)')
+            [CompletionResult]::new('--traceroute', '--traceroute', [CompletionResultType]::ParameterName, 'Walk the path: send with Max-Forwards 0, 1, 2... (up to --max-forwards, default 70) and list each hop''s 483 Too Many Hops until another response ends the walk')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print the request that would be sent, without using the network')
+            [CompletionResult]::new('--resolve-only', '--resolve-only', [CompletionResultType]::ParameterName, 'Only locate the server (RFC 3263) and print the destinations; send nothing')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Accept any server certificate (TLS, WSS). For testing only')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors: no warnings, no summary. The exit status still tells the result')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors: no warnings, no summary. The exit status still tells the result')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what sipkit is doing to standard error; repeat for more detail (-vv, -vvv)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log what sipkit is doing to standard error; repeat for more detail (-vv, -vvv)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'sipkit;help' {
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check SIP, SDP and MSRP messages against their RFCs, like a compiler checks code')
+            [CompletionResult]::new('send', 'send', [CompletionResultType]::ParameterValue, 'Send one SIP request and report what came back (OPTIONS unless METHOD is given)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'sipkit;help;validate' {
+            break
+        }
+        'sipkit;help;send' {
             break
         }
         'sipkit;help;help' {

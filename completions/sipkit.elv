@@ -29,6 +29,7 @@ set edit:completion:arg-completer[sipkit] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand validate 'Check SIP, SDP and MSRP messages against their RFCs, like a compiler checks code'
+            cand send 'Send one SIP request and report what came back (OPTIONS unless METHOD is given)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'sipkit;validate'= {
@@ -45,11 +46,65 @@ set edit:completion:arg-completer[sipkit] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'sipkit;send'= {
+            cand --uri 'Request-URI (default: the target as a SIP URI; the domain for REGISTER)'
+            cand --from 'From header value (default: `<sip:USER@DOMAIN>` with --user, else `<sip:sipkit@LOCAL_IP>`)'
+            cand --to 'To header value (default: the Request-URI; for REGISTER the From address)'
+            cand --contact 'Contact header value (default: `<sip:USER@LOCAL_IP:LOCAL_PORT;transport=...>` from the socket''s real address; never added to MESSAGE, RFC 3428 §4)'
+            cand --call-id 'Call-ID (default: random)'
+            cand --cseq 'CSeq number of the first request (default 1); an authenticated retry uses the next one'
+            cand --expires 'Expires header in seconds (REGISTER default 3600)'
+            cand --max-forwards 'Max-Forwards (default 70)'
+            cand --user-agent 'User-Agent header value (default `sipkit/VERSION`)'
+            cand -H 'Add a header field, `-H ''Name: value''`; repeat for more'
+            cand --header 'Add a header field, `-H ''Name: value''`; repeat for more'
+            cand --body 'The body, as given'
+            cand --body-file 'Read the body from FILE (`-` for standard input)'
+            cand --content-type 'Content-Type of the body (default application/sdp for INVITE, else text/plain)'
+            cand --text 'Send a MESSAGE (RFC 3428) with this text/plain body; METHOD may be omitted'
+            cand --message 'Send this whole message written by hand (`-` for standard input). `${name}` is replaced by call_id, branch, from_tag, local_ip, local_port, transport, cseq, target, or a --set variable; an unknown name is an error. Content-Length is fixed up unless --raw'
+            cand --set 'Define `${NAME}` for --message, `--set NAME=VALUE`; repeat for more'
+            cand --expect 'Exit 0 only if the final status is one of these (`200,404`, classes like `2xx`)'
+            cand -u 'User name for Digest authentication (and the From/To user for REGISTER)'
+            cand --user 'User name for Digest authentication (and the From/To user for REGISTER)'
+            cand --password-file 'Read the password from the first line of FILE. SIPKIT_PASSWORD works too'
+            cand --password 'The password on the command line (visible to other users of this machine: prefer --password-file or SIPKIT_PASSWORD)'
+            cand --ha1 'HA1 = H(user:realm:password) in hex instead of a password (32 digits for MD5, 64 for SHA-256 and SHA-512-256)'
+            cand --auth-alg 'Answer only challenges with this algorithm (default: the strongest offered)'
+            cand --bind 'Local address to send from (`IP` or `IP:PORT`)'
+            cand --dns-server 'DNS server to ask instead of the system''s (`IP` or `IP:PORT`)'
+            cand --ca-file 'Trust the CA certificates in this PEM file too (TLS, WSS)'
+            cand --cert 'Client certificate chain (PEM) for TLS; needs --key'
+            cand --key 'Private key (PEM) for --cert'
+            cand --t1 'Timer T1, the round-trip estimate (default 500ms); retransmissions start at T1 and the transaction gives up after 64*T1'
+            cand --t2 'Timer T2, the longest retransmission interval (default 4s)'
+            cand --t4 'Timer T4, how long a message may linger in the network (default 5s)'
+            cand --timeout 'Give up after this long in all, whatever the transaction timers say (`10s`, `500ms`)'
+            cand --format 'Output format: `human` for people, `json` for JSON Lines (one object per line, never coloured), `github` for GitHub Actions annotations (validate only)'
+            cand --color 'When to colour the output: `auto` colours only a terminal and honours NO_COLOR'
+            cand --unregister 'REGISTER only: remove every binding (`Contact: *` with `Expires: 0`, RFC 3261 §10.2.2)'
+            cand --raw 'With --message: send the bytes exactly as written after substitution (no Content-Length fix-up, no line-end repair)'
+            cand --traceroute 'Walk the path: send with Max-Forwards 0, 1, 2... (up to --max-forwards, default 70) and list each hop''s 483 Too Many Hops until another response ends the walk'
+            cand --dry-run 'Print the request that would be sent, without using the network'
+            cand --resolve-only 'Only locate the server (RFC 3263) and print the destinations; send nothing'
+            cand --insecure 'Accept any server certificate (TLS, WSS). For testing only'
+            cand -q 'Print only errors: no warnings, no summary. The exit status still tells the result'
+            cand --quiet 'Print only errors: no warnings, no summary. The exit status still tells the result'
+            cand -v 'Log what sipkit is doing to standard error; repeat for more detail (-vv, -vvv)'
+            cand --verbose 'Log what sipkit is doing to standard error; repeat for more detail (-vv, -vvv)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'sipkit;help'= {
             cand validate 'Check SIP, SDP and MSRP messages against their RFCs, like a compiler checks code'
+            cand send 'Send one SIP request and report what came back (OPTIONS unless METHOD is given)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'sipkit;help;validate'= {
+        }
+        &'sipkit;help;send'= {
         }
         &'sipkit;help;help'= {
         }

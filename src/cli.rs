@@ -59,6 +59,21 @@ pub(crate) enum Command {
     /// Exit status: 0 every message is valid (warnings allowed unless --strict); 1 at least one
     /// message has an error; 2 an input could not be read (the others are still checked).
     Validate(ValidateArgs),
+
+    /// Send one SIP request and report what came back (OPTIONS unless METHOD is given).
+    ///
+    /// TARGET is a SIP URI (`sip:alice@example.com`, `sips:...`, `sip:10.0.0.1:5080;transport=tcp`)
+    /// or a host with optional port and transport (`example.com`, `tcp:10.0.0.1:5060`). The
+    /// server is located per RFC 3263 (NAPTR, SRV, A/AAAA); on a transport error, a timeout or
+    /// a 503 the next destination is tried. Retransmissions follow RFC 3261 §17 over UDP.
+    ///
+    /// A 401 or 407 is answered once per challenge with Digest credentials when --user is given
+    /// (password from --password-file, SIPKIT_PASSWORD, --password, or --ha1).
+    ///
+    /// Exit status: 0 a 2xx final response (or the --expect status); 1 a 3xx-6xx final response
+    /// or an unmet --expect; 2 a usage error (checked before any network use); 3 no final
+    /// response in time; 4 a DNS, connect or TLS failure.
+    Send(Box<SendArgs>),
 }
 
 /// What the user asked for.
@@ -112,6 +127,283 @@ pub(crate) struct ValidateArgs {
     /// Treat warnings as errors.
     #[arg(long)]
     pub(crate) strict: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SendArgs {
+    /// `[METHOD] TARGET`: the method (OPTIONS when omitted) and where to send it.
+    #[arg(value_name = "[METHOD] TARGET", required = true, num_args = 1..=2)]
+    pub(crate) words: Vec<String>,
+
+    /// Request-URI (default: the target as a SIP URI; the domain for REGISTER).
+    #[arg(long, value_name = "URI", help_heading = "Request")]
+    pub(crate) uri: Option<String>,
+
+    /// From header value (default: `<sip:USER@DOMAIN>` with --user, else `<sip:sipkit@LOCAL_IP>`).
+    #[arg(long, value_name = "VALUE", help_heading = "Request")]
+    pub(crate) from: Option<String>,
+
+    /// To header value (default: the Request-URI; for REGISTER the From address).
+    #[arg(long, value_name = "VALUE", help_heading = "Request")]
+    pub(crate) to: Option<String>,
+
+    /// Contact header value (default: `<sip:USER@LOCAL_IP:LOCAL_PORT;transport=...>` from the
+    /// socket's real address; never added to MESSAGE, RFC 3428 §4).
+    #[arg(long, value_name = "VALUE", help_heading = "Request")]
+    pub(crate) contact: Option<String>,
+
+    /// Call-ID (default: random).
+    #[arg(long, value_name = "ID", help_heading = "Request")]
+    pub(crate) call_id: Option<String>,
+
+    /// CSeq number of the first request (default 1); an authenticated retry uses the next one.
+    #[arg(long, value_name = "N", help_heading = "Request")]
+    pub(crate) cseq: Option<u32>,
+
+    /// Expires header in seconds (REGISTER default 3600).
+    #[arg(long, value_name = "SECONDS", help_heading = "Request")]
+    pub(crate) expires: Option<u32>,
+
+    /// REGISTER only: remove every binding (`Contact: *` with `Expires: 0`, RFC 3261 §10.2.2).
+    #[arg(long, help_heading = "Request", conflicts_with_all = ["expires", "contact"])]
+    pub(crate) unregister: bool,
+
+    /// Max-Forwards (default 70).
+    #[arg(long, value_name = "N", help_heading = "Request")]
+    pub(crate) max_forwards: Option<u8>,
+
+    /// User-Agent header value (default `sipkit/VERSION`).
+    #[arg(long, value_name = "VALUE", help_heading = "Request")]
+    pub(crate) user_agent: Option<String>,
+
+    /// Add a header field, `-H 'Name: value'`; repeat for more.
+    #[arg(
+        short = 'H',
+        long = "header",
+        value_name = "NAME: VALUE",
+        help_heading = "Request"
+    )]
+    pub(crate) headers: Vec<String>,
+
+    /// The body, as given.
+    #[arg(long, value_name = "TEXT", help_heading = "Body", conflicts_with_all = ["body_file", "text"])]
+    pub(crate) body: Option<String>,
+
+    /// Read the body from FILE (`-` for standard input).
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Body",
+        conflicts_with = "text"
+    )]
+    pub(crate) body_file: Option<PathBuf>,
+
+    /// Content-Type of the body (default application/sdp for INVITE, else text/plain).
+    #[arg(long, value_name = "TYPE", help_heading = "Body")]
+    pub(crate) content_type: Option<String>,
+
+    /// Send a MESSAGE (RFC 3428) with this text/plain body; METHOD may be omitted.
+    #[arg(long, value_name = "TEXT", help_heading = "Body")]
+    pub(crate) text: Option<String>,
+
+    /// Send this whole message written by hand (`-` for standard input). `${name}` is replaced
+    /// by call_id, branch, from_tag, local_ip, local_port, transport, cseq, target, or a --set
+    /// variable; an unknown name is an error. Content-Length is fixed up unless --raw.
+    #[arg(long, value_name = "FILE", help_heading = "Whole message", conflicts_with_all = [
+        "body", "body_file", "text", "uri", "from", "to", "contact", "call_id", "expires",
+        "unregister", "max_forwards", "user_agent", "headers", "content_type"])]
+    pub(crate) message: Option<PathBuf>,
+
+    /// Define `${NAME}` for --message, `--set NAME=VALUE`; repeat for more.
+    #[arg(
+        long = "set",
+        value_name = "NAME=VALUE",
+        help_heading = "Whole message",
+        requires = "message"
+    )]
+    pub(crate) set: Vec<String>,
+
+    /// With --message: send the bytes exactly as written after substitution (no Content-Length
+    /// fix-up, no line-end repair).
+    #[arg(long, help_heading = "Whole message", requires = "message")]
+    pub(crate) raw: bool,
+
+    /// Walk the path: send with Max-Forwards 0, 1, 2... (up to --max-forwards, default 70) and
+    /// list each hop's 483 Too Many Hops until another response ends the walk.
+    #[arg(long, conflicts_with_all = ["message", "resolve_only", "dry_run"])]
+    pub(crate) traceroute: bool,
+
+    /// Print the request that would be sent, without using the network.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+
+    /// Exit 0 only if the final status is one of these (`200,404`, classes like `2xx`).
+    #[arg(long, value_name = "CODES", value_delimiter = ',')]
+    pub(crate) expect: Vec<String>,
+
+    /// User name for Digest authentication (and the From/To user for REGISTER).
+    #[arg(short, long, value_name = "NAME", help_heading = "Authentication")]
+    pub(crate) user: Option<String>,
+
+    /// Read the password from the first line of FILE. SIPKIT_PASSWORD works too.
+    #[arg(long, value_name = "FILE", help_heading = "Authentication", conflicts_with_all = ["password", "ha1"])]
+    pub(crate) password_file: Option<PathBuf>,
+
+    /// The password on the command line (visible to other users of this machine: prefer
+    /// --password-file or SIPKIT_PASSWORD).
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        help_heading = "Authentication",
+        conflicts_with = "ha1"
+    )]
+    pub(crate) password: Option<String>,
+
+    /// HA1 = H(user:realm:password) in hex instead of a password (32 digits for MD5, 64 for
+    /// SHA-256 and SHA-512-256).
+    #[arg(long, value_name = "HEX", help_heading = "Authentication")]
+    pub(crate) ha1: Option<String>,
+
+    /// Answer only challenges with this algorithm (default: the strongest offered).
+    #[arg(long, value_enum, value_name = "ALG", help_heading = "Authentication")]
+    pub(crate) auth_alg: Option<AuthAlg>,
+
+    /// Local address to send from (`IP` or `IP:PORT`).
+    #[arg(long, value_name = "ADDR", help_heading = "Transport")]
+    pub(crate) bind: Option<String>,
+
+    /// DNS server to ask instead of the system's (`IP` or `IP:PORT`).
+    #[arg(long, value_name = "ADDR", help_heading = "Transport")]
+    pub(crate) dns_server: Option<String>,
+
+    /// Only locate the server (RFC 3263) and print the destinations; send nothing.
+    #[arg(long, help_heading = "Transport", conflicts_with = "dry_run")]
+    pub(crate) resolve_only: bool,
+
+    /// Trust the CA certificates in this PEM file too (TLS, WSS).
+    #[arg(long, value_name = "FILE", help_heading = "Transport")]
+    pub(crate) ca_file: Option<PathBuf>,
+
+    /// Accept any server certificate (TLS, WSS). For testing only.
+    #[arg(long, help_heading = "Transport")]
+    pub(crate) insecure: bool,
+
+    /// Client certificate chain (PEM) for TLS; needs --key.
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Transport",
+        requires = "key"
+    )]
+    pub(crate) cert: Option<PathBuf>,
+
+    /// Private key (PEM) for --cert.
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Transport",
+        requires = "cert"
+    )]
+    pub(crate) key: Option<PathBuf>,
+
+    /// Timer T1, the round-trip estimate (default 500ms); retransmissions start at T1 and the
+    /// transaction gives up after 64*T1.
+    #[arg(long, value_name = "DURATION", help_heading = "Timers", value_parser = parse_duration)]
+    pub(crate) t1: Option<std::time::Duration>,
+
+    /// Timer T2, the longest retransmission interval (default 4s).
+    #[arg(long, value_name = "DURATION", help_heading = "Timers", value_parser = parse_duration)]
+    pub(crate) t2: Option<std::time::Duration>,
+
+    /// Timer T4, how long a message may linger in the network (default 5s).
+    #[arg(long, value_name = "DURATION", help_heading = "Timers", value_parser = parse_duration)]
+    pub(crate) t4: Option<std::time::Duration>,
+
+    /// Give up after this long in all, whatever the transaction timers say (`10s`, `500ms`).
+    #[arg(long, value_name = "DURATION", help_heading = "Timers", value_parser = parse_duration)]
+    pub(crate) timeout: Option<std::time::Duration>,
+}
+
+/// Digest algorithms for --auth-alg (RFC 8760).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum AuthAlg {
+    /// MD5 (RFC 2617; weak, kept for old servers).
+    #[value(name = "MD5")]
+    Md5,
+    /// MD5-sess.
+    #[value(name = "MD5-sess")]
+    Md5Sess,
+    /// SHA-256 (RFC 8760).
+    #[value(name = "SHA-256")]
+    Sha256,
+    /// SHA-256-sess.
+    #[value(name = "SHA-256-sess")]
+    Sha256Sess,
+    /// SHA-512-256 (RFC 8760).
+    #[value(name = "SHA-512-256")]
+    Sha512_256,
+    /// SHA-512-256-sess.
+    #[value(name = "SHA-512-256-sess")]
+    Sha512_256Sess,
+}
+
+/// `500ms`, `2s`, `1.5s` or a plain number of seconds.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let (num, scale) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1.0)
+    } else {
+        (s, 1.0)
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a duration such as 500ms, 2s or 1.5, found `{s}`"))?;
+    if !v.is_finite() || v <= 0.0 || v * scale > 86_400.0 {
+        return Err(format!(
+            "expected a duration between 1ms and 24h, found `{s}`"
+        ));
+    }
+    Ok(std::time::Duration::from_secs_f64(v * scale))
+}
+
+#[cfg(test)]
+mod send_tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_take_ms_s_or_plain_seconds() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        for bad in ["", "0", "-1s", "soon", "1e9", "NaNs", "inf"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn send_takes_an_optional_method_before_the_target() {
+        for (args, words) in [
+            (vec!["sipkit", "send", "example.com"], vec!["example.com"]),
+            (
+                vec!["sipkit", "send", "REGISTER", "example.com", "-v"],
+                vec!["REGISTER", "example.com"],
+            ),
+        ] {
+            let Ok(Invocation::Run(Cli {
+                command: Command::Send(send),
+                ..
+            })) = parse_from(&args)
+            else {
+                panic!("{args:?} did not parse");
+            };
+            assert_eq!(send.words, words);
+        }
+        assert!(parse_from(["sipkit", "send", "A", "B", "C"]).is_err());
+        assert!(parse_from(["sipkit", "send"]).is_err());
+    }
 }
 
 #[derive(Debug, Args)]

@@ -7,11 +7,13 @@ mod support;
 mod cases {
     mod color;
     mod conformance;
+    mod digest;
     mod exit_codes;
     mod generated;
     mod json;
     mod listener;
     mod pipes;
+    mod send;
     mod transport;
     mod validate;
     mod validate_findings;

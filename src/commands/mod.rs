@@ -3,6 +3,7 @@
 //! `anyhow` context is added here and nowhere below.
 
 mod generate;
+mod send;
 mod validate;
 
 use anyhow::Context;
@@ -29,6 +30,24 @@ pub(crate) fn run(invocation: Invocation) -> anyhow::Result<Exit> {
                 .flush()
                 .context("writing results to standard output")?;
             Ok(exit)
+        }
+        Invocation::Run(Cli {
+            global,
+            command: Command::Send(args),
+        }) => {
+            output::init_logging(global.verbose, global.quiet, global.color);
+            let config = match send::Config::new(*args, &global) {
+                Ok(config) => config,
+                Err(send::Invalid::Usage(usage)) => return usage_failure(&usage),
+                Err(send::Invalid::Input(err)) => return Err(err),
+            };
+            let printer = output::send::stdout(
+                global.format,
+                global.color,
+                global.quiet,
+                global.verbose > 0,
+            );
+            send::run(config, printer)
         }
         Invocation::Generate { global, args } => {
             output::init_logging(global.verbose, global.quiet, global.color);

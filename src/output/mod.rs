@@ -8,6 +8,7 @@ mod github;
 mod human;
 mod json;
 mod locate;
+pub(crate) mod send;
 
 use std::io::{self, IsTerminal, Write};
 

@@ -5,6 +5,7 @@
 //! message that `validate` accepts is exactly one that `send` or `decode-pcap` can handle.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod digest;
 pub mod error;
 pub mod msrp;
 pub mod scan;

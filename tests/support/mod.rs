@@ -6,6 +6,7 @@ pub mod dns;
 pub mod peer;
 pub mod server_pki;
 pub mod tls;
+pub mod uas;
 
 use std::path::{Path, PathBuf};
 

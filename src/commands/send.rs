@@ -1,0 +1,1587 @@
+//! `sipkit send [METHOD] TARGET` (issue #4): build one request (or take a whole message written
+//! by hand), locate the server (RFC 3263), run the RFC 3261 §17 client transaction over the
+//! chosen transport, answer one Digest challenge per round, fail over to the next destination
+//! on a transport error, a timeout or a 503, and report every message with its timing.
+//!
+//! Everything the user typed is checked in [`Config::new`] before any socket is opened.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::hash::{BuildHasher, Hasher};
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::error::ErrorKind;
+
+use super::usage_error;
+use crate::cli::{AuthAlg, Format, GlobalArgs, SendArgs};
+use crate::exit::{Exit, Failure};
+use crate::output::send::{
+    AttemptRecord, AuthRecord, FinalRecord, HopRecord, MessageRecord, Report, SendEvent,
+    SendPrinter,
+};
+use crate::proto::digest::{self, Algorithm, Challenge, Secret};
+use crate::proto::scan::all_token;
+use crate::proto::sip::{self, HeaderName, Message, ParseOptions, StartLine};
+use crate::transport::transaction::{Action, ClientTransaction, Key, Timers, ack_for};
+use crate::transport::{
+    ClientTls, Connection, Proto, Resolution, Resolver, TargetSpec, TransportError, parse_bind,
+    parse_dns_server,
+};
+
+/// Largest message accepted from the peer.
+const MAX_MESSAGE: usize = 1 << 20;
+
+/// Variables `--message` may use besides `--set` ones.
+const BUILTIN_VARS: [&str; 8] = [
+    "call_id",
+    "branch",
+    "from_tag",
+    "local_ip",
+    "local_port",
+    "transport",
+    "cseq",
+    "target",
+];
+
+/// Why the command line cannot be run.
+#[derive(Debug)]
+pub(crate) enum Invalid {
+    /// A bad flag, value or combination: clap-style message, exit 2.
+    Usage(clap::Error),
+    /// An input that cannot be read (body file, password file, message file), exit 2.
+    Input(anyhow::Error),
+}
+
+fn usage(message: impl AsRef<str>) -> Invalid {
+    Invalid::Usage(usage_error(
+        "send",
+        ErrorKind::InvalidValue,
+        message.as_ref(),
+    ))
+}
+
+/// The secret to answer challenges with.
+#[derive(Debug, Clone)]
+enum OwnedSecret {
+    Password(String),
+    Ha1(String),
+}
+
+impl OwnedSecret {
+    fn as_secret(&self) -> Secret<'_> {
+        match self {
+            OwnedSecret::Password(p) => Secret::Password(p),
+            OwnedSecret::Ha1(h) => Secret::Ha1(h),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct AuthConfig {
+    user: String,
+    secret: OwnedSecret,
+    algorithm: Option<Algorithm>,
+}
+
+/// A request built from options.
+#[derive(Debug, Clone)]
+struct Parts {
+    method: String,
+    /// The --user name, for From, To and Contact.
+    user: Option<String>,
+    uri: String,
+    from: Option<String>,
+    to: Option<String>,
+    contact: Option<String>,
+    expires: Option<u32>,
+    unregister: bool,
+    max_forwards: u8,
+    user_agent: String,
+    headers: Vec<(String, String)>,
+    body: Option<(String, Vec<u8>)>,
+}
+
+/// What to send.
+#[derive(Debug, Clone)]
+enum Template {
+    Parts(Box<Parts>),
+    /// A whole message with `${name}` placeholders.
+    Message {
+        text: String,
+        vars: BTreeMap<String, String>,
+        raw: bool,
+    },
+}
+
+/// An accepted status for --expect: one code or a class (`2xx`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    Code(u16),
+    Class(u16),
+}
+
+impl Expect {
+    fn parse(s: &str) -> Option<Expect> {
+        let s = s.trim();
+        if let Some(c) = s.strip_suffix("xx").or_else(|| s.strip_suffix("XX")) {
+            return match c.parse::<u16>() {
+                Ok(n @ 1..=6) if c.len() == 1 => Some(Expect::Class(n)),
+                _ => None,
+            };
+        }
+        match s.parse::<u16>() {
+            Ok(n @ 100..=699) if s.len() == 3 => Some(Expect::Code(n)),
+            _ => None,
+        }
+    }
+
+    fn accepts(self, code: u16) -> bool {
+        match self {
+            Expect::Code(c) => c == code,
+            Expect::Class(c) => code / 100 == c,
+        }
+    }
+}
+
+/// The checked command line.
+#[derive(Debug)]
+pub(crate) struct Config {
+    method: String,
+    target: TargetSpec,
+    template: Template,
+    cseq: u32,
+    call_id: Option<String>,
+    auth: Option<AuthConfig>,
+    expect: Vec<Expect>,
+    dry_run: bool,
+    resolve_only: bool,
+    bind: Option<SocketAddr>,
+    dns_server: Option<SocketAddr>,
+    /// Built up front when the user gave TLS files, so their errors come before the network.
+    tls: Option<ClientTls>,
+    insecure: bool,
+    timers: Timers,
+    timeout: Option<Duration>,
+    traceroute: bool,
+    /// The highest Max-Forwards --traceroute tries.
+    max_hops: u8,
+    test_mode: bool,
+}
+
+impl Config {
+    /// Check everything that can be checked without the network.
+    pub(crate) fn new(args: SendArgs, global: &GlobalArgs) -> Result<Config, Invalid> {
+        if global.format == Format::Github {
+            return Err(usage(
+                "--format github is only accepted by `sipkit validate`",
+            ));
+        }
+        let (method_word, target_text) = match args.words.as_slice() {
+            [target] => (None, target.clone()),
+            [method, target] => (Some(method.clone()), target.clone()),
+            _ => return Err(usage("expected `[METHOD] TARGET`")),
+        };
+        let target = TargetSpec::parse(&target_text).map_err(|e| usage(e.to_string()))?;
+        let mut method = method_word.clone().unwrap_or_else(|| {
+            if args.text.is_some() {
+                "MESSAGE".into()
+            } else {
+                "OPTIONS".into()
+            }
+        });
+        if method.is_empty() || !all_token(method.as_bytes()) {
+            return Err(usage(format!(
+                "`{method}` is not a SIP method (a token such as OPTIONS, RFC 3261 §25.1)"
+            )));
+        }
+        if args.text.is_some() && method != "MESSAGE" {
+            return Err(usage(format!(
+                "--text sends a MESSAGE, but the method given is {method}"
+            )));
+        }
+        if args.unregister && method != "REGISTER" {
+            return Err(usage("--unregister only applies to REGISTER"));
+        }
+        if matches!(method.as_str(), "ACK" | "CANCEL") {
+            return Err(usage(format!(
+                "{method} only makes sense inside an INVITE transaction; use `sipkit invite`"
+            )));
+        }
+        let mut expect = Vec::new();
+        for e in &args.expect {
+            expect.push(Expect::parse(e).ok_or_else(|| {
+                usage(format!(
+                    "--expect takes status codes (100-699) or classes like 2xx, found `{e}`"
+                ))
+            })?);
+        }
+        let timers = {
+            let d = Timers::default();
+            Timers {
+                t1: args.t1.unwrap_or(d.t1),
+                t2: args.t2.unwrap_or(d.t2),
+                t4: args.t4.unwrap_or(d.t4),
+            }
+        };
+        if timers.t2 < timers.t1 {
+            return Err(usage(format!(
+                "T2 ({:?}) must not be shorter than T1 ({:?}) (RFC 3261 §17.1.2.2)",
+                timers.t2, timers.t1
+            )));
+        }
+        let bind = args
+            .bind
+            .as_deref()
+            .map(parse_bind)
+            .transpose()
+            .map_err(|e| usage(e.to_string()))?;
+        let dns_server = args
+            .dns_server
+            .as_deref()
+            .map(parse_dns_server)
+            .transpose()
+            .map_err(|e| usage(e.to_string()))?;
+        let auth = auth_config(&args)?;
+        let tls = if args.ca_file.is_some() || args.cert.is_some() {
+            Some(
+                ClientTls::new(
+                    args.ca_file.as_deref(),
+                    args.insecure,
+                    args.cert.as_deref(),
+                    args.key.as_deref(),
+                )
+                .map_err(|e| Invalid::Input(e.into()))?,
+            )
+        } else {
+            None
+        };
+
+        let template = if let Some(path) = &args.message {
+            let text = String::from_utf8(read_input(path, "the message")?).map_err(|_| {
+                Invalid::Input(anyhow::anyhow!(
+                    "{} is not UTF-8 text; write the message as text",
+                    shown(path)
+                ))
+            })?;
+            let mut vars = BTreeMap::new();
+            for s in &args.set {
+                let (name, value) = s
+                    .split_once('=')
+                    .filter(|(n, _)| is_var_name(n))
+                    .ok_or_else(|| {
+                        usage(format!(
+                            "--set takes NAME=VALUE with NAME of letters, digits and _, found `{s}`"
+                        ))
+                    })?;
+                vars.insert(name.to_string(), value.to_string());
+            }
+            let unknown: BTreeSet<&str> = placeholders(&text)
+                .into_iter()
+                .filter(|n| !BUILTIN_VARS.contains(n) && !vars.contains_key(*n))
+                .collect();
+            if !unknown.is_empty() {
+                let list: Vec<String> = unknown.iter().map(|n| format!("${{{n}}}")).collect();
+                return Err(usage(format!(
+                    "unknown variable{} {} in {}; known: {}, or define with --set NAME=VALUE",
+                    if list.len() == 1 { "" } else { "s" },
+                    list.join(", "),
+                    shown(path),
+                    BUILTIN_VARS.join(", ")
+                )));
+            }
+            let template = Template::Message {
+                text,
+                vars,
+                raw: args.raw,
+            };
+            // The message must be a request whose responses can be matched (§17.1.3).
+            let probe = Vars::placeholder(&target, Proto::Udp, 1);
+            let bytes = render(&template, &probe, &[], &target);
+            if let Err(reason) = check_request(&bytes) {
+                return Err(usage(format!(
+                    "{} cannot be sent after substitution: {reason}",
+                    shown(path)
+                )));
+            }
+            template
+        } else {
+            let body = if let Some(text) = &args.text {
+                Some(("text/plain".to_string(), text.clone().into_bytes()))
+            } else if let Some(b) = &args.body {
+                Some((default_type(&args, &method), b.clone().into_bytes()))
+            } else if let Some(path) = &args.body_file {
+                Some((default_type(&args, &method), read_input(path, "the body")?))
+            } else {
+                None
+            };
+            let mut headers = Vec::new();
+            for h in &args.headers {
+                let (name, value) = h
+                    .split_once(':')
+                    .map(|(n, v)| (n.trim(), v.trim()))
+                    .filter(|(n, _)| !n.is_empty() && all_token(n.as_bytes()))
+                    .ok_or_else(|| usage(format!("-H takes `Name: value`, found `{h}`")))?;
+                headers.push((name.to_string(), value.to_string()));
+            }
+            let uri = match &args.uri {
+                Some(u) => {
+                    sip::Uri::parse(u, 0).map_err(|e| {
+                        usage(format!("--uri `{u}` is not a SIP URI: {}", e.message))
+                    })?;
+                    u.clone()
+                }
+                None if method == "REGISTER" => registrar_uri(&target),
+                None => target.request_uri(),
+            };
+            let expires = if args.unregister {
+                Some(0)
+            } else if method == "REGISTER" {
+                Some(args.expires.unwrap_or(3600))
+            } else {
+                args.expires
+            };
+            Template::Parts(Box::new(Parts {
+                method: method.clone(),
+                user: args.user.clone(),
+                uri,
+                from: args.from.clone(),
+                to: args.to.clone(),
+                contact: args.contact.clone(),
+                expires,
+                unregister: args.unregister,
+                max_forwards: args.max_forwards.unwrap_or(70),
+                user_agent: args
+                    .user_agent
+                    .clone()
+                    .unwrap_or_else(|| format!("sipkit/{}", env!("CARGO_PKG_VERSION"))),
+                headers,
+                body,
+            }))
+        };
+        if let Template::Message { .. } = &template {
+            let probe = Vars::placeholder(&target, Proto::Udp, 1);
+            let bytes = render(&template, &probe, &[], &target);
+            if let Some(m) = parse_request(&bytes).and_then(|m| m.method().map(str::to_string)) {
+                if method_word.is_some() && method_word.as_deref() != Some(m.as_str()) {
+                    return Err(usage(format!(
+                        "the method given ({}) differs from the message's ({m})",
+                        method_word.unwrap_or_default()
+                    )));
+                }
+                method = m;
+            }
+        }
+        Ok(Config {
+            method,
+            target,
+            template,
+            cseq: args.cseq.unwrap_or(1),
+            call_id: args.call_id.clone(),
+            auth,
+            expect,
+            dry_run: args.dry_run,
+            resolve_only: args.resolve_only,
+            bind,
+            dns_server,
+            tls,
+            insecure: args.insecure,
+            timers,
+            timeout: args.timeout,
+            traceroute: args.traceroute,
+            max_hops: args.max_forwards.unwrap_or(70),
+            test_mode: std::env::var_os("SIPKIT_TEST").is_some(),
+        })
+    }
+}
+
+fn shown(path: &Path) -> String {
+    if path == Path::new("-") {
+        crate::output::STDIN_NAME.to_string()
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// Read a file, or standard input for `-`.
+fn read_input(path: &Path, what: &str) -> Result<Vec<u8>, Invalid> {
+    let result = if path == Path::new("-") {
+        let mut buf = Vec::new();
+        std::io::stdin().read_to_end(&mut buf).map(|_| buf)
+    } else {
+        std::fs::read(path)
+    };
+    result
+        .with_context(|| format!("cannot read {what} from {}", shown(path)))
+        .map_err(Invalid::Input)
+}
+
+fn default_type(args: &SendArgs, method: &str) -> String {
+    args.content_type.clone().unwrap_or_else(|| {
+        if method == "INVITE" {
+            "application/sdp".into()
+        } else {
+            "text/plain".into()
+        }
+    })
+}
+
+fn auth_config(args: &SendArgs) -> Result<Option<AuthConfig>, Invalid> {
+    let algorithm = args.auth_alg.map(|a| match a {
+        AuthAlg::Md5 => Algorithm::Md5,
+        AuthAlg::Md5Sess => Algorithm::Md5Sess,
+        AuthAlg::Sha256 => Algorithm::Sha256,
+        AuthAlg::Sha256Sess => Algorithm::Sha256Sess,
+        AuthAlg::Sha512_256 => Algorithm::Sha512_256,
+        AuthAlg::Sha512_256Sess => Algorithm::Sha512_256Sess,
+    });
+    let secret = if let Some(path) = &args.password_file {
+        let bytes = read_input(path, "the password")?;
+        let text = String::from_utf8_lossy(&bytes);
+        let line = text.lines().next().unwrap_or_default().to_string();
+        if line.is_empty() {
+            return Err(Invalid::Input(anyhow::anyhow!(
+                "the password file {} is empty",
+                shown(path)
+            )));
+        }
+        Some(OwnedSecret::Password(line))
+    } else if let Some(h) = &args.ha1 {
+        if !matches!(h.len(), 32 | 64) || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(usage(format!(
+                "--ha1 takes 32 hex digits (MD5) or 64 (SHA-256, SHA-512-256), found `{h}`"
+            )));
+        }
+        if let Some(alg) = algorithm
+            && alg.hex_len() != h.len()
+        {
+            return Err(usage(format!(
+                "--ha1 has {} hex digits but --auth-alg {alg} needs {}",
+                h.len(),
+                alg.hex_len()
+            )));
+        }
+        Some(OwnedSecret::Ha1(h.clone()))
+    } else if let Some(p) = &args.password {
+        tracing::warn!(
+            "--password is visible to other users of this machine (ps, /proc); prefer --password-file or SIPKIT_PASSWORD"
+        );
+        Some(OwnedSecret::Password(p.clone()))
+    } else {
+        std::env::var("SIPKIT_PASSWORD")
+            .ok()
+            .filter(|p| !p.is_empty())
+            .map(OwnedSecret::Password)
+    };
+    match (&args.user, secret) {
+        (Some(user), Some(secret)) => Ok(Some(AuthConfig {
+            user: user.clone(),
+            secret,
+            algorithm,
+        })),
+        (Some(_), None) => Err(usage(
+            "--user needs a secret: --password-file FILE, SIPKIT_PASSWORD, --password or --ha1",
+        )),
+        (None, Some(_))
+            if args.password_file.is_some() || args.password.is_some() || args.ha1.is_some() =>
+        {
+            Err(usage("a password or --ha1 needs --user"))
+        }
+        _ => {
+            if algorithm.is_some() {
+                return Err(usage("--auth-alg needs --user"));
+            }
+            Ok(None)
+        }
+    }
+}
+
+/// The registrar's URI for REGISTER: the target without its user part (RFC 3261 §10.2).
+fn registrar_uri(target: &TargetSpec) -> String {
+    let uri = target.request_uri();
+    match (uri.find(':'), uri.find('@')) {
+        (Some(colon), Some(at)) if colon < at => format!("{}{}", &uri[..=colon], &uri[at + 1..]),
+        _ => uri,
+    }
+}
+
+fn is_var_name(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// Every `${name}` in `text`, in order.
+fn placeholders(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("${") {
+        let after = &rest[i + 2..];
+        match after.find('}') {
+            Some(j) => {
+                out.push(&after[..j]);
+                rest = &after[j + 1..];
+            }
+            None => break,
+        }
+    }
+    out
+}
+
+/// The values of one transmission: where it leaves from and its identifiers.
+#[derive(Debug, Clone)]
+struct Vars {
+    local: SocketAddr,
+    proto: Proto,
+    branch: String,
+    cseq: u32,
+    call_id: String,
+    from_tag: String,
+    max_forwards: Option<u8>,
+}
+
+impl Vars {
+    /// Values for --dry-run and for checking a --message before the network is used.
+    fn placeholder(target: &TargetSpec, proto: Proto, cseq: u32) -> Vars {
+        let ip = match target.ip() {
+            Some(IpAddr::V6(_)) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+            _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        };
+        Vars {
+            local: SocketAddr::new(ip, 5060),
+            proto,
+            branch: "z9hG4bK-dry-run".into(),
+            cseq,
+            call_id: "dry-run".into(),
+            from_tag: "dry-run".into(),
+            max_forwards: None,
+        }
+    }
+
+    /// The local IP as it goes in a URI or Via (IPv6 in brackets).
+    fn local_ip(&self) -> String {
+        match self.local.ip() {
+            IpAddr::V6(ip) => format!("[{ip}]"),
+            IpAddr::V4(ip) => ip.to_string(),
+        }
+    }
+}
+
+/// The bytes of one request.
+fn render(
+    template: &Template,
+    v: &Vars,
+    auth: &[(String, String)],
+    target: &TargetSpec,
+) -> Vec<u8> {
+    match template {
+        Template::Parts(p) => build_parts(p, v, auth, target),
+        Template::Message { text, vars, raw } => {
+            let text = substitute(text, v, vars, target);
+            if *raw {
+                insert_headers(text.into_bytes(), auth, false)
+            } else {
+                insert_headers(text.into_bytes(), auth, true)
+            }
+        }
+    }
+}
+
+fn substitute(
+    text: &str,
+    v: &Vars,
+    vars: &BTreeMap<String, String>,
+    target: &TargetSpec,
+) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("${") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        let Some(j) = after.find('}') else {
+            out.push_str(&rest[i..]);
+            return out;
+        };
+        let name = &after[..j];
+        let value = match name {
+            "call_id" => v.call_id.clone(),
+            "branch" => v.branch.clone(),
+            "from_tag" => v.from_tag.clone(),
+            "local_ip" => v.local_ip(),
+            "local_port" => v.local.port().to_string(),
+            "transport" => v.proto.via_token().to_string(),
+            "cseq" => v.cseq.to_string(),
+            "target" => target.request_uri(),
+            other => vars.get(other).cloned().unwrap_or_default(),
+        };
+        out.push_str(&value);
+        rest = &after[j + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Add header fields at the end of a hand-written message's head and, unless raw, repair
+/// line ends (bare LF to CRLF in the head) and set Content-Length to the body's real length.
+fn insert_headers(bytes: Vec<u8>, extra: &[(String, String)], fix: bool) -> Vec<u8> {
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let (head, body, sep) = if let Some(i) = text.find("\r\n\r\n") {
+        (&text[..i], &text[i + 4..], "\r\n")
+    } else if let Some(i) = text.find("\n\n") {
+        (&text[..i], &text[i + 2..], "\n")
+    } else {
+        (text.trim_end_matches(['\r', '\n']), "", "\r\n")
+    };
+    if !fix && extra.is_empty() {
+        return bytes;
+    }
+    let mut lines: Vec<String> = if fix {
+        head.split('\n')
+            .map(|l| l.trim_end_matches('\r').to_string())
+            .filter(|l| {
+                let name = l.split(':').next().unwrap_or_default().trim();
+                HeaderName::from_bytes(name.as_bytes()) != HeaderName::ContentLength
+            })
+            .collect()
+    } else {
+        head.split(sep).map(str::to_string).collect()
+    };
+    for (n, v) in extra {
+        lines.push(format!("{n}: {v}"));
+    }
+    if fix {
+        lines.push(format!("Content-Length: {}", body.len()));
+    }
+    let eol = if fix { "\r\n" } else { sep };
+    let mut out = lines.join(eol);
+    out.push_str(eol);
+    out.push_str(eol);
+    out.push_str(body);
+    out.into_bytes()
+}
+
+fn build_parts(p: &Parts, v: &Vars, auth: &[(String, String)], target: &TargetSpec) -> Vec<u8> {
+    let method = p.method.as_str();
+    let local_ip = v.local_ip();
+    let domain = uri_host(target);
+    let transport_param = if v.proto == Proto::Udp {
+        String::new()
+    } else {
+        format!(";transport={}", v.proto.as_str())
+    };
+    let user = p.user.as_deref();
+    let aor = match &user {
+        Some(u) => format!("<sip:{u}@{domain}>"),
+        None => format!("<sip:sipkit@{local_ip}>"),
+    };
+    let with_tag = |value: &str| {
+        if value.contains(";tag=") {
+            value.to_string()
+        } else {
+            format!("{value};tag={}", v.from_tag)
+        }
+    };
+    let from = with_tag(p.from.as_deref().unwrap_or(&aor));
+    let to = match &p.to {
+        Some(t) => t.clone(),
+        None if method == "REGISTER" => p.from.clone().unwrap_or(aor.clone()),
+        None => format!("<{}>", p.uri),
+    };
+    let mut b = sip::build::MessageBuilder::request(method, &p.uri)
+        .header(
+            "Via",
+            &format!(
+                "SIP/2.0/{} {local_ip}:{};branch={};rport",
+                v.proto.via_token(),
+                v.local.port(),
+                v.branch
+            ),
+        )
+        .header(
+            "Max-Forwards",
+            &v.max_forwards.unwrap_or(p.max_forwards).to_string(),
+        )
+        .header("From", &from)
+        .header("To", &to)
+        .header("Call-ID", &v.call_id)
+        .header("CSeq", &format!("{} {method}", v.cseq));
+    if p.unregister {
+        b = b.header("Contact", "*");
+    } else if let Some(c) = &p.contact {
+        b = b.header("Contact", c);
+    } else if method != "MESSAGE" {
+        // RFC 3428 §4: no Contact in MESSAGE.
+        let u = user.unwrap_or("sipkit");
+        b = b.header(
+            "Contact",
+            &format!("<sip:{u}@{local_ip}:{}{transport_param}>", v.local.port()),
+        );
+    }
+    if let Some(e) = p.expires {
+        b = b.header("Expires", &e.to_string());
+    }
+    for (n, val) in auth {
+        b = b.header(n, val);
+    }
+    b = b.header("User-Agent", &p.user_agent);
+    for (n, val) in &p.headers {
+        b = b.header(n, val);
+    }
+    if let Some((ct, body)) = &p.body {
+        b = b.body(ct, body.clone());
+    }
+    b.build()
+}
+
+/// The target's host as it goes in a URI.
+fn uri_host(target: &TargetSpec) -> String {
+    let h = target.host();
+    if h.contains(':') {
+        format!("[{h}]")
+    } else {
+        h.to_string()
+    }
+}
+
+/// Parse a request we built or were given (datagram framing: a whole message).
+fn parse_request(bytes: &[u8]) -> Option<Message<'_>> {
+    match sip::parse(bytes, &ParseOptions::datagram()) {
+        Ok(s) => s.complete().map(|(m, _)| m).filter(Message::is_request),
+        Err(_) => None,
+    }
+}
+
+/// Why a hand-written message cannot be sent, if it cannot.
+fn check_request(bytes: &[u8]) -> Result<(), String> {
+    let m = match sip::parse(bytes, &ParseOptions::datagram()) {
+        Ok(s) => match s.complete() {
+            Some((m, _)) => m,
+            None => return Err("the message is incomplete".into()),
+        },
+        Err(e) => return Err(format!("{} at byte {} ({})", e.message, e.offset, e.rfc)),
+    };
+    if !m.is_request() {
+        return Err("it is a response, not a request".into());
+    }
+    let via = m
+        .top_via()
+        .map_err(|e| format!("{} ({})", e.message, e.rfc))?;
+    if via.branch.is_none() {
+        return Err("the top Via has no branch parameter (use branch=${branch})".into());
+    }
+    m.cseq().map_err(|e| format!("{} ({})", e.message, e.rfc))?;
+    Ok(())
+}
+
+/// Call-IDs, tags, branches and cnonces: random, or numbered when SIPKIT_TEST is set so that
+/// tests can compare output exactly.
+#[derive(Debug)]
+struct Ids {
+    test: bool,
+    n: u64,
+    state: std::collections::hash_map::RandomState,
+}
+
+impl Ids {
+    fn new(test: bool) -> Ids {
+        Ids {
+            test,
+            n: 0,
+            state: std::collections::hash_map::RandomState::new(),
+        }
+    }
+
+    fn next(&mut self, kind: &str) -> String {
+        self.n += 1;
+        if self.test {
+            return format!("{kind}-{}", self.n);
+        }
+        // RandomState is seeded from the operating system's randomness per process; mixing
+        // in a counter and the clock gives distinct, unpredictable 64-bit values.
+        let mut out = String::new();
+        for round in 0..2u64 {
+            let mut h = self.state.build_hasher();
+            h.write_u64(self.n);
+            h.write_u64(round);
+            h.write_u128(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or(0),
+            );
+            let _ = write!(out, "{:016x}", h.finish());
+        }
+        out
+    }
+
+    fn branch(&mut self) -> String {
+        if self.test {
+            self.n += 1;
+            return format!("z9hG4bK-sipkit-{}", self.n);
+        }
+        format!("z9hG4bK{}", self.next("b"))
+    }
+}
+
+/// What stays the same across the requests of one run: the Call-ID and From tag, and the
+/// CSeq, which rises with each new request (authentication retries, traceroute hops).
+#[derive(Debug)]
+struct Session {
+    call_id: String,
+    from_tag: String,
+    cseq: u32,
+    /// Max-Forwards for the next request instead of the configured one (--traceroute).
+    max_forwards: Option<u8>,
+}
+
+/// How one transaction ended.
+#[derive(Debug)]
+enum TxEnd {
+    /// A final response (its bytes) and the time since the first transmission.
+    Final(Vec<u8>, Duration),
+    /// Timer B/F or --timeout fired; the text says which.
+    Timeout(String),
+}
+
+/// How one destination ended.
+#[derive(Debug)]
+enum DestEnd {
+    Final(Vec<u8>, Duration),
+    Timeout(String),
+    Failed(TransportError),
+}
+
+/// The run in progress: the report being filled and the printer showing it.
+struct Run<W: Write> {
+    start: Instant,
+    output_error: Option<std::io::Error>,
+    report: Report,
+    printer: SendPrinter<W>,
+}
+
+impl<W: Write> Run<W> {
+    fn ms(&self) -> f64 {
+        millis(self.start.elapsed())
+    }
+
+    /// Show and keep one message. A failed write is remembered, not returned, so the
+    /// exchange on the wire is not disturbed; [`run`] reports it at the end.
+    fn message(&mut self, record: MessageRecord) {
+        if let Err(e) = self.printer.emit(&SendEvent::Message(&record)) {
+            self.output_error.get_or_insert(e);
+        }
+        self.report.messages.push(record);
+    }
+}
+
+/// Milliseconds with microsecond precision, so JSON shows `1.302` rather than float noise.
+fn millis(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
+}
+
+fn first_line(bytes: &[u8]) -> String {
+    let end = bytes
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .or_else(|| bytes.iter().position(|&b| b == b'\n'))
+        .unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+fn record(
+    direction: &'static str,
+    at_ms: f64,
+    conn: &Connection,
+    bytes: &[u8],
+    retransmission: u32,
+) -> MessageRecord {
+    let status = if direction == "received" {
+        first_line(bytes)
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+    } else {
+        None
+    };
+    MessageRecord {
+        direction,
+        at_ms,
+        transport: conn.proto().as_str().to_string(),
+        local: conn.local_addr().to_string(),
+        remote: conn.peer_addr().to_string(),
+        retransmission,
+        rtt_ms: None,
+        first_line: first_line(bytes),
+        status,
+        stray: false,
+        message: String::from_utf8_lossy(bytes).into_owned(),
+    }
+}
+
+/// Run `sipkit send` with a checked configuration, showing progress on `printer`.
+pub(crate) fn run<W: Write>(config: Config, mut printer: SendPrinter<W>) -> anyhow::Result<Exit> {
+    printer.hops_only(config.traceroute);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let mut run = Run {
+        start: Instant::now(),
+        output_error: None,
+        report: Report {
+            method: config.method.clone(),
+            target: config.target.text().to_string(),
+            resolution: None,
+            attempts: Vec::new(),
+            messages: Vec::new(),
+            auth: Vec::new(),
+            final_response: None,
+            bindings: Vec::new(),
+            hops: Vec::new(),
+            outcome: "timeout",
+            exit: Exit::Timeout.code(),
+            elapsed_ms: 0.0,
+            dry_run: None,
+        },
+        printer,
+    };
+    let result = runtime.block_on(execute(&config, &mut run));
+    let (exit, failure) = match result {
+        Ok((exit, outcome)) => {
+            run.report.outcome = outcome;
+            (exit, None)
+        }
+        Err(Stop::Failure(exit, message)) => {
+            run.report.outcome = if exit == Exit::Timeout {
+                "timeout"
+            } else {
+                "network-error"
+            };
+            (exit, Some(message))
+        }
+        Err(Stop::Other(err)) => return Err(err),
+    };
+    if let Some(e) = run.output_error.take() {
+        return Err(anyhow::Error::new(e).context("writing to standard output"));
+    }
+    run.report.exit = exit.code();
+    run.report.elapsed_ms = run.ms();
+    run.printer
+        .finish(&run.report)
+        .context("writing to standard output")?;
+    match failure {
+        Some(message) => Err(Failure { exit, message }.into()),
+        None => Ok(exit),
+    }
+}
+
+/// Why a run stopped without a final response.
+#[derive(Debug)]
+enum Stop {
+    /// Exit 3 or 4 with a one-line reason (the JSON report is still written).
+    Failure(Exit, String),
+    /// Anything else (output errors, bad TLS files found late).
+    Other(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Stop {
+    fn from(e: anyhow::Error) -> Stop {
+        Stop::Other(e)
+    }
+}
+
+fn default_proto(target: &TargetSpec) -> Proto {
+    target.proto().unwrap_or(if target.is_sips() {
+        Proto::Tls
+    } else {
+        Proto::Udp
+    })
+}
+
+async fn execute<W: Write>(
+    config: &Config,
+    run: &mut Run<W>,
+) -> Result<(Exit, &'static str), Stop> {
+    let mut ids = Ids::new(config.test_mode);
+    let call_id = config.call_id.clone().unwrap_or_else(|| ids.next("call"));
+    let from_tag = ids.next("tag");
+    if config.dry_run {
+        let mut vars =
+            Vars::placeholder(&config.target, default_proto(&config.target), config.cseq);
+        if let Some(bind) = config.bind {
+            vars.local = bind;
+        }
+        vars.branch = ids.branch();
+        vars.call_id = call_id;
+        vars.from_tag = from_tag;
+        let bytes = render(&config.template, &vars, &[], &config.target);
+        run.printer
+            .emit(&SendEvent::DryRun(&bytes))
+            .context("writing to standard output")?;
+        run.report.dry_run = Some(String::from_utf8_lossy(&bytes).into_owned());
+        return Ok((Exit::Success, "dry-run"));
+    }
+    let overall = config.timeout.map(|t| run.start + t);
+    let resolver = Resolver::new(config.dns_server).map_err(|e| {
+        if e.is_network() {
+            Stop::Failure(Exit::Network, e.to_string())
+        } else {
+            Stop::Other(anyhow::Error::new(e))
+        }
+    })?;
+    let limit = config.timeout.unwrap_or(Duration::from_secs(30));
+    let resolution = match tokio::time::timeout(limit, resolver.resolve(&config.target)).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) if e.is_network() => return Err(Stop::Failure(Exit::Network, e.to_string())),
+        Ok(Err(e)) => return Err(Stop::Other(e.into())),
+        Err(_) => {
+            return Err(Stop::Failure(
+                Exit::Network,
+                format!(
+                    "locating {} took longer than {:.1}s",
+                    config.target.text(),
+                    limit.as_secs_f64()
+                ),
+            ));
+        }
+    };
+    run.printer
+        .emit(&if config.resolve_only {
+            SendEvent::ResolveOnly(&resolution)
+        } else {
+            SendEvent::Resolved(&resolution)
+        })
+        .context("writing to standard output")?;
+    run.report.resolution = Some(resolution.clone());
+    if config.resolve_only {
+        return Ok((Exit::Success, "resolved"));
+    }
+    let secure = resolution.destinations.iter().any(|d| d.proto.is_secure());
+    let tls = match (&config.tls, secure) {
+        (Some(tls), _) => tls.clone(),
+        (None, true) => {
+            ClientTls::new(None, config.insecure, None, None).map_err(|e| Stop::Other(e.into()))?
+        }
+        // Never used: no destination needs TLS. Insecure skips loading the system roots.
+        (None, false) => {
+            ClientTls::new(None, true, None, None).map_err(|e| Stop::Other(e.into()))?
+        }
+    };
+    let Resolution { destinations, .. } = resolution;
+    let mut session = Session {
+        call_id,
+        from_tag,
+        cseq: config.cseq,
+        max_forwards: None,
+    };
+    let mut last: Option<(Exit, String)> = None;
+    for (i, dest) in destinations.iter().enumerate() {
+        let more = i + 1 < destinations.len();
+        let remaining = overall.map(|o| o.saturating_duration_since(Instant::now()));
+        if remaining == Some(Duration::ZERO) {
+            break;
+        }
+        let connect_limit = remaining
+            .unwrap_or(config.timers.timeout())
+            .min(config.timers.timeout());
+        let connected = tokio::time::timeout(
+            connect_limit,
+            Connection::connect(dest, config.bind, &tls, MAX_MESSAGE),
+        )
+        .await;
+        let end = match connected {
+            Ok(Ok(mut conn)) => {
+                let local = conn.local_addr().to_string();
+                let end = if config.traceroute {
+                    traceroute(config, run, &mut conn, &mut ids, &mut session, overall).await?
+                } else {
+                    on_destination(config, run, &mut conn, &mut ids, &mut session, overall).await?
+                };
+                (Some(local), end)
+            }
+            Ok(Err(e)) if !e.is_network() => return Err(Stop::Other(e.into())),
+            Ok(Err(e)) => (None, DestEnd::Failed(e)),
+            Err(_) => (
+                None,
+                DestEnd::Timeout(format!(
+                    "connecting to {dest} took longer than {:.1}s",
+                    connect_limit.as_secs_f64()
+                )),
+            ),
+        };
+        let (local, end) = end;
+        let (result, reason) = match &end {
+            DestEnd::Final(bytes, _) => {
+                let code = status_of(bytes);
+                if code == 503 && more {
+                    ("503", Some("503 Service Unavailable".to_string()))
+                } else {
+                    ("final", None)
+                }
+            }
+            DestEnd::Timeout(why) => ("timeout", Some(why.clone())),
+            DestEnd::Failed(e) => ("error", Some(e.to_string())),
+        };
+        run.report.attempts.push(AttemptRecord {
+            destination: dest.clone(),
+            local,
+            result: result.to_string(),
+            reason: reason.clone(),
+        });
+        match end {
+            DestEnd::Final(bytes, rtt) if result == "final" => {
+                return finish_final(config, run, &bytes, rtt).map_err(Stop::Other);
+            }
+            DestEnd::Final(..) => {}
+            DestEnd::Timeout(why) => last = Some((Exit::Timeout, why)),
+            DestEnd::Failed(e) => last = Some((Exit::Network, e.to_string())),
+        }
+        if more {
+            let why = reason.unwrap_or_default();
+            run.printer
+                .emit(&SendEvent::Failover {
+                    from: dest,
+                    reason: &why,
+                })
+                .context("writing to standard output")?;
+        }
+    }
+    let (exit, why) = last.unwrap_or((
+        Exit::Timeout,
+        format!(
+            "no final response within --timeout {:.1}s",
+            config.timeout.unwrap_or_default().as_secs_f64()
+        ),
+    ));
+    Err(Stop::Failure(exit, why))
+}
+
+fn status_of(bytes: &[u8]) -> u16 {
+    first_line(bytes)
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Record the final response, list REGISTER bindings, and decide the exit status.
+fn finish_final<W: Write>(
+    config: &Config,
+    run: &mut Run<W>,
+    bytes: &[u8],
+    rtt: Duration,
+) -> anyhow::Result<(Exit, &'static str)> {
+    let code = status_of(bytes);
+    let line = first_line(bytes);
+    let reason = line.splitn(3, ' ').nth(2).unwrap_or_default().to_string();
+    run.report.final_response = Some(FinalRecord {
+        status: code,
+        reason,
+        rtt_ms: millis(rtt),
+    });
+    if config.method == "REGISTER" && (200..300).contains(&code) {
+        if let Ok(Some((m, _))) = sip::parse(bytes, &ParseOptions::datagram()).map(|s| s.complete())
+        {
+            let bindings: Vec<String> = m
+                .elements(HeaderName::Contact)
+                .filter_map(Result::ok)
+                .map(|(s, _)| s.to_string())
+                .collect();
+            run.printer
+                .emit(&SendEvent::Bindings(&bindings))
+                .context("writing to standard output")?;
+            run.report.bindings = bindings;
+        }
+    }
+    let ok = if config.expect.is_empty() {
+        (200..300).contains(&code)
+    } else {
+        config.expect.iter().any(|e| e.accepts(code))
+    };
+    Ok(if ok {
+        (Exit::Success, "success")
+    } else {
+        (Exit::Negative, "negative")
+    })
+}
+
+/// Send the request on one connection, answering challenges, until a final response, a
+/// timeout or a transport failure.
+#[allow(clippy::too_many_arguments)]
+async fn on_destination<W: Write>(
+    config: &Config,
+    run: &mut Run<W>,
+    conn: &mut Connection,
+    ids: &mut Ids,
+    session: &mut Session,
+    overall: Option<Instant>,
+) -> Result<DestEnd, Stop> {
+    let mut auth_headers: Vec<(String, String, String)> = Vec::new(); // (header, realm, value)
+    let mut answered: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut client = digest::Client::new();
+    loop {
+        let vars = Vars {
+            local: conn.local_addr(),
+            proto: conn.proto(),
+            branch: ids.branch(),
+            cseq: session.cseq,
+            call_id: session.call_id.clone(),
+            from_tag: session.from_tag.clone(),
+            max_forwards: session.max_forwards,
+        };
+        // Whatever happens next, a further request is a new one with the next number.
+        session.cseq = session.cseq.wrapping_add(1);
+        let extra: Vec<(String, String)> = auth_headers
+            .iter()
+            .map(|(n, _, v)| (n.clone(), v.clone()))
+            .collect();
+        let bytes = render(&config.template, &vars, &extra, &config.target);
+        let key = match parse_request(&bytes) {
+            Some(m) => Key {
+                branch: m
+                    .top_via()
+                    .ok()
+                    .and_then(|v| v.branch)
+                    .unwrap_or_default()
+                    .to_string(),
+                method: m.cseq().map(|c| c.method.to_string()).unwrap_or_default(),
+            },
+            None => {
+                return Err(Stop::Other(anyhow::anyhow!(
+                    "the request built does not parse; this is a bug in sipkit"
+                )));
+            }
+        };
+        let end = match transact(config, run, conn, &bytes, key, overall).await {
+            Ok(end) => end,
+            Err(e) => return Ok(DestEnd::Failed(e)),
+        };
+        let (resp, rtt) = match end {
+            TxEnd::Timeout(why) => return Ok(DestEnd::Timeout(why)),
+            TxEnd::Final(resp, rtt) => (resp, rtt),
+        };
+        let code = status_of(&resp);
+        let Some(auth) = config.auth.as_ref().filter(|_| code == 401 || code == 407) else {
+            return Ok(DestEnd::Final(resp, rtt));
+        };
+        let Ok(Some((m, _))) = sip::parse(&resp, &ParseOptions::datagram()).map(|s| s.complete())
+        else {
+            return Ok(DestEnd::Final(resp.clone(), rtt));
+        };
+        let (ask, answer) = if code == 401 {
+            (HeaderName::WwwAuthenticate, "Authorization")
+        } else {
+            (HeaderName::ProxyAuthenticate, "Proxy-Authorization")
+        };
+        let challenges: Vec<Challenge<'_>> = m
+            .auth(ask)
+            .filter_map(Result::ok)
+            .filter_map(|a| Challenge::parse(&a).ok())
+            .collect();
+        let secret = auth.secret.as_secret();
+        let Some(ch) = digest::choose(&challenges, auth.algorithm, &secret) else {
+            tracing::warn!(
+                "no challenge in the {code} that sipkit can answer{}",
+                auth.algorithm
+                    .map(|a| format!(" with {a}"))
+                    .unwrap_or_default()
+            );
+            return Ok(DestEnd::Final(resp.clone(), rtt));
+        };
+        // At most once per challenge: the same nonce again means the credentials were refused.
+        if !answered.insert((ch.realm.to_string(), ch.nonce.to_string())) {
+            return Ok(DestEnd::Final(resp.clone(), rtt));
+        }
+        let sent = parse_request(&bytes).map(|r| {
+            let uri = match r.start {
+                StartLine::Request { uri, .. } => uri.to_string(),
+                StartLine::Response { .. } => String::new(),
+            };
+            (
+                r.method().unwrap_or_default().to_string(),
+                uri,
+                r.body.to_vec(),
+            )
+        });
+        let Some((method, uri, body)) = sent else {
+            return Ok(DestEnd::Final(resp.clone(), rtt));
+        };
+        let mut cnonce = || ids.next("cnonce");
+        let authorization = client
+            .authorize(
+                ch,
+                &auth.user,
+                &secret,
+                &digest::Request {
+                    method: &method,
+                    uri: &uri,
+                    body: &body,
+                },
+                false,
+                &mut cnonce,
+            )
+            .map_err(|e| Stop::Other(anyhow::Error::new(e).context("answering the challenge")))?;
+        let record = AuthRecord {
+            status: code,
+            user: auth.user.clone(),
+            realm: ch.realm.to_string(),
+            algorithm: ch.algorithm.to_string(),
+            qop: authorization.qop.map(|q| q.as_str().to_string()),
+            stale: ch.stale,
+        };
+        run.printer
+            .emit(&SendEvent::Auth(&record))
+            .context("writing to standard output")?;
+        run.report.auth.push(record);
+        let realm = ch.realm.to_string();
+        auth_headers.retain(|(n, r, _)| !(n == answer && *r == realm));
+        auth_headers.push((answer.to_string(), realm, authorization.value));
+    }
+}
+
+/// One client transaction: send, retransmit on schedule, collect responses.
+async fn transact<W: Write>(
+    config: &Config,
+    run: &mut Run<W>,
+    conn: &mut Connection,
+    request: &[u8],
+    key: Key,
+    overall: Option<Instant>,
+) -> Result<TxEnd, TransportError> {
+    let sender = conn.sender();
+    let origin = tokio::time::Instant::from_std(run.start);
+    sender.send(request).await?;
+    let sent_at = run.start.elapsed();
+    let rec = record("sent", run.ms(), conn, request, 0);
+    run.message(rec);
+    let is_invite = key.method == "INVITE";
+    let timer_name = if is_invite { "B" } else { "F" };
+    let mut tx = ClientTransaction::new(key, conn.reliable(), config.timers, sent_at);
+    loop {
+        let far = run.start.elapsed() + Duration::from_secs(86_400);
+        let mut wake = tx.next_deadline().unwrap_or(far);
+        if let Some(o) = overall {
+            wake = wake.min(o.saturating_duration_since(run.start));
+        }
+        tokio::select! {
+            received = conn.recv() => {
+                let received = received?;
+                let now = run.start.elapsed();
+                let data = received.data;
+                let parsed = sip::parse(&data, &ParseOptions::datagram())
+                    .ok()
+                    .and_then(|s| s.complete())
+                    .map(|(m, _)| m)
+                    .filter(|m| !m.is_request());
+                let Some(m) = parsed else {
+                    tracing::warn!(
+                        "ignoring {} bytes from {} that are not a SIP response",
+                        data.len(),
+                        received.from
+                    );
+                    continue;
+                };
+                let action = tx.on_response(&m, now);
+                let mut rec = record("received", run.ms(), conn, &data, 0);
+                rec.rtt_ms = Some(millis(now.saturating_sub(sent_at)));
+                rec.stray = action == Action::NotMatched;
+                if action != Action::Nothing {
+                    run.message(rec);
+                }
+                match action {
+                    Action::Final | Action::AckAndFinal => {
+                        if let Some(req) = parse_request(request) {
+                            if action == Action::AckAndFinal {
+                                let ack = ack_for(&req, &m);
+                                sender.send(&ack).await?;
+                                let r = record("sent", run.ms(), conn, &ack, 0);
+                                run.message(r);
+                            } else if is_invite && m.status().is_some_and(|c| c < 300) {
+                                let ack = ack_2xx(&req, &m);
+                                sender.send(&ack).await?;
+                                let r = record("sent", run.ms(), conn, &ack, 0);
+                                run.message(r);
+                                tracing::warn!(
+                                    "the INVITE was answered {} and acknowledged: the call stays up until the other side ends it (`sipkit send` sends no BYE)",
+                                    m.status().unwrap_or(200)
+                                );
+                            }
+                        }
+                        return Ok(TxEnd::Final(data.clone(), now.saturating_sub(sent_at)));
+                    }
+                    Action::Ack => {
+                        if let Some(req) = parse_request(request) {
+                            sender.send(&ack_for(&req, &m)).await?;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            () = tokio::time::sleep_until(origin + wake) => {
+                let now = run.start.elapsed();
+                if overall.is_some_and(|o| Instant::now() >= o) {
+                    return Ok(TxEnd::Timeout(format!(
+                        "no final response from {} within --timeout {:.1}s",
+                        conn.destination(),
+                        config.timeout.unwrap_or_default().as_secs_f64()
+                    )));
+                }
+                while tx.next_deadline().is_some_and(|d| d <= now) {
+                    match tx.on_timer(now) {
+                        Action::Retransmit => {
+                            sender.send(request).await?;
+                            let r = record("sent", run.ms(), conn, request, tx.retransmissions());
+                            run.message(r);
+                        }
+                        Action::Timeout => {
+                            return Ok(TxEnd::Timeout(format!(
+                                "no final response from {} after {:.1}s (Timer {timer_name}, 64*T1)",
+                                conn.destination(),
+                                config.timers.timeout().as_secs_f64()
+                            )));
+                        }
+                        _ => break,
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The ACK for a 2xx to an INVITE (RFC 3261 §13.2.2.4): its own transaction (a new branch),
+/// sent to the remote target from the 2xx's Contact when there is one. Route sets from
+/// Record-Route are not built: `send` is not a dialog user agent.
+fn ack_2xx(invite: &Message<'_>, response: &Message<'_>) -> Vec<u8> {
+    let ack = ack_for(invite, response);
+    let mut text = String::from_utf8_lossy(&ack).into_owned();
+    if let Some(branch) = invite.top_via().ok().and_then(|v| v.branch) {
+        text = text.replacen(branch, &format!("{branch}-ack"), 1);
+    }
+    let target = response.contacts().find_map(|c| match c {
+        Ok(sip::headers::Contact::Addr(a)) => Some(a.uri.raw.to_string()),
+        _ => None,
+    });
+    if let (Some(target), Some(end)) = (target, text.find(" SIP/2.0\r\n")) {
+        text = format!("ACK {target}{}", &text[end..]);
+    }
+    text.into_bytes()
+}
+
+/// `--traceroute`: the request with Max-Forwards 0, 1, 2... (RFC 3261 §8.1.1.6, §16.3 item 2):
+/// each proxy on the path answers 483 when the count runs out there, so every hop shows
+/// itself until a response other than 483 ends the walk.
+async fn traceroute<W: Write>(
+    config: &Config,
+    run: &mut Run<W>,
+    conn: &mut Connection,
+    ids: &mut Ids,
+    session: &mut Session,
+    overall: Option<Instant>,
+) -> Result<DestEnd, Stop> {
+    for hop in 0..=config.max_hops {
+        session.max_forwards = Some(hop);
+        let end = on_destination(config, run, conn, ids, session, overall).await?;
+        let DestEnd::Final(bytes, rtt) = &end else {
+            return Ok(end);
+        };
+        let code = status_of(bytes);
+        let server = sip::parse(bytes, &ParseOptions::datagram())
+            .ok()
+            .and_then(|s| s.complete())
+            .and_then(|(m, _)| {
+                ["Server", "User-Agent", "Warning"].iter().find_map(|name| {
+                    m.headers_named(name)
+                        .next()
+                        .map(|h| String::from_utf8_lossy(h.value).into_owned())
+                })
+            });
+        let record = HopRecord {
+            max_forwards: hop,
+            status: code,
+            reason: first_line(bytes)
+                .splitn(3, ' ')
+                .nth(2)
+                .unwrap_or_default()
+                .to_string(),
+            server,
+            rtt_ms: millis(*rtt),
+        };
+        run.printer
+            .emit(&SendEvent::Hop(&record))
+            .context("writing to standard output")?;
+        run.report.hops.push(record);
+        if code != 483 {
+            return Ok(end);
+        }
+    }
+    Ok(DestEnd::Timeout(format!(
+        "still 483 Too Many Hops with Max-Forwards {}",
+        config.max_hops
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expect_accepts_codes_and_classes_only() {
+        assert_eq!(Expect::parse("404"), Some(Expect::Code(404)));
+        assert_eq!(Expect::parse(" 2xx"), Some(Expect::Class(2)));
+        for bad in ["", "99", "700", "0200", "7xx", "2x", "abc", "20xx"] {
+            assert_eq!(Expect::parse(bad), None, "{bad}");
+        }
+        assert!(Expect::Class(4).accepts(486));
+        assert!(!Expect::Code(200).accepts(202));
+    }
+
+    #[test]
+    fn placeholders_are_found_in_order_and_unterminated_ones_ignored() {
+        assert_eq!(
+            placeholders("a ${x} b ${call_id}${y} ${open"),
+            ["x", "call_id", "y"]
+        );
+    }
+
+    #[test]
+    fn hand_written_heads_get_crlf_and_a_true_content_length() {
+        let fixed = insert_headers(
+            b"OPTIONS sip:a SIP/2.0\nl: 99\nX: 1\n\nbody\n".to_vec(),
+            &[("Authorization".into(), "Digest x".into())],
+            true,
+        );
+        assert_eq!(
+            String::from_utf8(fixed).expect("utf8"),
+            "OPTIONS sip:a SIP/2.0\r\nX: 1\r\nAuthorization: Digest x\r\nContent-Length: 5\r\n\r\nbody\n"
+        );
+        let head_only = insert_headers(b"OPTIONS sip:a SIP/2.0\r\nX: 1\r\n".to_vec(), &[], true);
+        assert_eq!(
+            head_only,
+            b"OPTIONS sip:a SIP/2.0\r\nX: 1\r\nContent-Length: 0\r\n\r\n"
+        );
+        let raw = b"OPTIONS sip:a SIP/2.0\nl: 99\n\n".to_vec();
+        assert_eq!(insert_headers(raw.clone(), &[], false), raw);
+    }
+
+    #[test]
+    fn registrar_uri_drops_the_user() {
+        let t = TargetSpec::parse("sip:alice@example.com:5080;transport=tcp").expect("target");
+        assert_eq!(registrar_uri(&t), "sip:example.com:5080;transport=tcp");
+        let t = TargetSpec::parse("example.com").expect("target");
+        assert_eq!(registrar_uri(&t), "sip:example.com");
+    }
+
+    #[test]
+    fn test_mode_ids_are_numbered_and_real_ones_differ() {
+        let mut ids = Ids::new(true);
+        assert_eq!(
+            (ids.next("call"), ids.next("tag"), ids.branch()),
+            ("call-1".into(), "tag-2".into(), "z9hG4bK-sipkit-3".into())
+        );
+        let mut ids = Ids::new(false);
+        let (a, b) = (ids.branch(), ids.branch());
+        assert!(a.starts_with("z9hG4bK") && a.len() == 39, "{a}");
+        assert_ne!(a, b);
+    }
+}

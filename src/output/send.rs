@@ -1,0 +1,394 @@
+//! How `sipkit send` looks: people get one line per message as it happens (request line,
+//! retransmissions with their time, responses with coloured status and round-trip time; whole
+//! messages with -v); programs get one JSON document at the end holding the resolution, every
+//! message with its timestamp, the authentication rounds, the final status and timings.
+//!
+//! The command fills a [`Report`] and announces each addition as a [`SendEvent`]; this is the
+//! only place that decides what is shown.
+
+use std::io::{self, Write};
+
+use anstyle::{AnsiColor, Style};
+use serde::Serialize;
+
+use crate::cli::Format;
+use crate::transport::{Destination, Resolution, ResolveStep};
+
+/// One message sent or received.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct MessageRecord {
+    /// `sent` or `received`.
+    pub(crate) direction: &'static str,
+    /// Milliseconds since the run started.
+    pub(crate) at_ms: f64,
+    /// `udp`, `tcp`, ...
+    pub(crate) transport: String,
+    /// Our address.
+    pub(crate) local: String,
+    /// The peer's address.
+    pub(crate) remote: String,
+    /// 0 for a first transmission, n for the n-th retransmission.
+    pub(crate) retransmission: u32,
+    /// For responses: milliseconds since the request was first sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) rtt_ms: Option<f64>,
+    /// The request or status line.
+    pub(crate) first_line: String,
+    /// The status code of a response.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) status: Option<u16>,
+    /// A response that belongs to no transaction of ours (ignored).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) stray: bool,
+    /// The whole message (lossy UTF-8).
+    pub(crate) message: String,
+}
+
+/// One answered challenge.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct AuthRecord {
+    /// 401 or 407.
+    pub(crate) status: u16,
+    pub(crate) user: String,
+    pub(crate) realm: String,
+    pub(crate) algorithm: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) qop: Option<String>,
+    /// Whether the server said the previous nonce was stale.
+    pub(crate) stale: bool,
+}
+
+/// One destination tried.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct AttemptRecord {
+    pub(crate) destination: Destination,
+    /// Our address on that connection, when it was made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) local: Option<String>,
+    /// `final`, `timeout`, `error` or `503` (moved on).
+    pub(crate) result: String,
+    /// The error or timeout explanation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) reason: Option<String>,
+}
+
+/// One hop of --traceroute.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct HopRecord {
+    /// The Max-Forwards sent.
+    pub(crate) max_forwards: u8,
+    pub(crate) status: u16,
+    pub(crate) reason: String,
+    /// Server, User-Agent or Warning of the response, naming who answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) server: Option<String>,
+    pub(crate) rtt_ms: f64,
+}
+
+/// The final response of the run.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct FinalRecord {
+    pub(crate) status: u16,
+    pub(crate) reason: String,
+    /// Milliseconds from the first transmission of the last request to this response.
+    pub(crate) rtt_ms: f64,
+}
+
+/// Everything that happened in one run; the JSON document.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Report {
+    pub(crate) method: String,
+    pub(crate) target: String,
+    /// RFC 3263 steps and destinations (absent for --dry-run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) resolution: Option<Resolution>,
+    pub(crate) attempts: Vec<AttemptRecord>,
+    pub(crate) messages: Vec<MessageRecord>,
+    pub(crate) auth: Vec<AuthRecord>,
+    #[serde(rename = "final")]
+    pub(crate) final_response: Option<FinalRecord>,
+    /// Contact bindings listed in a 200 to REGISTER.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) bindings: Vec<String>,
+    /// --traceroute: one entry per Max-Forwards tried.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) hops: Vec<HopRecord>,
+    /// `success`, `negative`, `timeout`, `network-error`, `dry-run`, `resolved`.
+    pub(crate) outcome: &'static str,
+    /// The exit status.
+    pub(crate) exit: u8,
+    /// Milliseconds from start to end.
+    pub(crate) elapsed_ms: f64,
+    /// With --dry-run: the request that would have been sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) dry_run: Option<String>,
+}
+
+/// Something to show as it happens.
+#[derive(Debug)]
+pub(crate) enum SendEvent<'a> {
+    /// The target was located.
+    Resolved(&'a Resolution),
+    /// --resolve-only: show every step and destination.
+    ResolveOnly(&'a Resolution),
+    /// A message went out or came in.
+    Message(&'a MessageRecord),
+    /// A challenge is being answered.
+    Auth(&'a AuthRecord),
+    /// A destination failed and the next one is tried.
+    Failover {
+        from: &'a Destination,
+        reason: &'a str,
+    },
+    /// One --traceroute hop answered.
+    Hop(&'a HopRecord),
+    /// Contact bindings of a REGISTER 200.
+    Bindings(&'a [String]),
+    /// The request --dry-run would send.
+    DryRun(&'a [u8]),
+}
+
+/// Renders `send` output.
+#[derive(Debug)]
+pub(crate) struct SendPrinter<W: Write> {
+    json: bool,
+    /// --traceroute without -v: one line per hop, not per message.
+    hops_only: bool,
+    quiet: bool,
+    verbose: bool,
+    out: W,
+}
+
+impl<W: Write> SendPrinter<W> {
+    pub(crate) fn new(format: Format, quiet: bool, verbose: bool, out: W) -> Self {
+        SendPrinter {
+            json: format == Format::Json,
+            hops_only: false,
+            quiet,
+            verbose,
+            out,
+        }
+    }
+
+    /// Show only hop lines (and failures) unless verbose: the --traceroute view.
+    pub(crate) fn hops_only(&mut self, on: bool) {
+        self.hops_only = on && !self.verbose;
+    }
+
+    /// Show an event (human format only; JSON waits for [`finish`](Self::finish)).
+    pub(crate) fn emit(&mut self, event: &SendEvent<'_>) -> io::Result<()> {
+        if self.json || self.quiet {
+            return Ok(());
+        }
+        let dim = Style::new().dimmed();
+        let out = &mut self.out;
+        match event {
+            SendEvent::Resolved(r) => {
+                if self.verbose {
+                    for step in &r.steps {
+                        writeln!(out, "{dim}resolve: {}{dim:#}", step_line(step))?;
+                    }
+                }
+                if r.destinations.len() > 1 || self.verbose {
+                    let list: Vec<String> = r.destinations.iter().map(|d| d.to_string()).collect();
+                    writeln!(out, "{dim}destinations: {}{dim:#}", list.join(", "))?;
+                }
+            }
+            SendEvent::ResolveOnly(r) => {
+                for step in &r.steps {
+                    writeln!(out, "{dim}resolve:{dim:#} {}", step_line(step))?;
+                }
+                for (i, d) in r.destinations.iter().enumerate() {
+                    writeln!(out, "{}. {d}", i + 1)?;
+                }
+            }
+            SendEvent::Message(_) if self.hops_only => {}
+            SendEvent::Message(m) => {
+                if m.direction == "sent" && m.retransmission > 0 {
+                    writeln!(
+                        out,
+                        "  {dim}retransmission {} at {:.3}s{dim:#}",
+                        m.retransmission,
+                        m.at_ms / 1000.0
+                    )?;
+                    return Ok(());
+                }
+                if m.direction == "sent" {
+                    writeln!(
+                        out,
+                        "> {}  {dim}({} {} -> {}){dim:#}",
+                        m.first_line, m.transport, m.local, m.remote
+                    )?;
+                } else {
+                    let style = status_style(m.status.unwrap_or(0));
+                    let rtt = m
+                        .rtt_ms
+                        .map(|r| format!("  {dim}({r:.1} ms){dim:#}"))
+                        .unwrap_or_default();
+                    let stray = if m.stray {
+                        format!("  {dim}(not ours, ignored){dim:#}")
+                    } else {
+                        String::new()
+                    };
+                    writeln!(out, "< {style}{}{style:#}{rtt}{stray}", m.first_line)?;
+                }
+                if self.verbose {
+                    for line in m.message.trim_end_matches(['\r', '\n']).split("\r\n") {
+                        writeln!(out, "  {dim}|{dim:#} {line}")?;
+                    }
+                }
+            }
+            SendEvent::Auth(a) => {
+                let qop = a
+                    .qop
+                    .as_deref()
+                    .map(|q| format!(", qop {q}"))
+                    .unwrap_or_default();
+                let stale = if a.stale { " (stale nonce)" } else { "" };
+                writeln!(
+                    out,
+                    "  {dim}authenticating as {} for {}: {}, realm \"{}\"{qop}{stale}{dim:#}",
+                    a.user, a.status, a.algorithm, a.realm
+                )?;
+            }
+            SendEvent::Failover { from, reason } => {
+                let warn = AnsiColor::Yellow.on_default();
+                writeln!(
+                    out,
+                    "  {warn}{from} failed: {reason}; trying the next destination{warn:#}"
+                )?;
+            }
+            SendEvent::Hop(h) => {
+                let style = status_style(h.status);
+                let server = h
+                    .server
+                    .as_deref()
+                    .map(|s| format!("  {s}"))
+                    .unwrap_or_default();
+                writeln!(
+                    out,
+                    "hop {:>2}: {style}{} {}{style:#}  {dim}({:.1} ms){dim:#}{server}",
+                    h.max_forwards, h.status, h.reason, h.rtt_ms
+                )?;
+            }
+            SendEvent::Bindings(list) => {
+                if list.is_empty() {
+                    writeln!(out, "  no bindings")?;
+                }
+                for b in *list {
+                    writeln!(out, "  binding {b}")?;
+                }
+            }
+            SendEvent::DryRun(bytes) => {
+                out.write_all(bytes)?;
+                if !bytes.ends_with(b"\n") {
+                    writeln!(out)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The end of the run: the JSON document, or nothing more for people.
+    pub(crate) fn finish(&mut self, report: &Report) -> io::Result<()> {
+        if self.json {
+            serde_json::to_writer(&mut self.out, report)?;
+            writeln!(self.out)?;
+        }
+        self.out.flush()
+    }
+}
+
+/// A printer on standard output, coloured as `--color` and the terminal decide.
+pub(crate) fn stdout(
+    format: Format,
+    color: crate::cli::ColorWhen,
+    quiet: bool,
+    verbose: bool,
+) -> SendPrinter<super::Stdout> {
+    let stdout = io::stdout();
+    let choice = super::color_choice(color, format, &stdout);
+    let raw: Box<dyn Write> = Box::new(io::LineWriter::new(stdout));
+    SendPrinter::new(
+        format,
+        quiet,
+        verbose,
+        anstream::AutoStream::new(raw, choice),
+    )
+}
+
+fn step_line(step: &ResolveStep) -> String {
+    step.to_string()
+}
+
+/// 1xx cyan, 2xx green, 3xx yellow, 4xx-6xx red.
+fn status_style(code: u16) -> Style {
+    let color = match code {
+        100..=199 => AnsiColor::Cyan,
+        200..=299 => AnsiColor::Green,
+        300..=399 => AnsiColor::Yellow,
+        _ => AnsiColor::Red,
+    };
+    color.on_default().bold()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(direction: &'static str, retransmission: u32) -> MessageRecord {
+        MessageRecord {
+            direction,
+            at_ms: 1500.0,
+            transport: "udp".into(),
+            local: "127.0.0.1:4000".into(),
+            remote: "127.0.0.1:5060".into(),
+            retransmission,
+            rtt_ms: (direction == "received").then_some(2.31),
+            first_line: if direction == "sent" {
+                "OPTIONS sip:x SIP/2.0".into()
+            } else {
+                "SIP/2.0 200 OK".into()
+            },
+            status: (direction == "received").then_some(200),
+            stray: false,
+            message: "X\r\nA: b\r\n\r\n".into(),
+        }
+    }
+
+    fn human(verbose: bool, events: &[SendEvent<'_>]) -> String {
+        let mut p = SendPrinter::new(Format::Human, false, verbose, Vec::new());
+        for e in events {
+            p.emit(e).expect("writing to a Vec");
+        }
+        anstream::adapter::strip_str(&String::from_utf8(p.out).expect("utf8")).to_string()
+    }
+
+    #[test]
+    fn human_lines_for_request_retransmission_and_response() {
+        let (a, b, c) = (record("sent", 0), record("sent", 1), record("received", 0));
+        let text = human(
+            false,
+            &[
+                SendEvent::Message(&a),
+                SendEvent::Message(&b),
+                SendEvent::Message(&c),
+            ],
+        );
+        assert_eq!(
+            text,
+            "> OPTIONS sip:x SIP/2.0  (udp 127.0.0.1:4000 -> 127.0.0.1:5060)\n  \
+             retransmission 1 at 1.500s\n< SIP/2.0 200 OK  (2.3 ms)\n"
+        );
+        let verbose = human(true, &[SendEvent::Message(&c)]);
+        assert!(verbose.ends_with("  | X\n  | A: b\n"), "{verbose}");
+    }
+
+    #[test]
+    fn status_colours_by_class() {
+        assert_eq!(status_style(180), AnsiColor::Cyan.on_default().bold());
+        assert_eq!(status_style(202), AnsiColor::Green.on_default().bold());
+        assert_eq!(status_style(302), AnsiColor::Yellow.on_default().bold());
+        assert_eq!(status_style(503), AnsiColor::Red.on_default().bold());
+    }
+}
