@@ -5,6 +5,7 @@
 mod support;
 
 mod cases {
+    mod capture;
     mod color;
     mod conformance;
     mod digest;

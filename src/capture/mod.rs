@@ -8,6 +8,16 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::time::Duration;
+
+mod decode;
+mod hep;
+mod read;
+mod tcp;
+pub mod write;
+mod ws;
+
+pub use read::Reader;
 
 /// A capture timestamp: seconds and nanoseconds since the Unix epoch, UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -129,4 +139,79 @@ pub enum Notice {
 pub trait Sink {
     fn payload(&mut self, payload: &Payload<'_>);
     fn notice(&mut self, notice: &Notice);
+}
+
+/// How the reader treats what it finds. `Options::default()` suits a command-line run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// Keep a copy of the packets that carried each payload in [`Payload::packets`]
+    /// (`decode-pcap --write`). When false nothing is copied for that purpose.
+    pub keep_packets: bool,
+    /// Out-of-order TCP bytes buffered per stream direction before the missing bytes are
+    /// declared lost ([`Notice::StreamGap`]). Also the largest WebSocket message kept.
+    pub max_stream_buffer: usize,
+    /// Bytes held for IP fragment reassembly in total; when full, the oldest incomplete
+    /// datagrams are given up ([`Notice::FragmentsIncomplete`]).
+    pub fragment_budget: usize,
+    /// Capture time after a datagram's first fragment when an incomplete one is given up
+    /// (30 s, as Linux `ipfrag_time`).
+    pub fragment_timeout: Duration,
+    /// Capture time without a packet after which a TCP stream direction is closed and freed.
+    pub stream_idle_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            keep_packets: false,
+            max_stream_buffer: 4 << 20,
+            fragment_budget: 16 << 20,
+            fragment_timeout: Duration::from_secs(30),
+            stream_idle_timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+/// Counts from one [`Reader::run`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Packets read from the file (tshark's frame count).
+    pub frames: u64,
+    /// Bytes of capture read (after gzip decompression).
+    pub bytes: u64,
+    /// Payloads handed to the sink.
+    pub payloads: u64,
+    /// Frames that were not IP, or not UDP/TCP, and were passed over silently.
+    pub ignored: u64,
+    /// [`Notice::Skipped`] frames.
+    pub skipped: u64,
+    /// TCP stream directions seen.
+    pub streams: u64,
+    /// [`Notice::StreamGap`] notices.
+    pub stream_gaps: u64,
+    /// [`Notice::FragmentsIncomplete`] notices.
+    pub fragments_incomplete: u64,
+}
+
+/// Why reading a capture stopped. Byte offsets count bytes of the capture after gzip
+/// decompression; payloads from packets before the offset have already reached the sink.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    /// The input is not a capture format the reader knows.
+    #[error("not a pcap or pcapng file: found {found} at byte {offset}")]
+    Format { found: String, offset: u64 },
+    /// A record or block header is inconsistent (a length that cannot be right).
+    #[error("malformed capture at byte {offset}: {what}")]
+    Malformed { what: String, offset: u64 },
+    /// The input ended inside a record or block.
+    #[error(
+        "capture truncated at byte {offset}: the input ends inside a packet record (after {frames} complete frames)"
+    )]
+    Truncated { offset: u64, frames: u64 },
+    #[error("read failed at byte {offset}: {source}")]
+    Io {
+        offset: u64,
+        #[source]
+        source: std::io::Error,
+    },
 }
