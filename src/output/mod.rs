@@ -7,6 +7,7 @@
 mod github;
 mod human;
 mod json;
+pub(crate) mod listen;
 mod locate;
 pub(crate) mod send;
 
