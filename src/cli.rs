@@ -410,7 +410,7 @@ pub(crate) struct ListenArgs {
     pub(crate) registrar: bool,
 
     /// Challenge every request (but ACK and CANCEL) with Digest for this `user:password`
-    /// (401 for REGISTER, 407 otherwise); repeatable.
+    /// (401 for REGISTER, 407 otherwise; wrong credentials get 403); repeatable.
     #[arg(long, value_name = "USER:PASSWORD", help_heading = "Authentication")]
     pub(crate) auth: Vec<String>,
 

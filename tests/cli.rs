@@ -11,7 +11,9 @@ mod cases {
     mod digest;
     mod exit_codes;
     mod generated;
+    mod interop_listen;
     mod json;
+    mod listen;
     mod listener;
     mod pipes;
     mod send;

@@ -84,8 +84,8 @@ pub(crate) struct AuthRecord {
     pub(crate) at_ms: f64,
     pub(crate) method: String,
     pub(crate) call_id: String,
-    /// `challenged` (no credentials), `accepted`, `rejected` (wrong or unusable credentials,
-    /// challenged again) or `stale` (right credentials, expired nonce: challenged with
+    /// `challenged` (no credentials), `accepted`, `rejected` (wrong or unusable credentials:
+    /// answered 403) or `stale` (right credentials, expired nonce: challenged with
     /// stale=true).
     pub(crate) result: &'static str,
     /// The user the credentials name.

@@ -956,6 +956,22 @@ impl Uas {
             algorithm,
             reason,
         }));
+        if result == "rejected" {
+            // Challenging again with a fresh nonce would have a client retry for ever; a
+            // wrong password is a refusal (RFC 3261 §21.4.4).
+            self.respond(
+                id,
+                msg,
+                flow,
+                403,
+                "Forbidden",
+                Some(tag),
+                Vec::new(),
+                None,
+                now,
+            );
+            return false;
+        }
         let nonce = self.issue_nonce(now);
         let (code, reason, name) = if register {
             (401, "Unauthorized", "WWW-Authenticate")
