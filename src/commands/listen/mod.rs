@@ -38,7 +38,7 @@ use uas::{Reply, Uas, UasConfig};
 const TICK: Duration = Duration::from_millis(20);
 /// After --count is reached, how long to wait for the last ACKs before leaving anyway.
 const DRAIN: Duration = Duration::from_secs(2);
-/// The MSRP port when --msrp does not name one (RFC 4975 §15.1... the registered port).
+/// The MSRP port when --msrp does not name one (the IANA-registered port, RFC 4975 §15).
 const MSRP_PORT: u16 = 2855;
 
 /// The checked command line.
@@ -356,9 +356,7 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
         Err(e) => return Err(e).context("starting the listener"),
     };
     let start = Instant::now();
-    let mut uas_cfg = config.uas.clone();
-    let _ = &mut uas_cfg;
-    let mut uas = Uas::new(uas_cfg, start.into_std());
+    let mut uas = Uas::new(config.uas.clone(), start.into_std());
     let mut addresses: Vec<Bound> = listener
         .local_addrs()
         .iter()
@@ -477,8 +475,8 @@ async fn sleep_until_opt(deadline: Option<Instant>) {
     }
 }
 
-/// Write one message to the capture; a write error is reported once and the capture dropped
-/// from then on would hide later problems, so it is only logged.
+/// Write one message to the capture. A failed write (disk full) is logged, not fatal: the
+/// server's answers matter more than the copy.
 fn record(c: &mut CaptureFile, flow: &Flow, sent: bool, bytes: &[u8]) {
     let (src, dst) = if sent {
         (flow.local, flow.remote)
