@@ -245,7 +245,7 @@ _sipkit() {
             return 0
             ;;
         sipkit__subcmd__send)
-            opts="-H -u -q -v -h -V --uri --from --to --contact --call-id --cseq --expires --unregister --max-forwards --user-agent --header --body --body-file --content-type --text --message --set --raw --traceroute --dry-run --expect --user --password-file --password --ha1 --auth-alg --bind --dns-server --resolve-only --ca-file --insecure --cert --key --t1 --t2 --t4 --timeout --format --color --quiet --verbose --help --version"
+            opts="-H -u -q -v -h -V --uri --from --to --contact --call-id --cseq --expires --unregister --max-forwards --user-agent --header --body --body-file --content-type --text --message --set --raw --count --rate --concurrency --traceroute --dry-run --expect --user --password-file --password --ha1 --auth-alg --bind --dns-server --resolve-only --ca-file --insecure --cert --key --t1 --t2 --t4 --timeout --format --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -316,6 +316,18 @@ _sipkit() {
                     return 0
                     ;;
                 --set)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --count)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --concurrency)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -245,9 +245,22 @@ pub(crate) struct SendArgs {
     #[arg(long, help_heading = "Whole message", requires = "message")]
     pub(crate) raw: bool,
 
+    /// Load mode: send this many requests in all, each a new call (new Call-ID), to the first
+    /// destination, and report status counts and latency percentiles instead of each message.
+    #[arg(long, value_name = "N", help_heading = "Load", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) count: Option<u32>,
+
+    /// Load mode: start at most this many requests per second (default: as fast as answers come).
+    #[arg(long, value_name = "PER_SECOND", help_heading = "Load", value_parser = parse_rate)]
+    pub(crate) rate: Option<f64>,
+
+    /// Load mode: keep at most this many requests in flight, each on its own socket (default 1).
+    #[arg(long, value_name = "N", help_heading = "Load", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub(crate) concurrency: Option<u32>,
+
     /// Walk the path: send with Max-Forwards 0, 1, 2... (up to --max-forwards, default 70) and
     /// list each hop's 483 Too Many Hops until another response ends the walk.
-    #[arg(long, conflicts_with_all = ["message", "resolve_only", "dry_run"])]
+    #[arg(long, conflicts_with_all = ["message", "resolve_only", "dry_run", "count", "rate", "concurrency"])]
     pub(crate) traceroute: bool,
 
     /// Print the request that would be sent, without using the network.
@@ -481,6 +494,16 @@ pub(crate) enum AuthAlg {
     /// SHA-512-256-sess.
     #[value(name = "SHA-512-256-sess")]
     Sha512_256Sess,
+}
+
+/// A positive number of requests per second.
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 1_000_000.0 => Ok(v),
+        _ => Err(format!(
+            "expected a rate between 0 and 1000000 requests per second, found `{s}`"
+        )),
+    }
 }
 
 /// `500ms`, `2s`, `1.5s` or a plain number of seconds.

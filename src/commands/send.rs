@@ -20,8 +20,8 @@ use super::usage_error;
 use crate::cli::{AuthAlg, Format, GlobalArgs, SendArgs};
 use crate::exit::{Exit, Failure};
 use crate::output::send::{
-    AttemptRecord, AuthRecord, FinalRecord, HopRecord, MessageRecord, Report, SendEvent,
-    SendPrinter,
+    AttemptRecord, AuthRecord, FinalRecord, HopRecord, LoadRecord, MessageRecord, Percentiles,
+    Report, SendEvent, SendPrinter,
 };
 use crate::proto::digest::{self, Algorithm, Challenge, Secret};
 use crate::proto::scan::all_token;
@@ -31,6 +31,9 @@ use crate::transport::{
     ClientTls, Connection, Proto, Resolution, Resolver, TargetSpec, TransportError, parse_bind,
     parse_dns_server,
 };
+
+/// How long an INVITE answered only provisionally is waited for without --timeout.
+const INVITE_PROCEEDING_LIMIT: Duration = Duration::from_secs(200);
 
 /// Largest message accepted from the peer.
 const MAX_MESSAGE: usize = 1 << 20;
@@ -167,6 +170,8 @@ pub(crate) struct Config {
     timers: Timers,
     timeout: Option<Duration>,
     traceroute: bool,
+    /// --count/--rate/--concurrency.
+    load: Option<Load>,
     /// The highest Max-Forwards --traceroute tries.
     max_hops: u8,
     test_mode: bool,
@@ -307,6 +312,16 @@ impl Config {
                     shown(path)
                 )));
             }
+            let written = parse_request(&bytes)
+                .and_then(|m| m.method().map(str::to_string))
+                .unwrap_or_default();
+            if method_word.as_ref().is_some_and(|m| *m != written) {
+                return Err(usage(format!(
+                    "the method given ({}) differs from the message's ({written})",
+                    method_word.unwrap_or_default()
+                )));
+            }
+            method = written;
             template
         } else {
             let body = if let Some(text) = &args.text {
@@ -362,19 +377,6 @@ impl Config {
                 body,
             }))
         };
-        if let Template::Message { .. } = &template {
-            let probe = Vars::placeholder(&target, Proto::Udp, 1);
-            let bytes = render(&template, &probe, &[], &target);
-            if let Some(m) = parse_request(&bytes).and_then(|m| m.method().map(str::to_string)) {
-                if method_word.is_some() && method_word.as_deref() != Some(m.as_str()) {
-                    return Err(usage(format!(
-                        "the method given ({}) differs from the message's ({m})",
-                        method_word.unwrap_or_default()
-                    )));
-                }
-                method = m;
-            }
-        }
         Ok(Config {
             method,
             target,
@@ -392,6 +394,13 @@ impl Config {
             timers,
             timeout: args.timeout,
             traceroute: args.traceroute,
+            load: (args.count.is_some() || args.rate.is_some() || args.concurrency.is_some()).then(
+                || Load {
+                    concurrency: args.concurrency.unwrap_or(1),
+                    count: args.count.unwrap_or(args.concurrency.unwrap_or(1)),
+                    rate: args.rate,
+                },
+            ),
             max_hops: args.max_forwards.unwrap_or(70),
             test_mode: std::env::var_os("SIPKIT_TEST").is_some(),
         })
@@ -779,6 +788,8 @@ fn check_request(bytes: &[u8]) -> Result<(), String> {
 #[derive(Debug)]
 struct Ids {
     test: bool,
+    /// Keeps numbered ids of load-mode workers apart (`w2-call-1`).
+    prefix: String,
     n: u64,
     state: std::collections::hash_map::RandomState,
 }
@@ -787,6 +798,7 @@ impl Ids {
     fn new(test: bool) -> Ids {
         Ids {
             test,
+            prefix: String::new(),
             n: 0,
             state: std::collections::hash_map::RandomState::new(),
         }
@@ -795,7 +807,7 @@ impl Ids {
     fn next(&mut self, kind: &str) -> String {
         self.n += 1;
         if self.test {
-            return format!("{kind}-{}", self.n);
+            return format!("{}{kind}-{}", self.prefix, self.n);
         }
         // RandomState is seeded from the operating system's randomness per process; mixing
         // in a counter and the clock gives distinct, unpredictable 64-bit values.
@@ -818,7 +830,7 @@ impl Ids {
     fn branch(&mut self) -> String {
         if self.test {
             self.n += 1;
-            return format!("z9hG4bK-sipkit-{}", self.n);
+            return format!("z9hG4bK-sipkit-{}{}", self.prefix, self.n);
         }
         format!("z9hG4bK{}", self.next("b"))
     }
@@ -939,6 +951,7 @@ pub(crate) fn run<W: Write>(config: Config, mut printer: SendPrinter<W>) -> anyh
             final_response: None,
             bindings: Vec::new(),
             hops: Vec::new(),
+            load: None,
             outcome: "timeout",
             exit: Exit::Timeout.code(),
             elapsed_ms: 0.0,
@@ -1023,13 +1036,20 @@ async fn execute<W: Write>(
         return Ok((Exit::Success, "dry-run"));
     }
     let overall = config.timeout.map(|t| run.start + t);
-    let resolver = Resolver::new(config.dns_server).map_err(|e| {
-        if e.is_network() {
-            Stop::Failure(Exit::Network, e.to_string())
-        } else {
-            Stop::Other(anyhow::Error::new(e))
-        }
-    })?;
+    // A numeric target needs no DNS (RFC 3263 §4.2): without a readable system configuration
+    // (a minimal container), give the resolver a server it will never ask.
+    let resolver = Resolver::new(config.dns_server)
+        .or_else(|e| match config.target.ip() {
+            Some(_) => Resolver::new(Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 53)))),
+            None => Err(e),
+        })
+        .map_err(|e| {
+            if e.is_network() {
+                Stop::Failure(Exit::Network, e.to_string())
+            } else {
+                Stop::Other(anyhow::Error::new(e))
+            }
+        })?;
     let limit = config.timeout.unwrap_or(Duration::from_secs(30));
     let resolution = match tokio::time::timeout(limit, resolver.resolve(&config.target)).await {
         Ok(Ok(r)) => r,
@@ -1069,6 +1089,12 @@ async fn execute<W: Write>(
         }
     };
     let Resolution { destinations, .. } = resolution;
+    if let Some(load) = &config.load {
+        let Some(dest) = destinations.first() else {
+            return Err(Stop::Failure(Exit::Network, "no destination found".into()));
+        };
+        return load_run(config, run, load, dest, &tls).await;
+    }
     let mut session = Session {
         call_id,
         from_tag,
@@ -1359,8 +1385,10 @@ async fn transact<W: Write>(
     let timer_name = if is_invite { "B" } else { "F" };
     let mut tx = ClientTransaction::new(key, conn.reliable(), config.timers, sent_at);
     loop {
-        let far = run.start.elapsed() + Duration::from_secs(86_400);
-        let mut wake = tx.next_deadline().unwrap_or(far);
+        // An INVITE in Proceeding has no timer of its own (§17.1.1.2); like a proxy's Timer C
+        // (§16.6 item 11, more than 3 minutes), stop waiting eventually.
+        let proceeding_limit = sent_at + INVITE_PROCEEDING_LIMIT;
+        let mut wake = tx.next_deadline().unwrap_or(proceeding_limit);
         if let Some(o) = overall {
             wake = wake.min(o.saturating_duration_since(run.start));
         }
@@ -1425,6 +1453,13 @@ async fn transact<W: Write>(
                         "no final response from {} within --timeout {:.1}s",
                         conn.destination(),
                         config.timeout.unwrap_or_default().as_secs_f64()
+                    )));
+                }
+                if tx.next_deadline().is_none() && now >= proceeding_limit {
+                    return Ok(TxEnd::Timeout(format!(
+                        "no final response from {} {}s after a provisional one (use --timeout to wait less)",
+                        conn.destination(),
+                        INVITE_PROCEEDING_LIMIT.as_secs()
                     )));
                 }
                 while tx.next_deadline().is_some_and(|d| d <= now) {
@@ -1584,4 +1619,242 @@ mod tests {
         assert!(a.starts_with("z9hG4bK") && a.len() == 39, "{a}");
         assert_ne!(a, b);
     }
+}
+
+/// The load-mode settings.
+#[derive(Debug, Clone, Copy)]
+struct Load {
+    count: u32,
+    rate: Option<f64>,
+    concurrency: u32,
+}
+
+/// What happened to one load-mode request.
+#[derive(Debug)]
+enum Sample {
+    Final(u16, Duration),
+    Timeout,
+    Error(String),
+}
+
+/// Load mode: `concurrency` workers, each with its own connection to `dest`, take request
+/// numbers from a shared counter until `count` are done, each request a new call answered
+/// through the usual transaction (retransmissions, one Digest round). Start times follow
+/// `rate` when given. Only the summary is shown.
+async fn load_run<W: Write>(
+    config: &Config,
+    run: &mut Run<W>,
+    load: &Load,
+    dest: &crate::transport::Destination,
+    tls: &ClientTls,
+) -> Result<(Exit, &'static str), Stop> {
+    let next = std::cell::Cell::new(0u32);
+    let began = Instant::now();
+    let workers: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = Vec<Sample>> + '_>>> = (0
+        ..load.concurrency)
+        .map(|k| {
+            let next = &next;
+            Box::pin(load_worker(config, load, dest, tls, k, next, began))
+                as std::pin::Pin<Box<dyn std::future::Future<Output = Vec<Sample>> + '_>>
+        })
+        .collect();
+    let samples: Vec<Sample> = join_all(workers).await.into_iter().flatten().collect();
+    let elapsed = began.elapsed();
+    let mut statuses: BTreeMap<String, u32> = BTreeMap::new();
+    let mut latencies: Vec<Duration> = Vec::new();
+    let (mut timeouts, mut errors, mut negative) = (0u32, 0u32, 0u32);
+    let mut first_error = None;
+    for s in &samples {
+        match s {
+            Sample::Final(code, latency) => {
+                *statuses.entry(code.to_string()).or_default() += 1;
+                latencies.push(*latency);
+                let ok = if config.expect.is_empty() {
+                    (200..300).contains(code)
+                } else {
+                    config.expect.iter().any(|e| e.accepts(*code))
+                };
+                negative += u32::from(!ok);
+            }
+            Sample::Timeout => timeouts += 1,
+            Sample::Error(e) => {
+                errors += 1;
+                first_error.get_or_insert_with(|| e.clone());
+            }
+        }
+    }
+    latencies.sort();
+    let record = LoadRecord {
+        requests: u32::try_from(samples.len()).unwrap_or(u32::MAX),
+        concurrency: load.concurrency,
+        rate: load.rate,
+        elapsed_ms: millis(elapsed),
+        achieved_rate: samples.len() as f64 / elapsed.as_secs_f64().max(1e-9),
+        statuses,
+        timeouts,
+        errors,
+        latency_ms: percentiles(&latencies),
+    };
+    run.printer
+        .emit(&SendEvent::Load(&record))
+        .context("writing to standard output")?;
+    run.report.load = Some(record);
+    if errors > 0 {
+        return Err(Stop::Failure(
+            Exit::Network,
+            format!(
+                "{errors} of {} requests failed; the first: {}",
+                samples.len(),
+                first_error.unwrap_or_default()
+            ),
+        ));
+    }
+    if timeouts > 0 {
+        return Err(Stop::Failure(
+            Exit::Timeout,
+            format!(
+                "{timeouts} of {} requests got no final response",
+                samples.len()
+            ),
+        ));
+    }
+    Ok(if negative > 0 {
+        (Exit::Negative, "negative")
+    } else {
+        (Exit::Success, "success")
+    })
+}
+
+async fn load_worker(
+    config: &Config,
+    load: &Load,
+    dest: &crate::transport::Destination,
+    tls: &ClientTls,
+    k: u32,
+    next: &std::cell::Cell<u32>,
+    began: Instant,
+) -> Vec<Sample> {
+    // Messages are not shown in load mode: a quiet JSON printer on a sink renders nothing.
+    let mut run = Run {
+        start: began,
+        output_error: None,
+        report: Report {
+            method: config.method.clone(),
+            target: String::new(),
+            resolution: None,
+            attempts: Vec::new(),
+            messages: Vec::new(),
+            auth: Vec::new(),
+            final_response: None,
+            bindings: Vec::new(),
+            hops: Vec::new(),
+            load: None,
+            outcome: "",
+            exit: 0,
+            elapsed_ms: 0.0,
+            dry_run: None,
+        },
+        printer: SendPrinter::new(Format::Json, true, false, std::io::sink()),
+    };
+    let mut ids = Ids::new(config.test_mode);
+    ids.prefix = format!("w{k}-");
+    let mut conn: Option<Connection> = None;
+    let mut samples = Vec::new();
+    loop {
+        let i = next.get();
+        if i >= load.count {
+            return samples;
+        }
+        next.set(i + 1);
+        if let Some(rate) = load.rate {
+            let at = began + Duration::from_secs_f64(f64::from(i) / rate);
+            tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
+        }
+        if conn.is_none() {
+            let limit = config.timers.timeout();
+            match tokio::time::timeout(
+                limit,
+                Connection::connect(dest, config.bind, tls, MAX_MESSAGE),
+            )
+            .await
+            {
+                Ok(Ok(c)) => conn = Some(c),
+                Ok(Err(e)) => {
+                    samples.push(Sample::Error(e.to_string()));
+                    continue;
+                }
+                Err(_) => {
+                    samples.push(Sample::Error(format!("connecting to {dest} timed out")));
+                    continue;
+                }
+            }
+        }
+        let Some(c) = conn.as_mut() else {
+            continue;
+        };
+        let mut session = Session {
+            call_id: config.call_id.clone().unwrap_or_else(|| ids.next("call")),
+            from_tag: ids.next("tag"),
+            cseq: config.cseq,
+            max_forwards: None,
+        };
+        let t0 = Instant::now();
+        let end = on_destination(config, &mut run, c, &mut ids, &mut session, None).await;
+        samples.push(match end {
+            Ok(DestEnd::Final(bytes, _)) => Sample::Final(status_of(&bytes), t0.elapsed()),
+            Ok(DestEnd::Timeout(_)) => Sample::Timeout,
+            Ok(DestEnd::Failed(e)) => {
+                conn = None;
+                Sample::Error(e.to_string())
+            }
+            Err(Stop::Failure(_, e)) => Sample::Error(e),
+            Err(Stop::Other(e)) => Sample::Error(format!("{e:#}")),
+        });
+        // Memory stays bounded however many requests run.
+        run.report.messages.clear();
+        run.report.auth.clear();
+    }
+}
+
+/// Poll every future until all are done (the workers share one task, so they may borrow).
+async fn join_all<'f, T>(
+    mut futures: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = T> + 'f>>>,
+) -> Vec<T> {
+    let mut done: Vec<Option<T>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        for (f, slot) in futures.iter_mut().zip(done.iter_mut()) {
+            if slot.is_none()
+                && let std::task::Poll::Ready(v) = f.as_mut().poll(cx)
+            {
+                *slot = Some(v);
+            }
+        }
+        if done.iter().all(Option::is_some) {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    done.into_iter().flatten().collect()
+}
+
+/// Nearest-rank percentiles of sorted latencies, in milliseconds.
+fn percentiles(sorted: &[Duration]) -> Option<Percentiles> {
+    let n = sorted.len();
+    let first = sorted.first()?;
+    let last = sorted.last()?;
+    let rank = |p: f64| {
+        let i = ((p / 100.0) * n as f64).ceil() as usize;
+        millis(sorted[i.clamp(1, n) - 1])
+    };
+    let total: Duration = sorted.iter().sum();
+    Some(Percentiles {
+        min: millis(*first),
+        p50: rank(50.0),
+        p90: rank(90.0),
+        p99: rank(99.0),
+        max: millis(*last),
+        mean: millis(total / u32::try_from(n).unwrap_or(u32::MAX)),
+    })
 }

@@ -85,6 +85,35 @@ pub(crate) struct HopRecord {
     pub(crate) rtt_ms: f64,
 }
 
+/// Latency percentiles in milliseconds (nearest rank).
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Percentiles {
+    pub(crate) min: f64,
+    pub(crate) p50: f64,
+    pub(crate) p90: f64,
+    pub(crate) p99: f64,
+    pub(crate) max: f64,
+    pub(crate) mean: f64,
+}
+
+/// The load-mode summary.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct LoadRecord {
+    pub(crate) requests: u32,
+    pub(crate) concurrency: u32,
+    /// The --rate asked for.
+    pub(crate) rate: Option<f64>,
+    pub(crate) elapsed_ms: f64,
+    /// Requests completed per second.
+    pub(crate) achieved_rate: f64,
+    /// Final responses by status code.
+    pub(crate) statuses: std::collections::BTreeMap<String, u32>,
+    pub(crate) timeouts: u32,
+    pub(crate) errors: u32,
+    /// Over the requests that got a final response; `null` when none did.
+    pub(crate) latency_ms: Option<Percentiles>,
+}
+
 /// The final response of the run.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct FinalRecord {
@@ -113,6 +142,9 @@ pub(crate) struct Report {
     /// --traceroute: one entry per Max-Forwards tried.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) hops: Vec<HopRecord>,
+    /// Load mode: the summary (`messages` is then empty).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) load: Option<LoadRecord>,
     /// `success`, `negative`, `timeout`, `network-error`, `dry-run`, `resolved`.
     pub(crate) outcome: &'static str,
     /// The exit status.
@@ -140,6 +172,8 @@ pub(crate) enum SendEvent<'a> {
         from: &'a Destination,
         reason: &'a str,
     },
+    /// The load-mode summary.
+    Load(&'a LoadRecord),
     /// One --traceroute hop answered.
     Hop(&'a HopRecord),
     /// Contact bindings of a REGISTER 200.
@@ -257,6 +291,38 @@ impl<W: Write> SendPrinter<W> {
                     out,
                     "  {warn}{from} failed: {reason}; trying the next destination{warn:#}"
                 )?;
+            }
+            SendEvent::Load(l) => {
+                let statuses: Vec<String> = l
+                    .statuses
+                    .iter()
+                    .map(|(code, n)| {
+                        let style = status_style(code.parse().unwrap_or(0));
+                        format!("{style}{code}{style:#} x{n}")
+                    })
+                    .collect();
+                writeln!(
+                    out,
+                    "{} requests in {:.3}s ({:.1}/s), concurrency {}: {}; {} timeouts, {} errors",
+                    l.requests,
+                    l.elapsed_ms / 1000.0,
+                    l.achieved_rate,
+                    l.concurrency,
+                    if statuses.is_empty() {
+                        "no final responses".to_string()
+                    } else {
+                        statuses.join(", ")
+                    },
+                    l.timeouts,
+                    l.errors
+                )?;
+                if let Some(p) = &l.latency_ms {
+                    writeln!(
+                        out,
+                        "latency ms: min {:.1}  p50 {:.1}  p90 {:.1}  p99 {:.1}  max {:.1}  mean {:.1}",
+                        p.min, p.p50, p.p90, p.p99, p.max, p.mean
+                    )?;
+                }
             }
             SendEvent::Hop(h) => {
                 let style = status_style(h.status);

@@ -133,12 +133,13 @@ fn lost_datagrams_are_retransmitted_with_doubling_intervals() {
     assert!(got[0].dropped && got[1].dropped && !got[2].dropped);
     // Same request each time (same branch): a retransmission, not a new transaction.
     assert_eq!(got[0].bytes, got[2].bytes);
-    // Timer E: T1 then 2*T1 (100 ms, 200 ms). Generous bounds: only the doubling matters.
+    // Timer E: at T1, then 2*T1 later (100 ms, 300 ms after the first). Only lower bounds,
+    // generous ones: a busy machine makes sends late, never early. Without doubling the third
+    // would come 200 ms after the first.
     let first = got[1].at - got[0].at;
-    let second = got[2].at - got[1].at;
+    let total = got[2].at - got[0].at;
     assert!(first >= Duration::from_millis(60), "{first:?}");
-    assert!(second >= Duration::from_millis(150), "{second:?}");
-    assert!(second > first, "{first:?} then {second:?}");
+    assert!(total >= Duration::from_millis(260), "{total:?}");
 }
 
 #[test]
@@ -156,9 +157,10 @@ fn no_answer_over_udp_exits_3_after_timer_f_and_retransmits() {
     assert!(err.contains("no final response"), "{err}");
     assert!(err.contains("Timer F"), "{err}");
     assert_eq!(err.lines().count(), 1, "one line: {err}");
-    // 0, 10, 30, 70, 150, 310 and 630 ms before 640 ms: allow for a slow machine.
+    // 0, 10, 30, 70, 150, 310 and 630 ms before 640 ms; a slow machine may lose the last
+    // ones to Timer F, which wins when both are due.
     let n = uas.received().len();
-    assert!((4..=7).contains(&n), "{n} transmissions");
+    assert!((3..=7).contains(&n), "{n} transmissions");
 }
 
 #[test]
@@ -644,7 +646,7 @@ fn invite_final_responses_are_acknowledged() {
         .assert()
         .code(1);
     sipkit().args(["send", "INVITE", &target]).assert().code(0);
-    let got = uas.received();
+    let got = uas.wait_for(4);
     let methods: Vec<String> = got.iter().map(|r| r.method()).collect();
     assert_eq!(methods, ["INVITE", "ACK", "INVITE", "ACK"]);
     let via = |i: usize| {
@@ -702,4 +704,153 @@ fn traceroute_lists_each_483_hop_until_the_answer() {
     assert_eq!(forwards, ["0", "1", "2", "3"]);
     // Each hop is a new request: new CSeq numbers.
     assert!(got[3].text().contains("CSeq: 4 OPTIONS\r\n"));
+}
+
+#[test]
+fn load_mode_reports_counts_and_percentiles() {
+    let uas = Uas::ok();
+    let out = sipkit()
+        .args([
+            "send",
+            &uas.udp_target(),
+            "--count",
+            "20",
+            "--concurrency",
+            "4",
+        ])
+        .output()
+        .expect("runs");
+    let text = stdout_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr_of(&out));
+    assert!(text.starts_with("20 requests in "), "{text}");
+    assert!(
+        text.contains("concurrency 4: 200 x20; 0 timeouts, 0 errors"),
+        "{text}"
+    );
+    assert!(text.contains("latency ms: min "), "{text}");
+    let got = uas.received();
+    assert_eq!(got.len(), 20);
+    // Each request is a new call.
+    let call_ids: std::collections::BTreeSet<String> = got
+        .iter()
+        .filter_map(|r| {
+            r.text()
+                .lines()
+                .find_map(|l| l.strip_prefix("Call-ID: ").map(str::to_string))
+        })
+        .collect();
+    assert_eq!(call_ids.len(), 20);
+    // Four sockets: four source ports.
+    let ports: std::collections::BTreeSet<u16> = got.iter().map(|r| r.from.port()).collect();
+    assert_eq!(ports.len(), 4);
+}
+
+#[test]
+fn load_mode_json_with_rate_and_mixed_statuses_over_tcp() {
+    let uas = Uas::start(Config {
+        statuses: vec![200, 200, 486],
+        ..Config::default()
+    });
+    let out = sipkit()
+        .args(["send", &uas.tcp_target(), "--count", "5", "--rate", "20"])
+        .args(["--concurrency", "2", "--format", "json"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let doc = &json_lines(&out)[0];
+    let load = &doc["load"];
+    assert_eq!(load["requests"], 5);
+    assert_eq!(load["statuses"]["200"], 2);
+    assert_eq!(load["statuses"]["486"], 3);
+    // Starts are spaced 50 ms apart: the fifth cannot start before 200 ms.
+    assert!(load["elapsed_ms"].as_f64().expect("ms") >= 190.0, "{load}");
+    for p in ["min", "p50", "p90", "p99", "max", "mean"] {
+        assert!(load["latency_ms"][p].as_f64().is_some(), "{p}: {load}");
+    }
+    assert_eq!(doc["messages"].as_array().map(Vec::len), Some(0));
+}
+
+#[test]
+fn load_mode_counts_timeouts_and_exits_3() {
+    let uas = Uas::start(Config {
+        silent: true,
+        ..Config::default()
+    });
+    let out = sipkit()
+        .args([
+            "send",
+            &uas.udp_target(),
+            "--count",
+            "3",
+            "--concurrency",
+            "3",
+        ])
+        .args(["--t1", "5ms"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        stdout_of(&out).contains("3 timeouts"),
+        "{}",
+        stdout_of(&out)
+    );
+    assert!(
+        stderr_of(&out).contains("3 of 3 requests got no final response"),
+        "{}",
+        stderr_of(&out)
+    );
+}
+
+#[test]
+fn a_message_file_must_be_a_matchable_request_of_the_given_method() {
+    let uas = Uas::ok().allow_unused();
+    let dir = tempdir();
+    let good = "OPTIONS ${target} SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=${branch}\r\n\
+                CSeq: 1 OPTIONS\r\n\r\n";
+    let no_branch = "OPTIONS ${target} SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nCSeq: 1 OPTIONS\r\n\r\n";
+    for (content, method, needle) in [
+        (
+            good,
+            Some("REGISTER"),
+            "differs from the message's (OPTIONS)",
+        ),
+        (no_branch, None, "no branch parameter"),
+        ("SIP/2.0 200 OK\r\n\r\n", None, "not a request"),
+    ] {
+        let path = write(dir.path(), "m.sip", content);
+        let mut cmd = sipkit();
+        cmd.arg("send");
+        cmd.args(method);
+        let out = cmd
+            .arg(uas.udp_target())
+            .arg("--message")
+            .arg(&path)
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{content}");
+        assert!(stderr_of(&out).contains(needle), "{}", stderr_of(&out));
+    }
+}
+
+#[test]
+fn options_over_websocket() {
+    let uas = Uas::start(Config {
+        ws: true,
+        ..Config::default()
+    });
+    let out = sipkit()
+        .args(["send", &uas.ws_target()])
+        .output()
+        .expect("runs");
+    let text = stdout_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr_of(&out));
+    assert!(text.contains("(ws 127.0.0.1:"), "{text}");
+    let got = uas.received();
+    assert_eq!(got[0].transport, "ws");
+    // RFC 7118 §5.2: Via transport WS.
+    assert!(
+        got[0].text().contains("Via: SIP/2.0/WS "),
+        "{}",
+        got[0].text()
+    );
 }

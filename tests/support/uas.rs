@@ -44,6 +44,8 @@ pub struct Config {
     /// Pretend to be this many proxies away: a request arriving with Max-Forwards below it
     /// gets 483 Too Many Hops with `Server: hop-N` (N = the Max-Forwards it arrived with).
     pub hops: u8,
+    /// Also listen for WebSocket (RFC 7118, `sip` subprotocol) on its own port.
+    pub ws: bool,
     /// Also listen for TLS with this server configuration (see `support::tls::TestPki`).
     pub tls: Option<Arc<rustls::ServerConfig>>,
 }
@@ -65,6 +67,7 @@ impl Default for Config {
             rechallenge: false,
             tls: None,
             hops: 0,
+            ws: false,
         }
     }
 }
@@ -113,6 +116,7 @@ pub struct Uas {
     udp: SocketAddr,
     tcp: SocketAddr,
     tls: Option<SocketAddr>,
+    ws: Option<SocketAddr>,
     shared: Arc<Mutex<Shared>>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
@@ -144,7 +148,7 @@ impl Uas {
         {
             let (shared, stop, config) = (shared.clone(), stop.clone(), config.clone());
             threads.push(thread::spawn(move || {
-                serve_tcp(tcp, &config, &shared, &stop, started)
+                serve_tcp(tcp, config, shared, stop, started)
             }));
         }
         let mut tls_addr = None;
@@ -171,10 +175,23 @@ impl Uas {
                 }
             }));
         }
+        let mut ws_addr = None;
+        if config.ws {
+            let listener = TcpListener::bind("127.0.0.1:0").expect("binding WS on loopback");
+            listener
+                .set_nonblocking(true)
+                .expect("non-blocking listener");
+            ws_addr = Some(listener.local_addr().expect("local address"));
+            let (shared, stop, config) = (shared.clone(), stop.clone(), config.clone());
+            threads.push(thread::spawn(move || {
+                serve_ws(listener, &config, &shared, &stop, started)
+            }));
+        }
         Uas {
             udp: udp_addr,
             tcp: tcp_addr,
             tls: tls_addr,
+            ws: ws_addr,
             shared,
             stop,
             threads,
@@ -214,9 +231,28 @@ impl Uas {
         format!("sip:{addr};transport=tls")
     }
 
+    /// A WebSocket target: `ws://127.0.0.1:PORT/sip`.
+    pub fn ws_target(&self) -> String {
+        let addr = self.ws.expect("the UAS was started without WebSocket");
+        format!("ws://{addr}/sip")
+    }
+
     /// Everything received so far, dropped datagrams included.
     pub fn received(&self) -> Vec<Received> {
         self.shared.lock().expect("lock").received.clone()
+    }
+
+    /// Everything received once at least `n` messages are in, waiting up to 5 s: a message
+    /// that gets no response (an ACK) may still be in the socket when the client exits.
+    pub fn wait_for(&self, n: usize) -> Vec<Received> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let got = self.received();
+            if got.len() >= n || Instant::now() >= deadline {
+                return got;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// How many requests were answered.
@@ -298,26 +334,102 @@ fn serve_udp(
     }
 }
 
+/// A thread per connection, so concurrent clients (`send --concurrency`) are served at once.
 fn serve_tcp(
+    listener: TcpListener,
+    config: Arc<Config>,
+    shared: Arc<Mutex<Shared>>,
+    stop: Arc<AtomicBool>,
+    started: Instant,
+) {
+    let mut connections = Vec::new();
+    while !stop.load(Ordering::SeqCst) {
+        match listener.accept() {
+            Ok((stream, from)) => {
+                let _ = stream.set_nonblocking(false);
+                let _ = stream.set_read_timeout(Some(Duration::from_millis(20)));
+                let (config, shared, stop) = (config.clone(), shared.clone(), stop.clone());
+                connections.push(thread::spawn(move || {
+                    serve_stream(stream, "tcp", from, &config, &shared, &stop, started);
+                }));
+            }
+            Err(_) => thread::sleep(Duration::from_millis(10)),
+        }
+    }
+    for c in connections {
+        let _ = c.join();
+    }
+}
+
+/// WebSocket connections one after the other, on a small runtime of their own: the upgrade
+/// is the transport tests' `peer::ws_accept`; each text or binary frame is one SIP message.
+fn serve_ws(
     listener: TcpListener,
     config: &Config,
     shared: &Mutex<Shared>,
     stop: &AtomicBool,
     started: Instant,
 ) {
-    while !stop.load(Ordering::SeqCst) {
-        match listener.accept() {
-            Ok((stream, from)) => {
-                let _ = stream.set_nonblocking(false);
-                let _ = stream.set_read_timeout(Some(Duration::from_millis(20)));
-                serve_stream(stream, "tcp", from, config, shared, stop, started);
+    use tokio::io::AsyncReadExt;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime for the WebSocket server");
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+        while !stop.load(Ordering::SeqCst) {
+            let Ok(Ok((tcp, from))) =
+                tokio::time::timeout(Duration::from_millis(20), listener.accept()).await
+            else {
+                continue;
+            };
+            let (mut ws, _path) = super::peer::ws_accept(tcp, true).await;
+            // A frame: 2-byte head, extended length, mask, payload. EOF or close ends it.
+            loop {
+                let mut head = [0u8; 2];
+                let read =
+                    tokio::time::timeout(Duration::from_millis(20), ws.read_exact(&mut head));
+                match read.await {
+                    Err(_) if stop.load(Ordering::SeqCst) => return,
+                    Err(_) => continue,
+                    Ok(Err(_)) => break,
+                    Ok(Ok(_)) => {}
+                }
+                let len = match head[1] & 0x7F {
+                    126 => ws.read_u16().await.map(u64::from),
+                    127 => ws.read_u64().await,
+                    n => Ok(u64::from(n)),
+                };
+                let mut mask = [0u8; 4];
+                let (Ok(len), Ok(_)) = (len, ws.read_exact(&mut mask).await) else {
+                    break;
+                };
+                let mut payload = vec![0u8; usize::try_from(len).unwrap_or(0)];
+                if ws.read_exact(&mut payload).await.is_err() {
+                    break;
+                }
+                for (i, b) in payload.iter_mut().enumerate() {
+                    *b ^= mask[i % 4];
+                }
+                if head[0] & 0x0F == 8 {
+                    break;
+                }
+                shared.lock().expect("lock").received.push(Received {
+                    at: started.elapsed(),
+                    transport: "ws",
+                    from,
+                    bytes: payload.clone(),
+                    dropped: false,
+                });
+                for reply in respond(&payload, config, shared) {
+                    super::peer::ws_write(&mut ws, true, 1, &reply).await;
+                }
             }
-            Err(_) => thread::sleep(Duration::from_millis(10)),
         }
-    }
+    });
 }
 
-/// One connection at a time is enough for `send`.
+/// Serve one stream connection (TCP or TLS) until it closes or the server stops.
 fn serve_stream(
     mut stream: impl Read + Write,
     transport: &'static str,
