@@ -34,6 +34,7 @@ Register-ArgumentCompleter -Native -CommandName 'sipkit' -ScriptBlock {
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check SIP, SDP and MSRP messages against their RFCs, like a compiler checks code')
             [CompletionResult]::new('send', 'send', [CompletionResultType]::ParameterValue, 'Send one SIP request and report what came back (OPTIONS unless METHOD is given)')
             [CompletionResult]::new('decode-pcap', 'decode-pcap', [CompletionResultType]::ParameterValue, 'List the SIP and MSRP messages in a packet capture, group them into calls, draw call flows, count them, extract MSRP files')
+            [CompletionResult]::new('listen', 'listen', [CompletionResultType]::ParameterValue, 'Answer SIP requests as a user agent server, printing each message as it comes')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -133,10 +134,47 @@ Register-ArgumentCompleter -Native -CommandName 'sipkit' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'sipkit;listen' {
+            [CompletionResult]::new('--udp', '--udp', [CompletionResultType]::ParameterName, 'Listen for UDP on ADDR (`IP:PORT`, `[IPv6]:PORT`, or `IP` for port 5060); repeatable')
+            [CompletionResult]::new('--tcp', '--tcp', [CompletionResultType]::ParameterName, 'Listen for TCP on ADDR; repeatable')
+            [CompletionResult]::new('--tls', '--tls', [CompletionResultType]::ParameterName, 'Listen for TLS on ADDR (port 5061 when omitted); needs --cert and --key')
+            [CompletionResult]::new('--ws', '--ws', [CompletionResultType]::ParameterName, 'Listen for SIP over WebSocket (RFC 7118) on ADDR (port 80 when omitted)')
+            [CompletionResult]::new('--wss', '--wss', [CompletionResultType]::ParameterName, 'Listen for SIP over secure WebSocket on ADDR (port 443 when omitted); needs --cert and --key')
+            [CompletionResult]::new('--cert', '--cert', [CompletionResultType]::ParameterName, 'Server certificate chain (PEM, leaf first) for --tls and --wss')
+            [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'Private key (PEM) for --cert')
+            [CompletionResult]::new('--msrp', '--msrp', [CompletionResultType]::ParameterName, 'Our MSRP address, put in the a=path of MSRP answers (`IP:PORT`; default: the first listening IP, port 2855)')
+            [CompletionResult]::new('--reply', '--reply', [CompletionResultType]::ParameterName, 'Answer METHOD with CODE instead of the default, `INVITE=486` or `MESSAGE=403:Go away`; repeatable. CODE is a final status (200-699)')
+            [CompletionResult]::new('--ring', '--ring', [CompletionResultType]::ParameterName, 'Ring this long (180 Ringing) before answering an INVITE (`3s`, `500ms`)')
+            [CompletionResult]::new('-H', '-H ', [CompletionResultType]::ParameterName, 'Add a header field to every response, `-H ''Name: value''`; repeatable')
+            [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'Add a header field to every response, `-H ''Name: value''`; repeatable')
+            [CompletionResult]::new('--auth', '--auth', [CompletionResultType]::ParameterName, 'Challenge every request (but ACK and CANCEL) with Digest for this `user:password` (401 for REGISTER, 407 otherwise; wrong credentials get 403); repeatable')
+            [CompletionResult]::new('--auth-file', '--auth-file', [CompletionResultType]::ParameterName, 'Read `user:password` lines from FILE (blank lines and `#` comments skipped)')
+            [CompletionResult]::new('--auth-alg', '--auth-alg', [CompletionResultType]::ParameterName, 'The algorithms to challenge with, one challenge each, in this order (default: SHA-256,MD5)')
+            [CompletionResult]::new('--realm', '--realm', [CompletionResultType]::ParameterName, 'The Digest realm (default `sipkit`)')
+            [CompletionResult]::new('--nonce-lifetime', '--nonce-lifetime', [CompletionResultType]::ParameterName, 'How long a nonce is accepted; an older one is challenged again with stale=true (default 5 minutes)')
+            [CompletionResult]::new('--write-pcap', '--write-pcap', [CompletionResultType]::ParameterName, 'Write every SIP and MSRP message sent and received to FILE as a pcap capture, with IP/UDP/TCP headers synthesised (TLS and WebSocket messages appear as plain TCP)')
+            [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Exit after answering N requests (ACK, CANCEL and retransmissions do not count)')
+            [CompletionResult]::new('--msrp-count', '--msrp-count', [CompletionResultType]::ParameterName, 'Exit after receiving N whole MSRP messages')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Stop after this long (`30s`); with --count or --msrp-count still unmet, exit 3')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format: `human` for people, `json` for JSON Lines (one object per line, never coloured), `github` for GitHub Actions annotations (validate only)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour the output: `auto` colours only a terminal and honours NO_COLOR')
+            [CompletionResult]::new('--registrar', '--registrar', [CompletionResultType]::ParameterName, 'Keep REGISTER bindings in memory (with expiry) and list them in the 200 OK; requests to a registered address of record are reported as such')
+            [CompletionResult]::new('--full', '--full', [CompletionResultType]::ParameterName, 'Print each message whole, not only its first line')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors: no warnings, no summary. The exit status still tells the result')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors: no warnings, no summary. The exit status still tells the result')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what sipkit is doing to standard error; repeat for more detail (-vv, -vvv)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log what sipkit is doing to standard error; repeat for more detail (-vv, -vvv)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'sipkit;help' {
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check SIP, SDP and MSRP messages against their RFCs, like a compiler checks code')
             [CompletionResult]::new('send', 'send', [CompletionResultType]::ParameterValue, 'Send one SIP request and report what came back (OPTIONS unless METHOD is given)')
             [CompletionResult]::new('decode-pcap', 'decode-pcap', [CompletionResultType]::ParameterValue, 'List the SIP and MSRP messages in a packet capture, group them into calls, draw call flows, count them, extract MSRP files')
+            [CompletionResult]::new('listen', 'listen', [CompletionResultType]::ParameterValue, 'Answer SIP requests as a user agent server, printing each message as it comes')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -147,6 +185,9 @@ Register-ArgumentCompleter -Native -CommandName 'sipkit' -ScriptBlock {
             break
         }
         'sipkit;help;decode-pcap' {
+            break
+        }
+        'sipkit;help;listen' {
             break
         }
         'sipkit;help;help' {

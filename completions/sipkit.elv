@@ -31,6 +31,7 @@ set edit:completion:arg-completer[sipkit] = {|@words|
             cand validate 'Check SIP, SDP and MSRP messages against their RFCs, like a compiler checks code'
             cand send 'Send one SIP request and report what came back (OPTIONS unless METHOD is given)'
             cand decode-pcap 'List the SIP and MSRP messages in a packet capture, group them into calls, draw call flows, count them, extract MSRP files'
+            cand listen 'Answer SIP requests as a user agent server, printing each message as it comes'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'sipkit;validate'= {
@@ -126,10 +127,46 @@ set edit:completion:arg-completer[sipkit] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'sipkit;listen'= {
+            cand --udp 'Listen for UDP on ADDR (`IP:PORT`, `[IPv6]:PORT`, or `IP` for port 5060); repeatable'
+            cand --tcp 'Listen for TCP on ADDR; repeatable'
+            cand --tls 'Listen for TLS on ADDR (port 5061 when omitted); needs --cert and --key'
+            cand --ws 'Listen for SIP over WebSocket (RFC 7118) on ADDR (port 80 when omitted)'
+            cand --wss 'Listen for SIP over secure WebSocket on ADDR (port 443 when omitted); needs --cert and --key'
+            cand --cert 'Server certificate chain (PEM, leaf first) for --tls and --wss'
+            cand --key 'Private key (PEM) for --cert'
+            cand --msrp 'Our MSRP address, put in the a=path of MSRP answers (`IP:PORT`; default: the first listening IP, port 2855)'
+            cand --reply 'Answer METHOD with CODE instead of the default, `INVITE=486` or `MESSAGE=403:Go away`; repeatable. CODE is a final status (200-699)'
+            cand --ring 'Ring this long (180 Ringing) before answering an INVITE (`3s`, `500ms`)'
+            cand -H 'Add a header field to every response, `-H ''Name: value''`; repeatable'
+            cand --header 'Add a header field to every response, `-H ''Name: value''`; repeatable'
+            cand --auth 'Challenge every request (but ACK and CANCEL) with Digest for this `user:password` (401 for REGISTER, 407 otherwise; wrong credentials get 403); repeatable'
+            cand --auth-file 'Read `user:password` lines from FILE (blank lines and `#` comments skipped)'
+            cand --auth-alg 'The algorithms to challenge with, one challenge each, in this order (default: SHA-256,MD5)'
+            cand --realm 'The Digest realm (default `sipkit`)'
+            cand --nonce-lifetime 'How long a nonce is accepted; an older one is challenged again with stale=true (default 5 minutes)'
+            cand --write-pcap 'Write every SIP and MSRP message sent and received to FILE as a pcap capture, with IP/UDP/TCP headers synthesised (TLS and WebSocket messages appear as plain TCP)'
+            cand --count 'Exit after answering N requests (ACK, CANCEL and retransmissions do not count)'
+            cand --msrp-count 'Exit after receiving N whole MSRP messages'
+            cand --timeout 'Stop after this long (`30s`); with --count or --msrp-count still unmet, exit 3'
+            cand --format 'Output format: `human` for people, `json` for JSON Lines (one object per line, never coloured), `github` for GitHub Actions annotations (validate only)'
+            cand --color 'When to colour the output: `auto` colours only a terminal and honours NO_COLOR'
+            cand --registrar 'Keep REGISTER bindings in memory (with expiry) and list them in the 200 OK; requests to a registered address of record are reported as such'
+            cand --full 'Print each message whole, not only its first line'
+            cand -q 'Print only errors: no warnings, no summary. The exit status still tells the result'
+            cand --quiet 'Print only errors: no warnings, no summary. The exit status still tells the result'
+            cand -v 'Log what sipkit is doing to standard error; repeat for more detail (-vv, -vvv)'
+            cand --verbose 'Log what sipkit is doing to standard error; repeat for more detail (-vv, -vvv)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'sipkit;help'= {
             cand validate 'Check SIP, SDP and MSRP messages against their RFCs, like a compiler checks code'
             cand send 'Send one SIP request and report what came back (OPTIONS unless METHOD is given)'
             cand decode-pcap 'List the SIP and MSRP messages in a packet capture, group them into calls, draw call flows, count them, extract MSRP files'
+            cand listen 'Answer SIP requests as a user agent server, printing each message as it comes'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'sipkit;help;validate'= {
@@ -137,6 +174,8 @@ set edit:completion:arg-completer[sipkit] = {|@words|
         &'sipkit;help;send'= {
         }
         &'sipkit;help;decode-pcap'= {
+        }
+        &'sipkit;help;listen'= {
         }
         &'sipkit;help;help'= {
         }

@@ -37,6 +37,7 @@ complete -c sipkit -n "__fish_sipkit_needs_command" -s V -l version -d 'Print ve
 complete -c sipkit -n "__fish_sipkit_needs_command" -f -a "validate" -d 'Check SIP, SDP and MSRP messages against their RFCs, like a compiler checks code'
 complete -c sipkit -n "__fish_sipkit_needs_command" -f -a "send" -d 'Send one SIP request and report what came back (OPTIONS unless METHOD is given)'
 complete -c sipkit -n "__fish_sipkit_needs_command" -f -a "decode-pcap" -d 'List the SIP and MSRP messages in a packet capture, group them into calls, draw call flows, count them, extract MSRP files'
+complete -c sipkit -n "__fish_sipkit_needs_command" -f -a "listen" -d 'Answer SIP requests as a user agent server, printing each message as it comes'
 complete -c sipkit -n "__fish_sipkit_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sipkit -n "__fish_sipkit_using_subcommand validate" -l kind -d 'Treat every input as this kind instead of detecting it from the first line (`MSRP ` starts an MSRP message, `v=` or `m=` an SDP body, anything else is SIP)' -r -f -a "sip\t'A SIP request or response (RFC 3261), with its SDP body if any'
 sdp\t'An SDP session description (RFC 8866)'
@@ -132,7 +133,45 @@ complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -s q -l quiet
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -s v -l verbose -d 'Log what sipkit is doing to standard error; repeat for more detail (-vv, -vvv)'
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -s V -l version -d 'Print version'
-complete -c sipkit -n "__fish_sipkit_using_subcommand help; and not __fish_seen_subcommand_from validate send decode-pcap help" -f -a "validate" -d 'Check SIP, SDP and MSRP messages against their RFCs, like a compiler checks code'
-complete -c sipkit -n "__fish_sipkit_using_subcommand help; and not __fish_seen_subcommand_from validate send decode-pcap help" -f -a "send" -d 'Send one SIP request and report what came back (OPTIONS unless METHOD is given)'
-complete -c sipkit -n "__fish_sipkit_using_subcommand help; and not __fish_seen_subcommand_from validate send decode-pcap help" -f -a "decode-pcap" -d 'List the SIP and MSRP messages in a packet capture, group them into calls, draw call flows, count them, extract MSRP files'
-complete -c sipkit -n "__fish_sipkit_using_subcommand help; and not __fish_seen_subcommand_from validate send decode-pcap help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l udp -d 'Listen for UDP on ADDR (`IP:PORT`, `[IPv6]:PORT`, or `IP` for port 5060); repeatable' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l tcp -d 'Listen for TCP on ADDR; repeatable' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l tls -d 'Listen for TLS on ADDR (port 5061 when omitted); needs --cert and --key' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l ws -d 'Listen for SIP over WebSocket (RFC 7118) on ADDR (port 80 when omitted)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l wss -d 'Listen for SIP over secure WebSocket on ADDR (port 443 when omitted); needs --cert and --key' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l cert -d 'Server certificate chain (PEM, leaf first) for --tls and --wss' -r -F
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l key -d 'Private key (PEM) for --cert' -r -F
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l msrp -d 'Our MSRP address, put in the a=path of MSRP answers (`IP:PORT`; default: the first listening IP, port 2855)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l reply -d 'Answer METHOD with CODE instead of the default, `INVITE=486` or `MESSAGE=403:Go away`; repeatable. CODE is a final status (200-699)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l ring -d 'Ring this long (180 Ringing) before answering an INVITE (`3s`, `500ms`)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -s H -l header -d 'Add a header field to every response, `-H \'Name: value\'`; repeatable' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l auth -d 'Challenge every request (but ACK and CANCEL) with Digest for this `user:password` (401 for REGISTER, 407 otherwise; wrong credentials get 403); repeatable' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l auth-file -d 'Read `user:password` lines from FILE (blank lines and `#` comments skipped)' -r -F
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l auth-alg -d 'The algorithms to challenge with, one challenge each, in this order (default: SHA-256,MD5)' -r -f -a "MD5\t'MD5 (RFC 2617; weak, kept for old servers)'
+MD5-sess\t'MD5-sess'
+SHA-256\t'SHA-256 (RFC 8760)'
+SHA-256-sess\t'SHA-256-sess'
+SHA-512-256\t'SHA-512-256 (RFC 8760)'
+SHA-512-256-sess\t'SHA-512-256-sess'"
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l realm -d 'The Digest realm (default `sipkit`)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l nonce-lifetime -d 'How long a nonce is accepted; an older one is challenged again with stale=true (default 5 minutes)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l write-pcap -d 'Write every SIP and MSRP message sent and received to FILE as a pcap capture, with IP/UDP/TCP headers synthesised (TLS and WebSocket messages appear as plain TCP)' -r -F
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l count -d 'Exit after answering N requests (ACK, CANCEL and retransmissions do not count)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l msrp-count -d 'Exit after receiving N whole MSRP messages' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l timeout -d 'Stop after this long (`30s`); with --count or --msrp-count still unmet, exit 3' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l format -d 'Output format: `human` for people, `json` for JSON Lines (one object per line, never coloured), `github` for GitHub Actions annotations (validate only)' -r -f -a "human\t'Compiler-style diagnostics with source excerpts and a summary'
+json\t'JSON Lines: one object per message and a final summary object'
+github\t'GitHub Actions workflow commands (`::error file=...::...`); validate only'"
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l color -d 'When to colour the output: `auto` colours only a terminal and honours NO_COLOR' -r -f -a "auto\t'Colour when writing to a terminal and NO_COLOR is not set'
+always\t'Always colour, even into a pipe or file'
+never\t'Never colour'"
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l registrar -d 'Keep REGISTER bindings in memory (with expiry) and list them in the 200 OK; requests to a registered address of record are reported as such'
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l full -d 'Print each message whole, not only its first line'
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -s q -l quiet -d 'Print only errors: no warnings, no summary. The exit status still tells the result'
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -s v -l verbose -d 'Log what sipkit is doing to standard error; repeat for more detail (-vv, -vvv)'
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -s V -l version -d 'Print version'
+complete -c sipkit -n "__fish_sipkit_using_subcommand help; and not __fish_seen_subcommand_from validate send decode-pcap listen help" -f -a "validate" -d 'Check SIP, SDP and MSRP messages against their RFCs, like a compiler checks code'
+complete -c sipkit -n "__fish_sipkit_using_subcommand help; and not __fish_seen_subcommand_from validate send decode-pcap listen help" -f -a "send" -d 'Send one SIP request and report what came back (OPTIONS unless METHOD is given)'
+complete -c sipkit -n "__fish_sipkit_using_subcommand help; and not __fish_seen_subcommand_from validate send decode-pcap listen help" -f -a "decode-pcap" -d 'List the SIP and MSRP messages in a packet capture, group them into calls, draw call flows, count them, extract MSRP files'
+complete -c sipkit -n "__fish_sipkit_using_subcommand help; and not __fish_seen_subcommand_from validate send decode-pcap listen help" -f -a "listen" -d 'Answer SIP requests as a user agent server, printing each message as it comes'
+complete -c sipkit -n "__fish_sipkit_using_subcommand help; and not __fish_seen_subcommand_from validate send decode-pcap listen help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -87,6 +87,23 @@ pub(crate) enum Command {
     /// judgement); 2 a usage error, or the capture could not be read to its end (what came
     /// before the error is still printed).
     DecodePcap(Box<DecodePcapArgs>),
+
+    /// Answer SIP requests as a user agent server, printing each message as it comes.
+    ///
+    /// Listens on every --udp, --tcp, --tls, --ws and --wss address given (IPv4 or IPv6, port 0
+    /// for one chosen by the system); with none, on UDP and TCP 127.0.0.1:5060. Other
+    /// interfaces are an explicit choice (`--udp 0.0.0.0:5060`). The bound addresses are
+    /// printed first (a `listening` event in JSON).
+    ///
+    /// Requests get RFC 3261 server transactions: retransmissions are answered with the last
+    /// response, INVITE gets 100 Trying, 180 Ringing (for --ring) and 200 OK with an SDP answer
+    /// retransmitted until the ACK, CANCEL ends a ringing INVITE with 487, BYE outside a
+    /// dialog gets 481. OPTIONS, MESSAGE, INFO, NOTIFY and BYE get 200; unknown methods 501.
+    ///
+    /// Exit status: 0 --count reached, or stopped by Ctrl-C/SIGTERM (or --timeout without
+    /// --count); 2 a usage error, such as an address already in use; 3 --timeout expired
+    /// before --count was reached.
+    Listen(Box<ListenArgs>),
 }
 
 /// What the user asked for.
@@ -347,6 +364,125 @@ pub(crate) struct SendArgs {
 
     /// Give up after this long in all, whatever the transaction timers say (`10s`, `500ms`).
     #[arg(long, value_name = "DURATION", help_heading = "Timers", value_parser = parse_duration)]
+    pub(crate) timeout: Option<std::time::Duration>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ListenArgs {
+    /// Listen for UDP on ADDR (`IP:PORT`, `[IPv6]:PORT`, or `IP` for port 5060); repeatable.
+    #[arg(long, value_name = "ADDR", help_heading = "Addresses")]
+    pub(crate) udp: Vec<String>,
+
+    /// Listen for TCP on ADDR; repeatable.
+    #[arg(long, value_name = "ADDR", help_heading = "Addresses")]
+    pub(crate) tcp: Vec<String>,
+
+    /// Listen for TLS on ADDR (port 5061 when omitted); needs --cert and --key.
+    #[arg(long, value_name = "ADDR", help_heading = "Addresses", requires_all = ["cert", "key"])]
+    pub(crate) tls: Vec<String>,
+
+    /// Listen for SIP over WebSocket (RFC 7118) on ADDR (port 80 when omitted).
+    #[arg(long, value_name = "ADDR", help_heading = "Addresses")]
+    pub(crate) ws: Vec<String>,
+
+    /// Listen for SIP over secure WebSocket on ADDR (port 443 when omitted); needs --cert and --key.
+    #[arg(long, value_name = "ADDR", help_heading = "Addresses", requires_all = ["cert", "key"])]
+    pub(crate) wss: Vec<String>,
+
+    /// Server certificate chain (PEM, leaf first) for --tls and --wss.
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Addresses",
+        requires = "key"
+    )]
+    pub(crate) cert: Option<PathBuf>,
+
+    /// Private key (PEM) for --cert.
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Addresses",
+        requires = "cert"
+    )]
+    pub(crate) key: Option<PathBuf>,
+
+    /// Our MSRP address, put in the a=path of MSRP answers (`IP:PORT`; default: the first
+    /// listening IP, port 2855).
+    #[arg(long, value_name = "ADDR", help_heading = "Addresses")]
+    pub(crate) msrp: Option<String>,
+
+    /// Answer METHOD with CODE instead of the default, `INVITE=486` or `MESSAGE=403:Go away`;
+    /// repeatable. CODE is a final status (200-699).
+    #[arg(long, value_name = "METHOD=CODE[:REASON]", help_heading = "Answers")]
+    pub(crate) reply: Vec<String>,
+
+    /// Ring this long (180 Ringing) before answering an INVITE (`3s`, `500ms`).
+    #[arg(long, value_name = "DURATION", help_heading = "Answers", value_parser = parse_duration)]
+    pub(crate) ring: Option<std::time::Duration>,
+
+    /// Add a header field to every response, `-H 'Name: value'`; repeatable.
+    #[arg(
+        short = 'H',
+        long = "header",
+        value_name = "NAME: VALUE",
+        help_heading = "Answers"
+    )]
+    pub(crate) headers: Vec<String>,
+
+    /// Keep REGISTER bindings in memory (with expiry) and list them in the 200 OK; requests
+    /// to a registered address of record are reported as such.
+    #[arg(long, help_heading = "Answers")]
+    pub(crate) registrar: bool,
+
+    /// Challenge every request (but ACK and CANCEL) with Digest for this `user:password`
+    /// (401 for REGISTER, 407 otherwise; wrong credentials get 403); repeatable.
+    #[arg(long, value_name = "USER:PASSWORD", help_heading = "Authentication")]
+    pub(crate) auth: Vec<String>,
+
+    /// Read `user:password` lines from FILE (blank lines and `#` comments skipped).
+    #[arg(long, value_name = "FILE", help_heading = "Authentication")]
+    pub(crate) auth_file: Option<PathBuf>,
+
+    /// The algorithms to challenge with, one challenge each, in this order (default:
+    /// SHA-256,MD5).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "ALG",
+        value_delimiter = ',',
+        help_heading = "Authentication"
+    )]
+    pub(crate) auth_alg: Vec<AuthAlg>,
+
+    /// The Digest realm (default `sipkit`).
+    #[arg(long, value_name = "REALM", help_heading = "Authentication")]
+    pub(crate) realm: Option<String>,
+
+    /// How long a nonce is accepted; an older one is challenged again with stale=true
+    /// (default 5 minutes).
+    #[arg(long, value_name = "DURATION", help_heading = "Authentication", value_parser = parse_duration)]
+    pub(crate) nonce_lifetime: Option<std::time::Duration>,
+
+    /// Print each message whole, not only its first line.
+    #[arg(long, help_heading = "Output")]
+    pub(crate) full: bool,
+
+    /// Write every SIP and MSRP message sent and received to FILE as a pcap capture, with
+    /// IP/UDP/TCP headers synthesised (TLS and WebSocket messages appear as plain TCP).
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub(crate) write_pcap: Option<PathBuf>,
+
+    /// Exit after answering N requests (ACK, CANCEL and retransmissions do not count).
+    #[arg(long, value_name = "N", help_heading = "Stopping")]
+    pub(crate) count: Option<u64>,
+
+    /// Exit after receiving N whole MSRP messages.
+    #[arg(long, value_name = "N", help_heading = "Stopping")]
+    pub(crate) msrp_count: Option<u64>,
+
+    /// Stop after this long (`30s`); with --count or --msrp-count still unmet, exit 3.
+    #[arg(long, value_name = "DURATION", help_heading = "Stopping", value_parser = parse_duration)]
     pub(crate) timeout: Option<std::time::Duration>,
 }
 

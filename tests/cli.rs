@@ -12,8 +12,10 @@ mod cases {
     mod digest;
     mod exit_codes;
     mod generated;
+    mod interop_listen;
     mod interop_tshark;
     mod json;
+    mod listen;
     mod listener;
     mod pipes;
     mod send;

@@ -4,6 +4,7 @@
 
 pub(crate) mod decode_pcap;
 mod generate;
+mod listen;
 mod send;
 mod validate;
 
@@ -61,6 +62,26 @@ pub(crate) fn run(invocation: Invocation) -> anyhow::Result<Exit> {
             };
             let printer = output::decode::DecodePrinter::stdout(global.format, global.color);
             decode_pcap::run(config, printer)
+        }
+        Invocation::Run(Cli {
+            global,
+            command: Command::Listen(args),
+        }) => {
+            output::init_logging(global.verbose, global.quiet, global.color);
+            if global.format == Format::Github {
+                return usage_failure(&usage_error(
+                    "listen",
+                    ErrorKind::InvalidValue,
+                    "--format github is only accepted by `sipkit validate`",
+                ));
+            }
+            let config = match listen::Config::new(*args) {
+                Ok(config) => config,
+                Err(listen::Invalid::Usage(usage)) => return usage_failure(&usage),
+                Err(listen::Invalid::Input(err)) => return Err(err),
+            };
+            let printer = output::listen::stdout(global.format, global.color, global.quiet);
+            listen::run(config, printer)
         }
         Invocation::Generate { global, args } => {
             output::init_logging(global.verbose, global.quiet, global.color);

@@ -8,6 +8,7 @@ pub(crate) mod decode;
 mod github;
 mod human;
 mod json;
+pub(crate) mod listen;
 mod locate;
 pub(crate) mod send;
 

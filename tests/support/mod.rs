@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each case module uses a different subset
 
 pub mod dns;
+pub mod listen;
 pub mod peer;
 pub mod server_pki;
 pub mod tls;

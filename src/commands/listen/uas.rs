@@ -1,0 +1,1320 @@
+//! The user agent server behind `sipkit listen`, without IO: it is handed each received message
+//! with its flow and the time, and queues the messages to send and the events to print. The
+//! run loop in `mod.rs` does the sockets; this file decides every answer, so it can be tested
+//! in virtual time.
+//!
+//! Transactions (absorbing retransmissions, timers G/H/I/J/L) are
+//! [`ServerTransactions`]; on top of them this keeps what RFC 3261 gives the transaction user:
+//! INVITEs still ringing (for CANCEL and --ring), 2xx responses retransmitted until their ACK
+//! (§13.3.1.4), dialogs for BYE (§15.1.2), Digest nonces (§22.4), and REGISTER bindings (§10.3).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::output::listen::{
+    AuthRecord, BindingRecord, ErrorRecord, ListenEvent, RegistrationRecord, RequestRecord,
+    ResponseRecord, Route, SummaryRecord,
+};
+use crate::proto::Status;
+use crate::proto::digest::{self, Algorithm, Credentials, Secret, Verdict};
+use crate::proto::sdp::{self, AnswerConfig, AudioCodec, MediaBuilder, SdpBuilder};
+use crate::proto::sip::build::MessageBuilder;
+use crate::proto::sip::headers::Contact;
+use crate::proto::sip::{HeaderName, Message, ParseOptions, StartLine, Uri, parse};
+use crate::transport::server_transaction::{
+    Action, Retransmit2xx, Retransmit2xxAction, ServerTransactions, TimerEvent, Timers, TxId,
+};
+use crate::transport::{Flow, Proto};
+
+/// The methods answered 200 unless --reply says otherwise; anything else gets 501.
+const ALLOW: &str =
+    "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, INFO, NOTIFY, REGISTER, PRACK, UPDATE";
+/// The RTP port put in audio answers; no media is sent or received.
+const AUDIO_PORT: u16 = 49170;
+/// Dialogs kept at most; the oldest are forgotten first (a BYE for one then gets 481).
+const MAX_DIALOGS: usize = 100_000;
+/// Nonces kept at most; expired ones are dropped first.
+const MAX_NONCES: usize = 100_000;
+/// The expiry of a binding when REGISTER names none (RFC 3261 §10.2.1.1 leaves it to the
+/// registrar).
+const DEFAULT_EXPIRES: u32 = 3600;
+
+/// A final answer chosen with --reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Reply {
+    pub(crate) code: u16,
+    pub(crate) reason: String,
+}
+
+/// Everything the UAS needs to know from the command line.
+#[derive(Debug, Clone)]
+pub(crate) struct UasConfig {
+    /// Per method (upper case): the final answer.
+    pub(crate) replies: HashMap<String, Reply>,
+    pub(crate) ring: Duration,
+    /// Extra header fields on every response.
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) registrar: bool,
+    /// user → password; empty: no authentication.
+    pub(crate) users: HashMap<String, String>,
+    /// Challenge algorithms, in order.
+    pub(crate) algorithms: Vec<Algorithm>,
+    pub(crate) realm: String,
+    pub(crate) nonce_lifetime: Duration,
+    pub(crate) full: bool,
+    /// Our MSRP URI for a=path and its port; `None` answers MSRP offers with port 0 (488 when
+    /// nothing else is accepted).
+    pub(crate) msrp: Option<(String, u16)>,
+    pub(crate) timers: Timers,
+    /// Numbered tags and nonces instead of random ones (SIPKIT_TEST).
+    pub(crate) test_mode: bool,
+}
+
+/// A message to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Outgoing {
+    pub(crate) flow: Flow,
+    pub(crate) bytes: Vec<u8>,
+}
+
+/// An accepted MSRP offer: the session the MSRP layer should expect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct MsrpOffer {
+    /// Our session id, the last path segment of our MSRP URI.
+    pub(crate) session: String,
+    /// The offerer's a=path.
+    pub(crate) remote_path: Vec<String>,
+}
+
+#[derive(Debug)]
+struct PendingInvite {
+    flow: Flow,
+    request: Vec<u8>,
+    to_tag: String,
+    answer_at: Instant,
+}
+
+#[derive(Debug)]
+struct Pending2xx {
+    schedule: Retransmit2xx,
+    flow: Flow,
+    bytes: Vec<u8>,
+}
+
+#[derive(Debug)]
+struct Binding {
+    contact: String,
+    expires_at: Instant,
+}
+
+/// The server's state.
+#[derive(Debug)]
+pub(crate) struct Uas {
+    cfg: UasConfig,
+    txs: ServerTransactions<Flow>,
+    invites: HashMap<TxId, PendingInvite>,
+    /// (Call-ID, our tag) of 2xx responses waiting for their ACK.
+    acks: HashMap<(String, String), Pending2xx>,
+    /// (Call-ID, our tag) of established dialogs, with the order they were made in.
+    dialogs: HashMap<(String, String), u64>,
+    dialog_seq: u64,
+    nonces: HashMap<String, Instant>,
+    bindings: HashMap<String, Vec<Binding>>,
+    start: Instant,
+    counter: u64,
+    random: std::collections::hash_map::RandomState,
+    /// New requests that count for --count (not ACK, not CANCEL).
+    pub(crate) counted: u64,
+    pub(crate) summary: SummaryRecord,
+    /// Messages to send, drained by the run loop.
+    pub(crate) out: Vec<Outgoing>,
+    /// Events to print, drained by the run loop.
+    pub(crate) events: Vec<ListenEvent>,
+    /// MSRP sessions accepted, drained by the run loop.
+    pub(crate) msrp_offers: Vec<MsrpOffer>,
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+fn route(flow: &Flow) -> Route {
+    Route {
+        transport: flow.proto.as_str().to_owned(),
+        local: flow.local.to_string(),
+        remote: flow.remote.to_string(),
+    }
+}
+
+fn header_str<'a>(msg: &Message<'a>, id: HeaderName) -> String {
+    msg.header(id)
+        .map(|h| String::from_utf8_lossy(h.value).into_owned())
+        .unwrap_or_default()
+}
+
+/// The address of record a URI names: `sip:user@host` with the host lower-cased and no
+/// parameters (RFC 3261 §10.3 step 5).
+fn aor_of(uri: &Uri<'_>) -> String {
+    let scheme = uri.scheme.as_str();
+    let host = uri.host_raw.to_ascii_lowercase();
+    match uri.user {
+        Some(user) => format!("{scheme}:{user}@{host}"),
+        None => format!("{scheme}:{host}"),
+    }
+}
+
+impl Uas {
+    pub(crate) fn new(cfg: UasConfig, now: Instant) -> Uas {
+        Uas {
+            txs: ServerTransactions::new(cfg.timers),
+            cfg,
+            invites: HashMap::new(),
+            acks: HashMap::new(),
+            dialogs: HashMap::new(),
+            dialog_seq: 0,
+            nonces: HashMap::new(),
+            bindings: HashMap::new(),
+            start: now,
+            counter: 0,
+            random: std::collections::hash_map::RandomState::new(),
+            counted: 0,
+            summary: SummaryRecord::default(),
+            out: Vec::new(),
+            events: Vec::new(),
+            msrp_offers: Vec::new(),
+        }
+    }
+
+    /// Milliseconds since the start, for events.
+    pub(crate) fn at(&self, now: Instant) -> f64 {
+        ms(now.saturating_duration_since(self.start))
+    }
+
+    /// A tag, nonce or session id: numbered in test mode, else 64 random bits in hex.
+    fn fresh(&mut self, kind: &str) -> String {
+        use std::hash::{BuildHasher, Hasher};
+        self.counter += 1;
+        if self.cfg.test_mode {
+            return format!("{kind}{}", self.counter);
+        }
+        // RandomState is seeded per process from the OS; hashing a counter with it gives
+        // distinct values nobody outside can predict.
+        let mut h = self.random.build_hasher();
+        h.write_u64(self.counter);
+        format!("{:016x}", h.finish())
+    }
+
+    /// Whether nothing is waiting: no ringing INVITE and no 2xx waiting for its ACK.
+    pub(crate) fn settled(&self) -> bool {
+        self.invites.is_empty() && self.acks.is_empty()
+    }
+
+    /// Whether a timer tick could do something.
+    pub(crate) fn has_timers(&self) -> bool {
+        !self.txs.is_empty() || !self.settled()
+    }
+
+    pub(crate) fn error(&mut self, flow: Option<&Flow>, message: String, now: Instant) {
+        self.summary.errors += 1;
+        let at = self.at(now);
+        self.events.push(ListenEvent::Error(ErrorRecord {
+            at_ms: at,
+            transport: flow.map(|f| f.proto.as_str().to_owned()),
+            remote: flow.map(|f| f.remote.to_string()),
+            message,
+        }));
+    }
+
+    /// Handle one received SIP message.
+    pub(crate) fn on_message(&mut self, data: &[u8], flow: Flow, now: Instant) {
+        let msg = match parse(data, &ParseOptions::datagram()) {
+            Ok(Status::Complete(msg, _)) => msg,
+            Ok(Status::Partial) => {
+                self.error(Some(&flow), "an incomplete SIP message".into(), now);
+                return;
+            }
+            Err(e) => {
+                self.error(
+                    Some(&flow),
+                    format!(
+                        "unparsable SIP message: {} at byte {} ({})",
+                        e.message, e.offset, e.rfc
+                    ),
+                    now,
+                );
+                return;
+            }
+        };
+        if let StartLine::Response { code, reason, .. } = msg.start {
+            let at = self.at(now);
+            let method = msg.cseq().map(|c| c.method.to_owned()).unwrap_or_default();
+            self.events.push(ListenEvent::Response(ResponseRecord {
+                at_ms: at,
+                direction: "received",
+                route: route(&flow),
+                status: code,
+                reason: String::from_utf8_lossy(reason).into_owned(),
+                method,
+                call_id: msg.call_id().unwrap_or_default().to_owned(),
+                message: self
+                    .cfg
+                    .full
+                    .then(|| String::from_utf8_lossy(data).into_owned()),
+            }));
+            return;
+        }
+        let action = match self.txs.on_request(&msg, flow.proto.reliable(), flow, now) {
+            Ok(a) => a,
+            Err(e) => {
+                self.error(
+                    Some(&flow),
+                    format!("request dropped: {} ({})", e.message, e.rfc),
+                    now,
+                );
+                return;
+            }
+        };
+        match action {
+            Action::Retransmit { response, .. } => {
+                self.summary.retransmissions_absorbed += 1;
+                self.out.push(Outgoing {
+                    flow,
+                    bytes: response,
+                });
+            }
+            Action::Absorbed(_) => self.summary.retransmissions_absorbed += 1,
+            Action::AckForNon2xx(_) => self.report_request(&msg, data, &flow, now),
+            Action::AckToTu(_) => {
+                self.report_request(&msg, data, &flow, now);
+                if let (Ok(call_id), Ok(to)) = (msg.call_id(), msg.to_addr()) {
+                    let key = (call_id.to_owned(), to.tag().unwrap_or_default().to_owned());
+                    self.acks.remove(&key);
+                }
+            }
+            Action::Cancel { id, invite } => {
+                self.report_request(&msg, data, &flow, now);
+                match invite.and_then(|i| self.invites.remove(&i).map(|p| (i, p))) {
+                    Some((invite_id, pending)) => {
+                        let tag = pending.to_tag.clone();
+                        self.respond(
+                            id,
+                            &msg,
+                            &flow,
+                            200,
+                            "OK",
+                            Some(&tag),
+                            Vec::new(),
+                            None,
+                            now,
+                        );
+                        if let Ok(Status::Complete(inv, _)) =
+                            parse(&pending.request, &ParseOptions::datagram())
+                        {
+                            self.respond(
+                                invite_id,
+                                &inv,
+                                &pending.flow,
+                                487,
+                                "Request Terminated",
+                                Some(&tag),
+                                Vec::new(),
+                                None,
+                                now,
+                            );
+                        }
+                    }
+                    None => {
+                        let tag = self.fresh("t");
+                        self.respond(
+                            id,
+                            &msg,
+                            &flow,
+                            481,
+                            "Call/Transaction Does Not Exist",
+                            Some(&tag),
+                            Vec::new(),
+                            None,
+                            now,
+                        );
+                    }
+                }
+            }
+            Action::New(id) => {
+                self.counted += 1;
+                self.report_request(&msg, data, &flow, now);
+                self.on_new(id, &msg, data, flow, now);
+            }
+        }
+    }
+
+    fn report_request(&mut self, msg: &Message<'_>, data: &[u8], flow: &Flow, now: Instant) {
+        let StartLine::Request { method, uri, .. } = msg.start else {
+            return;
+        };
+        self.summary.requests += 1;
+        *self.summary.methods.entry(method.to_owned()).or_default() += 1;
+        let (registered, contacts) = match msg.request_uri() {
+            Some(Ok(u)) if method != "REGISTER" && !self.bindings.is_empty() => {
+                let aor = aor_of(&u);
+                let contacts: Vec<String> = self
+                    .bindings
+                    .get(&aor)
+                    .map(|b| {
+                        b.iter()
+                            .filter(|b| b.expires_at > now)
+                            .map(|b| b.contact.clone())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if contacts.is_empty() {
+                    (None, contacts)
+                } else {
+                    (Some(aor), contacts)
+                }
+            }
+            _ => (None, Vec::new()),
+        };
+        let at = self.at(now);
+        self.events.push(ListenEvent::Request(RequestRecord {
+            at_ms: at,
+            route: route(flow),
+            method: method.to_owned(),
+            uri: uri.to_owned(),
+            call_id: msg.call_id().unwrap_or_default().to_owned(),
+            cseq: msg.cseq().map(|c| c.seq).unwrap_or(0),
+            from: header_str(msg, HeaderName::From),
+            to: header_str(msg, HeaderName::To),
+            registered,
+            contacts,
+            message: self
+                .cfg
+                .full
+                .then(|| String::from_utf8_lossy(data).into_owned()),
+        }));
+    }
+
+    /// Build, record in the transaction and queue one response.
+    #[allow(clippy::too_many_arguments)]
+    fn respond(
+        &mut self,
+        id: TxId,
+        req: &Message<'_>,
+        flow: &Flow,
+        code: u16,
+        reason: &str,
+        to_tag: Option<&str>,
+        extra: Vec<(String, String)>,
+        body: Option<(&str, Vec<u8>)>,
+        now: Instant,
+    ) -> Vec<u8> {
+        let mut b = MessageBuilder::response_to(req, code, reason, to_tag);
+        if (200..300).contains(&code) && req.method() == Some("INVITE") {
+            // RFC 3261 §12.1.1: the 2xx copies the Record-Route set.
+            for h in req.headers_of(HeaderName::RecordRoute) {
+                b = b.header("Record-Route", &String::from_utf8_lossy(h.value));
+            }
+        }
+        for (n, v) in extra.iter().chain(self.cfg.headers.iter()) {
+            b = b.header(n, v);
+        }
+        b = b.header("Server", concat!("sipkit/", env!("CARGO_PKG_VERSION")));
+        if let Some((ct, body)) = body {
+            b = b.body(ct, body);
+        }
+        let bytes = b.build();
+        if let Err(e) = self.txs.respond(id, code, &bytes, now) {
+            self.error(Some(flow), format!("response not sent: {e}"), now);
+            return bytes;
+        }
+        self.summary.responses += 1;
+        *self.summary.statuses.entry(code).or_default() += 1;
+        let at = self.at(now);
+        self.events.push(ListenEvent::Response(ResponseRecord {
+            at_ms: at,
+            direction: "sent",
+            route: route(flow),
+            status: code,
+            reason: reason.to_owned(),
+            method: req.cseq().map(|c| c.method.to_owned()).unwrap_or_default(),
+            call_id: req.call_id().unwrap_or_default().to_owned(),
+            message: self
+                .cfg
+                .full
+                .then(|| String::from_utf8_lossy(&bytes).into_owned()),
+        }));
+        self.out.push(Outgoing {
+            flow: *flow,
+            bytes: bytes.clone(),
+        });
+        bytes
+    }
+
+    fn contact(&self, flow: &Flow, req: &Message<'_>) -> String {
+        let host = if flow.local.ip().is_unspecified() {
+            match req.request_uri() {
+                Some(Ok(u)) => u.host_raw.to_owned(),
+                _ => flow.local.ip().to_string(),
+            }
+        } else {
+            match flow.local {
+                SocketAddr::V4(a) => a.ip().to_string(),
+                SocketAddr::V6(a) => format!("[{}]", a.ip()),
+            }
+        };
+        let transport = if flow.proto == Proto::Udp {
+            String::new()
+        } else {
+            format!(";transport={}", flow.proto.as_str())
+        };
+        format!("<sip:{host}:{}{transport}>", flow.local.port())
+    }
+
+    fn on_new(&mut self, id: TxId, msg: &Message<'_>, data: &[u8], flow: Flow, now: Instant) {
+        let method = msg.method().unwrap_or_default().to_owned();
+        let has_tag = msg.to_addr().map(|t| t.tag().is_some()).unwrap_or(false);
+        let to_tag = match msg.to_addr().ok().and_then(|t| t.tag()) {
+            Some(t) => t.to_owned(),
+            None => self.fresh("t"),
+        };
+        if !self.cfg.users.is_empty() && !self.authorized(id, msg, &flow, &to_tag, now) {
+            return;
+        }
+        let reply = self.cfg.replies.get(&method).cloned();
+        match method.as_str() {
+            "INVITE" => self.on_invite(id, msg, data, flow, to_tag, has_tag, reply, now),
+            "BYE" => {
+                let key = (msg.call_id().unwrap_or_default().to_owned(), to_tag.clone());
+                let (code, reason) = match reply {
+                    Some(r) => (r.code, r.reason),
+                    None if self.dialogs.remove(&key).is_some() => (200, "OK".into()),
+                    None => (481, "Call/Transaction Does Not Exist".into()),
+                };
+                self.acks.remove(&key);
+                self.respond(
+                    id,
+                    msg,
+                    &flow,
+                    code,
+                    &reason,
+                    Some(&to_tag),
+                    Vec::new(),
+                    None,
+                    now,
+                );
+            }
+            "REGISTER" if reply.is_none() => self.on_register(id, msg, &flow, &to_tag, now),
+            _ => {
+                let known = ALLOW.split(", ").any(|m| m == method);
+                let (code, reason) = match reply {
+                    Some(r) => (r.code, r.reason),
+                    None if known => (200, "OK".into()),
+                    None => (501, "Not Implemented".into()),
+                };
+                let mut extra = Vec::new();
+                if method == "OPTIONS" || code == 501 || code == 405 {
+                    extra.push(("Allow".to_owned(), ALLOW.to_owned()));
+                }
+                if method == "OPTIONS" {
+                    extra.push(("Accept".to_owned(), "application/sdp".to_owned()));
+                }
+                self.respond(
+                    id,
+                    msg,
+                    &flow,
+                    code,
+                    &reason,
+                    Some(&to_tag),
+                    extra,
+                    None,
+                    now,
+                );
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_invite(
+        &mut self,
+        id: TxId,
+        msg: &Message<'_>,
+        data: &[u8],
+        flow: Flow,
+        to_tag: String,
+        in_dialog: bool,
+        reply: Option<Reply>,
+        now: Instant,
+    ) {
+        let call_id = msg.call_id().unwrap_or_default().to_owned();
+        if in_dialog && reply.is_none() && !self.dialogs.contains_key(&(call_id, to_tag.clone())) {
+            self.respond(
+                id,
+                msg,
+                &flow,
+                481,
+                "Call/Transaction Does Not Exist",
+                Some(&to_tag),
+                Vec::new(),
+                None,
+                now,
+            );
+            return;
+        }
+        self.respond(id, msg, &flow, 100, "Trying", None, Vec::new(), None, now);
+        let ringing = !self.cfg.ring.is_zero() && !in_dialog;
+        let success = reply.as_ref().is_none_or(|r| r.code < 300);
+        if ringing || (success && !in_dialog) {
+            self.respond(
+                id,
+                msg,
+                &flow,
+                180,
+                "Ringing",
+                Some(&to_tag),
+                Vec::new(),
+                None,
+                now,
+            );
+        }
+        if ringing {
+            self.invites.insert(
+                id,
+                PendingInvite {
+                    flow,
+                    request: data.to_vec(),
+                    to_tag,
+                    answer_at: now + self.cfg.ring,
+                },
+            );
+        } else {
+            self.answer_invite(id, msg, &flow, &to_tag, now);
+        }
+    }
+
+    /// The final answer to an INVITE: the --reply, or 200 with an SDP answer (488 when no
+    /// offered stream can be accepted).
+    fn answer_invite(&mut self, id: TxId, msg: &Message<'_>, flow: &Flow, tag: &str, now: Instant) {
+        if let Some(r) = self.cfg.replies.get("INVITE").cloned() {
+            if r.code >= 300 {
+                self.respond(
+                    id,
+                    msg,
+                    flow,
+                    r.code,
+                    &r.reason,
+                    Some(tag),
+                    Vec::new(),
+                    None,
+                    now,
+                );
+                return;
+            }
+        }
+        let (code, reason) = match self.cfg.replies.get("INVITE") {
+            Some(r) => (r.code, r.reason.clone()),
+            None => (200, "OK".to_owned()),
+        };
+        let sdp = match self.sdp_answer(msg, flow) {
+            Ok(sdp) => sdp,
+            Err(why) => {
+                let extra = vec![("Warning".to_owned(), format!("304 sipkit \"{why}\""))];
+                self.respond(
+                    id,
+                    msg,
+                    flow,
+                    488,
+                    "Not Acceptable Here",
+                    Some(tag),
+                    extra,
+                    None,
+                    now,
+                );
+                return;
+            }
+        };
+        let extra = vec![("Contact".to_owned(), self.contact(flow, msg))];
+        let bytes = self.respond(
+            id,
+            msg,
+            flow,
+            code,
+            &reason,
+            Some(tag),
+            extra,
+            Some(("application/sdp", sdp.into_bytes())),
+            now,
+        );
+        let key = (msg.call_id().unwrap_or_default().to_owned(), tag.to_owned());
+        if self.dialogs.len() >= MAX_DIALOGS {
+            if let Some(oldest) = self
+                .dialogs
+                .iter()
+                .min_by_key(|(_, n)| **n)
+                .map(|(k, _)| k.clone())
+            {
+                self.dialogs.remove(&oldest);
+            }
+        }
+        self.dialog_seq += 1;
+        self.dialogs.insert(key.clone(), self.dialog_seq);
+        self.acks.insert(
+            key,
+            Pending2xx {
+                schedule: Retransmit2xx::new(now, &self.cfg.timers),
+                flow: *flow,
+                bytes,
+            },
+        );
+    }
+
+    /// Our SDP: an answer to the offer in the INVITE, or an audio offer when there is none.
+    fn sdp_answer(&mut self, msg: &Message<'_>, flow: &Flow) -> Result<String, String> {
+        let address = flow.local.ip().to_string();
+        let session_id = if self.cfg.test_mode {
+            1
+        } else {
+            self.counter + 1
+        };
+        let is_sdp = match msg.content_type() {
+            Some(Ok(ct)) => ct.is("application", "sdp"),
+            _ => false,
+        };
+        if msg.body.is_empty() || !is_sdp {
+            // RFC 3261 §13.2.1: no offer in the INVITE, so the 2xx carries ours.
+            return Ok(SdpBuilder::new("sipkit", session_id, &address)
+                .media(MediaBuilder::audio(
+                    AUDIO_PORT,
+                    &[
+                        AudioCodec::Pcmu,
+                        AudioCodec::Pcma,
+                        AudioCodec::TelephoneEvent,
+                    ],
+                ))
+                .build());
+        }
+        let offer =
+            sdp::parse(msg.body).map_err(|e| format!("unusable SDP offer: {}", e.message))?;
+        let mut cfg = AnswerConfig {
+            username: "sipkit".to_owned(),
+            session_id,
+            address,
+            audio_port: AUDIO_PORT,
+            audio_codecs: vec![
+                AudioCodec::Pcmu,
+                AudioCodec::Pcma,
+                AudioCodec::TelephoneEvent,
+            ],
+            accept_types: vec!["*".to_owned()],
+            accept_wrapped_types: vec!["*".to_owned()],
+            ..AnswerConfig::default()
+        };
+        let msrp_offer = offer.media.iter().find(|m| m.is_msrp() && m.port != 0);
+        let mut session = None;
+        if let (Some((base, port)), Some(m)) = (self.cfg.msrp.clone(), msrp_offer) {
+            let id = self.fresh("s");
+            cfg.msrp_port = port;
+            cfg.msrp_path = format!("{base}/{id};tcp");
+            let remote_path = match m.path() {
+                Some(Ok(p)) => p.iter().map(|s| (*s).to_owned()).collect(),
+                _ => Vec::new(),
+            };
+            session = Some(MsrpOffer {
+                session: id,
+                remote_path,
+            });
+        }
+        let answer = SdpBuilder::answer_for(&offer, &cfg);
+        let accepted = sdp::parse(answer.as_bytes())
+            .map(|a| a.media.iter().any(|m| m.port != 0))
+            .unwrap_or(false);
+        if !accepted {
+            return Err(if msrp_offer.is_some() && self.cfg.msrp.is_none() {
+                "MSRP is not available".to_owned()
+            } else {
+                "no offered media stream is supported".to_owned()
+            });
+        }
+        self.msrp_offers.extend(session);
+        Ok(answer)
+    }
+
+    /// RFC 3261 §10.3: update the bindings of the To address of record, answer with them all.
+    fn on_register(&mut self, id: TxId, msg: &Message<'_>, flow: &Flow, tag: &str, now: Instant) {
+        let aor = match msg.to_addr() {
+            Ok(to) => aor_of(&to.uri),
+            Err(e) => {
+                self.respond(
+                    id,
+                    msg,
+                    flow,
+                    400,
+                    &format!("Bad To: {}", e.message),
+                    Some(tag),
+                    Vec::new(),
+                    None,
+                    now,
+                );
+                return;
+            }
+        };
+        let header_expires = match msg.expires() {
+            Some(Ok(e)) => Some(e),
+            _ => None,
+        };
+        let mut changes: Vec<(String, u32)> = Vec::new();
+        let mut star = false;
+        for c in msg.contacts() {
+            match c {
+                Ok(Contact::Star) => star = true,
+                Ok(c @ Contact::Addr(a)) => {
+                    let expires = match c.expires() {
+                        Some(Ok(e)) => e,
+                        _ => header_expires.unwrap_or(DEFAULT_EXPIRES),
+                    };
+                    changes.push((a.uri.raw.to_owned(), expires));
+                }
+                Err(e) => {
+                    let reason = format!("Bad Contact: {}", e.message);
+                    self.respond(
+                        id,
+                        msg,
+                        flow,
+                        400,
+                        &reason,
+                        Some(tag),
+                        Vec::new(),
+                        None,
+                        now,
+                    );
+                    return;
+                }
+            }
+        }
+        if star && (header_expires != Some(0) || !changes.is_empty()) {
+            // §10.3 step 6: `*` only with Expires 0 and no other Contact.
+            self.respond(
+                id,
+                msg,
+                flow,
+                400,
+                "Invalid Contact *",
+                Some(tag),
+                Vec::new(),
+                None,
+                now,
+            );
+            return;
+        }
+        let mut list = Vec::new();
+        if self.cfg.registrar {
+            let entry = self.bindings.entry(aor.clone()).or_default();
+            entry.retain(|b| b.expires_at > now);
+            if star {
+                entry.clear();
+            }
+            for (contact, expires) in changes {
+                entry.retain(|b| b.contact != contact);
+                if expires > 0 {
+                    entry.push(Binding {
+                        contact,
+                        expires_at: now + Duration::from_secs(u64::from(expires)),
+                    });
+                }
+            }
+            for b in entry.iter() {
+                let left = b.expires_at.saturating_duration_since(now);
+                // Round up, so a binding still present never shows 0.
+                let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+                list.push(BindingRecord {
+                    contact: b.contact.clone(),
+                    expires: u32::try_from(secs).unwrap_or(u32::MAX),
+                });
+            }
+            if entry.is_empty() {
+                self.bindings.remove(&aor);
+            }
+        } else {
+            // Without --registrar nothing is kept: the bindings asked for are echoed back.
+            list = changes
+                .into_iter()
+                .filter(|(_, e)| *e > 0)
+                .map(|(contact, expires)| BindingRecord { contact, expires })
+                .collect();
+        }
+        let extra: Vec<(String, String)> = list
+            .iter()
+            .map(|b| {
+                (
+                    "Contact".to_owned(),
+                    format!("<{}>;expires={}", b.contact, b.expires),
+                )
+            })
+            .collect();
+        self.respond(id, msg, flow, 200, "OK", Some(tag), extra, None, now);
+        if self.cfg.registrar {
+            let at = self.at(now);
+            self.events
+                .push(ListenEvent::Registration(RegistrationRecord {
+                    at_ms: at,
+                    aor,
+                    call_id: msg.call_id().unwrap_or_default().to_owned(),
+                    bindings: list,
+                }));
+        }
+    }
+
+    /// Check Digest credentials (RFC 3261 §22.4); when they are missing, wrong or stale, send
+    /// the challenge and return false.
+    fn authorized(
+        &mut self,
+        id: TxId,
+        msg: &Message<'_>,
+        flow: &Flow,
+        tag: &str,
+        now: Instant,
+    ) -> bool {
+        let method = msg.method().unwrap_or_default().to_owned();
+        let register = method == "REGISTER";
+        let header = if register {
+            HeaderName::Authorization
+        } else {
+            HeaderName::ProxyAuthorization
+        };
+        let call_id = msg.call_id().unwrap_or_default().to_owned();
+        let mut outcome: (&'static str, Option<String>, Option<String>, Option<String>) =
+            ("challenged", None, None, None);
+        for auth in msg.auth(header) {
+            let Ok(auth) = auth else {
+                outcome = (
+                    "rejected",
+                    None,
+                    None,
+                    Some("unparsable credentials".into()),
+                );
+                continue;
+            };
+            let creds = match Credentials::parse(&auth) {
+                Ok(c) => c,
+                Err(e) => {
+                    outcome = ("rejected", None, None, Some(e.to_string()));
+                    continue;
+                }
+            };
+            if creds.realm != self.cfg.realm {
+                continue;
+            }
+            let user = Some(creds.username.to_string());
+            let alg = Some(creds.algorithm.as_str().to_owned());
+            if !self.cfg.algorithms.contains(&creds.algorithm) {
+                outcome = ("rejected", user, alg, Some("algorithm not offered".into()));
+                break;
+            }
+            let Some(password) = self.cfg.users.get(creds.username.as_ref()) else {
+                outcome = ("rejected", user, alg, Some("unknown user".into()));
+                break;
+            };
+            let lifetime = self.cfg.nonce_lifetime;
+            let fresh = self
+                .nonces
+                .get(creds.nonce.as_ref())
+                .is_some_and(|issued| now.saturating_duration_since(*issued) < lifetime);
+            let issued = if fresh { creds.nonce.as_ref() } else { "" };
+            outcome = match digest::verify(
+                &creds,
+                &Secret::Password(password),
+                &method,
+                msg.body,
+                issued,
+            ) {
+                Verdict::Ok => {
+                    let at = self.at(now);
+                    self.events.push(ListenEvent::Auth(AuthRecord {
+                        at_ms: at,
+                        method,
+                        call_id,
+                        result: "accepted",
+                        user,
+                        algorithm: alg,
+                        reason: None,
+                    }));
+                    return true;
+                }
+                Verdict::Stale => ("stale", user, alg, None),
+                Verdict::Wrong => ("rejected", user, alg, Some("wrong response".into())),
+            };
+            break;
+        }
+        let (result, user, algorithm, reason) = outcome;
+        let at = self.at(now);
+        self.events.push(ListenEvent::Auth(AuthRecord {
+            at_ms: at,
+            method: method.clone(),
+            call_id,
+            result,
+            user,
+            algorithm,
+            reason,
+        }));
+        if result == "rejected" {
+            // Challenging again with a fresh nonce would have a client retry for ever; a
+            // wrong password is a refusal (RFC 3261 §21.4.4).
+            self.respond(
+                id,
+                msg,
+                flow,
+                403,
+                "Forbidden",
+                Some(tag),
+                Vec::new(),
+                None,
+                now,
+            );
+            return false;
+        }
+        let nonce = self.issue_nonce(now);
+        let (code, reason, name) = if register {
+            (401, "Unauthorized", "WWW-Authenticate")
+        } else {
+            (407, "Proxy Authentication Required", "Proxy-Authenticate")
+        };
+        let extra = self
+            .cfg
+            .algorithms
+            .iter()
+            .map(|alg| {
+                let mut v = format!(
+                    "Digest realm=\"{}\", nonce=\"{nonce}\", algorithm={}, qop=\"auth\"",
+                    self.cfg.realm,
+                    alg.as_str()
+                );
+                if result == "stale" {
+                    v.push_str(", stale=true");
+                }
+                (name.to_owned(), v)
+            })
+            .collect();
+        self.respond(id, msg, flow, code, reason, Some(tag), extra, None, now);
+        false
+    }
+
+    fn issue_nonce(&mut self, now: Instant) -> String {
+        if self.nonces.len() >= MAX_NONCES {
+            let lifetime = self.cfg.nonce_lifetime;
+            self.nonces
+                .retain(|_, issued| now.saturating_duration_since(*issued) < lifetime);
+        }
+        let mut nonce = self.fresh("n");
+        if !self.cfg.test_mode {
+            let _ = write!(nonce, "{}", self.fresh("n"));
+        }
+        self.nonces.insert(nonce.clone(), now);
+        nonce
+    }
+
+    /// Run the timers due at `now`: transaction timers, ringing INVITEs to answer, 2xx to
+    /// retransmit.
+    pub(crate) fn on_tick(&mut self, now: Instant) {
+        for ev in self.txs.on_timer(now) {
+            match ev {
+                TimerEvent::Retransmit { response, ctx, .. } => {
+                    self.summary.retransmissions_sent += 1;
+                    self.out.push(Outgoing {
+                        flow: ctx,
+                        bytes: response,
+                    });
+                }
+                TimerEvent::NoAck { ctx, .. } => {
+                    self.error(
+                        Some(&ctx),
+                        "no ACK came for a final response to INVITE (timer H)".into(),
+                        now,
+                    );
+                }
+                TimerEvent::Terminated(_) => {}
+            }
+        }
+        let due: Vec<TxId> = self
+            .invites
+            .iter()
+            .filter(|(_, p)| p.answer_at <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            if let Some(p) = self.invites.remove(&id) {
+                if let Ok(Status::Complete(msg, _)) = parse(&p.request, &ParseOptions::datagram()) {
+                    self.answer_invite(id, &msg, &p.flow, &p.to_tag, now);
+                }
+            }
+        }
+        let mut gave_up = Vec::new();
+        for (key, p) in &mut self.acks {
+            match p.schedule.on_timer(now) {
+                Retransmit2xxAction::Wait => {}
+                Retransmit2xxAction::Send => {
+                    self.summary.retransmissions_sent += 1;
+                    self.out.push(Outgoing {
+                        flow: p.flow,
+                        bytes: p.bytes.clone(),
+                    });
+                }
+                Retransmit2xxAction::GiveUp => gave_up.push((key.clone(), p.flow)),
+            }
+        }
+        for (key, flow) in gave_up {
+            self.acks.remove(&key);
+            self.error(
+                Some(&flow),
+                format!(
+                    "no ACK for the 2xx to INVITE (Call-ID {}) after 64*T1",
+                    key.0
+                ),
+                now,
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::SocketAddr;
+
+    fn cfg() -> UasConfig {
+        UasConfig {
+            replies: HashMap::new(),
+            ring: Duration::ZERO,
+            headers: Vec::new(),
+            registrar: false,
+            users: HashMap::new(),
+            algorithms: vec![Algorithm::Sha256, Algorithm::Md5],
+            realm: "sipkit".into(),
+            nonce_lifetime: Duration::from_secs(300),
+            full: false,
+            msrp: None,
+            timers: Timers::default(),
+            test_mode: true,
+        }
+    }
+
+    fn flow() -> Flow {
+        let local: SocketAddr = "127.0.0.1:5060".parse().expect("addr");
+        let remote: SocketAddr = "127.0.0.1:4000".parse().expect("addr");
+        Flow {
+            proto: Proto::Udp,
+            local,
+            remote,
+            conn: None,
+        }
+    }
+
+    fn request(
+        method: &str,
+        branch: &str,
+        to_tag: Option<&str>,
+        extra: &str,
+        body: &str,
+    ) -> Vec<u8> {
+        let tag = to_tag.map(|t| format!(";tag={t}")).unwrap_or_default();
+        format!(
+            "{method} sip:bob@127.0.0.1 SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 127.0.0.1:4000;branch={branch}\r\n\
+             From: <sip:alice@127.0.0.1>;tag=a1\r\n\
+             To: <sip:bob@127.0.0.1>{tag}\r\n\
+             Call-ID: call1\r\n\
+             CSeq: 1 {method}\r\n\
+             Max-Forwards: 70\r\n{extra}\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    }
+
+    fn statuses(uas: &mut Uas) -> Vec<u16> {
+        uas.out
+            .drain(..)
+            .map(|o| {
+                let Ok(Status::Complete(m, _)) = parse(&o.bytes, &ParseOptions::datagram()) else {
+                    panic!("unparsable response");
+                };
+                m.status().expect("a response")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn options_is_answered_and_a_retransmission_gets_the_same_response() {
+        let now = Instant::now();
+        let mut uas = Uas::new(cfg(), now);
+        let req = request("OPTIONS", "z9hG4bK1", None, "", "");
+        uas.on_message(&req, flow(), now);
+        let first = uas.out.clone();
+        assert_eq!(statuses(&mut uas), [200]);
+        uas.on_message(&req, flow(), now);
+        assert_eq!(uas.out, first, "the retransmission gets the same bytes");
+        assert_eq!(uas.summary.retransmissions_absorbed, 1);
+        assert_eq!(uas.counted, 1);
+    }
+
+    #[test]
+    fn invite_gets_100_180_200_then_the_2xx_is_resent_until_ack() {
+        let t0 = Instant::now();
+        let mut uas = Uas::new(cfg(), t0);
+        let sdp = "v=0\r\no=a 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+                   m=audio 4000 RTP/AVP 0\r\n";
+        let inv = request(
+            "INVITE",
+            "z9hG4bK2",
+            None,
+            "Content-Type: application/sdp\r\n",
+            sdp,
+        );
+        uas.on_message(&inv, flow(), t0);
+        let ok = uas.out[2].bytes.clone();
+        assert_eq!(statuses(&mut uas), [100, 180, 200]);
+        let text = String::from_utf8_lossy(&ok).into_owned();
+        assert!(text.contains("m=audio 49170 RTP/AVP 0\r\n"), "{text}");
+        assert!(text.contains("Contact: <sip:127.0.0.1:5060>"), "{text}");
+        uas.on_tick(t0 + Duration::from_millis(600));
+        assert_eq!(statuses(&mut uas), [200], "resent at T1");
+        let ack = request("ACK", "z9hG4bK3", Some("t1"), "", "");
+        uas.on_message(&ack, flow(), t0 + Duration::from_millis(700));
+        assert!(uas.settled());
+        uas.on_tick(t0 + Duration::from_secs(2));
+        assert!(uas.out.is_empty(), "no more 2xx after the ACK");
+        let bye = request("BYE", "z9hG4bK4", Some("t1"), "", "");
+        uas.on_message(&bye, flow(), t0 + Duration::from_secs(3));
+        assert_eq!(statuses(&mut uas), [200]);
+        uas.on_message(&request("BYE", "z9hG4bK5", Some("t1"), "", ""), flow(), t0);
+        assert_eq!(statuses(&mut uas), [481], "the dialog is gone");
+    }
+
+    #[test]
+    fn cancel_ends_a_ringing_invite_with_487() {
+        let t0 = Instant::now();
+        let mut c = cfg();
+        c.ring = Duration::from_secs(5);
+        let mut uas = Uas::new(c, t0);
+        uas.on_message(&request("INVITE", "z9hG4bK6", None, "", ""), flow(), t0);
+        assert_eq!(statuses(&mut uas), [100, 180]);
+        uas.on_message(&request("CANCEL", "z9hG4bK6", None, "", ""), flow(), t0);
+        assert_eq!(statuses(&mut uas), [200, 487]);
+        uas.on_tick(t0 + Duration::from_secs(6));
+        assert_eq!(
+            statuses(&mut uas),
+            [487],
+            "timer G resends the 487 until the ACK"
+        );
+    }
+
+    #[test]
+    fn reply_overrides_and_msrp_without_a_session_layer_is_488() {
+        let t0 = Instant::now();
+        let mut c = cfg();
+        c.replies.insert(
+            "MESSAGE".into(),
+            Reply {
+                code: 403,
+                reason: "Go away".into(),
+            },
+        );
+        let mut uas = Uas::new(c, t0);
+        uas.on_message(&request("MESSAGE", "z9hG4bK7", None, "", ""), flow(), t0);
+        assert_eq!(statuses(&mut uas), [403]);
+        let sdp = "v=0\r\no=a 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+                   m=message 7654 TCP/MSRP *\r\na=accept-types:text/plain\r\n\
+                   a=path:msrp://127.0.0.1:7654/abc;tcp\r\n";
+        let inv = request(
+            "INVITE",
+            "z9hG4bK8",
+            None,
+            "Content-Type: application/sdp\r\n",
+            sdp,
+        );
+        uas.on_message(&inv, flow(), t0);
+        assert_eq!(statuses(&mut uas), [100, 180, 488]);
+    }
+
+    #[test]
+    fn digest_challenge_accept_and_stale_nonce() {
+        let t0 = Instant::now();
+        let mut c = cfg();
+        c.users.insert("alice".into(), "secret".into());
+        c.nonce_lifetime = Duration::from_secs(10);
+        let mut uas = Uas::new(c, t0);
+        uas.on_message(&request("MESSAGE", "z9hG4bK9", None, "", ""), flow(), t0);
+        let challenge = uas.out[0].bytes.clone();
+        assert_eq!(statuses(&mut uas), [407]);
+        let text = String::from_utf8_lossy(&challenge).into_owned();
+        assert!(text.contains("Proxy-Authenticate: Digest realm=\"sipkit\", nonce=\"n2\", algorithm=SHA-256, qop=\"auth\"\r\n"), "{text}");
+        let answer = |uas: &mut Uas, branch: &str, nonce: &str, at: Instant| {
+            let ch =
+                format!("Digest realm=\"sipkit\", nonce=\"{nonce}\", algorithm=MD5, qop=\"auth\"");
+            let parsed = crate::proto::sip::headers::Auth::parse(&ch, 0).expect("auth");
+            let ch = digest::Challenge::parse(&parsed).expect("challenge");
+            let a = digest::Client::new()
+                .authorize(
+                    &ch,
+                    "alice",
+                    &Secret::Password("secret"),
+                    &digest::Request {
+                        method: "MESSAGE",
+                        uri: "sip:bob@127.0.0.1",
+                        body: b"",
+                    },
+                    false,
+                    &mut || "cn".to_owned(),
+                )
+                .expect("authorize");
+            let extra = format!("Proxy-Authorization: {}\r\n", a.value);
+            uas.on_message(&request("MESSAGE", branch, None, &extra, ""), flow(), at);
+        };
+        answer(&mut uas, "z9hG4bK10", "n2", t0);
+        assert_eq!(statuses(&mut uas), [200]);
+        answer(&mut uas, "z9hG4bK11", "n2", t0 + Duration::from_secs(11));
+        let stale = String::from_utf8_lossy(&uas.out[0].bytes).into_owned();
+        assert_eq!(statuses(&mut uas), [407]);
+        assert!(stale.contains("stale=true"), "{stale}");
+        let results: Vec<&str> = uas
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                ListenEvent::Auth(a) => Some(a.result),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(results, ["challenged", "accepted", "stale"]);
+    }
+
+    #[test]
+    fn registrar_keeps_bindings_until_they_expire() {
+        let t0 = Instant::now();
+        let mut c = cfg();
+        c.registrar = true;
+        let mut uas = Uas::new(c, t0);
+        let reg = request(
+            "REGISTER",
+            "z9hG4bK12",
+            None,
+            "Contact: <sip:alice@10.0.0.1:5070>;expires=2\r\n",
+            "",
+        );
+        uas.on_message(&reg, flow(), t0);
+        let ok = String::from_utf8_lossy(&uas.out[0].bytes).into_owned();
+        assert!(
+            ok.contains("Contact: <sip:alice@10.0.0.1:5070>;expires=2\r\n"),
+            "{ok}"
+        );
+        uas.out.clear();
+        uas.events.clear();
+        uas.on_message(&request("MESSAGE", "z9hG4bK13", None, "", ""), flow(), t0);
+        let Some(ListenEvent::Request(r)) = uas.events.first() else {
+            panic!("no request event");
+        };
+        assert_eq!(r.registered.as_deref(), Some("sip:bob@127.0.0.1"));
+        let query = request("REGISTER", "z9hG4bK14", None, "", "");
+        uas.on_message(&query, flow(), t0 + Duration::from_secs(3));
+        let ok = String::from_utf8_lossy(&uas.out[1].bytes).into_owned();
+        assert!(!ok.contains("Contact:"), "expired: {ok}");
+    }
+}
