@@ -11,6 +11,7 @@ mod cases {
     mod generated;
     mod json;
     mod listener;
+    mod msrp_session;
     mod pipes;
     mod transport;
     mod validate;
