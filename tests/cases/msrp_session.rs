@@ -627,3 +627,32 @@ async fn garbage_peer_loses_only_its_connection() {
     ok.expect("sent");
     assert_eq!(msg.content, Delivered::Text("still here".into()));
 }
+
+#[tokio::test]
+async fn rfc6135_receiver_active_sender_passive() {
+    let (mut ep, local) = endpoint(None, SessionConfig::default()).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let sender_path = format!("msrp://127.0.0.1:{port}/{};tcp", new_session_id());
+    let accepting = MsrpSender::accept(
+        &listener,
+        None,
+        &sender_path,
+        &local.uri,
+        SenderConfig::default(),
+    );
+    let (sender, connected) = tokio::join!(
+        within("accept", accepting),
+        within("connect", ep.connect(&local.session_id, &sender_path, None))
+    );
+    connected.expect("endpoint connects");
+    let mut sender = sender.expect("sender accepts and is bound");
+    let (ok, msg) = tokio::join!(
+        within("send", sender.send(text("text/plain", b"reverse"), |_| {})),
+        next_message(&mut ep)
+    );
+    assert!(ok.expect("sent").confirmed);
+    assert_eq!(msg.content, Delivered::Text("reverse".into()));
+}
