@@ -17,6 +17,7 @@ mod cases {
     mod json;
     mod listen;
     mod listener;
+    mod msrp_session;
     mod pipes;
     mod send;
     mod transport;

@@ -15,6 +15,7 @@ mod conn;
 mod error;
 pub mod framing;
 mod listener;
+pub mod msrp;
 mod resolve;
 mod target;
 mod tls;
