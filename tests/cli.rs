@@ -11,6 +11,7 @@ mod cases {
     mod digest;
     mod exit_codes;
     mod generated;
+    mod interop_send;
     mod json;
     mod listener;
     mod pipes;
