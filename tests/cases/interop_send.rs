@@ -436,3 +436,105 @@ fn kamailio_message_with_proxy_auth() {
         );
     }
 }
+
+// Not interop: the issue #4 gaps closed with this file (Ctrl-C, --dry-run's local address). They
+// need nothing but loopback, so they run in every `cargo test`.
+
+/// Start `sipkit send ARGS --format json` toward a UDP socket that never answers, wait until the
+/// request arrived there, send SIGINT, and return the exit code, the report and standard error.
+fn interrupted_run(args: &[&str]) -> (i32, Value, String) {
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").expect("binding a silent peer");
+    silent
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout");
+    let target = format!(
+        "sip:127.0.0.1:{}",
+        silent.local_addr().expect("addr").port()
+    );
+    let mut child = crate::support::std_sipkit()
+        .arg("send")
+        .args(args)
+        .args([&target, "--format", "json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts sipkit");
+    let mut buf = [0u8; 4096];
+    let got = silent.recv(&mut buf);
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().expect("waiting").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("sipkit did not stop within 10 s of SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(got.is_ok(), "the request never arrived: {got:?}");
+    assert!(kill.is_ok_and(|s| s.success()), "kill -INT failed");
+    let out = child.wait_with_output().expect("output");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let report = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("not one JSON document ({e}): {stdout:?}"));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.code().unwrap_or(-1), report, stderr)
+}
+
+#[test]
+fn ctrl_c_during_send_reports_what_was_sent_and_exits_3_issue_4() {
+    let (code, report, stderr) = interrupted_run(&["OPTIONS"]);
+    assert_eq!(code, 3, "{report}\n{stderr}");
+    assert_eq!(report["outcome"], "interrupted", "{report}");
+    assert_eq!(report["exit"], 3, "{report}");
+    assert_eq!(report["messages"][0]["direction"], "sent", "{report}");
+    assert_eq!(report["final"], Value::Null, "{report}");
+    assert!(
+        stderr.contains("interrupted (Ctrl-C) before a final response, after ")
+            && stderr.contains("; no response"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn ctrl_c_during_load_still_prints_the_summary_issue_4() {
+    let (code, report, stderr) =
+        interrupted_run(&["OPTIONS", "--count", "50", "--concurrency", "2"]);
+    assert_eq!(code, 3, "{report}\n{stderr}");
+    assert_eq!(report["outcome"], "interrupted", "{report}");
+    assert_eq!(report["load"]["requests"], 0, "none had ended: {report}");
+    assert_eq!(report["load"]["concurrency"], 2, "{report}");
+    assert!(
+        stderr.contains("interrupted (Ctrl-C) after 0 of 50 requests"),
+        "{stderr}"
+    );
+    // Standard error is not a terminal here: no progress line.
+    assert!(!stderr.contains('\r'), "{stderr:?}");
+}
+
+#[test]
+fn dry_run_shows_the_routed_local_address_issue_4() {
+    let out = sipkit()
+        .args(["send", "OPTIONS", "sip:127.0.0.1:5099", "--dry-run"])
+        .timeout(RUN_LIMIT)
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=")
+            && text.contains("\r\nContact: <sip:sipkit@127.0.0.1:5060>\r\n"),
+        "loopback target, loopback source: {text}"
+    );
+    // An IP-less --bind keeps its port and gets the routed address.
+    let out = sipkit()
+        .args(["send", "OPTIONS", "sip:127.0.0.1:5099", "--dry-run"])
+        .args(["--bind", "0.0.0.0:5070"])
+        .timeout(RUN_LIMIT)
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Via: SIP/2.0/UDP 127.0.0.1:5070;"), "{text}");
+}
