@@ -1079,20 +1079,20 @@ async fn execute<W: Write>(
         return Ok((Exit::Success, "dry-run"));
     }
     let overall = config.timeout.map(|t| run.start + t);
-    // A numeric target needs no DNS (RFC 3263 §4.2): without a readable system configuration
-    // (a minimal container), give the resolver a server it will never ask.
-    let resolver = Resolver::new(config.dns_server)
-        .or_else(|e| match config.target.ip() {
-            Some(_) => Resolver::new(Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 53)))),
-            None => Err(e),
-        })
-        .map_err(|e| {
-            if e.is_network() {
-                Stop::Failure(Exit::Network, e.to_string())
-            } else {
-                Stop::Other(anyhow::Error::new(e))
-            }
-        })?;
+    // A numeric target needs no DNS (RFC 3263 §4.2): give the resolver a server it will never
+    // ask rather than have it read the system configuration (a cost on every one-shot run, and
+    // a failure in a minimal container without /etc/resolv.conf).
+    let never_asked = SocketAddr::from((Ipv4Addr::LOCALHOST, 53));
+    let dns_server = config
+        .dns_server
+        .or(config.target.ip().map(|_| never_asked));
+    let resolver = Resolver::new(dns_server).map_err(|e| {
+        if e.is_network() {
+            Stop::Failure(Exit::Network, e.to_string())
+        } else {
+            Stop::Other(anyhow::Error::new(e))
+        }
+    })?;
     let limit = config.timeout.unwrap_or(Duration::from_secs(30));
     let resolution = match tokio::time::timeout(limit, resolver.resolve(&config.target)).await {
         Ok(Ok(r)) => r,
