@@ -13,6 +13,7 @@ mod cases {
     mod exit_codes;
     mod generated;
     mod interop_listen;
+    mod interop_send;
     mod interop_tshark;
     mod json;
     mod listen;

@@ -551,7 +551,8 @@ struct Vars {
 }
 
 impl Vars {
-    /// Values for --dry-run and for checking a --message before the network is used.
+    /// Values for checking a --message before the network is used (--dry-run then puts in
+    /// [`dry_run_local`]).
     fn placeholder(target: &TargetSpec, proto: Proto, cseq: u32) -> Vars {
         let ip = match target.ip() {
             Some(IpAddr::V6(_)) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
@@ -959,7 +960,15 @@ pub(crate) fn run<W: Write>(config: Config, mut printer: SendPrinter<W>) -> anyh
         },
         printer,
     };
-    let result = runtime.block_on(execute(&config, &mut run));
+    let result = runtime.block_on(async {
+        let interrupt = tokio::signal::ctrl_c();
+        tokio::select! {
+            // Load mode answers Ctrl-C itself, with the summary so far: let it go first.
+            biased;
+            result = execute(&config, &mut run) => result,
+            _ = interrupt => Err(Stop::Interrupted(String::new())),
+        }
+    });
     let (exit, failure) = match result {
         Ok((exit, outcome)) => {
             run.report.outcome = outcome;
@@ -972,6 +981,15 @@ pub(crate) fn run<W: Write>(config: Config, mut printer: SendPrinter<W>) -> anyh
                 "network-error"
             };
             (exit, Some(message))
+        }
+        Err(Stop::Interrupted(message)) => {
+            run.report.outcome = "interrupted";
+            let message = if message.is_empty() {
+                interrupted_message(&run.report)
+            } else {
+                message
+            };
+            (Exit::Timeout, Some(message))
         }
         Err(Stop::Other(err)) => return Err(err),
     };
@@ -994,8 +1012,35 @@ pub(crate) fn run<W: Write>(config: Config, mut printer: SendPrinter<W>) -> anyh
 enum Stop {
     /// Exit 3 or 4 with a one-line reason (the JSON report is still written).
     Failure(Exit, String),
+    /// Ctrl-C: exit 3 (no final response came while we waited), the report so far still
+    /// written; the text is the reason, or empty to describe the report.
+    Interrupted(String),
     /// Anything else (output errors, bad TLS files found late).
     Other(anyhow::Error),
+}
+
+/// The reason shown when Ctrl-C ends a single request: how far it got.
+fn interrupted_message(report: &Report) -> String {
+    let sent = report
+        .messages
+        .iter()
+        .filter(|m| m.direction == "sent")
+        .count();
+    let last = report
+        .messages
+        .iter()
+        .rev()
+        .find(|m| m.direction == "received")
+        .map(|m| format!("; last response: {}", m.first_line));
+    if sent == 0 {
+        "interrupted (Ctrl-C) before any request was sent".to_string()
+    } else {
+        format!(
+            "interrupted (Ctrl-C) before a final response, after {sent} transmission{}{}",
+            if sent == 1 { "" } else { "s" },
+            last.unwrap_or_else(|| "; no response".to_string())
+        )
+    }
 }
 
 impl From<anyhow::Error> for Stop {
@@ -1022,9 +1067,7 @@ async fn execute<W: Write>(
     if config.dry_run {
         let mut vars =
             Vars::placeholder(&config.target, default_proto(&config.target), config.cseq);
-        if let Some(bind) = config.bind {
-            vars.local = bind;
-        }
+        vars.local = dry_run_local(&config.target, config.bind);
         vars.branch = ids.branch();
         vars.call_id = call_id;
         vars.from_tag = from_tag;
@@ -1036,20 +1079,20 @@ async fn execute<W: Write>(
         return Ok((Exit::Success, "dry-run"));
     }
     let overall = config.timeout.map(|t| run.start + t);
-    // A numeric target needs no DNS (RFC 3263 §4.2): without a readable system configuration
-    // (a minimal container), give the resolver a server it will never ask.
-    let resolver = Resolver::new(config.dns_server)
-        .or_else(|e| match config.target.ip() {
-            Some(_) => Resolver::new(Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 53)))),
-            None => Err(e),
-        })
-        .map_err(|e| {
-            if e.is_network() {
-                Stop::Failure(Exit::Network, e.to_string())
-            } else {
-                Stop::Other(anyhow::Error::new(e))
-            }
-        })?;
+    // A numeric target needs no DNS (RFC 3263 §4.2): give the resolver a server it will never
+    // ask rather than have it read the system configuration (a cost on every one-shot run, and
+    // a failure in a minimal container without /etc/resolv.conf).
+    let never_asked = SocketAddr::from((Ipv4Addr::LOCALHOST, 53));
+    let dns_server = config
+        .dns_server
+        .or(config.target.ip().map(|_| never_asked));
+    let resolver = Resolver::new(dns_server).map_err(|e| {
+        if e.is_network() {
+            Stop::Failure(Exit::Network, e.to_string())
+        } else {
+            Stop::Other(anyhow::Error::new(e))
+        }
+    })?;
     let limit = config.timeout.unwrap_or(Duration::from_secs(30));
     let resolution = match tokio::time::timeout(limit, resolver.resolve(&config.target)).await {
         Ok(Ok(r)) => r,
@@ -1181,6 +1224,34 @@ async fn execute<W: Write>(
         ),
     ));
     Err(Stop::Failure(exit, why))
+}
+
+/// The local address shown by --dry-run: `--bind` when given with an IP, else the address the
+/// routing table picks toward the target (a numeric one; a name is not looked up, so the
+/// default route, probed toward TEST-NET-1 of RFC 5737). Connecting a UDP socket only asks the
+/// kernel for a route: nothing is sent. The port is the --bind one or 5060, since the real one
+/// is only chosen when the request is sent.
+fn dry_run_local(target: &TargetSpec, bind: Option<SocketAddr>) -> SocketAddr {
+    let port = bind.map_or(0, |b| b.port());
+    let port = if port == 0 { 5060 } else { port };
+    if let Some(b) = bind.filter(|b| !b.ip().is_unspecified()) {
+        return SocketAddr::new(b.ip(), port);
+    }
+    let toward = target
+        .ip()
+        .unwrap_or(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)));
+    let any = match toward {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+    };
+    let routed = std::net::UdpSocket::bind(SocketAddr::new(any, 0))
+        .and_then(|s| {
+            s.connect(SocketAddr::new(toward, target.port().unwrap_or(5060)))?;
+            s.local_addr()
+        })
+        .map(|a| a.ip())
+        .unwrap_or(any);
+    SocketAddr::new(routed, port)
 }
 
 fn status_of(bytes: &[u8]) -> u16 {
@@ -1649,17 +1720,39 @@ async fn load_run<W: Write>(
     tls: &ClientTls,
 ) -> Result<(Exit, &'static str), Stop> {
     let next = std::cell::Cell::new(0u32);
+    // Shared by the workers (one task, one thread), so a Ctrl-C still finds every result so far.
+    let done = std::cell::RefCell::new(Vec::new());
     let began = Instant::now();
-    let workers: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = Vec<Sample>> + '_>>> = (0
-        ..load.concurrency)
+    let workers: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + '_>>> = (0..load
+        .concurrency)
         .map(|k| {
-            let next = &next;
-            Box::pin(load_worker(config, load, dest, tls, k, next, began))
-                as std::pin::Pin<Box<dyn std::future::Future<Output = Vec<Sample>> + '_>>
+            let (next, done) = (&next, &done);
+            Box::pin(load_worker(config, load, dest, tls, k, next, done, began))
+                as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + '_>>
         })
         .collect();
-    let samples: Vec<Sample> = join_all(workers).await.into_iter().flatten().collect();
+    let all = join_all(workers);
+    tokio::pin!(all);
+    let interrupt = tokio::signal::ctrl_c();
+    tokio::pin!(interrupt);
+    let mut progress = run.printer.progress(load.count);
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let interrupted = loop {
+        tokio::select! {
+            _ = &mut all => break false,
+            _ = &mut interrupt => break true,
+            _ = tick.tick(), if progress.is_some() => {
+                if let Some(p) = progress.as_mut() {
+                    p.show(done.borrow().len(), began.elapsed());
+                }
+            }
+        }
+    };
+    if let Some(p) = progress.as_mut() {
+        p.clear();
+    }
     let elapsed = began.elapsed();
+    let samples = done.take();
     let mut statuses: BTreeMap<String, u32> = BTreeMap::new();
     let mut latencies: Vec<Duration> = Vec::new();
     let (mut timeouts, mut errors, mut negative) = (0u32, 0u32, 0u32);
@@ -1699,6 +1792,13 @@ async fn load_run<W: Write>(
         .emit(&SendEvent::Load(&record))
         .context("writing to standard output")?;
     run.report.load = Some(record);
+    if interrupted {
+        return Err(Stop::Interrupted(format!(
+            "interrupted (Ctrl-C) after {} of {} requests (the summary covers those)",
+            samples.len(),
+            load.count
+        )));
+    }
     if errors > 0 {
         return Err(Stop::Failure(
             Exit::Network,
@@ -1725,6 +1825,7 @@ async fn load_run<W: Write>(
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn load_worker(
     config: &Config,
     load: &Load,
@@ -1732,8 +1833,9 @@ async fn load_worker(
     tls: &ClientTls,
     k: u32,
     next: &std::cell::Cell<u32>,
+    samples: &std::cell::RefCell<Vec<Sample>>,
     began: Instant,
-) -> Vec<Sample> {
+) {
     // Messages are not shown in load mode: a quiet JSON printer on a sink renders nothing.
     let mut run = Run {
         start: began,
@@ -1759,11 +1861,10 @@ async fn load_worker(
     let mut ids = Ids::new(config.test_mode);
     ids.prefix = format!("w{k}-");
     let mut conn: Option<Connection> = None;
-    let mut samples = Vec::new();
     loop {
         let i = next.get();
         if i >= load.count {
-            return samples;
+            return;
         }
         next.set(i + 1);
         if let Some(rate) = load.rate {
@@ -1780,11 +1881,13 @@ async fn load_worker(
             {
                 Ok(Ok(c)) => conn = Some(c),
                 Ok(Err(e)) => {
-                    samples.push(Sample::Error(e.to_string()));
+                    samples.borrow_mut().push(Sample::Error(e.to_string()));
                     continue;
                 }
                 Err(_) => {
-                    samples.push(Sample::Error(format!("connecting to {dest} timed out")));
+                    samples
+                        .borrow_mut()
+                        .push(Sample::Error(format!("connecting to {dest} timed out")));
                     continue;
                 }
             }
@@ -1800,16 +1903,17 @@ async fn load_worker(
         };
         let t0 = Instant::now();
         let end = on_destination(config, &mut run, c, &mut ids, &mut session, None).await;
-        samples.push(match end {
+        let sample = match end {
             Ok(DestEnd::Final(bytes, _)) => Sample::Final(status_of(&bytes), t0.elapsed()),
             Ok(DestEnd::Timeout(_)) => Sample::Timeout,
             Ok(DestEnd::Failed(e)) => {
                 conn = None;
                 Sample::Error(e.to_string())
             }
-            Err(Stop::Failure(_, e)) => Sample::Error(e),
+            Err(Stop::Failure(_, e) | Stop::Interrupted(e)) => Sample::Error(e),
             Err(Stop::Other(e)) => Sample::Error(format!("{e:#}")),
-        });
+        };
+        samples.borrow_mut().push(sample);
         // Memory stays bounded however many requests run.
         run.report.messages.clear();
         run.report.auth.clear();

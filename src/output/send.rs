@@ -6,7 +6,8 @@
 //! The command fills a [`Report`] and announces each addition as a [`SendEvent`]; this is the
 //! only place that decides what is shown.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
+use std::time::Duration;
 
 use anstyle::{AnsiColor, Style};
 use serde::Serialize;
@@ -355,6 +356,12 @@ impl<W: Write> SendPrinter<W> {
         Ok(())
     }
 
+    /// A load-mode progress line on standard error, only when that is a terminal (so logs and
+    /// pipes never get `\r` redraws) and not with --quiet.
+    pub(crate) fn progress(&self, total: u32) -> Option<Progress> {
+        (!self.quiet && io::stderr().is_terminal()).then_some(Progress { total, width: 0 })
+    }
+
     /// The end of the run: the JSON document, or nothing more for people.
     pub(crate) fn finish(&mut self, report: &Report) -> io::Result<()> {
         if self.json {
@@ -363,6 +370,47 @@ impl<W: Write> SendPrinter<W> {
         }
         self.out.flush()
     }
+}
+
+/// Load-mode progress, redrawn in place with `\r` (no progress-bar crate needed for one line).
+#[derive(Debug)]
+pub(crate) struct Progress {
+    total: u32,
+    /// Length of the last line drawn, to blank it out.
+    width: usize,
+}
+
+impl Progress {
+    /// Redraw the line. Errors are ignored: progress is a courtesy, the summary is what counts.
+    pub(crate) fn show(&mut self, done: usize, elapsed: Duration) {
+        let line = progress_line(done, self.total, elapsed);
+        let pad = self.width.saturating_sub(line.len());
+        self.width = line.len();
+        let mut err = io::stderr().lock();
+        let _ = write!(err, "\r{line}{:pad$}", "");
+        let _ = err.flush();
+    }
+
+    /// Blank the line so the summary starts on a clean one.
+    pub(crate) fn clear(&mut self) {
+        if self.width > 0 {
+            let mut err = io::stderr().lock();
+            let _ = write!(err, "\r{:w$}\r", "", w = self.width);
+            let _ = err.flush();
+            self.width = 0;
+        }
+    }
+}
+
+fn progress_line(done: usize, total: u32, elapsed: Duration) -> String {
+    let secs = elapsed.as_secs_f64();
+    let rate = if secs > 0.0 { done as f64 / secs } else { 0.0 };
+    let pct = if total == 0 {
+        100.0
+    } else {
+        done as f64 * 100.0 / f64::from(total)
+    };
+    format!("{done}/{total} requests ({pct:.0}%), {rate:.0}/s, {secs:.1}s")
 }
 
 /// A printer on standard output, coloured as `--color` and the terminal decide.
@@ -448,6 +496,18 @@ mod tests {
         );
         let verbose = human(true, &[SendEvent::Message(&c)]);
         assert!(verbose.ends_with("  | X\n  | A: b\n"), "{verbose}");
+    }
+
+    #[test]
+    fn progress_line_counts_percent_and_rate() {
+        assert_eq!(
+            progress_line(250, 1000, Duration::from_millis(500)),
+            "250/1000 requests (25%), 500/s, 0.5s"
+        );
+        assert_eq!(
+            progress_line(0, 0, Duration::ZERO),
+            "0/0 requests (100%), 0/s, 0.0s"
+        );
     }
 
     #[test]
