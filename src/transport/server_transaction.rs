@@ -15,33 +15,8 @@ use crate::proto::ParseError;
 use crate::proto::sip::headers::BRANCH_COOKIE;
 use crate::proto::sip::{Message, StartLine};
 
-/// The RFC 3261 §17.1.1.1 timer values; the defaults are the RFC's (T1 500 ms, T2 4 s, T4 5 s).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Timers {
-    /// Round-trip time estimate.
-    pub t1: Duration,
-    /// Longest retransmission interval for non-INVITE requests and INVITE responses.
-    pub t2: Duration,
-    /// Longest time a message stays in the network.
-    pub t4: Duration,
-}
-
-impl Default for Timers {
-    fn default() -> Timers {
-        Timers {
-            t1: Duration::from_millis(500),
-            t2: Duration::from_secs(4),
-            t4: Duration::from_secs(5),
-        }
-    }
-}
-
-impl Timers {
-    /// 64*T1: timers H, J and L (RFC 3261 §17.2, RFC 6026 §7.1).
-    pub fn t1x64(&self) -> Duration {
-        self.t1.saturating_mul(64)
-    }
-}
+/// The same T1/T2/T4 as client transactions: one setting serves both sides of a run.
+pub use super::transaction::Timers;
 
 /// What identifies a server transaction (RFC 3261 §17.2.3). ACK and CANCEL are keyed with the
 /// method of the transaction they look for (see [`TransactionKey::of`]).
@@ -364,14 +339,14 @@ impl<C: Clone> ServerTransactions<C> {
             (true, TxState::Proceeding) if provisional => {}
             (true, TxState::Proceeding) if success => {
                 tx.state = TxState::Accepted;
-                tx.end = Some(now + timers.t1x64());
+                tx.end = Some(now + timers.timeout());
             }
             (true, TxState::Proceeding) => {
                 tx.state = TxState::Completed;
                 if !tx.reliable {
                     tx.g = Some((now + timers.t1, timers.t1));
                 }
-                tx.end = Some(now + timers.t1x64());
+                tx.end = Some(now + timers.timeout());
             }
             (true, TxState::Accepted) if success => {}
             (false, TxState::Trying | TxState::Proceeding) if provisional => {
@@ -383,7 +358,7 @@ impl<C: Clone> ServerTransactions<C> {
                     // Timer J is zero on a reliable transport.
                     remove = true;
                 } else {
-                    tx.end = Some(now + timers.t1x64());
+                    tx.end = Some(now + timers.timeout());
                 }
             }
             _ => return Err(refused),
@@ -530,7 +505,7 @@ impl Retransmit2xx {
         Retransmit2xx {
             next: sent + timers.t1,
             interval: timers.t1,
-            give_up: sent + timers.t1x64(),
+            give_up: sent + timers.timeout(),
             t2: timers.t2,
         }
     }
@@ -660,7 +635,7 @@ Content-Length: 0\r\n\
         let mut now = t0;
         let mut gaps = Vec::new();
         while let Some(at) = t.next_deadline() {
-            if at >= t0 + timers.t1x64() {
+            if at >= t0 + timers.timeout() {
                 break;
             }
             gaps.push(at - now);
@@ -686,7 +661,7 @@ Content-Length: 0\r\n\
         ));
         // Timer H at 64*T1: no ACK, the TU is told.
         assert_eq!(
-            t.on_timer(t0 + timers.t1x64()),
+            t.on_timer(t0 + timers.timeout()),
             vec![TimerEvent::NoAck { id, ctx: "flow" }]
         );
         assert!(t.is_empty());
@@ -734,7 +709,7 @@ Content-Length: 0\r\n\
             panic!("a new INVITE");
         };
         t.respond(id, 404, b"404", t0).expect("404");
-        assert_eq!(t.next_deadline(), Some(t0 + timers.t1x64()), "only timer H");
+        assert_eq!(t.next_deadline(), Some(t0 + timers.timeout()), "only timer H");
         assert_eq!(feed(&mut t, &ack, true, t0), Action::AckForNon2xx(id));
         assert!(t.is_empty());
     }
@@ -756,7 +731,7 @@ Content-Length: 0\r\n\
             feed(&mut t, &invite, false, t0 + ms(500)),
             Action::Absorbed(id)
         );
-        assert_eq!(t.next_deadline(), Some(t0 + timers.t1x64()));
+        assert_eq!(t.next_deadline(), Some(t0 + timers.timeout()));
         t.respond(id, 200, b"200", t0 + ms(500))
             .expect("2xx retransmission");
         assert!(matches!(
@@ -769,12 +744,12 @@ Content-Length: 0\r\n\
         let other_ack = request("ACK", "z9hG4bKack2", "ACK");
         assert_eq!(feed(&mut t, &other_ack, false, t0), Action::AckToTu(None));
         assert_eq!(
-            t.on_timer(t0 + timers.t1x64()),
+            t.on_timer(t0 + timers.timeout()),
             vec![TimerEvent::Terminated(id)]
         );
         // After timer L the same INVITE is new again.
         assert!(matches!(
-            feed(&mut t, &invite, false, t0 + timers.t1x64()),
+            feed(&mut t, &invite, false, t0 + timers.timeout()),
             Action::New(_)
         ));
     }
@@ -803,9 +778,9 @@ Content-Length: 0\r\n\
             t.respond(id, 180, b"180", t0),
             Err(RespondError::NotAllowed { .. })
         ));
-        assert_eq!(t.next_deadline(), Some(t0 + timers.t1x64()));
+        assert_eq!(t.next_deadline(), Some(t0 + timers.timeout()));
         assert_eq!(
-            t.on_timer(t0 + timers.t1x64()),
+            t.on_timer(t0 + timers.timeout()),
             vec![TimerEvent::Terminated(id)]
         );
         // Reliable: timer J is zero.
@@ -868,6 +843,6 @@ Content-Length: 0\r\n\
             sends.get(..6),
             Some(&[ms(500), ms(1500), ms(3500), ms(7500), ms(11500), ms(15500)][..])
         );
-        assert_eq!(gave_up_at - t0, timers.t1x64());
+        assert_eq!(gave_up_at - t0, timers.timeout());
     }
 }

@@ -34,7 +34,7 @@ impl Default for Timers {
 }
 
 impl Timers {
-    /// 64*T1: Timers B, F and M.
+    /// 64*T1: Timers B, F and M (client, RFC 3261 §17.1, RFC 6026), H, J and L (server, §17.2).
     pub fn timeout(&self) -> Duration {
         self.t1.saturating_mul(64)
     }
