@@ -14,6 +14,7 @@ mod cases {
     mod generated;
     mod interop_listen;
     mod interop_tshark;
+    mod invite;
     mod json;
     mod listen;
     mod listener;

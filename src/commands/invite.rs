@@ -739,17 +739,7 @@ async fn place_call<W: Write>(
     }
     run.summary.held_ms = Some(millis(run.start.elapsed().saturating_sub(held_from)));
     if !peer_hung_up {
-        bye(
-            config,
-            run,
-            &mut conn,
-            call,
-            &dialog,
-            cseq,
-            ids,
-            &mut challenges,
-        )
-        .await?;
+        bye(config, run, &mut conn, call, &dialog, cseq, ids).await?;
     }
     match cancelled {
         Some(CancelReason::RingTimeout) => {
@@ -973,8 +963,10 @@ async fn bye<W: Write>(
     dialog: &Dialog,
     invite_cseq: u32,
     ids: &mut Ids,
-    challenges: &mut Challenges,
 ) -> Result<(), Stop> {
+    // The INVITE's credentials hash the INVITE; the BYE starts bare and answers its own
+    // challenge (re-using the cached challenge with nc=2, RFC 3261 §22.3, is not done yet).
+    let mut challenges = Challenges::default();
     let origin = tokio::time::Instant::from_std(run.start);
     let mut cseq = invite_cseq.wrapping_add(1);
     loop {
