@@ -35,6 +35,7 @@ Register-ArgumentCompleter -Native -CommandName 'sipkit' -ScriptBlock {
             [CompletionResult]::new('send', 'send', [CompletionResultType]::ParameterValue, 'Send one SIP request and report what came back (OPTIONS unless METHOD is given)')
             [CompletionResult]::new('decode-pcap', 'decode-pcap', [CompletionResultType]::ParameterValue, 'List the SIP and MSRP messages in a packet capture, group them into calls, draw call flows, count them, extract MSRP files')
             [CompletionResult]::new('listen', 'listen', [CompletionResultType]::ParameterValue, 'Answer SIP requests as a user agent server, printing each message as it comes')
+            [CompletionResult]::new('invite', 'invite', [CompletionResultType]::ParameterValue, 'Place a call: INVITE with an SDP offer, then ACK, and BYE when done')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -54,17 +55,7 @@ Register-ArgumentCompleter -Native -CommandName 'sipkit' -ScriptBlock {
             break
         }
         'sipkit;send' {
-            [CompletionResult]::new('--uri', '--uri', [CompletionResultType]::ParameterName, 'Request-URI (default: the target as a SIP URI; the domain for REGISTER)')
-            [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'From header value (default: `<sip:USER@DOMAIN>` with --user, else `<sip:sipkit@LOCAL_IP>`)')
-            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'To header value (default: the Request-URI; for REGISTER the From address)')
-            [CompletionResult]::new('--contact', '--contact', [CompletionResultType]::ParameterName, 'Contact header value (default: `<sip:USER@LOCAL_IP:LOCAL_PORT;transport=...>` from the socket''s real address; never added to MESSAGE, RFC 3428 §4)')
-            [CompletionResult]::new('--call-id', '--call-id', [CompletionResultType]::ParameterName, 'Call-ID (default: random)')
-            [CompletionResult]::new('--cseq', '--cseq', [CompletionResultType]::ParameterName, 'CSeq number of the first request (default 1); an authenticated retry uses the next one')
             [CompletionResult]::new('--expires', '--expires', [CompletionResultType]::ParameterName, 'Expires header in seconds (REGISTER default 3600)')
-            [CompletionResult]::new('--max-forwards', '--max-forwards', [CompletionResultType]::ParameterName, 'Max-Forwards (default 70)')
-            [CompletionResult]::new('--user-agent', '--user-agent', [CompletionResultType]::ParameterName, 'User-Agent header value (default `sipkit/VERSION`)')
-            [CompletionResult]::new('-H', '-H ', [CompletionResultType]::ParameterName, 'Add a header field, `-H ''Name: value''`; repeat for more')
-            [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'Add a header field, `-H ''Name: value''`; repeat for more')
             [CompletionResult]::new('--body', '--body', [CompletionResultType]::ParameterName, 'The body, as given')
             [CompletionResult]::new('--body-file', '--body-file', [CompletionResultType]::ParameterName, 'Read the body from FILE (`-` for standard input)')
             [CompletionResult]::new('--content-type', '--content-type', [CompletionResultType]::ParameterName, 'Content-Type of the body (default application/sdp for INVITE, else text/plain)')
@@ -75,6 +66,16 @@ Register-ArgumentCompleter -Native -CommandName 'sipkit' -ScriptBlock {
             [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'Load mode: start at most this many requests per second (default: as fast as answers come)')
             [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Load mode: keep at most this many requests in flight, each on its own socket (default 1)')
             [CompletionResult]::new('--expect', '--expect', [CompletionResultType]::ParameterName, 'Exit 0 only if the final status is one of these (`200,404`, classes like `2xx`)')
+            [CompletionResult]::new('--uri', '--uri', [CompletionResultType]::ParameterName, 'Request-URI (default: the target as a SIP URI; the domain for REGISTER)')
+            [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'From header value (default: `<sip:USER@DOMAIN>` with --user, else `<sip:sipkit@LOCAL_IP>`)')
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'To header value (default: the Request-URI; for REGISTER the From address)')
+            [CompletionResult]::new('--contact', '--contact', [CompletionResultType]::ParameterName, 'Contact header value (default: `<sip:USER@LOCAL_IP:LOCAL_PORT;transport=...>` from the socket''s real address; never added to MESSAGE, RFC 3428 §4)')
+            [CompletionResult]::new('--call-id', '--call-id', [CompletionResultType]::ParameterName, 'Call-ID (default: random)')
+            [CompletionResult]::new('--cseq', '--cseq', [CompletionResultType]::ParameterName, 'CSeq number of the first request (default 1); an authenticated retry uses the next one')
+            [CompletionResult]::new('--max-forwards', '--max-forwards', [CompletionResultType]::ParameterName, 'Max-Forwards (default 70)')
+            [CompletionResult]::new('--user-agent', '--user-agent', [CompletionResultType]::ParameterName, 'User-Agent header value (default `sipkit/VERSION`)')
+            [CompletionResult]::new('-H', '-H ', [CompletionResultType]::ParameterName, 'Add a header field, `-H ''Name: value''`; repeat for more')
+            [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'Add a header field, `-H ''Name: value''`; repeat for more')
             [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'User name for Digest authentication (and the From/To user for REGISTER)')
             [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'User name for Digest authentication (and the From/To user for REGISTER)')
             [CompletionResult]::new('--password-file', '--password-file', [CompletionResultType]::ParameterName, 'Read the password from the first line of FILE. SIPKIT_PASSWORD works too')
@@ -170,11 +171,58 @@ Register-ArgumentCompleter -Native -CommandName 'sipkit' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'sipkit;invite' {
+            [CompletionResult]::new('--text', '--text', [CompletionResultType]::ParameterName, 'Send this text over MSRP once the call is up')
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Send this file over MSRP, offered with its name, type, size and SHA-1 hash (RFC 5547)')
+            [CompletionResult]::new('--content-type', '--content-type', [CompletionResultType]::ParameterName, 'The content''s MIME type (default text/plain for --text and --stdin, application/octet-stream for --file)')
+            [CompletionResult]::new('--ring-timeout', '--ring-timeout', [CompletionResultType]::ParameterName, 'Cancel the call (CANCEL) when it is not answered within DURATION (`30s`)')
+            [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'Keep an answered call up this long before sending BYE (default 0)')
+            [CompletionResult]::new('--uri', '--uri', [CompletionResultType]::ParameterName, 'Request-URI (default: the target as a SIP URI; the domain for REGISTER)')
+            [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'From header value (default: `<sip:USER@DOMAIN>` with --user, else `<sip:sipkit@LOCAL_IP>`)')
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'To header value (default: the Request-URI; for REGISTER the From address)')
+            [CompletionResult]::new('--contact', '--contact', [CompletionResultType]::ParameterName, 'Contact header value (default: `<sip:USER@LOCAL_IP:LOCAL_PORT;transport=...>` from the socket''s real address; never added to MESSAGE, RFC 3428 §4)')
+            [CompletionResult]::new('--call-id', '--call-id', [CompletionResultType]::ParameterName, 'Call-ID (default: random)')
+            [CompletionResult]::new('--cseq', '--cseq', [CompletionResultType]::ParameterName, 'CSeq number of the first request (default 1); an authenticated retry uses the next one')
+            [CompletionResult]::new('--max-forwards', '--max-forwards', [CompletionResultType]::ParameterName, 'Max-Forwards (default 70)')
+            [CompletionResult]::new('--user-agent', '--user-agent', [CompletionResultType]::ParameterName, 'User-Agent header value (default `sipkit/VERSION`)')
+            [CompletionResult]::new('-H', '-H ', [CompletionResultType]::ParameterName, 'Add a header field, `-H ''Name: value''`; repeat for more')
+            [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'Add a header field, `-H ''Name: value''`; repeat for more')
+            [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'User name for Digest authentication (and the From/To user for REGISTER)')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'User name for Digest authentication (and the From/To user for REGISTER)')
+            [CompletionResult]::new('--password-file', '--password-file', [CompletionResultType]::ParameterName, 'Read the password from the first line of FILE. SIPKIT_PASSWORD works too')
+            [CompletionResult]::new('--password', '--password', [CompletionResultType]::ParameterName, 'The password on the command line (visible to other users of this machine: prefer --password-file or SIPKIT_PASSWORD)')
+            [CompletionResult]::new('--ha1', '--ha1', [CompletionResultType]::ParameterName, 'HA1 = H(user:realm:password) in hex instead of a password (32 digits for MD5, 64 for SHA-256 and SHA-512-256)')
+            [CompletionResult]::new('--auth-alg', '--auth-alg', [CompletionResultType]::ParameterName, 'Answer only challenges with this algorithm (default: the strongest offered)')
+            [CompletionResult]::new('--bind', '--bind', [CompletionResultType]::ParameterName, 'Local address to send from (`IP` or `IP:PORT`)')
+            [CompletionResult]::new('--dns-server', '--dns-server', [CompletionResultType]::ParameterName, 'DNS server to ask instead of the system''s (`IP` or `IP:PORT`)')
+            [CompletionResult]::new('--ca-file', '--ca-file', [CompletionResultType]::ParameterName, 'Trust the CA certificates in this PEM file too (TLS, WSS)')
+            [CompletionResult]::new('--cert', '--cert', [CompletionResultType]::ParameterName, 'Client certificate chain (PEM) for TLS; needs --key')
+            [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'Private key (PEM) for --cert')
+            [CompletionResult]::new('--t1', '--t1', [CompletionResultType]::ParameterName, 'Timer T1, the round-trip estimate (default 500ms); retransmissions start at T1 and the transaction gives up after 64*T1')
+            [CompletionResult]::new('--t2', '--t2', [CompletionResultType]::ParameterName, 'Timer T2, the longest retransmission interval (default 4s)')
+            [CompletionResult]::new('--t4', '--t4', [CompletionResultType]::ParameterName, 'Timer T4, how long a message may linger in the network (default 5s)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up after this long in all, whatever the transaction timers say (`10s`, `500ms`)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format: `human` for people, `json` for JSON Lines (one object per line, never coloured), `github` for GitHub Actions annotations (validate only)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour the output: `auto` colours only a terminal and honours NO_COLOR')
+            [CompletionResult]::new('--stdin', '--stdin', [CompletionResultType]::ParameterName, 'Send standard input over MSRP')
+            [CompletionResult]::new('--msrps', '--msrps', [CompletionResultType]::ParameterName, 'Offer MSRP over TLS (`TCP/TLS/MSRP`, an msrps: path)')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Accept any server certificate (TLS, WSS). For testing only')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors: no warnings, no summary. The exit status still tells the result')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors: no warnings, no summary. The exit status still tells the result')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what sipkit is doing to standard error; repeat for more detail (-vv, -vvv)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log what sipkit is doing to standard error; repeat for more detail (-vv, -vvv)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'sipkit;help' {
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check SIP, SDP and MSRP messages against their RFCs, like a compiler checks code')
             [CompletionResult]::new('send', 'send', [CompletionResultType]::ParameterValue, 'Send one SIP request and report what came back (OPTIONS unless METHOD is given)')
             [CompletionResult]::new('decode-pcap', 'decode-pcap', [CompletionResultType]::ParameterValue, 'List the SIP and MSRP messages in a packet capture, group them into calls, draw call flows, count them, extract MSRP files')
             [CompletionResult]::new('listen', 'listen', [CompletionResultType]::ParameterValue, 'Answer SIP requests as a user agent server, printing each message as it comes')
+            [CompletionResult]::new('invite', 'invite', [CompletionResultType]::ParameterValue, 'Place a call: INVITE with an SDP offer, then ACK, and BYE when done')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -188,6 +236,9 @@ Register-ArgumentCompleter -Native -CommandName 'sipkit' -ScriptBlock {
             break
         }
         'sipkit;help;listen' {
+            break
+        }
+        'sipkit;help;invite' {
             break
         }
         'sipkit;help;help' {

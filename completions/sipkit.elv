@@ -32,6 +32,7 @@ set edit:completion:arg-completer[sipkit] = {|@words|
             cand send 'Send one SIP request and report what came back (OPTIONS unless METHOD is given)'
             cand decode-pcap 'List the SIP and MSRP messages in a packet capture, group them into calls, draw call flows, count them, extract MSRP files'
             cand listen 'Answer SIP requests as a user agent server, printing each message as it comes'
+            cand invite 'Place a call: INVITE with an SDP offer, then ACK, and BYE when done'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'sipkit;validate'= {
@@ -49,17 +50,7 @@ set edit:completion:arg-completer[sipkit] = {|@words|
             cand --version 'Print version'
         }
         &'sipkit;send'= {
-            cand --uri 'Request-URI (default: the target as a SIP URI; the domain for REGISTER)'
-            cand --from 'From header value (default: `<sip:USER@DOMAIN>` with --user, else `<sip:sipkit@LOCAL_IP>`)'
-            cand --to 'To header value (default: the Request-URI; for REGISTER the From address)'
-            cand --contact 'Contact header value (default: `<sip:USER@LOCAL_IP:LOCAL_PORT;transport=...>` from the socket''s real address; never added to MESSAGE, RFC 3428 §4)'
-            cand --call-id 'Call-ID (default: random)'
-            cand --cseq 'CSeq number of the first request (default 1); an authenticated retry uses the next one'
             cand --expires 'Expires header in seconds (REGISTER default 3600)'
-            cand --max-forwards 'Max-Forwards (default 70)'
-            cand --user-agent 'User-Agent header value (default `sipkit/VERSION`)'
-            cand -H 'Add a header field, `-H ''Name: value''`; repeat for more'
-            cand --header 'Add a header field, `-H ''Name: value''`; repeat for more'
             cand --body 'The body, as given'
             cand --body-file 'Read the body from FILE (`-` for standard input)'
             cand --content-type 'Content-Type of the body (default application/sdp for INVITE, else text/plain)'
@@ -70,6 +61,16 @@ set edit:completion:arg-completer[sipkit] = {|@words|
             cand --rate 'Load mode: start at most this many requests per second (default: as fast as answers come)'
             cand --concurrency 'Load mode: keep at most this many requests in flight, each on its own socket (default 1)'
             cand --expect 'Exit 0 only if the final status is one of these (`200,404`, classes like `2xx`)'
+            cand --uri 'Request-URI (default: the target as a SIP URI; the domain for REGISTER)'
+            cand --from 'From header value (default: `<sip:USER@DOMAIN>` with --user, else `<sip:sipkit@LOCAL_IP>`)'
+            cand --to 'To header value (default: the Request-URI; for REGISTER the From address)'
+            cand --contact 'Contact header value (default: `<sip:USER@LOCAL_IP:LOCAL_PORT;transport=...>` from the socket''s real address; never added to MESSAGE, RFC 3428 §4)'
+            cand --call-id 'Call-ID (default: random)'
+            cand --cseq 'CSeq number of the first request (default 1); an authenticated retry uses the next one'
+            cand --max-forwards 'Max-Forwards (default 70)'
+            cand --user-agent 'User-Agent header value (default `sipkit/VERSION`)'
+            cand -H 'Add a header field, `-H ''Name: value''`; repeat for more'
+            cand --header 'Add a header field, `-H ''Name: value''`; repeat for more'
             cand -u 'User name for Digest authentication (and the From/To user for REGISTER)'
             cand --user 'User name for Digest authentication (and the From/To user for REGISTER)'
             cand --password-file 'Read the password from the first line of FILE. SIPKIT_PASSWORD works too'
@@ -162,11 +163,57 @@ set edit:completion:arg-completer[sipkit] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'sipkit;invite'= {
+            cand --text 'Send this text over MSRP once the call is up'
+            cand --file 'Send this file over MSRP, offered with its name, type, size and SHA-1 hash (RFC 5547)'
+            cand --content-type 'The content''s MIME type (default text/plain for --text and --stdin, application/octet-stream for --file)'
+            cand --ring-timeout 'Cancel the call (CANCEL) when it is not answered within DURATION (`30s`)'
+            cand --duration 'Keep an answered call up this long before sending BYE (default 0)'
+            cand --uri 'Request-URI (default: the target as a SIP URI; the domain for REGISTER)'
+            cand --from 'From header value (default: `<sip:USER@DOMAIN>` with --user, else `<sip:sipkit@LOCAL_IP>`)'
+            cand --to 'To header value (default: the Request-URI; for REGISTER the From address)'
+            cand --contact 'Contact header value (default: `<sip:USER@LOCAL_IP:LOCAL_PORT;transport=...>` from the socket''s real address; never added to MESSAGE, RFC 3428 §4)'
+            cand --call-id 'Call-ID (default: random)'
+            cand --cseq 'CSeq number of the first request (default 1); an authenticated retry uses the next one'
+            cand --max-forwards 'Max-Forwards (default 70)'
+            cand --user-agent 'User-Agent header value (default `sipkit/VERSION`)'
+            cand -H 'Add a header field, `-H ''Name: value''`; repeat for more'
+            cand --header 'Add a header field, `-H ''Name: value''`; repeat for more'
+            cand -u 'User name for Digest authentication (and the From/To user for REGISTER)'
+            cand --user 'User name for Digest authentication (and the From/To user for REGISTER)'
+            cand --password-file 'Read the password from the first line of FILE. SIPKIT_PASSWORD works too'
+            cand --password 'The password on the command line (visible to other users of this machine: prefer --password-file or SIPKIT_PASSWORD)'
+            cand --ha1 'HA1 = H(user:realm:password) in hex instead of a password (32 digits for MD5, 64 for SHA-256 and SHA-512-256)'
+            cand --auth-alg 'Answer only challenges with this algorithm (default: the strongest offered)'
+            cand --bind 'Local address to send from (`IP` or `IP:PORT`)'
+            cand --dns-server 'DNS server to ask instead of the system''s (`IP` or `IP:PORT`)'
+            cand --ca-file 'Trust the CA certificates in this PEM file too (TLS, WSS)'
+            cand --cert 'Client certificate chain (PEM) for TLS; needs --key'
+            cand --key 'Private key (PEM) for --cert'
+            cand --t1 'Timer T1, the round-trip estimate (default 500ms); retransmissions start at T1 and the transaction gives up after 64*T1'
+            cand --t2 'Timer T2, the longest retransmission interval (default 4s)'
+            cand --t4 'Timer T4, how long a message may linger in the network (default 5s)'
+            cand --timeout 'Give up after this long in all, whatever the transaction timers say (`10s`, `500ms`)'
+            cand --format 'Output format: `human` for people, `json` for JSON Lines (one object per line, never coloured), `github` for GitHub Actions annotations (validate only)'
+            cand --color 'When to colour the output: `auto` colours only a terminal and honours NO_COLOR'
+            cand --stdin 'Send standard input over MSRP'
+            cand --msrps 'Offer MSRP over TLS (`TCP/TLS/MSRP`, an msrps: path)'
+            cand --insecure 'Accept any server certificate (TLS, WSS). For testing only'
+            cand -q 'Print only errors: no warnings, no summary. The exit status still tells the result'
+            cand --quiet 'Print only errors: no warnings, no summary. The exit status still tells the result'
+            cand -v 'Log what sipkit is doing to standard error; repeat for more detail (-vv, -vvv)'
+            cand --verbose 'Log what sipkit is doing to standard error; repeat for more detail (-vv, -vvv)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'sipkit;help'= {
             cand validate 'Check SIP, SDP and MSRP messages against their RFCs, like a compiler checks code'
             cand send 'Send one SIP request and report what came back (OPTIONS unless METHOD is given)'
             cand decode-pcap 'List the SIP and MSRP messages in a packet capture, group them into calls, draw call flows, count them, extract MSRP files'
             cand listen 'Answer SIP requests as a user agent server, printing each message as it comes'
+            cand invite 'Place a call: INVITE with an SDP offer, then ACK, and BYE when done'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'sipkit;help;validate'= {
@@ -176,6 +223,8 @@ set edit:completion:arg-completer[sipkit] = {|@words|
         &'sipkit;help;decode-pcap'= {
         }
         &'sipkit;help;listen'= {
+        }
+        &'sipkit;help;invite'= {
         }
         &'sipkit;help;help'= {
         }

@@ -38,6 +38,7 @@ complete -c sipkit -n "__fish_sipkit_needs_command" -f -a "validate" -d 'Check S
 complete -c sipkit -n "__fish_sipkit_needs_command" -f -a "send" -d 'Send one SIP request and report what came back (OPTIONS unless METHOD is given)'
 complete -c sipkit -n "__fish_sipkit_needs_command" -f -a "decode-pcap" -d 'List the SIP and MSRP messages in a packet capture, group them into calls, draw call flows, count them, extract MSRP files'
 complete -c sipkit -n "__fish_sipkit_needs_command" -f -a "listen" -d 'Answer SIP requests as a user agent server, printing each message as it comes'
+complete -c sipkit -n "__fish_sipkit_needs_command" -f -a "invite" -d 'Place a call: INVITE with an SDP offer, then ACK, and BYE when done'
 complete -c sipkit -n "__fish_sipkit_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sipkit -n "__fish_sipkit_using_subcommand validate" -l kind -d 'Treat every input as this kind instead of detecting it from the first line (`MSRP ` starts an MSRP message, `v=` or `m=` an SDP body, anything else is SIP)' -r -f -a "sip\t'A SIP request or response (RFC 3261), with its SDP body if any'
 sdp\t'An SDP session description (RFC 8866)'
@@ -53,16 +54,7 @@ complete -c sipkit -n "__fish_sipkit_using_subcommand validate" -s q -l quiet -d
 complete -c sipkit -n "__fish_sipkit_using_subcommand validate" -s v -l verbose -d 'Log what sipkit is doing to standard error; repeat for more detail (-vv, -vvv)'
 complete -c sipkit -n "__fish_sipkit_using_subcommand validate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sipkit -n "__fish_sipkit_using_subcommand validate" -s V -l version -d 'Print version'
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l uri -d 'Request-URI (default: the target as a SIP URI; the domain for REGISTER)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l from -d 'From header value (default: `<sip:USER@DOMAIN>` with --user, else `<sip:sipkit@LOCAL_IP>`)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l to -d 'To header value (default: the Request-URI; for REGISTER the From address)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l contact -d 'Contact header value (default: `<sip:USER@LOCAL_IP:LOCAL_PORT;transport=...>` from the socket\'s real address; never added to MESSAGE, RFC 3428 §4)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l call-id -d 'Call-ID (default: random)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l cseq -d 'CSeq number of the first request (default 1); an authenticated retry uses the next one' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l expires -d 'Expires header in seconds (REGISTER default 3600)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l max-forwards -d 'Max-Forwards (default 70)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l user-agent -d 'User-Agent header value (default `sipkit/VERSION`)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -s H -l header -d 'Add a header field, `-H \'Name: value\'`; repeat for more' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l body -d 'The body, as given' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l body-file -d 'Read the body from FILE (`-` for standard input)' -r -F
 complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l content-type -d 'Content-Type of the body (default application/sdp for INVITE, else text/plain)' -r
@@ -73,6 +65,15 @@ complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l count -d 'Load mo
 complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l rate -d 'Load mode: start at most this many requests per second (default: as fast as answers come)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l concurrency -d 'Load mode: keep at most this many requests in flight, each on its own socket (default 1)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l expect -d 'Exit 0 only if the final status is one of these (`200,404`, classes like `2xx`)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l uri -d 'Request-URI (default: the target as a SIP URI; the domain for REGISTER)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l from -d 'From header value (default: `<sip:USER@DOMAIN>` with --user, else `<sip:sipkit@LOCAL_IP>`)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l to -d 'To header value (default: the Request-URI; for REGISTER the From address)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l contact -d 'Contact header value (default: `<sip:USER@LOCAL_IP:LOCAL_PORT;transport=...>` from the socket\'s real address; never added to MESSAGE, RFC 3428 §4)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l call-id -d 'Call-ID (default: random)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l cseq -d 'CSeq number of the first request (default 1); an authenticated retry uses the next one' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l max-forwards -d 'Max-Forwards (default 70)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l user-agent -d 'User-Agent header value (default `sipkit/VERSION`)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -s H -l header -d 'Add a header field, `-H \'Name: value\'`; repeat for more' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand send" -s u -l user -d 'User name for Digest authentication (and the From/To user for REGISTER)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l password-file -d 'Read the password from the first line of FILE. SIPKIT_PASSWORD works too' -r -F
 complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l password -d 'The password on the command line (visible to other users of this machine: prefer --password-file or SIPKIT_PASSWORD)' -r
@@ -170,8 +171,55 @@ complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -s q -l quiet -d '
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -s v -l verbose -d 'Log what sipkit is doing to standard error; repeat for more detail (-vv, -vvv)'
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -s V -l version -d 'Print version'
-complete -c sipkit -n "__fish_sipkit_using_subcommand help; and not __fish_seen_subcommand_from validate send decode-pcap listen help" -f -a "validate" -d 'Check SIP, SDP and MSRP messages against their RFCs, like a compiler checks code'
-complete -c sipkit -n "__fish_sipkit_using_subcommand help; and not __fish_seen_subcommand_from validate send decode-pcap listen help" -f -a "send" -d 'Send one SIP request and report what came back (OPTIONS unless METHOD is given)'
-complete -c sipkit -n "__fish_sipkit_using_subcommand help; and not __fish_seen_subcommand_from validate send decode-pcap listen help" -f -a "decode-pcap" -d 'List the SIP and MSRP messages in a packet capture, group them into calls, draw call flows, count them, extract MSRP files'
-complete -c sipkit -n "__fish_sipkit_using_subcommand help; and not __fish_seen_subcommand_from validate send decode-pcap listen help" -f -a "listen" -d 'Answer SIP requests as a user agent server, printing each message as it comes'
-complete -c sipkit -n "__fish_sipkit_using_subcommand help; and not __fish_seen_subcommand_from validate send decode-pcap listen help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l text -d 'Send this text over MSRP once the call is up' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l file -d 'Send this file over MSRP, offered with its name, type, size and SHA-1 hash (RFC 5547)' -r -F
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l content-type -d 'The content\'s MIME type (default text/plain for --text and --stdin, application/octet-stream for --file)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l ring-timeout -d 'Cancel the call (CANCEL) when it is not answered within DURATION (`30s`)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l duration -d 'Keep an answered call up this long before sending BYE (default 0)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l uri -d 'Request-URI (default: the target as a SIP URI; the domain for REGISTER)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l from -d 'From header value (default: `<sip:USER@DOMAIN>` with --user, else `<sip:sipkit@LOCAL_IP>`)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l to -d 'To header value (default: the Request-URI; for REGISTER the From address)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l contact -d 'Contact header value (default: `<sip:USER@LOCAL_IP:LOCAL_PORT;transport=...>` from the socket\'s real address; never added to MESSAGE, RFC 3428 §4)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l call-id -d 'Call-ID (default: random)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l cseq -d 'CSeq number of the first request (default 1); an authenticated retry uses the next one' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l max-forwards -d 'Max-Forwards (default 70)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l user-agent -d 'User-Agent header value (default `sipkit/VERSION`)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -s H -l header -d 'Add a header field, `-H \'Name: value\'`; repeat for more' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -s u -l user -d 'User name for Digest authentication (and the From/To user for REGISTER)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l password-file -d 'Read the password from the first line of FILE. SIPKIT_PASSWORD works too' -r -F
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l password -d 'The password on the command line (visible to other users of this machine: prefer --password-file or SIPKIT_PASSWORD)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l ha1 -d 'HA1 = H(user:realm:password) in hex instead of a password (32 digits for MD5, 64 for SHA-256 and SHA-512-256)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l auth-alg -d 'Answer only challenges with this algorithm (default: the strongest offered)' -r -f -a "MD5\t'MD5 (RFC 2617; weak, kept for old servers)'
+MD5-sess\t'MD5-sess'
+SHA-256\t'SHA-256 (RFC 8760)'
+SHA-256-sess\t'SHA-256-sess'
+SHA-512-256\t'SHA-512-256 (RFC 8760)'
+SHA-512-256-sess\t'SHA-512-256-sess'"
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l bind -d 'Local address to send from (`IP` or `IP:PORT`)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l dns-server -d 'DNS server to ask instead of the system\'s (`IP` or `IP:PORT`)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l ca-file -d 'Trust the CA certificates in this PEM file too (TLS, WSS)' -r -F
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l cert -d 'Client certificate chain (PEM) for TLS; needs --key' -r -F
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l key -d 'Private key (PEM) for --cert' -r -F
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l t1 -d 'Timer T1, the round-trip estimate (default 500ms); retransmissions start at T1 and the transaction gives up after 64*T1' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l t2 -d 'Timer T2, the longest retransmission interval (default 4s)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l t4 -d 'Timer T4, how long a message may linger in the network (default 5s)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l timeout -d 'Give up after this long in all, whatever the transaction timers say (`10s`, `500ms`)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l format -d 'Output format: `human` for people, `json` for JSON Lines (one object per line, never coloured), `github` for GitHub Actions annotations (validate only)' -r -f -a "human\t'Compiler-style diagnostics with source excerpts and a summary'
+json\t'JSON Lines: one object per message and a final summary object'
+github\t'GitHub Actions workflow commands (`::error file=...::...`); validate only'"
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l color -d 'When to colour the output: `auto` colours only a terminal and honours NO_COLOR' -r -f -a "auto\t'Colour when writing to a terminal and NO_COLOR is not set'
+always\t'Always colour, even into a pipe or file'
+never\t'Never colour'"
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l stdin -d 'Send standard input over MSRP'
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l msrps -d 'Offer MSRP over TLS (`TCP/TLS/MSRP`, an msrps: path)'
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l insecure -d 'Accept any server certificate (TLS, WSS). For testing only'
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -s q -l quiet -d 'Print only errors: no warnings, no summary. The exit status still tells the result'
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -s v -l verbose -d 'Log what sipkit is doing to standard error; repeat for more detail (-vv, -vvv)'
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -s V -l version -d 'Print version'
+complete -c sipkit -n "__fish_sipkit_using_subcommand help; and not __fish_seen_subcommand_from validate send decode-pcap listen invite help" -f -a "validate" -d 'Check SIP, SDP and MSRP messages against their RFCs, like a compiler checks code'
+complete -c sipkit -n "__fish_sipkit_using_subcommand help; and not __fish_seen_subcommand_from validate send decode-pcap listen invite help" -f -a "send" -d 'Send one SIP request and report what came back (OPTIONS unless METHOD is given)'
+complete -c sipkit -n "__fish_sipkit_using_subcommand help; and not __fish_seen_subcommand_from validate send decode-pcap listen invite help" -f -a "decode-pcap" -d 'List the SIP and MSRP messages in a packet capture, group them into calls, draw call flows, count them, extract MSRP files'
+complete -c sipkit -n "__fish_sipkit_using_subcommand help; and not __fish_seen_subcommand_from validate send decode-pcap listen invite help" -f -a "listen" -d 'Answer SIP requests as a user agent server, printing each message as it comes'
+complete -c sipkit -n "__fish_sipkit_using_subcommand help; and not __fish_seen_subcommand_from validate send decode-pcap listen invite help" -f -a "invite" -d 'Place a call: INVITE with an SDP offer, then ACK, and BYE when done'
+complete -c sipkit -n "__fish_sipkit_using_subcommand help; and not __fish_seen_subcommand_from validate send decode-pcap listen invite help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

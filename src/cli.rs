@@ -104,6 +104,25 @@ pub(crate) enum Command {
     /// --count); 2 a usage error, such as an address already in use; 3 --timeout expired
     /// before --count was reached.
     Listen(Box<ListenArgs>),
+
+    /// Place a call: INVITE with an SDP offer, then ACK, and BYE when done.
+    ///
+    /// TARGET and the request, transport, DNS, timer and authentication options are those of
+    /// `send`. Without content, the call is a test: an audio offer (PCMU, PCMA,
+    /// telephone-event), held for --duration, then BYE; the setup times (INVITE to 180, to 200)
+    /// are reported. --text, --file and --stdin offer an MSRP session instead (RFC 4975; files
+    /// with RFC 5547 name, type, size and SHA-1 hash).
+    ///
+    /// Provisional responses are shown; a 401 or 407 is answered once per challenge. With
+    /// --ring-timeout an unanswered call is cancelled (CANCEL); a 2xx that crosses the CANCEL
+    /// is acknowledged and ended with BYE. Ctrl-C cancels a ringing call or ends an answered one
+    /// with BYE.
+    ///
+    /// Exit status: 0 the call was answered (and ended with BYE); 1 the callee rejected it
+    /// (3xx-6xx) or the run was interrupted; 2 a usage error (checked before any network use);
+    /// 3 no answer in time (transaction timers, --timeout, or --ring-timeout); 4 a DNS, connect
+    /// or TLS failure.
+    Invite(Box<InviteArgs>),
 }
 
 /// What the user asked for.
@@ -165,31 +184,6 @@ pub(crate) struct SendArgs {
     #[arg(value_name = "[METHOD] TARGET", required = true, num_args = 1..=2)]
     pub(crate) words: Vec<String>,
 
-    /// Request-URI (default: the target as a SIP URI; the domain for REGISTER).
-    #[arg(long, value_name = "URI", help_heading = "Request")]
-    pub(crate) uri: Option<String>,
-
-    /// From header value (default: `<sip:USER@DOMAIN>` with --user, else `<sip:sipkit@LOCAL_IP>`).
-    #[arg(long, value_name = "VALUE", help_heading = "Request")]
-    pub(crate) from: Option<String>,
-
-    /// To header value (default: the Request-URI; for REGISTER the From address).
-    #[arg(long, value_name = "VALUE", help_heading = "Request")]
-    pub(crate) to: Option<String>,
-
-    /// Contact header value (default: `<sip:USER@LOCAL_IP:LOCAL_PORT;transport=...>` from the
-    /// socket's real address; never added to MESSAGE, RFC 3428 §4).
-    #[arg(long, value_name = "VALUE", help_heading = "Request")]
-    pub(crate) contact: Option<String>,
-
-    /// Call-ID (default: random).
-    #[arg(long, value_name = "ID", help_heading = "Request")]
-    pub(crate) call_id: Option<String>,
-
-    /// CSeq number of the first request (default 1); an authenticated retry uses the next one.
-    #[arg(long, value_name = "N", help_heading = "Request")]
-    pub(crate) cseq: Option<u32>,
-
     /// Expires header in seconds (REGISTER default 3600).
     #[arg(long, value_name = "SECONDS", help_heading = "Request")]
     pub(crate) expires: Option<u32>,
@@ -197,23 +191,6 @@ pub(crate) struct SendArgs {
     /// REGISTER only: remove every binding (`Contact: *` with `Expires: 0`, RFC 3261 §10.2.2).
     #[arg(long, help_heading = "Request", conflicts_with_all = ["expires", "contact"])]
     pub(crate) unregister: bool,
-
-    /// Max-Forwards (default 70).
-    #[arg(long, value_name = "N", help_heading = "Request")]
-    pub(crate) max_forwards: Option<u8>,
-
-    /// User-Agent header value (default `sipkit/VERSION`).
-    #[arg(long, value_name = "VALUE", help_heading = "Request")]
-    pub(crate) user_agent: Option<String>,
-
-    /// Add a header field, `-H 'Name: value'`; repeat for more.
-    #[arg(
-        short = 'H',
-        long = "header",
-        value_name = "NAME: VALUE",
-        help_heading = "Request"
-    )]
-    pub(crate) headers: Vec<String>,
 
     /// The body, as given.
     #[arg(long, value_name = "TEXT", help_heading = "Body", conflicts_with_all = ["body_file", "text"])]
@@ -284,6 +261,104 @@ pub(crate) struct SendArgs {
     #[arg(long, value_name = "CODES", value_delimiter = ',')]
     pub(crate) expect: Vec<String>,
 
+    /// Only locate the server (RFC 3263) and print the destinations; send nothing.
+    #[arg(long, help_heading = "Transport", conflicts_with = "dry_run")]
+    pub(crate) resolve_only: bool,
+
+    #[command(flatten)]
+    pub(crate) client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InviteArgs {
+    /// Whom to call: a SIP URI or a host with optional port and transport, as for `send`.
+    #[arg(value_name = "TARGET")]
+    pub(crate) target: String,
+
+    /// Send this text over MSRP once the call is up.
+    #[arg(long, value_name = "TEXT", help_heading = "Content", conflicts_with_all = ["file", "stdin"])]
+    pub(crate) text: Option<String>,
+
+    /// Send this file over MSRP, offered with its name, type, size and SHA-1 hash (RFC 5547).
+    #[arg(
+        long,
+        value_name = "PATH",
+        help_heading = "Content",
+        conflicts_with = "stdin"
+    )]
+    pub(crate) file: Option<std::path::PathBuf>,
+
+    /// Send standard input over MSRP.
+    #[arg(long, help_heading = "Content")]
+    pub(crate) stdin: bool,
+
+    /// The content's MIME type (default text/plain for --text and --stdin,
+    /// application/octet-stream for --file).
+    #[arg(long, value_name = "TYPE", help_heading = "Content")]
+    pub(crate) content_type: Option<String>,
+
+    /// Offer MSRP over TLS (`TCP/TLS/MSRP`, an msrps: path).
+    #[arg(long, help_heading = "Content")]
+    pub(crate) msrps: bool,
+
+    /// Cancel the call (CANCEL) when it is not answered within DURATION (`30s`).
+    #[arg(long, value_name = "DURATION", help_heading = "Call", value_parser = parse_duration)]
+    pub(crate) ring_timeout: Option<std::time::Duration>,
+
+    /// Keep an answered call up this long before sending BYE (default 0).
+    #[arg(long, value_name = "DURATION", help_heading = "Call", value_parser = parse_duration)]
+    pub(crate) duration: Option<std::time::Duration>,
+
+    #[command(flatten)]
+    pub(crate) client: ClientArgs,
+}
+
+/// The options `send` and `invite` share: how the request is addressed and authenticated,
+/// and how the server is reached.
+#[derive(Debug, Args)]
+pub(crate) struct ClientArgs {
+    /// Request-URI (default: the target as a SIP URI; the domain for REGISTER).
+    #[arg(long, value_name = "URI", help_heading = "Request")]
+    pub(crate) uri: Option<String>,
+
+    /// From header value (default: `<sip:USER@DOMAIN>` with --user, else `<sip:sipkit@LOCAL_IP>`).
+    #[arg(long, value_name = "VALUE", help_heading = "Request")]
+    pub(crate) from: Option<String>,
+
+    /// To header value (default: the Request-URI; for REGISTER the From address).
+    #[arg(long, value_name = "VALUE", help_heading = "Request")]
+    pub(crate) to: Option<String>,
+
+    /// Contact header value (default: `<sip:USER@LOCAL_IP:LOCAL_PORT;transport=...>` from the
+    /// socket's real address; never added to MESSAGE, RFC 3428 §4).
+    #[arg(long, value_name = "VALUE", help_heading = "Request")]
+    pub(crate) contact: Option<String>,
+
+    /// Call-ID (default: random).
+    #[arg(long, value_name = "ID", help_heading = "Request")]
+    pub(crate) call_id: Option<String>,
+
+    /// CSeq number of the first request (default 1); an authenticated retry uses the next one.
+    #[arg(long, value_name = "N", help_heading = "Request")]
+    pub(crate) cseq: Option<u32>,
+
+    /// Max-Forwards (default 70).
+    #[arg(long, value_name = "N", help_heading = "Request")]
+    pub(crate) max_forwards: Option<u8>,
+
+    /// User-Agent header value (default `sipkit/VERSION`).
+    #[arg(long, value_name = "VALUE", help_heading = "Request")]
+    pub(crate) user_agent: Option<String>,
+
+    /// Add a header field, `-H 'Name: value'`; repeat for more.
+    #[arg(
+        short = 'H',
+        long = "header",
+        value_name = "NAME: VALUE",
+        help_heading = "Request"
+    )]
+    pub(crate) headers: Vec<String>,
+
     /// User name for Digest authentication (and the From/To user for REGISTER).
     #[arg(short, long, value_name = "NAME", help_heading = "Authentication")]
     pub(crate) user: Option<String>,
@@ -318,10 +393,6 @@ pub(crate) struct SendArgs {
     /// DNS server to ask instead of the system's (`IP` or `IP:PORT`).
     #[arg(long, value_name = "ADDR", help_heading = "Transport")]
     pub(crate) dns_server: Option<String>,
-
-    /// Only locate the server (RFC 3263) and print the destinations; send nothing.
-    #[arg(long, help_heading = "Transport", conflicts_with = "dry_run")]
-    pub(crate) resolve_only: bool,
 
     /// Trust the CA certificates in this PEM file too (TLS, WSS).
     #[arg(long, value_name = "FILE", help_heading = "Transport")]

@@ -15,6 +15,7 @@ mod cases {
     mod interop_listen;
     mod interop_send;
     mod interop_tshark;
+    mod invite;
     mod json;
     mod listen;
     mod listener;

@@ -4,8 +4,10 @@
 
 pub(crate) mod decode_pcap;
 mod generate;
+mod invite;
 mod listen;
 mod send;
+mod sip_client;
 mod validate;
 
 use anyhow::Context;
@@ -40,8 +42,8 @@ pub(crate) fn run(invocation: Invocation) -> anyhow::Result<Exit> {
             output::init_logging(global.verbose, global.quiet, global.color);
             let config = match send::Config::new(*args, &global) {
                 Ok(config) => config,
-                Err(send::Invalid::Usage(usage)) => return usage_failure(&usage),
-                Err(send::Invalid::Input(err)) => return Err(err),
+                Err(sip_client::Invalid::Usage(usage)) => return usage_failure(&usage),
+                Err(sip_client::Invalid::Input(err)) => return Err(err),
             };
             let printer = output::send::stdout(
                 global.format,
@@ -82,6 +84,24 @@ pub(crate) fn run(invocation: Invocation) -> anyhow::Result<Exit> {
             };
             let printer = output::listen::stdout(global.format, global.color, global.quiet);
             listen::run(config, printer)
+        }
+        Invocation::Run(Cli {
+            global,
+            command: Command::Invite(args),
+        }) => {
+            output::init_logging(global.verbose, global.quiet, global.color);
+            let config = match invite::Config::new(*args, &global) {
+                Ok(config) => config,
+                Err(sip_client::Invalid::Usage(usage)) => return usage_failure(&usage),
+                Err(sip_client::Invalid::Input(err)) => return Err(err),
+            };
+            let printer = output::invite::stdout(
+                global.format,
+                global.color,
+                global.quiet,
+                global.verbose > 0,
+            );
+            invite::run(config, printer)
         }
         Invocation::Generate { global, args } => {
             output::init_logging(global.verbose, global.quiet, global.color);

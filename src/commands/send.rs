@@ -6,31 +6,26 @@
 //! Everything the user typed is checked in [`Config::new`] before any socket is opened.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
-use std::hash::{BuildHasher, Hasher};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use clap::error::ErrorKind;
 
-use super::usage_error;
-use crate::cli::{AuthAlg, Format, GlobalArgs, SendArgs};
+use super::sip_client::{
+    self, AuthConfig, Ids, Invalid, Stop, auth_config, default_proto, first_line, millis,
+    parse_request, read_input, record, shown, status_of, uri_host,
+};
+use crate::cli::{Format, GlobalArgs, SendArgs};
 use crate::exit::{Exit, Failure};
 use crate::output::send::{
-    AttemptRecord, AuthRecord, FinalRecord, HopRecord, LoadRecord, MessageRecord, Percentiles,
-    Report, SendEvent, SendPrinter,
+    AttemptRecord, FinalRecord, HopRecord, LoadRecord, MessageRecord, Percentiles, Report,
+    SendEvent, SendPrinter,
 };
-use crate::proto::digest::{self, Algorithm, Challenge, Secret};
 use crate::proto::scan::all_token;
-use crate::proto::sip::{self, HeaderName, Message, ParseOptions, StartLine};
+use crate::proto::sip::{self, HeaderName, Message, ParseOptions};
 use crate::transport::transaction::{Action, ClientTransaction, Key, Timers, ack_for};
-use crate::transport::{
-    ClientTls, Connection, Proto, Resolution, Resolver, TargetSpec, TransportError, parse_bind,
-    parse_dns_server,
-};
+use crate::transport::{ClientTls, Connection, Proto, Resolution, TargetSpec, TransportError};
 
 /// How long an INVITE answered only provisionally is waited for without --timeout.
 const INVITE_PROCEEDING_LIMIT: Duration = Duration::from_secs(200);
@@ -50,44 +45,8 @@ const BUILTIN_VARS: [&str; 8] = [
     "target",
 ];
 
-/// Why the command line cannot be run.
-#[derive(Debug)]
-pub(crate) enum Invalid {
-    /// A bad flag, value or combination: clap-style message, exit 2.
-    Usage(clap::Error),
-    /// An input that cannot be read (body file, password file, message file), exit 2.
-    Input(anyhow::Error),
-}
-
 fn usage(message: impl AsRef<str>) -> Invalid {
-    Invalid::Usage(usage_error(
-        "send",
-        ErrorKind::InvalidValue,
-        message.as_ref(),
-    ))
-}
-
-/// The secret to answer challenges with.
-#[derive(Debug, Clone)]
-enum OwnedSecret {
-    Password(String),
-    Ha1(String),
-}
-
-impl OwnedSecret {
-    fn as_secret(&self) -> Secret<'_> {
-        match self {
-            OwnedSecret::Password(p) => Secret::Password(p),
-            OwnedSecret::Ha1(h) => Secret::Ha1(h),
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-struct AuthConfig {
-    user: String,
-    secret: OwnedSecret,
-    algorithm: Option<Algorithm>,
+    sip_client::usage("send", message.as_ref())
 }
 
 /// A request built from options.
@@ -224,46 +183,10 @@ impl Config {
                 ))
             })?);
         }
-        let timers = {
-            let d = Timers::default();
-            Timers {
-                t1: args.t1.unwrap_or(d.t1),
-                t2: args.t2.unwrap_or(d.t2),
-                t4: args.t4.unwrap_or(d.t4),
-            }
-        };
-        if timers.t2 < timers.t1 {
-            return Err(usage(format!(
-                "T2 ({:?}) must not be shorter than T1 ({:?}) (RFC 3261 §17.1.2.2)",
-                timers.t2, timers.t1
-            )));
-        }
-        let bind = args
-            .bind
-            .as_deref()
-            .map(parse_bind)
-            .transpose()
-            .map_err(|e| usage(e.to_string()))?;
-        let dns_server = args
-            .dns_server
-            .as_deref()
-            .map(parse_dns_server)
-            .transpose()
-            .map_err(|e| usage(e.to_string()))?;
-        let auth = auth_config(&args)?;
-        let tls = if args.ca_file.is_some() || args.cert.is_some() {
-            Some(
-                ClientTls::new(
-                    args.ca_file.as_deref(),
-                    args.insecure,
-                    args.cert.as_deref(),
-                    args.key.as_deref(),
-                )
-                .map_err(|e| Invalid::Input(e.into()))?,
-            )
-        } else {
-            None
-        };
+        let timers = sip_client::timers(&args.client, "send")?;
+        let (bind, dns_server) = sip_client::addresses(&args.client, "send")?;
+        let auth = auth_config(&args.client, "send")?;
+        let tls = sip_client::tls_files(&args.client)?;
 
         let template = if let Some(path) = &args.message {
             let text = String::from_utf8(read_input(path, "the message")?).map_err(|_| {
@@ -333,16 +256,8 @@ impl Config {
             } else {
                 None
             };
-            let mut headers = Vec::new();
-            for h in &args.headers {
-                let (name, value) = h
-                    .split_once(':')
-                    .map(|(n, v)| (n.trim(), v.trim()))
-                    .filter(|(n, _)| !n.is_empty() && all_token(n.as_bytes()))
-                    .ok_or_else(|| usage(format!("-H takes `Name: value`, found `{h}`")))?;
-                headers.push((name.to_string(), value.to_string()));
-            }
-            let uri = match &args.uri {
+            let headers = sip_client::extra_headers(&args.client, "send")?;
+            let uri = match &args.client.uri {
                 Some(u) => {
                     sip::Uri::parse(u, 0).map_err(|e| {
                         usage(format!("--uri `{u}` is not a SIP URI: {}", e.message))
@@ -361,15 +276,16 @@ impl Config {
             };
             Template::Parts(Box::new(Parts {
                 method: method.clone(),
-                user: args.user.clone(),
+                user: args.client.user.clone(),
                 uri,
-                from: args.from.clone(),
-                to: args.to.clone(),
-                contact: args.contact.clone(),
+                from: args.client.from.clone(),
+                to: args.client.to.clone(),
+                contact: args.client.contact.clone(),
                 expires,
                 unregister: args.unregister,
-                max_forwards: args.max_forwards.unwrap_or(70),
+                max_forwards: args.client.max_forwards.unwrap_or(70),
                 user_agent: args
+                    .client
                     .user_agent
                     .clone()
                     .unwrap_or_else(|| format!("sipkit/{}", env!("CARGO_PKG_VERSION"))),
@@ -381,8 +297,8 @@ impl Config {
             method,
             target,
             template,
-            cseq: args.cseq.unwrap_or(1),
-            call_id: args.call_id.clone(),
+            cseq: args.client.cseq.unwrap_or(1),
+            call_id: args.client.call_id.clone(),
             auth,
             expect,
             dry_run: args.dry_run,
@@ -390,9 +306,9 @@ impl Config {
             bind,
             dns_server,
             tls,
-            insecure: args.insecure,
+            insecure: args.client.insecure,
             timers,
-            timeout: args.timeout,
+            timeout: args.client.timeout,
             traceroute: args.traceroute,
             load: (args.count.is_some() || args.rate.is_some() || args.concurrency.is_some()).then(
                 || Load {
@@ -401,31 +317,10 @@ impl Config {
                     rate: args.rate,
                 },
             ),
-            max_hops: args.max_forwards.unwrap_or(70),
+            max_hops: args.client.max_forwards.unwrap_or(70),
             test_mode: std::env::var_os("SIPKIT_TEST").is_some(),
         })
     }
-}
-
-fn shown(path: &Path) -> String {
-    if path == Path::new("-") {
-        crate::output::STDIN_NAME.to_string()
-    } else {
-        path.display().to_string()
-    }
-}
-
-/// Read a file, or standard input for `-`.
-fn read_input(path: &Path, what: &str) -> Result<Vec<u8>, Invalid> {
-    let result = if path == Path::new("-") {
-        let mut buf = Vec::new();
-        std::io::stdin().read_to_end(&mut buf).map(|_| buf)
-    } else {
-        std::fs::read(path)
-    };
-    result
-        .with_context(|| format!("cannot read {what} from {}", shown(path)))
-        .map_err(Invalid::Input)
 }
 
 fn default_type(args: &SendArgs, method: &str) -> String {
@@ -436,76 +331,6 @@ fn default_type(args: &SendArgs, method: &str) -> String {
             "text/plain".into()
         }
     })
-}
-
-fn auth_config(args: &SendArgs) -> Result<Option<AuthConfig>, Invalid> {
-    let algorithm = args.auth_alg.map(|a| match a {
-        AuthAlg::Md5 => Algorithm::Md5,
-        AuthAlg::Md5Sess => Algorithm::Md5Sess,
-        AuthAlg::Sha256 => Algorithm::Sha256,
-        AuthAlg::Sha256Sess => Algorithm::Sha256Sess,
-        AuthAlg::Sha512_256 => Algorithm::Sha512_256,
-        AuthAlg::Sha512_256Sess => Algorithm::Sha512_256Sess,
-    });
-    let secret = if let Some(path) = &args.password_file {
-        let bytes = read_input(path, "the password")?;
-        let text = String::from_utf8_lossy(&bytes);
-        let line = text.lines().next().unwrap_or_default().to_string();
-        if line.is_empty() {
-            return Err(Invalid::Input(anyhow::anyhow!(
-                "the password file {} is empty",
-                shown(path)
-            )));
-        }
-        Some(OwnedSecret::Password(line))
-    } else if let Some(h) = &args.ha1 {
-        if !matches!(h.len(), 32 | 64) || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(usage(format!(
-                "--ha1 takes 32 hex digits (MD5) or 64 (SHA-256, SHA-512-256), found `{h}`"
-            )));
-        }
-        if let Some(alg) = algorithm
-            && alg.hex_len() != h.len()
-        {
-            return Err(usage(format!(
-                "--ha1 has {} hex digits but --auth-alg {alg} needs {}",
-                h.len(),
-                alg.hex_len()
-            )));
-        }
-        Some(OwnedSecret::Ha1(h.clone()))
-    } else if let Some(p) = &args.password {
-        tracing::warn!(
-            "--password is visible to other users of this machine (ps, /proc); prefer --password-file or SIPKIT_PASSWORD"
-        );
-        Some(OwnedSecret::Password(p.clone()))
-    } else {
-        std::env::var("SIPKIT_PASSWORD")
-            .ok()
-            .filter(|p| !p.is_empty())
-            .map(OwnedSecret::Password)
-    };
-    match (&args.user, secret) {
-        (Some(user), Some(secret)) => Ok(Some(AuthConfig {
-            user: user.clone(),
-            secret,
-            algorithm,
-        })),
-        (Some(_), None) => Err(usage(
-            "--user needs a secret: --password-file FILE, SIPKIT_PASSWORD, --password or --ha1",
-        )),
-        (None, Some(_))
-            if args.password_file.is_some() || args.password.is_some() || args.ha1.is_some() =>
-        {
-            Err(usage("a password or --ha1 needs --user"))
-        }
-        _ => {
-            if algorithm.is_some() {
-                return Err(usage("--auth-alg needs --user"));
-            }
-            Ok(None)
-        }
-    }
 }
 
 /// The registrar's URI for REGISTER: the target without its user part (RFC 3261 §10.2).
@@ -744,24 +569,6 @@ fn build_parts(p: &Parts, v: &Vars, auth: &[(String, String)], target: &TargetSp
     b.build()
 }
 
-/// The target's host as it goes in a URI.
-fn uri_host(target: &TargetSpec) -> String {
-    let h = target.host();
-    if h.contains(':') {
-        format!("[{h}]")
-    } else {
-        h.to_string()
-    }
-}
-
-/// Parse a request we built or were given (datagram framing: a whole message).
-fn parse_request(bytes: &[u8]) -> Option<Message<'_>> {
-    match sip::parse(bytes, &ParseOptions::datagram()) {
-        Ok(s) => s.complete().map(|(m, _)| m).filter(Message::is_request),
-        Err(_) => None,
-    }
-}
-
 /// Why a hand-written message cannot be sent, if it cannot.
 fn check_request(bytes: &[u8]) -> Result<(), String> {
     let m = match sip::parse(bytes, &ParseOptions::datagram()) {
@@ -782,59 +589,6 @@ fn check_request(bytes: &[u8]) -> Result<(), String> {
     }
     m.cseq().map_err(|e| format!("{} ({})", e.message, e.rfc))?;
     Ok(())
-}
-
-/// Call-IDs, tags, branches and cnonces: random, or numbered when SIPKIT_TEST is set so that
-/// tests can compare output exactly.
-#[derive(Debug)]
-struct Ids {
-    test: bool,
-    /// Keeps numbered ids of load-mode workers apart (`w2-call-1`).
-    prefix: String,
-    n: u64,
-    state: std::collections::hash_map::RandomState,
-}
-
-impl Ids {
-    fn new(test: bool) -> Ids {
-        Ids {
-            test,
-            prefix: String::new(),
-            n: 0,
-            state: std::collections::hash_map::RandomState::new(),
-        }
-    }
-
-    fn next(&mut self, kind: &str) -> String {
-        self.n += 1;
-        if self.test {
-            return format!("{}{kind}-{}", self.prefix, self.n);
-        }
-        // RandomState is seeded from the operating system's randomness per process; mixing
-        // in a counter and the clock gives distinct, unpredictable 64-bit values.
-        let mut out = String::new();
-        for round in 0..2u64 {
-            let mut h = self.state.build_hasher();
-            h.write_u64(self.n);
-            h.write_u64(round);
-            h.write_u128(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_nanos())
-                    .unwrap_or(0),
-            );
-            let _ = write!(out, "{:016x}", h.finish());
-        }
-        out
-    }
-
-    fn branch(&mut self) -> String {
-        if self.test {
-            self.n += 1;
-            return format!("z9hG4bK-sipkit-{}{}", self.prefix, self.n);
-        }
-        format!("z9hG4bK{}", self.next("b"))
-    }
 }
 
 /// What stays the same across the requests of one run: the Call-ID and From tag, and the
@@ -885,50 +639,6 @@ impl<W: Write> Run<W> {
             self.output_error.get_or_insert(e);
         }
         self.report.messages.push(record);
-    }
-}
-
-/// Milliseconds with microsecond precision, so JSON shows `1.302` rather than float noise.
-fn millis(d: Duration) -> f64 {
-    (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
-}
-
-fn first_line(bytes: &[u8]) -> String {
-    let end = bytes
-        .windows(2)
-        .position(|w| w == b"\r\n")
-        .or_else(|| bytes.iter().position(|&b| b == b'\n'))
-        .unwrap_or(bytes.len());
-    String::from_utf8_lossy(&bytes[..end]).into_owned()
-}
-
-fn record(
-    direction: &'static str,
-    at_ms: f64,
-    conn: &Connection,
-    bytes: &[u8],
-    retransmission: u32,
-) -> MessageRecord {
-    let status = if direction == "received" {
-        first_line(bytes)
-            .split(' ')
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-    } else {
-        None
-    };
-    MessageRecord {
-        direction,
-        at_ms,
-        transport: conn.proto().as_str().to_string(),
-        local: conn.local_addr().to_string(),
-        remote: conn.peer_addr().to_string(),
-        retransmission,
-        rtt_ms: None,
-        first_line: first_line(bytes),
-        status,
-        stray: false,
-        message: String::from_utf8_lossy(bytes).into_owned(),
     }
 }
 
@@ -1007,18 +717,6 @@ pub(crate) fn run<W: Write>(config: Config, mut printer: SendPrinter<W>) -> anyh
     }
 }
 
-/// Why a run stopped without a final response.
-#[derive(Debug)]
-enum Stop {
-    /// Exit 3 or 4 with a one-line reason (the JSON report is still written).
-    Failure(Exit, String),
-    /// Ctrl-C: exit 3 (no final response came while we waited), the report so far still
-    /// written; the text is the reason, or empty to describe the report.
-    Interrupted(String),
-    /// Anything else (output errors, bad TLS files found late).
-    Other(anyhow::Error),
-}
-
 /// The reason shown when Ctrl-C ends a single request: how far it got.
 fn interrupted_message(report: &Report) -> String {
     let sent = report
@@ -1043,20 +741,6 @@ fn interrupted_message(report: &Report) -> String {
     }
 }
 
-impl From<anyhow::Error> for Stop {
-    fn from(e: anyhow::Error) -> Stop {
-        Stop::Other(e)
-    }
-}
-
-fn default_proto(target: &TargetSpec) -> Proto {
-    target.proto().unwrap_or(if target.is_sips() {
-        Proto::Tls
-    } else {
-        Proto::Udp
-    })
-}
-
 async fn execute<W: Write>(
     config: &Config,
     run: &mut Run<W>,
@@ -1079,36 +763,7 @@ async fn execute<W: Write>(
         return Ok((Exit::Success, "dry-run"));
     }
     let overall = config.timeout.map(|t| run.start + t);
-    // A numeric target needs no DNS (RFC 3263 §4.2): give the resolver a server it will never
-    // ask rather than have it read the system configuration (a cost on every one-shot run, and
-    // a failure in a minimal container without /etc/resolv.conf).
-    let never_asked = SocketAddr::from((Ipv4Addr::LOCALHOST, 53));
-    let dns_server = config
-        .dns_server
-        .or(config.target.ip().map(|_| never_asked));
-    let resolver = Resolver::new(dns_server).map_err(|e| {
-        if e.is_network() {
-            Stop::Failure(Exit::Network, e.to_string())
-        } else {
-            Stop::Other(anyhow::Error::new(e))
-        }
-    })?;
-    let limit = config.timeout.unwrap_or(Duration::from_secs(30));
-    let resolution = match tokio::time::timeout(limit, resolver.resolve(&config.target)).await {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) if e.is_network() => return Err(Stop::Failure(Exit::Network, e.to_string())),
-        Ok(Err(e)) => return Err(Stop::Other(e.into())),
-        Err(_) => {
-            return Err(Stop::Failure(
-                Exit::Network,
-                format!(
-                    "locating {} took longer than {:.1}s",
-                    config.target.text(),
-                    limit.as_secs_f64()
-                ),
-            ));
-        }
-    };
+    let resolution = sip_client::resolve(&config.target, config.dns_server, config.timeout).await?;
     run.printer
         .emit(&if config.resolve_only {
             SendEvent::ResolveOnly(&resolution)
@@ -1120,17 +775,7 @@ async fn execute<W: Write>(
     if config.resolve_only {
         return Ok((Exit::Success, "resolved"));
     }
-    let secure = resolution.destinations.iter().any(|d| d.proto.is_secure());
-    let tls = match (&config.tls, secure) {
-        (Some(tls), _) => tls.clone(),
-        (None, true) => {
-            ClientTls::new(None, config.insecure, None, None).map_err(|e| Stop::Other(e.into()))?
-        }
-        // Never used: no destination needs TLS. Insecure skips loading the system roots.
-        (None, false) => {
-            ClientTls::new(None, true, None, None).map_err(|e| Stop::Other(e.into()))?
-        }
-    };
+    let tls = sip_client::tls_for(config.tls.as_ref(), config.insecure, &resolution)?;
     let Resolution { destinations, .. } = resolution;
     if let Some(load) = &config.load {
         let Some(dest) = destinations.first() else {
@@ -1254,14 +899,6 @@ fn dry_run_local(target: &TargetSpec, bind: Option<SocketAddr>) -> SocketAddr {
     SocketAddr::new(routed, port)
 }
 
-fn status_of(bytes: &[u8]) -> u16 {
-    first_line(bytes)
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0)
-}
-
 /// Record the final response, list REGISTER bindings, and decide the exit status.
 fn finish_final<W: Write>(
     config: &Config,
@@ -1314,9 +951,7 @@ async fn on_destination<W: Write>(
     session: &mut Session,
     overall: Option<Instant>,
 ) -> Result<DestEnd, Stop> {
-    let mut auth_headers: Vec<(String, String, String)> = Vec::new(); // (header, realm, value)
-    let mut answered: BTreeSet<(String, String)> = BTreeSet::new();
-    let mut client = digest::Client::new();
+    let mut challenges = sip_client::Challenges::default();
     loop {
         let vars = Vars {
             local: conn.local_addr(),
@@ -1329,10 +964,7 @@ async fn on_destination<W: Write>(
         };
         // Whatever happens next, a further request is a new one with the next number.
         session.cseq = session.cseq.wrapping_add(1);
-        let extra: Vec<(String, String)> = auth_headers
-            .iter()
-            .map(|(n, _, v)| (n.clone(), v.clone()))
-            .collect();
+        let extra = challenges.headers();
         let bytes = render(&config.template, &vars, &extra, &config.target);
         let key = match parse_request(&bytes) {
             Some(m) => Key {
@@ -1358,82 +990,19 @@ async fn on_destination<W: Write>(
             TxEnd::Timeout(why) => return Ok(DestEnd::Timeout(why)),
             TxEnd::Final(resp, rtt) => (resp, rtt),
         };
-        let code = status_of(&resp);
-        let Some(auth) = config.auth.as_ref().filter(|_| code == 401 || code == 407) else {
+        let Some(auth) = config.auth.as_ref() else {
             return Ok(DestEnd::Final(resp, rtt));
         };
-        let Ok(Some((m, _))) = sip::parse(&resp, &ParseOptions::datagram()).map(|s| s.complete())
+        let Some(record) = challenges
+            .answer(auth, &resp, &bytes, ids)
+            .map_err(Stop::Other)?
         else {
-            return Ok(DestEnd::Final(resp.clone(), rtt));
-        };
-        let (ask, answer) = if code == 401 {
-            (HeaderName::WwwAuthenticate, "Authorization")
-        } else {
-            (HeaderName::ProxyAuthenticate, "Proxy-Authorization")
-        };
-        let challenges: Vec<Challenge<'_>> = m
-            .auth(ask)
-            .filter_map(Result::ok)
-            .filter_map(|a| Challenge::parse(&a).ok())
-            .collect();
-        let secret = auth.secret.as_secret();
-        let Some(ch) = digest::choose(&challenges, auth.algorithm, &secret) else {
-            tracing::warn!(
-                "no challenge in the {code} that sipkit can answer{}",
-                auth.algorithm
-                    .map(|a| format!(" with {a}"))
-                    .unwrap_or_default()
-            );
-            return Ok(DestEnd::Final(resp.clone(), rtt));
-        };
-        // At most once per challenge: the same nonce again means the credentials were refused.
-        if !answered.insert((ch.realm.to_string(), ch.nonce.to_string())) {
-            return Ok(DestEnd::Final(resp.clone(), rtt));
-        }
-        let sent = parse_request(&bytes).map(|r| {
-            let uri = match r.start {
-                StartLine::Request { uri, .. } => uri.to_string(),
-                StartLine::Response { .. } => String::new(),
-            };
-            (
-                r.method().unwrap_or_default().to_string(),
-                uri,
-                r.body.to_vec(),
-            )
-        });
-        let Some((method, uri, body)) = sent else {
-            return Ok(DestEnd::Final(resp.clone(), rtt));
-        };
-        let mut cnonce = || ids.next("cnonce");
-        let authorization = client
-            .authorize(
-                ch,
-                &auth.user,
-                &secret,
-                &digest::Request {
-                    method: &method,
-                    uri: &uri,
-                    body: &body,
-                },
-                false,
-                &mut cnonce,
-            )
-            .map_err(|e| Stop::Other(anyhow::Error::new(e).context("answering the challenge")))?;
-        let record = AuthRecord {
-            status: code,
-            user: auth.user.clone(),
-            realm: ch.realm.to_string(),
-            algorithm: ch.algorithm.to_string(),
-            qop: authorization.qop.map(|q| q.as_str().to_string()),
-            stale: ch.stale,
+            return Ok(DestEnd::Final(resp, rtt));
         };
         run.printer
             .emit(&SendEvent::Auth(&record))
             .context("writing to standard output")?;
         run.report.auth.push(record);
-        let realm = ch.realm.to_string();
-        auth_headers.retain(|(n, r, _)| !(n == answer && *r == realm));
-        auth_headers.push((answer.to_string(), realm, authorization.value));
     }
 }
 

@@ -7,6 +7,7 @@
 pub(crate) mod decode;
 mod github;
 mod human;
+pub(crate) mod invite;
 mod json;
 pub(crate) mod listen;
 mod locate;

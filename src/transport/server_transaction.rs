@@ -709,7 +709,11 @@ Content-Length: 0\r\n\
             panic!("a new INVITE");
         };
         t.respond(id, 404, b"404", t0).expect("404");
-        assert_eq!(t.next_deadline(), Some(t0 + timers.timeout()), "only timer H");
+        assert_eq!(
+            t.next_deadline(),
+            Some(t0 + timers.timeout()),
+            "only timer H"
+        );
         assert_eq!(feed(&mut t, &ack, true, t0), Action::AckForNon2xx(id));
         assert!(t.is_empty());
     }

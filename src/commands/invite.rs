@@ -1,0 +1,1178 @@
+//! `sipkit invite TARGET` (issue #6): place one call as an RFC 3261 user agent client. The
+//! INVITE carries an SDP offer (audio for a call test, MSRP for content); provisional
+//! responses are shown, challenges answered once each, an unanswered call is cancelled on
+//! --ring-timeout or Ctrl-C, and an answered one is acknowledged and ended with BYE inside the
+//! dialog (§12, §13, §15). Locating the server, credentials and identifiers are shared with
+//! `send` through [`super::sip_client`].
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use super::sip_client::{
+    self, AuthConfig, Challenges, Ids, Invalid, Stop, auth_config, first_line, millis,
+    parse_request, record, shown, status_of, uri_host,
+};
+use crate::cli::{Format, GlobalArgs, InviteArgs};
+use crate::exit::{Exit, Failure};
+use crate::output::invite::{AnswerRecord, InviteEvent, InvitePrinter, SummaryRecord};
+use crate::proto::sdp::{
+    self, AudioCodec, Direction, MediaBuilder, SdpBuilder, Setup, encode_file_name,
+};
+use crate::proto::sip::build::MessageBuilder;
+use crate::proto::sip::{self, HeaderName, Message, ParseOptions};
+use crate::transport::transaction::{Action, ClientTransaction, Key, Timers, ack_for};
+use crate::transport::{ClientTls, Connection, Proto, TargetSpec, TransportError};
+
+/// Largest message accepted from the peer.
+const MAX_MESSAGE: usize = 1 << 20;
+
+/// How long a ringing call is waited for without --ring-timeout or --timeout, like a proxy's
+/// Timer C (RFC 3261 §16.6 item 11).
+const RINGING_LIMIT: Duration = Duration::from_secs(200);
+
+fn usage(message: &str) -> Invalid {
+    sip_client::usage("invite", message)
+}
+
+/// What the call carries.
+#[derive(Debug, Clone)]
+pub(crate) enum Content {
+    /// A call test: audio offer, no media sent.
+    Audio,
+    /// Text for MSRP.
+    Text {
+        content_type: String,
+        // Sent once the MSRP session layer is wired in.
+        #[allow(dead_code)]
+        text: String,
+    },
+    /// A file for MSRP, described per RFC 5547 §6.
+    File {
+        path: PathBuf,
+        content_type: String,
+        size: u64,
+        sha1: [u8; 20],
+    },
+    /// Standard input for MSRP.
+    Stdin { content_type: String },
+}
+
+/// The checked command line.
+#[derive(Debug)]
+pub(crate) struct Config {
+    target: TargetSpec,
+    content: Content,
+    msrps: bool,
+    ring_timeout: Option<Duration>,
+    duration: Duration,
+    uri: String,
+    user: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    contact: Option<String>,
+    call_id: Option<String>,
+    cseq: u32,
+    max_forwards: u8,
+    user_agent: String,
+    headers: Vec<(String, String)>,
+    auth: Option<AuthConfig>,
+    bind: Option<SocketAddr>,
+    dns_server: Option<SocketAddr>,
+    tls: Option<ClientTls>,
+    insecure: bool,
+    timers: Timers,
+    timeout: Option<Duration>,
+    test_mode: bool,
+}
+
+impl Config {
+    /// Check everything that can be checked without the network.
+    pub(crate) fn new(args: InviteArgs, global: &GlobalArgs) -> Result<Config, Invalid> {
+        if global.format == Format::Github {
+            return Err(usage(
+                "--format github is only accepted by `sipkit validate`",
+            ));
+        }
+        let target = TargetSpec::parse(&args.target).map_err(|e| usage(&e.to_string()))?;
+        let c = &args.client;
+        let timers = sip_client::timers(c, "invite")?;
+        let (bind, dns_server) = sip_client::addresses(c, "invite")?;
+        let auth = auth_config(c, "invite")?;
+        let tls = sip_client::tls_files(c)?;
+        let headers = sip_client::extra_headers(c, "invite")?;
+        if let Some(t) = &args.content_type
+            && sip::headers::MediaType::parse(t, 0).is_err()
+        {
+            return Err(usage(&format!(
+                "--content-type takes a MIME type such as text/plain, found `{t}`"
+            )));
+        }
+        let typed = |default: &str| args.content_type.clone().unwrap_or(default.to_string());
+        let content = if let Some(text) = &args.text {
+            Content::Text {
+                content_type: typed("text/plain"),
+                text: text.clone(),
+            }
+        } else if let Some(path) = &args.file {
+            let (size, sha1) = hash_file(path).map_err(Invalid::Input)?;
+            Content::File {
+                path: path.clone(),
+                content_type: typed("application/octet-stream"),
+                size,
+                sha1,
+            }
+        } else if args.stdin {
+            Content::Stdin {
+                content_type: typed("text/plain"),
+            }
+        } else {
+            if args.content_type.is_some() || args.msrps {
+                return Err(usage(
+                    "--content-type and --msrps need content: --text, --file or --stdin",
+                ));
+            }
+            Content::Audio
+        };
+        if !matches!(content, Content::Audio) {
+            // The SIP side is complete; sending the content needs the MSRP session layer.
+            return Err(usage(
+                "--text, --file and --stdin need MSRP sending, which this build does not have yet; \
+                 without them `invite` places a call test",
+            ));
+        }
+        let uri = match &c.uri {
+            Some(u) => {
+                sip::Uri::parse(u, 0)
+                    .map_err(|e| usage(&format!("--uri `{u}` is not a SIP URI: {}", e.message)))?;
+                u.clone()
+            }
+            None => target.request_uri(),
+        };
+        Ok(Config {
+            target,
+            content,
+            msrps: args.msrps,
+            ring_timeout: args.ring_timeout,
+            duration: args.duration.unwrap_or_default(),
+            uri,
+            user: c.user.clone(),
+            from: c.from.clone(),
+            to: c.to.clone(),
+            contact: c.contact.clone(),
+            call_id: c.call_id.clone(),
+            cseq: c.cseq.unwrap_or(1),
+            max_forwards: c.max_forwards.unwrap_or(70),
+            user_agent: c
+                .user_agent
+                .clone()
+                .unwrap_or_else(|| format!("sipkit/{}", env!("CARGO_PKG_VERSION"))),
+            headers,
+            auth,
+            bind,
+            dns_server,
+            tls,
+            insecure: c.insecure,
+            timers,
+            timeout: c.timeout,
+            test_mode: std::env::var_os("SIPKIT_TEST").is_some(),
+        })
+    }
+}
+
+/// Size and SHA-1 of a file, read in pieces so a large file is never held whole (RFC 5547 §6
+/// `hash:sha-1`).
+fn hash_file(path: &std::path::Path) -> anyhow::Result<(u64, [u8; 20])> {
+    use sha1::Digest as _;
+    use std::io::Read as _;
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", shown(path)))?;
+    let mut hasher = sha1::Sha1::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = file
+            .read(&mut buf)
+            .with_context(|| format!("cannot read {}", shown(path)))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        size = size.saturating_add(n as u64);
+    }
+    let mut out = [0u8; 20];
+    out.copy_from_slice(hasher.finalize().as_slice());
+    Ok((size, out))
+}
+
+/// The SDP offer for `content`, from `local` (RFC 3264 §5).
+fn offer(content: &Content, msrps: bool, local: SocketAddr, session: &str) -> String {
+    let ip = local.ip().to_string();
+    let b = SdpBuilder::new("sipkit", 1, &ip);
+    let media = match content {
+        Content::Audio => MediaBuilder::audio(
+            49170,
+            &[
+                AudioCodec::Pcmu,
+                AudioCodec::Pcma,
+                AudioCodec::TelephoneEvent,
+            ],
+        ),
+        _ => {
+            // We connect to the answerer's path (RFC 6135 §4.2, a=setup:active); port 9, the
+            // discard port, says we do not listen (RFC 4145 §4).
+            let host = uri_host_of(local);
+            let scheme = if msrps { "msrps" } else { "msrp" };
+            let path = format!("{scheme}://{host}:9/{session};tcp");
+            let m = MediaBuilder::msrp(9, msrps, &path).setup(Setup::Active);
+            match content {
+                Content::Text { content_type, .. } | Content::Stdin { content_type } => {
+                    m.accept_types(&[content_type])
+                }
+                Content::File {
+                    path,
+                    content_type,
+                    size,
+                    sha1,
+                } => {
+                    let name = path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| "file".into());
+                    let hash: Vec<String> = sha1.iter().map(|b| format!("{b:02X}")).collect();
+                    m.accept_types(&[content_type])
+                        .direction(Direction::SendOnly)
+                        .attribute(
+                            "file-selector",
+                            Some(&format!(
+                                "name:\"{}\" type:{content_type} size:{size} hash:sha-1:{}",
+                                encode_file_name(&name),
+                                hash.join(":")
+                            )),
+                        )
+                        .file_transfer_id(session)
+                        .file_disposition("attachment")
+                }
+                Content::Audio => m,
+            }
+        }
+    };
+    b.media(media).build()
+}
+
+fn uri_host_of(addr: SocketAddr) -> String {
+    match addr {
+        SocketAddr::V6(a) => format!("[{}]", a.ip()),
+        SocketAddr::V4(a) => a.ip().to_string(),
+    }
+}
+
+/// What the 2xx's SDP answer says about the first media line.
+fn read_answer(body: &[u8]) -> Option<AnswerRecord> {
+    let sd = sdp::parse(body).ok()?;
+    let m = sd.media.first()?;
+    let mut rec = AnswerRecord {
+        media: m.media.to_string(),
+        port: m.port,
+        address: sd.connection_for(m).map(|c| c.host().to_string()),
+        ..AnswerRecord::default()
+    };
+    if m.is_msrp() {
+        rec.path = m
+            .path()
+            .and_then(Result::ok)
+            .map(|p| p.iter().map(|s| s.to_string()).collect())
+            .unwrap_or_default();
+        rec.accept_types = m
+            .accept_types()
+            .and_then(Result::ok)
+            .map(|t| t.iter().map(|a| a.as_str().to_string()).collect())
+            .unwrap_or_default();
+        rec.max_size = m.max_size().and_then(Result::ok);
+        rec.setup = m
+            .setup()
+            .and_then(Result::ok)
+            .map(|s| s.as_str().to_string());
+    } else {
+        rec.codecs = m
+            .formats
+            .iter()
+            .map(|f| {
+                m.rtpmap_for(f)
+                    .map(|r| r.encoding.to_string())
+                    .unwrap_or_else(|| f.to_string())
+            })
+            .collect();
+    }
+    Some(rec)
+}
+
+/// The identifiers and headers of the call, fixed when the INVITE is first built.
+#[derive(Debug, Clone)]
+struct Call {
+    call_id: String,
+    from: String,
+    to: String,
+    contact: String,
+    local: SocketAddr,
+    proto: Proto,
+}
+
+/// The dialog the 2xx established (RFC 3261 §12.1.2).
+#[derive(Debug, Clone)]
+struct Dialog {
+    /// The To of the 2xx, with the remote tag.
+    to: String,
+    /// The remote target: the 2xx's Contact.
+    remote_target: String,
+    /// Record-Route in reverse order: the route set of a UAC.
+    route_set: Vec<String>,
+}
+
+impl Dialog {
+    fn from_response(resp: &Message<'_>, request_uri: &str) -> Dialog {
+        let to = resp
+            .header(HeaderName::To)
+            .map(|h| String::from_utf8_lossy(h.value).into_owned())
+            .unwrap_or_default();
+        let remote_target = resp
+            .contacts()
+            .find_map(|c| match c {
+                Ok(sip::headers::Contact::Addr(a)) => Some(a.uri.raw.to_string()),
+                _ => None,
+            })
+            .unwrap_or_else(|| request_uri.to_string());
+        let mut route_set: Vec<String> = resp
+            .record_routes()
+            .filter_map(Result::ok)
+            .map(|r| format!("<{}>", r.uri.raw))
+            .collect();
+        route_set.reverse();
+        Dialog {
+            to,
+            remote_target,
+            route_set,
+        }
+    }
+}
+
+impl Call {
+    fn via(&self, branch: &str) -> String {
+        format!(
+            "SIP/2.0/{} {}:{};branch={branch};rport",
+            self.proto.via_token(),
+            uri_host_of(self.local),
+            self.local.port()
+        )
+    }
+
+    fn invite(
+        &self,
+        config: &Config,
+        branch: &str,
+        cseq: u32,
+        auth: &[(String, String)],
+        sdp: &str,
+    ) -> Vec<u8> {
+        let mut b = MessageBuilder::request("INVITE", &config.uri)
+            .header("Via", &self.via(branch))
+            .header("Max-Forwards", &config.max_forwards.to_string())
+            .header("From", &self.from)
+            .header("To", &self.to)
+            .header("Call-ID", &self.call_id)
+            .header("CSeq", &format!("{cseq} INVITE"))
+            .header("Contact", &self.contact);
+        for (n, v) in auth {
+            b = b.header(n, v);
+        }
+        b = b.header("User-Agent", &config.user_agent);
+        for (n, v) in &config.headers {
+            b = b.header(n, v);
+        }
+        b.body("application/sdp", sdp.as_bytes().to_vec()).build()
+    }
+
+    /// A request inside the dialog (ACK for the 2xx, BYE): to the remote target through the
+    /// route set (RFC 3261 §12.2.1.1; loose routing assumed, as RFC 3261 proxies do).
+    fn in_dialog(
+        &self,
+        config: &Config,
+        dialog: &Dialog,
+        method: &str,
+        branch: &str,
+        cseq: u32,
+        auth: &[(String, String)],
+    ) -> Vec<u8> {
+        let mut b = MessageBuilder::request(method, &dialog.remote_target)
+            .header("Via", &self.via(branch))
+            .header("Max-Forwards", &config.max_forwards.to_string());
+        for r in &dialog.route_set {
+            b = b.header("Route", r);
+        }
+        b = b
+            .header("From", &self.from)
+            .header("To", &dialog.to)
+            .header("Call-ID", &self.call_id)
+            .header("CSeq", &format!("{cseq} {method}"));
+        for (n, v) in auth {
+            b = b.header(n, v);
+        }
+        b.header("User-Agent", &config.user_agent).build()
+    }
+}
+
+/// The CANCEL of a pending INVITE (RFC 3261 §9.1): the INVITE's Request-URI, top Via (same
+/// branch), From, To, Call-ID, Route and CSeq number, method CANCEL.
+fn cancel_for(invite: &Message<'_>) -> Vec<u8> {
+    // The ACK of §17.1.1.3 built with the INVITE's own To has exactly these fields.
+    let ack = String::from_utf8_lossy(&ack_for(invite, invite)).into_owned();
+    let seq = invite.cseq().map(|c| c.seq).unwrap_or(0);
+    ack.replacen("ACK ", "CANCEL ", 1)
+        .replacen(
+            &format!("CSeq: {seq} ACK"),
+            &format!("CSeq: {seq} CANCEL"),
+            1,
+        )
+        .into_bytes()
+}
+
+/// The run in progress.
+struct Run<W: Write> {
+    start: Instant,
+    printer: InvitePrinter<W>,
+    output_error: Option<std::io::Error>,
+    summary: SummaryRecord,
+}
+
+impl<W: Write> Run<W> {
+    fn ms(&self) -> f64 {
+        millis(self.start.elapsed())
+    }
+
+    fn emit(&mut self, event: &InviteEvent<'_>) {
+        if let Err(e) = self.printer.emit(event) {
+            self.output_error.get_or_insert(e);
+        }
+    }
+
+    fn message(&mut self, conn: &Connection, direction: &'static str, bytes: &[u8], retr: u32) {
+        let mut rec = record(direction, self.ms(), conn, bytes, retr);
+        rec.retransmission = retr;
+        self.emit(&InviteEvent::Message(&rec));
+    }
+}
+
+/// Run `sipkit invite` with a checked configuration.
+pub(crate) fn run<W: Write>(config: Config, printer: InvitePrinter<W>) -> anyhow::Result<Exit> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let mut run = Run {
+        start: Instant::now(),
+        printer,
+        output_error: None,
+        summary: SummaryRecord {
+            target: config.target.text().to_string(),
+            outcome: "timeout",
+            status: None,
+            reason: None,
+            ringing_ms: None,
+            answer_ms: None,
+            held_ms: None,
+            bye_status: None,
+            error: None,
+            exit: Exit::Timeout.code(),
+            elapsed_ms: 0.0,
+        },
+    };
+    let result = runtime.block_on(execute(&config, &mut run));
+    let (exit, failure) = match result {
+        Ok(exit) => (exit, None),
+        Err(Stop::Failure(exit, message)) => {
+            if run.summary.outcome == "timeout" || run.summary.outcome == "answered" {
+                run.summary.outcome = if exit == Exit::Timeout {
+                    "timeout"
+                } else {
+                    "network-error"
+                };
+            }
+            run.summary.error = Some(message.clone());
+            (exit, Some(message))
+        }
+        // Ctrl-C is handled in `execute` (CANCEL or BYE); a Stop carrying it ends like a
+        // timeout: no final outcome was reached.
+        Err(Stop::Interrupted(message)) => {
+            let message = if message.is_empty() {
+                "interrupted (Ctrl-C)".to_owned()
+            } else {
+                message
+            };
+            run.summary.outcome = "interrupted";
+            run.summary.error = Some(message.clone());
+            (Exit::Timeout, Some(message))
+        }
+        Err(Stop::Other(err)) => return Err(err),
+    };
+    run.summary.exit = exit.code();
+    run.summary.elapsed_ms = run.ms();
+    let summary = run.summary.clone();
+    run.emit(&InviteEvent::Summary(&summary));
+    if let Some(e) = run.output_error.take() {
+        return Err(anyhow::Error::new(e).context("writing to standard output"));
+    }
+    run.printer.flush().context("writing to standard output")?;
+    match failure {
+        Some(message) => Err(Failure { exit, message }.into()),
+        None => Ok(exit),
+    }
+}
+
+async fn execute<W: Write>(config: &Config, run: &mut Run<W>) -> Result<Exit, Stop> {
+    let resolution = sip_client::resolve(&config.target, config.dns_server, config.timeout).await?;
+    run.emit(&InviteEvent::Resolved(&resolution));
+    let tls = sip_client::tls_for(config.tls.as_ref(), config.insecure, &resolution)?;
+    let mut ids = Ids::new(config.test_mode);
+    let call_id = config.call_id.clone().unwrap_or_else(|| ids.next("call"));
+    let from_tag = ids.next("tag");
+    let mut last = (Exit::Network, "no destination found".to_string());
+    let count = resolution.destinations.len();
+    for (i, dest) in resolution.destinations.iter().enumerate() {
+        let limit = config.timers.timeout();
+        let conn = match tokio::time::timeout(
+            limit,
+            Connection::connect(dest, config.bind, &tls, MAX_MESSAGE),
+        )
+        .await
+        {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) if !e.is_network() => return Err(Stop::Other(e.into())),
+            Ok(Err(e)) => {
+                last = (Exit::Network, e.to_string());
+                if i + 1 < count {
+                    run.emit(&InviteEvent::Failover {
+                        from: dest,
+                        reason: &last.1,
+                    });
+                }
+                continue;
+            }
+            Err(_) => {
+                last = (
+                    Exit::Timeout,
+                    format!(
+                        "connecting to {dest} took longer than {:.1}s",
+                        limit.as_secs_f64()
+                    ),
+                );
+                continue;
+            }
+        };
+        let call = Call {
+            call_id: call_id.clone(),
+            from: format!(
+                "{};tag={from_tag}",
+                config.from.clone().unwrap_or_else(|| match &config.user {
+                    Some(u) => format!("<sip:{u}@{}>", uri_host(&config.target)),
+                    None => format!("<sip:sipkit@{}>", uri_host_of(conn.local_addr())),
+                })
+            ),
+            to: config
+                .to
+                .clone()
+                .unwrap_or_else(|| format!("<{}>", config.uri)),
+            contact: config.contact.clone().unwrap_or_else(|| {
+                let transport = if conn.proto() == Proto::Udp {
+                    String::new()
+                } else {
+                    format!(";transport={}", conn.proto().as_str())
+                };
+                format!(
+                    "<sip:{}@{}:{}{transport}>",
+                    config.user.as_deref().unwrap_or("sipkit"),
+                    uri_host_of(conn.local_addr()),
+                    conn.local_addr().port()
+                )
+            }),
+            local: conn.local_addr(),
+            proto: conn.proto(),
+        };
+        return place_call(config, run, conn, &call, &mut ids).await;
+    }
+    Err(Stop::Failure(last.0, last.1))
+}
+
+/// How the INVITE transaction ended.
+enum InviteEnd {
+    /// A 2xx: the response, and whether we had sent CANCEL (the 200/CANCEL race).
+    Answered(Vec<u8>, Vec<u8>),
+    /// A 3xx-6xx (already acknowledged by the transaction).
+    Rejected(Vec<u8>, Vec<u8>),
+}
+
+/// Why the INVITE was cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CancelReason {
+    RingTimeout,
+    Interrupted,
+}
+
+/// INVITE (answering challenges), then ACK, hold, BYE.
+async fn place_call<W: Write>(
+    config: &Config,
+    run: &mut Run<W>,
+    mut conn: Connection,
+    call: &Call,
+    ids: &mut Ids,
+) -> Result<Exit, Stop> {
+    let session = ids.next("msrp");
+    let sdp = offer(&config.content, config.msrps, call.local, &session);
+    let mut challenges = Challenges::default();
+    let mut cseq = config.cseq;
+    let invite_start = run.start.elapsed();
+    let mut cancelled: Option<CancelReason> = None;
+    let (request, response) = loop {
+        let branch = ids.branch();
+        let request = call.invite(config, &branch, cseq, &challenges.headers(), &sdp);
+        let end = invite_transaction(
+            config,
+            run,
+            &mut conn,
+            &request,
+            invite_start,
+            &mut cancelled,
+        )
+        .await?;
+        match end {
+            InviteEnd::Answered(req, resp) => break (req, resp),
+            InviteEnd::Rejected(req, resp) => {
+                if let (Some(auth), None) = (&config.auth, cancelled)
+                    && let Some(rec) = challenges
+                        .answer(auth, &resp, &req, ids)
+                        .map_err(Stop::Other)?
+                {
+                    run.emit(&InviteEvent::Auth(&rec));
+                    cseq = cseq.wrapping_add(1);
+                    continue;
+                }
+                let code = status_of(&resp);
+                let reason = reason_of(&resp);
+                run.summary.status = Some(code);
+                run.summary.reason = Some(reason.clone());
+                return match cancelled {
+                    Some(CancelReason::RingTimeout) => {
+                        run.summary.outcome = "cancelled";
+                        Err(Stop::Failure(
+                            Exit::Timeout,
+                            format!(
+                                "no answer within --ring-timeout {:.1}s; cancelled ({code} {reason})",
+                                config.ring_timeout.unwrap_or_default().as_secs_f64()
+                            ),
+                        ))
+                    }
+                    Some(CancelReason::Interrupted) => {
+                        run.summary.outcome = "interrupted";
+                        Err(Stop::Failure(
+                            Exit::Negative,
+                            "interrupted; the call was cancelled".into(),
+                        ))
+                    }
+                    None => {
+                        run.summary.outcome = "rejected";
+                        Err(Stop::Failure(
+                            Exit::Negative,
+                            format!("{} rejected the call: {code} {reason}", conn.destination()),
+                        ))
+                    }
+                };
+            }
+        }
+    };
+    let Some(invite) = parse_request(&request) else {
+        return Err(Stop::Other(anyhow::anyhow!(
+            "the INVITE built does not parse; this is a bug in sipkit"
+        )));
+    };
+    let Ok(Some((resp, _))) =
+        sip::parse(&response, &ParseOptions::datagram()).map(|s| s.complete())
+    else {
+        return Err(Stop::Other(anyhow::anyhow!("the 2xx no longer parses")));
+    };
+    run.summary.status = resp.status();
+    run.summary.reason = Some(reason_of(&response));
+    run.summary.answer_ms = Some(millis(run.start.elapsed().saturating_sub(invite_start)));
+    if cancelled.is_none() {
+        run.summary.outcome = "answered";
+    }
+    let dialog = Dialog::from_response(&resp, &config.uri);
+    // The ACK of a 2xx is its own transaction with a new branch (RFC 3261 §13.2.2.4).
+    let ack_branch = ids.branch();
+    let ack = call.in_dialog(config, &dialog, "ACK", &ack_branch, cseq, &[]);
+    let _ = invite;
+    send(run, &conn, &ack).await?;
+    let held_from = run.start.elapsed();
+    if let Some(answer) = read_answer(resp.body) {
+        run.emit(&InviteEvent::Answer(&answer));
+    }
+    // Hold: answer 2xx retransmissions with the ACK again, and a BYE from the peer with 200.
+    let hold = if cancelled.is_some() {
+        Duration::ZERO
+    } else {
+        config.duration
+    };
+    let hold_end = tokio::time::Instant::now() + hold;
+    let mut interrupted = false;
+    let mut peer_hung_up = false;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep_until(hold_end) => break,
+            _ = tokio::signal::ctrl_c() => { interrupted = true; break; }
+            received = conn.recv() => {
+                let received = received.map_err(net)?;
+                run.message(&conn, "received", &received.data, 0);
+                let Ok(Some((m, _))) = sip::parse(&received.data, &ParseOptions::datagram()).map(|s| s.complete()) else {
+                    continue;
+                };
+                if m.is_request() && m.method() == Some("BYE") {
+                    let ok = MessageBuilder::response_to(&m, 200, "OK", None).build();
+                    send(run, &conn, &ok).await?;
+                    peer_hung_up = true;
+                    break;
+                } else if m.status().is_some_and(|c| (200..300).contains(&c))
+                    && m.cseq().is_ok_and(|c| c.method == "INVITE")
+                {
+                    send(run, &conn, &ack).await?;
+                }
+            }
+        }
+    }
+    run.summary.held_ms = Some(millis(run.start.elapsed().saturating_sub(held_from)));
+    if !peer_hung_up {
+        bye(config, run, &mut conn, call, &dialog, cseq, ids).await?;
+    }
+    match cancelled {
+        Some(CancelReason::RingTimeout) => {
+            run.summary.outcome = "cancelled";
+            Err(Stop::Failure(
+                Exit::Timeout,
+                "the call was answered after CANCEL was sent; acknowledged and ended with BYE"
+                    .into(),
+            ))
+        }
+        Some(CancelReason::Interrupted) => {
+            run.summary.outcome = "interrupted";
+            Err(Stop::Failure(Exit::Negative, "interrupted".into()))
+        }
+        None if interrupted => {
+            run.summary.outcome = "interrupted";
+            Err(Stop::Failure(
+                Exit::Negative,
+                "interrupted; the call was ended with BYE".into(),
+            ))
+        }
+        None => Ok(Exit::Success),
+    }
+}
+
+fn net(e: TransportError) -> Stop {
+    Stop::Failure(Exit::Network, e.to_string())
+}
+
+fn reason_of(resp: &[u8]) -> String {
+    first_line(resp)
+        .splitn(3, ' ')
+        .nth(2)
+        .unwrap_or_default()
+        .to_string()
+}
+
+async fn send<W: Write>(run: &mut Run<W>, conn: &Connection, bytes: &[u8]) -> Result<(), Stop> {
+    conn.send(bytes).await.map_err(net)?;
+    run.message(conn, "sent", bytes, 0);
+    Ok(())
+}
+
+fn key_of(request: &[u8]) -> Key {
+    let m = parse_request(request);
+    Key {
+        branch: m
+            .as_ref()
+            .and_then(|m| m.top_via().ok())
+            .and_then(|v| v.branch)
+            .unwrap_or_default()
+            .to_string(),
+        method: m
+            .as_ref()
+            .and_then(|m| m.cseq().ok())
+            .map(|c| c.method.to_string())
+            .unwrap_or_default(),
+    }
+}
+
+/// The INVITE client transaction (RFC 3261 §17.1.1), with CANCEL sent on --ring-timeout or
+/// Ctrl-C once a provisional response has come (§9.1: not before).
+async fn invite_transaction<W: Write>(
+    config: &Config,
+    run: &mut Run<W>,
+    conn: &mut Connection,
+    request: &[u8],
+    invite_start: Duration,
+    cancelled: &mut Option<CancelReason>,
+) -> Result<InviteEnd, Stop> {
+    let origin = tokio::time::Instant::from_std(run.start);
+    let sender = conn.sender();
+    sender.send(request).await.map_err(net)?;
+    let sent_at = run.start.elapsed();
+    run.message(conn, "sent", request, 0);
+    let mut tx = ClientTransaction::new(key_of(request), conn.reliable(), config.timers, sent_at);
+    let cancel = parse_request(request)
+        .map(|m| cancel_for(&m))
+        .unwrap_or_default();
+    let mut cancel_tx: Option<ClientTransaction> = None;
+    let mut want_cancel: Option<CancelReason> = None;
+    let mut provisional = false;
+    let ring_deadline = config.ring_timeout.map(|t| invite_start + t);
+    let overall = config.timeout;
+    loop {
+        let mut wake = tx.next_deadline().unwrap_or(sent_at + RINGING_LIMIT);
+        if let Some(c) = cancel_tx
+            .as_ref()
+            .and_then(ClientTransaction::next_deadline)
+        {
+            wake = wake.min(c);
+        }
+        if want_cancel.is_none()
+            && let Some(r) = ring_deadline
+        {
+            wake = wake.min(r);
+        }
+        if let Some(o) = overall {
+            wake = wake.min(o);
+        }
+        tokio::select! {
+            received = conn.recv() => {
+                let received = received.map_err(net)?;
+                let now = run.start.elapsed();
+                let data = received.data;
+                let Some(m) = sip::parse(&data, &ParseOptions::datagram())
+                    .ok()
+                    .and_then(|s| s.complete())
+                    .map(|(m, _)| m)
+                    .filter(|m| !m.is_request())
+                else {
+                    tracing::warn!("ignoring {} bytes from {} that are not a SIP response", data.len(), received.from);
+                    continue;
+                };
+                if let Some(ctx) = cancel_tx.as_mut()
+                    && ctx.key().matches(&m)
+                {
+                    if ctx.on_response(&m, now) != Action::Nothing {
+                        run.message(conn, "received", &data, 0);
+                    }
+                    continue;
+                }
+                let action = tx.on_response(&m, now);
+                if action != Action::Nothing {
+                    run.message(conn, "received", &data, 0);
+                }
+                match action {
+                    Action::Provisional => {
+                        provisional = true;
+                        let code = m.status().unwrap_or(0);
+                        if (180..=183).contains(&code) && run.summary.ringing_ms.is_none() {
+                            run.summary.ringing_ms = Some(millis(now.saturating_sub(invite_start)));
+                        }
+                    }
+                    Action::Final => return Ok(InviteEnd::Answered(request.to_vec(), data.clone())),
+                    Action::AckAndFinal => {
+                        if let Some(req) = parse_request(request) {
+                            let ack = ack_for(&req, &m);
+                            sender.send(&ack).await.map_err(net)?;
+                            run.message(conn, "sent", &ack, 0);
+                        }
+                        return Ok(InviteEnd::Rejected(request.to_vec(), data.clone()));
+                    }
+                    _ => {}
+                }
+            }
+            _ = tokio::signal::ctrl_c(), if want_cancel.is_none() => {
+                want_cancel = Some(CancelReason::Interrupted);
+            }
+            () = tokio::time::sleep_until(origin + wake) => {
+                let now = run.start.elapsed();
+                if want_cancel.is_none() && ring_deadline.is_some_and(|r| now >= r) {
+                    want_cancel = Some(CancelReason::RingTimeout);
+                }
+                if overall.is_some_and(|o| now >= o) {
+                    return Err(Stop::Failure(Exit::Timeout, format!(
+                        "no final response within --timeout {:.1}s",
+                        overall.unwrap_or_default().as_secs_f64()
+                    )));
+                }
+                if tx.next_deadline().is_none() && now >= sent_at + RINGING_LIMIT {
+                    return Err(Stop::Failure(Exit::Timeout, format!(
+                        "no answer {}s after the call started ringing (use --ring-timeout)",
+                        RINGING_LIMIT.as_secs()
+                    )));
+                }
+                while tx.next_deadline().is_some_and(|d| d <= now) {
+                    match tx.on_timer(now) {
+                        Action::Retransmit => {
+                            sender.send(request).await.map_err(net)?;
+                            run.message(conn, "sent", request, tx.retransmissions());
+                        }
+                        Action::Timeout => {
+                            return Err(Stop::Failure(Exit::Timeout, format!(
+                                "no final response from {} after {:.1}s (Timer B, 64*T1)",
+                                conn.destination(),
+                                config.timers.timeout().as_secs_f64()
+                            )));
+                        }
+                        _ => break,
+                    }
+                }
+                if let Some(ctx) = cancel_tx.as_mut() {
+                    while ctx.next_deadline().is_some_and(|d| d <= now) {
+                        if ctx.on_timer(now) == Action::Retransmit {
+                            sender.send(&cancel).await.map_err(net)?;
+                            run.message(conn, "sent", &cancel, ctx.retransmissions());
+                        } else {
+                            cancel_tx = None;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(reason) = want_cancel
+            && provisional
+            && cancelled.is_none()
+        {
+            sender.send(&cancel).await.map_err(net)?;
+            run.message(conn, "sent", &cancel, 0);
+            cancel_tx = Some(ClientTransaction::new(
+                key_of(&cancel),
+                conn.reliable(),
+                config.timers,
+                run.start.elapsed(),
+            ));
+            *cancelled = Some(reason);
+        }
+    }
+}
+
+/// End the call with BYE (RFC 3261 §15.1.1): a new non-INVITE transaction in the dialog,
+/// answering one challenge per round like the INVITE.
+#[allow(clippy::too_many_arguments)]
+async fn bye<W: Write>(
+    config: &Config,
+    run: &mut Run<W>,
+    conn: &mut Connection,
+    call: &Call,
+    dialog: &Dialog,
+    invite_cseq: u32,
+    ids: &mut Ids,
+) -> Result<(), Stop> {
+    // The INVITE's credentials hash the INVITE; the BYE starts bare and answers its own
+    // challenge (re-using the cached challenge with nc=2, RFC 3261 §22.3, is not done yet).
+    let mut challenges = Challenges::default();
+    let origin = tokio::time::Instant::from_std(run.start);
+    let mut cseq = invite_cseq.wrapping_add(1);
+    loop {
+        let branch = ids.branch();
+        let request = call.in_dialog(config, dialog, "BYE", &branch, cseq, &challenges.headers());
+        send(run, conn, &request).await?;
+        let mut tx = ClientTransaction::new(
+            key_of(&request),
+            conn.reliable(),
+            config.timers,
+            run.start.elapsed(),
+        );
+        let response = loop {
+            let wake = tx.next_deadline().unwrap_or(Duration::ZERO);
+            tokio::select! {
+                received = conn.recv() => {
+                    let received = received.map_err(net)?;
+                    let now = run.start.elapsed();
+                    let Some(m) = sip::parse(&received.data, &ParseOptions::datagram())
+                        .ok()
+                        .and_then(|s| s.complete())
+                        .map(|(m, _)| m)
+                    else {
+                        continue;
+                    };
+                    let action = if m.is_request() { Action::NotMatched } else { tx.on_response(&m, now) };
+                    if action != Action::Nothing {
+                        run.message(conn, "received", &received.data, 0);
+                    }
+                    if action == Action::Final {
+                        break received.data.clone();
+                    }
+                }
+                () = tokio::time::sleep_until(origin + wake) => {
+                    let now = run.start.elapsed();
+                    match tx.on_timer(now) {
+                        Action::Retransmit => {
+                            conn.send(&request).await.map_err(net)?;
+                            run.message(conn, "sent", &request, tx.retransmissions());
+                        }
+                        Action::Timeout | Action::Terminated => {
+                            return Err(Stop::Failure(
+                                Exit::Timeout,
+                                format!(
+                                    "no response to the BYE from {} after {:.1}s (Timer F, 64*T1)",
+                                    conn.destination(),
+                                    config.timers.timeout().as_secs_f64()
+                                ),
+                            ));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        };
+        let code = status_of(&response);
+        if let Some(auth) = &config.auth
+            && let Some(rec) = challenges
+                .answer(auth, &response, &request, ids)
+                .map_err(Stop::Other)?
+        {
+            run.emit(&InviteEvent::Auth(&rec));
+            cseq = cseq.wrapping_add(1);
+            continue;
+        }
+        run.summary.bye_status = Some(code);
+        if (200..300).contains(&code) {
+            return Ok(());
+        }
+        return Err(Stop::Failure(
+            Exit::Negative,
+            format!("the BYE was answered {code} {}", reason_of(&response)),
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(bytes: &[u8]) -> Message<'_> {
+        sip::parse(bytes, &ParseOptions::datagram())
+            .expect("valid")
+            .complete()
+            .expect("complete")
+            .0
+    }
+
+    #[test]
+    fn the_audio_offer_has_pcmu_pcma_and_events() {
+        let sdp = offer(
+            &Content::Audio,
+            false,
+            "127.0.0.1:5060".parse().expect("addr"),
+            "s1",
+        );
+        assert!(sdp.contains("m=audio 49170 RTP/AVP 0 8 101\r\n"), "{sdp}");
+        assert!(
+            sdp.contains("a=rtpmap:101 telephone-event/8000\r\n"),
+            "{sdp}"
+        );
+        assert!(sdp::parse(sdp.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn a_file_offer_carries_the_rfc_5547_attributes() {
+        let content = Content::File {
+            path: PathBuf::from("/tmp/a b.txt"),
+            content_type: "text/plain".into(),
+            size: 3,
+            sha1: [0xA9; 20],
+        };
+        let sdp = offer(
+            &content,
+            true,
+            "192.0.2.1:5060".parse().expect("addr"),
+            "s1",
+        );
+        assert!(sdp.contains("m=message 9 TCP/TLS/MSRP *\r\n"), "{sdp}");
+        assert!(
+            sdp.contains("a=path:msrps://192.0.2.1:9/s1;tcp\r\n"),
+            "{sdp}"
+        );
+        assert!(
+            sdp.contains("a=setup:active\r\na=accept-types:text/plain\r\na=sendonly\r\n"),
+            "{sdp}"
+        );
+        assert!(
+            sdp.contains(
+                "a=file-selector:name:\"a b.txt\" type:text/plain size:3 hash:sha-1:A9:A9:"
+            ),
+            "{sdp}"
+        );
+        assert!(sdp.contains("a=file-transfer-id:s1\r\na=file-disposition:attachment\r\n"));
+        let parsed = sdp::parse(sdp.as_bytes()).expect("our offer parses");
+        let fs = parsed.media[0]
+            .file_selector()
+            .expect("present")
+            .expect("valid");
+        assert_eq!(fs.size, Some(3));
+        assert_eq!(fs.hashes[0].sha1(), Some([0xA9; 20]));
+    }
+
+    #[test]
+    fn hashing_a_file_streams_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"abc").expect("write");
+        let (size, hash) = hash_file(&path).expect("hash");
+        assert_eq!(size, 3);
+        // SHA-1("abc"), FIPS 180-2 appendix A.
+        assert_eq!(hash[..4], [0xA9, 0x99, 0x3E, 0x36], "{hash:02X?}");
+        assert!(hash_file(&dir.path().join("missing")).is_err());
+    }
+
+    #[test]
+    fn an_msrp_answer_gives_path_types_size_and_setup() {
+        let body = b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+m=message 2855 TCP/MSRP *\r\na=path:msrp://127.0.0.1:2855/x;tcp\r\n\
+a=accept-types:text/plain message/cpim\r\na=max-size:1000\r\na=setup:passive\r\n";
+        let a = read_answer(body).expect("an answer");
+        assert_eq!(a.media, "message");
+        assert_eq!(a.path, ["msrp://127.0.0.1:2855/x;tcp"]);
+        assert_eq!(a.accept_types, ["text/plain", "message/cpim"]);
+        assert_eq!(a.max_size, Some(1000));
+        assert_eq!(a.setup.as_deref(), Some("passive"));
+    }
+
+    #[test]
+    fn the_dialog_routes_through_the_reversed_record_route_to_the_contact() {
+        let resp = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1\r\n\
+Record-Route: <sip:p2.example.com;lr>, <sip:p1.example.com;lr>\r\n\
+From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>;tag=2\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\
+Contact: <sip:b@10.0.0.9:5080>\r\nContent-Length: 0\r\n\r\n";
+        let d = Dialog::from_response(&parse(resp), "sip:b@x");
+        assert_eq!(d.remote_target, "sip:b@10.0.0.9:5080");
+        assert_eq!(
+            d.route_set,
+            ["<sip:p1.example.com;lr>", "<sip:p2.example.com;lr>"]
+        );
+        assert_eq!(d.to, "<sip:b@x>;tag=2");
+    }
+
+    #[test]
+    fn cancel_copies_the_invite_branch_and_cseq_number() {
+        let inv = b"INVITE sip:b@x SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK7\r\n\
+Max-Forwards: 70\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: c\r\nCSeq: 4 INVITE\r\n\
+Content-Length: 0\r\n\r\n";
+        let cancel = cancel_for(&parse(inv));
+        let m = parse(&cancel);
+        assert_eq!(m.method(), Some("CANCEL"));
+        assert_eq!(m.top_via().expect("via").branch, Some("z9hG4bK7"));
+        let cseq = m.cseq().expect("cseq");
+        assert_eq!((cseq.seq, cseq.method), (4, "CANCEL"));
+        assert!(String::from_utf8_lossy(&cancel).contains("To: <sip:b@x>\r\n"));
+    }
+}

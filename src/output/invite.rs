@@ -1,0 +1,267 @@
+//! How `sipkit invite` looks. People get `send`'s lines for each SIP message (the same printer
+//! draws them), then the negotiated media and a closing line with the setup times; programs
+//! get JSON Lines as things happen (`resolved`, `message`, `auth`, `failover`, `answer`,
+//! `summary`), so a script can follow a long call without waiting for its end.
+
+use std::io::{self, Write};
+
+use anstyle::{AnsiColor, Style};
+use serde::Serialize;
+
+use super::send::{AuthRecord, MessageRecord, SendEvent, SendPrinter};
+use crate::cli::Format;
+use crate::transport::{Destination, Resolution};
+
+/// The media the callee accepted, read from the SDP answer of the 2xx.
+#[derive(Debug, Clone, Default, Serialize)]
+pub(crate) struct AnswerRecord {
+    /// `message` (MSRP) or `audio`.
+    pub(crate) media: String,
+    /// The port of the answered media line (0: the stream was refused).
+    pub(crate) port: u16,
+    /// The connection address, when the answer has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) address: Option<String>,
+    /// MSRP: the `a=path` URIs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) path: Vec<String>,
+    /// MSRP: `a=accept-types`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) accept_types: Vec<String>,
+    /// MSRP: `a=max-size` (RFC 4975 §8.6).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) max_size: Option<u64>,
+    /// MSRP: `a=setup` (RFC 6135).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) setup: Option<String>,
+    /// Audio: the codecs answered (rtpmap names, or static payload types).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) codecs: Vec<String>,
+}
+
+/// The end of a run: the `summary` event.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct SummaryRecord {
+    pub(crate) target: String,
+    /// `answered`, `rejected`, `cancelled`, `interrupted`, `timeout`, `network-error`.
+    pub(crate) outcome: &'static str,
+    /// The final status of the INVITE, when one came.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) reason: Option<String>,
+    /// Milliseconds from the first INVITE sent to the first 180/183.
+    pub(crate) ringing_ms: Option<f64>,
+    /// Milliseconds from the first INVITE sent to the 2xx.
+    pub(crate) answer_ms: Option<f64>,
+    /// Milliseconds from the ACK to the BYE (how long the call was held).
+    pub(crate) held_ms: Option<f64>,
+    /// The status of the BYE, when one was sent and answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) bye_status: Option<u16>,
+    /// Why the run failed, the same line as on standard error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) error: Option<String>,
+    pub(crate) exit: u8,
+    pub(crate) elapsed_ms: f64,
+}
+
+/// Something to show as it happens.
+#[derive(Debug)]
+pub(crate) enum InviteEvent<'a> {
+    Resolved(&'a Resolution),
+    Message(&'a MessageRecord),
+    Auth(&'a AuthRecord),
+    Failover {
+        from: &'a Destination,
+        reason: &'a str,
+    },
+    Answer(&'a AnswerRecord),
+    Summary(&'a SummaryRecord),
+}
+
+/// One JSON Lines object: the event name, then the record's fields.
+#[derive(Serialize)]
+struct Line<'a, T: Serialize> {
+    event: &'a str,
+    #[serde(flatten)]
+    record: T,
+}
+
+#[derive(Serialize)]
+struct FailoverLine<'a> {
+    from: &'a Destination,
+    reason: &'a str,
+}
+
+/// Renders `invite` output.
+#[derive(Debug)]
+pub(crate) struct InvitePrinter<W: Write> {
+    json: bool,
+    quiet: bool,
+    verbose: bool,
+    out: W,
+}
+
+impl<W: Write> InvitePrinter<W> {
+    pub(crate) fn new(format: Format, quiet: bool, verbose: bool, out: W) -> Self {
+        InvitePrinter {
+            json: format == Format::Json,
+            quiet,
+            verbose,
+            out,
+        }
+    }
+
+    pub(crate) fn emit(&mut self, event: &InviteEvent<'_>) -> io::Result<()> {
+        if self.json {
+            return self.json_line(event);
+        }
+        if self.quiet {
+            return Ok(());
+        }
+        let mut send = SendPrinter::new(Format::Human, false, self.verbose, &mut self.out);
+        match event {
+            InviteEvent::Resolved(r) => send.emit(&SendEvent::Resolved(r)),
+            InviteEvent::Message(m) => send.emit(&SendEvent::Message(m)),
+            InviteEvent::Auth(a) => send.emit(&SendEvent::Auth(a)),
+            InviteEvent::Failover { from, reason } => {
+                send.emit(&SendEvent::Failover { from, reason })
+            }
+            InviteEvent::Answer(a) => {
+                let dim = Style::new().dimmed();
+                let at = a.address.as_deref().unwrap_or("?");
+                let detail = if a.media == "message" {
+                    format!(
+                        "path {}, accepts {}{}",
+                        a.path.join(" "),
+                        a.accept_types.join(" "),
+                        a.max_size
+                            .map(|m| format!(", max-size {m}"))
+                            .unwrap_or_default()
+                    )
+                } else {
+                    format!("{} at {at}:{}", a.codecs.join(" "), a.port)
+                };
+                writeln!(self.out, "  {dim}answer: {} {detail}{dim:#}", a.media)
+            }
+            InviteEvent::Summary(s) => {
+                let (style, what) = match s.outcome {
+                    "answered" => (AnsiColor::Green, "call answered"),
+                    "rejected" => (AnsiColor::Red, "call rejected"),
+                    "cancelled" => (AnsiColor::Yellow, "call cancelled"),
+                    "interrupted" => (AnsiColor::Yellow, "call interrupted"),
+                    _ => (AnsiColor::Red, "call failed"),
+                };
+                let style = style.on_default().bold();
+                let mut line = format!("{style}{what}{style:#}");
+                if let Some(code) = s.status {
+                    line.push_str(&format!(
+                        ": {code} {}",
+                        s.reason.as_deref().unwrap_or_default()
+                    ));
+                }
+                let times: Vec<String> = [
+                    s.ringing_ms.map(|t| format!("ringing after {t:.1} ms")),
+                    s.answer_ms.map(|t| format!("answered after {t:.1} ms")),
+                    s.held_ms.map(|t| format!("held {:.3} s", t / 1000.0)),
+                    s.bye_status.map(|c| format!("BYE {c}")),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                if !times.is_empty() {
+                    line.push_str(&format!(" ({})", times.join(", ")));
+                }
+                writeln!(self.out, "{line}")
+            }
+        }
+    }
+
+    fn json_line(&mut self, event: &InviteEvent<'_>) -> io::Result<()> {
+        match event {
+            InviteEvent::Resolved(r) => write_line(&mut self.out, "resolved", r),
+            InviteEvent::Message(m) => write_line(&mut self.out, "message", m),
+            InviteEvent::Auth(a) => write_line(&mut self.out, "auth", a),
+            InviteEvent::Failover { from, reason } => {
+                write_line(&mut self.out, "failover", FailoverLine { from, reason })
+            }
+            InviteEvent::Answer(a) => write_line(&mut self.out, "answer", a),
+            InviteEvent::Summary(s) => write_line(&mut self.out, "summary", s),
+        }
+    }
+
+    pub(crate) fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+fn write_line<W: Write, T: Serialize>(out: &mut W, event: &str, record: T) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, &Line { event, record })?;
+    writeln!(out)
+}
+
+/// A printer on standard output, coloured as `--color` and the terminal decide.
+pub(crate) fn stdout(
+    format: Format,
+    color: crate::cli::ColorWhen,
+    quiet: bool,
+    verbose: bool,
+) -> InvitePrinter<super::Stdout> {
+    let stdout = io::stdout();
+    let choice = super::color_choice(color, format, &stdout);
+    let raw: Box<dyn Write> = Box::new(io::LineWriter::new(stdout));
+    InvitePrinter::new(
+        format,
+        quiet,
+        verbose,
+        anstream::AutoStream::new(raw, choice),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_lines_name_the_event_and_flatten_the_record() {
+        let mut p = InvitePrinter::new(Format::Json, false, false, Vec::new());
+        let a = AnswerRecord {
+            media: "audio".into(),
+            port: 49170,
+            codecs: vec!["PCMA".into()],
+            ..AnswerRecord::default()
+        };
+        p.emit(&InviteEvent::Answer(&a)).expect("vec");
+        let text = String::from_utf8(p.out).expect("utf8");
+        assert_eq!(
+            text,
+            "{\"event\":\"answer\",\"media\":\"audio\",\"port\":49170,\"codecs\":[\"PCMA\"]}\n"
+        );
+    }
+
+    #[test]
+    fn the_human_summary_gives_setup_times() {
+        let mut p = InvitePrinter::new(Format::Human, false, false, Vec::new());
+        let s = SummaryRecord {
+            target: "x".into(),
+            outcome: "answered",
+            status: Some(200),
+            reason: Some("OK".into()),
+            ringing_ms: Some(1.25),
+            answer_ms: Some(3.5),
+            held_ms: Some(1500.0),
+            bye_status: Some(200),
+            error: None,
+            exit: 0,
+            elapsed_ms: 9.0,
+        };
+        p.emit(&InviteEvent::Summary(&s)).expect("vec");
+        let text =
+            anstream::adapter::strip_str(&String::from_utf8(p.out).expect("utf8")).to_string();
+        assert_eq!(
+            text,
+            "call answered: 200 OK (ringing after 1.2 ms, answered after 3.5 ms, held 1.500 s, BYE 200)\n"
+        );
+    }
+}
