@@ -763,20 +763,19 @@ fn header_fields<'a>(
             ));
         }
         // header-name = token
-        let name_len = buf[pos..].iter().position(|&b| !is_token(b));
-        let name_end = match name_len {
-            Some(0) => {
-                let msg = if is_wsp(first) {
-                    "a header line starts with white space but there is no header to continue"
-                        .to_string()
-                } else {
-                    format!("expected a header name, found {}", show_byte(first))
-                };
-                return Err(ParseError::new("sip.header.name", msg, pos, 1, RFC_HEADER));
-            }
-            Some(n) => pos + n,
-            None => return Ok(None),
-        };
+        let mut name_end = pos;
+        while name_end < buf.len() && is_token(buf[name_end]) {
+            name_end += 1;
+        }
+        if name_end == pos {
+            let msg = if is_wsp(first) {
+                "a header line starts with white space but there is no header to continue"
+                    .to_string()
+            } else {
+                format!("expected a header name, found {}", show_byte(first))
+            };
+            return Err(ParseError::new("sip.header.name", msg, pos, 1, RFC_HEADER));
+        }
         // HCOLON = *( SP / HTAB ) ":" SWS
         let mut c = name_end;
         while c < buf.len() && is_wsp(buf[c]) {
@@ -814,7 +813,7 @@ fn header_fields<'a>(
         };
         let value = trim_lws(&buf[value_start..vend]);
         let name = text.get(pos, name_end).unwrap_or_default();
-        let id = HeaderName::from_bytes(name.as_bytes());
+        let id = HeaderName::from_buf(buf, pos, name_end - pos);
         if id == HeaderName::ContentLength {
             let n = parse_content_length(value, offset(buf, value))?;
             match content_length {

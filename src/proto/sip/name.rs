@@ -278,8 +278,52 @@ impl HeaderName {
     /// Identify a header name, case-insensitively, including one-letter compact forms.
     #[inline]
     pub fn from_bytes(name: &[u8]) -> HeaderName {
-        if name.len() == 1 {
-            let c = name[0].to_ascii_lowercase();
+        let Some(words) = Folded::load(name) else {
+            return HeaderName::Other;
+        };
+        HeaderName::from_words(name.len(), &words)
+    }
+
+    /// [`HeaderName::from_bytes`] for the name at `buf[pos..pos + len]`, for the framer.
+    ///
+    /// The bytes after a header name (`:`, the value) are still in the buffer, so whole words
+    /// can be loaded from it and the tail masked off, instead of copying a name of unknown
+    /// length into a padded buffer (a `memcpy` call per header field).
+    #[inline]
+    pub(crate) fn from_buf(buf: &[u8], pos: usize, len: usize) -> HeaderName {
+        let word = |i: usize| -> Option<u64> {
+            let at = pos.checked_add(i * 8)?;
+            let chunk: [u8; 8] = buf.get(at..at.checked_add(8)?)?.try_into().ok()?;
+            let w = u64::from_le_bytes(chunk);
+            let keep = len.saturating_sub(i * 8);
+            Some(if keep >= 8 {
+                w
+            } else {
+                w & ((1u64 << (keep * 8)) - 1)
+            })
+        };
+        let words = match len {
+            1..=8 => word(0).map(|w| [w, 0, 0]),
+            9..=16 => word(0).zip(word(1)).map(|(a, b)| [a, b, 0]),
+            17..=FOLDED_MAX => word(0)
+                .zip(word(1))
+                .zip(word(2))
+                .map(|((a, b), c)| [a, b, c]),
+            _ => return HeaderName::Other,
+        };
+        match words {
+            Some(w) => HeaderName::from_words(len, &w),
+            None => buf
+                .get(pos..pos.saturating_add(len))
+                .map_or(HeaderName::Other, HeaderName::from_bytes),
+        }
+    }
+
+    /// Identify a name of `len` bytes given as zero-padded little-endian words.
+    #[inline]
+    fn from_words(len: usize, words: &[u64; 3]) -> HeaderName {
+        if len == 1 {
+            let c = (words[0] as u8).to_ascii_lowercase();
             return match c {
                 b'i' => HeaderName::CallId,
                 b'm' => HeaderName::Contact,
@@ -304,10 +348,7 @@ impl HeaderName {
             };
         }
         // Bucket by length, then compare 8 bytes at a time against the pre-folded names.
-        let Some(words) = Folded::load(name) else {
-            return HeaderName::Other;
-        };
-        let candidates: &[Folded] = match name.len() {
+        let candidates: &[Folded] = match len {
             2 => BY_LEN_2,
             3 => BY_LEN_3,
             4 => BY_LEN_4,
@@ -328,7 +369,7 @@ impl HeaderName {
             _ => &[],
         };
         for known in candidates {
-            if known.matches(&words) {
+            if known.matches(words) {
                 return known.id;
             }
         }
@@ -409,6 +450,26 @@ mod tests {
             HeaderName::Other
         );
         assert_eq!(HeaderName::from_bytes(&[b'x'; 40]), HeaderName::Other);
+        // The framer's entry point reads whole words past the name and must mask them off.
+        let buf = b"To: a\r\nContent-Length: 0\r\nX-Long-Extension-Header-Name: 1\r\nv:1";
+        assert_eq!(HeaderName::from_buf(buf, 0, 2), HeaderName::To);
+        assert_eq!(HeaderName::from_buf(buf, 0, 1), HeaderName::To);
+        assert_eq!(HeaderName::from_buf(buf, 0, 3), HeaderName::Other);
+        assert_eq!(HeaderName::from_buf(buf, 7, 14), HeaderName::ContentLength);
+        assert_eq!(HeaderName::from_buf(buf, 7, 7), HeaderName::Other);
+        assert_eq!(HeaderName::from_buf(buf, 26, 28), HeaderName::Other);
+        assert_eq!(HeaderName::from_buf(buf, buf.len() - 3, 1), HeaderName::Via);
+        for (name, _, id) in TABLE {
+            let mut line = name.as_bytes().to_vec();
+            line.extend_from_slice(b": x\r\n\r\n");
+            assert_eq!(HeaderName::from_buf(&line, 0, name.len()), *id, "{name}");
+            // At the very end of a buffer there are no bytes to spare.
+            assert_eq!(
+                HeaderName::from_buf(name.as_bytes(), 0, name.len()),
+                *id,
+                "{name}"
+            );
+        }
         assert_eq!(HeaderName::Contact.compact(), Some('m'));
         assert_eq!(HeaderName::CallId.canonical(), Some("Call-ID"));
     }

@@ -441,7 +441,7 @@ fn parse_uri_general(s: &str, base: usize) -> Result<Uri<'_>, ParseError> {
 /// [?headers]` without escapes or IPv6, accepting exactly what [`parse_uri`]'s general path
 /// accepts for such input. Anything else (or anything wrong) returns `None` and the general
 /// path, which knows the error messages, takes over; so this may be conservative, never lax.
-fn sip_uri_fast(s: &str) -> Option<Uri<'_>> {
+pub(crate) fn sip_uri_fast(s: &str) -> Option<Uri<'_>> {
     let b = s.as_bytes();
     let head = b.get(..5)?;
     let lower = |i: usize| head[i] | 0x20;
