@@ -8,7 +8,7 @@ use smallvec::SmallVec;
 
 use super::name::HeaderName;
 use super::uri::{clip, show_byte};
-use crate::proto::scan::{is_token, is_wsp, trim_lws};
+use crate::proto::scan::{is_lws, is_token, is_wsp};
 use crate::proto::{ParseError, Status};
 
 const RFC_MSG: &str = "RFC 3261 §7";
@@ -763,10 +763,16 @@ fn header_fields<'a>(
             ));
         }
         // header-name = token
-        let mut name_end = pos;
-        while name_end < buf.len() && is_token(buf[name_end]) {
-            name_end += 1;
-        }
+        let (name_end, id) = match HeaderName::known_at(buf, pos) {
+            Some((id, len)) => (pos + len, id),
+            None => {
+                let mut end = pos;
+                while end < buf.len() && is_token(buf[end]) {
+                    end += 1;
+                }
+                (end, HeaderName::from_buf(buf, pos, end - pos))
+            }
+        };
         if name_end == pos {
             let msg = if is_wsp(first) {
                 "a header line starts with white space but there is no header to continue"
@@ -811,9 +817,16 @@ fn header_fields<'a>(
                 Some(_) => break (end, next),
             }
         };
-        let value = trim_lws(&buf[value_start..vend]);
+        // Trim LWS (folding included) from both ends, as `trim_lws` does, without the call.
+        let (mut v0, mut v1) = (value_start, vend);
+        while v0 < v1 && is_lws(buf[v0]) {
+            v0 += 1;
+        }
+        while v1 > v0 && is_lws(buf[v1 - 1]) {
+            v1 -= 1;
+        }
+        let value = &buf[v0..v1];
         let name = text.get(pos, name_end).unwrap_or_default();
-        let id = HeaderName::from_buf(buf, pos, name_end - pos);
         if id == HeaderName::ContentLength {
             let n = parse_content_length(value, offset(buf, value))?;
             match content_length {

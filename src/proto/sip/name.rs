@@ -128,6 +128,9 @@ const TABLE: &[(&str, u8, HeaderName)] = &[
 struct Folded {
     lower: [u64; 3],
     mask: [u64; 3],
+    /// 0xff on the bytes of the name, for comparing against words read past its end.
+    keep: [u64; 3],
+    len: usize,
     id: HeaderName,
 }
 
@@ -138,17 +141,21 @@ impl Folded {
     const fn new(name: &[u8], id: HeaderName) -> Folded {
         let mut lower = [0u8; FOLDED_MAX];
         let mut mask = [0u8; FOLDED_MAX];
+        let mut keep = [0u8; FOLDED_MAX];
         let mut i = 0;
         while i < name.len() {
             lower[i] = name[i].to_ascii_lowercase();
             if name[i].is_ascii_alphabetic() {
                 mask[i] = 0x20;
             }
+            keep[i] = 0xff;
             i += 1;
         }
         Folded {
             lower: words(&lower),
             mask: words(&mask),
+            keep: words(&keep),
+            len: name.len(),
             id,
         }
     }
@@ -274,7 +281,82 @@ const BY_LEN_19: &[Folded] = &[
     Folded::new(b"Request-Disposition", HeaderName::RequestDisposition),
 ];
 
+/// The names found in nearly every request and response, by lower-case first letter, for the
+/// framer's [`HeaderName::known_at`].
+const HOT_A: &[Folded] = &[
+    Folded::new(b"Allow", HeaderName::Allow),
+    Folded::new(b"Accept", HeaderName::Accept),
+];
+const HOT_C: &[Folded] = &[
+    Folded::new(b"Call-ID", HeaderName::CallId),
+    Folded::new(b"CSeq", HeaderName::CSeq),
+    Folded::new(b"Contact", HeaderName::Contact),
+    Folded::new(b"Content-Type", HeaderName::ContentType),
+    Folded::new(b"Content-Length", HeaderName::ContentLength),
+];
+const HOT_E: &[Folded] = &[
+    Folded::new(b"Expires", HeaderName::Expires),
+    Folded::new(b"Event", HeaderName::Event),
+];
+const HOT_F: &[Folded] = &[Folded::new(b"From", HeaderName::From)];
+const HOT_M: &[Folded] = &[Folded::new(b"Max-Forwards", HeaderName::MaxForwards)];
+const HOT_R: &[Folded] = &[
+    Folded::new(b"Route", HeaderName::Route),
+    Folded::new(b"Record-Route", HeaderName::RecordRoute),
+    Folded::new(b"Require", HeaderName::Require),
+];
+const HOT_S: &[Folded] = &[
+    Folded::new(b"Supported", HeaderName::Supported),
+    Folded::new(b"Server", HeaderName::Server),
+    Folded::new(b"Subject", HeaderName::Subject),
+];
+const HOT_T: &[Folded] = &[Folded::new(b"To", HeaderName::To)];
+const HOT_U: &[Folded] = &[Folded::new(b"User-Agent", HeaderName::UserAgent)];
+const HOT_V: &[Folded] = &[Folded::new(b"Via", HeaderName::Via)];
+
 impl HeaderName {
+    /// For the framer: when `buf[pos..]` starts with a common header name (any case) followed
+    /// by a byte that cannot continue a token, that name's id and length.
+    ///
+    /// This replaces the byte-by-byte token scan and the length-bucketed lookup for the dozen
+    /// names nearly every message consists of; `None` leaves the line to the general path.
+    #[inline]
+    pub(crate) fn known_at(buf: &[u8], pos: usize) -> Option<(HeaderName, usize)> {
+        let rest = buf.get(pos..)?;
+        let word = |i: usize| -> Option<u64> {
+            let chunk: [u8; 8] = rest.get(i * 8..i * 8 + 8)?.try_into().ok()?;
+            Some(u64::from_le_bytes(chunk))
+        };
+        let w = [word(0)?, word(1)?, word(2)?];
+        let after = |len: usize| {
+            rest.get(len)
+                .is_some_and(|&b| !crate::proto::scan::is_token(b))
+        };
+        let candidates = match (w[0] as u8) | 0x20 {
+            b'a' => HOT_A,
+            b'c' => HOT_C,
+            b'e' => HOT_E,
+            b'f' => HOT_F,
+            b'm' => HOT_M,
+            b'r' => HOT_R,
+            b's' => HOT_S,
+            b't' => HOT_T,
+            b'u' => HOT_U,
+            b'v' => HOT_V,
+            _ => return None,
+        };
+        for k in candidates {
+            if (w[0] & k.keep[0]) | k.mask[0] == k.lower[0]
+                && (w[1] & k.keep[1]) | k.mask[1] == k.lower[1]
+                && (w[2] & k.keep[2]) | k.mask[2] == k.lower[2]
+                && after(k.len)
+            {
+                return Some((k.id, k.len));
+            }
+        }
+        None
+    }
+
     /// Identify a header name, case-insensitively, including one-letter compact forms.
     #[inline]
     pub fn from_bytes(name: &[u8]) -> HeaderName {
@@ -469,6 +551,22 @@ mod tests {
                 *id,
                 "{name}"
             );
+        }
+        let line = b"Via :1\r\ncontent-TYPE: a/b\r\nContent-Types: x\r\nCall-IDs: y\r\nX-Pad: 0123456789\r\n";
+        assert_eq!(HeaderName::known_at(line, 0), Some((HeaderName::Via, 3)));
+        assert_eq!(
+            HeaderName::known_at(line, 8),
+            Some((HeaderName::ContentType, 12))
+        );
+        assert_eq!(HeaderName::known_at(line, 27), None);
+        assert_eq!(HeaderName::known_at(line, 45), None);
+        assert_eq!(HeaderName::known_at(b"Via: too short", 0), None);
+        for (name, _, id) in TABLE {
+            let mut line = name.as_bytes().to_vec();
+            line.extend_from_slice(b": some value that is long enough\r\n\r\n");
+            if let Some(found) = HeaderName::known_at(&line, 0) {
+                assert_eq!(found, (*id, name.len()), "{name}");
+            }
         }
         assert_eq!(HeaderName::Contact.compact(), Some('m'));
         assert_eq!(HeaderName::CallId.canonical(), Some("Call-ID"));
