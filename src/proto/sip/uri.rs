@@ -554,6 +554,39 @@ static HOST_CHAR: [u8; 256] = {
     t
 };
 
+/// `IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT` with the rules of
+/// `Ipv4Addr`'s parser (each part at most 255, no leading zero), without its generic
+/// machinery; `None` for anything that parser would reject.
+fn ipv4(s: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut i = 0;
+    for (n, octet) in octets.iter_mut().enumerate() {
+        if n > 0 {
+            if s.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+        let start = i;
+        let mut v: u16 = 0;
+        while let Some(&c) = s.get(i) {
+            if !c.is_ascii_digit() {
+                break;
+            }
+            if i - start == 3 {
+                return None;
+            }
+            v = v * 10 + u16::from(c - b'0');
+            i += 1;
+        }
+        if i == start || (i - start > 1 && s[start] == b'0') {
+            return None;
+        }
+        *octet = u8::try_from(v).ok()?;
+    }
+    (i == s.len()).then_some(Ipv4Addr::from(octets))
+}
+
 /// One pass over `hostname [ ":" port ]` or `IPv4address [ ":" port ]` at the start of `s`,
 /// stopping at the first byte that cannot continue it. Returns the parsed parts and how many
 /// bytes they took, or `None` for IPv6, escapes, or anything [`parse_hostport`] would reject
@@ -594,7 +627,7 @@ pub(crate) fn hostport_fast(s: &str) -> Option<(Host<'_>, &str, Option<u16>, usi
     let digits_dots = kinds & (HOST_ALPHA | HOST_DASH) == 0;
     let host_raw = &s[..i];
     let host = if digits_dots {
-        Host::V4(host_raw.parse().ok()?)
+        Host::V4(ipv4(host_raw.as_bytes())?)
     } else if b[top].is_ascii_alphabetic() {
         Host::Name(host_raw)
     } else {
@@ -989,6 +1022,32 @@ mod tests {
                     parse_hostport_general(&s, 0, "URI")
                 );
             }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ipv4_agrees_with_std(s in "[0-9.]{0,16}") {
+            proptest::prop_assert_eq!(ipv4(s.as_bytes()), s.parse::<Ipv4Addr>().ok());
+        }
+    }
+
+    #[test]
+    fn ipv4_edge_cases_agree_with_std() {
+        for s in [
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.0.0.1",
+            "01.2.3.4",
+            "1.2.3",
+            "1.2.3.4.",
+            "1..2.3",
+            "1.2.3.0400",
+            "192.0.2.10",
+            "",
+            ".1.2.3",
+        ] {
+            assert_eq!(ipv4(s.as_bytes()), s.parse::<Ipv4Addr>().ok(), "{s}");
         }
     }
 
