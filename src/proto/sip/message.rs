@@ -8,7 +8,7 @@ use smallvec::SmallVec;
 
 use super::name::HeaderName;
 use super::uri::{clip, show_byte};
-use crate::proto::scan::{is_token, is_wsp, trim_lws};
+use crate::proto::scan::{is_lws, is_token, is_wsp};
 use crate::proto::{ParseError, Status};
 
 const RFC_MSG: &str = "RFC 3261 §7";
@@ -155,9 +155,9 @@ pub struct Message<'a> {
     pub buf: &'a [u8],
     /// The Content-Length value, if the header was present.
     pub content_length: Option<usize>,
-    /// The start line and header fields as UTF-8, checked once on first typed access
-    /// (`None` inside when they are not UTF-8; values are then checked one by one).
-    head: std::sync::OnceLock<Option<&'a str>>,
+    /// The start line and header fields as UTF-8 (`None` when they are not UTF-8; values are
+    /// then checked one by one). The framer has validated them already, so this costs nothing.
+    head: Option<&'a str>,
 }
 
 impl<'b> PartialEq<Message<'b>> for Message<'_> {
@@ -223,11 +223,13 @@ pub fn parse<'a>(buf: &'a [u8], opts: &ParseOptions) -> Result<Status<Message<'a
         }
     }
     let stream = opts.framing == Framing::Stream;
-    let Some((start, after_start)) = parse_start_line(buf, pos, opts)? else {
+    let mut text = Text::new(buf);
+    let Some((start, after_start)) = start_line(buf, pos, opts, &mut text)? else {
         return incomplete(buf, stream, "the start line");
     };
     let mut headers: Headers<'a> = SmallVec::new();
-    let Some((head_end, content_length)) = parse_headers(buf, after_start, opts, &mut headers)?
+    let Some((head_end, content_length)) =
+        header_fields(buf, after_start, opts, &mut headers, &mut text)?
     else {
         return incomplete(buf, stream, "the header fields");
     };
@@ -272,10 +274,83 @@ pub fn parse<'a>(buf: &'a [u8], opts: &ParseOptions) -> Result<Status<Message<'a
             ));
         }
     };
+    let head = text.prefix(head_end);
     Ok(Status::Complete(
-        Message::new(start, headers, body, &buf[..consumed], content_length),
+        Message {
+            start,
+            headers,
+            body,
+            buf: &buf[..consumed],
+            content_length,
+            head,
+        },
         consumed,
     ))
+}
+
+/// The buffer as text, validated as UTF-8 a window at a time.
+///
+/// The framer hands out the method, Request-URI, version and every header name as `&str`.
+/// Converting each with its own `from_utf8` call cost more than the rest of the header loop;
+/// slicing them out of one validated window costs two boundary checks each, and the window
+/// starting at offset 0 doubles as the message's head text for typed access.
+struct Text<'a> {
+    buf: &'a [u8],
+    /// Where `s` starts in `buf`.
+    start: usize,
+    /// `buf[start..start + s.len()]`, known to be UTF-8.
+    s: &'a str,
+}
+
+/// Bytes validated per window: typical heads fit in one; a body beyond it is not paid for.
+const TEXT_WINDOW: usize = 2048;
+
+impl<'a> Text<'a> {
+    fn new(buf: &'a [u8]) -> Self {
+        let mut t = Text {
+            buf,
+            start: 0,
+            s: "",
+        };
+        t.validate_from(0, 0);
+        t
+    }
+
+    /// `buf[a..b]` as `str`, or `None` when those bytes are not UTF-8.
+    #[inline]
+    fn get(&mut self, a: usize, b: usize) -> Option<&'a str> {
+        let (ra, rb) = (a.wrapping_sub(self.start), b.wrapping_sub(self.start));
+        if let Some(s) = self.s.get(ra..rb) {
+            return Some(s);
+        }
+        self.validate_from(a, b);
+        self.s.get(..b.saturating_sub(a))
+    }
+
+    /// Start a new window at `a` reaching at least to `b`; it ends early at the first byte
+    /// that is not UTF-8.
+    #[cold]
+    fn validate_from(&mut self, a: usize, b: usize) {
+        let end = self.buf.len().min(b.max(a.saturating_add(TEXT_WINDOW)));
+        let Some(bytes) = self.buf.get(a..end) else {
+            return;
+        };
+        self.start = a;
+        self.s = match std::str::from_utf8(bytes) {
+            Ok(s) => s,
+            Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default(),
+        };
+    }
+
+    /// `buf[..end]` as `str` when it is UTF-8 (the head of a message).
+    fn prefix(&self, end: usize) -> Option<&'a str> {
+        if self.start == 0
+            && let Some(s) = self.s.get(..end)
+        {
+            return Some(s);
+        }
+        std::str::from_utf8(self.buf.get(..end)?).ok()
+    }
 }
 
 fn cl_header<'a>(headers: &Headers<'a>) -> Option<&'a [u8]> {
@@ -313,7 +388,7 @@ fn line_end(
     from: usize,
     opts: &ParseOptions,
 ) -> Result<Option<(usize, usize)>, ParseError> {
-    let Some(nl) = crate::proto::scan::find_byte(b'\n', &buf[from..]) else {
+    let Some(nl) = memchr::memchr(b'\n', &buf[from..]) else {
         return Ok(None);
     };
     let nl = from + nl;
@@ -343,6 +418,15 @@ pub(crate) fn parse_start_line<'a>(
     pos: usize,
     opts: &ParseOptions,
 ) -> Result<Option<(StartLine<'a>, usize)>, ParseError> {
+    start_line(buf, pos, opts, &mut Text::new(buf))
+}
+
+fn start_line<'a>(
+    buf: &'a [u8],
+    pos: usize,
+    opts: &ParseOptions,
+    text: &mut Text<'a>,
+) -> Result<Option<(StartLine<'a>, usize)>, ParseError> {
     let Some((end, next)) = line_end(buf, pos, opts)? else {
         // Reject garbage early even before the line is complete.
         if let Some(e) = early_start_line_error(&buf[pos..], pos) {
@@ -361,9 +445,9 @@ pub(crate) fn parse_start_line<'a>(
         ));
     }
     if line.len() > 4 && line[..4].eq_ignore_ascii_case(b"SIP/") {
-        return parse_status_line(line, pos, opts).map(|s| Some((s, next)));
+        return parse_status_line(line, pos, opts, text).map(|s| Some((s, next)));
     }
-    parse_request_line(line, pos).map(|s| Some((s, next)))
+    parse_request_line(line, pos, text).map(|s| Some((s, next)))
 }
 
 fn early_start_line_error(prefix: &[u8], pos: usize) -> Option<ParseError> {
@@ -384,7 +468,11 @@ fn early_start_line_error(prefix: &[u8], pos: usize) -> Option<ParseError> {
     None
 }
 
-fn parse_request_line(line: &[u8], pos: usize) -> Result<StartLine<'_>, ParseError> {
+fn parse_request_line<'a>(
+    line: &'a [u8],
+    pos: usize,
+    text: &mut Text<'a>,
+) -> Result<StartLine<'a>, ParseError> {
     let m_end = line
         .iter()
         .position(|&b| !is_token(b))
@@ -415,7 +503,7 @@ fn parse_request_line(line: &[u8], pos: usize) -> Result<StartLine<'_>, ParseErr
             RFC_REQLINE,
         ));
     }
-    let method = ascii(&line[..m_end]);
+    let method = text.get(pos, pos + m_end).unwrap_or_default();
     let uri_start = m_end + 1;
     let Some(sp2) = crate::proto::scan::find_byte(b' ', &line[uri_start..]) else {
         return Err(ParseError::new(
@@ -475,19 +563,24 @@ fn parse_request_line(line: &[u8], pos: usize) -> Result<StartLine<'_>, ParseErr
             RFC_REQLINE,
         ));
     }
-    let uri = std::str::from_utf8(uri_b).map_err(|e| {
-        ParseError::new(
-            "sip.request-uri.char",
-            "the Request-URI is not valid UTF-8",
-            pos + uri_start + e.valid_up_to(),
-            1,
-            RFC_REQLINE,
-        )
-    })?;
+    let uri = text.get(pos + uri_start, pos + uri_start + sp2);
+    let uri = uri
+        .map_or_else(|| std::str::from_utf8(uri_b), Ok)
+        .map_err(|e| {
+            ParseError::new(
+                "sip.request-uri.char",
+                "the Request-URI is not valid UTF-8",
+                pos + uri_start + e.valid_up_to(),
+                1,
+                RFC_REQLINE,
+            )
+        })?;
     Ok(StartLine::Request {
         method,
         uri,
-        version: ascii(ver),
+        version: text
+            .get(pos + ver_start, pos + line.len())
+            .unwrap_or_default(),
     })
 }
 
@@ -524,6 +617,7 @@ fn parse_status_line<'a>(
     line: &'a [u8],
     pos: usize,
     opts: &ParseOptions,
+    text: &mut Text<'a>,
 ) -> Result<StartLine<'a>, ParseError> {
     let sp = crate::proto::scan::find_byte(b' ', line).unwrap_or(line.len());
     let ver = &line[..sp];
@@ -597,7 +691,7 @@ fn parse_status_line<'a>(
         ));
     }
     Ok(StartLine::Response {
-        version: ascii(ver),
+        version: text.get(pos, pos + sp).unwrap_or_default(),
         code,
         reason,
     })
@@ -613,9 +707,19 @@ fn ascii(b: &[u8]) -> &str {
 /// and the Content-Length, or `None` when the buffer ends first.
 pub(crate) fn parse_headers<'a>(
     buf: &'a [u8],
+    pos: usize,
+    opts: &ParseOptions,
+    headers: &mut Headers<'a>,
+) -> Result<Option<(usize, Option<usize>)>, ParseError> {
+    header_fields(buf, pos, opts, headers, &mut Text::new(buf))
+}
+
+fn header_fields<'a>(
+    buf: &'a [u8],
     mut pos: usize,
     opts: &ParseOptions,
     headers: &mut Headers<'a>,
+    text: &mut Text<'a>,
 ) -> Result<Option<(usize, Option<usize>)>, ParseError> {
     let mut content_length: Option<(usize, &'a [u8])> = None;
     loop {
@@ -659,20 +763,25 @@ pub(crate) fn parse_headers<'a>(
             ));
         }
         // header-name = token
-        let name_len = buf[pos..].iter().position(|&b| !is_token(b));
-        let name_end = match name_len {
-            Some(0) => {
-                let msg = if is_wsp(first) {
-                    "a header line starts with white space but there is no header to continue"
-                        .to_string()
-                } else {
-                    format!("expected a header name, found {}", show_byte(first))
-                };
-                return Err(ParseError::new("sip.header.name", msg, pos, 1, RFC_HEADER));
+        let (name_end, id) = match HeaderName::known_at(buf, pos) {
+            Some((id, len)) => (pos + len, id),
+            None => {
+                let mut end = pos;
+                while end < buf.len() && is_token(buf[end]) {
+                    end += 1;
+                }
+                (end, HeaderName::from_buf(buf, pos, end - pos))
             }
-            Some(n) => pos + n,
-            None => return Ok(None),
         };
+        if name_end == pos {
+            let msg = if is_wsp(first) {
+                "a header line starts with white space but there is no header to continue"
+                    .to_string()
+            } else {
+                format!("expected a header name, found {}", show_byte(first))
+            };
+            return Err(ParseError::new("sip.header.name", msg, pos, 1, RFC_HEADER));
+        }
         // HCOLON = *( SP / HTAB ) ":" SWS
         let mut c = name_end;
         while c < buf.len() && is_wsp(buf[c]) {
@@ -708,9 +817,16 @@ pub(crate) fn parse_headers<'a>(
                 Some(_) => break (end, next),
             }
         };
-        let value = trim_lws(&buf[value_start..vend]);
-        let name = ascii(&buf[pos..name_end]);
-        let id = HeaderName::from_bytes(name.as_bytes());
+        // Trim LWS (folding included) from both ends, as `trim_lws` does, without the call.
+        let (mut v0, mut v1) = (value_start, vend);
+        while v0 < v1 && is_lws(buf[v0]) {
+            v0 += 1;
+        }
+        while v1 > v0 && is_lws(buf[v1 - 1]) {
+            v1 -= 1;
+        }
+        let value = &buf[v0..v1];
+        let name = text.get(pos, name_end).unwrap_or_default();
         if id == HeaderName::ContentLength {
             let n = parse_content_length(value, offset(buf, value))?;
             match content_length {
@@ -775,22 +891,21 @@ impl<'a> Message<'a> {
         buf: &'a [u8],
         content_length: Option<usize>,
     ) -> Self {
+        let end = crate::proto::error::offset_in(buf, body).unwrap_or(buf.len());
         Message {
             start,
             headers,
             body,
             buf,
             content_length,
-            head: std::sync::OnceLock::new(),
+            head: std::str::from_utf8(&buf[..end]).ok(),
         }
     }
 
     /// The head (start line and header fields) as `str`, when it is valid UTF-8.
+    #[inline]
     fn head_str(&self) -> Option<&'a str> {
-        *self.head.get_or_init(|| {
-            let end = crate::proto::error::offset_in(self.buf, self.body).unwrap_or(self.buf.len());
-            std::str::from_utf8(&self.buf[..end]).ok()
-        })
+        self.head
     }
 
     /// Offset of a slice of this message's buffer (for errors).

@@ -128,6 +128,9 @@ const TABLE: &[(&str, u8, HeaderName)] = &[
 struct Folded {
     lower: [u64; 3],
     mask: [u64; 3],
+    /// 0xff on the bytes of the name, for comparing against words read past its end.
+    keep: [u64; 3],
+    len: usize,
     id: HeaderName,
 }
 
@@ -138,17 +141,21 @@ impl Folded {
     const fn new(name: &[u8], id: HeaderName) -> Folded {
         let mut lower = [0u8; FOLDED_MAX];
         let mut mask = [0u8; FOLDED_MAX];
+        let mut keep = [0u8; FOLDED_MAX];
         let mut i = 0;
         while i < name.len() {
             lower[i] = name[i].to_ascii_lowercase();
             if name[i].is_ascii_alphabetic() {
                 mask[i] = 0x20;
             }
+            keep[i] = 0xff;
             i += 1;
         }
         Folded {
             lower: words(&lower),
             mask: words(&mask),
+            keep: words(&keep),
+            len: name.len(),
             id,
         }
     }
@@ -274,12 +281,131 @@ const BY_LEN_19: &[Folded] = &[
     Folded::new(b"Request-Disposition", HeaderName::RequestDisposition),
 ];
 
+/// The names found in nearly every request and response, by lower-case first letter, for the
+/// framer's [`HeaderName::known_at`].
+const HOT_A: &[Folded] = &[
+    Folded::new(b"Allow", HeaderName::Allow),
+    Folded::new(b"Accept", HeaderName::Accept),
+];
+const HOT_C: &[Folded] = &[
+    Folded::new(b"Call-ID", HeaderName::CallId),
+    Folded::new(b"CSeq", HeaderName::CSeq),
+    Folded::new(b"Contact", HeaderName::Contact),
+    Folded::new(b"Content-Type", HeaderName::ContentType),
+    Folded::new(b"Content-Length", HeaderName::ContentLength),
+];
+const HOT_E: &[Folded] = &[
+    Folded::new(b"Expires", HeaderName::Expires),
+    Folded::new(b"Event", HeaderName::Event),
+];
+const HOT_F: &[Folded] = &[Folded::new(b"From", HeaderName::From)];
+const HOT_M: &[Folded] = &[Folded::new(b"Max-Forwards", HeaderName::MaxForwards)];
+const HOT_R: &[Folded] = &[
+    Folded::new(b"Route", HeaderName::Route),
+    Folded::new(b"Record-Route", HeaderName::RecordRoute),
+    Folded::new(b"Require", HeaderName::Require),
+];
+const HOT_S: &[Folded] = &[
+    Folded::new(b"Supported", HeaderName::Supported),
+    Folded::new(b"Server", HeaderName::Server),
+    Folded::new(b"Subject", HeaderName::Subject),
+];
+const HOT_T: &[Folded] = &[Folded::new(b"To", HeaderName::To)];
+const HOT_U: &[Folded] = &[Folded::new(b"User-Agent", HeaderName::UserAgent)];
+const HOT_V: &[Folded] = &[Folded::new(b"Via", HeaderName::Via)];
+
 impl HeaderName {
+    /// For the framer: when `buf[pos..]` starts with a common header name (any case) followed
+    /// by a byte that cannot continue a token, that name's id and length.
+    ///
+    /// This replaces the byte-by-byte token scan and the length-bucketed lookup for the dozen
+    /// names nearly every message consists of; `None` leaves the line to the general path.
+    #[inline]
+    pub(crate) fn known_at(buf: &[u8], pos: usize) -> Option<(HeaderName, usize)> {
+        let rest = buf.get(pos..)?;
+        let word = |i: usize| -> Option<u64> {
+            let chunk: [u8; 8] = rest.get(i * 8..i * 8 + 8)?.try_into().ok()?;
+            Some(u64::from_le_bytes(chunk))
+        };
+        let w = [word(0)?, word(1)?, word(2)?];
+        let after = |len: usize| {
+            rest.get(len)
+                .is_some_and(|&b| !crate::proto::scan::is_token(b))
+        };
+        let candidates = match (w[0] as u8) | 0x20 {
+            b'a' => HOT_A,
+            b'c' => HOT_C,
+            b'e' => HOT_E,
+            b'f' => HOT_F,
+            b'm' => HOT_M,
+            b'r' => HOT_R,
+            b's' => HOT_S,
+            b't' => HOT_T,
+            b'u' => HOT_U,
+            b'v' => HOT_V,
+            _ => return None,
+        };
+        for k in candidates {
+            if (w[0] & k.keep[0]) | k.mask[0] == k.lower[0]
+                && (w[1] & k.keep[1]) | k.mask[1] == k.lower[1]
+                && (w[2] & k.keep[2]) | k.mask[2] == k.lower[2]
+                && after(k.len)
+            {
+                return Some((k.id, k.len));
+            }
+        }
+        None
+    }
+
     /// Identify a header name, case-insensitively, including one-letter compact forms.
     #[inline]
     pub fn from_bytes(name: &[u8]) -> HeaderName {
-        if name.len() == 1 {
-            let c = name[0].to_ascii_lowercase();
+        let Some(words) = Folded::load(name) else {
+            return HeaderName::Other;
+        };
+        HeaderName::from_words(name.len(), &words)
+    }
+
+    /// [`HeaderName::from_bytes`] for the name at `buf[pos..pos + len]`, for the framer.
+    ///
+    /// The bytes after a header name (`:`, the value) are still in the buffer, so whole words
+    /// can be loaded from it and the tail masked off, instead of copying a name of unknown
+    /// length into a padded buffer (a `memcpy` call per header field).
+    #[inline]
+    pub(crate) fn from_buf(buf: &[u8], pos: usize, len: usize) -> HeaderName {
+        let word = |i: usize| -> Option<u64> {
+            let at = pos.checked_add(i * 8)?;
+            let chunk: [u8; 8] = buf.get(at..at.checked_add(8)?)?.try_into().ok()?;
+            let w = u64::from_le_bytes(chunk);
+            let keep = len.saturating_sub(i * 8);
+            Some(if keep >= 8 {
+                w
+            } else {
+                w & ((1u64 << (keep * 8)) - 1)
+            })
+        };
+        let words = match len {
+            1..=8 => word(0).map(|w| [w, 0, 0]),
+            9..=16 => word(0).zip(word(1)).map(|(a, b)| [a, b, 0]),
+            17..=FOLDED_MAX => word(0)
+                .zip(word(1))
+                .zip(word(2))
+                .map(|((a, b), c)| [a, b, c]),
+            _ => return HeaderName::Other,
+        };
+        match words {
+            Some(w) => HeaderName::from_words(len, &w),
+            None => buf
+                .get(pos..pos.saturating_add(len))
+                .map_or(HeaderName::Other, HeaderName::from_bytes),
+        }
+    }
+
+    /// Identify a name of `len` bytes given as zero-padded little-endian words.
+    #[inline]
+    fn from_words(len: usize, words: &[u64; 3]) -> HeaderName {
+        if len == 1 {
+            let c = (words[0] as u8).to_ascii_lowercase();
             return match c {
                 b'i' => HeaderName::CallId,
                 b'm' => HeaderName::Contact,
@@ -304,10 +430,7 @@ impl HeaderName {
             };
         }
         // Bucket by length, then compare 8 bytes at a time against the pre-folded names.
-        let Some(words) = Folded::load(name) else {
-            return HeaderName::Other;
-        };
-        let candidates: &[Folded] = match name.len() {
+        let candidates: &[Folded] = match len {
             2 => BY_LEN_2,
             3 => BY_LEN_3,
             4 => BY_LEN_4,
@@ -328,7 +451,7 @@ impl HeaderName {
             _ => &[],
         };
         for known in candidates {
-            if known.matches(&words) {
+            if known.matches(words) {
                 return known.id;
             }
         }
@@ -409,6 +532,42 @@ mod tests {
             HeaderName::Other
         );
         assert_eq!(HeaderName::from_bytes(&[b'x'; 40]), HeaderName::Other);
+        // The framer's entry point reads whole words past the name and must mask them off.
+        let buf = b"To: a\r\nContent-Length: 0\r\nX-Long-Extension-Header-Name: 1\r\nv:1";
+        assert_eq!(HeaderName::from_buf(buf, 0, 2), HeaderName::To);
+        assert_eq!(HeaderName::from_buf(buf, 0, 1), HeaderName::To);
+        assert_eq!(HeaderName::from_buf(buf, 0, 3), HeaderName::Other);
+        assert_eq!(HeaderName::from_buf(buf, 7, 14), HeaderName::ContentLength);
+        assert_eq!(HeaderName::from_buf(buf, 7, 7), HeaderName::Other);
+        assert_eq!(HeaderName::from_buf(buf, 26, 28), HeaderName::Other);
+        assert_eq!(HeaderName::from_buf(buf, buf.len() - 3, 1), HeaderName::Via);
+        for (name, _, id) in TABLE {
+            let mut line = name.as_bytes().to_vec();
+            line.extend_from_slice(b": x\r\n\r\n");
+            assert_eq!(HeaderName::from_buf(&line, 0, name.len()), *id, "{name}");
+            // At the very end of a buffer there are no bytes to spare.
+            assert_eq!(
+                HeaderName::from_buf(name.as_bytes(), 0, name.len()),
+                *id,
+                "{name}"
+            );
+        }
+        let line = b"Via :1\r\ncontent-TYPE: a/b\r\nContent-Types: x\r\nCall-IDs: y\r\nX-Pad: 0123456789\r\n";
+        assert_eq!(HeaderName::known_at(line, 0), Some((HeaderName::Via, 3)));
+        assert_eq!(
+            HeaderName::known_at(line, 8),
+            Some((HeaderName::ContentType, 12))
+        );
+        assert_eq!(HeaderName::known_at(line, 27), None);
+        assert_eq!(HeaderName::known_at(line, 45), None);
+        assert_eq!(HeaderName::known_at(b"Via: too short", 0), None);
+        for (name, _, id) in TABLE {
+            let mut line = name.as_bytes().to_vec();
+            line.extend_from_slice(b": some value that is long enough\r\n\r\n");
+            if let Some(found) = HeaderName::known_at(&line, 0) {
+                assert_eq!(found, (*id, name.len()), "{name}");
+            }
+        }
         assert_eq!(HeaderName::Contact.compact(), Some('m'));
         assert_eq!(HeaderName::CallId.canonical(), Some("Call-ID"));
     }

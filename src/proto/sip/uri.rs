@@ -329,6 +329,14 @@ pub(crate) fn show_byte(c: u8) -> String {
 /// scheme   = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
 /// ```
 fn parse_uri(s: &str, base: usize) -> Result<Uri<'_>, ParseError> {
+    match sip_uri_fast(s) {
+        Some(u) => Ok(u),
+        None => parse_uri_general(s, base),
+    }
+}
+
+/// [`parse_uri`] for every scheme and shape, with the error messages.
+fn parse_uri_general(s: &str, base: usize) -> Result<Uri<'_>, ParseError> {
     let b = s.as_bytes();
     let colon = match b.iter().position(|&c| c == b':') {
         Some(c) if c > 0 => c,
@@ -429,6 +437,220 @@ fn parse_uri(s: &str, base: usize) -> Result<Uri<'_>, ParseError> {
     }
 }
 
+/// One pass over the common shape of a SIP URI, `sip:[user[:password]@]host[:port][;params]
+/// [?headers]` without escapes or IPv6, accepting exactly what [`parse_uri`]'s general path
+/// accepts for such input. Anything else (or anything wrong) returns `None` and the general
+/// path, which knows the error messages, takes over; so this may be conservative, never lax.
+pub(crate) fn sip_uri_fast(s: &str) -> Option<Uri<'_>> {
+    let b = s.as_bytes();
+    let head = b.get(..5)?;
+    let lower = |i: usize| head[i] | 0x20;
+    let (scheme, skip) = if lower(0) == b's' && lower(1) == b'i' && lower(2) == b'p' {
+        if head[3] == b':' {
+            (Scheme::Sip, 4)
+        } else if lower(3) == b's' && head[4] == b':' {
+            (Scheme::Sips, 5)
+        } else {
+            return None;
+        }
+    } else {
+        return None;
+    };
+    let rest = &s[skip..];
+    let r = rest.as_bytes();
+    // `user` and `password` characters exclude `@` and `:`, so the first byte outside them
+    // tells whether a userinfo ends here. The general path splits at the first `@` anywhere,
+    // so an `@` further on means this is not the simple shape.
+    let mut i = 0;
+    while i < r.len() && CLASSES[usize::from(r[i])] & USER != 0 {
+        i += 1;
+    }
+    let (mut user, mut password, mut hp_start) = (None, None, 0);
+    let mut scanned = i;
+    if r.get(i) == Some(&b'@') {
+        user = Some(&rest[..i]);
+        hp_start = i + 1;
+    } else if r.get(i) == Some(&b':') {
+        let mut j = i + 1;
+        while j < r.len() && CLASSES[usize::from(r[j])] & PASSWORD != 0 {
+            j += 1;
+        }
+        scanned = j;
+        if r.get(j) == Some(&b'@') {
+            user = Some(&rest[..i]);
+            password = Some(&rest[i + 1..j]);
+            hp_start = j + 1;
+        }
+    }
+    if user == Some("") {
+        return None;
+    }
+    if user.is_none() && crate::proto::scan::find_byte(b'@', &r[scanned..]).is_some() {
+        return None;
+    }
+    let (host, host_raw, port, hp_len) = hostport_fast(&rest[hp_start..])?;
+    let mut k = hp_start + hp_len;
+    let params = match r.get(k) {
+        None => &rest[k..k],
+        Some(b';') => {
+            let p0 = k + 1;
+            k = p0;
+            while k < r.len() && CLASSES[usize::from(r[k])] & PARAMS != 0 {
+                k += 1;
+            }
+            &rest[p0..k]
+        }
+        Some(b'?') => &rest[k..k],
+        Some(_) => return None,
+    };
+    let headers = match r.get(k) {
+        None => None,
+        Some(b'?') => {
+            let h0 = k + 1;
+            if !r[h0..]
+                .iter()
+                .all(|&c| CLASSES[usize::from(c)] & HEADERS != 0)
+            {
+                return None;
+            }
+            Some(&rest[h0..])
+        }
+        Some(_) => return None,
+    };
+    Some(Uri {
+        raw: s,
+        scheme,
+        user,
+        password,
+        host: Some(host),
+        host_raw,
+        port,
+        params,
+        headers,
+    })
+}
+
+const HOST_ALPHA: u8 = 1;
+const HOST_DIGIT: u8 = 2;
+const HOST_DASH: u8 = 4;
+
+/// Bytes of a host name label: letters, digits, `-` (kinds as bits; 0 for anything else).
+static HOST_CHAR: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = if b.is_ascii_alphabetic() {
+            HOST_ALPHA
+        } else if b.is_ascii_digit() {
+            HOST_DIGIT
+        } else if b == b'-' {
+            HOST_DASH
+        } else {
+            0
+        };
+        i += 1;
+    }
+    t
+};
+
+/// `IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT` with the rules of
+/// `Ipv4Addr`'s parser (each part at most 255, no leading zero), without its generic
+/// machinery; `None` for anything that parser would reject.
+fn ipv4(s: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut i = 0;
+    for (n, octet) in octets.iter_mut().enumerate() {
+        if n > 0 {
+            if s.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+        let start = i;
+        let mut v: u16 = 0;
+        while let Some(&c) = s.get(i) {
+            if !c.is_ascii_digit() {
+                break;
+            }
+            if i - start == 3 {
+                return None;
+            }
+            v = v * 10 + u16::from(c - b'0');
+            i += 1;
+        }
+        if i == start || (i - start > 1 && s[start] == b'0') {
+            return None;
+        }
+        *octet = u8::try_from(v).ok()?;
+    }
+    (i == s.len()).then_some(Ipv4Addr::from(octets))
+}
+
+/// One pass over `hostname [ ":" port ]` or `IPv4address [ ":" port ]` at the start of `s`,
+/// stopping at the first byte that cannot continue it. Returns the parsed parts and how many
+/// bytes they took, or `None` for IPv6, escapes, or anything [`parse_hostport`] would reject
+/// (which then reports it).
+pub(crate) fn hostport_fast(s: &str) -> Option<(Host<'_>, &str, Option<u16>, usize)> {
+    let b = s.as_bytes();
+    // hostname = *( domainlabel "." ) toplabel [ "." ]: labels of alphanum and inner `-`,
+    // the last one starting with a letter. A table gives each byte's kind in one load.
+    let mut kinds = 0u8;
+    let mut i = 0;
+    let mut top = 0;
+    loop {
+        let start = i;
+        while let Some(&c) = b.get(i) {
+            let k = HOST_CHAR[usize::from(c)];
+            if k == 0 {
+                break;
+            }
+            kinds |= k;
+            i += 1;
+        }
+        if i == start {
+            // Only a trailing `.` may leave an empty label, and not as the whole host.
+            if start == 0 || b.get(i).is_some_and(|&c| c == b'.') {
+                return None;
+            }
+            break;
+        }
+        if b[start] == b'-' || b[i - 1] == b'-' {
+            return None;
+        }
+        top = start;
+        if b.get(i) != Some(&b'.') {
+            break;
+        }
+        i += 1;
+    }
+    let digits_dots = kinds & (HOST_ALPHA | HOST_DASH) == 0;
+    let host_raw = &s[..i];
+    let host = if digits_dots {
+        Host::V4(ipv4(host_raw.as_bytes())?)
+    } else if b[top].is_ascii_alphabetic() {
+        Host::Name(host_raw)
+    } else {
+        return None;
+    };
+    if b.get(i) != Some(&b':') {
+        return Some((host, host_raw, None, i));
+    }
+    let mut j = i + 1;
+    let mut port: u16 = 0;
+    while let Some(&c) = b.get(j) {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        port = port.checked_mul(10)?.checked_add(u16::from(c - b'0'))?;
+        j += 1;
+    }
+    if j == i + 1 || b.get(j) == Some(&b':') {
+        return None;
+    }
+    Some((host, host_raw, Some(port), j))
+}
+
 fn parse_sip_rest<'a>(
     raw: &'a str,
     scheme: Scheme<'a>,
@@ -502,6 +724,18 @@ fn parse_sip_rest<'a>(
 /// ```
 /// Shared by URIs and Via sent-by; `what` names the context in errors.
 pub(crate) fn parse_hostport<'a>(
+    s: &'a str,
+    base: usize,
+    what: &str,
+) -> Result<(Host<'a>, &'a str, Option<u16>), ParseError> {
+    match hostport_fast(s) {
+        Some((host, raw, port, n)) if n == s.len() => Ok((host, raw, port)),
+        _ => parse_hostport_general(s, base, what),
+    }
+}
+
+/// [`parse_hostport`] for every shape (IPv6 references included), with the error messages.
+fn parse_hostport_general<'a>(
     s: &'a str,
     base: usize,
     what: &str,
@@ -762,6 +996,84 @@ mod tests {
         let t = Uri::parse("tel:+1-201-555-0123;phone-context=example.com", 0).expect("tel");
         assert_eq!(t.user, Some("+1-201-555-0123"));
         assert_eq!(t.params, "phone-context=example.com");
+    }
+
+    proptest::proptest! {
+        /// The one-pass scanner accepts only what the general parser accepts, with the same
+        /// result; where it declines, the general parser decides.
+        #[test]
+        fn fast_uri_agrees_with_the_general_parser(
+            s in "(sip|SIP|sips|SiPs|tel|sip|sip):[a-zA-Z0-9.@:;=?%&_\\-\\[\\]! ]{0,24}"
+        ) {
+            if let Some(fast) = sip_uri_fast(&s) {
+                proptest::prop_assert_eq!(Ok(fast), parse_uri_general(&s, 0));
+            }
+        }
+
+        #[test]
+        fn fast_hostport_agrees_with_the_general_parser(
+            s in "[a-z0-9.:\\-A\\[\\]]{0,16}"
+        ) {
+            if let Some((host, raw, port, n)) = hostport_fast(&s)
+                && n == s.len()
+            {
+                proptest::prop_assert_eq!(
+                    Ok((host, raw, port)),
+                    parse_hostport_general(&s, 0, "URI")
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ipv4_agrees_with_std(s in "[0-9.]{0,16}") {
+            proptest::prop_assert_eq!(ipv4(s.as_bytes()), s.parse::<Ipv4Addr>().ok());
+        }
+    }
+
+    #[test]
+    fn ipv4_edge_cases_agree_with_std() {
+        for s in [
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.0.0.1",
+            "01.2.3.4",
+            "1.2.3",
+            "1.2.3.4.",
+            "1..2.3",
+            "1.2.3.0400",
+            "192.0.2.10",
+            "",
+            ".1.2.3",
+        ] {
+            assert_eq!(ipv4(s.as_bytes()), s.parse::<Ipv4Addr>().ok(), "{s}");
+        }
+    }
+
+    #[test]
+    fn fast_paths_take_the_common_shapes() {
+        for s in [
+            "sip:bob@biloxi.example.com",
+            "sips:alice:pw@atlanta.example.com:5061;transport=tcp;lr?Subject=hi",
+            "sip:192.0.2.10:5060;lr",
+            "SIP:host.example.com.",
+        ] {
+            let fast = sip_uri_fast(s).expect(s);
+            assert_eq!(Ok(fast), parse_uri_general(s, 0), "{s}");
+        }
+        for s in [
+            "sip:[2001:db8::1]",
+            "sip:a%41@h.com",
+            "sip:1.2.3.4.",
+            "sip:h.com:",
+            "sip:h.com:65536",
+            "sip:a-.com",
+            "sip:a..com",
+            "sip:1host",
+        ] {
+            assert_eq!(sip_uri_fast(s), None, "{s}");
+        }
     }
 
     #[test]
