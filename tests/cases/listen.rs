@@ -413,6 +413,8 @@ fn human_output_has_one_line_per_message() {
         "listen",
         "--udp",
         "127.0.0.1:0",
+        "--msrp",
+        "127.0.0.1:0",
         "--timeout",
         "3s",
         "--count",
@@ -433,7 +435,10 @@ fn human_output_has_one_line_per_message() {
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut out, &mut rest).expect("output");
     assert_eq!(child.wait().expect("exit").code(), Some(0));
-    let lines: Vec<&str> = rest.lines().collect();
+    let lines: Vec<&str> = rest
+        .lines()
+        .filter(|l| !l.starts_with("listening on msrp 127.0.0.1:"))
+        .collect();
     assert_eq!(lines.len(), 3, "{rest}");
     assert!(
         lines[0].contains(&format!("-> OPTIONS sip:{addr}")),
