@@ -494,7 +494,7 @@ pub(crate) struct ListenArgs {
     #[arg(long, help_heading = "Output")]
     pub(crate) full: bool,
 
-    /// Write every SIP and MSRP message sent and received to FILE as a pcap capture, with
+    /// Write every SIP and MSRP message sent and received to FILE as a pcapng capture, with
     /// IP/UDP/TCP headers synthesised (TLS and WebSocket messages appear as plain TCP).
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub(crate) write_pcap: Option<PathBuf>,

@@ -464,9 +464,11 @@ fn write_pcap_holds_every_message_with_synthesised_headers() {
     );
     assert_eq!(l.wait(WAIT).code(), Some(0));
     let bytes = std::fs::read(&pcap).expect("the capture");
-    // Classic pcap, nanosecond magic, little-endian; LINKTYPE_RAW.
-    assert_eq!(bytes[..4], [0x4d, 0x3c, 0xb2, 0xa1]);
-    assert_eq!(bytes[20..24], 101u32.to_le_bytes());
+    // pcapng: a section header block, then an interface with LINKTYPE_RAW (101).
+    assert_eq!(bytes[..4], [0x0a, 0x0d, 0x0d, 0x0a]);
+    assert_eq!(bytes[8..12], 0x1a2b_3c4du32.to_le_bytes());
+    assert_eq!(bytes[28..32], 1u32.to_le_bytes());
+    assert_eq!(bytes[36..38], 101u16.to_le_bytes());
     let text = String::from_utf8_lossy(&bytes);
     for needle in ["OPTIONS sip:", "MESSAGE sip:", "SIP/2.0 200 OK"] {
         assert_eq!(
