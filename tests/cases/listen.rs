@@ -480,7 +480,7 @@ fn write_pcap_holds_every_message_with_synthesised_headers() {
 }
 
 /// The MSRP address from the `listening` event.
-fn msrp_addr(l: &Listen) -> std::net::SocketAddr {
+pub(super) fn msrp_addr(l: &Listen) -> std::net::SocketAddr {
     l.events[0]["addresses"]
         .as_array()
         .expect("addresses")
@@ -494,7 +494,7 @@ fn msrp_addr(l: &Listen) -> std::net::SocketAddr {
 
 /// An SDP offer for one MSRP stream from `our_uri`, the offerer connecting (RFC 6135
 /// `a=setup:active`), with extra attribute lines.
-fn msrp_offer(our_uri: &str, types: &str, extra: &str) -> String {
+pub(super) fn msrp_offer(our_uri: &str, types: &str, extra: &str) -> String {
     format!(
         "v=0\r\no=alice 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
          m=message 9 TCP/MSRP *\r\na=accept-types:{types}\r\na=path:{our_uri}\r\n\
@@ -503,7 +503,7 @@ fn msrp_offer(our_uri: &str, types: &str, extra: &str) -> String {
 }
 
 /// INVITE with `sdp`, the 200's body and To tag; the 2xx is ACKed.
-fn invite_msrp(raw: &RawUdp, call_id: &str, sdp: &str) -> (String, String) {
+pub(super) fn invite_msrp(raw: &RawUdp, call_id: &str, sdp: &str) -> (String, String) {
     raw.send(&raw.request(
         "INVITE",
         &format!("z9hG4bK{call_id}"),
@@ -538,13 +538,13 @@ fn invite_msrp(raw: &RawUdp, call_id: &str, sdp: &str) -> (String, String) {
     (body, tag)
 }
 
-fn attr<'a>(sdp: &'a str, name: &str) -> &'a str {
+pub(super) fn attr<'a>(sdp: &'a str, name: &str) -> &'a str {
     sdp.split("\r\n")
         .find_map(|l| l.strip_prefix(&format!("a={name}:")))
         .unwrap_or_else(|| panic!("no a={name} in {sdp}"))
 }
 
-fn sha256_hex(data: &[u8]) -> String {
+pub(super) fn sha256_hex(data: &[u8]) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(data)
         .iter()
@@ -552,7 +552,7 @@ fn sha256_hex(data: &[u8]) -> String {
         .collect()
 }
 
-fn msrp_send(
+pub(super) fn msrp_send(
     rt: &tokio::runtime::Runtime,
     sender: &mut sipkit::transport::msrp::MsrpSender,
     content_type: &str,
