@@ -729,3 +729,124 @@ fn msrp_text_and_1mib_file_arrive_intact_then_bye_ends_the_session_issue_5() {
         "extracted bytes differ"
     );
 }
+
+#[test]
+fn msrp_offer_with_setup_passive_makes_listen_connect_rfc6135_issue_5() {
+    use sipkit::transport::msrp::{MsrpSender, SenderConfig};
+    let mut l = Listen::start(&[
+        "--msrp",
+        "127.0.0.1:0",
+        "--msrp-count",
+        "1",
+        "--timeout",
+        "20s",
+    ]);
+    let raw = RawUdp::new(l.udp.expect("udp"));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let ours = format!(
+        "msrp://127.0.0.1:{}/passivebob1;tcp",
+        listener.local_addr().expect("addr").port()
+    );
+    let offer = msrp_offer(&ours, "text/*", "").replace("a=setup:active", "a=setup:passive");
+    let (answer, _) = invite_msrp(&raw, "msrp-passive", &offer);
+    assert_eq!(attr(&answer, "setup"), "active", "{answer}");
+    assert_eq!(attr(&answer, "accept-types"), "text/*");
+    let theirs = attr(&answer, "path").to_owned();
+    let mut s = rt
+        .block_on(MsrpSender::accept(
+            &listener,
+            None,
+            &ours,
+            &theirs,
+            SenderConfig::default(),
+        ))
+        .expect("listen connects and binds");
+    msrp_send(&rt, &mut s, "text/html", b"<p>hi</p>").expect("delivered");
+    assert_eq!(l.wait(WAIT).code(), Some(0), "{:?}", l.events);
+    let m = l.of("msrp-message");
+    assert_eq!(m.len(), 1);
+    assert_eq!(m[0]["text"], "<p>hi</p>");
+    assert_eq!(m[0]["content_type"], "text/html");
+}
+
+/// Read from `s` until the MSRP end-line of transaction `tid`; returns the text.
+fn read_msrp(s: &mut std::net::TcpStream, tid: &str) -> String {
+    use std::io::Read;
+    let end = format!("-------{tid}$\r\n");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&got).contains(&end) {
+        let n = s.read(&mut buf).expect("an MSRP response within 5s");
+        assert!(n > 0, "closed after {:?}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_lets_a_message_in_flight_finish_and_reports_the_rest_issue_5() {
+    use std::io::Write;
+    let mut l = Listen::start(&["--msrp", "127.0.0.1:0", "--timeout", "30s"]);
+    let raw = RawUdp::new(l.udp.expect("udp"));
+    let ours = "msrp://127.0.0.1:9/rawalice01;tcp";
+    let (answer, _) = invite_msrp(&raw, "msrp-int", &msrp_offer(ours, "text/plain", ""));
+    let to = attr(&answer, "path").to_owned();
+    let mut s = std::net::TcpStream::connect(msrp_addr(&l)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let heads = |tid: &str, mid: &str, range: &str| {
+        format!(
+            "MSRP {tid} SEND\r\nTo-Path: {to}\r\nFrom-Path: {ours}\r\nMessage-ID: {mid}\r\n\
+             Byte-Range: {range}\r\n"
+        )
+    };
+    let send = |s: &mut std::net::TcpStream, text: String, tid: &str| {
+        s.write_all(text.as_bytes()).expect("write");
+        let r = read_msrp(s, tid);
+        assert!(r.starts_with(&format!("MSRP {tid} 200 OK")), "{r}");
+    };
+    let bind = format!("{}-------tid1$\r\n", heads("tid1", "bind", "1-0/0"));
+    send(&mut s, bind, "tid1");
+    for (tid, mid) in [("tid2", "finished"), ("tid3", "abandoned")] {
+        send(
+            &mut s,
+            format!(
+                "{}Content-Type: text/plain\r\n\r\nhello\r\n-------{tid}+\r\n",
+                heads(tid, mid, "1-5/10")
+            ),
+            tid,
+        );
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    l.signal("-INT");
+    std::thread::sleep(Duration::from_millis(300));
+    send(
+        &mut s,
+        format!(
+            "{}Content-Type: text/plain\r\n\r\nworld\r\n-------tid4$\r\n",
+            heads("tid4", "finished", "6-10/10")
+        ),
+        "tid4",
+    );
+    let started = Instant::now();
+    assert_eq!(l.wait(WAIT).code(), Some(0), "{:?}", l.events);
+    assert!(started.elapsed() < Duration::from_secs(8));
+    let m = l.of("msrp-message");
+    assert_eq!(m.len(), 1, "{:?}", l.events);
+    assert_eq!(m[0]["message_id"], "finished");
+    assert_eq!(m[0]["text"], "helloworld");
+    let lost = l.of("msrp-incomplete");
+    assert_eq!(lost.len(), 1, "{:?}", l.events);
+    assert_eq!(lost[0]["message_id"], "abandoned");
+    assert_eq!(lost[0]["received"], 5);
+    assert_eq!(lost[0]["total"], 10);
+    assert_eq!(lost[0]["reason"], "stopped");
+    assert_eq!(summary(&l)["stopped_by"], "signal");
+}
