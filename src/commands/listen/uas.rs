@@ -1367,6 +1367,109 @@ mod tests {
         assert_eq!(statuses(&mut uas), [100, 180, 488]);
     }
 
+    /// A session layer that records what it was asked for.
+    #[derive(Default)]
+    struct FakeMsrp {
+        tls: bool,
+        added: Vec<Vec<String>>,
+    }
+
+    impl MsrpSessions for FakeMsrp {
+        fn tls(&self) -> bool {
+            self.tls
+        }
+        fn add(&mut self, accept_types: &[String]) -> (String, String) {
+            self.added.push(accept_types.to_vec());
+            let id = format!("sess{}", self.added.len());
+            let uri = format!("msrp://127.0.0.1:2855/{id};tcp");
+            (id, uri)
+        }
+    }
+
+    #[test]
+    fn msrp_offer_is_answered_with_our_path_common_types_and_setup_then_bye_ends_it() {
+        let t0 = Instant::now();
+        let mut c = cfg();
+        c.msrp = Some(MsrpAnswer {
+            port: 2855,
+            accept_types: vec!["text/plain".into(), "image/*".into()],
+            max_size: 4096,
+        });
+        let mut uas = Uas::new(c, t0);
+        let mut msrp = FakeMsrp::default();
+        let sdp = "v=0\r\no=a 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+                   m=message 7654 TCP/MSRP *\r\na=accept-types:text/plain image/png video/*\r\n\
+                   a=path:msrp://127.0.0.1:7654/abc;tcp\r\na=setup:passive\r\n\
+                   a=file-selector:name:\"a b.png\" type:image/png size:10\r\n";
+        let inv = request(
+            "INVITE",
+            "z9hG4bKm1",
+            None,
+            "Content-Type: application/sdp\r\n",
+            sdp,
+        );
+        uas.on_message_msrp(&inv, flow(), t0, &mut msrp);
+        let ok = uas.out.last().expect("a 200").bytes.clone();
+        assert_eq!(statuses(&mut uas), [100, 180, 200]);
+        let text = String::from_utf8_lossy(&ok).into_owned();
+        let body = text.split("\r\n\r\n").nth(1).expect("an answer");
+        assert!(body.contains("m=message 2855 TCP/MSRP *\r\n"), "{body}");
+        assert!(
+            body.contains("a=accept-types:text/plain image/png\r\n"),
+            "{body}"
+        );
+        assert!(
+            body.contains("a=path:msrp://127.0.0.1:2855/sess1;tcp\r\n"),
+            "{body}"
+        );
+        assert!(body.contains("a=max-size:4096\r\n"), "{body}");
+        assert!(body.contains("a=setup:active\r\n"), "{body}");
+        assert_eq!(
+            msrp.added,
+            [vec!["text/plain".to_owned(), "image/png".to_owned()]]
+        );
+        assert_eq!(
+            std::mem::take(&mut uas.msrp_offers),
+            [MsrpOffer {
+                session: "sess1".into(),
+                remote_path: vec!["msrp://127.0.0.1:7654/abc;tcp".into()],
+                active: true,
+                file_name: Some("a b.png".into()),
+            }]
+        );
+        let tag = text
+            .split("\r\n")
+            .find_map(|l| l.strip_prefix("To: "))
+            .and_then(|t| t.split(";tag=").nth(1))
+            .expect("a To tag")
+            .to_owned();
+        let bye = request("BYE", "z9hG4bKm2", Some(&tag), "", "");
+        uas.on_message_msrp(&bye, flow(), t0, &mut msrp);
+        assert_eq!(statuses(&mut uas), [200]);
+        assert_eq!(uas.msrp_ended, ["sess1"]);
+
+        // TLS only: a TCP/MSRP offer is refused, and says why.
+        let mut tls = FakeMsrp {
+            tls: true,
+            ..FakeMsrp::default()
+        };
+        let inv = request(
+            "INVITE",
+            "z9hG4bKm3",
+            None,
+            "Content-Type: application/sdp\r\n",
+            sdp,
+        );
+        uas.on_message_msrp(&inv, flow(), t0, &mut tls);
+        let refused = String::from_utf8_lossy(&uas.out.last().expect("488").bytes).into_owned();
+        assert_eq!(statuses(&mut uas), [100, 180, 488]);
+        assert!(
+            refused.contains("only TCP/TLS/MSRP is available"),
+            "{refused}"
+        );
+        assert!(tls.added.is_empty());
+    }
+
     #[test]
     fn digest_challenge_accept_and_stale_nonce() {
         let t0 = Instant::now();
