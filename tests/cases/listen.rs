@@ -850,3 +850,56 @@ fn ctrl_c_lets_a_message_in_flight_finish_and_reports_the_rest_issue_5() {
     assert_eq!(lost[0]["reason"], "stopped");
     assert_eq!(summary(&l)["stopped_by"], "signal");
 }
+
+#[test]
+fn msrps_takes_tcp_tls_msrp_with_the_listen_certificate_issue_5() {
+    use crate::support::server_pki::ServerPki;
+    use sipkit::transport::ClientTls;
+    use sipkit::transport::msrp::{MsrpSender, SenderConfig};
+    let pki = ServerPki::new();
+    let mut l = Listen::start(&[
+        "--msrp",
+        "127.0.0.1:0",
+        "--msrps",
+        "--cert",
+        pki.cert_file.to_str().expect("utf-8"),
+        "--key",
+        pki.key_file.to_str().expect("utf-8"),
+        "--msrp-count",
+        "1",
+        "--timeout",
+        "20s",
+    ]);
+    assert!(
+        l.events[0]["addresses"]
+            .as_array()
+            .expect("addresses")
+            .iter()
+            .any(|a| a["transport"] == "msrps"),
+        "{:?}",
+        l.events[0]
+    );
+    let raw = RawUdp::new(l.udp.expect("udp"));
+    let ours = "msrps://127.0.0.1:9/tlsalice01;tcp";
+    let offer = msrp_offer(ours, "text/plain", "").replace("TCP/MSRP", "TCP/TLS/MSRP");
+    let (answer, _) = invite_msrp(&raw, "msrps-call", &offer);
+    assert!(answer.contains(" TCP/TLS/MSRP *\r\n"), "{answer}");
+    let theirs = attr(&answer, "path").to_owned();
+    assert!(theirs.starts_with("msrps://127.0.0.1:"), "{theirs}");
+    let tls = ClientTls::new(Some(&pki.ca_file), false, None, None).expect("client TLS");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut s = rt
+        .block_on(MsrpSender::connect(
+            ours,
+            &theirs,
+            Some(&tls),
+            SenderConfig::default(),
+        ))
+        .expect("TLS connection and bind");
+    msrp_send(&rt, &mut s, "text/plain", b"over tls").expect("delivered");
+    assert_eq!(l.wait(WAIT).code(), Some(0), "{:?}", l.events);
+    assert_eq!(l.of("msrp-message")[0]["text"], "over tls");
+}
