@@ -383,7 +383,7 @@ _sipkit() {
             return 0
             ;;
         sipkit__subcmd__listen)
-            opts="-H -q -v -h -V --udp --tcp --tls --ws --wss --cert --key --msrp --reply --ring --header --registrar --auth --auth-file --auth-alg --realm --nonce-lifetime --full --write-pcap --count --msrp-count --timeout --format --color --quiet --verbose --help --version"
+            opts="-H -q -v -h -V --udp --tcp --tls --ws --wss --cert --key --msrp --msrps --accept-types --max-size --save-dir --reply --ring --header --registrar --auth --auth-file --auth-alg --realm --nonce-lifetime --full --write-pcap --count --msrp-count --timeout --format --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -418,6 +418,18 @@ _sipkit() {
                     return 0
                     ;;
                 --msrp)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --accept-types)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --save-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

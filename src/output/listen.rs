@@ -181,7 +181,6 @@ pub(crate) enum ListenEvent {
     Auth(AuthRecord),
     Registration(RegistrationRecord),
     /// Serialized with its own `event` name, see [`ListenPrinter::emit`].
-    #[allow(dead_code)] // built once the MSRP session layer is wired in
     Msrp(MsrpRecord),
     Error(ErrorRecord),
     Summary(SummaryRecord),
@@ -204,9 +203,14 @@ impl<W: Write> ListenPrinter<W> {
         }
     }
 
-    /// Show one event. --quiet keeps only `listening` and errors.
+    /// Show one event. --quiet keeps only `listening` and errors (`msrp-error` included).
     pub(crate) fn emit(&mut self, event: &ListenEvent) -> io::Result<()> {
-        if self.quiet && !matches!(event, ListenEvent::Listening { .. } | ListenEvent::Error(_)) {
+        let error = match event {
+            ListenEvent::Error(_) => true,
+            ListenEvent::Msrp(m) => m.kind == "msrp-error",
+            _ => false,
+        };
+        if self.quiet && !error && !matches!(event, ListenEvent::Listening { .. }) {
             return Ok(());
         }
         if self.json {
