@@ -478,10 +478,36 @@ pub(crate) struct ListenArgs {
     )]
     pub(crate) key: Option<PathBuf>,
 
-    /// Our MSRP address, put in the a=path of MSRP answers (`IP:PORT`; default: the first
-    /// listening IP, port 2855).
-    #[arg(long, value_name = "ADDR", help_heading = "Addresses")]
+    /// Our MSRP address, put in the a=path of MSRP answers (`IP:PORT`, or `IP` for port 2855;
+    /// default: the first listening IP, port 2855). Without --msrp, a busy port 2855 only
+    /// disables MSRP; with it, listen fails.
+    #[arg(long, value_name = "ADDR", help_heading = "MSRP")]
     pub(crate) msrp: Option<String>,
+
+    /// Take MSRP over TLS (`TCP/TLS/MSRP`, `msrps:` URIs) with --cert and --key, instead of TCP.
+    #[arg(long, help_heading = "MSRP", requires_all = ["cert", "key"])]
+    pub(crate) msrps: bool,
+
+    /// Media types accepted in MSRP sessions, comma-separated (`text/plain,image/*`; default
+    /// `*`). The answer's a=accept-types is what the offer and this list have in common;
+    /// other types get 415.
+    #[arg(
+        long,
+        value_name = "TYPES",
+        value_delimiter = ',',
+        help_heading = "MSRP"
+    )]
+    pub(crate) accept_types: Vec<String>,
+
+    /// Largest MSRP message accepted, in bytes (a=max-size; larger ones get 413; default 1 GiB).
+    #[arg(long, value_name = "BYTES", help_heading = "MSRP")]
+    pub(crate) max_size: Option<u64>,
+
+    /// Keep received MSRP files in DIR (created if missing), named from the offer's
+    /// a=file-selector name or else the Message-ID; an existing file is never overwritten.
+    /// Without it, content is hashed and dropped.
+    #[arg(long, value_name = "DIR", help_heading = "MSRP")]
+    pub(crate) save_dir: Option<PathBuf>,
 
     /// Answer METHOD with CODE instead of the default, `INVITE=486` or `MESSAGE=403:Go away`;
     /// repeatable. CODE is a final status (200-699).
@@ -539,7 +565,7 @@ pub(crate) struct ListenArgs {
     #[arg(long, help_heading = "Output")]
     pub(crate) full: bool,
 
-    /// Write every SIP and MSRP message sent and received to FILE as a pcap capture, with
+    /// Write every SIP and MSRP message sent and received to FILE as a pcapng capture, with
     /// IP/UDP/TCP headers synthesised (TLS and WebSocket messages appear as plain TCP).
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub(crate) write_pcap: Option<PathBuf>,

@@ -181,7 +181,6 @@ pub(crate) enum ListenEvent {
     Auth(AuthRecord),
     Registration(RegistrationRecord),
     /// Serialized with its own `event` name, see [`ListenPrinter::emit`].
-    #[allow(dead_code)] // built once the MSRP session layer is wired in
     Msrp(MsrpRecord),
     Error(ErrorRecord),
     Summary(SummaryRecord),

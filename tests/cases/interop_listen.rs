@@ -79,3 +79,68 @@ fn tshark_reads_the_write_pcap_capture() {
         "{text}"
     );
 }
+
+#[test]
+#[ignore = "interop: needs tshark"]
+fn tshark_reads_msrp_in_the_write_pcap_capture_issue_5() {
+    use super::listen::{attr, invite_msrp, msrp_addr, msrp_offer, msrp_send};
+    use crate::support::listen::RawUdp;
+    use sipkit::transport::msrp::{MsrpSender, SenderConfig};
+    let dir = tempdir();
+    let pcap = dir.path().join("msrp.pcapng");
+    let pcap_arg = pcap.to_str().expect("utf-8 path");
+    let mut l = Listen::start(&[
+        "--msrp",
+        "127.0.0.1:0",
+        "--msrp-count",
+        "1",
+        "--write-pcap",
+        pcap_arg,
+        "--timeout",
+        "20s",
+    ]);
+    let port = msrp_addr(&l).port();
+    let raw = RawUdp::new(l.udp.expect("udp"));
+    let ours = "msrp://127.0.0.1:9/tsharkchat1;tcp";
+    let (answer, _) = invite_msrp(&raw, "tshark-msrp", &msrp_offer(ours, "text/plain", ""));
+    let path = attr(&answer, "path").to_owned();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut s = rt
+        .block_on(MsrpSender::connect(
+            ours,
+            &path,
+            None,
+            SenderConfig::default(),
+        ))
+        .expect("bound");
+    msrp_send(&rt, &mut s, "text/plain", b"hello tshark").expect("delivered");
+    assert_eq!(l.wait(Duration::from_secs(15)).code(), Some(0));
+    let out = Command::new("tshark")
+        .args([
+            "-r",
+            pcap_arg,
+            "-d",
+            &format!("tcp.port=={port},msrp"),
+            "-Y",
+            "msrp || sip",
+            "-T",
+            "fields",
+            "-e",
+            "msrp.method",
+            "-e",
+            "msrp.status.code",
+            "-e",
+            "sip.Method",
+        ])
+        .output()
+        .expect("running tshark");
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let sends = text.lines().filter(|l| l.starts_with("SEND")).count();
+    assert_eq!(sends, 2, "the binding SEND and the text: {text}");
+    assert!(text.lines().any(|l| l.starts_with("REPORT")), "{text}");
+    assert!(text.lines().any(|l| l.contains("INVITE")), "{text}");
+}

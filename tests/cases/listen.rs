@@ -413,6 +413,8 @@ fn human_output_has_one_line_per_message() {
         "listen",
         "--udp",
         "127.0.0.1:0",
+        "--msrp",
+        "127.0.0.1:0",
         "--timeout",
         "3s",
         "--count",
@@ -433,7 +435,10 @@ fn human_output_has_one_line_per_message() {
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut out, &mut rest).expect("output");
     assert_eq!(child.wait().expect("exit").code(), Some(0));
-    let lines: Vec<&str> = rest.lines().collect();
+    let lines: Vec<&str> = rest
+        .lines()
+        .filter(|l| !l.starts_with("listening on msrp 127.0.0.1:"))
+        .collect();
     assert_eq!(lines.len(), 3, "{rest}");
     assert!(
         lines[0].contains(&format!("-> OPTIONS sip:{addr}")),
@@ -459,9 +464,11 @@ fn write_pcap_holds_every_message_with_synthesised_headers() {
     );
     assert_eq!(l.wait(WAIT).code(), Some(0));
     let bytes = std::fs::read(&pcap).expect("the capture");
-    // Classic pcap, nanosecond magic, little-endian; LINKTYPE_RAW.
-    assert_eq!(bytes[..4], [0x4d, 0x3c, 0xb2, 0xa1]);
-    assert_eq!(bytes[20..24], 101u32.to_le_bytes());
+    // pcapng: a section header block, then an interface with LINKTYPE_RAW (101).
+    assert_eq!(bytes[..4], [0x0a, 0x0d, 0x0d, 0x0a]);
+    assert_eq!(bytes[8..12], 0x1a2b_3c4du32.to_le_bytes());
+    assert_eq!(bytes[28..32], 1u32.to_le_bytes());
+    assert_eq!(bytes[36..38], 101u16.to_le_bytes());
     let text = String::from_utf8_lossy(&bytes);
     for needle in ["OPTIONS sip:", "MESSAGE sip:", "SIP/2.0 200 OK"] {
         assert_eq!(
@@ -470,4 +477,255 @@ fn write_pcap_holds_every_message_with_synthesised_headers() {
             "{needle}"
         );
     }
+}
+
+/// The MSRP address from the `listening` event.
+pub(super) fn msrp_addr(l: &Listen) -> std::net::SocketAddr {
+    l.events[0]["addresses"]
+        .as_array()
+        .expect("addresses")
+        .iter()
+        .find(|a| a["transport"] == "msrp")
+        .and_then(|a| a["address"].as_str())
+        .expect("an msrp address")
+        .parse()
+        .expect("socket address")
+}
+
+/// An SDP offer for one MSRP stream from `our_uri`, the offerer connecting (RFC 6135
+/// `a=setup:active`), with extra attribute lines.
+pub(super) fn msrp_offer(our_uri: &str, types: &str, extra: &str) -> String {
+    format!(
+        "v=0\r\no=alice 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=message 9 TCP/MSRP *\r\na=accept-types:{types}\r\na=path:{our_uri}\r\n\
+         a=setup:active\r\n{extra}"
+    )
+}
+
+/// INVITE with `sdp`, the 200's body and To tag; the 2xx is ACKed.
+pub(super) fn invite_msrp(raw: &RawUdp, call_id: &str, sdp: &str) -> (String, String) {
+    raw.send(&raw.request(
+        "INVITE",
+        &format!("z9hG4bK{call_id}"),
+        call_id,
+        1,
+        None,
+        "Content-Type: application/sdp\r\n",
+        sdp,
+    ));
+    let ok = loop {
+        let r = raw.recv();
+        if status(&r) >= 200 {
+            break r;
+        }
+    };
+    assert_eq!(status(&ok), 200, "{ok}");
+    let tag = to_tag(&ok);
+    raw.send(&raw.request(
+        "ACK",
+        &format!("z9hG4bK{call_id}a"),
+        call_id,
+        1,
+        Some(&tag),
+        "",
+        "",
+    ));
+    let body = ok
+        .split("\r\n\r\n")
+        .nth(1)
+        .expect("an SDP answer")
+        .to_owned();
+    (body, tag)
+}
+
+pub(super) fn attr<'a>(sdp: &'a str, name: &str) -> &'a str {
+    sdp.split("\r\n")
+        .find_map(|l| l.strip_prefix(&format!("a={name}:")))
+        .unwrap_or_else(|| panic!("no a={name} in {sdp}"))
+}
+
+pub(super) fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+pub(super) fn msrp_send(
+    rt: &tokio::runtime::Runtime,
+    sender: &mut sipkit::transport::msrp::MsrpSender,
+    content_type: &str,
+    data: &[u8],
+) -> Result<(), Box<sipkit::transport::msrp::MsrpError>> {
+    use sipkit::transport::msrp::Outgoing;
+    rt.block_on(async {
+        tokio::time::timeout(
+            Duration::from_secs(20),
+            sender.send(
+                Outgoing {
+                    reader: data,
+                    content_type: content_type.to_owned(),
+                    size: Some(data.len() as u64),
+                    cpim: None,
+                },
+                |_| {},
+            ),
+        )
+        .await
+        .expect("the send finishes within 20s")
+        .map(drop)
+        .map_err(Box::new)
+    })
+}
+
+#[test]
+fn msrp_text_and_1mib_file_arrive_intact_then_bye_ends_the_session_issue_5() {
+    use sipkit::transport::msrp::{MsrpSender, SenderConfig};
+    let dir = tempdir();
+    let save = dir.path().join("saved");
+    let pcap = dir.path().join("msrp.pcap");
+    let mut l = Listen::start(&[
+        "--msrp",
+        "127.0.0.1:0",
+        "--save-dir",
+        save.to_str().expect("utf-8"),
+        "--write-pcap",
+        pcap.to_str().expect("utf-8"),
+        "--msrp-count",
+        "2",
+        "--timeout",
+        "40s",
+    ]);
+    let msrp = msrp_addr(&l);
+    let raw = RawUdp::new(l.udp.expect("udp"));
+
+    // A chat session: text only.
+    let chat_uri = "msrp://127.0.0.1:9/alicechat01;tcp";
+    let (answer, chat_tag) =
+        invite_msrp(&raw, "msrp-chat", &msrp_offer(chat_uri, "text/plain", ""));
+    assert!(
+        answer.contains(&format!("m=message {} TCP/MSRP *\r\n", msrp.port())),
+        "{answer}"
+    );
+    assert_eq!(attr(&answer, "accept-types"), "text/plain");
+    assert_eq!(attr(&answer, "setup"), "passive");
+    let chat_path = attr(&answer, "path").to_owned();
+    assert!(
+        chat_path.starts_with(&format!("msrp://{msrp}/")) && chat_path.ends_with(";tcp"),
+        "{chat_path}"
+    );
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut chat = rt
+        .block_on(MsrpSender::connect(
+            chat_uri,
+            &chat_path,
+            None,
+            SenderConfig::default(),
+        ))
+        .expect("the sender binds the chat session");
+    msrp_send(&rt, &mut chat, "text/plain", b"hello listen").expect("text delivered");
+    let refused = msrp_send(&rt, &mut chat, "image/png", b"\x89PNG").expect_err("415");
+    assert_eq!(refused.status(), Some(415), "{refused}");
+
+    // BYE ends the dialog and with it the MSRP session: the next SEND gets 481.
+    raw.send(&raw.request("BYE", "z9hG4bKmb1", "msrp-chat", 2, Some(&chat_tag), "", ""));
+    assert_eq!(status(&raw.recv()), 200);
+    let gone = msrp_send(&rt, &mut chat, "text/plain", b"still there?").expect_err("481");
+    assert_eq!(gone.status(), Some(481), "{gone}");
+
+    // A file transfer session (RFC 5547), 1 MiB of binary.
+    let file: Vec<u8> = (0..1u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let file_uri = "msrp://127.0.0.1:9/alicefile01;tcp";
+    let selector = format!(
+        "a=sendonly\r\na=file-selector:name:\"../report.bin\" type:application/octet-stream size:{}\r\n",
+        file.len()
+    );
+    let (answer, _) = invite_msrp(
+        &raw,
+        "msrp-file",
+        &msrp_offer(file_uri, "application/octet-stream", &selector),
+    );
+    assert_eq!(attr(&answer, "accept-types"), "application/octet-stream");
+    assert!(answer.contains("a=recvonly\r\n"), "{answer}");
+    let file_path = attr(&answer, "path").to_owned();
+    let mut sender = rt
+        .block_on(MsrpSender::connect(
+            file_uri,
+            &file_path,
+            None,
+            SenderConfig::default(),
+        ))
+        .expect("the sender binds the file session");
+    msrp_send(&rt, &mut sender, "application/octet-stream", &file).expect("file delivered");
+
+    assert_eq!(l.wait(WAIT).code(), Some(0), "{:?}", l.events);
+    let messages = l.of("msrp-message");
+    assert_eq!(messages.len(), 2, "{:?}", l.events);
+    assert_eq!(messages[0]["text"], "hello listen");
+    assert_eq!(messages[0]["content_type"], "text/plain");
+    assert_eq!(messages[0]["sha256"], sha256_hex(b"hello listen"));
+    assert!(messages[0].get("path").is_none(), "chat text is not saved");
+    assert_eq!(messages[1]["size"], 1 << 20);
+    assert_eq!(messages[1]["sha256"], sha256_hex(&file));
+    assert_eq!(messages[1]["file_name"], "../report.bin");
+    let saved = save.join("report.bin");
+    assert_eq!(messages[1]["path"], saved.display().to_string());
+    assert!(
+        std::fs::read(&saved).expect("the saved file") == file,
+        "saved bytes differ"
+    );
+    let refusals: Vec<u64> = l
+        .of("msrp-refused")
+        .iter()
+        .map(|r| r["status"].as_u64().expect("status"))
+        .collect();
+    assert_eq!(refusals, [415, 481]);
+    assert_eq!(l.of("msrp-closed").len(), 1);
+    assert_eq!(l.of("msrp-session").len(), 2);
+    let s = summary(&l);
+    assert_eq!(s["msrp_messages"], 2);
+    assert_eq!(s["stopped_by"], "count");
+
+    // The capture holds the SIP dialogs and the MSRP transactions, and gives the file back.
+    let out_dir = dir.path().join("extracted");
+    std::fs::create_dir(&out_dir).expect("mkdir");
+    let decoded = sipkit()
+        .args(["decode-pcap", "--format", "json", "--extract"])
+        .arg(&out_dir)
+        .arg(&pcap)
+        .output()
+        .expect("running decode-pcap");
+    assert_eq!(decoded.status.code(), Some(0), "{decoded:?}");
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&decoded.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    let count = |proto: &str, method: &str| {
+        lines
+            .iter()
+            .filter(|v| v["protocol"] == proto && v["method"] == method)
+            .count()
+    };
+    assert_eq!(count("sip", "INVITE"), 2, "{lines:?}");
+    assert_eq!(count("sip", "BYE"), 1);
+    assert!(count("msrp", "SEND") >= 1 + 3 + 16, "{lines:?}");
+    assert!(count("msrp", "REPORT") >= 2);
+    let extracted: Vec<&serde_json::Value> =
+        lines.iter().filter(|v| v["type"] == "extracted").collect();
+    let report = extracted
+        .iter()
+        .find(|v| v["sha256"] == sha256_hex(&file))
+        .unwrap_or_else(|| panic!("the file among {extracted:?}"));
+    let path = report["path"].as_str().expect("path");
+    assert!(
+        std::fs::read(path).expect("extracted") == file,
+        "extracted bytes differ"
+    );
 }

@@ -1,5 +1,5 @@
-//! `--write-pcap`: every message sent and received, written as it happened with IP and UDP or
-//! TCP headers made up around it, so Wireshark, tshark and `decode-pcap` can read the
+//! `--write-pcap`: every SIP and MSRP message sent and received, streamed to a pcapng file as
+//! it happened with IP and UDP or TCP headers made up around it, so Wireshark, tshark and `decode-pcap` can read the
 //! conversation. TCP streams get a handshake when first seen and sequence numbers that follow
 //! the bytes, which is what stream reassembly in those readers needs. TLS and WebSocket
 //! messages are written as the plain SIP they carry, on a TCP stream between the same ports.
@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use crate::capture::Timestamp;
-use crate::capture::write::{PcapFormat, PcapWriter, TcpFlags, ip_tcp, ip_udp, linktype};
+use crate::capture::write::{PcapngWriter, TcpFlags, ip_tcp, ip_udp, linktype};
 
 /// Payload per synthesised TCP segment: an Ethernet-sized MSS keeps every packet well inside
 /// the 16-bit IP length.
@@ -23,7 +23,7 @@ const ISN: u32 = 1000;
 /// An open capture file.
 #[derive(Debug)]
 pub(crate) struct CaptureFile {
-    out: PcapWriter<BufWriter<File>>,
+    out: PcapngWriter<BufWriter<File>>,
     /// Next sequence number per direction of each TCP stream.
     seq: HashMap<(SocketAddr, SocketAddr), u32>,
 }
@@ -39,11 +39,11 @@ fn now() -> Timestamp {
 }
 
 impl CaptureFile {
-    /// Create (or truncate) `path` and write the pcap header: raw IP packets (LINKTYPE_RAW),
-    /// nanosecond timestamps.
+    /// Create (or truncate) `path` and write the pcapng section and interface: raw IP packets
+    /// (LINKTYPE_RAW), nanosecond timestamps.
     pub(crate) fn create(path: &Path) -> io::Result<CaptureFile> {
         let file = File::create(path)?;
-        let out = PcapWriter::new(BufWriter::new(file), PcapFormat::new(linktype::RAW))?;
+        let out = PcapngWriter::new(BufWriter::new(file), linktype::RAW)?;
         Ok(CaptureFile {
             out,
             seq: HashMap::new(),

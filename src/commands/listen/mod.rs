@@ -8,6 +8,7 @@
 //! not per line.
 
 mod capture;
+mod msrp;
 mod uas;
 
 use std::collections::HashMap;
@@ -31,7 +32,8 @@ use crate::transport::{
 };
 
 use capture::CaptureFile;
-use uas::{Reply, Uas, UasConfig};
+use msrp::{MsrpSide, Sessions};
+use uas::{MsrpAnswer, NoMsrp, Reply, Uas, UasConfig};
 
 /// How often timers are looked at while something is pending, and the longest time output
 /// waits in the buffer. RFC 3261 timers start at T1 = 500 ms, so 20 ms is fine-grained enough.
@@ -40,6 +42,8 @@ const TICK: Duration = Duration::from_millis(20);
 const DRAIN: Duration = Duration::from_secs(2);
 /// The MSRP port when --msrp does not name one (the IANA-registered port, RFC 4975 §15).
 const MSRP_PORT: u16 = 2855;
+/// On Ctrl-C, how long MSRP messages in progress get to complete.
+const FINISH: Duration = Duration::from_secs(5);
 
 /// The checked command line.
 #[derive(Debug)]
@@ -47,6 +51,11 @@ pub(crate) struct Config {
     specs: Vec<ListenSpec>,
     tls: Option<(PathBuf, PathBuf)>,
     msrp: SocketAddr,
+    /// --msrp was given: failing to bind it is fatal.
+    msrp_explicit: bool,
+    msrps: bool,
+    max_size: u64,
+    save_dir: Option<PathBuf>,
     uas: UasConfig,
     write_pcap: Option<PathBuf>,
     count: Option<u64>,
@@ -273,6 +282,30 @@ impl Config {
         if args.count == Some(0) || args.msrp_count == Some(0) {
             return Err(usage("--count and --msrp-count must be at least 1"));
         }
+        let accept_types: Vec<String> = if args.accept_types.is_empty() {
+            vec!["*".to_owned()]
+        } else {
+            args.accept_types
+                .iter()
+                .map(|t| t.trim().to_owned())
+                .collect()
+        };
+        for t in &accept_types {
+            let ok = t == "*"
+                || t.split_once('/').is_some_and(|(a, b)| {
+                    crate::proto::sip::uri::is_token_str(a)
+                        && (b == "*" || crate::proto::sip::uri::is_token_str(b))
+                });
+            if !ok {
+                return Err(usage(format!(
+                    "--accept-types expects type/subtype, type/* or * (RFC 4975 §8.6), found `{t}`"
+                )));
+            }
+        }
+        let max_size = args.max_size.unwrap_or(1 << 30);
+        if max_size == 0 {
+            return Err(usage("--max-size must be at least 1"));
+        }
         Ok(Config {
             uas: UasConfig {
                 replies,
@@ -284,13 +317,21 @@ impl Config {
                 realm,
                 nonce_lifetime: args.nonce_lifetime.unwrap_or(Duration::from_secs(300)),
                 full: args.full,
-                msrp: None,
+                msrp: Some(MsrpAnswer {
+                    port: 0,
+                    accept_types,
+                    max_size,
+                }),
                 timers: Timers::default(),
                 test_mode: std::env::var_os("SIPKIT_TEST").is_some(),
             },
             specs,
             tls,
             msrp,
+            msrp_explicit: args.msrp.is_some(),
+            msrps: args.msrps,
+            max_size,
+            save_dir: args.save_dir,
             write_pcap: args.write_pcap,
             count: args.count,
             msrp_count: args.msrp_count,
@@ -338,7 +379,7 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
         .context("installing the SIGTERM handler")?;
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
-    let mut listener = match Listener::bind(&config.specs, tls, Limits::default()).await {
+    let mut listener = match Listener::bind(&config.specs, tls.clone(), Limits::default()).await {
         Ok(l) => l,
         Err(TransportError::Bind { addr, source }) => {
             let proto = config
@@ -356,7 +397,32 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
         Err(e) => return Err(e).context("starting the listener"),
     };
     let start = Instant::now();
-    let mut uas = Uas::new(config.uas.clone(), start.into_std());
+    let mut uas_config = config.uas.clone();
+    let mut disabled = None;
+    let mut msrp = match start_msrp(&config, tls.as_ref()).await? {
+        Ok(side) => Some(side),
+        Err(e) => {
+            // Port 2855 taken by another program: SIP still works, MSRP offers get 488.
+            uas_config.msrp = None;
+            disabled = Some(ListenEvent::Error(crate::output::listen::ErrorRecord {
+                at_ms: 0.0,
+                transport: Some("msrp".to_owned()),
+                remote: None,
+                message: format!("MSRP disabled: {e} (choose a free address with --msrp)"),
+            }));
+            None
+        }
+    };
+    let (tap_tx, mut tap_rx) = tokio::sync::mpsc::unbounded_channel();
+    if let (Some(m), Some(_)) = (&msrp, &capture) {
+        m.endpoint.set_tap(tap_tx);
+    } else {
+        drop(tap_tx);
+    }
+    if let (Some(m), Some(a)) = (&msrp, uas_config.msrp.as_mut()) {
+        a.port = m.endpoint.local_addr().port();
+    }
+    let mut uas = Uas::new(uas_config, start.into_std());
     let mut addresses: Vec<Bound> = listener
         .local_addrs()
         .iter()
@@ -365,13 +431,16 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
             address: s.addr.to_string(),
         })
         .collect();
-    if uas_msrp_enabled(&config) {
+    if let Some(m) = &msrp {
         addresses.push(Bound {
-            transport: "msrp".to_owned(),
-            address: config.msrp.to_string(),
+            transport: if config.msrps { "msrps" } else { "msrp" }.to_owned(),
+            address: m.endpoint.local_addr().to_string(),
         });
     }
     printer.emit(&ListenEvent::Listening { addresses })?;
+    if let Some(e) = disabled {
+        printer.emit(&e)?;
+    }
     printer.flush()?;
 
     let deadline = config.timeout.map(|t| start + t);
@@ -379,6 +448,7 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut dirty = false;
     let mut reached_at: Option<Instant> = None;
+    let mut msrp_events = Vec::new();
     let stop = loop {
         let ticking = dirty || uas.has_timers();
         #[cfg(unix)]
@@ -393,7 +463,10 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
                         if let Some(c) = capture.as_mut() {
                             record(c, &m.flow, false, &m.data);
                         }
-                        uas.on_message(&m.data, m.flow, now);
+                        match &msrp {
+                            Some(side) => uas.on_message_msrp(&m.data, m.flow, now, &mut Sessions(side)),
+                            None => uas.on_message_msrp(&m.data, m.flow, now, &mut NoMsrp),
+                        }
                     }
                     Event::Opened(_) => {}
                     Event::Closed { flow, error: Some(e) } | Event::Error { flow, error: e } => {
@@ -402,8 +475,23 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
                     Event::Closed { error: None, .. } => {}
                 }
             }
+            Some(ev) = msrp_recv(&mut msrp) => {
+                let at = uas.at(Instant::now().into_std());
+                if let Some(side) = msrp.as_mut() {
+                    uas.summary.msrp_messages += side.on_event(ev, at, &mut msrp_events);
+                }
+            }
+            Some(t) = tap_rx.recv() => {
+                if let Some(c) = capture.as_mut() {
+                    record_msrp(c, &t);
+                }
+            }
             _ = tick.tick(), if ticking => {
-                uas.on_tick(Instant::now().into_std());
+                let now = Instant::now().into_std();
+                match &msrp {
+                    Some(side) => uas.on_tick_msrp(now, &mut Sessions(side)),
+                    None => uas.on_tick_msrp(now, &mut NoMsrp),
+                }
                 printer.flush()?;
                 dirty = false;
             }
@@ -427,7 +515,21 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
             printer.emit(&e)?;
             dirty = true;
         }
-        uas.msrp_offers.clear();
+        let offers = std::mem::take(&mut uas.msrp_offers);
+        let ended = std::mem::take(&mut uas.msrp_ended);
+        if let Some(side) = msrp.as_mut() {
+            let at = uas.at(Instant::now().into_std());
+            if !offers.is_empty() {
+                msrp_events.extend(side.start(offers, at).await);
+            }
+            if !ended.is_empty() {
+                msrp_events.extend(side.end(ended, at));
+            }
+        }
+        for e in msrp_events.drain(..) {
+            printer.emit(&e)?;
+            dirty = true;
+        }
         let reached = config.count.is_some_and(|n| uas.counted >= n)
             || config
                 .msrp_count
@@ -439,6 +541,44 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
             }
         }
     };
+    if let Some(side) = msrp.as_mut() {
+        if stop == Stop::Signal && !side.in_flight.is_empty() {
+            // Ctrl-C with files arriving: give them a moment to complete (a second signal
+            // stops at once), then report the rest as incomplete.
+            let until = Instant::now() + FINISH;
+            let again = tokio::signal::ctrl_c();
+            tokio::pin!(again);
+            while !side.in_flight.is_empty() {
+                tokio::select! {
+                    ev = side.endpoint.recv() => {
+                        let Some(ev) = ev else { break };
+                        let at = uas.at(Instant::now().into_std());
+                        uas.summary.msrp_messages += side.on_event(ev, at, &mut msrp_events);
+                    }
+                    Some(t) = tap_rx.recv() => {
+                        if let Some(c) = capture.as_mut() {
+                            record_msrp(c, &t);
+                        }
+                    }
+                    _ = tokio::time::sleep_until(until) => break,
+                    _ = &mut again => break,
+                }
+                for e in msrp_events.drain(..) {
+                    printer.emit(&e)?;
+                }
+            }
+        }
+        msrp_events.extend(side.abandon(uas.at(Instant::now().into_std())));
+        for e in msrp_events.drain(..) {
+            printer.emit(&e)?;
+        }
+    }
+    // What the connection tasks copied just before the end.
+    while let Ok(t) = tap_rx.try_recv() {
+        if let Some(c) = capture.as_mut() {
+            record_msrp(c, &t);
+        }
+    }
     let exit = match stop {
         Stop::Timeout if config.count.is_some() || config.msrp_count.is_some() => Exit::Timeout,
         _ => Exit::Success,
@@ -464,8 +604,57 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
     Ok(exit)
 }
 
-fn uas_msrp_enabled(config: &Config) -> bool {
-    config.uas.msrp.is_some()
+/// Bind the MSRP endpoint. The outer error is fatal (--msrp given and unusable); the inner
+/// one only disables MSRP (the default port is busy).
+async fn start_msrp(
+    config: &Config,
+    tls: Option<&ServerTls>,
+) -> anyhow::Result<Result<MsrpSide, String>> {
+    use crate::transport::msrp::{Endpoint, EndpointConfig, ReceiverLimits};
+    let endpoint = Endpoint::bind(EndpointConfig {
+        bind: config.msrp,
+        advertised_host: None,
+        tls: if config.msrps { tls.cloned() } else { None },
+        limits: ReceiverLimits::default(),
+    })
+    .await;
+    let endpoint = match endpoint {
+        Ok(e) => e,
+        Err(e) if !config.msrp_explicit => return Ok(Err(e.to_string())),
+        Err(e) => {
+            return Err(anyhow::anyhow!(
+                "cannot listen for MSRP on {}: {e}",
+                config.msrp
+            ));
+        }
+    };
+    let side =
+        MsrpSide::new(endpoint, config.max_size, config.save_dir.clone()).with_context(|| {
+            match &config.save_dir {
+                Some(d) => format!("cannot create --save-dir {}", shown(d)),
+                None => "cannot prepare a temporary directory".to_owned(),
+            }
+        })?;
+    Ok(Ok(side))
+}
+
+async fn msrp_recv(msrp: &mut Option<MsrpSide>) -> Option<crate::transport::msrp::ReceiveEvent> {
+    match msrp {
+        Some(side) => side.endpoint.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// MSRP bytes copied by the endpoint's tap, as TCP between the connection's two ends.
+fn record_msrp(c: &mut CaptureFile, t: &crate::transport::msrp::Tapped) {
+    let (src, dst) = if t.sent {
+        (t.local, t.remote)
+    } else {
+        (t.remote, t.local)
+    };
+    if let Err(e) = c.tcp(src, dst, &t.bytes) {
+        tracing::warn!("writing the capture failed: {e}");
+    }
 }
 
 async fn sleep_until_opt(deadline: Option<Instant>) {

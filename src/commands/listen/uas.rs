@@ -19,7 +19,7 @@ use crate::output::listen::{
 };
 use crate::proto::Status;
 use crate::proto::digest::{self, Algorithm, Credentials, Secret, Verdict};
-use crate::proto::sdp::{self, AnswerConfig, AudioCodec, MediaBuilder, SdpBuilder};
+use crate::proto::sdp::{self, AnswerConfig, AudioCodec, MediaBuilder, SdpBuilder, Setup};
 use crate::proto::sip::build::MessageBuilder;
 use crate::proto::sip::headers::Contact;
 use crate::proto::sip::{HeaderName, Message, ParseOptions, StartLine, Uri, parse};
@@ -64,12 +64,23 @@ pub(crate) struct UasConfig {
     pub(crate) realm: String,
     pub(crate) nonce_lifetime: Duration,
     pub(crate) full: bool,
-    /// Our MSRP URI for a=path and its port; `None` answers MSRP offers with port 0 (488 when
+    /// What MSRP answers say about us; `None` answers MSRP offers with port 0 (488 when
     /// nothing else is accepted).
-    pub(crate) msrp: Option<(String, u16)>,
+    pub(crate) msrp: Option<MsrpAnswer>,
     pub(crate) timers: Timers,
     /// Numbered tags and nonces instead of random ones (SIPKIT_TEST).
     pub(crate) test_mode: bool,
+}
+
+/// Our side of MSRP answers (RFC 4975 §8.6-§8.7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct MsrpAnswer {
+    /// The port of our a=path URI (the m= port).
+    pub(crate) port: u16,
+    /// Types we accept (`*` and `type/*` allowed).
+    pub(crate) accept_types: Vec<String>,
+    /// Our a=max-size.
+    pub(crate) max_size: u64,
 }
 
 /// A message to send.
@@ -79,13 +90,40 @@ pub(crate) struct Outgoing {
     pub(crate) bytes: Vec<u8>,
 }
 
-/// An accepted MSRP offer: the session the MSRP layer should expect.
+/// An accepted MSRP offer: the session the MSRP layer now expects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct MsrpOffer {
     /// Our session id, the last path segment of our MSRP URI.
     pub(crate) session: String,
     /// The offerer's a=path.
     pub(crate) remote_path: Vec<String>,
+    /// We answered `a=setup:active` (the offer said passive): we open the connection
+    /// (RFC 6135 §4.2).
+    pub(crate) active: bool,
+    /// The RFC 5547 `a=file-selector` name of the offer, for saving the file.
+    pub(crate) file_name: Option<String>,
+}
+
+/// The MSRP session layer as the UAS sees it: the run loop implements it over the endpoint,
+/// so the UAS stays free of IO.
+pub(crate) trait MsrpSessions {
+    /// Whether the endpoint speaks TLS (`TCP/TLS/MSRP`, `msrps:`) rather than TCP.
+    fn tls(&self) -> bool;
+    /// Announce a session accepting `accept_types` (the intersection put in our answer);
+    /// returns our session id and MSRP URI.
+    fn add(&mut self, accept_types: &[String]) -> (String, String);
+}
+
+/// No MSRP session layer: MSRP streams are refused (port 0, 488 when nothing else is left).
+pub(crate) struct NoMsrp;
+
+impl MsrpSessions for NoMsrp {
+    fn tls(&self) -> bool {
+        false
+    }
+    fn add(&mut self, _: &[String]) -> (String, String) {
+        (String::new(), String::new())
+    }
 }
 
 #[derive(Debug)]
@@ -134,6 +172,10 @@ pub(crate) struct Uas {
     pub(crate) events: Vec<ListenEvent>,
     /// MSRP sessions accepted, drained by the run loop.
     pub(crate) msrp_offers: Vec<MsrpOffer>,
+    /// MSRP sessions whose dialog ended with BYE, drained by the run loop.
+    pub(crate) msrp_ended: Vec<String>,
+    /// (Call-ID, our tag) → the MSRP sessions of that dialog.
+    msrp_dialogs: HashMap<(String, String), Vec<String>>,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -184,6 +226,8 @@ impl Uas {
             out: Vec::new(),
             events: Vec::new(),
             msrp_offers: Vec::new(),
+            msrp_ended: Vec::new(),
+            msrp_dialogs: HashMap::new(),
         }
     }
 
@@ -227,8 +271,20 @@ impl Uas {
         }));
     }
 
-    /// Handle one received SIP message.
+    /// Handle one received SIP message, without an MSRP session layer.
+    #[cfg(test)]
     pub(crate) fn on_message(&mut self, data: &[u8], flow: Flow, now: Instant) {
+        self.on_message_msrp(data, flow, now, &mut NoMsrp);
+    }
+
+    /// Handle one received SIP message; accepted MSRP offers are announced to `msrp`.
+    pub(crate) fn on_message_msrp(
+        &mut self,
+        data: &[u8],
+        flow: Flow,
+        now: Instant,
+        msrp: &mut dyn MsrpSessions,
+    ) {
         let msg = match parse(data, &ParseOptions::datagram()) {
             Ok(Status::Complete(msg, _)) => msg,
             Ok(Status::Partial) => {
@@ -344,7 +400,7 @@ impl Uas {
             Action::New(id) => {
                 self.counted += 1;
                 self.report_request(&msg, data, &flow, now);
-                self.on_new(id, &msg, data, flow, now);
+                self.on_new(id, &msg, data, flow, now, msrp);
             }
         }
     }
@@ -471,7 +527,15 @@ impl Uas {
         format!("<sip:{host}:{}{transport}>", flow.local.port())
     }
 
-    fn on_new(&mut self, id: TxId, msg: &Message<'_>, data: &[u8], flow: Flow, now: Instant) {
+    fn on_new(
+        &mut self,
+        id: TxId,
+        msg: &Message<'_>,
+        data: &[u8],
+        flow: Flow,
+        now: Instant,
+        msrp: &mut dyn MsrpSessions,
+    ) {
         let method = msg.method().unwrap_or_default().to_owned();
         let has_tag = msg.to_addr().map(|t| t.tag().is_some()).unwrap_or(false);
         let to_tag = match msg.to_addr().ok().and_then(|t| t.tag()) {
@@ -483,7 +547,7 @@ impl Uas {
         }
         let reply = self.cfg.replies.get(&method).cloned();
         match method.as_str() {
-            "INVITE" => self.on_invite(id, msg, data, flow, to_tag, has_tag, reply, now),
+            "INVITE" => self.on_invite(id, msg, data, flow, to_tag, has_tag, reply, now, msrp),
             "BYE" => {
                 let key = (msg.call_id().unwrap_or_default().to_owned(), to_tag.clone());
                 let (code, reason) = match reply {
@@ -492,6 +556,9 @@ impl Uas {
                     None => (481, "Call/Transaction Does Not Exist".into()),
                 };
                 self.acks.remove(&key);
+                if let Some(ids) = self.msrp_dialogs.remove(&key) {
+                    self.msrp_ended.extend(ids);
+                }
                 self.respond(
                     id,
                     msg,
@@ -545,6 +612,7 @@ impl Uas {
         in_dialog: bool,
         reply: Option<Reply>,
         now: Instant,
+        msrp: &mut dyn MsrpSessions,
     ) {
         let call_id = msg.call_id().unwrap_or_default().to_owned();
         if in_dialog && reply.is_none() && !self.dialogs.contains_key(&(call_id, to_tag.clone())) {
@@ -588,13 +656,21 @@ impl Uas {
                 },
             );
         } else {
-            self.answer_invite(id, msg, &flow, &to_tag, now);
+            self.answer_invite(id, msg, &flow, &to_tag, now, msrp);
         }
     }
 
     /// The final answer to an INVITE: the --reply, or 200 with an SDP answer (488 when no
     /// offered stream can be accepted).
-    fn answer_invite(&mut self, id: TxId, msg: &Message<'_>, flow: &Flow, tag: &str, now: Instant) {
+    fn answer_invite(
+        &mut self,
+        id: TxId,
+        msg: &Message<'_>,
+        flow: &Flow,
+        tag: &str,
+        now: Instant,
+        msrp: &mut dyn MsrpSessions,
+    ) {
         if let Some(r) = self.cfg.replies.get("INVITE").cloned() {
             if r.code >= 300 {
                 self.respond(
@@ -615,7 +691,8 @@ impl Uas {
             Some(r) => (r.code, r.reason.clone()),
             None => (200, "OK".to_owned()),
         };
-        let sdp = match self.sdp_answer(msg, flow) {
+        let offers_before = self.msrp_offers.len();
+        let sdp = match self.sdp_answer(msg, flow, msrp) {
             Ok(sdp) => sdp,
             Err(why) => {
                 let extra = vec![("Warning".to_owned(), format!("304 sipkit \"{why}\""))];
@@ -658,6 +735,16 @@ impl Uas {
         }
         self.dialog_seq += 1;
         self.dialogs.insert(key.clone(), self.dialog_seq);
+        let sessions: Vec<String> = self
+            .msrp_offers
+            .get(offers_before..)
+            .unwrap_or_default()
+            .iter()
+            .map(|o| o.session.clone())
+            .collect();
+        if !sessions.is_empty() {
+            self.msrp_dialogs.insert(key.clone(), sessions);
+        }
         self.acks.insert(
             key,
             Pending2xx {
@@ -669,7 +756,12 @@ impl Uas {
     }
 
     /// Our SDP: an answer to the offer in the INVITE, or an audio offer when there is none.
-    fn sdp_answer(&mut self, msg: &Message<'_>, flow: &Flow) -> Result<String, String> {
+    fn sdp_answer(
+        &mut self,
+        msg: &Message<'_>,
+        flow: &Flow,
+        msrp: &mut dyn MsrpSessions,
+    ) -> Result<String, String> {
         let address = flow.local.ip().to_string();
         let session_id = if self.cfg.test_mode {
             1
@@ -709,20 +801,52 @@ impl Uas {
             accept_wrapped_types: vec!["*".to_owned()],
             ..AnswerConfig::default()
         };
+        let proto = if msrp.tls() {
+            "TCP/TLS/MSRP"
+        } else {
+            "TCP/MSRP"
+        };
         let msrp_offer = offer.media.iter().find(|m| m.is_msrp() && m.port != 0);
+        let usable = msrp_offer.filter(|m| m.proto.eq_ignore_ascii_case(proto));
         let mut session = None;
-        if let (Some((base, port)), Some(m)) = (self.cfg.msrp.clone(), msrp_offer) {
-            let id = self.fresh("s");
-            cfg.msrp_port = port;
-            cfg.msrp_path = format!("{base}/{id};tcp");
-            let remote_path = match m.path() {
-                Some(Ok(p)) => p.iter().map(|s| (*s).to_owned()).collect(),
-                _ => Vec::new(),
-            };
-            session = Some(MsrpOffer {
-                session: id,
-                remote_path,
+        if let (Some(ours), Some(m)) = (self.cfg.msrp.clone(), usable) {
+            cfg.msrp_port = ours.port;
+            cfg.accept_types = ours.accept_types;
+            cfg.max_size = Some(ours.max_size);
+            // A first answer with a stand-in path tells which types both sides take (RFC 4975
+            // §8.6); the session is announced with those, then the answer is built for real.
+            cfg.msrp_path = "msrp://0.0.0.0:9/x;tcp".to_owned();
+            let draft = SdpBuilder::answer_for(&offer, &cfg);
+            let drafted = sdp::parse(draft.as_bytes()).ok().and_then(|a| {
+                let dm = a.media.iter().find(|d| d.is_msrp() && d.port != 0)?;
+                let types: Vec<String> = match dm.accept_types() {
+                    Some(Ok(t)) => t.iter().map(|t| t.as_str().to_owned()).collect(),
+                    _ => return None,
+                };
+                let active = matches!(dm.setup(), Some(Ok(Setup::Active)));
+                Some((types, active))
             });
+            match drafted {
+                Some((types, active)) => {
+                    let (id, uri) = msrp.add(&types);
+                    cfg.msrp_path = uri;
+                    let remote_path = match m.path() {
+                        Some(Ok(p)) => p.iter().map(|s| (*s).to_owned()).collect(),
+                        _ => Vec::new(),
+                    };
+                    let file_name = match m.file_selector() {
+                        Some(Ok(fs)) => fs.name.and_then(|n| n.decoded()).map(|n| n.into_owned()),
+                        _ => None,
+                    };
+                    session = Some(MsrpOffer {
+                        session: id,
+                        remote_path,
+                        active,
+                        file_name,
+                    });
+                }
+                None => cfg.msrp_path.clear(),
+            }
         }
         let answer = SdpBuilder::answer_for(&offer, &cfg);
         let accepted = sdp::parse(answer.as_bytes())
@@ -731,6 +855,8 @@ impl Uas {
         if !accepted {
             return Err(if msrp_offer.is_some() && self.cfg.msrp.is_none() {
                 "MSRP is not available".to_owned()
+            } else if msrp_offer.is_some() && usable.is_none() {
+                format!("only {proto} is available for MSRP")
             } else {
                 "no offered media stream is supported".to_owned()
             });
@@ -1014,7 +1140,13 @@ impl Uas {
 
     /// Run the timers due at `now`: transaction timers, ringing INVITEs to answer, 2xx to
     /// retransmit.
+    #[cfg(test)]
     pub(crate) fn on_tick(&mut self, now: Instant) {
+        self.on_tick_msrp(now, &mut NoMsrp);
+    }
+
+    /// [`Uas::on_tick`], announcing MSRP sessions of INVITEs answered now to `msrp`.
+    pub(crate) fn on_tick_msrp(&mut self, now: Instant, msrp: &mut dyn MsrpSessions) {
         for ev in self.txs.on_timer(now) {
             match ev {
                 TimerEvent::Retransmit { response, ctx, .. } => {
@@ -1043,7 +1175,7 @@ impl Uas {
         for id in due {
             if let Some(p) = self.invites.remove(&id) {
                 if let Ok(Status::Complete(msg, _)) = parse(&p.request, &ParseOptions::datagram()) {
-                    self.answer_invite(id, &msg, &p.flow, &p.to_tag, now);
+                    self.answer_invite(id, &msg, &p.flow, &p.to_tag, now, msrp);
                 }
             }
         }

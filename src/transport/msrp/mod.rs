@@ -32,7 +32,7 @@ pub use receiver::{
 
 pub use sender::{MsrpSender, Outgoing, SendEvent, SendSummary, SenderConfig};
 pub use store::StoreConfig;
-pub use stream::Security;
+pub use stream::{Security, Tap, Tapped};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

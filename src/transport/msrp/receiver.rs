@@ -17,7 +17,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc};
 
 use super::store::{Store, StoreConfig, Stored};
-use super::stream::{self, BoxIo, Security};
+use super::stream::{self, BoxIo, Security, Tap};
 use super::wire::{self, BadHead, OwnedHead, Request};
 use super::{MsrpError, cpim, local_uri, new_session_id};
 use crate::proto::msrp::{
@@ -201,6 +201,7 @@ struct Shared {
     sessions: Mutex<HashMap<String, Entry>>,
     limits: ReceiverLimits,
     seed: Mutex<IdGenerator>,
+    tap: std::sync::OnceLock<Tap>,
 }
 
 #[derive(Debug, Clone)]
@@ -282,6 +283,7 @@ impl Endpoint {
             sessions: Mutex::new(HashMap::new()),
             limits: config.limits,
             seed: Mutex::new(IdGenerator::new(super::id_seed())),
+            tap: std::sync::OnceLock::new(),
         });
         let (events_tx, events) = mpsc::channel(1024);
         let accept_task = tokio::spawn(accept_loop(
@@ -309,6 +311,12 @@ impl Endpoint {
     /// TCP or TLS.
     pub fn security(&self) -> Security {
         self.security
+    }
+
+    /// Copy the plaintext of every connection made from now on to `tap` (for a capture). Only
+    /// the first call counts.
+    pub fn set_tap(&self, tap: Tap) {
+        let _ = self.shared.tap.set(tap);
     }
 
     /// Announce a new session: a fresh session id and our URI for the SDP answer's `a=path`.
@@ -353,6 +361,9 @@ impl Endpoint {
         let to_path = stream::split_path(peer_path)?;
         let first = to_path.first().cloned().unwrap_or_default();
         let (io, peer) = stream::connect(&first, tls, self.shared.limits.handshake).await?;
+        // The ephemeral local port is hidden behind the boxed stream: the capture shows our
+        // listening address instead, which still names the connection uniquely.
+        let io = stream::tapped(io, self.shared.tap.get(), self.local, peer);
         let from = [entry.uri.clone()];
         let mid = self.shared.next_id();
         let tid = self.shared.next_id();
@@ -414,12 +425,17 @@ async fn accept_loop(
         let (tls, shared, events) = (tls.clone(), shared.clone(), events.clone());
         tokio::spawn(async move {
             let _permit = permit;
+            let local = tcp.local_addr().ok();
             let io = match stream::accept(tcp, peer, tls.as_ref(), shared.limits.handshake).await {
                 Ok(io) => io,
                 Err(error) => {
                     let _ = events.send(ReceiveEvent::Error { peer, error }).await;
                     return;
                 }
+            };
+            let io = match local {
+                Some(local) => stream::tapped(io, shared.tap.get(), local, peer),
+                None => io,
             };
             let _ = events.send(ReceiveEvent::Connected { peer }).await;
             let (rd, wr) = tokio::io::split(io);

@@ -144,3 +144,98 @@ pub(crate) async fn accept(
         }),
     }
 }
+
+/// Bytes that crossed a connection, for a capture (`listen --write-pcap`): TLS already removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tapped {
+    /// `true` for bytes we wrote, `false` for bytes we read.
+    pub sent: bool,
+    /// Our end of the connection.
+    pub local: SocketAddr,
+    /// The peer's end.
+    pub remote: SocketAddr,
+    /// The bytes, in stream order per direction (not aligned to MSRP messages).
+    pub bytes: Vec<u8>,
+}
+
+/// Where an endpoint copies the plaintext of its connections; see [`Tapped`].
+pub type Tap = tokio::sync::mpsc::UnboundedSender<Tapped>;
+
+/// A stream that copies what is read and written to a [`Tap`]. It sits above TLS so the copy is
+/// the MSRP text; a closed tap is ignored (the capture is a side matter, never the session's).
+pub(crate) struct TapIo {
+    pub(crate) inner: BoxIo,
+    pub(crate) tap: Tap,
+    pub(crate) local: SocketAddr,
+    pub(crate) remote: SocketAddr,
+}
+
+impl TapIo {
+    fn copy(&self, sent: bool, bytes: &[u8]) {
+        if !bytes.is_empty() {
+            let _ = self.tap.send(Tapped {
+                sent,
+                local: self.local,
+                remote: self.remote,
+                bytes: bytes.to_vec(),
+            });
+        }
+    }
+}
+
+impl AsyncRead for TapIo {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let std::task::Poll::Ready(Ok(())) = r {
+            let new = buf.filled().get(before..).unwrap_or_default();
+            self.copy(false, new);
+        }
+        r
+    }
+}
+
+impl AsyncWrite for TapIo {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let r = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let std::task::Poll::Ready(Ok(n)) = r {
+            self.copy(true, buf.get(..n).unwrap_or_default());
+        }
+        r
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// `io` with its traffic copied to `tap`, when there is one.
+pub(crate) fn tapped(io: BoxIo, tap: Option<&Tap>, local: SocketAddr, remote: SocketAddr) -> BoxIo {
+    match tap {
+        Some(tap) => Box::new(TapIo {
+            inner: io,
+            tap: tap.clone(),
+            local,
+            remote,
+        }),
+        None => io,
+    }
+}
