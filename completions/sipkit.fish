@@ -141,7 +141,10 @@ complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l ws -d 'Listen f
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l wss -d 'Listen for SIP over secure WebSocket on ADDR (port 443 when omitted); needs --cert and --key' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l cert -d 'Server certificate chain (PEM, leaf first) for --tls and --wss' -r -F
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l key -d 'Private key (PEM) for --cert' -r -F
-complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l msrp -d 'Our MSRP address, put in the a=path of MSRP answers (`IP:PORT`; default: the first listening IP, port 2855)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l msrp -d 'Our MSRP address, put in the a=path of MSRP answers (`IP:PORT`, or `IP` for port 2855; default: the first listening IP, port 2855). Without --msrp, a busy port 2855 only disables MSRP; with it, listen fails' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l accept-types -d 'Media types accepted in MSRP sessions, comma-separated (`text/plain,image/*`; default `*`). The answer\'s a=accept-types is what the offer and this list have in common; other types get 415' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l max-size -d 'Largest MSRP message accepted, in bytes (a=max-size; larger ones get 413; default 1 GiB)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l save-dir -d 'Keep received MSRP files in DIR (created if missing), named from the offer\'s a=file-selector name or else the Message-ID; an existing file is never overwritten. Without it, content is hashed and dropped' -r -F
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l reply -d 'Answer METHOD with CODE instead of the default, `INVITE=486` or `MESSAGE=403:Go away`; repeatable. CODE is a final status (200-699)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l ring -d 'Ring this long (180 Ringing) before answering an INVITE (`3s`, `500ms`)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -s H -l header -d 'Add a header field to every response, `-H \'Name: value\'`; repeatable' -r
@@ -155,7 +158,7 @@ SHA-512-256\t'SHA-512-256 (RFC 8760)'
 SHA-512-256-sess\t'SHA-512-256-sess'"
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l realm -d 'The Digest realm (default `sipkit`)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l nonce-lifetime -d 'How long a nonce is accepted; an older one is challenged again with stale=true (default 5 minutes)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l write-pcap -d 'Write every SIP and MSRP message sent and received to FILE as a pcap capture, with IP/UDP/TCP headers synthesised (TLS and WebSocket messages appear as plain TCP)' -r -F
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l write-pcap -d 'Write every SIP and MSRP message sent and received to FILE as a pcapng capture, with IP/UDP/TCP headers synthesised (TLS and WebSocket messages appear as plain TCP)' -r -F
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l count -d 'Exit after answering N requests (ACK, CANCEL and retransmissions do not count)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l msrp-count -d 'Exit after receiving N whole MSRP messages' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l timeout -d 'Stop after this long (`30s`); with --count or --msrp-count still unmet, exit 3' -r
@@ -165,6 +168,7 @@ github\t'GitHub Actions workflow commands (`::error file=...::...`); validate on
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l color -d 'When to colour the output: `auto` colours only a terminal and honours NO_COLOR' -r -f -a "auto\t'Colour when writing to a terminal and NO_COLOR is not set'
 always\t'Always colour, even into a pipe or file'
 never\t'Never colour'"
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l msrps -d 'Take MSRP over TLS (`TCP/TLS/MSRP`, `msrps:` URIs) with --cert and --key, instead of TCP'
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l registrar -d 'Keep REGISTER bindings in memory (with expiry) and list them in the 200 OK; requests to a registered address of record are reported as such'
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l full -d 'Print each message whole, not only its first line'
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -s q -l quiet -d 'Print only errors: no warnings, no summary. The exit status still tells the result'
@@ -174,6 +178,7 @@ complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -s V -l version -d
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l text -d 'Send this text over MSRP once the call is up' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l file -d 'Send this file over MSRP, offered with its name, type, size and SHA-1 hash (RFC 5547)' -r -F
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l content-type -d 'The content\'s MIME type (default text/plain for --text and --stdin, application/octet-stream for --file)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l chunk-size -d 'Body bytes per MSRP SEND chunk (default 65536; chunks over 2048 bytes are sent interruptible, with `*` as the Byte-Range end, RFC 4975 §7.1.1)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l ring-timeout -d 'Cancel the call (CANCEL) when it is not answered within DURATION (`30s`)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l duration -d 'Keep an answered call up this long before sending BYE (default 0)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l uri -d 'Request-URI (default: the target as a SIP URI; the domain for REGISTER)' -r
@@ -211,7 +216,9 @@ complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l color -d 'When 
 always\t'Always colour, even into a pipe or file'
 never\t'Never colour'"
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l stdin -d 'Send standard input over MSRP'
-complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l msrps -d 'Offer MSRP over TLS (`TCP/TLS/MSRP`, an msrps: path)'
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l msrps -d 'Offer MSRP over TLS (`TCP/TLS/MSRP`, an msrps: path). The callee\'s certificate is checked against --ca-file (or the system roots; --insecure skips it)'
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l cpim -d 'Wrap the content in message/cpim (RFC 3862) even when the callee accepts its type as it is (it is wrapped anyway when the answer\'s a=accept-types allow only message/cpim)'
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l no-report -d 'Do not ask for a Success-Report: delivery is then confirmed by the 200 of every chunk'
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l insecure -d 'Accept any server certificate (TLS, WSS). For testing only'
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -s q -l quiet -d 'Print only errors: no warnings, no summary. The exit status still tells the result'
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -s v -l verbose -d 'Log what sipkit is doing to standard error; repeat for more detail (-vv, -vvv)'
