@@ -178,6 +178,7 @@ complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -s V -l version -d
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l text -d 'Send this text over MSRP once the call is up' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l file -d 'Send this file over MSRP, offered with its name, type, size and SHA-1 hash (RFC 5547)' -r -F
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l content-type -d 'The content\'s MIME type (default text/plain for --text and --stdin, application/octet-stream for --file)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l chunk-size -d 'Body bytes per MSRP SEND chunk (default 65536; chunks over 2048 bytes are sent interruptible, with `*` as the Byte-Range end, RFC 4975 §7.1.1)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l ring-timeout -d 'Cancel the call (CANCEL) when it is not answered within DURATION (`30s`)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l duration -d 'Keep an answered call up this long before sending BYE (default 0)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l uri -d 'Request-URI (default: the target as a SIP URI; the domain for REGISTER)' -r
@@ -215,7 +216,9 @@ complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l color -d 'When 
 always\t'Always colour, even into a pipe or file'
 never\t'Never colour'"
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l stdin -d 'Send standard input over MSRP'
-complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l msrps -d 'Offer MSRP over TLS (`TCP/TLS/MSRP`, an msrps: path)'
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l msrps -d 'Offer MSRP over TLS (`TCP/TLS/MSRP`, an msrps: path). The callee\'s certificate is checked against --ca-file (or the system roots; --insecure skips it)'
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l cpim -d 'Wrap the content in message/cpim (RFC 3862) even when the callee accepts its type as it is (it is wrapped anyway when the answer\'s a=accept-types allow only message/cpim)'
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l no-report -d 'Do not ask for a Success-Report: delivery is then confirmed by the 200 of every chunk'
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l insecure -d 'Accept any server certificate (TLS, WSS). For testing only'
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -s q -l quiet -d 'Print only errors: no warnings, no summary. The exit status still tells the result'
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -s v -l verbose -d 'Log what sipkit is doing to standard error; repeat for more detail (-vv, -vvv)'

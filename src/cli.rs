@@ -297,9 +297,24 @@ pub(crate) struct InviteArgs {
     #[arg(long, value_name = "TYPE", help_heading = "Content")]
     pub(crate) content_type: Option<String>,
 
-    /// Offer MSRP over TLS (`TCP/TLS/MSRP`, an msrps: path).
+    /// Offer MSRP over TLS (`TCP/TLS/MSRP`, an msrps: path). The callee's certificate is
+    /// checked against --ca-file (or the system roots; --insecure skips it).
     #[arg(long, help_heading = "Content")]
     pub(crate) msrps: bool,
+
+    /// Wrap the content in message/cpim (RFC 3862) even when the callee accepts its type as
+    /// it is (it is wrapped anyway when the answer's a=accept-types allow only message/cpim).
+    #[arg(long, help_heading = "Content")]
+    pub(crate) cpim: bool,
+
+    /// Body bytes per MSRP SEND chunk (default 65536; chunks over 2048 bytes are sent
+    /// interruptible, with `*` as the Byte-Range end, RFC 4975 §7.1.1).
+    #[arg(long, value_name = "BYTES", help_heading = "Content", value_parser = clap::value_parser!(u32).range(1..=16_777_216))]
+    pub(crate) chunk_size: Option<u32>,
+
+    /// Do not ask for a Success-Report: delivery is then confirmed by the 200 of every chunk.
+    #[arg(long, help_heading = "Content")]
+    pub(crate) no_report: bool,
 
     /// Cancel the call (CANCEL) when it is not answered within DURATION (`30s`).
     #[arg(long, value_name = "DURATION", help_heading = "Call", value_parser = parse_duration)]

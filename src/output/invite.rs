@@ -1,7 +1,9 @@
 //! How `sipkit invite` looks. People get `send`'s lines for each SIP message (the same printer
 //! draws them), then the negotiated media and a closing line with the setup times; programs
 //! get JSON Lines as things happen (`resolved`, `message`, `auth`, `failover`, `answer`,
-//! `summary`), so a script can follow a long call without waiting for its end.
+//! `msrp-connected`, `chunk-acked`, `delivery-report`, `transfer`, `summary`), so a script can
+//! follow a long call without waiting for its end. A transfer's progress bar goes to standard
+//! error, only on a terminal.
 
 use std::io::{self, Write};
 
@@ -66,6 +68,35 @@ pub(crate) struct SummaryRecord {
     pub(crate) elapsed_ms: f64,
 }
 
+/// The MSRP connection of the call: the `msrp-connected` event.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct MsrpConnectedRecord {
+    /// The peer's address.
+    pub(crate) peer: String,
+    /// `active` (we connected, RFC 6135) or `passive` (the callee connected to us).
+    pub(crate) role: &'static str,
+    /// Over TLS (msrps).
+    pub(crate) tls: bool,
+    /// Our MSRP URI (the From-Path).
+    pub(crate) local_uri: String,
+    /// The content is wrapped in message/cpim.
+    pub(crate) cpim: bool,
+}
+
+/// The end of an MSRP send: the `transfer` event.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct TransferRecord {
+    pub(crate) message_id: String,
+    /// Body bytes sent (with a CPIM envelope, when wrapped).
+    pub(crate) bytes: u64,
+    pub(crate) chunks: u64,
+    pub(crate) seconds: f64,
+    /// Megabytes (10^6 bytes) per second.
+    pub(crate) throughput_mbps: f64,
+    /// A 200 came for every chunk and, when asked for, the Success-Report.
+    pub(crate) confirmed: bool,
+}
+
 /// Something to show as it happens.
 #[derive(Debug)]
 pub(crate) enum InviteEvent<'a> {
@@ -77,7 +108,31 @@ pub(crate) enum InviteEvent<'a> {
         reason: &'a str,
     },
     Answer(&'a AnswerRecord),
+    MsrpConnected(&'a MsrpConnectedRecord),
+    /// A chunk was answered 200: bytes acknowledged so far, and the total once known.
+    ChunkAcked {
+        bytes: u64,
+        total: Option<u64>,
+    },
+    /// The Success-Report came, covering `bytes`.
+    DeliveryReport {
+        confirmed: bool,
+        bytes: u64,
+    },
+    Transfer(&'a TransferRecord),
     Summary(&'a SummaryRecord),
+}
+
+#[derive(Serialize)]
+struct ChunkLine {
+    bytes: u64,
+    total: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct ReportLine {
+    confirmed: bool,
+    bytes: u64,
 }
 
 /// One JSON Lines object: the event name, then the record's fields.
@@ -145,9 +200,51 @@ impl<W: Write> InvitePrinter<W> {
                 };
                 writeln!(self.out, "  {dim}answer: {} {detail}{dim:#}", a.media)
             }
+            InviteEvent::MsrpConnected(c) => {
+                let dim = Style::new().dimmed();
+                let how = if c.role == "active" {
+                    "connected to"
+                } else {
+                    "connection from"
+                };
+                let scheme = if c.tls { "msrps" } else { "msrp" };
+                let cpim = if c.cpim {
+                    ", wrapped in message/cpim"
+                } else {
+                    ""
+                };
+                writeln!(self.out, "  {dim}{scheme} {how} {}{cpim}{dim:#}", c.peer)
+            }
+            // The progress bar on standard error shows these.
+            InviteEvent::ChunkAcked { .. } => Ok(()),
+            InviteEvent::DeliveryReport { bytes, .. } => {
+                let dim = Style::new().dimmed();
+                writeln!(
+                    self.out,
+                    "  {dim}success report: {bytes} bytes delivered{dim:#}"
+                )
+            }
+            InviteEvent::Transfer(t) => {
+                let how = if t.confirmed {
+                    "delivered"
+                } else {
+                    "sent (unconfirmed)"
+                };
+                writeln!(
+                    self.out,
+                    "{how}: {} bytes in {} chunk{}, {:.3} s, {:.1} MB/s",
+                    t.bytes,
+                    t.chunks,
+                    if t.chunks == 1 { "" } else { "s" },
+                    t.seconds,
+                    t.throughput_mbps
+                )
+            }
             InviteEvent::Summary(s) => {
                 let (style, what) = match s.outcome {
                     "answered" => (AnsiColor::Green, "call answered"),
+                    "delivered" => (AnsiColor::Green, "content delivered"),
+                    "refused" => (AnsiColor::Red, "content refused"),
                     "rejected" => (AnsiColor::Red, "call rejected"),
                     "cancelled" => (AnsiColor::Yellow, "call cancelled"),
                     "interrupted" => (AnsiColor::Yellow, "call interrupted"),
@@ -187,6 +284,24 @@ impl<W: Write> InvitePrinter<W> {
                 write_line(&mut self.out, "failover", FailoverLine { from, reason })
             }
             InviteEvent::Answer(a) => write_line(&mut self.out, "answer", a),
+            InviteEvent::MsrpConnected(c) => write_line(&mut self.out, "msrp-connected", c),
+            InviteEvent::ChunkAcked { bytes, total } => write_line(
+                &mut self.out,
+                "chunk-acked",
+                ChunkLine {
+                    bytes: *bytes,
+                    total: *total,
+                },
+            ),
+            InviteEvent::DeliveryReport { confirmed, bytes } => write_line(
+                &mut self.out,
+                "delivery-report",
+                ReportLine {
+                    confirmed: *confirmed,
+                    bytes: *bytes,
+                },
+            ),
+            InviteEvent::Transfer(t) => write_line(&mut self.out, "transfer", t),
             InviteEvent::Summary(s) => write_line(&mut self.out, "summary", s),
         }
     }
@@ -199,6 +314,109 @@ impl<W: Write> InvitePrinter<W> {
 fn write_line<W: Write, T: Serialize>(out: &mut W, event: &str, record: T) -> io::Result<()> {
     serde_json::to_writer(&mut *out, &Line { event, record })?;
     writeln!(out)
+}
+
+/// The transfer's progress line on standard error: bytes, rate and time left, redrawn with
+/// `\r` at most ten times a second, only when standard error is a terminal and not --quiet.
+#[derive(Debug)]
+pub(crate) struct Progress {
+    enabled: bool,
+    last: Option<std::time::Instant>,
+    width: usize,
+}
+
+impl Progress {
+    /// A progress line that draws only when `enabled`.
+    pub(crate) fn new(enabled: bool) -> Progress {
+        Progress {
+            enabled,
+            last: None,
+            width: 0,
+        }
+    }
+
+    /// Whether a bar is wanted: standard error is a terminal and the run is not quiet.
+    pub(crate) fn wanted(quiet: bool) -> bool {
+        use std::io::IsTerminal as _;
+        !quiet && io::stderr().is_terminal()
+    }
+
+    /// Redraw if the last draw is 100 ms old (or `force`).
+    pub(crate) fn update(&mut self, bytes: u64, total: Option<u64>, elapsed: f64, force: bool) {
+        if !self.enabled {
+            return;
+        }
+        let now = std::time::Instant::now();
+        if !force
+            && self
+                .last
+                .is_some_and(|l| now.duration_since(l) < std::time::Duration::from_millis(100))
+        {
+            return;
+        }
+        self.last = Some(now);
+        let line = progress_line(bytes, total, elapsed);
+        let pad = self.width.saturating_sub(line.len());
+        self.width = line.len();
+        let mut err = io::stderr().lock();
+        // A terminal that went away is no reason to stop the transfer.
+        let _ = write!(err, "\r{line}{:pad$}", "");
+        let _ = err.flush();
+    }
+
+    /// Erase the line, so what follows starts on a clean one.
+    pub(crate) fn finish(&mut self) {
+        if self.enabled && self.width > 0 {
+            let mut err = io::stderr().lock();
+            let _ = write!(err, "\r{:w$}\r", "", w = self.width);
+            let _ = err.flush();
+            self.width = 0;
+        }
+    }
+}
+
+fn size(bytes: f64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut v = bytes;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{v:.0} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// `[#####     ]  5.0 MiB / 10.0 MiB  12.3 MB/s  1s left`; without a total, no bar or ETA.
+fn progress_line(bytes: u64, total: Option<u64>, elapsed: f64) -> String {
+    let rate = if elapsed > 0.0 {
+        bytes as f64 / elapsed
+    } else {
+        0.0
+    };
+    let speed = format!("{:.1} MB/s", rate / 1e6);
+    match total {
+        Some(t) if t > 0 => {
+            let frac = (bytes as f64 / t as f64).clamp(0.0, 1.0);
+            let filled = (frac * 20.0).round() as usize;
+            let left = if rate > 0.0 {
+                format!("{:.0}s left", (t.saturating_sub(bytes)) as f64 / rate)
+            } else {
+                "--".to_owned()
+            };
+            format!(
+                "[{}{}] {} / {}  {speed}  {left}",
+                "#".repeat(filled),
+                " ".repeat(20 - filled.min(20)),
+                size(bytes as f64),
+                size(t as f64)
+            )
+        }
+        _ => format!("{} sent  {speed}", size(bytes as f64)),
+    }
 }
 
 /// A printer on standard output, coloured as `--color` and the terminal decide.
@@ -237,6 +455,36 @@ mod tests {
         assert_eq!(
             text,
             "{\"event\":\"answer\",\"media\":\"audio\",\"port\":49170,\"codecs\":[\"PCMA\"]}\n"
+        );
+    }
+
+    #[test]
+    fn the_progress_line_gives_bytes_rate_and_time_left() {
+        assert_eq!(
+            progress_line(5 << 20, Some(10 << 20), 1.0),
+            "[##########          ] 5.0 MiB / 10.0 MiB  5.2 MB/s  1s left"
+        );
+        assert_eq!(progress_line(512, None, 0.0), "512 B sent  0.0 MB/s");
+    }
+
+    #[test]
+    fn msrp_events_have_stable_json_names() {
+        let mut p = InvitePrinter::new(Format::Json, false, false, Vec::new());
+        p.emit(&InviteEvent::ChunkAcked {
+            bytes: 10,
+            total: Some(20),
+        })
+        .expect("vec");
+        p.emit(&InviteEvent::DeliveryReport {
+            confirmed: true,
+            bytes: 20,
+        })
+        .expect("vec");
+        let text = String::from_utf8(p.out).expect("utf8");
+        assert_eq!(
+            text,
+            "{\"event\":\"chunk-acked\",\"bytes\":10,\"total\":20}\n\
+             {\"event\":\"delivery-report\",\"confirmed\":true,\"bytes\":20}\n"
         );
     }
 

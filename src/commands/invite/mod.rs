@@ -5,6 +5,8 @@
 //! dialog (§12, §13, §15). Locating the server, credentials and identifiers are shared with
 //! `send` through [`super::sip_client`].
 
+mod msrp;
+
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -34,6 +36,10 @@ const MAX_MESSAGE: usize = 1 << 20;
 /// Timer C (RFC 3261 §16.6 item 11).
 const RINGING_LIMIT: Duration = Duration::from_secs(200);
 
+/// How long each MSRP wait (connection, chunk response, Success-Report) may take without
+/// --timeout.
+const MSRP_TIMEOUT: Duration = Duration::from_secs(30);
+
 fn usage(message: &str) -> Invalid {
     sip_client::usage("invite", message)
 }
@@ -44,12 +50,7 @@ pub(crate) enum Content {
     /// A call test: audio offer, no media sent.
     Audio,
     /// Text for MSRP.
-    Text {
-        content_type: String,
-        // Sent once the MSRP session layer is wired in.
-        #[allow(dead_code)]
-        text: String,
-    },
+    Text { content_type: String, text: String },
     /// A file for MSRP, described per RFC 5547 §6.
     File {
         path: PathBuf,
@@ -61,12 +62,27 @@ pub(crate) enum Content {
     Stdin { content_type: String },
 }
 
+impl Content {
+    fn content_type(&self) -> &str {
+        match self {
+            Content::Audio => "",
+            Content::Text { content_type, .. }
+            | Content::File { content_type, .. }
+            | Content::Stdin { content_type } => content_type,
+        }
+    }
+}
+
 /// The checked command line.
 #[derive(Debug)]
 pub(crate) struct Config {
     target: TargetSpec,
     content: Content,
     msrps: bool,
+    cpim: bool,
+    sender: crate::transport::msrp::SenderConfig,
+    server_tls: Option<crate::transport::ServerTls>,
+    progress: bool,
     ring_timeout: Option<Duration>,
     duration: Duration,
     uri: String,
@@ -130,20 +146,33 @@ impl Config {
                 content_type: typed("text/plain"),
             }
         } else {
-            if args.content_type.is_some() || args.msrps {
+            if args.content_type.is_some()
+                || args.msrps
+                || args.cpim
+                || args.chunk_size.is_some()
+                || args.no_report
+            {
                 return Err(usage(
-                    "--content-type and --msrps need content: --text, --file or --stdin",
+                    "--content-type, --msrps, --cpim, --chunk-size and --no-report need content: \
+                     --text, --file or --stdin",
                 ));
             }
             Content::Audio
         };
-        if !matches!(content, Content::Audio) {
-            // The SIP side is complete; sending the content needs the MSRP session layer.
-            return Err(usage(
-                "--text, --file and --stdin need MSRP sending, which this build does not have yet; \
-                 without them `invite` places a call test",
-            ));
-        }
+        // Taking an msrps connection needs a certificate: --cert and --key serve for it.
+        let server_tls = match (&c.cert, &c.key, args.msrps) {
+            (Some(cert), Some(key), true) => Some(
+                crate::transport::ServerTls::from_pem_files(cert, key)
+                    .map_err(|e| Invalid::Input(e.into()))?,
+            ),
+            _ => None,
+        };
+        let sender = crate::transport::msrp::SenderConfig {
+            chunk_size: args.chunk_size.map_or(64 * 1024, |n| n as usize),
+            success_report: !args.no_report,
+            timeout: c.timeout.unwrap_or(MSRP_TIMEOUT),
+            ..Default::default()
+        };
         let uri = match &c.uri {
             Some(u) => {
                 sip::Uri::parse(u, 0)
@@ -156,6 +185,10 @@ impl Config {
             target,
             content,
             msrps: args.msrps,
+            cpim: args.cpim,
+            sender,
+            server_tls,
+            progress: crate::output::invite::Progress::wanted(global.quiet),
             ring_timeout: args.ring_timeout,
             duration: args.duration.unwrap_or_default(),
             uri,
@@ -208,8 +241,17 @@ fn hash_file(path: &std::path::Path) -> anyhow::Result<(u64, [u8; 20])> {
     Ok((size, out))
 }
 
+/// Our MSRP end as the offer shows it: a=path, the m= port, a=setup, and whether the content
+/// is offered wrapped in message/cpim only.
+struct MsrpOffer<'a> {
+    path: &'a str,
+    port: u16,
+    setup: Setup,
+    cpim: bool,
+}
+
 /// The SDP offer for `content`, from `local` (RFC 3264 §5).
-fn offer(content: &Content, msrps: bool, local: SocketAddr, session: &str) -> String {
+fn offer(content: &Content, msrps: bool, local: SocketAddr, ours: &MsrpOffer<'_>) -> String {
     let ip = local.ip().to_string();
     let b = SdpBuilder::new("sipkit", 1, &ip);
     let media = match content {
@@ -222,16 +264,21 @@ fn offer(content: &Content, msrps: bool, local: SocketAddr, session: &str) -> St
             ],
         ),
         _ => {
-            // We connect to the answerer's path (RFC 6135 §4.2, a=setup:active); port 9, the
-            // discard port, says we do not listen (RFC 4145 §4).
-            let host = uri_host_of(local);
-            let scheme = if msrps { "msrps" } else { "msrp" };
-            let path = format!("{scheme}://{host}:9/{session};tcp");
-            let m = MediaBuilder::msrp(9, msrps, &path).setup(Setup::Active);
+            // RFC 6135 §4.2: actpass with a listening port, or active (port 9, the discard
+            // port, saying we do not listen, RFC 4145 §4). The type itself, or wrapped in
+            // message/cpim (RFC 4975 §8.6 accept-wrapped-types), is what we send.
+            let ty = content.content_type();
+            let types: &[&str] = if ours.cpim {
+                &["message/cpim"]
+            } else {
+                &[ty, "message/cpim"]
+            };
+            let m = MediaBuilder::msrp(ours.port, msrps, ours.path)
+                .accept_types(types)
+                .accept_wrapped_types(&[ty])
+                .setup(ours.setup);
             match content {
-                Content::Text { content_type, .. } | Content::Stdin { content_type } => {
-                    m.accept_types(&[content_type])
-                }
+                Content::Text { .. } | Content::Stdin { .. } => m,
                 Content::File {
                     path,
                     content_type,
@@ -243,8 +290,7 @@ fn offer(content: &Content, msrps: bool, local: SocketAddr, session: &str) -> St
                         .map(|n| n.to_string_lossy().into_owned())
                         .unwrap_or_else(|| "file".into());
                     let hash: Vec<String> = sha1.iter().map(|b| format!("{b:02X}")).collect();
-                    m.accept_types(&[content_type])
-                        .direction(Direction::SendOnly)
+                    m.direction(Direction::SendOnly)
                         .attribute(
                             "file-selector",
                             Some(&format!(
@@ -253,7 +299,7 @@ fn offer(content: &Content, msrps: bool, local: SocketAddr, session: &str) -> St
                                 hash.join(":")
                             )),
                         )
-                        .file_transfer_id(session)
+                        .file_transfer_id(session_of(ours.path))
                         .file_disposition("attachment")
                 }
                 Content::Audio => m,
@@ -261,6 +307,14 @@ fn offer(content: &Content, msrps: bool, local: SocketAddr, session: &str) -> St
         }
     };
     b.media(media).build()
+}
+
+/// The session id of an MSRP URI (`msrp://host:port/ID;tcp`), for a=file-transfer-id.
+fn session_of(path: &str) -> &str {
+    path.rsplit('/')
+        .next()
+        .and_then(|s| s.split(';').next())
+        .unwrap_or(path)
 }
 
 fn uri_host_of(addr: SocketAddr) -> String {
@@ -494,10 +548,11 @@ pub(crate) fn run<W: Write>(config: Config, printer: InvitePrinter<W>) -> anyhow
         Ok(exit) => (exit, None),
         Err(Stop::Failure(exit, message)) => {
             if run.summary.outcome == "timeout" || run.summary.outcome == "answered" {
-                run.summary.outcome = if exit == Exit::Timeout {
-                    "timeout"
-                } else {
-                    "network-error"
+                run.summary.outcome = match exit {
+                    Exit::Timeout => "timeout",
+                    Exit::Network => "network-error",
+                    Exit::Negative => "refused",
+                    _ => "error",
                 };
             }
             run.summary.error = Some(message.clone());
@@ -628,8 +683,33 @@ async fn place_call<W: Write>(
     call: &Call,
     ids: &mut Ids,
 ) -> Result<Exit, Stop> {
-    let session = ids.next("msrp");
-    let sdp = offer(&config.content, config.msrps, call.local, &session);
+    let msrp_local = match config.content {
+        Content::Audio => None,
+        _ => Some(
+            msrp::prepare(
+                call.local.ip(),
+                &crate::transport::msrp::new_session_id(),
+                config.msrps,
+                config.server_tls.clone(),
+            )
+            .await?,
+        ),
+    };
+    let ours = match &msrp_local {
+        Some(l) => MsrpOffer {
+            path: &l.uri,
+            port: l.port,
+            setup: l.setup,
+            cpim: config.cpim,
+        },
+        None => MsrpOffer {
+            path: "",
+            port: 9,
+            setup: Setup::Active,
+            cpim: false,
+        },
+    };
+    let sdp = offer(&config.content, config.msrps, call.local, &ours);
     let mut challenges = Challenges::default();
     let mut cseq = config.cseq;
     let invite_start = run.start.elapsed();
@@ -714,9 +794,18 @@ async fn place_call<W: Write>(
     let _ = invite;
     send(run, &conn, &ack).await?;
     let held_from = run.start.elapsed();
-    if let Some(answer) = read_answer(resp.body) {
-        run.emit(&InviteEvent::Answer(&answer));
+    let answer = read_answer(resp.body);
+    if let Some(a) = &answer {
+        run.emit(&InviteEvent::Answer(a));
     }
+    // The content goes out before anything else happens in the call; a 2xx retransmitted
+    // meanwhile is answered in the hold loop below.
+    let delivered = match msrp_local {
+        Some(local) if cancelled.is_none() => {
+            Some(deliver(config, run, call, local, answer.as_ref()).await)
+        }
+        _ => None,
+    };
     // Hold: answer 2xx retransmissions with the ACK again, and a BYE from the peer with 200.
     let hold = if cancelled.is_some() {
         Duration::ZERO
@@ -751,7 +840,23 @@ async fn place_call<W: Write>(
     }
     run.summary.held_ms = Some(millis(run.start.elapsed().saturating_sub(held_from)));
     if !peer_hung_up {
-        bye(config, run, &mut conn, call, &dialog, cseq, ids).await?;
+        let ended = bye(config, run, &mut conn, call, &dialog, cseq, ids).await;
+        // A failed transfer is the news; the BYE after it is only tidying up.
+        if !matches!(delivered, Some(Err(_))) {
+            ended?;
+        }
+    }
+    match delivered {
+        Some(Err(stop)) => {
+            if let Stop::Failure(Exit::Negative, _) = &stop {
+                run.summary.outcome = "refused";
+            }
+            return Err(stop);
+        }
+        Some(Ok(_)) if cancelled.is_none() && !interrupted => {
+            run.summary.outcome = "delivered";
+        }
+        _ => {}
     }
     match cancelled {
         Some(CancelReason::RingTimeout) => {
@@ -774,6 +879,65 @@ async fn place_call<W: Write>(
             ))
         }
         None => Ok(Exit::Success),
+    }
+}
+
+/// Send the content over the MSRP session the answer describes.
+async fn deliver<W: Write>(
+    config: &Config,
+    run: &mut Run<W>,
+    call: &Call,
+    local: msrp::Local,
+    answer: Option<&AnswerRecord>,
+) -> Result<bool, Stop> {
+    let Some(answer) = answer.filter(|a| a.media == "message" && a.port != 0 && !a.path.is_empty())
+    else {
+        return Err(Stop::Failure(
+            Exit::Negative,
+            "the callee answered without an MSRP stream (no m=message line with a port and a=path); \
+             nothing was sent"
+                .into(),
+        ));
+    };
+    let cpim = msrp::must_wrap(config.cpim, answer, config.content.content_type()).then(|| {
+        crate::transport::msrp::CpimEnvelope {
+            from: cpim_addr(&call.from),
+            to: cpim_addr(&call.to),
+            date_time: if config.test_mode {
+                String::new()
+            } else {
+                msrp::now_rfc3339()
+            },
+        }
+    });
+    let client_tls = match &config.tls {
+        Some(t) => Some(t.clone()),
+        None if config.msrps => Some(
+            ClientTls::new(None, config.insecure, None, None).map_err(|e| Stop::Other(e.into()))?,
+        ),
+        None => None,
+    };
+    msrp::transfer(
+        run,
+        local,
+        answer,
+        msrp::Plan {
+            content: &config.content,
+            cpim,
+            sender: config.sender.clone(),
+            client_tls,
+            progress: config.progress,
+        },
+    )
+    .await
+}
+
+/// A From/To header value as a CPIM address (RFC 3862 §3.2): the name-addr up to `>`, without
+/// the SIP tag.
+fn cpim_addr(value: &str) -> String {
+    match value.find('>') {
+        Some(i) => value.get(..=i).unwrap_or(value).to_owned(),
+        None => format!("<{}>", value.split(';').next().unwrap_or(value).trim()),
     }
 }
 
@@ -1073,7 +1237,12 @@ mod tests {
             &Content::Audio,
             false,
             "127.0.0.1:5060".parse().expect("addr"),
-            "s1",
+            &MsrpOffer {
+                path: "",
+                port: 9,
+                setup: Setup::Active,
+                cpim: false,
+            },
         );
         assert!(sdp.contains("m=audio 49170 RTP/AVP 0 8 101\r\n"), "{sdp}");
         assert!(
@@ -1095,7 +1264,12 @@ mod tests {
             &content,
             true,
             "192.0.2.1:5060".parse().expect("addr"),
-            "s1",
+            &MsrpOffer {
+                path: "msrps://192.0.2.1:9/s1;tcp",
+                port: 9,
+                setup: Setup::Active,
+                cpim: false,
+            },
         );
         assert!(sdp.contains("m=message 9 TCP/TLS/MSRP *\r\n"), "{sdp}");
         assert!(
@@ -1103,7 +1277,10 @@ mod tests {
             "{sdp}"
         );
         assert!(
-            sdp.contains("a=setup:active\r\na=accept-types:text/plain\r\na=sendonly\r\n"),
+            sdp.contains(
+                "a=accept-types:text/plain message/cpim\r\na=accept-wrapped-types:text/plain\r\n\
+                 a=setup:active\r\na=sendonly\r\n"
+            ),
             "{sdp}"
         );
         assert!(
