@@ -374,6 +374,10 @@ impl<W: Write> Handler for App<W> {
         let r = self.printer.notice(notice);
         self.io(r);
     }
+
+    fn stopped(&self) -> bool {
+        self.error.is_some()
+    }
 }
 
 impl<W: Write> App<W> {
