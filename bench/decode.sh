@@ -67,6 +67,7 @@ measure() {
     size=$(stat -c %s "$file")
     awk -v l="$label" -v f="$(basename "$file")" -v s="$secs" -v b="$size" -v r="$rss_kb" \
         'BEGIN { printf "| %s | %s (%.0f MB) | %.2f | %.0f | %.0f |\n", l, f, b / 1e6, s, (s > 0 ? b / 1e6 / s : 0), r / 1024 }'
+    last_secs=$secs
 }
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
@@ -76,9 +77,12 @@ echo "| tool | capture | seconds | MB/s | peak RSS MB |"
 echo "|---|---|---:|---:|---:|"
 for f in "$dir/udp-30k.pcap" "$dir/tcp-20k.pcap"; do
     measure "sipkit decode-pcap --format json" "$f" "$sipkit" decode-pcap --format json "$f"
+    [ "$f" = "$dir/udp-30k.pcap" ] && json_udp_secs=$last_secs
     measure "sipkit decode-pcap --stats" "$f" "$sipkit" decode-pcap --stats "$f"
+    measure "sipkit decode-pcap (human lines)" "$f" "$sipkit" decode-pcap --color never "$f"
 done
 measure "sngrep -I FILE -N -q" "$dir/udp-30k.pcap" timeout 900 sngrep -I "$dir/udp-30k.pcap" -N -q
+sngrep_udp_secs=$last_secs
 if [ "${BENCH_SNGREP_TCP:-0}" = 1 ]; then
     measure "sngrep -I FILE -N -q" "$dir/tcp-20k.pcap" timeout 900 sngrep -I "$dir/tcp-20k.pcap" -N -q
 fi
@@ -88,4 +92,9 @@ if [ "${BENCH_TSHARK:-0}" = 1 ]; then
 fi
 if [ -s "$dir/udp-big.pcap" ]; then
     measure "sipkit decode-pcap --format json" "$dir/udp-big.pcap" "$sipkit" decode-pcap --format json "$dir/udp-big.pcap"
+    measure "sipkit decode-pcap --stats" "$dir/udp-big.pcap" "$sipkit" decode-pcap --stats "$dir/udp-big.pcap"
+    measure "sipkit decode-pcap --calls" "$dir/udp-big.pcap" "$sipkit" decode-pcap --calls "$dir/udp-big.pcap"
 fi
+echo
+awk -v j="$json_udp_secs" -v s="$sngrep_udp_secs" \
+    'BEGIN { if (j > 0) printf "sipkit --format json / sngrep on udp-30k: %.1fx\n", s / j }'

@@ -38,12 +38,16 @@ impl Pkt<'_> {
 pub(crate) struct Out<'s> {
     pub sink: &'s mut dyn Sink,
     pub stats: &'s mut Stats,
+    /// Set once the sink asked to stop.
+    pub stopped: &'s mut bool,
 }
 
 impl Out<'_> {
     pub fn payload(&mut self, p: &Payload<'_>) {
         self.stats.payloads += 1;
-        self.sink.payload(p);
+        if self.sink.payload(p).is_break() {
+            *self.stopped = true;
+        }
     }
 
     pub fn notice(&mut self, n: Notice) {
@@ -69,6 +73,8 @@ const MAX_TUNNEL_DEPTH: u8 = 4;
 
 pub(crate) struct Decoder {
     pub stats: Stats,
+    /// The sink returned `Break`: the reader stops.
+    pub stopped: bool,
     opts: Options,
     frags: Fragments,
     tcp: Tcp,
@@ -219,6 +225,7 @@ impl Decoder {
     pub fn new(opts: Options) -> Decoder {
         Decoder {
             stats: Stats::default(),
+            stopped: false,
             frags: Fragments::default(),
             tcp: Tcp::new(&opts),
             opts,
@@ -230,21 +237,26 @@ impl Decoder {
     pub fn skip_frame(&mut self, frame: u64, reason: &str, sink: &mut dyn Sink) {
         self.stats.frames += 1;
         let mut stats = self.stats;
+        let mut stopped = self.stopped;
         Out {
             sink,
             stats: &mut stats,
+            stopped: &mut stopped,
         }
         .skip(frame, reason);
         self.stats = stats;
+        self.stopped = stopped;
     }
 
     /// Handles one captured packet.
     pub fn packet(&mut self, pkt: &Pkt<'_>, sink: &mut dyn Sink) {
         self.stats.frames += 1;
         let mut stats = self.stats;
+        let mut stopped = self.stopped;
         let mut out = Out {
             sink,
             stats: &mut stats,
+            stopped: &mut stopped,
         };
         self.frags.expire(pkt.time, &self.opts, &mut out);
         self.tcp.expire(pkt.time, &mut out);
@@ -268,18 +280,22 @@ impl Decoder {
             }
         }
         self.stats = stats;
+        self.stopped = stopped;
     }
 
     /// Reports everything still held: incomplete fragments, then open streams.
     pub fn finish(&mut self, sink: &mut dyn Sink) {
         let mut stats = self.stats;
+        let mut stopped = self.stopped;
         let mut out = Out {
             sink,
             stats: &mut stats,
+            stopped: &mut stopped,
         };
         self.frags.evict_all(&mut out);
         self.tcp.finish(&mut out);
         self.stats = stats;
+        self.stopped = stopped;
     }
 
     fn ip(&mut self, pkt: &Pkt<'_>, d: &[u8], depth: u8, out: &mut Out<'_>) {

@@ -137,7 +137,10 @@ pub enum Notice {
 
 /// What the reader hands its results to.
 pub trait Sink {
-    fn payload(&mut self, payload: &Payload<'_>);
+    /// One payload. `Break` stops the reader after the current packet (the output was closed,
+    /// say `sipkit decode-pcap ... | head`): [`Reader::run`] then returns without reading the
+    /// rest of the file.
+    fn payload(&mut self, payload: &Payload<'_>) -> std::ops::ControlFlow<()>;
     fn notice(&mut self, notice: &Notice);
 }
 

@@ -29,7 +29,10 @@ const MAX_BUFFER: usize = 256 << 20;
 /// # use sipkit::capture::{Reader, Sink, Payload, Notice};
 /// struct Count(u64);
 /// impl Sink for Count {
-///     fn payload(&mut self, _: &Payload<'_>) { self.0 += 1 }
+///     fn payload(&mut self, _: &Payload<'_>) -> std::ops::ControlFlow<()> {
+///         self.0 += 1;
+///         std::ops::ControlFlow::Continue(())
+///     }
 ///     fn notice(&mut self, _: &Notice) {}
 /// }
 /// let mut reader = Reader::open(std::path::Path::new("call.pcap"), Default::default())?;
@@ -291,6 +294,9 @@ impl Reader {
                 }
             };
             let offset = self.consumed();
+            if self.decoder.stopped {
+                return Ok(());
+            }
             match step {
                 Step::Next => {}
                 Step::Eof => return Ok(()),

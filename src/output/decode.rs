@@ -463,10 +463,56 @@ fn opt_ms(l: &mut String, us: Option<u64>) {
 
 fn opt_num(l: &mut String, n: Option<u64>) {
     match n {
-        Some(n) => {
-            let _ = write!(l, "{n}");
-        }
+        Some(n) => push_u64(l, n),
         None => l.push_str("null"),
+    }
+}
+
+/// Decimal digits of `n`, without going through `fmt` (a message has several numbers, and
+/// the formatting machinery costs more than the digits).
+fn push_u64(l: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &buf[i..] {
+        l.push(char::from(d));
+    }
+}
+
+/// `n` as exactly `width` decimal digits (zero-padded; higher digits are dropped).
+fn push_padded(l: &mut String, mut n: u64, width: usize) {
+    let mut buf = [b'0'; 20];
+    let width = width.min(buf.len());
+    for slot in buf[..width].iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    for &d in &buf[..width] {
+        l.push(char::from(d));
+    }
+}
+
+/// An IP address as `Display` writes it; IPv4 by hand because it is the common case.
+fn push_ip(l: &mut String, ip: std::net::IpAddr) {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            for (i, o) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    l.push('.');
+                }
+                push_u64(l, u64::from(o));
+            }
+        }
+        std::net::IpAddr::V6(_) => {
+            let _ = write!(l, "{ip}");
+        }
     }
 }
 
@@ -478,14 +524,14 @@ fn opt_str(l: &mut String, s: Option<&str>) {
 }
 
 fn addr_fields(l: &mut String, src: SocketAddr, dst: SocketAddr) {
-    let _ = write!(
-        l,
-        r#","src_ip":"{}","src_port":{},"dst_ip":"{}","dst_port":{}"#,
-        src.ip(),
-        src.port(),
-        dst.ip(),
-        dst.port()
-    );
+    l.push_str(r#","src_ip":""#);
+    push_ip(l, src.ip());
+    l.push_str(r#"","src_port":"#);
+    push_u64(l, u64::from(src.port()));
+    l.push_str(r#","dst_ip":""#);
+    push_ip(l, dst.ip());
+    l.push_str(r#"","dst_port":"#);
+    push_u64(l, u64::from(dst.port()));
 }
 
 /// Whether any byte of `w` needs escaping in a JSON string: a control character, `"` or `\`
@@ -567,14 +613,33 @@ pub(crate) fn rfc3339(l: &mut String, t: Timestamp) {
     let days = t.secs.div_euclid(86_400);
     let sod = t.secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    let _ = write!(
-        l,
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:09}Z",
-        sod / 3600,
-        sod / 60 % 60,
-        sod % 60,
-        t.nanos.min(999_999_999)
-    );
+    if !(0..=9999).contains(&y) {
+        let _ = write!(
+            l,
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:09}Z",
+            sod / 3600,
+            sod / 60 % 60,
+            sod % 60,
+            t.nanos.min(999_999_999)
+        );
+        return;
+    }
+    // By hand: one timestamp per message, and `fmt` would be most of its cost.
+    let sod = sod.unsigned_abs();
+    push_padded(l, y.unsigned_abs(), 4);
+    l.push('-');
+    push_padded(l, u64::from(m), 2);
+    l.push('-');
+    push_padded(l, u64::from(d), 2);
+    l.push('T');
+    push_padded(l, sod / 3600, 2);
+    l.push(':');
+    push_padded(l, sod / 60 % 60, 2);
+    l.push(':');
+    push_padded(l, sod % 60, 2);
+    l.push('.');
+    push_padded(l, u64::from(t.nanos.min(999_999_999)), 9);
+    l.push('Z');
 }
 
 fn json_time(l: &mut String, t: Timestamp) {
@@ -703,10 +768,14 @@ fn body_json(l: &mut String, body: Option<&[u8]>) {
 }
 
 fn json_message(l: &mut String, meta: &Meta<'_>, msg: &Decoded<'_>, call_id: Option<&str>) {
-    let _ = write!(l, r#"{{"type":"message","frame":{},"time":"#, meta.frame);
+    l.push_str(r#"{"type":"message","frame":"#);
+    push_u64(l, meta.frame);
+    l.push_str(r#","time":"#);
     json_time(l, meta.time);
     addr_fields(l, meta.src, meta.dst);
-    let _ = write!(l, r#","transport":"{}""#, meta.transport.as_str());
+    l.push_str(r#","transport":""#);
+    l.push_str(meta.transport.as_str());
+    l.push('"');
     match msg {
         Decoded::Sip(m) => {
             l.push_str(r#","protocol":"sip","kind":"#);
@@ -719,10 +788,9 @@ fn json_message(l: &mut String, meta: &Meta<'_>, msg: &Decoded<'_>, call_id: Opt
                     l.push_str(r#","status":null,"reason":null"#);
                 }
                 sip::StartLine::Response { code, reason, .. } => {
-                    let _ = write!(
-                        l,
-                        r#""response","method":null,"request_uri":null,"status":{code},"reason":"#
-                    );
+                    l.push_str(r#""response","method":null,"request_uri":null,"status":"#);
+                    push_u64(l, u64::from(code));
+                    l.push_str(r#","reason":"#);
                     json_bytes_lossy(l, reason);
                 }
             }
@@ -731,7 +799,9 @@ fn json_message(l: &mut String, meta: &Meta<'_>, msg: &Decoded<'_>, call_id: Opt
             l.push_str(r#","cseq":"#);
             match m.cseq() {
                 Ok(c) => {
-                    let _ = write!(l, r#"{{"seq":{},"method":"#, c.seq);
+                    l.push_str(r#"{"seq":"#);
+                    push_u64(l, u64::from(c.seq));
+                    l.push_str(r#","method":"#);
                     json_str(l, c.method);
                     l.push('}');
                 }
@@ -884,7 +954,9 @@ fn sdp_json(l: &mut String, d: &sdp::SessionDescription<'_>) {
         }
         l.push_str(r#"{"media":"#);
         json_str(l, m.media);
-        let _ = write!(l, r#","port":{},"proto":"#, m.port);
+        l.push_str(r#","port":"#);
+        push_u64(l, u64::from(m.port));
+        l.push_str(r#","proto":"#);
         json_str(l, m.proto);
         l.push_str(r#","formats":["#);
         for (j, f) in m.formats.iter().enumerate() {

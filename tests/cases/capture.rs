@@ -33,7 +33,7 @@ struct Collect {
 }
 
 impl Sink for Collect {
-    fn payload(&mut self, p: &Payload<'_>) {
+    fn payload(&mut self, p: &Payload<'_>) -> std::ops::ControlFlow<()> {
         self.payloads.push(Got {
             frame: p.frame,
             time: p.time,
@@ -45,6 +45,7 @@ impl Sink for Collect {
             hep: p.hep,
             packets: p.packets.to_vec(),
         });
+        std::ops::ControlFlow::Continue(())
     }
     fn notice(&mut self, n: &Notice) {
         self.notices.push(n.clone());
@@ -152,6 +153,30 @@ fn real_captures_read_with_tshark_udp_counts() {
             .count();
         assert_eq!(incomplete, 0, "{name}");
     }
+}
+
+/// A sink that returns `Break` (its output was closed) stops the reader: the rest of the
+/// file is not read.
+#[test]
+fn sink_break_stops_reading() {
+    struct First(u64);
+    impl Sink for First {
+        fn payload(&mut self, _: &Payload<'_>) -> std::ops::ControlFlow<()> {
+            self.0 += 1;
+            std::ops::ControlFlow::Break(())
+        }
+        fn notice(&mut self, _: &Notice) {}
+    }
+    let frames: Vec<Vec<u8>> = (0..10u8)
+        .map(|i| write::ethernet_udp(sa(A), sa(B), &[b'x', i]))
+        .collect();
+    let mut sink = First(0);
+    let stats = Reader::new(Cursor::new(pcap(1, &frames)), Options::default())
+        .and_then(|mut r| r.run(&mut sink))
+        .expect("a valid capture");
+    assert_eq!(sink.0, 1);
+    assert_eq!(stats.frames, 1);
+    assert_eq!(stats.payloads, 1);
 }
 
 #[test]
@@ -805,9 +830,10 @@ fn keep_packets_holds_the_carrying_frames() {
 fn capture_throughput() {
     struct Count(u64, u64);
     impl Sink for Count {
-        fn payload(&mut self, p: &Payload<'_>) {
+        fn payload(&mut self, p: &Payload<'_>) -> std::ops::ControlFlow<()> {
             self.0 += 1;
             self.1 += p.data.len() as u64;
+            std::ops::ControlFlow::Continue(())
         }
         fn notice(&mut self, _: &Notice) {}
     }

@@ -114,32 +114,52 @@ impl Calls {
         let idx = match self.by_id.get(id) {
             Some(&i) => i,
             None => {
-                // Only an initial INVITE (no To tag) opens a call.
-                if m.method() != Some("INVITE") || m.to_addr().ok().and_then(|t| t.tag()).is_some()
-                {
+                if !opens_call(m) {
                     return None;
                 }
                 let uri = |a: Result<sip::headers::NameAddr<'_>, _>| {
                     a.map_or_else(|_| String::new(), |a| a.uri.raw.to_string())
                 };
-                self.calls.push(CallSummary {
-                    call_id: id.to_string(),
-                    start: time,
-                    from: uri(m.from_addr()),
-                    to: uri(m.to_addr()),
-                    first_provisional: None,
-                    answered: None,
-                    bye: None,
-                    cancelled: false,
-                    final_status: None,
-                    challenge: None,
-                    messages: 0,
-                });
+                self.calls.push(CallSummary::new(
+                    id.to_string(),
+                    time,
+                    uri(m.from_addr()),
+                    uri(m.to_addr()),
+                ));
                 self.by_id.insert(id.to_string(), self.calls.len() - 1);
                 self.calls.len() - 1
             }
         };
-        let c = &mut self.calls[idx];
+        self.calls[idx].update(time, m);
+        Some(idx)
+    }
+}
+
+/// Only an initial INVITE (no To tag) opens a call.
+fn opens_call(m: &sip::Message<'_>) -> bool {
+    m.method() == Some("INVITE") && m.to_addr().ok().and_then(|t| t.tag()).is_none()
+}
+
+impl CallSummary {
+    fn new(call_id: String, start: Timestamp, from: String, to: String) -> CallSummary {
+        CallSummary {
+            call_id,
+            start,
+            from,
+            to,
+            first_provisional: None,
+            answered: None,
+            bye: None,
+            cancelled: false,
+            final_status: None,
+            challenge: None,
+            messages: 0,
+        }
+    }
+
+    /// Account one message of this call.
+    fn update(&mut self, time: Timestamp, m: &sip::Message<'_>) {
+        let c = self;
         c.messages += 1;
         let cseq_method = m.cseq().ok().map(|c| c.method);
         match (m.method(), m.status(), cseq_method) {
@@ -158,7 +178,66 @@ impl Calls {
             },
             _ => {}
         }
-        Some(idx)
+    }
+
+    /// Whether what [`Stats`] counts of this call can no longer change: it was refused
+    /// (a final status of 300 or more is kept, and a CANCEL after it is not counted), or it
+    /// was ended by BYE (answered or not, the setup time is then fixed too).
+    fn decided(&self) -> bool {
+        self.bye.is_some() || self.final_status.is_some_and(|s| s >= 300)
+    }
+}
+
+/// `--stats` without a calls table: calls still undecided are kept by a hash of their Call-ID
+/// (no strings), and a call is counted and forgotten as soon as its outcome is decided, so
+/// memory follows the calls in progress, plus eight bytes per finished call so that a late
+/// retransmitted INVITE does not open it again.
+#[derive(Debug, Default)]
+pub(crate) struct CallCounter {
+    open: HashMap<u64, CallSummary>,
+    done: HashSet<u64>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+impl CallCounter {
+    pub(crate) fn add(&mut self, time: Timestamp, m: &sip::Message<'_>, stats: &mut Stats) {
+        let Ok(id) = m.call_id() else {
+            return;
+        };
+        let key = self.hasher.hash_one(id);
+        if self.done.contains(&key) {
+            return;
+        }
+        let c = match self.open.entry(key) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                if !opens_call(m) {
+                    return;
+                }
+                e.insert(CallSummary::new(
+                    String::new(),
+                    time,
+                    String::new(),
+                    String::new(),
+                ))
+            }
+        };
+        c.update(time, m);
+        if c.decided() {
+            if let Some(c) = self.open.remove(&key) {
+                stats.add_call(&c);
+            }
+            self.done.insert(key);
+        }
+    }
+
+    /// Count the calls still open at the end of the capture.
+    pub(crate) fn finish(&mut self, stats: &mut Stats) {
+        for c in self.open.values() {
+            stats.add_call(c);
+        }
+        self.open.clear();
+        stats.setup_us.sort_unstable();
     }
 }
 
@@ -223,20 +302,26 @@ impl Stats {
     }
 
     /// Count the outcome of every call once the capture is read.
+    #[cfg(test)]
     pub(crate) fn add_calls(&mut self, calls: &[CallSummary]) {
         for c in calls {
-            self.attempted += 1;
-            match c.state() {
-                CallState::Cancelled => self.cancelled += 1,
-                CallState::Rejected => self.failed += 1,
-                _ => {}
-            }
-            if let Some(ms) = c.answer() {
-                self.answered += 1;
-                self.setup_us.push(ms);
-            }
+            self.add_call(c);
         }
         self.setup_us.sort_unstable();
+    }
+
+    /// Count the outcome of one call (the setup times are sorted by the caller, at the end).
+    fn add_call(&mut self, c: &CallSummary) {
+        self.attempted += 1;
+        match c.state() {
+            CallState::Cancelled => self.cancelled += 1,
+            CallState::Rejected => self.failed += 1,
+            _ => {}
+        }
+        if let Some(ms) = c.answer() {
+            self.answered += 1;
+            self.setup_us.push(ms);
+        }
     }
 
     /// Response codes seen, with counts, ascending.
@@ -336,6 +421,47 @@ mod tests {
             secs: 1000 + ms / 1000,
             nanos: (ms % 1000) as u32 * 1_000_000,
         }
+    }
+
+    #[test]
+    fn call_counter_counts_as_the_calls_table_and_forgets_decided_calls() {
+        let script = [
+            (0, "a", req("INVITE", 1, "INVITE", false)),
+            (1, "b", req("INVITE", 1, "INVITE", false)),
+            (2, "c", req("INVITE", 1, "INVITE", false)),
+            (5, "a", resp(486, 1, "INVITE")),
+            (6, "b", resp(200, 1, "INVITE")),
+            (9, "b", req("BYE", 2, "BYE", true)),
+            // A late retransmission of a decided call's INVITE does not open it again.
+            (10, "a", req("INVITE", 1, "INVITE", false)),
+        ];
+        let mut calls = Calls::default();
+        let mut by_table = Stats::default();
+        let mut counter = CallCounter::default();
+        let mut by_counter = Stats::default();
+        for (ms, id, text) in &script {
+            let text = text.replace("Call-ID: x\r\n", &format!("Call-ID: {id}\r\n"));
+            let m = msg(&text);
+            if *ms < 10 {
+                calls.add(t(*ms), &m);
+            }
+            counter.add(t(*ms), &m, &mut by_counter);
+        }
+        assert_eq!(counter.open.len(), 1, "only call c is undecided");
+        assert_eq!(counter.done.len(), 2);
+        by_table.add_calls(&calls.calls);
+        counter.finish(&mut by_counter);
+        let counts = |s: &Stats| {
+            (
+                s.attempted,
+                s.answered,
+                s.failed,
+                s.cancelled,
+                s.setup_p95(),
+            )
+        };
+        assert_eq!(counts(&by_counter), counts(&by_table));
+        assert_eq!(counts(&by_counter), (3, 1, 1, 0, Some(5_000)));
     }
 
     #[test]

@@ -9,6 +9,8 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
+use std::ops::ControlFlow;
+
 use crate::capture::{Framing, Notice, Payload, RawPacket, Sink, StreamId, Timestamp, Transport};
 use crate::proto::{Status, msrp, sip};
 
@@ -51,6 +53,10 @@ pub(crate) trait Handler {
     fn message(&mut self, meta: &Meta<'_>, msg: &Decoded<'_>, raw: &[u8]);
     fn dropped(&mut self, dropped: &Dropped);
     fn notice(&mut self, notice: &Notice);
+    /// True once nothing more can be output (stdout closed): the capture need not be read on.
+    fn stopped(&self) -> bool {
+        false
+    }
 }
 
 /// Per stream direction: the bytes of a message not yet complete.
@@ -425,10 +431,15 @@ fn meta<'a>(p: &Payload<'_>, packets: &'a [RawPacket]) -> Meta<'a> {
 }
 
 impl<H: Handler> Sink for Decoder<H> {
-    fn payload(&mut self, payload: &Payload<'_>) {
+    fn payload(&mut self, payload: &Payload<'_>) -> ControlFlow<()> {
         match payload.framing {
             Framing::Datagram => self.datagram(payload),
             Framing::Stream { id, gap } => self.stream(payload, id, gap),
+        }
+        if self.handler.stopped() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
         }
     }
 
@@ -488,7 +499,7 @@ Content-Type: text/plain\r\n\r\nHi!\r\n-------a786hjs2$\r\n";
     }
 
     fn feed(d: &mut Decoder<Log>, frame: u64, framing: Framing, data: &[u8]) {
-        d.payload(&Payload {
+        let _ = d.payload(&Payload {
             frame,
             time: Timestamp::default(),
             src: addr("10.0.0.1:5060"),

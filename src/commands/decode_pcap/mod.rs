@@ -178,6 +178,7 @@ struct App<W: Write> {
     printer: DecodePrinter<W>,
     sessions: msrp::Sessions,
     calls: calls::Calls,
+    call_counter: calls::CallCounter,
     stats: Stats,
     flows: Vec<FlowCall>,
     flow_index: HashMap<String, usize>,
@@ -263,7 +264,7 @@ impl<W: Write> App<W> {
                 }
             }
             Mode::Stats => {
-                self.stats.add_calls(&self.calls.calls);
+                self.call_counter.finish(&mut self.stats);
                 let r = self.printer.stats(&self.stats);
                 self.io(r);
             }
@@ -304,10 +305,11 @@ impl<W: Write> Handler for App<W> {
         }
         match msg {
             Decoded::Sip(m) => {
-                if matches!(self.config.mode, Mode::Calls | Mode::Stats) {
+                if self.config.mode == Mode::Calls {
                     self.calls.add(meta.time, m);
                 }
                 if self.config.mode == Mode::Stats {
+                    self.call_counter.add(meta.time, m, &mut self.stats);
                     self.stats.add_sip(m);
                 }
             }
@@ -374,6 +376,10 @@ impl<W: Write> Handler for App<W> {
         let r = self.printer.notice(notice);
         self.io(r);
     }
+
+    fn stopped(&self) -> bool {
+        self.error.is_some()
+    }
 }
 
 impl<W: Write> App<W> {
@@ -400,6 +406,7 @@ pub(crate) fn run<W: Write>(config: Config, mut printer: DecodePrinter<W>) -> an
         printer,
         sessions: msrp::Sessions::default(),
         calls: calls::Calls::default(),
+        call_counter: calls::CallCounter::default(),
         stats: Stats::default(),
         flows: Vec::new(),
         flow_index: HashMap::new(),
