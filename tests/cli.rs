@@ -12,6 +12,7 @@ mod cases {
     mod digest;
     mod exit_codes;
     mod generated;
+    mod interop_invite;
     mod interop_listen;
     mod interop_send;
     mod interop_tshark;

@@ -3,6 +3,9 @@
 //! TCP, --duration, and usage errors before any network use; then the content over MSRP
 //! (text, UTF-8, empty and one-byte files, 10 MiB of pseudo-random bytes hashed on both sides,
 //! standard input, CPIM, msrps, Digest, a refused type), listen saving what it received.
+//! Then against a raw callee written here (`raw`): 413, 415, a failure REPORT, silence, a
+//! close mid-transfer and a refused connection, each with its exit code and nothing reported
+//! as delivered; the passive role; and what invite sent, checked by `sipkit validate`.
 
 use std::time::{Duration, Instant};
 
@@ -14,7 +17,11 @@ use crate::support::{sipkit, tempdir, write};
 const WAIT: Duration = Duration::from_secs(15);
 
 fn invite(args: &[&str]) -> std::process::Output {
-    let mut full = vec!["invite", "--timeout", "10s", "--format", "json"];
+    invite_within("10s", args)
+}
+
+fn invite_within(timeout: &str, args: &[&str]) -> std::process::Output {
+    let mut full = vec!["invite", "--timeout", timeout, "--format", "json"];
     full.extend_from_slice(args);
     sipkit()
         .args(&full)
@@ -443,4 +450,453 @@ fn a_type_the_callee_does_not_take_exits_1_with_one_line() {
     assert_eq!(summary(&out)["outcome"], "rejected");
     assert_eq!(l.wait(WAIT).code(), Some(0));
     assert!(l.of("msrp-message").is_empty());
+}
+
+/// A callee written in the test (#6): it answers invite's INVITE over raw UDP with a 200 whose
+/// SDP points at its own MSRP port, then speaks just enough MSRP (requests framed with
+/// sipkit's framer, responses and REPORTs written by hand) to misbehave in one chosen way.
+/// It records the INVITE, and every MSRP request as the bytes it arrived as.
+mod raw {
+    use std::io::{Read, Write};
+    use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
+    use std::thread::JoinHandle;
+    use std::time::{Duration, Instant};
+
+    use sipkit::proto::msrp::{Flag, Frame, Framer, FramerOptions, StartLine};
+    use sipkit::proto::sip::build::MessageBuilder;
+    use sipkit::proto::sip::{ParseOptions, parse};
+
+    /// What the callee does on the MSRP side.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Msrp {
+        /// 200 for every chunk, a success REPORT at the end when asked for.
+        Deliver,
+        /// Answer the first content SEND with this status as soon as its head arrives.
+        Answer(u16),
+        /// 200 for chunks until this many body bytes arrived, then close the connection.
+        CloseAfter(usize),
+        /// 200 for every chunk, then a failure REPORT (`Status: 000 403`).
+        FailureReport,
+        /// Answer the binding SEND, then never answer again.
+        Silent,
+        /// Put a closed port in a=path: the connection is refused.
+        Refused,
+    }
+
+    /// What the callee saw.
+    #[derive(Debug, Default)]
+    pub struct Seen {
+        /// The INVITE as received.
+        pub invite: Vec<u8>,
+        /// Its SDP body.
+        pub sdp: Vec<u8>,
+        /// Every MSRP request: head, body and end-line, as it came.
+        pub msrp: Vec<Vec<u8>>,
+        /// Their continuation flags, in order (`$`, `+`, `#`).
+        pub flags: Vec<char>,
+        /// Whether a BYE came (and was answered).
+        pub bye: bool,
+    }
+
+    /// A running callee; [`Callee::finish`] joins it.
+    pub struct Callee {
+        target: String,
+        thread: JoinHandle<Seen>,
+    }
+
+    impl Callee {
+        /// Start a callee that answers `a=setup:passive` (invite connects to us) or, with
+        /// `active`, `a=setup:active` (we connect to invite's offered path).
+        pub fn start(mode: Msrp, active: bool) -> Callee {
+            let udp = UdpSocket::bind("127.0.0.1:0").expect("binding UDP");
+            udp.set_read_timeout(Some(Duration::from_secs(20)))
+                .expect("timeout");
+            let target = format!("127.0.0.1:{}", udp.local_addr().expect("local").port());
+            let thread = std::thread::spawn(move || callee(udp, mode, active));
+            Callee { target, thread }
+        }
+
+        /// `sip:` target for invite.
+        pub fn target(&self) -> &str {
+            &self.target
+        }
+
+        /// Wait for the callee to finish (it ends after the BYE, or 20 s without one).
+        pub fn finish(self) -> Seen {
+            self.thread.join().expect("the callee thread")
+        }
+    }
+
+    fn callee(udp: UdpSocket, mode: Msrp, active: bool) -> Seen {
+        let mut seen = Seen::default();
+        let mut buf = vec![0u8; 65536];
+        let (n, from) = udp.recv_from(&mut buf).expect("an INVITE within 20 s");
+        let invite_bytes = buf[..n].to_vec();
+        seen.invite = invite_bytes.clone();
+        let Ok(Some((invite, _))) =
+            parse(&invite_bytes, &ParseOptions::datagram()).map(|s| s.complete())
+        else {
+            panic!(
+                "not a SIP message: {}",
+                String::from_utf8_lossy(&invite_bytes)
+            );
+        };
+        seen.sdp = invite.body.to_vec();
+        let offer = String::from_utf8_lossy(&seen.sdp).into_owned();
+        let their_path = offer
+            .lines()
+            .find_map(|l| l.strip_prefix("a=path:"))
+            .expect("a=path in the offer")
+            .trim()
+            .to_owned();
+        let listener = TcpListener::bind("127.0.0.1:0").expect("binding TCP");
+        let port = listener.local_addr().expect("local").port();
+        let listener = if mode == Msrp::Refused {
+            drop(listener);
+            None
+        } else {
+            Some(listener)
+        };
+        let ours = format!("msrp://127.0.0.1:{port}/rawpeer1;tcp");
+        let setup = if active { "active" } else { "passive" };
+        let sdp = format!(
+            "v=0\r\no=peer 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+             m=message {port} TCP/MSRP *\r\na=accept-types:*\r\na=path:{ours}\r\n\
+             a=setup:{setup}\r\n"
+        );
+        let ok = MessageBuilder::response_to(&invite, 200, "OK", Some("peer1"))
+            .header(
+                "Contact",
+                &format!("<sip:peer@{}>", udp.local_addr().expect("local")),
+            )
+            .body("application/sdp", sdp.into_bytes())
+            .build();
+        udp.send_to(&ok, from).expect("sending the 200");
+        let stream = match (active, &listener) {
+            (true, _) => {
+                let addr = their_path
+                    .strip_prefix("msrp://")
+                    .and_then(|r| r.split('/').next())
+                    .expect("an msrp:// path");
+                let mut s = TcpStream::connect(addr).expect("connecting to invite");
+                let bind = format!(
+                    "MSRP bind1 SEND\r\nTo-Path: {their_path}\r\nFrom-Path: {ours}\r\n\
+                     Message-ID: bind0001\r\nByte-Range: 1-0/0\r\n-------bind1$\r\n"
+                );
+                s.write_all(bind.as_bytes()).expect("the binding SEND");
+                Some(s)
+            }
+            (false, Some(l)) => {
+                l.set_nonblocking(true).expect("non-blocking");
+                let until = Instant::now() + Duration::from_secs(15);
+                loop {
+                    match l.accept() {
+                        Ok((s, _)) => break Some(s),
+                        Err(_) if Instant::now() < until => {
+                            std::thread::sleep(Duration::from_millis(10));
+                        }
+                        Err(_) => break None,
+                    }
+                }
+            }
+            (false, None) => None,
+        };
+        if let Some(s) = stream {
+            s.set_nonblocking(false).expect("blocking");
+            session(s, mode, &ours, &mut seen);
+        }
+        // The call ends with BYE, whatever happened to the content.
+        let until = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < until {
+            let Ok((n, from)) = udp.recv_from(&mut buf) else {
+                break;
+            };
+            let Ok(Some((m, _))) =
+                parse(&buf[..n], &ParseOptions::datagram()).map(|s| s.complete())
+            else {
+                continue;
+            };
+            if m.method() == Some("BYE") {
+                let ok = MessageBuilder::response_to(&m, 200, "OK", None).build();
+                udp.send_to(&ok, from).expect("answering BYE");
+                seen.bye = true;
+                break;
+            }
+        }
+        seen
+    }
+
+    fn response(tid: &str, code: u16, to_path: &str, ours: &str) -> String {
+        format!(
+            "MSRP {tid} {code} raw peer\r\nTo-Path: {to_path}\r\nFrom-Path: {ours}\r\n\
+             -------{tid}$\r\n"
+        )
+    }
+
+    /// Read and answer MSRP requests until the connection closes (or 20 s pass).
+    fn session(mut s: TcpStream, mode: Msrp, ours: &str, seen: &mut Seen) {
+        s.set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        let mut framer = Framer::new(FramerOptions::default());
+        let mut buf: Vec<u8> = Vec::new();
+        let mut current: Vec<u8> = Vec::new();
+        // tid, From-Path, Message-ID, Success-Report, whether it has a body.
+        let mut req: Option<(String, String, String, bool, bool)> = None;
+        let mut body_bytes = 0usize;
+        let mut message_bytes = 0usize;
+        let mut refused = false;
+        let mut read = vec![0u8; 256 * 1024];
+        loop {
+            loop {
+                let (step, used) = {
+                    let frame = framer.decode(&buf).expect("invite's MSRP frames");
+                    let used = frame.consumed();
+                    let step = match frame {
+                        Frame::NeedMore => None,
+                        Frame::Head { head, len } => {
+                            current.extend_from_slice(&buf[..len]);
+                            if let StartLine::Request(_) = head.start {
+                                let h = |n: &str| {
+                                    head.headers
+                                        .get(n)
+                                        .map(|h| h.value.to_owned())
+                                        .unwrap_or_default()
+                                };
+                                let bodied = head.bodiless_end.is_none();
+                                req = Some((
+                                    head.tid.to_owned(),
+                                    h("From-Path"),
+                                    h("Message-ID"),
+                                    h("Success-Report") == "yes",
+                                    bodied,
+                                ));
+                                if let (true, Msrp::Answer(code), false) = (bodied, mode, refused) {
+                                    let r = response(head.tid, code, &h("From-Path"), ours);
+                                    s.write_all(r.as_bytes()).expect("writing the refusal");
+                                    refused = true;
+                                }
+                            }
+                            Some(())
+                        }
+                        Frame::Body(b) => {
+                            current.extend_from_slice(b);
+                            body_bytes += b.len();
+                            message_bytes += b.len();
+                            Some(())
+                        }
+                        Frame::End { flag, len } => {
+                            current.extend_from_slice(&buf[..len]);
+                            if let Some((tid, from, mid, report, bodied)) = req.take() {
+                                seen.msrp.push(std::mem::take(&mut current));
+                                seen.flags.push(flag.as_byte() as char);
+                                let answer = match mode {
+                                    _ if !bodied => true,
+                                    Msrp::Deliver | Msrp::FailureReport | Msrp::CloseAfter(_) => {
+                                        true
+                                    }
+                                    Msrp::Answer(_) | Msrp::Silent | Msrp::Refused => false,
+                                };
+                                if answer {
+                                    let r = response(&tid, 200, &from, ours);
+                                    s.write_all(r.as_bytes()).expect("writing a 200");
+                                }
+                                if bodied && flag == Flag::End {
+                                    let status = match mode {
+                                        Msrp::Deliver if report => Some("200 OK"),
+                                        Msrp::FailureReport => Some("403 not today"),
+                                        _ => None,
+                                    };
+                                    if let Some(status) = status {
+                                        let n = message_bytes;
+                                        let r = format!(
+                                            "MSRP rep1 REPORT\r\nTo-Path: {from}\r\nFrom-Path: {ours}\r\n\
+                                         Message-ID: {mid}\r\nByte-Range: 1-{n}/{n}\r\n\
+                                         Status: 000 {status}\r\n-------rep1$\r\n"
+                                        );
+                                        s.write_all(r.as_bytes()).expect("writing a REPORT");
+                                    }
+                                    message_bytes = 0;
+                                }
+                            } else {
+                                current.clear();
+                            }
+                            Some(())
+                        }
+                    };
+                    (step, used)
+                };
+                if step.is_none() {
+                    break;
+                }
+                buf.drain(..used);
+            }
+            if let Msrp::CloseAfter(n) = mode
+                && body_bytes >= n
+            {
+                let _ = s.shutdown(Shutdown::Both);
+                return;
+            }
+            match s.read(&mut read) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&read[..n]),
+            }
+        }
+    }
+}
+
+/// invite against the raw callee: exit code, stderr and events.
+fn invite_raw(callee: &raw::Callee, extra: &[&str]) -> std::process::Output {
+    let mut args = extra.to_vec();
+    args.push(callee.target());
+    invite_within("5s", &args)
+}
+
+/// Nothing was reported as delivered: no delivery report, no confirmed transfer, no
+/// "delivered" outcome.
+fn assert_not_delivered(out: &std::process::Output, exit: i32, needle: &str) {
+    assert_eq!(out.status.code(), Some(exit), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(needle), "{err}");
+    let ev = events(out);
+    assert!(of(&ev, "delivery-report").is_empty(), "{ev:?}");
+    assert!(
+        of(&ev, "transfer").iter().all(|t| t["confirmed"] != true),
+        "{ev:?}"
+    );
+    let s = summary(out);
+    assert_ne!(s["outcome"], "delivered", "{s}");
+    assert_eq!(s["exit"], exit, "{s}");
+    assert_eq!(sent_methods(out).last().map(String::as_str), Some("BYE"));
+}
+
+#[test]
+fn raw_peer_answering_413_or_415_exits_1_issue_6() {
+    let dir = tempdir();
+    let big = write(dir.path(), "big.bin", xorshift_bytes(1 << 20, 7));
+    let callee = raw::Callee::start(raw::Msrp::Answer(413), false);
+    let out = invite_raw(&callee, &["--file", big.to_str().expect("utf-8")]);
+    assert_not_delivered(&out, 1, "MSRP 413");
+    let seen = callee.finish();
+    assert!(seen.bye);
+    // The binding SEND, then the chunks already in flight when the 413 came back; the one
+    // being written is interrupted (`#`, RFC 4975 §7.1.1), the last of the 16 never goes.
+    assert!(seen.msrp.len() < 17, "{:?}", seen.flags);
+    assert_ne!(seen.flags.last(), Some(&'$'), "{:?}", seen.flags);
+
+    let callee = raw::Callee::start(raw::Msrp::Answer(415), false);
+    let out = invite_raw(&callee, &["--text", "hello"]);
+    assert_not_delivered(&out, 1, "MSRP 415");
+    assert!(callee.finish().bye);
+}
+
+#[test]
+fn raw_peer_sending_a_failure_report_exits_1_issue_6() {
+    let callee = raw::Callee::start(raw::Msrp::FailureReport, false);
+    let out = invite_raw(&callee, &["--text", "hello"]);
+    assert_not_delivered(&out, 1, "reported failure 403");
+    // Every chunk was answered 200: the acknowledgements are shown, the delivery is not.
+    assert_eq!(of(&events(&out), "chunk-acked").len(), 1);
+    assert!(callee.finish().bye);
+}
+
+#[test]
+fn raw_peer_never_answering_exits_3_after_timeout_issue_6() {
+    let callee = raw::Callee::start(raw::Msrp::Silent, false);
+    let started = Instant::now();
+    let out = invite_within("1s", &["--text", "hello", callee.target()]);
+    assert!(started.elapsed() < Duration::from_secs(8));
+    assert_not_delivered(&out, 3, "response to a chunk");
+    assert!(of(&events(&out), "chunk-acked").is_empty());
+    assert!(callee.finish().bye);
+}
+
+/// A connection closed in the middle of a transfer is a network failure (exit 4), like any
+/// lost connection: the peer did not refuse the content, it went away.
+#[test]
+fn raw_peer_closing_mid_transfer_exits_4_issue_6() {
+    let dir = tempdir();
+    let big = write(dir.path(), "big.bin", xorshift_bytes(4 << 20, 9));
+    let callee = raw::Callee::start(raw::Msrp::CloseAfter(200_000), false);
+    let out = invite_raw(&callee, &["--file", big.to_str().expect("utf-8")]);
+    assert_not_delivered(&out, 4, "MSRP");
+    let acked = of(&events(&out), "chunk-acked")
+        .last()
+        .map(|e| e["bytes"].as_u64().unwrap_or(0))
+        .unwrap_or(0);
+    assert!(acked < 4 << 20, "{acked}");
+    assert!(callee.finish().bye);
+}
+
+#[test]
+fn msrp_connection_refused_exits_4_issue_6() {
+    let callee = raw::Callee::start(raw::Msrp::Refused, false);
+    let out = invite_raw(&callee, &["--text", "hello"]);
+    assert_not_delivered(&out, 4, "MSRP");
+    assert!(of(&events(&out), "msrp-connected").is_empty());
+    assert!(callee.finish().bye);
+}
+
+#[test]
+fn passive_role_takes_the_callees_connection_and_delivers_issue_6() {
+    let callee = raw::Callee::start(raw::Msrp::Deliver, true);
+    let out = invite_raw(&callee, &["--text", "from a passive sender"]);
+    assert_delivered(&out, 21);
+    let ev = events(&out);
+    assert_eq!(of(&ev, "msrp-connected")[0]["role"], "passive");
+    let seen = callee.finish();
+    assert!(seen.bye);
+    // Our binding SEND is not recorded (it went the other way): one SEND from invite.
+    assert_eq!(seen.msrp.len(), 1, "{:?}", seen.flags);
+    let text = String::from_utf8_lossy(&seen.msrp[0]).into_owned();
+    assert!(text.contains("\r\n\r\nfrom a passive sender\r\n"), "{text}");
+}
+
+/// What invite puts on the wire passes `sipkit validate`: the INVITE, its SDP offer (RFC 5547
+/// file attributes included) and every MSRP SEND, in chunks with and without a range end.
+#[test]
+fn what_invite_sends_passes_sipkit_validate_issue_6() {
+    let dir = tempdir();
+    let file = write(dir.path(), "in/report v2.pdf", xorshift_bytes(7000, 3));
+    let callee = raw::Callee::start(raw::Msrp::Deliver, false);
+    let out = invite_raw(
+        &callee,
+        &[
+            "--file",
+            file.to_str().expect("utf-8"),
+            "--content-type",
+            "application/pdf",
+            "--chunk-size",
+            "3000",
+        ],
+    );
+    assert_delivered(&out, 7000);
+    let seen = callee.finish();
+    assert_eq!(seen.flags, ['$', '+', '+', '$'], "bind, 3000, 3000, 1000");
+    let caught = dir.path().join("caught");
+    write(&caught, "invite.sip", &seen.invite);
+    write(&caught, "offer.sdp", &seen.sdp);
+    for (i, m) in seen.msrp.iter().enumerate() {
+        write(&caught, &format!("send{i}.msrp"), m);
+    }
+    let sdp = String::from_utf8_lossy(&seen.sdp);
+    assert!(
+        sdp.contains(
+            "a=file-selector:name:\"report v2.pdf\" type:application/pdf size:7000 hash:sha-1:"
+        ),
+        "{sdp}"
+    );
+    let v = sipkit()
+        .args(["validate", "--strict", "--format", "json"])
+        .arg(&caught)
+        .output()
+        .expect("running sipkit validate");
+    assert_eq!(
+        v.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&v.stdout)
+    );
+    let checked = String::from_utf8_lossy(&v.stdout).lines().count();
+    assert_eq!(checked, 7, "6 messages and a summary");
 }

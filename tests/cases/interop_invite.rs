@@ -1,0 +1,122 @@
+//! `sipkit invite` against the reference MSRP dissector (#6): listen records a transfer with
+//! --write-pcap, and tshark (`-d tcp.port==PORT,msrp`) must decode invite's messages with no
+//! malformed packet and no expert error.
+//!
+//! tshark 4.0's MSRP dissector decodes only the message that starts a TCP segment: a SEND that
+//! begins in the middle of one (several chunks read at once) stays undecoded TCP data, not an
+//! error. So the check is that whatever it decodes is what invite sent, and that it decodes at
+//! least the binding SEND, the first chunk, and the Success-Report.
+//!
+//! Ignored by default (needs tshark); `.ci/run` runs `cargo test -- --ignored`.
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::support::listen::Listen;
+use crate::support::{sipkit, tempdir, write};
+
+fn tshark(args: &[&str]) -> String {
+    let out = Command::new("tshark")
+        .args(args)
+        .output()
+        .expect("running tshark (install it: apt-get install tshark)");
+    assert!(out.status.success(), "tshark {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+#[ignore = "interop: needs tshark"]
+fn tshark_decodes_an_invite_transfer_without_errors_issue_6() {
+    let dir = tempdir();
+    let size = 200_000usize;
+    let data: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
+    let file = write(dir.path(), "f.bin", &data);
+    let cap = dir.path().join("cap.pcapng");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let msrp = format!("127.0.0.1:{port}");
+    let mut l = Listen::start(&[
+        "--udp",
+        "127.0.0.1:0",
+        "--msrp",
+        &msrp,
+        "--write-pcap",
+        cap.to_str().expect("utf-8"),
+        "--count",
+        "2",
+        "--timeout",
+        "30s",
+    ]);
+    let out = sipkit()
+        .args(["invite", "--timeout", "10s", "-q", "--file"])
+        .arg(&file)
+        .arg(l.udp_target())
+        .output()
+        .expect("running sipkit invite");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(l.wait(Duration::from_secs(15)).code(), Some(0));
+    let cap = cap.to_str().expect("utf-8");
+    let decode = format!("tcp.port=={port},msrp");
+    let bad = tshark(&[
+        "-n",
+        "-r",
+        cap,
+        "-d",
+        &decode,
+        "-Y",
+        "_ws.malformed || _ws.expert.severity >= \"Error\"",
+    ]);
+    assert!(
+        bad.trim().is_empty(),
+        "malformed or erroneous frames:\n{bad}"
+    );
+    let fields = tshark(&[
+        "-n",
+        "-r",
+        cap,
+        "-d",
+        &decode,
+        "-Y",
+        "msrp",
+        "-T",
+        "fields",
+        "-E",
+        "occurrence=f",
+        "-e",
+        "msrp.method",
+        "-e",
+        "msrp.status.code",
+        "-e",
+        "msrp.byte.range",
+        "-e",
+        "msrp.cnt.flg",
+    ]);
+    let rows: Vec<Vec<&str>> = fields.lines().map(|l| l.split('\t').collect()).collect();
+    let total = format!("/{size}");
+    for r in &rows {
+        match r.as_slice() {
+            ["SEND", "", range, flag] => {
+                assert!(*range == "1-0/0" || range.ends_with(&total), "{range}");
+                assert!(["$", "+"].contains(flag), "{r:?}");
+            }
+            ["REPORT", "", range, "$"] => assert_eq!(*range, format!("1-{size}{total}")),
+            ["", "200", "", "$"] => {}
+            other => panic!("unexpected MSRP message in the capture: {other:?}\n{fields}"),
+        }
+    }
+    let has = |m: &str, range: &str| {
+        rows.iter()
+            .any(|r| r.first() == Some(&m) && r.get(2) == Some(&range))
+    };
+    assert!(has("SEND", "1-0/0"), "the binding SEND:\n{fields}");
+    assert!(
+        has("SEND", &format!("1-*{total}")),
+        "the first chunk:\n{fields}"
+    );
+    assert!(
+        has("REPORT", &format!("1-{size}{total}")),
+        "the Success-Report:\n{fields}"
+    );
+}
