@@ -139,7 +139,7 @@ set edit:completion:arg-completer[sipkit] = {|@words|
             cand --msrp 'Our MSRP address, put in the a=path of MSRP answers (`IP:PORT`, or `IP` for port 2855; default: the first listening IP, port 2855). Without --msrp, a busy port 2855 only disables MSRP; with it, listen fails'
             cand --accept-types 'Media types accepted in MSRP sessions, comma-separated (`text/plain,image/*`; default `*`). The answer''s a=accept-types is what the offer and this list have in common; other types get 415'
             cand --max-size 'Largest MSRP message accepted, in bytes (a=max-size; larger ones get 413; default 1 GiB)'
-            cand --save-dir 'Keep received MSRP files in DIR (created if missing), named from the offer''s a=file-selector name or else the Message-ID; an existing file is never overwritten. Without it, content is hashed and dropped'
+            cand --save-dir 'Keep received MSRP files in DIR (created if missing), named from the offer''s a=file-selector name (path and control characters removed) or else the Message-ID; an existing file is never overwritten. A file appears only once whole and, when the offer gives hash:sha-1, matching it (else it is kept as NAME.part). Without it, file offers are declined with 488 and other content is hashed and dropped'
             cand --reply 'Answer METHOD with CODE instead of the default, `INVITE=486` or `MESSAGE=403:Go away`; repeatable. CODE is a final status (200-699)'
             cand --ring 'Ring this long (180 Ringing) before answering an INVITE (`3s`, `500ms`)'
             cand -H 'Add a header field to every response, `-H ''Name: value''`; repeatable'

@@ -504,8 +504,10 @@ pub(crate) struct ListenArgs {
     pub(crate) max_size: Option<u64>,
 
     /// Keep received MSRP files in DIR (created if missing), named from the offer's
-    /// a=file-selector name or else the Message-ID; an existing file is never overwritten.
-    /// Without it, content is hashed and dropped.
+    /// a=file-selector name (path and control characters removed) or else the Message-ID; an
+    /// existing file is never overwritten. A file appears only once whole and, when the offer
+    /// gives hash:sha-1, matching it (else it is kept as NAME.part). Without it, file offers
+    /// are declined with 488 and other content is hashed and dropped.
     #[arg(long, value_name = "DIR", help_heading = "MSRP")]
     pub(crate) save_dir: Option<PathBuf>,
 

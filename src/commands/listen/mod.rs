@@ -321,6 +321,7 @@ impl Config {
                     port: 0,
                     accept_types,
                     max_size,
+                    save_files: args.save_dir.is_some(),
                 }),
                 timers: Timers::default(),
                 test_mode: std::env::var_os("SIPKIT_TEST").is_some(),
@@ -572,6 +573,7 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
         for e in msrp_events.drain(..) {
             printer.emit(&e)?;
         }
+        side.cleanup();
     }
     // What the connection tasks copied just before the end.
     while let Ok(t) = tap_rx.try_recv() {

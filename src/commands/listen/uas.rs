@@ -81,6 +81,8 @@ pub(crate) struct MsrpAnswer {
     pub(crate) accept_types: Vec<String>,
     /// Our a=max-size.
     pub(crate) max_size: u64,
+    /// Files can be kept (--save-dir): without it RFC 5547 file offers are declined.
+    pub(crate) save_files: bool,
 }
 
 /// A message to send.
@@ -102,6 +104,8 @@ pub(crate) struct MsrpOffer {
     pub(crate) active: bool,
     /// The RFC 5547 `a=file-selector` name of the offer, for saving the file.
     pub(crate) file_name: Option<String>,
+    /// The file-selector's `hash:sha-1:...` (RFC 5547 §5), checked before the file is kept.
+    pub(crate) file_sha1: Option<Vec<u8>>,
 }
 
 /// The MSRP session layer as the UAS sees it: the run loop implements it over the endpoint,
@@ -694,8 +698,8 @@ impl Uas {
         let offers_before = self.msrp_offers.len();
         let sdp = match self.sdp_answer(msg, flow, msrp) {
             Ok(sdp) => sdp,
-            Err(why) => {
-                let extra = vec![("Warning".to_owned(), format!("304 sipkit \"{why}\""))];
+            Err((warn, why)) => {
+                let extra = vec![("Warning".to_owned(), format!("{warn} sipkit \"{why}\""))];
                 self.respond(
                     id,
                     msg,
@@ -761,7 +765,7 @@ impl Uas {
         msg: &Message<'_>,
         flow: &Flow,
         msrp: &mut dyn MsrpSessions,
-    ) -> Result<String, String> {
+    ) -> Result<String, (u16, String)> {
         let address = flow.local.ip().to_string();
         let session_id = if self.cfg.test_mode {
             1
@@ -785,8 +789,8 @@ impl Uas {
                 ))
                 .build());
         }
-        let offer =
-            sdp::parse(msg.body).map_err(|e| format!("unusable SDP offer: {}", e.message))?;
+        let offer = sdp::parse(msg.body)
+            .map_err(|e| (399, format!("unusable SDP offer: {}", e.message)))?;
         let mut cfg = AnswerConfig {
             username: "sipkit".to_owned(),
             session_id,
@@ -808,6 +812,15 @@ impl Uas {
         };
         let msrp_offer = offer.media.iter().find(|m| m.is_msrp() && m.port != 0);
         let usable = msrp_offer.filter(|m| m.proto.eq_ignore_ascii_case(proto));
+        // RFC 5547 §8: a file offer is declined by refusing its stream. Without --save-dir
+        // there is nowhere to keep the file, and saying so beats a transfer thrown away.
+        let file_offer = usable.is_some_and(|m| m.file_selector().is_some());
+        if file_offer && self.cfg.msrp.as_ref().is_some_and(|a| !a.save_files) {
+            return Err((
+                399,
+                "file transfer (a=file-selector) needs listen --save-dir".to_owned(),
+            ));
+        }
         let mut session = None;
         if let (Some(ours), Some(m)) = (self.cfg.msrp.clone(), usable) {
             cfg.msrp_port = ours.port;
@@ -834,15 +847,22 @@ impl Uas {
                         Some(Ok(p)) => p.iter().map(|s| (*s).to_owned()).collect(),
                         _ => Vec::new(),
                     };
-                    let file_name = match m.file_selector() {
-                        Some(Ok(fs)) => fs.name.and_then(|n| n.decoded()).map(|n| n.into_owned()),
-                        _ => None,
+                    let (file_name, file_sha1) = match m.file_selector() {
+                        Some(Ok(fs)) => (
+                            fs.name.and_then(|n| n.decoded()).map(|n| n.into_owned()),
+                            fs.hashes
+                                .into_iter()
+                                .find(|h| h.algorithm.eq_ignore_ascii_case("sha-1"))
+                                .map(|h| h.bytes),
+                        ),
+                        _ => (None, None),
                     };
                     session = Some(MsrpOffer {
                         session: id,
                         remote_path,
                         active,
                         file_name,
+                        file_sha1,
                     });
                 }
                 None => cfg.msrp_path.clear(),
@@ -854,11 +874,11 @@ impl Uas {
             .unwrap_or(false);
         if !accepted {
             return Err(if msrp_offer.is_some() && self.cfg.msrp.is_none() {
-                "MSRP is not available".to_owned()
+                (304, "MSRP is not available".to_owned())
             } else if msrp_offer.is_some() && usable.is_none() {
-                format!("only {proto} is available for MSRP")
+                (304, format!("only {proto} is available for MSRP"))
             } else {
-                "no offered media stream is supported".to_owned()
+                (304, "no offered media stream is supported".to_owned())
             });
         }
         self.msrp_offers.extend(session);
@@ -1394,6 +1414,7 @@ mod tests {
             port: 2855,
             accept_types: vec!["text/plain".into(), "image/*".into()],
             max_size: 4096,
+            save_files: true,
         });
         let mut uas = Uas::new(c, t0);
         let mut msrp = FakeMsrp::default();
@@ -1435,6 +1456,7 @@ mod tests {
                 remote_path: vec!["msrp://127.0.0.1:7654/abc;tcp".into()],
                 active: true,
                 file_name: Some("a b.png".into()),
+                file_sha1: None,
             }]
         );
         let tag = text
