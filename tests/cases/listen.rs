@@ -1190,3 +1190,126 @@ fn msrp_file_offer_without_save_dir_is_declined_with_a_warning_issue_5() {
     ));
     assert_eq!(l.wait(WAIT).code(), Some(0), "{:?}", l.events);
 }
+
+/// An OPTIONS from `raw` is answered 200 (valid calls keep working under abuse).
+fn options_answered(raw: &RawUdp, n: u32) {
+    let call_id = format!("alive-{n}");
+    raw.send(&raw.request(
+        "OPTIONS",
+        &format!("z9hG4bKalive{n}"),
+        &call_id,
+        1,
+        None,
+        "",
+        "",
+    ));
+    let r = raw.recv();
+    assert_eq!(status(&r), 200, "{r}");
+    assert!(r.contains(&call_id), "{r}");
+}
+
+#[test]
+fn garbage_bad_cseq_oversize_slow_and_too_many_connections_while_options_work_issue_5() {
+    use std::io::{Read, Write};
+    let mut l = Listen::start(&[
+        "--max-message",
+        "2000",
+        "--max-connections",
+        "4",
+        "--idle-timeout",
+        "1s",
+        "--timeout",
+        "6s",
+    ]);
+    let raw = RawUdp::new(l.udp.expect("udp"));
+    options_answered(&raw, 0);
+
+    // Garbage datagrams: logged, never answered, never fatal.
+    let mut x = 0x1234_5678u32;
+    for i in 0..200u32 {
+        let len = 1 + (i as usize * 37) % 1400;
+        let junk: Vec<u8> = (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect();
+        raw.socket.send_to(&junk, raw.to).expect("send");
+    }
+    raw.send("OPTIONS sip:x SIP/2.0\r\n\r\n");
+    raw.send("INVITE\r\n\r\n");
+    assert_eq!(raw.recv_within(Duration::from_millis(300)), None);
+    options_answered(&raw, 1);
+
+    // A bad CSeq: enough is there to answer, so 400 with a Warning saying what.
+    let bad = raw
+        .request("OPTIONS", "z9hG4bKbadcseq", "bad-cseq", 1, None, "", "")
+        .replace("CSeq: 1 OPTIONS", "CSeq: one OPTIONS");
+    raw.send(&bad);
+    let r = raw.recv();
+    assert_eq!(status(&r), 400, "{r}");
+    assert!(r.contains("Call-ID: bad-cseq\r\n"), "{r}");
+    let warning = header(&r, "Warning").expect("a Warning");
+    assert!(
+        warning.starts_with("399 sipkit \"") && warning.to_lowercase().contains("cseq"),
+        "{warning}"
+    );
+
+    // Oversize: dropped and logged.
+    let big = raw.request(
+        "OPTIONS",
+        "z9hG4bKbig",
+        "too-big",
+        1,
+        None,
+        &format!("X-Pad: {}\r\n", "a".repeat(3000)),
+        "",
+    );
+    raw.send(&big);
+    assert_eq!(raw.recv_within(Duration::from_millis(300)), None);
+    options_answered(&raw, 2);
+
+    // A slow client trickling a request, and more connections than allowed.
+    let tcp = l.tcp.expect("tcp");
+    let mut slow = std::net::TcpStream::connect(tcp).expect("connect");
+    slow.write_all(b"OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKs\r\n")
+        .expect("write");
+    let mut extra: Vec<std::net::TcpStream> = (0..12)
+        .map(|_| std::net::TcpStream::connect(tcp).expect("connect"))
+        .collect();
+    let started = Instant::now();
+    for i in 0..6 {
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = slow.write_all(b"X");
+        options_answered(&raw, 10 + i);
+    }
+    // Within 2 s every connection was closed: the extras on accept or when idle, the slow
+    // one when its message did not finish within the idle timeout.
+    let closed = |s: &mut std::net::TcpStream| -> bool {
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .expect("timeout");
+        let mut b = [0u8; 64];
+        matches!(s.read(&mut b), Ok(0) | Err(_)) && !matches!(s.read(&mut b), Ok(n) if n > 0)
+    };
+    assert!(started.elapsed() < Duration::from_secs(4));
+    let open = extra.iter_mut().map(|s| !closed(s)).filter(|o| *o).count();
+    assert_eq!(open, 0, "connections still open");
+    assert!(closed(&mut slow), "the slow client was cut off");
+    options_answered(&raw, 99);
+
+    assert_eq!(l.wait(WAIT).code(), Some(0), "{:?}", l.events);
+    let errors = l.of("error");
+    let text = format!("{errors:?}");
+    assert!(
+        text.contains("malformed SIP message answered 400"),
+        "{text}"
+    );
+    assert!(text.contains("malformed SIP message dropped"), "{text}");
+    let s = summary(&l);
+    // Not every datagram is an error: some of the noise is dropped as keepalive or as a
+    // response without a transaction.
+    assert!(s["errors"].as_u64().expect("errors") >= 100, "{s}");
+    assert_eq!(s["statuses"]["400"], 1, "{s}");
+}

@@ -47,6 +47,8 @@ pub(crate) struct MsrpSide {
     /// (session, message id) → (bytes received, total) of messages in progress.
     pub(crate) in_flight: HashMap<(String, String), (u64, Option<u64>)>,
     client_tls: Option<ClientTls>,
+    /// Sessions open at once (--max-msrp-sessions).
+    max_sessions: usize,
 }
 
 /// What an offer's a=file-selector promised.
@@ -63,11 +65,18 @@ impl MsrpSessions for Sessions<'_> {
     fn tls(&self) -> bool {
         self.0.endpoint.security() == crate::transport::msrp::Security::Tls
     }
-    fn add(&mut self, accept_types: &[String]) -> (String, String) {
+    fn add(&mut self, accept_types: &[String]) -> Option<(String, String)> {
+        if self.0.names.len() >= self.0.max_sessions {
+            tracing::warn!(
+                "MSRP offer declined: {} sessions open (--max-msrp-sessions)",
+                self.0.names.len()
+            );
+            return None;
+        }
         let mut cfg = self.0.session.clone();
         cfg.accept_types = accept_types.to_vec();
         let s = self.0.endpoint.add_session(cfg);
-        (s.session_id, s.uri)
+        Some((s.session_id, s.uri))
     }
 }
 
@@ -151,6 +160,7 @@ impl MsrpSide {
         endpoint: Endpoint,
         max_size: u64,
         save_dir: Option<PathBuf>,
+        max_sessions: usize,
     ) -> std::io::Result<MsrpSide> {
         // Large messages spill to disk while they arrive: under --save-dir (same file
         // system, so keeping one is a link), hidden so nothing there looks like a finished
@@ -179,6 +189,7 @@ impl MsrpSide {
             peers: HashMap::new(),
             in_flight: HashMap::new(),
             client_tls: None,
+            max_sessions,
         })
     }
 
