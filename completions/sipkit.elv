@@ -156,7 +156,7 @@ set edit:completion:arg-completer[sipkit] = {|@words|
             cand --max-message 'Largest SIP message accepted, in bytes (default 65536); larger ones are logged and dropped, and a TCP/TLS connection sending one is closed'
             cand --max-connections 'Most TCP/TLS/WebSocket connections open at once, SIP and MSRP each (default 1024); more are closed on accept'
             cand --idle-timeout 'Close a connection silent for this long (default 5m); a message begun must also finish within 30s, or within this if shorter (slow senders)'
-            cand --max-transactions 'Most SIP server transactions alive at once (default 100000); new requests beyond get 503 with Retry-After, answered without keeping state'
+            cand --max-transactions 'Most SIP server transactions alive at once (default 1000000); new requests beyond get 503 with Retry-After, answered without keeping state'
             cand --max-msrp-sessions 'Most MSRP sessions open at once (default 1000); further MSRP offers get 488'
             cand --format 'Output format: `human` for people, `json` for JSON Lines (one object per line, never coloured), `github` for GitHub Actions annotations (validate only)'
             cand --color 'When to colour the output: `auto` colours only a terminal and honours NO_COLOR'

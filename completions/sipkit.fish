@@ -165,7 +165,7 @@ complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l timeout -d 'Sto
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l max-message -d 'Largest SIP message accepted, in bytes (default 65536); larger ones are logged and dropped, and a TCP/TLS connection sending one is closed' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l max-connections -d 'Most TCP/TLS/WebSocket connections open at once, SIP and MSRP each (default 1024); more are closed on accept' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l idle-timeout -d 'Close a connection silent for this long (default 5m); a message begun must also finish within 30s, or within this if shorter (slow senders)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l max-transactions -d 'Most SIP server transactions alive at once (default 100000); new requests beyond get 503 with Retry-After, answered without keeping state' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l max-transactions -d 'Most SIP server transactions alive at once (default 1000000); new requests beyond get 503 with Retry-After, answered without keeping state' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l max-msrp-sessions -d 'Most MSRP sessions open at once (default 1000); further MSRP offers get 488' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l format -d 'Output format: `human` for people, `json` for JSON Lines (one object per line, never coloured), `github` for GitHub Actions annotations (validate only)' -r -f -a "human\t'Compiler-style diagnostics with source excerpts and a summary'
 json\t'JSON Lines: one object per message and a final summary object'

@@ -599,7 +599,7 @@ pub(crate) struct ListenArgs {
     #[arg(long, value_name = "DURATION", help_heading = "Limits", value_parser = parse_duration)]
     pub(crate) idle_timeout: Option<std::time::Duration>,
 
-    /// Most SIP server transactions alive at once (default 100000); new requests beyond get
+    /// Most SIP server transactions alive at once (default 1000000); new requests beyond get
     /// 503 with Retry-After, answered without keeping state.
     #[arg(long, value_name = "N", help_heading = "Limits")]
     pub(crate) max_transactions: Option<usize>,

@@ -314,7 +314,7 @@ impl Config {
                 .message_timeout
                 .min(args.idle_timeout.unwrap_or(defaults.idle)),
         };
-        let max_transactions = args.max_transactions.unwrap_or(100_000);
+        let max_transactions = args.max_transactions.unwrap_or(1_000_000);
         let max_msrp_sessions = args.max_msrp_sessions.unwrap_or(1000);
         if limits.max_message < 512
             || limits.max_connections == 0
