@@ -29,20 +29,24 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+started=()
+trap 'for p in "${started[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
 # start_responder NAME PORT: sets $pid
 start_responder() {
     case $1 in
-        sipkit) timeout 3600 "$sipkit" listen --udp "127.0.0.1:$2" --msrp 127.0.0.1:0 --quiet \
-                    >"$out/listen-$2.log" 2>&1 & ;;
+        sipkit) "$sipkit" listen --udp "127.0.0.1:$2" --msrp 127.0.0.1:0 --quiet \
+                    --timeout 3600s >"$out/listen-$2.log" 2>&1 & ;;
         sipp)   timeout 3600 sipp -sn uas -i 127.0.0.1 -p "$2" -nostdin -bg \
                     >"$out/uas-$2.log" 2>&1 ; ;;
     esac
     pid=$!
+    started+=("$pid")
     if [ "$1" = sipp ]; then
         sleep 0.5
         pid=$(pgrep -n -f "sipp -sn uas -i 127.0.0.1 -p $2 ")
+        started+=("$pid")
     fi
     sleep 0.5
 }
