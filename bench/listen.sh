@@ -38,16 +38,11 @@ start_responder() {
     case $1 in
         sipkit) "$sipkit" listen --udp "127.0.0.1:$2" --msrp 127.0.0.1:0 --quiet \
                     --timeout 3600s >"$out/listen-$2.log" 2>&1 & ;;
-        sipp)   timeout 3600 sipp -sn uas -i 127.0.0.1 -p "$2" -nostdin -bg \
-                    >"$out/uas-$2.log" 2>&1 ; ;;
+        sipp)   sipp -sn uas -i 127.0.0.1 -p "$2" -nostdin -timeout 3600s \
+                    >"$out/uas-$2.log" 2>&1 & ;;
     esac
     pid=$!
     started+=("$pid")
-    if [ "$1" = sipp ]; then
-        sleep 0.5
-        pid=$(pgrep -n -f "sipp -sn uas -i 127.0.0.1 -p $2 ")
-        started+=("$pid")
-    fi
     sleep 0.5
 }
 
