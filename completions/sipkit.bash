@@ -387,7 +387,7 @@ _sipkit() {
             return 0
             ;;
         sipkit__subcmd__listen)
-            opts="-H -q -v -h -V --udp --tcp --tls --ws --wss --cert --key --msrp --msrps --accept-types --max-size --save-dir --reply --ring --header --registrar --auth --auth-file --auth-alg --realm --nonce-lifetime --full --write-pcap --count --msrp-count --timeout --format --color --quiet --verbose --help --version"
+            opts="-H -q -v -h -V --udp --tcp --tls --ws --wss --cert --key --msrp --msrps --accept-types --max-size --save-dir --reply --ring --header --registrar --auth --auth-file --auth-alg --realm --nonce-lifetime --full --write-pcap --count --msrp-count --timeout --max-message --max-connections --idle-timeout --max-transactions --max-msrp-sessions --format --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -486,6 +486,26 @@ _sipkit() {
                     return 0
                     ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-message)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --idle-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-transactions)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-msrp-sessions)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -144,7 +144,7 @@ complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l key -d 'Private
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l msrp -d 'Our MSRP address, put in the a=path of MSRP answers (`IP:PORT`, or `IP` for port 2855; default: the first listening IP, port 2855). Without --msrp, a busy port 2855 only disables MSRP; with it, listen fails' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l accept-types -d 'Media types accepted in MSRP sessions, comma-separated (`text/plain,image/*`; default `*`). The answer\'s a=accept-types is what the offer and this list have in common; other types get 415' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l max-size -d 'Largest MSRP message accepted, in bytes (a=max-size; larger ones get 413; default 1 GiB)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l save-dir -d 'Keep received MSRP files in DIR (created if missing), named from the offer\'s a=file-selector name or else the Message-ID; an existing file is never overwritten. Without it, content is hashed and dropped' -r -F
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l save-dir -d 'Keep received MSRP files in DIR (created if missing), named from the offer\'s a=file-selector name (path and control characters removed) or else the Message-ID; an existing file is never overwritten. A file appears only once whole and, when the offer gives hash:sha-1, matching it (else it is kept as NAME.part). Without it, file offers are declined with 488 and other content is hashed and dropped' -r -F
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l reply -d 'Answer METHOD with CODE instead of the default, `INVITE=486` or `MESSAGE=403:Go away`; repeatable. CODE is a final status (200-699)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l ring -d 'Ring this long (180 Ringing) before answering an INVITE (`3s`, `500ms`)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -s H -l header -d 'Add a header field to every response, `-H \'Name: value\'`; repeatable' -r
@@ -162,6 +162,11 @@ complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l write-pcap -d '
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l count -d 'Exit after answering N requests (ACK, CANCEL and retransmissions do not count)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l msrp-count -d 'Exit after receiving N whole MSRP messages' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l timeout -d 'Stop after this long (`30s`); with --count or --msrp-count still unmet, exit 3' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l max-message -d 'Largest SIP message accepted, in bytes (default 65536); larger ones are logged and dropped, and a TCP/TLS connection sending one is closed' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l max-connections -d 'Most TCP/TLS/WebSocket connections open at once, SIP and MSRP each (default 1024); more are closed on accept' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l idle-timeout -d 'Close a connection silent for this long (default 5m); a message begun must also finish within 30s, or within this if shorter (slow senders)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l max-transactions -d 'Most SIP server transactions alive at once (default 1000000); new requests beyond get 503 with Retry-After, answered without keeping state' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l max-msrp-sessions -d 'Most MSRP sessions open at once (default 1000); further MSRP offers get 488' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l format -d 'Output format: `human` for people, `json` for JSON Lines (one object per line, never coloured), `github` for GitHub Actions annotations (validate only)' -r -f -a "human\t'Compiler-style diagnostics with source excerpts and a summary'
 json\t'JSON Lines: one object per message and a final summary object'
 github\t'GitHub Actions workflow commands (`::error file=...::...`); validate only'"

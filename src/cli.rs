@@ -519,8 +519,10 @@ pub(crate) struct ListenArgs {
     pub(crate) max_size: Option<u64>,
 
     /// Keep received MSRP files in DIR (created if missing), named from the offer's
-    /// a=file-selector name or else the Message-ID; an existing file is never overwritten.
-    /// Without it, content is hashed and dropped.
+    /// a=file-selector name (path and control characters removed) or else the Message-ID; an
+    /// existing file is never overwritten. A file appears only once whole and, when the offer
+    /// gives hash:sha-1, matching it (else it is kept as NAME.part). Without it, file offers
+    /// are declined with 488 and other content is hashed and dropped.
     #[arg(long, value_name = "DIR", help_heading = "MSRP")]
     pub(crate) save_dir: Option<PathBuf>,
 
@@ -596,6 +598,30 @@ pub(crate) struct ListenArgs {
     /// Stop after this long (`30s`); with --count or --msrp-count still unmet, exit 3.
     #[arg(long, value_name = "DURATION", help_heading = "Stopping", value_parser = parse_duration)]
     pub(crate) timeout: Option<std::time::Duration>,
+
+    /// Largest SIP message accepted, in bytes (default 65536); larger ones are logged and
+    /// dropped, and a TCP/TLS connection sending one is closed.
+    #[arg(long, value_name = "BYTES", help_heading = "Limits")]
+    pub(crate) max_message: Option<usize>,
+
+    /// Most TCP/TLS/WebSocket connections open at once, SIP and MSRP each (default 1024);
+    /// more are closed on accept.
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    pub(crate) max_connections: Option<usize>,
+
+    /// Close a connection silent for this long (default 5m); a message begun must also
+    /// finish within 30s, or within this if shorter (slow senders).
+    #[arg(long, value_name = "DURATION", help_heading = "Limits", value_parser = parse_duration)]
+    pub(crate) idle_timeout: Option<std::time::Duration>,
+
+    /// Most SIP server transactions alive at once (default 1000000); new requests beyond get
+    /// 503 with Retry-After, answered without keeping state.
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    pub(crate) max_transactions: Option<usize>,
+
+    /// Most MSRP sessions open at once (default 1000); further MSRP offers get 488.
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    pub(crate) max_msrp_sessions: Option<usize>,
 }
 
 /// Digest algorithms for --auth-alg (RFC 8760).

@@ -144,3 +144,49 @@ fn tshark_reads_msrp_in_the_write_pcap_capture_issue_5() {
     assert!(text.lines().any(|l| l.starts_with("REPORT")), "{text}");
     assert!(text.lines().any(|l| l.contains("INVITE")), "{text}");
 }
+
+/// SIPp as the UAC with `args` against a fresh `listen` on UDP: it must exit 0 (no failed
+/// call); returns listen's summary.
+fn sipp_against_listen(args: &[&str]) -> serde_json::Value {
+    let mut l = Listen::start(&["--udp", "127.0.0.1:0", "--timeout", "60s"]);
+    let dir = tempdir();
+    let target = l.udp_target();
+    let mut cmd = Command::new("timeout");
+    cmd.args(["90", "sipp"]).args(args).args([
+        &target,
+        "-timeout",
+        "60s",
+        "-nostdin",
+        "-trace_screen",
+    ]);
+    let status = cmd
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("running sipp");
+    assert_eq!(status.code(), Some(0), "sipp reported failed calls");
+    l.signal("-INT");
+    assert_eq!(l.wait(Duration::from_secs(15)).code(), Some(0));
+    l.of("summary").pop().expect("summary").clone()
+}
+
+#[test]
+#[ignore = "interop: needs sipp"]
+fn sipp_regexp_scenario_succeeds_against_listen_issue_5() {
+    let s = sipp_against_listen(&["-sn", "regexp", "-m", "200", "-r", "100"]);
+    assert_eq!(s["methods"]["INVITE"], 200, "{s}");
+    assert_eq!(s["errors"], 0, "{s}");
+}
+
+#[test]
+#[ignore = "interop: needs sipp"]
+fn sipp_options_scenario_succeeds_against_listen_issue_5() {
+    let scenario = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/sipp/options-uac.xml"
+    );
+    let s = sipp_against_listen(&["-sf", scenario, "-m", "2000", "-r", "1000"]);
+    assert_eq!(s["methods"]["OPTIONS"], 2000, "{s}");
+    assert_eq!(s["statuses"]["200"], 2000, "{s}");
+}

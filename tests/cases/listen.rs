@@ -903,3 +903,413 @@ fn msrps_takes_tcp_tls_msrp_with_the_listen_certificate_issue_5() {
     assert_eq!(l.wait(WAIT).code(), Some(0), "{:?}", l.events);
     assert_eq!(l.of("msrp-message")[0]["text"], "over tls");
 }
+
+/// A file transfer offer (RFC 5547) from a raw MSRP peer: `name`, and `sha1` as the
+/// file-selector's hash.
+fn file_offer(ours: &str, name: &str, size: usize, sha1: &[u8]) -> String {
+    let hash: Vec<String> = sha1.iter().map(|b| format!("{b:02X}")).collect();
+    msrp_offer(
+        ours,
+        "application/octet-stream",
+        &format!(
+            "a=sendonly\r\na=file-selector:name:\"{name}\" type:application/octet-stream \
+             size:{size} hash:sha-1:{}\r\n",
+            hash.join(":")
+        ),
+    )
+}
+
+fn sha1_of(data: &[u8]) -> Vec<u8> {
+    use sha1::Digest;
+    sha1::Sha1::digest(data).to_vec()
+}
+
+/// `len` bytes that look like a binary file.
+fn binary(len: usize) -> Vec<u8> {
+    (0..len as u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect()
+}
+
+/// An MSRP peer written by hand: one TCP connection, SEND chunks built byte by byte.
+struct RawMsrp {
+    s: std::net::TcpStream,
+    ours: String,
+    theirs: String,
+    tid: u32,
+}
+
+impl RawMsrp {
+    /// INVITE with `sdp` from `ours`, connect to the answer's path, bind with a bodiless SEND.
+    fn open(l: &Listen, raw: &RawUdp, call_id: &str, ours: &str, sdp: &str) -> (RawMsrp, String) {
+        let (answer, tag) = invite_msrp(raw, call_id, sdp);
+        let theirs = attr(&answer, "path").to_owned();
+        let s = std::net::TcpStream::connect(msrp_addr(l)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let mut m = RawMsrp {
+            s,
+            ours: ours.to_owned(),
+            theirs,
+            tid: 0,
+        };
+        let r = m.send("bind", "1-0/0", None, '$');
+        assert!(r.contains(" 200 OK"), "{r}");
+        (m, tag)
+    }
+
+    /// One SEND of message `mid` with `range` (`1-100/300`, `1-*/300`), `body` and the
+    /// continuation flag; returns the response.
+    fn send(&mut self, mid: &str, range: &str, body: Option<&[u8]>, flag: char) -> String {
+        use std::io::Write;
+        self.tid += 1;
+        let tid = format!("tid{:04}", self.tid);
+        let mut msg = format!(
+            "MSRP {tid} SEND\r\nTo-Path: {}\r\nFrom-Path: {}\r\nMessage-ID: {mid}\r\n\
+             Byte-Range: {range}\r\n",
+            self.theirs, self.ours
+        )
+        .into_bytes();
+        if let Some(b) = body {
+            msg.extend_from_slice(b"Content-Type: application/octet-stream\r\n\r\n");
+            msg.extend_from_slice(b);
+            msg.extend_from_slice(b"\r\n");
+        }
+        msg.extend_from_slice(format!("-------{tid}{flag}\r\n").as_bytes());
+        self.s.write_all(&msg).expect("write");
+        read_msrp(&mut self.s, &tid)
+    }
+
+    /// Bytes `[from, to)` of `data` (of `total`) as one chunk.
+    fn chunk(&mut self, mid: &str, data: &[u8], from: usize, to: usize, flag: char) {
+        let range = format!("{}-{}/{}", from + 1, to, data.len());
+        let r = self.send(mid, &range, Some(&data[from..to]), flag);
+        assert!(r.contains(" 200 OK"), "{r}");
+    }
+}
+
+/// Names in `dir`, sorted, hidden ones included.
+fn listing(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn msrp_file_out_of_order_interrupted_and_aborted_is_saved_whole_issue_5() {
+    let dir = tempdir();
+    let save = dir.path().join("saved");
+    let mut l = Listen::start(&[
+        "--msrp",
+        "127.0.0.1:0",
+        "--save-dir",
+        save.to_str().expect("utf-8"),
+        "--msrp-count",
+        "1",
+        "--timeout",
+        "30s",
+    ]);
+    let raw = RawUdp::new(l.udp.expect("udp"));
+    // Larger than the 64 KiB kept in memory: the bytes go through the spill file.
+    let file = binary(100_000);
+    let ours = "msrp://127.0.0.1:9/rawfile01;tcp";
+    let sdp = file_offer(ours, "data.bin", file.len(), &sha1_of(&file));
+    let (mut m, _) = RawMsrp::open(&l, &raw, "msrp-ooo", ours, &sdp);
+
+    // A first attempt aborted with `#` (RFC 4975 §7.1): its bytes are dropped.
+    m.chunk("try1", &file, 0, 30_000, '+');
+    m.chunk("try1", &file, 30_000, 40_000, '#');
+    // Then the file again: the last chunk (`$`) first, then the start interrupted (a chunk
+    // ended early, its Byte-Range end `*`) and continued.
+    m.chunk("try2", &file, 60_000, 100_000, '$');
+    let r = m.send("try2", "1-*/100000", Some(&file[..25_000]), '+');
+    assert!(r.contains(" 200 OK"), "{r}");
+    m.chunk("try2", &file, 25_000, 60_000, '+');
+
+    assert_eq!(l.wait(WAIT).code(), Some(0), "{:?}", l.events);
+    let aborted = l.of("msrp-aborted");
+    assert_eq!(aborted.len(), 1, "{:?}", l.events);
+    assert_eq!(aborted[0]["message_id"], "try1");
+    let msgs = l.of("msrp-message");
+    assert_eq!(msgs.len(), 1, "{:?}", l.events);
+    assert_eq!(msgs[0]["message_id"], "try2");
+    assert_eq!(msgs[0]["sha256"], sha256_hex(&file));
+    let hex: String = sha1_of(&file).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(msgs[0]["sha1"], hex);
+    assert_eq!(msgs[0]["sha1_expected"], hex);
+    assert!(std::fs::read(save.join("data.bin")).expect("saved") == file);
+    assert_eq!(listing(&save), ["data.bin"], "nothing else left behind");
+}
+
+#[test]
+fn msrp_hostile_file_name_stays_in_the_directory_and_never_overwrites_issue_5() {
+    let dir = tempdir();
+    let save = dir.path().join("deep").join("saved");
+    std::fs::create_dir_all(&save).expect("mkdir");
+    std::fs::write(save.join("passwd"), b"already here").expect("write");
+    let mut l = Listen::start(&[
+        "--msrp",
+        "127.0.0.1:0",
+        "--save-dir",
+        save.to_str().expect("utf-8"),
+        "--msrp-count",
+        "1",
+        "--timeout",
+        "30s",
+    ]);
+    let raw = RawUdp::new(l.udp.expect("udp"));
+    let file = b"root:x:0:0::/root:/bin/sh\n".to_vec();
+    let ours = "msrp://127.0.0.1:9/rawevil01;tcp";
+    let sdp = file_offer(ours, "../../etc/passwd", file.len(), &sha1_of(&file));
+    let (mut m, _) = RawMsrp::open(&l, &raw, "msrp-evil", ours, &sdp);
+    m.chunk("evil1", &file, 0, file.len(), '$');
+    assert_eq!(l.wait(WAIT).code(), Some(0), "{:?}", l.events);
+    let msgs = l.of("msrp-message");
+    assert_eq!(msgs.len(), 1, "{:?}", l.events);
+    assert_eq!(msgs[0]["file_name"], "../../etc/passwd");
+    assert_eq!(msgs[0]["path"], save.join("passwd-1").display().to_string());
+    assert_eq!(
+        std::fs::read(save.join("passwd")).expect("old"),
+        b"already here"
+    );
+    assert_eq!(std::fs::read(save.join("passwd-1")).expect("new"), file);
+    assert_eq!(listing(&save), ["passwd", "passwd-1"]);
+    assert_eq!(listing(&dir.path().join("deep")), ["saved"]);
+    assert!(!dir.path().join("etc").exists());
+}
+
+#[test]
+fn msrp_file_with_a_wrong_hash_is_never_named_as_the_file_issue_5() {
+    let dir = tempdir();
+    let save = dir.path().join("saved");
+    let mut l = Listen::start(&[
+        "--msrp",
+        "127.0.0.1:0",
+        "--save-dir",
+        save.to_str().expect("utf-8"),
+        "--msrp-count",
+        "1",
+        "--timeout",
+        "30s",
+    ]);
+    let raw = RawUdp::new(l.udp.expect("udp"));
+    let file = binary(5000);
+    let ours = "msrp://127.0.0.1:9/rawhash01;tcp";
+    let sdp = file_offer(ours, "report.pdf", file.len(), &sha1_of(b"something else"));
+    let (mut m, _) = RawMsrp::open(&l, &raw, "msrp-hash", ours, &sdp);
+    m.chunk("hash1", &file, 0, 2000, '+');
+    m.chunk("hash1", &file, 2000, file.len(), '$');
+    assert_eq!(l.wait(WAIT).code(), Some(0), "{:?}", l.events);
+    assert!(l.of("msrp-message").is_empty(), "{:?}", l.events);
+    let bad = l.of("msrp-hash-mismatch");
+    assert_eq!(bad.len(), 1, "{:?}", l.events);
+    let want: String = sha1_of(&file).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(bad[0]["sha1"], want);
+    assert_eq!(
+        bad[0]["part"],
+        save.join("report.pdf.part").display().to_string()
+    );
+    assert_eq!(listing(&save), ["report.pdf.part"]);
+}
+
+#[test]
+fn msrp_connection_closed_mid_file_leaves_no_file_issue_5() {
+    let dir = tempdir();
+    let save = dir.path().join("saved");
+    let mut l = Listen::start(&[
+        "--msrp",
+        "127.0.0.1:0",
+        "--save-dir",
+        save.to_str().expect("utf-8"),
+        "--timeout",
+        "3s",
+    ]);
+    let raw = RawUdp::new(l.udp.expect("udp"));
+    let file = binary(200_000);
+    let ours = "msrp://127.0.0.1:9/rawcut01;tcp";
+    let sdp = file_offer(ours, "big.iso", file.len(), &sha1_of(&file));
+    let (mut m, _) = RawMsrp::open(&l, &raw, "msrp-cut", ours, &sdp);
+    m.chunk("cut1", &file, 0, 120_000, '+');
+    drop(m);
+    assert_eq!(l.wait(WAIT).code(), Some(0), "{:?}", l.events);
+    let lost = l.of("msrp-incomplete");
+    assert_eq!(lost.len(), 1, "{:?}", l.events);
+    assert_eq!(lost[0]["message_id"], "cut1");
+    assert_eq!(lost[0]["received"], 120_000);
+    assert_eq!(lost[0]["total"], 200_000);
+    assert_eq!(lost[0]["reason"], "connection closed");
+    assert!(l.of("msrp-message").is_empty());
+    assert_eq!(listing(&save), Vec::<String>::new(), "no file left");
+}
+
+#[test]
+fn msrp_file_offer_without_save_dir_is_declined_with_a_warning_issue_5() {
+    let mut l = Listen::start(&["--msrp", "127.0.0.1:0", "--count", "1", "--timeout", "10s"]);
+    let raw = RawUdp::new(l.udp.expect("udp"));
+    let sdp = file_offer(
+        "msrp://127.0.0.1:9/nodir01;tcp",
+        "a.bin",
+        3,
+        &sha1_of(b"abc"),
+    );
+    raw.send(&raw.request(
+        "INVITE",
+        "z9hG4bKnodir",
+        "msrp-nodir",
+        1,
+        None,
+        "Content-Type: application/sdp\r\n",
+        &sdp,
+    ));
+    let last = loop {
+        let r = raw.recv();
+        if status(&r) >= 200 {
+            break r;
+        }
+    };
+    assert_eq!(status(&last), 488, "{last}");
+    let warning = header(&last, "Warning").expect("a Warning");
+    assert!(
+        warning.starts_with("399 sipkit \"") && warning.contains("--save-dir"),
+        "{warning}"
+    );
+    raw.send(&raw.request(
+        "ACK",
+        "z9hG4bKnodir",
+        "msrp-nodir",
+        1,
+        Some(&to_tag(&last)),
+        "",
+        "",
+    ));
+    assert_eq!(l.wait(WAIT).code(), Some(0), "{:?}", l.events);
+}
+
+/// An OPTIONS from `raw` is answered 200 (valid calls keep working under abuse).
+fn options_answered(raw: &RawUdp, n: u32) {
+    let call_id = format!("alive-{n}");
+    raw.send(&raw.request(
+        "OPTIONS",
+        &format!("z9hG4bKalive{n}"),
+        &call_id,
+        1,
+        None,
+        "",
+        "",
+    ));
+    let r = raw.recv();
+    assert_eq!(status(&r), 200, "{r}");
+    assert!(r.contains(&call_id), "{r}");
+}
+
+#[test]
+fn garbage_bad_cseq_oversize_slow_and_too_many_connections_while_options_work_issue_5() {
+    use std::io::{Read, Write};
+    let mut l = Listen::start(&[
+        "--max-message",
+        "2000",
+        "--max-connections",
+        "4",
+        "--idle-timeout",
+        "1s",
+        "--timeout",
+        "6s",
+    ]);
+    let raw = RawUdp::new(l.udp.expect("udp"));
+    options_answered(&raw, 0);
+
+    // Garbage datagrams: logged, never answered, never fatal.
+    let mut x = 0x1234_5678u32;
+    for i in 0..200u32 {
+        let len = 1 + (i as usize * 37) % 1400;
+        let junk: Vec<u8> = (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect();
+        raw.socket.send_to(&junk, raw.to).expect("send");
+    }
+    raw.send("OPTIONS sip:x SIP/2.0\r\n\r\n");
+    raw.send("INVITE\r\n\r\n");
+    assert_eq!(raw.recv_within(Duration::from_millis(300)), None);
+    options_answered(&raw, 1);
+
+    // A bad CSeq: enough is there to answer, so 400 with a Warning saying what.
+    let bad = raw
+        .request("OPTIONS", "z9hG4bKbadcseq", "bad-cseq", 1, None, "", "")
+        .replace("CSeq: 1 OPTIONS", "CSeq: one OPTIONS");
+    raw.send(&bad);
+    let r = raw.recv();
+    assert_eq!(status(&r), 400, "{r}");
+    assert!(r.contains("Call-ID: bad-cseq\r\n"), "{r}");
+    let warning = header(&r, "Warning").expect("a Warning");
+    assert!(
+        warning.starts_with("399 sipkit \"") && warning.to_lowercase().contains("cseq"),
+        "{warning}"
+    );
+
+    // Oversize: dropped and logged.
+    let big = raw.request(
+        "OPTIONS",
+        "z9hG4bKbig",
+        "too-big",
+        1,
+        None,
+        &format!("X-Pad: {}\r\n", "a".repeat(3000)),
+        "",
+    );
+    raw.send(&big);
+    assert_eq!(raw.recv_within(Duration::from_millis(300)), None);
+    options_answered(&raw, 2);
+
+    // A slow client trickling a request, and more connections than allowed.
+    let tcp = l.tcp.expect("tcp");
+    let mut slow = std::net::TcpStream::connect(tcp).expect("connect");
+    slow.write_all(b"OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKs\r\n")
+        .expect("write");
+    let mut extra: Vec<std::net::TcpStream> = (0..12)
+        .map(|_| std::net::TcpStream::connect(tcp).expect("connect"))
+        .collect();
+    let started = Instant::now();
+    for i in 0..6 {
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = slow.write_all(b"X");
+        options_answered(&raw, 10 + i);
+    }
+    // Within 2 s every connection was closed: the extras on accept or when idle, the slow
+    // one when its message did not finish within the idle timeout.
+    let closed = |s: &mut std::net::TcpStream| -> bool {
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .expect("timeout");
+        let mut b = [0u8; 64];
+        matches!(s.read(&mut b), Ok(0) | Err(_)) && !matches!(s.read(&mut b), Ok(n) if n > 0)
+    };
+    assert!(started.elapsed() < Duration::from_secs(4));
+    let open = extra.iter_mut().map(|s| !closed(s)).filter(|o| *o).count();
+    assert_eq!(open, 0, "connections still open");
+    assert!(closed(&mut slow), "the slow client was cut off");
+    options_answered(&raw, 99);
+
+    assert_eq!(l.wait(WAIT).code(), Some(0), "{:?}", l.events);
+    let errors = l.of("error");
+    let text = format!("{errors:?}");
+    assert!(
+        text.contains("malformed SIP message answered 400"),
+        "{text}"
+    );
+    assert!(text.contains("malformed SIP message dropped"), "{text}");
+    let s = summary(&l);
+    // Not every datagram is an error: some of the noise is dropped as keepalive or as a
+    // response without a transaction.
+    assert!(s["errors"].as_u64().expect("errors") >= 100, "{s}");
+    assert_eq!(s["statuses"]["400"], 1, "{s}");
+}

@@ -61,6 +61,8 @@ pub(crate) struct Config {
     count: Option<u64>,
     msrp_count: Option<u64>,
     timeout: Option<Duration>,
+    limits: Limits,
+    max_msrp_sessions: usize,
 }
 
 /// Why the command line cannot be run.
@@ -302,6 +304,29 @@ impl Config {
                 )));
             }
         }
+        let defaults = Limits::default();
+        let limits = Limits {
+            max_message: args.max_message.unwrap_or(defaults.max_message),
+            max_connections: args.max_connections.unwrap_or(defaults.max_connections),
+            idle: args.idle_timeout.unwrap_or(defaults.idle),
+            // A slow sender trickling one message gets no more time than a silent one.
+            message_timeout: defaults
+                .message_timeout
+                .min(args.idle_timeout.unwrap_or(defaults.idle)),
+        };
+        let max_transactions = args.max_transactions.unwrap_or(1_000_000);
+        let max_msrp_sessions = args.max_msrp_sessions.unwrap_or(1000);
+        if limits.max_message < 512
+            || limits.max_connections == 0
+            || limits.idle.is_zero()
+            || max_transactions == 0
+            || max_msrp_sessions == 0
+        {
+            return Err(usage(
+                "--max-message must be at least 512; --max-connections, --idle-timeout, \
+                 --max-transactions and --max-msrp-sessions at least 1",
+            ));
+        }
         let max_size = args.max_size.unwrap_or(1 << 30);
         if max_size == 0 {
             return Err(usage("--max-size must be at least 1"));
@@ -321,10 +346,14 @@ impl Config {
                     port: 0,
                     accept_types,
                     max_size,
+                    save_files: args.save_dir.is_some(),
                 }),
                 timers: Timers::default(),
                 test_mode: std::env::var_os("SIPKIT_TEST").is_some(),
+                max_transactions,
             },
+            limits,
+            max_msrp_sessions,
             specs,
             tls,
             msrp,
@@ -379,7 +408,7 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
         .context("installing the SIGTERM handler")?;
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
-    let mut listener = match Listener::bind(&config.specs, tls.clone(), Limits::default()).await {
+    let mut listener = match Listener::bind(&config.specs, tls.clone(), config.limits).await {
         Ok(l) => l,
         Err(TransportError::Bind { addr, source }) => {
             let proto = config
@@ -572,6 +601,7 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
         for e in msrp_events.drain(..) {
             printer.emit(&e)?;
         }
+        side.cleanup();
     }
     // What the connection tasks copied just before the end.
     while let Ok(t) = tap_rx.try_recv() {
@@ -615,7 +645,11 @@ async fn start_msrp(
         bind: config.msrp,
         advertised_host: None,
         tls: if config.msrps { tls.cloned() } else { None },
-        limits: ReceiverLimits::default(),
+        limits: ReceiverLimits {
+            idle: config.limits.idle,
+            max_connections: config.limits.max_connections,
+            ..ReceiverLimits::default()
+        },
     })
     .await;
     let endpoint = match endpoint {
@@ -628,13 +662,16 @@ async fn start_msrp(
             ));
         }
     };
-    let side =
-        MsrpSide::new(endpoint, config.max_size, config.save_dir.clone()).with_context(|| {
-            match &config.save_dir {
-                Some(d) => format!("cannot create --save-dir {}", shown(d)),
-                None => "cannot prepare a temporary directory".to_owned(),
-            }
-        })?;
+    let side = MsrpSide::new(
+        endpoint,
+        config.max_size,
+        config.save_dir.clone(),
+        config.max_msrp_sessions,
+    )
+    .with_context(|| match &config.save_dir {
+        Some(d) => format!("cannot create --save-dir {}", shown(d)),
+        None => "cannot prepare a temporary directory".to_owned(),
+    })?;
     Ok(Ok(side))
 }
 

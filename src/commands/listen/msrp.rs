@@ -3,6 +3,12 @@
 //! offer asks for it, and what becomes of a received message: an event with its SHA-256, and
 //! with `--save-dir` a file named after the offer's `a=file-selector` (RFC 5547 §5).
 //!
+//! A file never looks complete before it is: bytes arrive in `DIR/.sipkit-partial/`, and only
+//! a whole message whose SHA-1 matches the offer's `hash:sha-1` is linked into `DIR` under its
+//! sanitized name, never over an existing file. A mismatch is kept as `NAME.part` and
+//! reported; a transfer cut short (connection closed, BYE, stop) is reported and its bytes
+//! removed.
+//!
 //! The endpoint reassembles and hashes on its own tasks; this side only turns its events into
 //! output, so the single-threaded run loop never touches message bytes.
 
@@ -19,6 +25,9 @@ use crate::transport::msrp::{
     Delivered, Endpoint, ReceiveEvent, ReceivedMessage, SessionConfig, StoreConfig,
 };
 
+/// The hidden directory under --save-dir where messages are written while they arrive.
+const PARTIAL_DIR: &str = ".sipkit-partial";
+
 /// Text messages up to this many characters are shown in the human line.
 const SHOW_TEXT: usize = 80;
 
@@ -29,13 +38,24 @@ pub(crate) struct MsrpSide {
     /// Template for announced sessions (types are set per offer).
     session: SessionConfig,
     save_dir: Option<PathBuf>,
-    /// session id → the offer's file name.
-    names: HashMap<String, Option<String>>,
+    /// Where the endpoint spills messages while they arrive.
+    partial_dir: PathBuf,
+    /// session id → the offer's file name and SHA-1.
+    names: HashMap<String, FileOffer>,
     /// session id → the peer its connection came from.
     peers: HashMap<String, SocketAddr>,
     /// (session, message id) → (bytes received, total) of messages in progress.
     pub(crate) in_flight: HashMap<(String, String), (u64, Option<u64>)>,
     client_tls: Option<ClientTls>,
+    /// Sessions open at once (--max-msrp-sessions).
+    max_sessions: usize,
+}
+
+/// What an offer's a=file-selector promised.
+#[derive(Debug, Clone, Default)]
+struct FileOffer {
+    name: Option<String>,
+    sha1: Option<Vec<u8>>,
 }
 
 /// The endpoint as the UAS sees it while one SIP message is handled.
@@ -45,11 +65,18 @@ impl MsrpSessions for Sessions<'_> {
     fn tls(&self) -> bool {
         self.0.endpoint.security() == crate::transport::msrp::Security::Tls
     }
-    fn add(&mut self, accept_types: &[String]) -> (String, String) {
+    fn add(&mut self, accept_types: &[String]) -> Option<(String, String)> {
+        if self.0.names.len() >= self.0.max_sessions {
+            tracing::warn!(
+                "MSRP offer declined: {} sessions open (--max-msrp-sessions)",
+                self.0.names.len()
+            );
+            return None;
+        }
         let mut cfg = self.0.session.clone();
         cfg.accept_types = accept_types.to_vec();
         let s = self.0.endpoint.add_session(cfg);
-        (s.session_id, s.uri)
+        Some((s.session_id, s.uri))
     }
 }
 
@@ -93,19 +120,25 @@ pub(crate) fn sanitize(name: &str) -> String {
     }
 }
 
-/// `dir/name`, or `dir/stem-N.ext` for the first N that does not exist yet, created here so
-/// two messages never pick the same name.
-fn unique(dir: &Path, name: &str) -> std::io::Result<(PathBuf, std::fs::File)> {
+/// `dir/name`, then `dir/stem-1.ext`, `dir/stem-2.ext`...
+fn candidates<'a>(dir: &'a Path, name: &'a str) -> impl Iterator<Item = PathBuf> + 'a {
     let (stem, ext) = match name.rsplit_once('.') {
         Some((s, e)) if !s.is_empty() => (s, format!(".{e}")),
         _ => (name, String::new()),
     };
-    for n in 0..10_000u32 {
-        let candidate = if n == 0 {
+    (0..10_000u32).map(move |n| {
+        if n == 0 {
             dir.join(name)
         } else {
             dir.join(format!("{stem}-{n}{ext}"))
-        };
+        }
+    })
+}
+
+/// `dir/name`, or `dir/stem-N.ext` for the first N that does not exist yet, created here so
+/// two messages never pick the same name.
+fn unique(dir: &Path, name: &str) -> std::io::Result<(PathBuf, std::fs::File)> {
+    for candidate in candidates(dir, name) {
         match std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -127,13 +160,16 @@ impl MsrpSide {
         endpoint: Endpoint,
         max_size: u64,
         save_dir: Option<PathBuf>,
+        max_sessions: usize,
     ) -> std::io::Result<MsrpSide> {
-        // Large messages spill to disk while they arrive: into --save-dir itself (so keeping
-        // one is a rename), else a private temporary directory emptied as messages complete.
+        // Large messages spill to disk while they arrive: under --save-dir (same file
+        // system, so keeping one is a link), hidden so nothing there looks like a finished
+        // file; else a private temporary directory emptied as messages complete.
         let dir = match &save_dir {
             Some(d) => {
-                std::fs::create_dir_all(d)?;
-                d.clone()
+                let p = d.join(PARTIAL_DIR);
+                std::fs::create_dir_all(&p)?;
+                p
             }
             None => std::env::temp_dir().join(format!("sipkit-listen-{}", std::process::id())),
         };
@@ -143,15 +179,17 @@ impl MsrpSide {
                 accept_types: vec!["*".into()],
                 max_size,
                 store: StoreConfig {
-                    dir,
+                    dir: dir.clone(),
                     ..StoreConfig::default()
                 },
             },
+            partial_dir: dir,
             save_dir,
             names: HashMap::new(),
             peers: HashMap::new(),
             in_flight: HashMap::new(),
             client_tls: None,
+            max_sessions,
         })
     }
 
@@ -159,7 +197,13 @@ impl MsrpSide {
     pub(crate) async fn start(&mut self, offers: Vec<MsrpOffer>, at_ms: f64) -> Vec<ListenEvent> {
         let mut out = Vec::new();
         for o in offers {
-            self.names.insert(o.session.clone(), o.file_name.clone());
+            self.names.insert(
+                o.session.clone(),
+                FileOffer {
+                    name: o.file_name.clone(),
+                    sha1: o.file_sha1.clone(),
+                },
+            );
             if !o.active {
                 continue;
             }
@@ -191,19 +235,52 @@ impl MsrpSide {
 
     /// Sessions whose dialog ended: later requests for them get 481.
     pub(crate) fn end(&mut self, ids: Vec<String>, at_ms: f64) -> Vec<ListenEvent> {
-        ids.into_iter()
-            .map(|id| {
-                self.endpoint.remove_session(&id);
-                self.names.remove(&id);
-                self.peers.remove(&id);
-                event(
-                    at_ms,
-                    "msrp-closed",
-                    json!({"session": id}),
-                    format!("{id} closed (BYE)"),
-                )
-            })
-            .collect()
+        let mut out = Vec::new();
+        for id in ids {
+            self.endpoint.remove_session(&id);
+            self.names.remove(&id);
+            self.peers.remove(&id);
+            let mut gone: Vec<(String, String)> = self
+                .in_flight
+                .keys()
+                .filter(|(s, _)| *s == id)
+                .cloned()
+                .collect();
+            gone.sort();
+            for key in gone {
+                if let Some((received, total)) = self.in_flight.remove(&key) {
+                    self.drop_partial(&key);
+                    out.push(incomplete(
+                        at_ms,
+                        &key,
+                        received,
+                        total,
+                        "session ended (BYE)",
+                    ));
+                }
+            }
+            out.push(event(
+                at_ms,
+                "msrp-closed",
+                json!({"session": id}),
+                format!("{id} closed (BYE)"),
+            ));
+        }
+        out
+    }
+
+    /// The bytes of a message that will not complete. The endpoint names its spill files
+    /// `SESSION-MESSAGEID` (the receiver's `new_store`); most never reached the disk.
+    fn drop_partial(&self, (session, message_id): &(String, String)) {
+        let name = format!("{session}-{message_id}");
+        if sanitize(&name) == name {
+            let _ = std::fs::remove_file(self.partial_dir.join(name));
+        }
+    }
+
+    /// Remove the spill directory if nothing is left in it.
+    pub(crate) fn cleanup(&self) {
+        let _ = std::fs::remove_dir(&self.partial_dir);
     }
 
     fn error(&self, at_ms: f64, peer: Option<SocketAddr>, message: &str) -> ListenEvent {
@@ -226,6 +303,7 @@ impl MsrpSide {
             .collect();
         for key in gone {
             if let Some((received, total)) = self.in_flight.remove(&key) {
+                self.drop_partial(&key);
                 out.push(incomplete(
                     at_ms,
                     &key,
@@ -242,7 +320,10 @@ impl MsrpSide {
         let mut keys: Vec<_> = self.in_flight.drain().collect();
         keys.sort();
         keys.into_iter()
-            .map(|(key, (received, total))| incomplete(at_ms, &key, received, total, "stopped"))
+            .map(|(key, (received, total))| {
+                self.drop_partial(&key);
+                incomplete(at_ms, &key, received, total, "stopped")
+            })
             .collect()
     }
 
@@ -340,17 +421,21 @@ impl MsrpSide {
 
     /// A whole message: kept in --save-dir or dropped, reported either way.
     fn message(&mut self, m: ReceivedMessage, at_ms: f64) -> ListenEvent {
-        let file_name = self.names.get(&m.session_id).cloned().flatten();
+        let offer = self.names.get(&m.session_id).cloned().unwrap_or_default();
+        let file_name = offer.name.clone();
         let keep = self
             .save_dir
-            .as_ref()
+            .clone()
             .filter(|_| file_name.is_some() || !matches!(m.content, Delivered::Text(_)));
-        let mut saved = None;
+        let mut outcome = None;
         let mut save_error = None;
-        if let Some(dir) = keep {
+        if let Some(dir) = &keep {
             let name = sanitize(file_name.as_deref().unwrap_or(&m.message_id));
-            match save(dir, &name, &m) {
-                Ok(p) => saved = Some(p),
+            let tmp = self
+                .partial_dir
+                .join(format!("{}-{}.content", m.session_id, m.message_id));
+            match save(dir, &tmp, &name, &m, offer.sha1.as_deref()) {
+                Ok(o) => outcome = Some(o),
                 Err(e) => {
                     save_error = Some(format!("cannot save {name} in {}: {e}", dir.display()))
                 }
@@ -369,20 +454,7 @@ impl MsrpSide {
             "size": m.size,
             "sha256": m.sha256,
         });
-        if let Value::Object(o) = &mut fields {
-            if let Some(t) = text {
-                o.insert("text".into(), t.into());
-            }
-            if let Some(n) = &file_name {
-                o.insert("file_name".into(), n.as_str().into());
-            }
-            if let Some(p) = &saved {
-                o.insert("path".into(), p.display().to_string().into());
-            }
-            if let Some(e) = &save_error {
-                o.insert("save_error".into(), e.as_str().into());
-            }
-        }
+        let mut kind = "msrp-message";
         let mut line = format!(
             "{} {} {} {} bytes sha256 {}",
             m.session_id, m.message_id, m.content_type, m.size, m.sha256
@@ -392,14 +464,54 @@ impl MsrpSide {
         {
             line.push_str(&format!(" {t:?}"));
         }
-        if let Some(p) = &saved {
-            line.push_str(&format!(" saved as {}", p.display()));
+        if let Value::Object(o) = &mut fields {
+            if let Some(t) = text {
+                o.insert("text".into(), t.into());
+            }
+            if let Some(n) = &file_name {
+                o.insert("file_name".into(), n.as_str().into());
+            }
+            if let Some(h) = &offer.sha1 {
+                o.insert("sha1_expected".into(), hex(h).into());
+            }
+            match &outcome {
+                Some(Saved::Kept { path, sha1 }) => {
+                    o.insert("sha1".into(), sha1.as_str().into());
+                    o.insert("path".into(), path.display().to_string().into());
+                    if offer.sha1.is_some() {
+                        line.push_str(" sha1 verified");
+                    }
+                    line.push_str(&format!(" saved as {}", path.display()));
+                }
+                Some(Saved::Mismatch { part, sha1 }) => {
+                    // Reported as its own event: a script waiting for the file must not take
+                    // this for it.
+                    kind = "msrp-hash-mismatch";
+                    o.insert("sha1".into(), sha1.as_str().into());
+                    o.insert("part".into(), part.display().to_string().into());
+                    line = format!(
+                        "{} {} {} bytes: sha1 {} but the offer said {}; kept as {}",
+                        m.session_id,
+                        m.message_id,
+                        m.size,
+                        sha1,
+                        offer.sha1.as_deref().map(hex).unwrap_or_default(),
+                        part.display()
+                    );
+                }
+                None => {}
+            }
+            if let Some(e) = &save_error {
+                o.insert("save_error".into(), e.as_str().into());
+                line.push_str(&format!(" ({e})"));
+            }
         }
-        if let Some(e) = &save_error {
-            line.push_str(&format!(" ({e})"));
-        }
-        event(at_ms, "msrp-message", fields, line)
+        event(at_ms, kind, fields, line)
     }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn incomplete(
@@ -419,37 +531,126 @@ fn incomplete(
     )
 }
 
-/// Move or write the content of `m` to a new file in `dir`.
-fn save(dir: &Path, name: &str, m: &ReceivedMessage) -> std::io::Result<PathBuf> {
-    use std::io::{Seek, SeekFrom, Write};
-    let (path, mut file) = unique(dir, name)?;
-    let r = match &m.content {
-        Delivered::Text(t) => file.write_all(t.as_bytes()),
-        Delivered::Bytes(b) => file.write_all(b),
-        Delivered::File(src) if m.body_offset == 0 => {
-            drop(file);
-            // Same directory, so normally a rename; a copy when it is not possible.
-            std::fs::rename(src, &path).or_else(|_| {
-                std::fs::copy(src, &path)?;
-                std::fs::remove_file(src)
-            })
-        }
+/// What became of a file.
+#[derive(Debug, PartialEq, Eq)]
+enum Saved {
+    /// Under its own (sanitized, unique) name.
+    Kept { path: PathBuf, sha1: String },
+    /// The SHA-1 differs from the offer's: kept as `NAME.part`, never under the real name.
+    Mismatch { part: PathBuf, sha1: String },
+}
+
+/// Put the content of `m` in a file of its own (`tmp`, unless the endpoint's spill file holds
+/// exactly the content), hash it with SHA-1, and link it into `dir` as `name` when the hash
+/// matches `expected` (RFC 5547 §5 `hash:sha-1`).
+fn save(
+    dir: &Path,
+    tmp: &Path,
+    name: &str,
+    m: &ReceivedMessage,
+    expected: Option<&[u8]>,
+) -> std::io::Result<Saved> {
+    use sha1::{Digest, Sha1};
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let mut h = Sha1::new();
+    let content: PathBuf = match &m.content {
+        Delivered::Text(t) => write_new(tmp, t.as_bytes(), &mut h)?,
+        Delivered::Bytes(b) => write_new(tmp, b, &mut h)?,
         Delivered::File(src) => {
-            // message/cpim: only the inner content is the file.
             let mut f = std::fs::File::open(src)?;
-            f.seek(SeekFrom::Start(m.body_offset))?;
-            let r = std::io::copy(&mut f, &mut file).map(drop);
-            let _ = std::fs::remove_file(src);
-            r
+            let from_start = m.body_offset == 0;
+            let mut out = if from_start {
+                None
+            } else {
+                // message/cpim: only the inner content is the file.
+                f.seek(SeekFrom::Start(m.body_offset))?;
+                Some(std::fs::File::create(tmp)?)
+            };
+            let mut buf = vec![0u8; 64 * 1024];
+            let r = loop {
+                match f.read(&mut buf) {
+                    Ok(0) => break Ok(()),
+                    Ok(n) => {
+                        let chunk = buf.get(..n).unwrap_or_default();
+                        h.update(chunk);
+                        if let Some(o) = out.as_mut() {
+                            if let Err(e) = o.write_all(chunk) {
+                                break Err(e);
+                            }
+                        }
+                    }
+                    Err(e) => break Err(e),
+                }
+            };
+            if let Err(e) = r {
+                let _ = std::fs::remove_file(src);
+                let _ = std::fs::remove_file(tmp);
+                return Err(e);
+            }
+            if from_start {
+                src.clone()
+            } else {
+                let _ = std::fs::remove_file(src);
+                tmp.to_path_buf()
+            }
         }
     };
-    match r {
-        Ok(()) => Ok(path),
-        Err(e) => {
-            let _ = std::fs::remove_file(&path);
-            Err(e)
+    let sha1 = hex(&h.finalize());
+    let ok = expected.is_none_or(|e| hex(e) == sha1);
+    let target = if ok {
+        name.to_owned()
+    } else {
+        format!("{name}.part")
+    };
+    let placed = place(dir, &content, &target);
+    let _ = std::fs::remove_file(&content);
+    let path = placed?;
+    Ok(if ok {
+        Saved::Kept { path, sha1 }
+    } else {
+        Saved::Mismatch { part: path, sha1 }
+    })
+}
+
+fn write_new(path: &Path, bytes: &[u8], h: &mut sha1::Sha1) -> std::io::Result<PathBuf> {
+    use sha1::Digest;
+    h.update(bytes);
+    std::fs::write(path, bytes)?;
+    Ok(path.to_path_buf())
+}
+
+/// Give the finished file `src` the name `dir/name`, or `dir/stem-N.ext` for the first N that
+/// does not exist: a hard link fails rather than replace a file, so no existing file is ever
+/// overwritten and the name appears only with the whole content behind it. The caller
+/// removes `src`.
+fn place(dir: &Path, src: &Path, name: &str) -> std::io::Result<PathBuf> {
+    let mut last = None;
+    for candidate in candidates(dir, name) {
+        match std::fs::hard_link(src, &candidate) {
+            Ok(()) => return Ok(candidate),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                last = Some(e);
+                break;
+            }
         }
     }
+    if last.is_some() {
+        // No hard links here (some file systems): reserve the name, then replace the empty
+        // reservation, which is ours, with the content.
+        let (path, file) = unique(dir, name)?;
+        drop(file);
+        if let Err(e) = std::fs::rename(src, &path).or_else(|_| std::fs::copy(src, &path).map(drop))
+        {
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
+        }
+        return Ok(path);
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AlreadyExists,
+        format!("no free name for {name} in {}", dir.display()),
+    ))
 }
 
 #[cfg(test)]

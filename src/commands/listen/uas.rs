@@ -70,6 +70,8 @@ pub(crate) struct UasConfig {
     pub(crate) timers: Timers,
     /// Numbered tags and nonces instead of random ones (SIPKIT_TEST).
     pub(crate) test_mode: bool,
+    /// Server transactions alive at once; new requests beyond get 503 (statelessly).
+    pub(crate) max_transactions: usize,
 }
 
 /// Our side of MSRP answers (RFC 4975 §8.6-§8.7).
@@ -81,6 +83,8 @@ pub(crate) struct MsrpAnswer {
     pub(crate) accept_types: Vec<String>,
     /// Our a=max-size.
     pub(crate) max_size: u64,
+    /// Files can be kept (--save-dir): without it RFC 5547 file offers are declined.
+    pub(crate) save_files: bool,
 }
 
 /// A message to send.
@@ -102,6 +106,8 @@ pub(crate) struct MsrpOffer {
     pub(crate) active: bool,
     /// The RFC 5547 `a=file-selector` name of the offer, for saving the file.
     pub(crate) file_name: Option<String>,
+    /// The file-selector's `hash:sha-1:...` (RFC 5547 §5), checked before the file is kept.
+    pub(crate) file_sha1: Option<Vec<u8>>,
 }
 
 /// The MSRP session layer as the UAS sees it: the run loop implements it over the endpoint,
@@ -110,8 +116,8 @@ pub(crate) trait MsrpSessions {
     /// Whether the endpoint speaks TLS (`TCP/TLS/MSRP`, `msrps:`) rather than TCP.
     fn tls(&self) -> bool;
     /// Announce a session accepting `accept_types` (the intersection put in our answer);
-    /// returns our session id and MSRP URI.
-    fn add(&mut self, accept_types: &[String]) -> (String, String);
+    /// returns our session id and MSRP URI, or `None` when no more sessions are allowed.
+    fn add(&mut self, accept_types: &[String]) -> Option<(String, String)>;
 }
 
 /// No MSRP session layer: MSRP streams are refused (port 0, 488 when nothing else is left).
@@ -121,8 +127,8 @@ impl MsrpSessions for NoMsrp {
     fn tls(&self) -> bool {
         false
     }
-    fn add(&mut self, _: &[String]) -> (String, String) {
-        (String::new(), String::new())
+    fn add(&mut self, _: &[String]) -> Option<(String, String)> {
+        None
     }
 }
 
@@ -176,6 +182,109 @@ pub(crate) struct Uas {
     pub(crate) msrp_ended: Vec<String>,
     /// (Call-ID, our tag) → the MSRP sessions of that dialog.
     msrp_dialogs: HashMap<(String, String), Vec<String>>,
+}
+
+/// A response built from the raw text of a request the parser refused.
+struct Stateless {
+    bytes: Vec<u8>,
+    method: String,
+    call_id: String,
+}
+
+/// RFC 3261 §8.2.6.1: a response copies Via, From, To (with a tag added), Call-ID and CSeq.
+/// Those are found here line by line, without the parser, so a request with one bad header
+/// field can still be told what was wrong. Header lines are copied as received; folded lines
+/// (§7.3.1) are joined. Compact names (§7.3.3) count.
+fn stateless_response(
+    data: &[u8],
+    code: u16,
+    reason: &str,
+    why: &str,
+    tag: &str,
+) -> Option<Stateless> {
+    let head_end = memchr::memmem::find(data, b"\r\n\r\n").unwrap_or(data.len());
+    let head = std::str::from_utf8(data.get(..head_end)?).ok()?;
+    let mut lines = head.split("\r\n");
+    let start = lines.next()?;
+    let mut parts = start.split(' ');
+    let method = parts.next()?;
+    let version = start.rsplit(' ').next()?;
+    if method.is_empty()
+        || !crate::proto::sip::uri::is_token_str(method)
+        || !version.eq_ignore_ascii_case("SIP/2.0")
+        || method.eq_ignore_ascii_case("ACK")
+    {
+        return None;
+    }
+    let mut fields: Vec<(&'static str, String)> = Vec::new();
+    for line in lines {
+        if line.starts_with([' ', '\t']) {
+            if let Some((_, v)) = fields.last_mut() {
+                v.push(' ');
+                v.push_str(line.trim());
+            }
+            continue;
+        }
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let name = match name.trim().to_ascii_lowercase().as_str() {
+            "via" | "v" => "Via",
+            "from" | "f" => "From",
+            "to" | "t" => "To",
+            "call-id" | "i" => "Call-ID",
+            "cseq" => "CSeq",
+            _ => continue,
+        };
+        fields.push((name, value.trim().to_owned()));
+    }
+    let one = |n: &str| {
+        let mut it = fields.iter().filter(|(f, _)| *f == n);
+        match (it.next(), it.next()) {
+            (Some((_, v)), None) if !v.is_empty() => Some(v.clone()),
+            _ => None,
+        }
+    };
+    let (from, to, call_id, cseq) = (one("From")?, one("To")?, one("Call-ID")?, one("CSeq")?);
+    if !fields.iter().any(|(f, v)| *f == "Via" && !v.is_empty()) {
+        return None;
+    }
+    let to = if to.to_ascii_lowercase().contains(";tag=") {
+        to
+    } else {
+        format!("{to};tag={tag}")
+    };
+    // quoted-string (RFC 3261 §25.1): no CR/LF, quotes and backslashes escaped.
+    let text: String = why
+        .chars()
+        .take(200)
+        .flat_map(|c| match c {
+            '"' | '\\' => vec!['\\', c],
+            c if c.is_control() => vec![' '],
+            c => vec![c],
+        })
+        .collect();
+    let mut out = format!("SIP/2.0 {code} {reason}\r\n");
+    for (_, v) in fields.iter().filter(|(f, _)| *f == "Via") {
+        out.push_str(&format!("Via: {v}\r\n"));
+    }
+    out.push_str(&format!(
+        "From: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq}\r\n\
+         Warning: 399 sipkit \"{text}\"\r\n"
+    ));
+    if code == 503 {
+        out.push_str("Retry-After: 5\r\n");
+    }
+    out.push_str(concat!(
+        "Server: sipkit/",
+        env!("CARGO_PKG_VERSION"),
+        "\r\nContent-Length: 0\r\n\r\n"
+    ));
+    Some(Stateless {
+        bytes: out.into_bytes(),
+        method: cseq.rsplit(' ').next().unwrap_or(method).to_owned(),
+        call_id,
+    })
 }
 
 fn ms(d: Duration) -> f64 {
@@ -288,18 +397,12 @@ impl Uas {
         let msg = match parse(data, &ParseOptions::datagram()) {
             Ok(Status::Complete(msg, _)) => msg,
             Ok(Status::Partial) => {
-                self.error(Some(&flow), "an incomplete SIP message".into(), now);
+                self.malformed(data, &flow, "incomplete message".into(), now);
                 return;
             }
             Err(e) => {
-                self.error(
-                    Some(&flow),
-                    format!(
-                        "unparsable SIP message: {} at byte {} ({})",
-                        e.message, e.offset, e.rfc
-                    ),
-                    now,
-                );
+                let why = format!("{} at byte {} ({})", e.message, e.offset, e.rfc);
+                self.malformed(data, &flow, why, now);
                 return;
             }
         };
@@ -321,14 +424,44 @@ impl Uas {
             }));
             return;
         }
+        // RFC 3261 §8.1.1: these five (and Max-Forwards, not checked: we forward nothing) are
+        // what every request must carry well-formed; the transaction layer only needs some.
+        let checked = msg
+            .top_via()
+            .and(msg.from_addr())
+            .and(msg.to_addr())
+            .and(msg.call_id().map(drop))
+            .and_then(|()| msg.cseq());
+        let problem = match checked {
+            Err(e) => Some(format!("{} ({})", e.message, e.rfc)),
+            Ok(c) if Some(c.method) != msg.method() => Some(format!(
+                "CSeq method {} differs from the request method (RFC 3261 §8.1.1.5)",
+                c.method
+            )),
+            Ok(_) => None,
+        };
+        if let Some(why) = problem {
+            self.malformed(data, &flow, why, now);
+            return;
+        }
+        if self.txs.len() >= self.cfg.max_transactions {
+            // Overload: answering statelessly keeps memory flat; the peer retries later.
+            self.stateless(
+                data,
+                &flow,
+                (503, "Service Unavailable"),
+                &format!(
+                    "{} transactions in progress (--max-transactions)",
+                    self.txs.len()
+                ),
+                now,
+            );
+            return;
+        }
         let action = match self.txs.on_request(&msg, flow.proto.reliable(), flow, now) {
             Ok(a) => a,
             Err(e) => {
-                self.error(
-                    Some(&flow),
-                    format!("request dropped: {} ({})", e.message, e.rfc),
-                    now,
-                );
+                self.malformed(data, &flow, format!("{} ({})", e.message, e.rfc), now);
                 return;
             }
         };
@@ -403,6 +536,55 @@ impl Uas {
                 self.on_new(id, &msg, data, flow, now, msrp);
             }
         }
+    }
+
+    /// A message that cannot be handled: logged, and answered 400 when it is a request whose
+    /// Via, From, To, Call-ID and CSeq can be copied into a response.
+    fn malformed(&mut self, data: &[u8], flow: &Flow, why: String, now: Instant) {
+        let answered = self.stateless(data, flow, (400, "Bad Request"), &why, now);
+        let what = if answered { "answered 400" } else { "dropped" };
+        self.error(
+            Some(flow),
+            format!("malformed SIP message {what}: {why}"),
+            now,
+        );
+    }
+
+    /// Answer `data` outside any transaction, with a Warning saying why (RFC 3261 §20.43, code
+    /// 399); false when it cannot be addressed (not a request, an ACK, header fields missing).
+    fn stateless(
+        &mut self,
+        data: &[u8],
+        flow: &Flow,
+        (code, reason): (u16, &str),
+        why: &str,
+        now: Instant,
+    ) -> bool {
+        let tag = self.fresh("t");
+        let Some(r) = stateless_response(data, code, reason, why, &tag) else {
+            return false;
+        };
+        self.summary.responses += 1;
+        *self.summary.statuses.entry(code).or_default() += 1;
+        let at = self.at(now);
+        self.events.push(ListenEvent::Response(ResponseRecord {
+            at_ms: at,
+            direction: "sent",
+            route: route(flow),
+            status: code,
+            reason: reason.to_owned(),
+            method: r.method,
+            call_id: r.call_id,
+            message: self
+                .cfg
+                .full
+                .then(|| String::from_utf8_lossy(&r.bytes).into_owned()),
+        }));
+        self.out.push(Outgoing {
+            flow: *flow,
+            bytes: r.bytes,
+        });
+        true
     }
 
     fn report_request(&mut self, msg: &Message<'_>, data: &[u8], flow: &Flow, now: Instant) {
@@ -694,8 +876,8 @@ impl Uas {
         let offers_before = self.msrp_offers.len();
         let sdp = match self.sdp_answer(msg, flow, msrp) {
             Ok(sdp) => sdp,
-            Err(why) => {
-                let extra = vec![("Warning".to_owned(), format!("304 sipkit \"{why}\""))];
+            Err((warn, why)) => {
+                let extra = vec![("Warning".to_owned(), format!("{warn} sipkit \"{why}\""))];
                 self.respond(
                     id,
                     msg,
@@ -761,7 +943,7 @@ impl Uas {
         msg: &Message<'_>,
         flow: &Flow,
         msrp: &mut dyn MsrpSessions,
-    ) -> Result<String, String> {
+    ) -> Result<String, (u16, String)> {
         let address = flow.local.ip().to_string();
         let session_id = if self.cfg.test_mode {
             1
@@ -785,8 +967,8 @@ impl Uas {
                 ))
                 .build());
         }
-        let offer =
-            sdp::parse(msg.body).map_err(|e| format!("unusable SDP offer: {}", e.message))?;
+        let offer = sdp::parse(msg.body)
+            .map_err(|e| (399, format!("unusable SDP offer: {}", e.message)))?;
         let mut cfg = AnswerConfig {
             username: "sipkit".to_owned(),
             session_id,
@@ -808,6 +990,15 @@ impl Uas {
         };
         let msrp_offer = offer.media.iter().find(|m| m.is_msrp() && m.port != 0);
         let usable = msrp_offer.filter(|m| m.proto.eq_ignore_ascii_case(proto));
+        // RFC 5547 §8: a file offer is declined by refusing its stream. Without --save-dir
+        // there is nowhere to keep the file, and saying so beats a transfer thrown away.
+        let file_offer = usable.is_some_and(|m| m.file_selector().is_some());
+        if file_offer && self.cfg.msrp.as_ref().is_some_and(|a| !a.save_files) {
+            return Err((
+                399,
+                "file transfer (a=file-selector) needs listen --save-dir".to_owned(),
+            ));
+        }
         let mut session = None;
         if let (Some(ours), Some(m)) = (self.cfg.msrp.clone(), usable) {
             cfg.msrp_port = ours.port;
@@ -828,21 +1019,33 @@ impl Uas {
             });
             match drafted {
                 Some((types, active)) => {
-                    let (id, uri) = msrp.add(&types);
+                    let Some((id, uri)) = msrp.add(&types) else {
+                        return Err((
+                            399,
+                            "too many MSRP sessions (--max-msrp-sessions)".to_owned(),
+                        ));
+                    };
                     cfg.msrp_path = uri;
                     let remote_path = match m.path() {
                         Some(Ok(p)) => p.iter().map(|s| (*s).to_owned()).collect(),
                         _ => Vec::new(),
                     };
-                    let file_name = match m.file_selector() {
-                        Some(Ok(fs)) => fs.name.and_then(|n| n.decoded()).map(|n| n.into_owned()),
-                        _ => None,
+                    let (file_name, file_sha1) = match m.file_selector() {
+                        Some(Ok(fs)) => (
+                            fs.name.and_then(|n| n.decoded()).map(|n| n.into_owned()),
+                            fs.hashes
+                                .into_iter()
+                                .find(|h| h.algorithm.eq_ignore_ascii_case("sha-1"))
+                                .map(|h| h.bytes),
+                        ),
+                        _ => (None, None),
                     };
                     session = Some(MsrpOffer {
                         session: id,
                         remote_path,
                         active,
                         file_name,
+                        file_sha1,
                     });
                 }
                 None => cfg.msrp_path.clear(),
@@ -854,11 +1057,11 @@ impl Uas {
             .unwrap_or(false);
         if !accepted {
             return Err(if msrp_offer.is_some() && self.cfg.msrp.is_none() {
-                "MSRP is not available".to_owned()
+                (304, "MSRP is not available".to_owned())
             } else if msrp_offer.is_some() && usable.is_none() {
-                format!("only {proto} is available for MSRP")
+                (304, format!("only {proto} is available for MSRP"))
             } else {
-                "no offered media stream is supported".to_owned()
+                (304, "no offered media stream is supported".to_owned())
             });
         }
         self.msrp_offers.extend(session);
@@ -1226,6 +1429,7 @@ mod tests {
             msrp: None,
             timers: Timers::default(),
             test_mode: true,
+            max_transactions: 1000,
         }
     }
 
@@ -1378,11 +1582,11 @@ mod tests {
         fn tls(&self) -> bool {
             self.tls
         }
-        fn add(&mut self, accept_types: &[String]) -> (String, String) {
+        fn add(&mut self, accept_types: &[String]) -> Option<(String, String)> {
             self.added.push(accept_types.to_vec());
             let id = format!("sess{}", self.added.len());
             let uri = format!("msrp://127.0.0.1:2855/{id};tcp");
-            (id, uri)
+            Some((id, uri))
         }
     }
 
@@ -1394,6 +1598,7 @@ mod tests {
             port: 2855,
             accept_types: vec!["text/plain".into(), "image/*".into()],
             max_size: 4096,
+            save_files: true,
         });
         let mut uas = Uas::new(c, t0);
         let mut msrp = FakeMsrp::default();
@@ -1435,6 +1640,7 @@ mod tests {
                 remote_path: vec!["msrp://127.0.0.1:7654/abc;tcp".into()],
                 active: true,
                 file_name: Some("a b.png".into()),
+                file_sha1: None,
             }]
         );
         let tag = text
@@ -1551,5 +1757,56 @@ mod tests {
         uas.on_message(&query, flow(), t0 + Duration::from_secs(3));
         let ok = String::from_utf8_lossy(&uas.out[1].bytes).into_owned();
         assert!(!ok.contains("Contact:"), "expired: {ok}");
+    }
+}
+
+#[cfg(test)]
+mod stateless_tests {
+    use super::*;
+
+    #[test]
+    fn a_request_with_a_bad_cseq_is_answered_400_with_a_warning() {
+        let req =
+            b"OPTIONS sip:x SIP/2.0\r\nv: SIP/2.0/UDP h;branch=z9hG4bK1\r\nVia: SIP/2.0/TCP g\r\n\
+                    f: <sip:a@x>;tag=1\r\nTo: <sip:x>\r\ni: c1\r\nCSeq: abc\r\n\r\n";
+        let r = stateless_response(req, 400, "Bad Request", "bad \"CSeq\"\r\n", "t9")
+            .expect("answerable");
+        assert_eq!(
+            String::from_utf8(r.bytes).expect("utf8"),
+            concat!(
+                "SIP/2.0 400 Bad Request\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n",
+                "Via: SIP/2.0/TCP g\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:x>;tag=t9\r\n",
+                "Call-ID: c1\r\nCSeq: abc\r\nWarning: 399 sipkit \"bad \\\"CSeq\\\"  \"\r\n",
+                "Server: sipkit/",
+                env!("CARGO_PKG_VERSION"),
+                "\r\nContent-Length: 0\r\n\r\n"
+            )
+        );
+        assert_eq!(r.call_id, "c1");
+    }
+
+    #[test]
+    fn unaddressable_messages_are_not_answered() {
+        let ok = "OPTIONS sip:x SIP/2.0\r\nVia: v\r\nFrom: f\r\nTo: t\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n";
+        assert!(stateless_response(ok.as_bytes(), 400, "Bad Request", "x", "t").is_some());
+        for bad in [
+            ok.replace("Via: v\r\n", ""),
+            ok.replace("Call-ID: c\r\n", ""),
+            ok.replace(
+                "CSeq: 1 OPTIONS\r\n",
+                "CSeq: 1 OPTIONS\r\nCSeq: 2 OPTIONS\r\n",
+            ),
+            ok.replace("OPTIONS sip:x SIP/2.0", "ACK sip:x SIP/2.0"),
+            ok.replace("OPTIONS sip:x SIP/2.0", "SIP/2.0 200 OK"),
+            "\u{0}\u{1}garbage".to_owned(),
+            String::new(),
+        ] {
+            assert!(
+                stateless_response(bad.as_bytes(), 400, "Bad Request", "x", "t").is_none(),
+                "{bad:?}"
+            );
+        }
+        // Bytes that are not UTF-8 in the head: not answered, never a panic.
+        assert!(stateless_response(b"OPTIONS \xff SIP/2.0\r\n\r\n", 400, "B", "x", "t").is_none());
     }
 }
