@@ -37,7 +37,12 @@ fn tshark_decodes_an_invite_transfer_without_errors_issue_6() {
         .expect("a free port")
         .port();
     let msrp = format!("127.0.0.1:{port}");
+    // listen declines file offers unless it may keep them (issue 5).
+    let saved = dir.path().join("saved");
+    std::fs::create_dir(&saved).expect("a save directory");
     let mut l = Listen::start(&[
+        "--save-dir",
+        saved.to_str().expect("utf-8"),
         "--udp",
         "127.0.0.1:0",
         "--msrp",
