@@ -4,6 +4,7 @@
 #
 #   bench/invite.sh                  # 1 GiB
 #   SIZE_MIB=256 bench/invite.sh
+#   SIPKIT=/tmp/sipkit-old bench/invite.sh   # an already built binary (no cargo build)
 #
 # MSRP: listen (UDP for SIP, MSRP on a free TCP port, content hashed with SHA-256 and dropped,
 # no --save-dir) and invite --file (SHA-1 of the file for a=file-selector first, then the
@@ -22,8 +23,12 @@ out=target/bench-invite
 mkdir -p "$out"
 file=$out/payload.bin
 
-cargo build --release --bin sipkit >&2
-sipkit=$PWD/target/release/sipkit
+if [ -n "${SIPKIT:-}" ]; then
+    sipkit=$SIPKIT
+else
+    cargo build --release --bin sipkit >&2
+    sipkit=$PWD/target/release/sipkit
+fi
 
 if [ ! -f "$file" ] || [ "$(stat -c %s "$file")" -ne $((size_mib * 1048576)) ]; then
     head -c $((size_mib * 1048576)) /dev/urandom >"$file"

@@ -26,6 +26,9 @@ use crate::proto::msrp::{
 };
 use crate::transport::{ClientTls, ServerTls, TransportError};
 
+/// Bytes asked of the socket per read: a few chunks at once when the sender keeps a window full.
+const READ_SIZE: usize = 256 * 1024;
+
 /// Per-connection bounds against hostile or broken peers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReceiverLimits {
@@ -524,11 +527,14 @@ impl Conn {
         let mut framer = Framer::new(FramerOptions {
             max_head: limits.max_head,
         });
-        let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+        let mut buf: Vec<u8> = Vec::with_capacity(READ_SIZE);
+        // Bytes of `buf` already decoded: the buffer is compacted once per read, not moved
+        // after every frame.
+        let mut pos = 0usize;
         let mut cur = Current::Idle;
         loop {
             loop {
-                let step = match framer.decode(&buf) {
+                let step = match framer.decode(buf.get(pos..).unwrap_or_default()) {
                     Err(error) => {
                         return Err(MsrpError::Framing {
                             peer: self.peer,
@@ -542,27 +548,31 @@ impl Conn {
                 };
                 match step {
                     Step::Head(owned, n) => {
-                        buf.drain(..n);
+                        pos += n;
                         cur = self.on_head(owned).await?;
                     }
                     Step::Body(n) => {
-                        self.on_body(&mut cur, buf.get(..n).unwrap_or_default())
-                            .await?;
-                        buf.drain(..n);
+                        let body = buf.get(pos..pos.saturating_add(n)).unwrap_or_default();
+                        self.on_body(&mut cur, body).await?;
+                        pos += n;
                     }
                     Step::End(flag, n) => {
-                        buf.drain(..n);
+                        pos += n;
                         let c = std::mem::replace(&mut cur, Current::Idle);
                         self.on_end(c, flag).await?;
                     }
                 }
             }
+            buf.drain(..pos.min(buf.len()));
+            pos = 0;
             let during = if framer.at_message_boundary() && buf.is_empty() {
                 "between messages"
             } else {
                 "in the middle of a message"
             };
-            if !wire::read_more(rd, &mut buf, self.peer, limits.idle, during).await? {
+            if !wire::read_more_up_to(rd, &mut buf, READ_SIZE, self.peer, limits.idle, during)
+                .await?
+            {
                 if framer.at_message_boundary() && buf.is_empty() {
                     return Ok(());
                 }

@@ -25,13 +25,22 @@ use crate::transport::{ClientTls, ServerTls};
 /// interrupted (RFC 4975 §7.1.1).
 const INTERRUPTIBLE: usize = 2048;
 
+/// Chunks in flight at the start of a send, before the peer accepted any; see
+/// [`SenderConfig::window`].
+const INITIAL_WINDOW: usize = 8;
+
+/// Bytes read from the source at once (see [`MsrpSender::send`]).
+const READ_AHEAD: usize = 1 << 20;
+
 /// How the sender behaves.
 #[derive(Debug, Clone)]
 pub struct SenderConfig {
     /// Body bytes per SEND chunk (64 KiB by default: few heads, responses and syscalls per
     /// megabyte, small enough to interrupt quickly).
     pub chunk_size: usize,
-    /// Chunks sent before waiting for the oldest response.
+    /// Most chunks sent before waiting for the oldest response. A send starts with at most
+    /// 8 chunks and widens by one per chunk answered 2xx, so a peer that refuses the
+    /// first chunk (413, 415...) sees only a few more.
     pub window: usize,
     /// Ask for a Success-Report and wait for it (RFC 4975 §7.1.1: `Success-Report: yes`).
     pub success_report: bool,
@@ -45,7 +54,7 @@ impl Default for SenderConfig {
     fn default() -> Self {
         SenderConfig {
             chunk_size: 64 * 1024,
-            window: 8,
+            window: 32,
             success_report: true,
             failure_report: ReportValue::Yes,
             timeout: Duration::from_secs(30),
@@ -350,7 +359,12 @@ impl MsrpSender {
             None => (Vec::new(), msg.content_type.clone()),
         };
         let declared = msg.size.map(|s| s.saturating_add(prefix.len() as u64));
-        let mut reader = std::io::Cursor::new(prefix).chain(msg.reader);
+        // Large reads: a file from tokio::fs costs one blocking-pool round trip per read, so
+        // one per 1 MiB instead of one per chunk.
+        let mut reader = tokio::io::BufReader::with_capacity(
+            READ_AHEAD,
+            std::io::Cursor::new(prefix).chain(msg.reader),
+        );
         let message_id = self.ids.next_id().as_str().to_owned();
         let chunk_size = self.config.chunk_size.max(1);
         let began = Instant::now();
@@ -358,6 +372,7 @@ impl MsrpSender {
             message_id: message_id.clone(),
             sent: HashMap::new(),
             acked: 0,
+            acked_chunks: 0,
             total: declared,
             reported: IntervalSet::default(),
             began,
@@ -529,7 +544,12 @@ impl MsrpSender {
             }
             return Ok(false);
         }
-        while st.sent.len() >= self.config.window.max(1) {
+        let window = self
+            .config
+            .window
+            .min(INITIAL_WINDOW.saturating_add(st.acked_chunks))
+            .max(1);
+        while st.sent.len() >= window {
             let d = Instant::now() + self.config.timeout;
             let h = self.next_incoming(d, "response to a chunk").await?;
             self.handle(st, h, on_event).await?;
@@ -560,6 +580,7 @@ impl MsrpSender {
                     });
                 }
                 st.acked += sent.len;
+                st.acked_chunks += 1;
                 on_event(SendEvent::ChunkAcked {
                     message_id: sent.message_id,
                     bytes: st.acked,
@@ -604,6 +625,8 @@ struct SendState {
     message_id: String,
     sent: HashMap<String, Sent>,
     acked: u64,
+    /// Chunks answered 2xx: widens the window (see [`SenderConfig::window`]).
+    acked_chunks: usize,
     total: Option<u64>,
     reported: IntervalSet,
     began: Instant,

@@ -246,8 +246,20 @@ pub(crate) async fn read_more<R: tokio::io::AsyncRead + Unpin>(
     idle: Duration,
     during: &str,
 ) -> Result<bool, MsrpError> {
-    buf.reserve(64 * 1024);
-    let mut limited = (&mut *r).take(64 * 1024);
+    read_more_up_to(r, buf, 64 * 1024, peer, idle, during).await
+}
+
+/// [`read_more`] with up to `max` bytes per read.
+pub(crate) async fn read_more_up_to<R: tokio::io::AsyncRead + Unpin>(
+    r: &mut R,
+    buf: &mut Vec<u8>,
+    max: usize,
+    peer: SocketAddr,
+    idle: Duration,
+    during: &str,
+) -> Result<bool, MsrpError> {
+    buf.reserve(max);
+    let mut limited = (&mut *r).take(max as u64);
     match tokio::time::timeout(idle, limited.read_buf(buf)).await {
         Ok(Ok(0)) => Ok(false),
         Ok(Ok(_)) => Ok(true),
