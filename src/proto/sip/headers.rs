@@ -36,9 +36,13 @@ impl<'a> Cur<'a> {
         self.bytes().get(self.pos).copied()
     }
     pub(crate) fn skip_lws(&mut self) {
-        while self.peek().is_some_and(is_lws) {
-            self.pos += 1;
+        // A local index, stored once: `self.pos += 1` per byte was a store per byte.
+        let b = self.bytes();
+        let mut i = self.pos;
+        while i < b.len() && is_lws(b[i]) {
+            i += 1;
         }
+        self.pos = i;
     }
     fn eat(&mut self, b: u8) -> bool {
         if self.peek() == Some(b) {
@@ -49,11 +53,13 @@ impl<'a> Cur<'a> {
         }
     }
     fn take_while(&mut self, f: impl Fn(u8) -> bool) -> &'a str {
-        let start = self.pos;
-        while self.peek().is_some_and(&f) {
-            self.pos += 1;
+        let (b, start) = (self.bytes(), self.pos);
+        let mut i = start;
+        while i < b.len() && f(b[i]) {
+            i += 1;
         }
-        &self.s[start..self.pos]
+        self.pos = i;
+        &self.s[start..i]
     }
     fn token(&mut self) -> &'a str {
         self.take_while(is_token)
@@ -84,17 +90,18 @@ impl<'a> Cur<'a> {
         }
         let start = self.pos;
         let b = self.bytes();
-        while self.pos < b.len() {
-            match b[self.pos] {
-                b'\\' => self.pos += 2,
+        let mut i = start;
+        while i < b.len() {
+            match b[i] {
+                b'\\' => i += 2,
                 b'"' => {
-                    let inner = &self.s[start..self.pos];
-                    self.pos += 1;
-                    return Ok(inner);
+                    self.pos = i + 1;
+                    return Ok(&self.s[start..i]);
                 }
-                _ => self.pos += 1,
+                _ => i += 1,
             }
         }
+        self.pos = i;
         Err(ParseError::new(
             "sip.quoted-string.unterminated",
             format!("unterminated quoted string in {what}"),
@@ -129,8 +136,20 @@ pub fn unquote(s: &str) -> Cow<'_, str> {
 
 /// `gen-value = token / host / quoted-string`: token characters plus `:` `[` `]` for hosts.
 fn is_gen_value(b: u8) -> bool {
-    is_token(b) || matches!(b, b':' | b'[' | b']')
+    GEN_VALUE[usize::from(b)]
 }
+
+/// [`is_gen_value`] as a table: parameter values are scanned a byte at a time.
+static GEN_VALUE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = is_token(b) || matches!(b, b':' | b'[' | b']');
+        i += 1;
+    }
+    t
+};
 
 /// Parse `*( SEMI generic-param )` strictly from the cursor to the end of the value and return
 /// the raw parameter text (without the first `;`).

@@ -298,11 +298,16 @@ struct Text<'a> {
     buf: &'a [u8],
     /// Where `s` starts in `buf`.
     start: usize,
+    /// Where the window was asked to end; `s` is shorter when it met a byte that is not UTF-8.
+    want: usize,
     /// `buf[start..start + s.len()]`, known to be UTF-8.
     s: &'a str,
 }
 
-/// Bytes validated per window: typical heads fit in one; a body beyond it is not paid for.
+/// Bytes validated by the first window: a typical head fits, and most of a body after it is not
+/// paid for. The window at 0 doubles when the head runs past it.
+const TEXT_FIRST: usize = 512;
+/// Bytes validated by a window opened after a byte that is not UTF-8.
 const TEXT_WINDOW: usize = 2048;
 
 impl<'a> Text<'a> {
@@ -310,9 +315,10 @@ impl<'a> Text<'a> {
         let mut t = Text {
             buf,
             start: 0,
+            want: 0,
             s: "",
         };
-        t.validate_from(0, 0);
+        t.validate(0, buf.len().min(TEXT_FIRST));
         t
     }
 
@@ -324,18 +330,29 @@ impl<'a> Text<'a> {
             return Some(s);
         }
         self.validate_from(a, b);
-        self.s.get(..b.saturating_sub(a))
+        let (ra, rb) = (a.wrapping_sub(self.start), b.wrapping_sub(self.start));
+        self.s.get(ra..rb)
     }
 
-    /// Start a new window at `a` reaching at least to `b`; it ends early at the first byte
-    /// that is not UTF-8.
+    /// Open a window reaching at least to `b`: the window at 0 grows (doubling) while all of it
+    /// is UTF-8, so the head stays one `str`; otherwise a new window starts at `a`. A window
+    /// ends early at the first byte that is not UTF-8.
     #[cold]
     fn validate_from(&mut self, a: usize, b: usize) {
-        let end = self.buf.len().min(b.max(a.saturating_add(TEXT_WINDOW)));
+        if self.start == 0 && self.s.len() == self.want {
+            let end = b.max(self.want.saturating_mul(2)).max(TEXT_FIRST);
+            self.validate(0, self.buf.len().min(end));
+        } else {
+            self.validate(a, self.buf.len().min(b.max(a.saturating_add(TEXT_WINDOW))));
+        }
+    }
+
+    fn validate(&mut self, a: usize, end: usize) {
         let Some(bytes) = self.buf.get(a..end) else {
             return;
         };
         self.start = a;
+        self.want = end;
         self.s = match std::str::from_utf8(bytes) {
             Ok(s) => s,
             Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default(),
@@ -551,7 +568,7 @@ fn parse_request_line<'a>(
         return Err(ParseError::new(code, msg, pos + at, 1, RFC_REQLINE));
     }
     check_version(ver, pos + ver_start)?;
-    if let Some(i) = uri_b.iter().position(|&b| b < 0x21 || b == 0x7f) {
+    if let Some(i) = crate::proto::scan::find_ctl_or_space(uri_b) {
         return Err(ParseError::new(
             "sip.request-uri.char",
             format!(
@@ -997,6 +1014,44 @@ v=0\n";
             m.header(HeaderName::CSeq).map(|h| h.value),
             Some(&b"314159 INVITE"[..])
         );
+    }
+
+    #[test]
+    fn heads_longer_than_the_first_text_window() {
+        // The window at 0 must grow to cover the head (one `str` for typed access), and a
+        // byte that is not UTF-8 past the first window must still be found.
+        let mut m = b"OPTIONS sip:a@b.example SIP/2.0\r\n".to_vec();
+        for i in 0..40 {
+            m.extend_from_slice(format!("X-Pad-{i}: {}\r\n", "v".repeat(30)).as_bytes());
+        }
+        m.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+        assert!(m.len() > 2 * TEXT_FIRST);
+        let opts = ParseOptions {
+            max_headers: 64,
+            ..ParseOptions::default()
+        };
+        {
+            let Ok(Status::Complete(msg, n)) = parse(&m, &opts) else {
+                panic!("complete")
+            };
+            assert_eq!(n, m.len());
+            assert_eq!(msg.head_str().map(str::len), Some(m.len()));
+            assert_eq!(msg.headers[39].name, "X-Pad-39");
+            assert_eq!(msg.headers[39].value_str(&msg), Ok("v".repeat(30).as_str()));
+        }
+
+        let at = m.len() - 30;
+        m[at] = 0xff;
+        let Ok(Status::Complete(msg, _)) = parse(&m, &opts) else {
+            panic!("complete")
+        };
+        assert_eq!(msg.head_str(), None);
+        let bad = msg
+            .headers
+            .iter()
+            .find(|h| h.value.contains(&0xff))
+            .expect("bad header");
+        assert_eq!(bad.value_str(&msg).map_err(|e| e.offset), Err(at));
     }
 
     #[test]

@@ -558,6 +558,13 @@ static HOST_CHAR: [u8; 256] = {
 /// `Ipv4Addr`'s parser (each part at most 255, no leading zero), without its generic
 /// machinery; `None` for anything that parser would reject.
 fn ipv4(s: &[u8]) -> Option<Ipv4Addr> {
+    let (addr, len) = ipv4_prefix(s)?;
+    (len == s.len()).then_some(addr)
+}
+
+/// [`ipv4`] for an address at the start of `s` followed by anything: the address and its
+/// length, `None` where [`ipv4`] would refuse the digits and dots read so far.
+fn ipv4_prefix(s: &[u8]) -> Option<(Ipv4Addr, usize)> {
     let mut octets = [0u8; 4];
     let mut i = 0;
     for (n, octet) in octets.iter_mut().enumerate() {
@@ -584,7 +591,7 @@ fn ipv4(s: &[u8]) -> Option<Ipv4Addr> {
         }
         *octet = u8::try_from(v).ok()?;
     }
-    (i == s.len()).then_some(Ipv4Addr::from(octets))
+    Some((Ipv4Addr::from(octets), i))
 }
 
 /// One pass over `hostname [ ":" port ]` or `IPv4address [ ":" port ]` at the start of `s`,
@@ -593,6 +600,16 @@ fn ipv4(s: &[u8]) -> Option<Ipv4Addr> {
 /// (which then reports it).
 pub(crate) fn hostport_fast(s: &str) -> Option<(Host<'_>, &str, Option<u16>, usize)> {
     let b = s.as_bytes();
+    // An address (most Via sent-by and Contact hosts) is read once, not scanned as labels and
+    // then parsed again; the label scan below would stop at the same byte when the next one
+    // cannot continue a label, and anything else goes that way.
+    if b.first().is_some_and(u8::is_ascii_digit)
+        && let Some((addr, n)) = ipv4_prefix(b)
+        && b.get(n)
+            .is_none_or(|&c| HOST_CHAR[usize::from(c)] == 0 && c != b'.')
+    {
+        return port_after(b, Host::V4(addr), &s[..n], n);
+    }
     // hostname = *( domainlabel "." ) toplabel [ "." ]: labels of alphanum and inner `-`,
     // the last one starting with a letter. A table gives each byte's kind in one load.
     let mut kinds = 0u8;
@@ -633,6 +650,17 @@ pub(crate) fn hostport_fast(s: &str) -> Option<(Host<'_>, &str, Option<u16>, usi
     } else {
         return None;
     };
+    port_after(b, host, host_raw, i)
+}
+
+/// `[ ":" port ]` after the host that ends at `b[i]`, completing [`hostport_fast`].
+#[inline]
+fn port_after<'a>(
+    b: &[u8],
+    host: Host<'a>,
+    host_raw: &'a str,
+    i: usize,
+) -> Option<(Host<'a>, &'a str, Option<u16>, usize)> {
     if b.get(i) != Some(&b':') {
         return Some((host, host_raw, None, i));
     }
@@ -990,6 +1018,38 @@ mod tests {
     }
 
     #[test]
+    fn fast_hostport_reads_addresses() {
+        let v4 = |s: &str| Host::V4(s.parse().expect("address"));
+        assert_eq!(
+            hostport_fast("192.0.2.10:5060;branch=z"),
+            Some((v4("192.0.2.10"), "192.0.2.10", Some(5060), 15))
+        );
+        assert_eq!(
+            hostport_fast("10.0.0.1>"),
+            Some((v4("10.0.0.1"), "10.0.0.1", None, 8))
+        );
+        // Not an address after all: the label rules decide.
+        assert_eq!(hostport_fast("1.2.3.4.5"), None);
+        assert_eq!(hostport_fast("1.2.3.4a"), None);
+        assert_eq!(hostport_fast("1.2.3.4."), None);
+        assert_eq!(hostport_fast("1.2.3.04"), None);
+        assert_eq!(hostport_fast("1.2.3.256"), None);
+        assert_eq!(
+            hostport_fast("1.2.3.4-x.example"),
+            Some((
+                Host::Name("1.2.3.4-x.example"),
+                "1.2.3.4-x.example",
+                None,
+                17
+            ))
+        );
+        assert_eq!(
+            hostport_fast("1.2.3.example:7"),
+            Some((Host::Name("1.2.3.example"), "1.2.3.example", Some(7), 15))
+        );
+    }
+
+    #[test]
     fn other_schemes_kept() {
         let u = Uri::parse("http://example.com/a?b", 0).expect("valid");
         assert_eq!(u.scheme, Scheme::Other("http"));
@@ -1007,6 +1067,22 @@ mod tests {
         ) {
             if let Some(fast) = sip_uri_fast(&s) {
                 proptest::prop_assert_eq!(Ok(fast), parse_uri_general(&s, 0));
+            }
+        }
+
+        /// Address-shaped hosts take the address shortcut in `hostport_fast`; it must agree
+        /// with the general parser on where the host ends and what it is.
+        #[test]
+        fn fast_hostport_agrees_on_addresses(
+            s in "[0-9]{1,4}(\\.[0-9]{1,4}){0,4}\\.?(:[0-9]{0,6})?[.a;:\\-]?"
+        ) {
+            if let Some((host, raw, port, n)) = hostport_fast(&s)
+                && n == s.len()
+            {
+                proptest::prop_assert_eq!(
+                    Ok((host, raw, port)),
+                    parse_hostport_general(&s, 0, "URI")
+                );
             }
         }
 
