@@ -342,9 +342,14 @@ impl<'a> Text<'a> {
         if self.start == 0 && self.s.len() == self.want {
             let end = b.max(self.want.saturating_mul(2)).max(TEXT_FIRST);
             self.validate(0, self.buf.len().min(end));
-        } else {
-            self.validate(a, self.buf.len().min(b.max(a.saturating_add(TEXT_WINDOW))));
+            if self.s.len() >= b {
+                return;
+            }
+            // The grown window met a byte that is not UTF-8 before `b`: the head is not one
+            // `str`, so fall through to a window of its own at `a` (found by the fuzzer: a
+            // header name after such a byte came out empty).
         }
+        self.validate(a, self.buf.len().min(b.max(a.saturating_add(TEXT_WINDOW))));
     }
 
     fn validate(&mut self, a: usize, end: usize) {
@@ -1014,6 +1019,25 @@ v=0\n";
             m.header(HeaderName::CSeq).map(|h| h.value),
             Some(&b"314159 INVITE"[..])
         );
+    }
+
+    #[test]
+    fn issue2_names_after_a_non_utf8_byte_past_the_first_window_keep_their_text() {
+        // The first window (512 bytes) is UTF-8; growing it meets a byte that is not, before
+        // the next header name: the name must still be sliced out (it came out empty, and the
+        // serialized message did not parse again).
+        let mut raw = b"OPTIONS sip:a@example.com SIP/2.0\r\nSubject: ".to_vec();
+        raw.extend(std::iter::repeat_n(b'x', 520));
+        raw.extend_from_slice(b"\xab\xab\r\nCall-ID: c@h\r\nContent-Length: 0\r\n\r\n");
+        let (m, _) = parse(&raw, &ParseOptions::default())
+            .expect("parses")
+            .complete()
+            .expect("complete");
+        let names: Vec<&str> = m.headers.iter().map(|h| h.name).collect();
+        assert_eq!(names, ["Subject", "Call-ID", "Content-Length"]);
+        let mut out = Vec::new();
+        crate::proto::sip::build::serialize(&m, &mut out);
+        assert_eq!(out, raw.as_slice());
     }
 
     #[test]
