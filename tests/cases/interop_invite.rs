@@ -64,6 +64,10 @@ fn tshark_decodes_an_invite_transfer_without_errors_issue_6() {
     assert_eq!(l.wait(Duration::from_secs(15)).code(), Some(0));
     let cap = cap.to_str().expect("utf-8");
     let decode = format!("tcp.port=={port},msrp");
+    // tshark's MSRP dissector does not reassemble a message across TCP segments: a segment
+    // holding the start of a SEND but not its end-line is flagged malformed whatever the bytes.
+    // Such frames are excused only when their payload really has no end-line; any other
+    // malformed or erroneous frame fails the test.
     let bad = tshark(&[
         "-n",
         "-r",
@@ -72,10 +76,35 @@ fn tshark_decodes_an_invite_transfer_without_errors_issue_6() {
         &decode,
         "-Y",
         "_ws.malformed || _ws.expert.severity >= \"Error\"",
+        "-T",
+        "fields",
+        "-e",
+        "frame.number",
+        "-e",
+        "tcp.payload",
     ]);
+    let unexcused: Vec<&str> = bad
+        .lines()
+        .filter(|line| {
+            let hex: String = line
+                .split('\t')
+                .nth(1)
+                .unwrap_or_default()
+                .chars()
+                .filter(|c| *c != ':')
+                .collect();
+            let payload: Vec<u8> = (0..hex.len() / 2)
+                .filter_map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
+                .collect();
+            let split_message =
+                payload.starts_with(b"MSRP ") && !payload.windows(9).any(|w| w == b"\r\n-------");
+            !split_message
+        })
+        .collect();
     assert!(
-        bad.trim().is_empty(),
-        "malformed or erroneous frames:\n{bad}"
+        unexcused.is_empty(),
+        "malformed or erroneous frames:\n{}",
+        unexcused.join("\n")
     );
     let fields = tshark(&[
         "-n",
