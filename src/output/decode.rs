@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use anstyle::{AnsiColor, Style};
 use base64::Engine as _;
 
+use super::status_style;
 use crate::capture::{Notice, Timestamp};
 use crate::commands::decode_pcap::{
     CallSummary, Decoded, Dropped, Extracted, FlowCall, Meta, Stats,
@@ -43,14 +44,6 @@ const FAILURE: Style = Style::new()
     .bold()
     .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Red)));
 const WARN: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Yellow)));
-
-fn status_style(code: u16) -> Style {
-    match code {
-        100..=199 => PROVISIONAL,
-        200..=299 => SUCCESS,
-        _ => FAILURE,
-    }
-}
 
 impl DecodePrinter<Box<dyn Write>> {
     /// The printer for this run, writing to standard output. JSON goes straight to a buffered

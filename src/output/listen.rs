@@ -13,6 +13,7 @@ use std::io::{self, Write};
 use anstyle::{AnsiColor, Style};
 use serde::Serialize;
 
+use super::status_style;
 use crate::cli::Format;
 
 /// One address we listen on.
@@ -361,17 +362,6 @@ fn full(out: &mut impl Write, message: Option<&str>) -> io::Result<()> {
         }
     }
     Ok(())
-}
-
-/// 1xx cyan, 2xx green, 3xx yellow, 4xx-6xx red.
-fn status_style(code: u16) -> Style {
-    let color = match code {
-        100..=199 => AnsiColor::Cyan,
-        200..=299 => AnsiColor::Green,
-        300..=399 => AnsiColor::Yellow,
-        _ => AnsiColor::Red,
-    };
-    color.on_default().bold()
 }
 
 /// A printer on standard output: block-buffered (the command flushes), coloured as `--color`

@@ -178,6 +178,18 @@ impl<W: Write> Printer<W> {
     }
 }
 
+/// How a SIP status code is coloured in every subcommand's human output: 1xx cyan, 2xx green,
+/// 3xx yellow, 4xx-6xx red.
+pub(crate) fn status_style(code: u16) -> anstyle::Style {
+    let color = match code {
+        100..=199 => anstyle::AnsiColor::Cyan,
+        200..=299 => anstyle::AnsiColor::Green,
+        300..=399 => anstyle::AnsiColor::Yellow,
+        _ => anstyle::AnsiColor::Red,
+    };
+    color.on_default().bold()
+}
+
 /// Whether to colour `stream`: JSON and GitHub annotations are read by programs and are never
 /// coloured; `--color always|never` wins over the environment; `auto` colours a terminal
 /// unless NO_COLOR is set (CLICOLOR_FORCE forces colour).

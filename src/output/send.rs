@@ -12,6 +12,7 @@ use std::time::Duration;
 use anstyle::{AnsiColor, Style};
 use serde::Serialize;
 
+use super::status_style;
 use crate::cli::Format;
 use crate::transport::{Destination, Resolution, ResolveStep};
 
@@ -433,17 +434,6 @@ pub(crate) fn stdout(
 
 fn step_line(step: &ResolveStep) -> String {
     step.to_string()
-}
-
-/// 1xx cyan, 2xx green, 3xx yellow, 4xx-6xx red.
-fn status_style(code: u16) -> Style {
-    let color = match code {
-        100..=199 => AnsiColor::Cyan,
-        200..=299 => AnsiColor::Green,
-        300..=399 => AnsiColor::Yellow,
-        _ => AnsiColor::Red,
-    };
-    color.on_default().bold()
 }
 
 #[cfg(test)]
