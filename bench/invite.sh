@@ -6,8 +6,9 @@
 #   SIZE_MIB=256 bench/invite.sh
 #   SIPKIT=/tmp/sipkit-old bench/invite.sh   # an already built binary (no cargo build)
 #
-# MSRP: listen (UDP for SIP, MSRP on a free TCP port, content hashed with SHA-256 and dropped,
-# no --save-dir) and invite --file (SHA-1 of the file for a=file-selector first, then the
+# MSRP: listen (UDP for SIP, MSRP on a free TCP port, --save-dir target/bench-invite/saved: a
+# file is written to a hidden partial file, SHA-256 and SHA-1 computed, then renamed) and
+# invite --file (SHA-1 of the file for a=file-selector first, then the
 # chunks, then the Success-Report). Throughput = file bytes / invite's own transfer time (first
 # chunk to Success-Report); the whole-process wall time is printed too.
 # Plain TCP: a python3 receiver that reads and drops, a python3 sender that reads the file in
@@ -43,7 +44,11 @@ free_port() {
 # --- MSRP: invite -> listen
 sip_port=$(free_port)
 msrp_port=$(free_port)
+# listen declines file offers without a place to keep them; each run starts with an empty one.
+rm -rf "$out/saved"
+mkdir -p "$out/saved"
 "$sipkit" listen --udp "127.0.0.1:$sip_port" --msrp "127.0.0.1:$msrp_port" --count 2 \
+    --save-dir "$out/saved" \
     --timeout 600s --format json >"$out/listen.jsonl" 2>"$out/listen.err" &
 listen=$!
 trap 'kill "$listen" 2>/dev/null || true' EXIT
@@ -115,6 +120,7 @@ PY
 )
 wait "$recv"
 [ "$(cat "$out/tcp-recv.txt")" = "$bytes" ] || { echo "TCP copy incomplete" >&2; exit 1; }
+rm -rf "$out/saved" # the received copy of the file, checked by listen's SHA-1 rule
 
 python3 - "$bytes" "$msrp_secs" "$wall" "$tcp_secs" "$invite_rss" "$listen_rss" <<'PY'
 import sys
