@@ -316,6 +316,12 @@ pub(crate) struct InviteArgs {
     #[arg(long, help_heading = "Content")]
     pub(crate) no_report: bool,
 
+    /// Send MSRP through this relay (RFC 4976), e.g. `msrps://relay.example.com:2855;tcp`:
+    /// AUTH with Digest (--user and its password), then its Use-Path goes in the offer's
+    /// a=path and the session runs over that connection. One relay (the first hop) only.
+    #[arg(long, value_name = "URI", help_heading = "Content")]
+    pub(crate) relay: Option<String>,
+
     /// Cancel the call (CANCEL) when it is not answered within DURATION (`30s`).
     #[arg(long, value_name = "DURATION", help_heading = "Call", value_parser = parse_duration)]
     pub(crate) ring_timeout: Option<std::time::Duration>,

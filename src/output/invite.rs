@@ -83,6 +83,19 @@ pub(crate) struct MsrpConnectedRecord {
     pub(crate) cpim: bool,
 }
 
+/// Our MSRP relay accepted the AUTH (RFC 4976 §5.1): the `relay` event.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct RelayRecord {
+    /// The relay URI given with --relay.
+    pub(crate) relay: String,
+    /// Its address.
+    pub(crate) peer: String,
+    /// The Use-Path of its 200, leftmost first.
+    pub(crate) use_path: Vec<String>,
+    /// Seconds the Use-Path stays valid, when the relay said.
+    pub(crate) expires: Option<u64>,
+}
+
 /// The end of an MSRP send: the `transfer` event.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct TransferRecord {
@@ -108,6 +121,7 @@ pub(crate) enum InviteEvent<'a> {
         reason: &'a str,
     },
     Answer(&'a AnswerRecord),
+    Relay(&'a RelayRecord),
     MsrpConnected(&'a MsrpConnectedRecord),
     /// A chunk was answered 200: bytes acknowledged so far, and the total once known.
     ChunkAcked {
@@ -200,6 +214,20 @@ impl<W: Write> InvitePrinter<W> {
                 };
                 writeln!(self.out, "  {dim}answer: {} {detail}{dim:#}", a.media)
             }
+            InviteEvent::Relay(r) => {
+                let dim = Style::new().dimmed();
+                let expires = r
+                    .expires
+                    .map(|e| format!(", valid {e}s"))
+                    .unwrap_or_default();
+                writeln!(
+                    self.out,
+                    "  {dim}relay {} ({}) authenticated us: Use-Path {}{expires}{dim:#}",
+                    r.relay,
+                    r.peer,
+                    r.use_path.join(" ")
+                )
+            }
             InviteEvent::MsrpConnected(c) => {
                 let dim = Style::new().dimmed();
                 let how = if c.role == "active" {
@@ -284,6 +312,7 @@ impl<W: Write> InvitePrinter<W> {
                 write_line(&mut self.out, "failover", FailoverLine { from, reason })
             }
             InviteEvent::Answer(a) => write_line(&mut self.out, "answer", a),
+            InviteEvent::Relay(r) => write_line(&mut self.out, "relay", r),
             InviteEvent::MsrpConnected(c) => write_line(&mut self.out, "msrp-connected", c),
             InviteEvent::ChunkAcked { bytes, total } => write_line(
                 &mut self.out,

@@ -80,6 +80,7 @@ pub(crate) struct Config {
     content: Content,
     msrps: bool,
     cpim: bool,
+    relay: Option<String>,
     sender: crate::transport::msrp::SenderConfig,
     server_tls: Option<crate::transport::ServerTls>,
     progress: bool,
@@ -151,14 +152,23 @@ impl Config {
                 || args.cpim
                 || args.chunk_size.is_some()
                 || args.no_report
+                || args.relay.is_some()
             {
                 return Err(usage(
-                    "--content-type, --msrps, --cpim, --chunk-size and --no-report need content: \
-                     --text, --file or --stdin",
+                    "--content-type, --msrps, --cpim, --chunk-size, --no-report and --relay need \
+                     content: --text, --file or --stdin",
                 ));
             }
             Content::Audio
         };
+        if let Some(r) = &args.relay
+            && let Err(why) = crate::transport::msrp::relay::check_relay_uri(r)
+        {
+            return Err(usage(&format!(
+                "--relay takes an MSRP URI such as msrps://relay.example.com:2855;tcp, \
+                 found `{r}`: {why}"
+            )));
+        }
         // Taking an msrps connection needs a certificate: --cert and --key serve for it.
         let server_tls = match (&c.cert, &c.key, args.msrps) {
             (Some(cert), Some(key), true) => Some(
@@ -186,6 +196,7 @@ impl Config {
             content,
             msrps: args.msrps,
             cpim: args.cpim,
+            relay: args.relay.clone(),
             sender,
             server_tls,
             progress: crate::output::invite::Progress::wanted(global.quiet),
@@ -691,13 +702,17 @@ async fn place_call<W: Write>(
                 &crate::transport::msrp::new_session_id(),
                 config.msrps,
                 config.server_tls.clone(),
+                relay_plan(config)?.as_ref(),
             )
             .await?,
         ),
     };
+    if let Some(r) = msrp_local.as_ref().and_then(msrp::Local::relay_record) {
+        run.emit(&InviteEvent::Relay(&r));
+    }
     let ours = match &msrp_local {
         Some(l) => MsrpOffer {
-            path: &l.uri,
+            path: &l.path,
             port: l.port,
             setup: l.setup,
             cpim: config.cpim,
@@ -910,13 +925,7 @@ async fn deliver<W: Write>(
             },
         }
     });
-    let client_tls = match &config.tls {
-        Some(t) => Some(t.clone()),
-        None if config.msrps => Some(
-            ClientTls::new(None, config.insecure, None, None).map_err(|e| Stop::Other(e.into()))?,
-        ),
-        None => None,
-    };
+    let client_tls = client_tls(config, config.msrps)?;
     msrp::transfer(
         run,
         local,
@@ -930,6 +939,37 @@ async fn deliver<W: Write>(
         },
     )
     .await
+}
+
+/// The TLS client configuration for an msrps connection (to the callee or to our relay).
+fn client_tls(config: &Config, msrps: bool) -> Result<Option<ClientTls>, Stop> {
+    Ok(match &config.tls {
+        Some(t) => Some(t.clone()),
+        None if msrps => Some(
+            ClientTls::new(None, config.insecure, None, None).map_err(|e| Stop::Other(e.into()))?,
+        ),
+        None => None,
+    })
+}
+
+/// What `--relay` asks of [`msrp::prepare`]: the relay, the SIP credentials, TLS for msrps.
+fn relay_plan(config: &Config) -> Result<Option<msrp::RelayPlan<'_>>, Stop> {
+    let Some(uri) = config.relay.as_deref() else {
+        return Ok(None);
+    };
+    Ok(Some(msrp::RelayPlan {
+        uri,
+        credentials: config
+            .auth
+            .as_ref()
+            .map(|a| crate::transport::msrp::RelayCredentials {
+                user: &a.user,
+                secret: a.secret.as_secret(),
+                algorithm: a.algorithm,
+            }),
+        tls: client_tls(config, uri.starts_with("msrps:"))?,
+        timeout: config.sender.timeout,
+    }))
 }
 
 /// A From/To header value as a CPIM address (RFC 3862 §3.2): the name-addr up to `>`, without

@@ -14,19 +14,25 @@ use super::{Content, Run};
 use crate::commands::sip_client::Stop;
 use crate::exit::Exit;
 use crate::output::invite::{
-    AnswerRecord, InviteEvent, MsrpConnectedRecord, Progress, TransferRecord,
+    AnswerRecord, InviteEvent, MsrpConnectedRecord, Progress, RelayRecord, TransferRecord,
 };
 use crate::proto::sdp::Setup;
+use crate::transport::msrp::relay::authenticate;
 use crate::transport::msrp::{
-    CpimEnvelope, MsrpError, MsrpSender, Outgoing, Security, SendEvent, SenderConfig, local_uri,
+    CpimEnvelope, MsrpError, MsrpSender, Outgoing, RelayCredentials, RelayError, Relayed, Security,
+    SendEvent, SenderConfig, local_uri,
 };
 use crate::transport::{ClientTls, ServerTls};
 
 /// Our end of the MSRP session, decided before the offer is built.
 #[derive(Debug)]
 pub(super) struct Local {
-    /// Our MSRP URI, the offer's a=path.
+    /// Our MSRP URI, the From-Path.
     pub(super) uri: String,
+    /// The offer's a=path: our URI, behind the relay's Use-Path with --relay.
+    pub(super) path: String,
+    /// The authenticated connection to our relay (--relay), which the session will use.
+    relayed: Option<Relayed>,
     /// The m= port: the listener's, or 9 (discard) when we only connect (RFC 4145 §4).
     pub(super) port: u16,
     /// `actpass` when we can take a connection, `active` otherwise (RFC 6135 §4.2).
@@ -35,20 +41,87 @@ pub(super) struct Local {
     server_tls: Option<ServerTls>,
 }
 
+/// `--relay`: where, as whom, and how long to wait.
+#[derive(Debug)]
+pub(super) struct RelayPlan<'a> {
+    pub(super) uri: &'a str,
+    pub(super) credentials: Option<RelayCredentials<'a>>,
+    pub(super) tls: Option<ClientTls>,
+    pub(super) timeout: std::time::Duration,
+}
+
+impl Local {
+    /// The `relay` event, when a relay is used.
+    pub(super) fn relay_record(&self) -> Option<RelayRecord> {
+        let r = self.relayed.as_ref()?;
+        Some(RelayRecord {
+            relay: r.relay().to_owned(),
+            peer: r.peer().to_string(),
+            use_path: r.use_path().to_vec(),
+            expires: r.expires(),
+        })
+    }
+}
+
+/// One line and an exit status for a relay that could not be used.
+fn relay_failure(e: &RelayError) -> Stop {
+    match e {
+        RelayError::Msrp(MsrpError::Timeout { .. }) => {
+            Stop::Failure(Exit::Timeout, format!("MSRP relay: {e}"))
+        }
+        RelayError::Msrp(MsrpError::Transport(t)) if !t.is_network() => {
+            Stop::Failure(Exit::Usage, format!("MSRP relay: {e}"))
+        }
+        RelayError::Msrp(MsrpError::Path { .. }) => {
+            Stop::Failure(Exit::Usage, format!("MSRP relay: {e}"))
+        }
+        RelayError::Msrp(_) => Stop::Failure(Exit::Network, format!("MSRP relay: {e}")),
+        RelayError::Refused { .. }
+        | RelayError::Challenge { .. }
+        | RelayError::NoUsePath { .. } => Stop::Failure(Exit::Negative, e.to_string()),
+    }
+}
+
 /// Bind a listener on `ip` so the callee may connect to us (RFC 6135 §4.2 asks offers for
 /// `actpass`). Over TLS that needs a certificate (--cert/--key); without one we offer
-/// `active` and always connect.
+/// `active` and always connect. With a relay, AUTH to it now (its Use-Path goes in the
+/// offer) and offer `active`: we never take a connection, the relay reaches the callee.
 pub(super) async fn prepare(
     ip: IpAddr,
     session: &str,
     msrps: bool,
     server_tls: Option<ServerTls>,
+    relay: Option<&RelayPlan<'_>>,
 ) -> Result<Local, Stop> {
     let security = if msrps { Security::Tls } else { Security::Tcp };
     let host = ip.to_string();
-    if msrps && server_tls.is_none() {
+    if let Some(plan) = relay {
+        let uri = local_uri(&host, 9, session, security);
+        let relayed = authenticate(
+            plan.uri,
+            &uri,
+            plan.tls.as_ref(),
+            plan.credentials,
+            plan.timeout,
+        )
+        .await
+        .map_err(|e| relay_failure(&e))?;
         return Ok(Local {
-            uri: local_uri(&host, 9, session, security),
+            path: relayed.sdp_path(&uri),
+            uri,
+            relayed: Some(relayed),
+            port: 9,
+            setup: Setup::Active,
+            listener: None,
+            server_tls: None,
+        });
+    }
+    if msrps && server_tls.is_none() {
+        let uri = local_uri(&host, 9, session, security);
+        return Ok(Local {
+            path: uri.clone(),
+            uri,
+            relayed: None,
             port: 9,
             setup: Setup::Active,
             listener: None,
@@ -65,8 +138,11 @@ pub(super) async fn prepare(
         .local_addr()
         .map_err(|e| Stop::Failure(Exit::Network, format!("MSRP listener: {e}")))?
         .port();
+    let uri = local_uri(&host, port, session, security);
     Ok(Local {
-        uri: local_uri(&host, port, session, security),
+        path: uri.clone(),
+        uri,
+        relayed: None,
         port,
         setup: Setup::ActPass,
         listener: Some(listener),
@@ -250,15 +326,20 @@ async fn open(content: &Content) -> Result<(Box<dyn AsyncRead + Unpin + Send>, O
 /// Connect (or accept), bind the session and send the content; `Ok(confirmed)`.
 pub(super) async fn transfer<W: Write>(
     run: &mut Run<W>,
-    local: Local,
+    mut local: Local,
     answer: &AnswerRecord,
     plan: Plan<'_>,
 ) -> Result<bool, Stop> {
     let peer_path = answer.path.join(" ");
     let passive = answer.setup.as_deref() == Some("active") && local.listener.is_some();
     let content_type = plan.content.content_type().to_owned();
-    let mut sender = match (&local.listener, passive) {
-        (Some(listener), true) => {
+    let relayed = local.relayed.take();
+    let mut sender = match (&local.listener, passive, relayed) {
+        // RFC 6135 does not apply to the hop to our relay: we always use our connection to it.
+        (_, _, Some(r)) => {
+            MsrpSender::through_relay(r, &local.uri, &peer_path, plan.sender.clone()).await
+        }
+        (Some(listener), true, None) => {
             MsrpSender::accept(
                 listener,
                 local.server_tls.as_ref(),

@@ -5,8 +5,9 @@
 //! SHA-256 as they arrive). Neither side ever holds a whole file in memory: the sender reads one
 //! chunk ahead from any `AsyncRead`, the receiver spills large messages to disk.
 //!
-//! Relays (RFC 4976: AUTH, Use-Path) are not implemented; paths are kept as lists of URIs
-//! everywhere so a relay hop can be put in front later.
+//! Relays (RFC 4976): [`relay::authenticate`] AUTHs to the sender's first relay and
+//! [`MsrpSender::through_relay`] runs the session over that connection; the receiving side
+//! needs nothing special (relayed SENDs arrive with the relays in front of the From-Path).
 
 // Errors carry the peer, the status and the chunk so a printer needs nothing else; they are
 // returned once per failed session, never in a hot loop, so their size does not matter.
@@ -17,6 +18,7 @@
 mod cpim;
 mod error;
 mod receiver;
+pub mod relay;
 mod sender;
 
 mod store;
@@ -30,6 +32,7 @@ pub use receiver::{
     ReceiverLimits, SessionConfig,
 };
 
+pub use relay::{RelayCredentials, RelayError, Relayed};
 pub use sender::{MsrpSender, Outgoing, SendEvent, SendSummary, SenderConfig};
 pub use store::StoreConfig;
 pub use stream::{Security, Tap, Tapped};

@@ -180,6 +180,25 @@ impl MsrpSender {
         Ok(s)
     }
 
+    /// Run the session over the connection to our relay (RFC 4976 §5.2: requests go over the
+    /// existing connection to the next hop): To-Path is the relay's Use-Path followed by
+    /// `peer_path`, From-Path `local_uri` alone (each relay puts itself in front). The session
+    /// is bound with a bodiless SEND as in [`MsrpSender::connect`].
+    pub async fn through_relay(
+        relayed: super::relay::Relayed,
+        local_uri: &str,
+        peer_path: &str,
+        config: SenderConfig,
+    ) -> Result<MsrpSender, MsrpError> {
+        let peer = stream::split_path(peer_path)?;
+        let to_path = super::relay::to_path(relayed.use_path(), &peer);
+        let local = stream::split_path(local_uri)?;
+        let peer_addr = relayed.peer;
+        let mut s = MsrpSender::start(relayed.io, peer_addr, local, to_path, config);
+        s.bind().await?;
+        Ok(s)
+    }
+
     /// Be passive (RFC 6135 `a=setup:passive`): accept one connection on `listener` (TLS when
     /// `tls` is given) and wait for the peer's binding SEND, which is answered 200.
     pub async fn accept(
