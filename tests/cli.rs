@@ -17,6 +17,7 @@ mod cases {
     mod interop_send;
     mod interop_tshark;
     mod invite;
+    mod invite_relay;
     mod json;
     mod listen;
     mod listener;

@@ -4,6 +4,7 @@
 
 pub mod dns;
 pub mod listen;
+pub mod msrp_relay;
 pub mod peer;
 pub mod server_pki;
 pub mod tls;

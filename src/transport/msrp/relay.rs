@@ -42,7 +42,7 @@ pub enum RelayError {
     #[error(transparent)]
     Msrp(#[from] MsrpError),
     /// The relay refused the AUTH: 401 to our credentials, 403, or another error status.
-    #[error("relay {relay} refused authentication: {code}{}{}", comment.as_ref().map(|c| format!(" {c}")).unwrap_or_default(), hint)]
+    #[error("relay refused authentication: {code}{} from {relay}{}", comment.as_ref().map(|c| format!(" {c}")).unwrap_or_default(), hint)]
     Refused {
         /// The relay's URI.
         relay: String,
