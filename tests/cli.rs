@@ -14,6 +14,7 @@ mod cases {
     mod generated;
     mod interop_invite;
     mod interop_listen;
+    mod interop_relay;
     mod interop_send;
     mod interop_tshark;
     mod invite;

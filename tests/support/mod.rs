@@ -6,6 +6,7 @@ pub mod dns;
 pub mod listen;
 pub mod msrp_relay;
 pub mod peer;
+pub mod peer_process;
 pub mod server_pki;
 pub mod tls;
 pub mod uas;
