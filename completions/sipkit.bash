@@ -241,7 +241,7 @@ _sipkit() {
             return 0
             ;;
         sipkit__subcmd__invite)
-            opts="-H -u -q -v -h -V --text --file --stdin --content-type --msrps --cpim --chunk-size --no-report --ring-timeout --duration --uri --from --to --contact --call-id --cseq --max-forwards --user-agent --header --user --password-file --password --ha1 --auth-alg --bind --dns-server --ca-file --insecure --cert --key --t1 --t2 --t4 --timeout --format --color --quiet --verbose --help --version"
+            opts="-H -u -q -v -h -V --text --file --stdin --content-type --msrps --cpim --chunk-size --no-report --relay --ring-timeout --duration --uri --from --to --contact --call-id --cseq --max-forwards --user-agent --header --user --password-file --password --ha1 --auth-alg --bind --dns-server --ca-file --insecure --cert --key --t1 --t2 --t4 --timeout --format --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -260,6 +260,10 @@ _sipkit() {
                     return 0
                     ;;
                 --chunk-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --relay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
