@@ -176,7 +176,7 @@ set edit:completion:arg-completer[sipkit] = {|@words|
             cand --text 'Send this text over MSRP once the call is up'
             cand --file 'Send this file over MSRP, offered with its name, type, size and SHA-1 hash (RFC 5547)'
             cand --content-type 'The content''s MIME type (default text/plain for --text and --stdin, application/octet-stream for --file)'
-            cand --chunk-size 'Body bytes per MSRP SEND chunk (default 65536; chunks over 2048 bytes are sent interruptible, with `*` as the Byte-Range end, RFC 4975 §7.1.1)'
+            cand --chunk-size 'Body bytes per MSRP SEND chunk (default 65536, 4096 through --relay; chunks over 2048 bytes are sent interruptible, with `*` as the Byte-Range end, RFC 4975 §7.1.1)'
             cand --relay 'Send MSRP through this relay (RFC 4976), e.g. `msrps://relay.example.com:2855;tcp`: AUTH with Digest (--user and its password), then its Use-Path goes in the offer''s a=path and the session runs over that connection. One relay (the first hop) only'
             cand --ring-timeout 'Cancel the call (CANCEL) when it is not answered within DURATION (`30s`)'
             cand --duration 'Keep an answered call up this long before sending BYE (default 0)'

@@ -183,7 +183,7 @@ complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -s V -l version -d
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l text -d 'Send this text over MSRP once the call is up' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l file -d 'Send this file over MSRP, offered with its name, type, size and SHA-1 hash (RFC 5547)' -r -F
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l content-type -d 'The content\'s MIME type (default text/plain for --text and --stdin, application/octet-stream for --file)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l chunk-size -d 'Body bytes per MSRP SEND chunk (default 65536; chunks over 2048 bytes are sent interruptible, with `*` as the Byte-Range end, RFC 4975 §7.1.1)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l chunk-size -d 'Body bytes per MSRP SEND chunk (default 65536, 4096 through --relay; chunks over 2048 bytes are sent interruptible, with `*` as the Byte-Range end, RFC 4975 §7.1.1)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l relay -d 'Send MSRP through this relay (RFC 4976), e.g. `msrps://relay.example.com:2855;tcp`: AUTH with Digest (--user and its password), then its Use-Path goes in the offer\'s a=path and the session runs over that connection. One relay (the first hop) only' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l ring-timeout -d 'Cancel the call (CANCEL) when it is not answered within DURATION (`30s`)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l duration -d 'Keep an answered call up this long before sending BYE (default 0)' -r

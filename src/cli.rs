@@ -307,8 +307,8 @@ pub(crate) struct InviteArgs {
     #[arg(long, help_heading = "Content")]
     pub(crate) cpim: bool,
 
-    /// Body bytes per MSRP SEND chunk (default 65536; chunks over 2048 bytes are sent
-    /// interruptible, with `*` as the Byte-Range end, RFC 4975 §7.1.1).
+    /// Body bytes per MSRP SEND chunk (default 65536, 4096 through --relay; chunks over 2048
+    /// bytes are sent interruptible, with `*` as the Byte-Range end, RFC 4975 §7.1.1).
     #[arg(long, value_name = "BYTES", help_heading = "Content", value_parser = clap::value_parser!(u32).range(1..=16_777_216))]
     pub(crate) chunk_size: Option<u32>,
 

@@ -40,6 +40,10 @@ const RINGING_LIMIT: Duration = Duration::from_secs(200);
 /// --timeout.
 const MSRP_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Default chunk size through an MSRP relay: small enough for relays that hold a whole chunk
+/// in one read buffer.
+const RELAY_CHUNK_SIZE: usize = 4096;
+
 fn usage(message: &str) -> Invalid {
     sip_client::usage("invite", message)
 }
@@ -178,7 +182,16 @@ impl Config {
             _ => None,
         };
         let sender = crate::transport::msrp::SenderConfig {
-            chunk_size: args.chunk_size.map_or(64 * 1024, |n| n as usize),
+            // Through a relay, chunks stay small unless asked otherwise: relays frame each chunk
+            // in their own buffers (Kamailio 5.6's msrp module loses chunks over about 8 KB).
+            chunk_size: args.chunk_size.map_or(
+                if args.relay.is_some() {
+                    RELAY_CHUNK_SIZE
+                } else {
+                    64 * 1024
+                },
+                |n| n as usize,
+            ),
             success_report: !args.no_report,
             timeout: c.timeout.unwrap_or(MSRP_TIMEOUT),
             ..Default::default()
