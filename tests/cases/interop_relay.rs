@@ -115,11 +115,7 @@ fn kamailio_relays_text_and_a_256_kib_file_byte_exact() {
     let out = invite(
         port,
         "alice-secret",
-        &[
-            "--file",
-            file.to_str().expect("utf-8"),
-            &l.udp_target(),
-        ],
+        &["--file", file.to_str().expect("utf-8"), &l.udp_target()],
     );
     assert_eq!(out.status.code(), Some(0), "{out:?}\n{}", kam.log());
     let t = events(&out)

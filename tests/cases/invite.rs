@@ -900,3 +900,70 @@ fn what_invite_sends_passes_sipkit_validate_issue_6() {
     let checked = String::from_utf8_lossy(&v.stdout).lines().count();
     assert_eq!(checked, 7, "6 messages and a summary");
 }
+
+/// Ctrl-C while chunks are in flight (the callee has stopped answering): the transfer stops at
+/// once, nothing is reported delivered, and the call still ends with BYE (issue 6: "BYE when
+/// done, and when interrupted with Ctrl-C").
+#[test]
+fn ctrl_c_during_a_transfer_sends_bye_and_reports_nothing_delivered_issue_6() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::Stdio;
+
+    let callee = raw::Callee::start(raw::Msrp::Silent, false);
+    let mut child = crate::support::std_sipkit()
+        .args([
+            "invite",
+            "--timeout",
+            "30s",
+            "--format",
+            "json",
+            "--text",
+            "hello",
+            callee.target(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting sipkit invite");
+    let started = Instant::now();
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.expect("reading stdout");
+        let connected = line.contains("\"msrp-connected\"");
+        seen.push(line);
+        if connected {
+            break;
+        }
+    }
+    assert!(
+        seen.iter().any(|l| l.contains("\"msrp-connected\"")),
+        "{seen:?}"
+    );
+    // The content SEND goes right after the connection; give it a moment to be in flight.
+    std::thread::sleep(Duration::from_millis(300));
+    let st = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("running kill");
+    assert!(st.success());
+    seen.extend(lines.map(|l| l.expect("reading stdout")));
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("reading stderr");
+    let status = child.wait().expect("waiting for invite");
+    // Well before the 30 s chunk timeout: the interrupt ended it.
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let out = std::process::Output {
+        status,
+        stdout: (seen.join("\n") + "\n").into_bytes(),
+        stderr: stderr.into_bytes(),
+    };
+    assert_not_delivered(&out, 1, "interrupted during the MSRP transfer");
+    assert_eq!(summary(&out)["outcome"], "interrupted");
+    assert!(callee.finish().bye);
+}

@@ -828,20 +828,31 @@ async fn place_call<W: Write>(
     }
     // The content goes out before anything else happens in the call; a 2xx retransmitted
     // meanwhile is answered in the hold loop below.
+    // Ctrl-C during the transfer drops it (the MSRP connection closes, nothing more is sent)
+    // and the call still ends with BYE below.
+    let mut interrupted = false;
     let delivered = match msrp_local {
-        Some(local) if cancelled.is_none() => {
-            Some(deliver(config, run, call, local, answer.as_ref()).await)
-        }
+        Some(local) if cancelled.is_none() => tokio::select! {
+            d = deliver(config, run, call, local, answer.as_ref()) => Some(d),
+            _ = tokio::signal::ctrl_c() => {
+                interrupted = true;
+                Some(Err(Stop::Failure(
+                    Exit::Negative,
+                    "interrupted during the MSRP transfer: the content was not confirmed \
+                     delivered; the call was ended with BYE"
+                        .into(),
+                )))
+            }
+        },
         _ => None,
     };
     // Hold: answer 2xx retransmissions with the ACK again, and a BYE from the peer with 200.
-    let hold = if cancelled.is_some() {
+    let hold = if cancelled.is_some() || interrupted {
         Duration::ZERO
     } else {
         config.duration
     };
     let hold_end = tokio::time::Instant::now() + hold;
-    let mut interrupted = false;
     let mut peer_hung_up = false;
     loop {
         tokio::select! {
@@ -876,7 +887,9 @@ async fn place_call<W: Write>(
     }
     match delivered {
         Some(Err(stop)) => {
-            if let Stop::Failure(Exit::Negative, _) = &stop {
+            if interrupted {
+                run.summary.outcome = "interrupted";
+            } else if let Stop::Failure(Exit::Negative, _) = &stop {
                 run.summary.outcome = "refused";
             }
             return Err(stop);
