@@ -52,9 +52,32 @@ impl Default for StoreConfig {
 pub(crate) struct Budget {
     queued: AtomicUsize,
     freed: Notify,
+    /// Batch buffers the threads are done with, reused: a fresh 1 MiB buffer is a fresh
+    /// mapping, and faulting in and zeroing its pages cost more than the copy into it.
+    spare: Mutex<Vec<Vec<u8>>>,
 }
 
 impl Budget {
+    fn buffer(&self) -> Vec<u8> {
+        self.spare
+            .lock()
+            .ok()
+            .and_then(|mut s| s.pop())
+            .unwrap_or_else(|| Vec::with_capacity(BATCH))
+    }
+
+    fn recycle(&self, mut buf: Vec<u8>) {
+        if buf.capacity() != BATCH {
+            return;
+        }
+        buf.clear();
+        if let Ok(mut s) = self.spare.lock() {
+            if s.len() < BUDGET / BATCH + 2 {
+                s.push(buf);
+            }
+        }
+    }
+
     fn take(&self, n: usize) {
         self.queued.fetch_add(n, Ordering::AcqRel);
     }
@@ -88,6 +111,7 @@ struct Batch {
 impl Drop for Batch {
     fn drop(&mut self) {
         self.budget.give(self.data.len());
+        self.budget.recycle(std::mem::take(&mut self.data));
     }
 }
 
@@ -444,9 +468,10 @@ impl Store {
         let mut rest = data;
         let mut at = offset;
         while !rest.is_empty() {
+            let budget = &self.budget;
             let b = self.batch.get_or_insert_with(|| Batch {
                 offset: at,
-                data: Vec::with_capacity(BATCH),
+                data: budget.buffer(),
                 hash,
                 budget: self.budget.clone(),
             });
