@@ -239,7 +239,9 @@ impl Pipeline {
             .ok()
             .and_then(|e| e.clone())
             .unwrap_or_default();
-        Err(io::Error::other(format!("writing the message failed: {why}")))
+        Err(io::Error::other(format!(
+            "writing the message failed: {why}"
+        )))
     }
 }
 
@@ -308,7 +310,10 @@ impl Store {
             .create(true)
             .truncate(true)
             .open(&path)?;
-        let hashers = self.hashers.take().unwrap_or_else(|| Hashers::new(self.sha1));
+        let hashers = self
+            .hashers
+            .take()
+            .unwrap_or_else(|| Hashers::new(self.sha1));
         let pipeline = Pipeline::start(f, hashers)?;
         let mem = std::mem::take(&mut self.mem);
         self.budget.take(mem.len());
