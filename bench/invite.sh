@@ -11,8 +11,11 @@
 # invite --file (SHA-1 of the file for a=file-selector first, then the
 # chunks, then the Success-Report). Throughput = file bytes / invite's own transfer time (first
 # chunk to Success-Report); the whole-process wall time is printed too.
-# Plain TCP: a python3 receiver that reads and drops, a python3 sender that reads the file in
-# 1 MiB blocks and sendall()s them (socat and nc are not installed on the project's machine).
+# Plain TCP: a python3 sender that reads the file in 1 MiB blocks and sendall()s them, and a
+# python3 receiver that writes each recv_into() to a file in the same directory listen saves to
+# (like `nc -l >out`; socat and nc are not installed on the project's machine), then answers one
+# byte so the sender's clock stops when the copy is written. A second copy whose receiver drops
+# the bytes is printed for reference.
 # Peak memory: GNU time -f %M (max RSS) for invite; listen's VmHWM from /proc just before it
 # exits (it runs until BYE, and we read /proc after the transfer event).
 # Needs: cargo, python3, /usr/bin/time (GNU). Files and logs go to target/bench-invite/.
@@ -89,23 +92,42 @@ for l in open(sys.argv[1]):
         print(e["size"])
 ' "$out/listen.jsonl")
 [ "$got" = "$bytes" ] || { echo "listen received $got bytes, not $bytes" >&2; exit 1; }
+saved=$(python3 -c '
+import json, sys
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e.get("event") == "msrp-message" and e.get("sha1") == e.get("sha1_expected"):
+        print(e["path"])
+' "$out/listen.jsonl")
+cmp -s "$file" "$saved" || { echo "listen saved no byte-exact copy (${saved:-none})" >&2; exit 1; }
+rm -f "$saved" # the TCP copy below starts with the same free page cache
 
-# --- plain TCP copy of the same file, python3 on both ends
-tcp_port=$(free_port)
-python3 - "$tcp_port" >"$out/tcp-recv.txt" <<'PY' &
-import socket, sys
+# --- plain TCP copy of the same file, python3 on both ends. First the receiver writes what it
+# gets to a file in the directory listen saves to (what `nc -l >out` does): the honest peer.
+# Then, for reference, a receiver that drops the bytes (the network path alone).
+tcp_copy() { # $1: file to write, or "-" to drop the bytes; prints the sender's seconds
+    local port
+    port=$(free_port)
+    python3 - "$port" "$1" >"$out/tcp-recv.txt" <<'PY' &
+import os, socket, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1)
-c, _ = s.accept(); buf = bytearray(1 << 20); n = 0
+c, _ = s.accept(); buf = bytearray(1 << 20); view = memoryview(buf); n = 0
+out = None if sys.argv[2] == "-" else open(sys.argv[2], "wb", buffering=0)
 while True:
     k = c.recv_into(buf)
     if not k: break
+    if out is not None:
+        w = 0
+        while w < k: w += out.write(view[w:k])
     n += k
+if out is not None: out.close()
+c.sendall(b"x") # the sender's clock stops once the data is written, as MSRP's at the report
 print(n)
 PY
-recv=$!
-sleep 0.3
-tcp_secs=$(python3 - "$tcp_port" "$file" <<'PY'
+    local recv=$!
+    sleep 0.3
+    python3 - "$port" "$file" <<'PY'
 import socket, sys, time
 c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
 t = time.monotonic()
@@ -117,19 +139,24 @@ with open(sys.argv[2], "rb") as f:
 c.shutdown(socket.SHUT_WR); c.recv(1); c.close()
 print(time.monotonic() - t)
 PY
-)
-wait "$recv"
-[ "$(cat "$out/tcp-recv.txt")" = "$bytes" ] || { echo "TCP copy incomplete" >&2; exit 1; }
-rm -rf "$out/saved" # the received copy of the file, checked by listen's SHA-1 rule
+    wait "$recv"
+    [ "$(cat "$out/tcp-recv.txt")" = "$bytes" ] || { echo "TCP copy incomplete" >&2; exit 1; }
+}
+mkdir -p "$out/saved"
+tcp_secs=$(tcp_copy "$out/saved/tcp-copy.bin")
+cmp -s "$file" "$out/saved/tcp-copy.bin" || { echo "TCP copy differs" >&2; exit 1; }
+tcp_drop_secs=$(tcp_copy -)
+rm -rf "$out/saved"
 
-python3 - "$bytes" "$msrp_secs" "$wall" "$tcp_secs" "$invite_rss" "$listen_rss" <<'PY'
+python3 - "$bytes" "$msrp_secs" "$wall" "$tcp_secs" "$tcp_drop_secs" "$invite_rss" "$listen_rss" <<'PY'
 import sys
-b, msrp, wall, tcp, irss, lrss = sys.argv[1:]
-b = int(b); msrp = float(msrp); wall = float(wall); tcp = float(tcp)
+b, msrp, wall, tcp, drop, irss, lrss = sys.argv[1:]
+b = int(b); msrp = float(msrp); wall = float(wall); tcp = float(tcp); drop = float(drop)
 mb = lambda s: b / s / 1e6
-print(f"| measure | sipkit invite → listen (MSRP) | plain TCP copy (python3) | ratio |")
+print(f"| measure | sipkit invite → listen (MSRP) | plain TCP copy (python3) | ratio MSRP/TCP |")
 print(f"|---|---:|---:|---:|")
-print(f"| {b / 1048576:.0f} MiB, throughput (MB/s) | {mb(msrp):,.0f} (transfer {msrp:.2f} s; whole process {wall:.2f} s, {mb(wall):,.0f} MB/s) | {mb(tcp):,.0f} ({tcp:.2f} s) | {mb(msrp) / mb(tcp):.2f} |")
+print(f"| {b / 1048576:.0f} MiB, throughput (MB/s), both receivers write the file | {mb(msrp):,.0f} (transfer {msrp:.2f} s; whole process {wall:.2f} s, {mb(wall):,.0f} MB/s) | {mb(tcp):,.0f} ({tcp:.2f} s) | {mb(msrp) / mb(tcp):.2f} |")
+print(f"| the same, TCP receiver drops the bytes (reference) | - | {mb(drop):,.0f} ({drop:.2f} s) | {mb(msrp) / mb(drop):.2f} |")
 print(f"| peak RSS, sender | {int(irss) / 1024:.1f} MB (invite, GNU time %M) | - | - |")
 print(f"| peak RSS, receiver | {int(lrss) / 1024:.1f} MB (listen, VmHWM) | - | - |")
 PY

@@ -182,6 +182,9 @@ impl MsrpSide {
                     dir: dir.clone(),
                     ..StoreConfig::default()
                 },
+                // Kept files are checked against the offer's SHA-1: the endpoint hashes them
+                // as they arrive instead of this side reading them back.
+                sha1: save_dir.is_some(),
             },
             partial_dir: dir,
             save_dir,
@@ -556,6 +559,7 @@ fn save(
     let content: PathBuf = match &m.content {
         Delivered::Text(t) => write_new(tmp, t.as_bytes(), &mut h)?,
         Delivered::Bytes(b) => write_new(tmp, b, &mut h)?,
+        Delivered::File(src) if m.body_offset == 0 && m.sha1.is_some() => src.clone(),
         Delivered::File(src) => {
             let mut f = std::fs::File::open(src)?;
             let from_start = m.body_offset == 0;
@@ -595,7 +599,11 @@ fn save(
             }
         }
     };
-    let sha1 = hex(&h.finalize());
+    let sha1 = match (&m.content, &m.sha1) {
+        // Hashed by the endpoint as the bytes arrived.
+        (Delivered::File(_), Some(s)) if m.body_offset == 0 => s.clone(),
+        _ => hex(&h.finalize()),
+    };
     let ok = expected.is_none_or(|e| hex(e) == sha1);
     let target = if ok {
         name.to_owned()

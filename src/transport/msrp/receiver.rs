@@ -16,7 +16,7 @@ use tokio::io::{ReadHalf, WriteHalf};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc};
 
-use super::store::{Store, StoreConfig, Stored};
+use super::store::{BUDGET, Budget, Store, StoreConfig, Stored};
 use super::stream::{self, BoxIo, Security, Tap};
 use super::wire::{self, BadHead, OwnedHead, Request};
 use super::{MsrpError, cpim, local_uri, new_session_id};
@@ -79,6 +79,9 @@ pub struct SessionConfig {
     pub max_size: u64,
     /// Memory threshold and directory for received messages.
     pub store: StoreConfig,
+    /// Compute SHA-1 as well while messages arrive ([`ReceivedMessage::sha1`]), for a
+    /// receiver that checks an RFC 5547 `a=file-selector` hash.
+    pub sha1: bool,
 }
 
 impl Default for SessionConfig {
@@ -87,6 +90,7 @@ impl Default for SessionConfig {
             accept_types: vec!["*".into()],
             max_size: 1 << 30,
             store: StoreConfig::default(),
+            sha1: false,
         }
     }
 }
@@ -125,6 +129,9 @@ pub struct ReceivedMessage {
     pub size: u64,
     /// Lowercase hex SHA-256 of the content.
     pub sha256: String,
+    /// Lowercase hex SHA-1 of the content, with [`SessionConfig::sha1`] (and not for
+    /// message/cpim, whose content starts after the envelope).
+    pub sha1: Option<String>,
     /// The content.
     pub content: Delivered,
     /// For message/cpim: the envelope headers `(name, value)`.
@@ -482,6 +489,8 @@ struct Conn {
     /// Content type of each message in progress (from its first chunk) and whether any chunk
     /// asked for a Success-Report (a sender need not repeat it on every chunk).
     types: HashMap<(String, String), (String, bool)>,
+    /// Bytes of this connection's messages not yet written to their files.
+    budget: Arc<Budget>,
 }
 
 impl Conn {
@@ -499,6 +508,7 @@ impl Conn {
             bound: HashSet::new(),
             reasm: HashMap::new(),
             types: HashMap::new(),
+            budget: Arc::new(Budget::default()),
         }
     }
 
@@ -565,6 +575,8 @@ impl Conn {
             }
             buf.drain(..pos.min(buf.len()));
             pos = 0;
+            // Backpressure: no more reads while the files are behind (see store.rs).
+            self.budget.below(BUDGET).await;
             let during = if framer.at_message_boundary() && buf.is_empty() {
                 "between messages"
             } else {
@@ -739,12 +751,17 @@ impl Conn {
     }
 
     fn new_store(&self, session: &str, message_id: &str) -> Store {
-        let config = self
+        let (config, sha1) = self
             .shared
             .session(session)
-            .map(|e| e.config.store)
+            .map(|e| (e.config.store, e.config.sha1))
             .unwrap_or_default();
-        Store::new(config, format!("{session}-{message_id}"))
+        Store::new(
+            config,
+            format!("{session}-{message_id}"),
+            sha1,
+            self.budget.clone(),
+        )
     }
 
     async fn on_body(&mut self, cur: &mut Current, bytes: &[u8]) -> Result<(), MsrpError> {
@@ -871,7 +888,7 @@ impl Conn {
                     .types
                     .remove(&(session.clone(), message_id.clone()))
                     .unwrap_or_default();
-                let msg = finish_message(sink, total, &session, &message_id, ct)?;
+                let msg = finish_message(sink, total, &session, &message_id, ct).await?;
                 if report {
                     self.success_report(&req, &message_id, total, &ours).await?;
                 }
@@ -929,7 +946,7 @@ fn reassembly_status(e: &ReassemblyError) -> (u16, String) {
     (code, e.to_string())
 }
 
-fn finish_message(
+async fn finish_message(
     sink: Store,
     total: u64,
     session: &str,
@@ -944,7 +961,7 @@ fn finish_message(
         .split(';')
         .next()
         .is_some_and(|t| t.trim().eq_ignore_ascii_case("message/cpim"));
-    let (stored, sha) = sink.finish(total, 0).map_err(store_err)?;
+    let (stored, digests) = sink.finish(total, 0).await.map_err(store_err)?;
     // The envelope is read from the front; 64 KiB is far more than any real CPIM header block.
     let parts = if is_cpim {
         let prefix = Store::prefix(&stored, 64 * 1024).map_err(store_err)?;
@@ -961,12 +978,12 @@ fn finish_message(
     } else {
         None
     };
-    let (sha256, content_type, offset, cpim_headers) = match parts {
+    let (sha256, sha1, content_type, offset, cpim_headers) = match parts {
         Some((inner, off, headers)) => {
             let sha = hash_from(&stored, off, total).map_err(store_err)?;
-            (sha, inner, off, Some(headers))
+            (sha, None, inner, off, Some(headers))
         }
-        None => (sha, ct, 0, None),
+        None => (digests.sha256, digests.sha1, ct, 0, None),
     };
     let is_text = content_type
         .trim_start()
@@ -998,6 +1015,7 @@ fn finish_message(
         content_type,
         size: total.saturating_sub(offset),
         sha256,
+        sha1,
         content,
         cpim: cpim_headers,
         body_offset,
