@@ -481,6 +481,9 @@ mod raw {
         Silent,
         /// Put a closed port in a=path: the connection is refused.
         Refused,
+        /// 200 for chunks until this many body bytes arrived, then stop reading (the
+        /// connection stays open) and end the call with a BYE of our own.
+        HangUpAfter(usize),
     }
 
     /// What the callee saw.
@@ -496,6 +499,8 @@ mod raw {
         pub flags: Vec<char>,
         /// Whether a BYE came (and was answered).
         pub bye: bool,
+        /// With [`Msrp::HangUpAfter`]: whether invite answered our BYE with 200.
+        pub our_bye_answered: bool,
     }
 
     /// A running callee; [`Callee::finish`] joins it.
@@ -601,9 +606,14 @@ mod raw {
             }
             (false, None) => None,
         };
+        let mut held = None;
         if let Some(s) = stream {
             s.set_nonblocking(false).expect("blocking");
-            session(s, mode, &ours, &mut seen);
+            held = session(s, mode, &ours, &mut seen);
+        }
+        if held.is_some() {
+            seen.our_bye_answered = hang_up(&udp, from, &invite_bytes, &mut buf);
+            return seen;
         }
         // The call ends with BYE, whatever happened to the content.
         let until = Instant::now() + Duration::from_secs(20);
@@ -626,6 +636,47 @@ mod raw {
         seen
     }
 
+    /// Send our own BYE in the dialog the INVITE made; whether it is answered 200.
+    fn hang_up(udp: &UdpSocket, to: std::net::SocketAddr, invite: &[u8], buf: &mut [u8]) -> bool {
+        let text = String::from_utf8_lossy(invite);
+        let header = |names: &[&str]| {
+            text.lines()
+                .find_map(|l| {
+                    let (n, v) = l.split_once(':')?;
+                    names
+                        .iter()
+                        .any(|x| n.trim().eq_ignore_ascii_case(x))
+                        .then(|| v.trim().to_owned())
+                })
+                .expect("a header of the INVITE")
+        };
+        let local = udp.local_addr().expect("local");
+        let bye = format!(
+            "BYE sip:invite@{to} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKpeerbye1\r\n\
+             Max-Forwards: 70\r\nFrom: {};tag=peer1\r\nTo: {}\r\nCall-ID: {}\r\n\
+             CSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
+            header(&["To", "t"]),
+            header(&["From", "f"]),
+            header(&["Call-ID", "i"]),
+        );
+        udp.send_to(bye.as_bytes(), to).expect("sending our BYE");
+        let until = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < until {
+            let Ok((n, _)) = udp.recv_from(buf) else {
+                return false;
+            };
+            let Ok(Some((m, _))) =
+                parse(&buf[..n], &ParseOptions::datagram()).map(|s| s.complete())
+            else {
+                continue;
+            };
+            if m.status() == Some(200) && m.cseq().is_ok_and(|c| c.method == "BYE") {
+                return true;
+            }
+        }
+        false
+    }
+
     fn response(tid: &str, code: u16, to_path: &str, ours: &str) -> String {
         format!(
             "MSRP {tid} {code} raw peer\r\nTo-Path: {to_path}\r\nFrom-Path: {ours}\r\n\
@@ -633,8 +684,9 @@ mod raw {
         )
     }
 
-    /// Read and answer MSRP requests until the connection closes (or 20 s pass).
-    fn session(mut s: TcpStream, mode: Msrp, ours: &str, seen: &mut Seen) {
+    /// Read and answer MSRP requests until the connection closes (or 20 s pass); with
+    /// [`Msrp::HangUpAfter`] the connection is handed back open once enough has arrived.
+    fn session(mut s: TcpStream, mode: Msrp, ours: &str, seen: &mut Seen) -> Option<TcpStream> {
         s.set_read_timeout(Some(Duration::from_secs(20)))
             .expect("timeout");
         let mut framer = Framer::new(FramerOptions::default());
@@ -691,9 +743,10 @@ mod raw {
                                 seen.flags.push(flag.as_byte() as char);
                                 let answer = match mode {
                                     _ if !bodied => true,
-                                    Msrp::Deliver | Msrp::FailureReport | Msrp::CloseAfter(_) => {
-                                        true
-                                    }
+                                    Msrp::Deliver
+                                    | Msrp::FailureReport
+                                    | Msrp::CloseAfter(_)
+                                    | Msrp::HangUpAfter(_) => true,
                                     Msrp::Answer(_) | Msrp::Silent | Msrp::Refused => false,
                                 };
                                 if answer {
@@ -734,10 +787,15 @@ mod raw {
                 && body_bytes >= n
             {
                 let _ = s.shutdown(Shutdown::Both);
-                return;
+                return None;
+            }
+            if let Msrp::HangUpAfter(n) = mode
+                && body_bytes >= n
+            {
+                return Some(s);
             }
             match s.read(&mut read) {
-                Ok(0) | Err(_) => return,
+                Ok(0) | Err(_) => return None,
                 Ok(n) => buf.extend_from_slice(&read[..n]),
             }
         }
@@ -966,4 +1024,39 @@ fn ctrl_c_during_a_transfer_sends_bye_and_reports_nothing_delivered_issue_6() {
     assert_not_delivered(&out, 1, "interrupted during the MSRP transfer");
     assert_eq!(summary(&out)["outcome"], "interrupted");
     assert!(callee.finish().bye);
+}
+
+/// A BYE from the callee in the middle of a transfer is answered 200 at once (not after the
+/// transfer's timeout), stops the transfer, and nothing is reported delivered; invite sends no
+/// BYE of its own for a call the callee has ended.
+#[test]
+fn a_bye_from_the_callee_during_a_transfer_is_answered_and_ends_it_issue_6() {
+    let dir = tempdir();
+    let big = write(dir.path(), "big.bin", xorshift_bytes(8 << 20, 11));
+    let callee = raw::Callee::start(raw::Msrp::HangUpAfter(300_000), false);
+    let started = Instant::now();
+    let out = invite_within(
+        "30s",
+        &["--file", big.to_str().expect("utf-8"), callee.target()],
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the callee ended the call (BYE)"), "{err}");
+    let ev = events(&out);
+    assert!(of(&ev, "delivery-report").is_empty(), "{ev:?}");
+    assert_eq!(summary(&out)["outcome"], "refused");
+    assert!(!sent_methods(&out).iter().any(|m| m == "BYE"));
+    let received: Vec<_> = of(&ev, "message")
+        .into_iter()
+        .filter(|e| e["direction"] == "received")
+        .filter_map(|e| e["first_line"].as_str())
+        .collect();
+    assert!(
+        received.iter().any(|l| l.starts_with("BYE ")),
+        "{received:?}"
+    );
+    let seen = callee.finish();
+    assert!(seen.our_bye_answered);
+    assert!(!seen.bye);
 }

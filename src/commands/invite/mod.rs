@@ -826,26 +826,58 @@ async fn place_call<W: Write>(
     if let Some(a) = &answer {
         run.emit(&InviteEvent::Answer(a));
     }
-    // The content goes out before anything else happens in the call; a 2xx retransmitted
-    // meanwhile is answered in the hold loop below.
-    // Ctrl-C during the transfer drops it (the MSRP connection closes, nothing more is sent)
-    // and the call still ends with BYE below.
+    // The content goes out before anything else happens in the call. Meanwhile the SIP side is
+    // still served: a retransmitted 2xx gets the ACK again, a BYE from the callee is answered
+    // 200 and ends the transfer; those messages are shown once the transfer has stopped (the
+    // transfer owns the printer), with the times they happened. Ctrl-C drops the transfer (the
+    // MSRP connection closes, nothing more is sent) and the call still ends with BYE below.
     let mut interrupted = false;
+    let mut peer_hung_up = false;
+    let mut meanwhile: Vec<(&'static str, f64, Vec<u8>)> = Vec::new();
+    let start = run.start;
     let delivered = match msrp_local {
-        Some(local) if cancelled.is_none() => tokio::select! {
-            d = deliver(config, run, call, local, answer.as_ref()) => Some(d),
-            _ = tokio::signal::ctrl_c() => {
-                interrupted = true;
-                Some(Err(Stop::Failure(
-                    Exit::Negative,
-                    "interrupted during the MSRP transfer: the content was not confirmed \
-                     delivered; the call was ended with BYE"
-                        .into(),
-                )))
+        Some(local) if cancelled.is_none() => {
+            let transfer = deliver(config, run, call, local, answer.as_ref());
+            tokio::pin!(transfer);
+            loop {
+                tokio::select! {
+                    d = &mut transfer => break Some(d),
+                    _ = tokio::signal::ctrl_c() => {
+                        interrupted = true;
+                        break Some(Err(Stop::Failure(
+                            Exit::Negative,
+                            "interrupted during the MSRP transfer: the content was not \
+                             confirmed delivered; the call was ended with BYE"
+                                .into(),
+                        )));
+                    }
+                    received = conn.recv() => {
+                        let received = received.map_err(net)?;
+                        meanwhile.push(("received", millis(start.elapsed()), received.data.to_vec()));
+                        let Some(reply) = in_call_reply(&received.data, &ack) else {
+                            continue;
+                        };
+                        conn.send(&reply).await.map_err(net)?;
+                        meanwhile.push(("sent", millis(start.elapsed()), reply.clone()));
+                        if reply.starts_with(b"SIP/2.0 200") {
+                            peer_hung_up = true;
+                            break Some(Err(Stop::Failure(
+                                Exit::Negative,
+                                "the callee ended the call (BYE) during the MSRP transfer: the \
+                                 content was not confirmed delivered"
+                                    .into(),
+                            )));
+                        }
+                    }
+                }
             }
-        },
+        }
         _ => None,
     };
+    for (direction, at_ms, bytes) in meanwhile {
+        let rec = record(direction, at_ms, &conn, &bytes, 0);
+        run.emit(&InviteEvent::Message(&rec));
+    }
     // Hold: answer 2xx retransmissions with the ACK again, and a BYE from the peer with 200.
     let hold = if cancelled.is_some() || interrupted {
         Duration::ZERO
@@ -853,26 +885,18 @@ async fn place_call<W: Write>(
         config.duration
     };
     let hold_end = tokio::time::Instant::now() + hold;
-    let mut peer_hung_up = false;
-    loop {
+    while !peer_hung_up {
         tokio::select! {
             () = tokio::time::sleep_until(hold_end) => break,
             _ = tokio::signal::ctrl_c() => { interrupted = true; break; }
             received = conn.recv() => {
                 let received = received.map_err(net)?;
                 run.message(&conn, "received", &received.data, 0);
-                let Ok(Some((m, _))) = sip::parse(&received.data, &ParseOptions::datagram()).map(|s| s.complete()) else {
-                    continue;
-                };
-                if m.is_request() && m.method() == Some("BYE") {
-                    let ok = MessageBuilder::response_to(&m, 200, "OK", None).build();
-                    send(run, &conn, &ok).await?;
-                    peer_hung_up = true;
-                    break;
-                } else if m.status().is_some_and(|c| (200..300).contains(&c))
-                    && m.cseq().is_ok_and(|c| c.method == "INVITE")
-                {
-                    send(run, &conn, &ack).await?;
+                if let Some(reply) = in_call_reply(&received.data, &ack) {
+                    send(run, &conn, &reply).await?;
+                    if reply.starts_with(b"SIP/2.0 200") {
+                        peer_hung_up = true;
+                    }
                 }
             }
         }
@@ -1017,6 +1041,24 @@ fn reason_of(resp: &[u8]) -> String {
         .nth(2)
         .unwrap_or_default()
         .to_string()
+}
+
+/// What an answered call says back to a message from the callee: 200 to its BYE, the ACK
+/// again to a retransmitted 2xx of the INVITE (RFC 3261 §13.2.2.4), nothing to anything else.
+fn in_call_reply(received: &[u8], ack: &[u8]) -> Option<Vec<u8>> {
+    let Ok(Some((m, _))) = sip::parse(received, &ParseOptions::datagram()).map(|s| s.complete())
+    else {
+        return None;
+    };
+    if m.is_request() && m.method() == Some("BYE") {
+        Some(MessageBuilder::response_to(&m, 200, "OK", None).build())
+    } else if m.status().is_some_and(|c| (200..300).contains(&c))
+        && m.cseq().is_ok_and(|c| c.method == "INVITE")
+    {
+        Some(ack.to_vec())
+    } else {
+        None
+    }
 }
 
 async fn send<W: Write>(run: &mut Run<W>, conn: &Connection, bytes: &[u8]) -> Result<(), Stop> {
