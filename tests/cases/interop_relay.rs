@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use crate::support::listen::Listen;
 use crate::support::peer_process::{Peer, free_port};
-use crate::support::{root, sipkit, tempdir, write};
+use crate::support::{root, sha256_hex, tempdir, write};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -33,38 +33,13 @@ fn kamailio_relay() -> (Peer, u16) {
     (peer, port)
 }
 
-fn sha256_hex(data: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 fn invite(port: u16, password: &str, args: &[&str]) -> std::process::Output {
-    sipkit()
-        .env("SIPKIT_PASSWORD", password)
-        .args([
-            "invite",
-            "--timeout",
-            "10s",
-            "--format",
-            "json",
-            "--user",
-            "alice",
-        ])
-        .args(["--relay", &format!("msrp://127.0.0.1:{port};tcp")])
-        .args(args)
-        .timeout(WAIT)
-        .output()
-        .expect("running sipkit invite")
+    let relay = format!("msrp://127.0.0.1:{port};tcp");
+    crate::support::msrp_relay::invite_through(&relay, password, args)
 }
 
 fn events(out: &std::process::Output) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
+    crate::support::json_lines(out)
 }
 
 #[test]

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::listen::Listen;
-use crate::support::{sipkit, tempdir, write};
+use crate::support::listen::{Listen, msrp_listen};
+use crate::support::{sha256_hex, sipkit, tempdir, write, xorshift_bytes};
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -30,10 +30,7 @@ fn invite_within(timeout: &str, args: &[&str]) -> std::process::Output {
 }
 
 fn events(out: &std::process::Output) -> Vec<Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect()
+    crate::support::json_lines(out)
 }
 
 fn summary(out: &std::process::Output) -> Value {
@@ -209,44 +206,6 @@ fn usage_errors_exit_2_before_the_network() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
         assert!(out.stdout.is_empty(), "{args:?}");
     }
-}
-
-/// listen with an MSRP endpoint, stopping after `count` requests (ACKs are not counted).
-fn msrp_listen(count: usize, extra: &[&str]) -> Listen {
-    let count = count.to_string();
-    let mut args = vec![
-        "--udp",
-        "127.0.0.1:0",
-        "--msrp",
-        "127.0.0.1:0",
-        "--count",
-        &count,
-        "--timeout",
-        "60s",
-    ];
-    args.extend_from_slice(extra);
-    Listen::start(&args)
-}
-
-fn sha256_hex(data: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Seeded xorshift64 bytes: repeatable pseudo-random content.
-fn xorshift_bytes(n: usize, mut seed: u64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(n + 8);
-    while out.len() < n {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        out.extend_from_slice(&seed.to_le_bytes());
-    }
-    out.truncate(n);
-    out
 }
 
 fn of<'a>(ev: &'a [Value], name: &str) -> Vec<&'a Value> {

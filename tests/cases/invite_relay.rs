@@ -6,76 +6,22 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::listen::Listen;
+use crate::support::listen::msrp_listen;
 use crate::support::msrp_relay::{Mode, Relay};
-use crate::support::{sipkit, tempdir, write};
+use crate::support::{sha256_hex, sipkit, tempdir, write, xorshift_bytes};
 
 const WAIT: Duration = Duration::from_secs(15);
 
 fn invite(relay: &str, password: &str, args: &[&str]) -> std::process::Output {
-    sipkit()
-        .env("SIPKIT_PASSWORD", password)
-        .args([
-            "invite",
-            "--timeout",
-            "10s",
-            "--format",
-            "json",
-            "--user",
-            "alice",
-            "--relay",
-            relay,
-        ])
-        .args(args)
-        .output()
-        .expect("running sipkit invite")
+    crate::support::msrp_relay::invite_through(relay, password, args)
 }
 
 fn events(out: &std::process::Output) -> Vec<Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect()
+    crate::support::json_lines(out)
 }
 
 fn of(ev: &[Value], name: &str) -> Vec<Value> {
     ev.iter().filter(|e| e["event"] == name).cloned().collect()
-}
-
-fn msrp_listen(count: usize, extra: &[&str]) -> Listen {
-    let count = count.to_string();
-    let mut args = vec![
-        "--udp",
-        "127.0.0.1:0",
-        "--msrp",
-        "127.0.0.1:0",
-        "--count",
-        &count,
-        "--timeout",
-        "60s",
-    ];
-    args.extend_from_slice(extra);
-    Listen::start(&args)
-}
-
-fn sha256_hex(data: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn xorshift_bytes(n: usize, mut seed: u64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(n + 8);
-    while out.len() < n {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        out.extend_from_slice(&seed.to_le_bytes());
-    }
-    out.truncate(n);
-    out
 }
 
 /// The INVITE's SDP as invite logged it.

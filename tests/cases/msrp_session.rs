@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
 use sipkit::transport::msrp::{
     CpimEnvelope, Delivered, Endpoint, EndpointConfig, LocalSession, MsrpError, MsrpSender,
     Outgoing, ReceiveEvent, ReceivedMessage, ReceiverLimits, SendEvent, SenderConfig,
@@ -17,6 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::support::server_pki::ServerPki;
+use crate::support::{sha256_hex, xorshift_bytes};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -24,26 +24,6 @@ async fn within<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
     tokio::time::timeout(LIMIT, f)
         .await
         .unwrap_or_else(|_| panic!("timed out: {what}"))
-}
-
-fn sha_hex(data: &[u8]) -> String {
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Seeded xorshift64 bytes: repeatable pseudo-random content without a rand crate.
-fn xorshift_bytes(n: usize, mut seed: u64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(n);
-    while out.len() < n {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        out.extend_from_slice(&seed.to_le_bytes());
-    }
-    out.truncate(n);
-    out
 }
 
 async fn endpoint(tls: Option<ServerTls>, session: SessionConfig) -> (Endpoint, LocalSession) {
@@ -138,7 +118,7 @@ async fn text_utf8_empty_one_byte_and_binary_end_to_end() {
         );
         assert_eq!(msg.content_type, ct);
         assert_eq!(msg.size, body.len() as u64);
-        assert_eq!(msg.sha256, sha_hex(&body));
+        assert_eq!(msg.sha256, sha256_hex(&body));
         assert_eq!(msg.message_id, summary.message_id);
         match msg.content {
             Delivered::Text(t) => assert_eq!(t.as_bytes(), &body[..]),
@@ -199,7 +179,7 @@ async fn ten_mib_file_streams_to_disk_with_equal_sha256() {
     assert_eq!(summary.chunks, 160);
     assert_eq!(acks, 160);
     assert!(summary.throughput > 0.0);
-    assert_eq!(msg.sha256, sha_hex(&data));
+    assert_eq!(msg.sha256, sha256_hex(&data));
     let Delivered::File(path) = msg.content else {
         panic!("a 10 MiB message must be stored in a file");
     };
@@ -238,7 +218,7 @@ async fn unknown_size_and_small_chunks_with_a_window() {
         next_message(&mut ep)
     );
     assert_eq!(summary.expect("sent").chunks, 11);
-    assert_eq!(msg.sha256, sha_hex(&data));
+    assert_eq!(msg.sha256, sha256_hex(&data));
     assert_eq!(msg.content, Delivered::Bytes(data));
 }
 
@@ -265,7 +245,7 @@ async fn cpim_is_wrapped_and_unwrapped() {
     summary.expect("sent");
     assert_eq!(msg.content_type, "text/plain;charset=utf-8");
     assert_eq!(msg.content, Delivered::Text("bonjour \u{e0} tous".into()));
-    assert_eq!(msg.sha256, sha_hex(body));
+    assert_eq!(msg.sha256, sha256_hex(body));
     let env = msg.cpim.expect("envelope");
     assert!(env.contains(&("From".to_owned(), "<sip:alice@example.com>".to_owned())));
 }
@@ -302,7 +282,7 @@ async fn tls_end_to_end() {
         next_message(&mut ep)
     );
     assert!(summary.expect("sent").confirmed);
-    assert_eq!(msg.sha256, sha_hex(&data));
+    assert_eq!(msg.sha256, sha256_hex(&data));
 }
 
 #[tokio::test]

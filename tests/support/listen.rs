@@ -252,3 +252,21 @@ pub fn to_tag(resp: &str) -> String {
         .expect("a To tag")
         .to_owned()
 }
+
+/// listen with an MSRP endpoint on loopback, stopping after `count` requests (ACKs are not
+/// counted) or 60 s.
+pub fn msrp_listen(count: usize, extra: &[&str]) -> Listen {
+    let count = count.to_string();
+    let mut args = vec![
+        "--udp",
+        "127.0.0.1:0",
+        "--msrp",
+        "127.0.0.1:0",
+        "--count",
+        &count,
+        "--timeout",
+        "60s",
+    ];
+    args.extend_from_slice(extra);
+    Listen::start(&args)
+}

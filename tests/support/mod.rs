@@ -80,3 +80,25 @@ pub fn json_lines(output: &std::process::Output) -> Vec<serde_json::Value> {
         })
         .collect()
 }
+
+/// Lowercase hex SHA-256 of `data`, as sipkit prints it.
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Seeded xorshift64 bytes: repeatable pseudo-random content without a rand crate.
+pub fn xorshift_bytes(n: usize, mut seed: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(n + 8);
+    while out.len() < n {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        out.extend_from_slice(&seed.to_le_bytes());
+    }
+    out.truncate(n);
+    out
+}

@@ -381,3 +381,24 @@ fn auth(ctx: &Ctx, m: &Message<'_>, to: &str, from: &str, conn: &Conn) {
     };
     write_to(conn, &response(m.tid, 200, "OK", from, to, &extra));
 }
+
+/// `sipkit invite --format json` as user alice with `password` (SIPKIT_PASSWORD) through the MSRP
+/// relay `relay_uri`, with `args` after the options; killed after 30 s.
+pub fn invite_through(relay_uri: &str, password: &str, args: &[&str]) -> std::process::Output {
+    crate::support::sipkit()
+        .env("SIPKIT_PASSWORD", password)
+        .args([
+            "invite",
+            "--timeout",
+            "10s",
+            "--format",
+            "json",
+            "--user",
+            "alice",
+        ])
+        .args(["--relay", relay_uri])
+        .args(args)
+        .timeout(std::time::Duration::from_secs(30))
+        .output()
+        .expect("running sipkit invite")
+}
