@@ -567,7 +567,6 @@ pub(crate) fn shrink_map<K: Eq + std::hash::Hash, V, S: std::hash::BuildHasher>(
     }
 }
 
-
 /// The UAS core's 2xx retransmission schedule (RFC 3261 §13.3.1.4): resend at T1, then
 /// doubling up to T2, until the ACK arrives; give up after 64*T1 (the session should then be
 /// ended with a BYE). Applies on every transport, since a hop further on may be UDP.
