@@ -2,14 +2,15 @@
 # `sipkit listen` as a responder under SIPp load, next to SIPp's own UAS, in one run.
 #
 #   bench/listen.sh
-#   RATES="1000 2000 4000 8000" SECONDS_PER_RATE=5 MEM_COUNT=1000000 bench/listen.sh
+#   RATES="1000 2000 4000 8000" SECONDS_PER_RATE=5 MEM_COUNT=1000000 MEM_RATE=5000 bench/listen.sh
 #
 # For each responder (sipkit listen, sipp -sn uas) and each rate, `sipp -sn uac` places
 # rate*SECONDS_PER_RATE calls (INVITE, ACK, BYE) over UDP on loopback; a rate passes when
 # SIPp exits 0 (no failed call). CPU = utime+stime of the responder process (/proc/PID/stat)
 # across that step, per 10,000 calls. Memory: a fresh listen answers 10,000 OPTIONS from
-# `sipkit send --count`, then MEM_COUNT in all; VmRSS is read after each, once the
-# transactions have expired (Timer J, 32 s). Each step is bounded with `timeout`.
+# SIPp (tests/fixtures/sipp/options-uac.xml) at MEM_RATE, then MEM_COUNT in all at the same
+# rate; VmRSS/VmHWM are read after each, once the transactions have expired (Timer J, 32 s).
+# Each step is bounded with `timeout`.
 # Needs: cargo, sipp, python3. Logs go to target/bench-listen/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -78,16 +79,35 @@ done
 echo
 echo "highest rate with zero failed calls: sipkit ${best[sipkit]}/s (${cpu_at[sipkit]:-?} CPU s per 10k), sipp -sn uas ${best[sipp]}/s (${cpu_at[sipp]:-?} CPU s per 10k)"
 
-# Memory: 10k, then MEM_COUNT OPTIONS transactions.
+# Memory: a fresh listen answers 10,000 OPTIONS transactions from SIPp at MEM_RATE, then
+# MEM_COUNT in all at the same rate; VmRSS and VmHWM are read after each, 35 s later, once the
+# transactions have expired (Timer J, 64*T1 = 32 s).
+mem_rate=${MEM_RATE:-5000}
+options=tests/fixtures/sipp/options-uac.xml
 port=$(free_port)
 start_responder sipkit "$port"
-timeout 600 "$sipkit" send OPTIONS "sip:127.0.0.1:$port" --count 10000 --concurrency 64 \
-    --timeout 300s >"$out/mem-10k.log" 2>&1 || true
+mem_status() { awk '/^Vm(RSS|HWM)/ {printf "%s %s KiB  ", $1, $2}' "/proc/$pid/status"; }
+# options_run COUNT LOG: COUNT OPTIONS at mem_rate; prints SIPp's failed-call count.
+options_run() {
+    local limit=$(($1 / mem_rate + 120))
+    timeout "$limit" sipp -sf "$options" "127.0.0.1:$port" -r "$mem_rate" -m "$1" \
+        -l $((mem_rate * 2)) -timeout "$((limit - 20))s" -nostdin \
+        -trace_stat -stf "$out/$2.csv" >"$out/$2.log" 2>&1 || true
+    python3 - "$out/$2.csv" <<'PY' 2>/dev/null || echo "?"
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1]), delimiter=';'))
+h = rows[0]; last = rows[-1]
+print(last[h.index("FailedCall(C)")])
+PY
+}
+failed10k=$(options_run 10000 mem-10k)
 sleep 35
-rss10k=$(rss_kib "$pid")
-timeout 3000 "$sipkit" send OPTIONS "sip:127.0.0.1:$port" --count $((mem_count - 10000)) \
-    --concurrency 64 --timeout 2900s >"$out/mem-1m.log" 2>&1 || true
+after10k=$(mem_status)
+failed_rest=$(options_run $((mem_count - 10000)) mem-rest)
 sleep 35
-rss1m=$(rss_kib "$pid")
+after_all=$(mem_status)
 kill "$pid" 2>/dev/null || true
-echo "VmRSS after 10,000 transactions: ${rss10k} KiB; after ${mem_count}: ${rss1m} KiB"
+echo
+echo "memory, OPTIONS at ${mem_rate}/s (failed: $failed10k, then $failed_rest):"
+echo "  after 10,000 transactions: $after10k"
+echo "  after ${mem_count}: $after_all"

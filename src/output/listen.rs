@@ -204,6 +204,12 @@ impl<W: Write> ListenPrinter<W> {
         }
     }
 
+    /// Whether only `listening` and errors are shown (--quiet): the command need not build
+    /// the other events.
+    pub(crate) fn quiet(&self) -> bool {
+        self.quiet
+    }
+
     /// Show one event. --quiet keeps only `listening` and errors (`msrp-error` included).
     pub(crate) fn emit(&mut self, event: &ListenEvent) -> io::Result<()> {
         let error = match event {

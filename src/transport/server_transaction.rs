@@ -8,7 +8,7 @@
 //! Retransmitting a 2xx to INVITE until the ACK comes is the TU's job, not the transaction's
 //! (RFC 3261 §13.3.1.4, RFC 6026 §7.1); [`Retransmit2xx`] keeps that schedule.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use crate::proto::ParseError;
@@ -229,15 +229,34 @@ struct Tx<C> {
     end: Option<Instant>,
 }
 
+/// Which of a transaction's two timers an entry of the timeline is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    /// Timer G.
+    G,
+    /// Timer H, I, J or L.
+    End,
+}
+
 /// Every server transaction of an endpoint, keyed per RFC 3261 §17.2.3. `C` is what the caller
 /// needs to send a retransmission by timer (its transport flow); it is stored per transaction.
+///
+/// Armed timers are kept in one ordered set, so a timer run costs what is due, not what is
+/// alive: at a few thousand requests a second over UDP, 64*T1 keeps hundreds of thousands of
+/// transactions in Completed/Accepted, and scanning them all every tick was most of listen's
+/// CPU. The tables shrink again when most of them has ended, so a burst does not leave its
+/// high-water mark behind.
 #[derive(Debug)]
 pub struct ServerTransactions<C> {
     timers: Timers,
     by_key: HashMap<TransactionKey, TxId>,
     txs: HashMap<TxId, Tx<C>>,
+    timeline: BTreeSet<(Instant, TxId, Timer)>,
     next_id: u64,
 }
+
+/// Below this many slots a table is not worth shrinking.
+const SHRINK_FLOOR: usize = 1024;
 
 impl<C: Clone> ServerTransactions<C> {
     /// An empty table using `timers`.
@@ -246,6 +265,7 @@ impl<C: Clone> ServerTransactions<C> {
             timers,
             by_key: HashMap::new(),
             txs: HashMap::new(),
+            timeline: BTreeSet::new(),
             next_id: 1,
         }
     }
@@ -292,12 +312,15 @@ impl<C: Clone> ServerTransactions<C> {
             return Ok(match tx.state {
                 TxState::Completed => {
                     tx.state = TxState::Confirmed;
-                    tx.g = None;
-                    if tx.reliable {
+                    // The response is not sent again in Confirmed.
+                    tx.last_response = None;
+                    let reliable = tx.reliable;
+                    self.set_g(id, None);
+                    if reliable {
                         // Timer I is zero on a reliable transport.
                         self.remove(id);
                     } else {
-                        tx.end = Some(now + timers.t4);
+                        self.set_end(id, Some(now + timers.t4));
                     }
                     Action::AckForNon2xx(id)
                 }
@@ -335,20 +358,26 @@ impl<C: Clone> ServerTransactions<C> {
         let provisional = (100..200).contains(&status);
         let success = (200..300).contains(&status);
         let mut remove = false;
+        let mut g = None;
+        let mut end = None;
+        // Whether a retransmitted request gets these bytes again: not in Accepted, where the
+        // TU resends the 2xx itself (RFC 6026 §7.1), nor once the transaction is gone.
+        let mut keep = true;
         match (tx.invite, tx.state) {
             (true, TxState::Proceeding) if provisional => {}
             (true, TxState::Proceeding) if success => {
                 tx.state = TxState::Accepted;
-                tx.end = Some(now + timers.timeout());
+                end = Some(now + timers.timeout());
+                keep = false;
             }
             (true, TxState::Proceeding) => {
                 tx.state = TxState::Completed;
                 if !tx.reliable {
-                    tx.g = Some((now + timers.t1, timers.t1));
+                    g = Some((now + timers.t1, timers.t1));
                 }
-                tx.end = Some(now + timers.timeout());
+                end = Some(now + timers.timeout());
             }
-            (true, TxState::Accepted) if success => {}
+            (true, TxState::Accepted) if success => keep = false,
             (false, TxState::Trying | TxState::Proceeding) if provisional => {
                 tx.state = TxState::Proceeding;
             }
@@ -358,46 +387,59 @@ impl<C: Clone> ServerTransactions<C> {
                     // Timer J is zero on a reliable transport.
                     remove = true;
                 } else {
-                    tx.end = Some(now + timers.timeout());
+                    end = Some(now + timers.timeout());
                 }
             }
             _ => return Err(refused),
         }
-        tx.last_response = Some(response.to_vec());
         if remove {
             self.remove(id);
+            return Ok(());
+        }
+        tx.last_response = keep.then(|| response.to_vec());
+        if g.is_some() {
+            self.set_g(id, g);
+        }
+        if end.is_some() {
+            self.set_end(id, end);
         }
         Ok(())
     }
 
-    /// Run the timers due at `now`.
+    /// Run the timers due at `now`. Events come in the order their timers were due.
     pub fn on_timer(&mut self, now: Instant) -> Vec<TimerEvent<C>> {
         let t2 = self.timers.t2;
         let mut events = Vec::new();
-        let mut ended = Vec::new();
-        let mut ids: Vec<TxId> = self.txs.keys().copied().collect();
-        ids.sort();
-        for id in ids {
+        let mut rearm = Vec::new();
+        while let Some(&(at, id, which)) = self.timeline.first() {
+            if at > now {
+                break;
+            }
+            self.timeline.pop_first();
             let Some(tx) = self.txs.get_mut(&id) else {
                 continue;
             };
-            if tx.end.is_some_and(|end| end <= now) {
-                ended.push(id);
-                if tx.state == TxState::Completed && tx.invite {
-                    events.push(TimerEvent::NoAck {
-                        id,
-                        ctx: tx.ctx.clone(),
-                    });
-                } else {
-                    events.push(TimerEvent::Terminated(id));
+            match which {
+                Timer::End => {
+                    tx.end = None;
+                    if tx.state == TxState::Completed && tx.invite {
+                        events.push(TimerEvent::NoAck {
+                            id,
+                            ctx: tx.ctx.clone(),
+                        });
+                    } else {
+                        events.push(TimerEvent::Terminated(id));
+                    }
+                    self.remove(id);
                 }
-                continue;
-            }
-            if let Some((at, interval)) = tx.g {
-                if at <= now {
+                // Timer H (or I) due as well: the transaction ends, nothing is resent.
+                Timer::G if tx.end.is_some_and(|end| end <= now) => tx.g = None,
+                Timer::G => {
                     // Timer G doubles up to T2 (RFC 3261 §17.2.1).
+                    let interval = tx.g.map_or(Duration::ZERO, |(_, i)| i);
                     let next = interval.saturating_mul(2).min(t2);
-                    tx.g = Some((now + next, next));
+                    tx.g = None;
+                    rearm.push((id, (now + next, next)));
                     if let Some(response) = &tx.last_response {
                         events.push(TimerEvent::Retransmit {
                             id,
@@ -408,19 +450,17 @@ impl<C: Clone> ServerTransactions<C> {
                 }
             }
         }
-        for id in ended {
-            self.remove(id);
+        // Re-armed after the loop: with a zero T1 the next G would be due again at once.
+        for (id, g) in rearm {
+            self.set_g(id, Some(g));
         }
+        self.shrink();
         events
     }
 
     /// When [`ServerTransactions::on_timer`] should next be called.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.txs
-            .values()
-            .flat_map(|tx| [tx.g.map(|(at, _)| at), tx.end])
-            .flatten()
-            .min()
+        self.timeline.first().map(|&(at, _, _)| at)
     }
 
     /// A transaction's state; `None` once it is terminated.
@@ -473,7 +513,57 @@ impl<C: Clone> ServerTransactions<C> {
     fn remove(&mut self, id: TxId) {
         if let Some(tx) = self.txs.remove(&id) {
             self.by_key.remove(&tx.key);
+            if let Some((at, _)) = tx.g {
+                self.timeline.remove(&(at, id, Timer::G));
+            }
+            if let Some(at) = tx.end {
+                self.timeline.remove(&(at, id, Timer::End));
+            }
         }
+    }
+
+    /// Arm (or disarm) timer G of a live transaction, keeping the timeline in step.
+    fn set_g(&mut self, id: TxId, g: Option<(Instant, Duration)>) {
+        let Some(tx) = self.txs.get_mut(&id) else {
+            return;
+        };
+        if let Some((at, _)) = tx.g {
+            self.timeline.remove(&(at, id, Timer::G));
+        }
+        tx.g = g;
+        if let Some((at, _)) = g {
+            self.timeline.insert((at, id, Timer::G));
+        }
+    }
+
+    /// Arm (or disarm) the timer ending a live transaction's state (H, I, J or L).
+    fn set_end(&mut self, id: TxId, end: Option<Instant>) {
+        let Some(tx) = self.txs.get_mut(&id) else {
+            return;
+        };
+        if let Some(at) = tx.end {
+            self.timeline.remove(&(at, id, Timer::End));
+        }
+        tx.end = end;
+        if let Some(at) = end {
+            self.timeline.insert((at, id, Timer::End));
+        }
+    }
+
+    /// Give memory back once most transactions have ended: a hash table keeps its largest
+    /// size otherwise, and the peak of a burst would stay for the life of the process.
+    fn shrink(&mut self) {
+        shrink_map(&mut self.txs);
+        shrink_map(&mut self.by_key);
+    }
+}
+
+/// Halve-and-more a table whose entries fill less than a quarter of it.
+pub(crate) fn shrink_map<K: Eq + std::hash::Hash, V, S: std::hash::BuildHasher>(
+    map: &mut HashMap<K, V, S>,
+) {
+    if map.capacity() > SHRINK_FLOOR && map.len() < map.capacity() / 4 {
+        map.shrink_to(map.len() * 2);
     }
 }
 
@@ -826,6 +916,32 @@ Content-Length: 0\r\n\
             feed(&mut t, &stray, false, t0),
             Action::Cancel { invite: None, .. }
         ));
+    }
+
+    #[test]
+    fn tables_shrink_after_a_burst_ends() {
+        let timers = Timers::default();
+        let mut t = ServerTransactions::new(timers);
+        let t0 = Instant::now();
+        for n in 0..5000 {
+            let options = request("OPTIONS", &format!("z9hG4bKb{n}"), "OPTIONS");
+            // Half of them a little later, so one timer run ends only the first half.
+            let at = t0 + ms(if n < 2500 { 0 } else { 100 });
+            let Action::New(id) = feed(&mut t, &options, false, at) else {
+                panic!("a new OPTIONS");
+            };
+            t.respond(id, 200, b"200", at).expect("200");
+        }
+        let peak = t.txs.capacity();
+        assert!(peak >= 5000);
+        assert_eq!(t.on_timer(t0 + timers.timeout()).len(), 2500);
+        assert_eq!(t.len(), 2500);
+        assert_eq!(t.next_deadline(), Some(t0 + ms(100) + timers.timeout()));
+        assert_eq!(t.on_timer(t0 + ms(100) + timers.timeout()).len(), 2500);
+        assert!(t.is_empty());
+        assert!(t.txs.capacity() <= SHRINK_FLOOR, "{}", t.txs.capacity());
+        assert!(t.by_key.capacity() <= SHRINK_FLOOR);
+        assert!(t.timeline.is_empty());
     }
 
     #[test]

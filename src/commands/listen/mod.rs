@@ -452,6 +452,7 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
         a.port = m.endpoint.local_addr().port();
     }
     let mut uas = Uas::new(uas_config, start.into_std());
+    uas.quiet = printer.quiet();
     let mut addresses: Vec<Bound> = listener
         .local_addrs()
         .iter()

@@ -25,6 +25,7 @@ use crate::proto::sip::headers::Contact;
 use crate::proto::sip::{HeaderName, Message, ParseOptions, StartLine, Uri, parse};
 use crate::transport::server_transaction::{
     Action, Retransmit2xx, Retransmit2xxAction, ServerTransactions, TimerEvent, Timers, TxId,
+    shrink_map,
 };
 use crate::transport::{Flow, Proto};
 
@@ -182,6 +183,9 @@ pub(crate) struct Uas {
     pub(crate) msrp_ended: Vec<String>,
     /// (Call-ID, our tag) → the MSRP sessions of that dialog.
     msrp_dialogs: HashMap<(String, String), Vec<String>>,
+    /// Only errors are printed (--quiet): request and response records are not built, which
+    /// under load was a dozen allocations per message for nothing.
+    pub(crate) quiet: bool,
 }
 
 /// A response built from the raw text of a request the parser refused.
@@ -337,6 +341,7 @@ impl Uas {
             msrp_offers: Vec::new(),
             msrp_ended: Vec::new(),
             msrp_dialogs: HashMap::new(),
+            quiet: false,
         }
     }
 
@@ -407,6 +412,9 @@ impl Uas {
             }
         };
         if let StartLine::Response { code, reason, .. } = msg.start {
+            if self.quiet {
+                return;
+            }
             let at = self.at(now);
             let method = msg.cseq().map(|c| c.method.to_owned()).unwrap_or_default();
             self.events.push(ListenEvent::Response(ResponseRecord {
@@ -567,19 +575,21 @@ impl Uas {
         self.summary.responses += 1;
         *self.summary.statuses.entry(code).or_default() += 1;
         let at = self.at(now);
-        self.events.push(ListenEvent::Response(ResponseRecord {
-            at_ms: at,
-            direction: "sent",
-            route: route(flow),
-            status: code,
-            reason: reason.to_owned(),
-            method: r.method,
-            call_id: r.call_id,
-            message: self
-                .cfg
-                .full
-                .then(|| String::from_utf8_lossy(&r.bytes).into_owned()),
-        }));
+        if !self.quiet {
+            self.events.push(ListenEvent::Response(ResponseRecord {
+                at_ms: at,
+                direction: "sent",
+                route: route(flow),
+                status: code,
+                reason: reason.to_owned(),
+                method: r.method,
+                call_id: r.call_id,
+                message: self
+                    .cfg
+                    .full
+                    .then(|| String::from_utf8_lossy(&r.bytes).into_owned()),
+            }));
+        }
         self.out.push(Outgoing {
             flow: *flow,
             bytes: r.bytes,
@@ -592,7 +602,15 @@ impl Uas {
             return;
         };
         self.summary.requests += 1;
-        *self.summary.methods.entry(method.to_owned()).or_default() += 1;
+        match self.summary.methods.get_mut(method) {
+            Some(n) => *n += 1,
+            None => {
+                self.summary.methods.insert(method.to_owned(), 1);
+            }
+        }
+        if self.quiet {
+            return;
+        }
         let (registered, contacts) = match msg.request_uri() {
             Some(Ok(u)) if method != "REGISTER" && !self.bindings.is_empty() => {
                 let aor = aor_of(&u);
@@ -668,20 +686,22 @@ impl Uas {
         }
         self.summary.responses += 1;
         *self.summary.statuses.entry(code).or_default() += 1;
-        let at = self.at(now);
-        self.events.push(ListenEvent::Response(ResponseRecord {
-            at_ms: at,
-            direction: "sent",
-            route: route(flow),
-            status: code,
-            reason: reason.to_owned(),
-            method: req.cseq().map(|c| c.method.to_owned()).unwrap_or_default(),
-            call_id: req.call_id().unwrap_or_default().to_owned(),
-            message: self
-                .cfg
-                .full
-                .then(|| String::from_utf8_lossy(&bytes).into_owned()),
-        }));
+        if !self.quiet {
+            let at = self.at(now);
+            self.events.push(ListenEvent::Response(ResponseRecord {
+                at_ms: at,
+                direction: "sent",
+                route: route(flow),
+                status: code,
+                reason: reason.to_owned(),
+                method: req.cseq().map(|c| c.method.to_owned()).unwrap_or_default(),
+                call_id: req.call_id().unwrap_or_default().to_owned(),
+                message: self
+                    .cfg
+                    .full
+                    .then(|| String::from_utf8_lossy(&bytes).into_owned()),
+            }));
+        }
         self.out.push(Outgoing {
             flow: *flow,
             bytes: bytes.clone(),
@@ -906,14 +926,10 @@ impl Uas {
         );
         let key = (msg.call_id().unwrap_or_default().to_owned(), tag.to_owned());
         if self.dialogs.len() >= MAX_DIALOGS {
-            if let Some(oldest) = self
-                .dialogs
-                .iter()
-                .min_by_key(|(_, n)| **n)
-                .map(|(k, _)| k.clone())
-            {
-                self.dialogs.remove(&oldest);
-            }
+            // The oldest tenth goes at once: one pass per MAX_DIALOGS/10 new dialogs, where
+            // looking for the single oldest was a pass per INVITE once the table was full.
+            let keep_after = self.dialog_seq.saturating_sub(MAX_DIALOGS as u64 * 9 / 10);
+            self.dialogs.retain(|_, n| *n > keep_after);
         }
         self.dialog_seq += 1;
         self.dialogs.insert(key.clone(), self.dialog_seq);
@@ -1407,6 +1423,13 @@ impl Uas {
                 now,
             );
         }
+        // A burst's peak is not kept for the life of the process.
+        shrink_map(&mut self.invites);
+        shrink_map(&mut self.acks);
+        shrink_map(&mut self.dialogs);
+        shrink_map(&mut self.nonces);
+        shrink_map(&mut self.bindings);
+        shrink_map(&mut self.msrp_dialogs);
     }
 }
 
