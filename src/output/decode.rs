@@ -27,7 +27,7 @@ pub(crate) struct DecodePrinter<W: Write> {
     interactive: bool,
     out: W,
     /// One output line, reused so printing a message does not allocate.
-    line: String,
+    line: Out,
     /// Ladders printed so far (a blank line separates them).
     flows: usize,
 }
@@ -78,7 +78,7 @@ impl<W: Write> DecodePrinter<W> {
             full,
             interactive,
             out,
-            line: String::with_capacity(4096),
+            line: Out::with_capacity(4096),
             flows: 0,
         }
     }
@@ -445,7 +445,7 @@ fn secs(us: Option<u64>) -> String {
 }
 
 /// Microseconds as a JSON number of milliseconds with three decimals (`2.709`).
-fn opt_ms(l: &mut String, us: Option<u64>) {
+fn opt_ms(l: &mut Out, us: Option<u64>) {
     match us {
         Some(us) => {
             let _ = write!(l, "{}.{:03}", us / 1000, us % 1000);
@@ -454,7 +454,7 @@ fn opt_ms(l: &mut String, us: Option<u64>) {
     }
 }
 
-fn opt_num(l: &mut String, n: Option<u64>) {
+fn opt_num(l: &mut Out, n: Option<u64>) {
     match n {
         Some(n) => push_u64(l, n),
         None => l.push_str("null"),
@@ -463,7 +463,7 @@ fn opt_num(l: &mut String, n: Option<u64>) {
 
 /// Decimal digits of `n`, without going through `fmt` (a message has several numbers, and
 /// the formatting machinery costs more than the digits).
-fn push_u64(l: &mut String, mut n: u64) {
+fn push_u64(l: &mut Out, mut n: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     loop {
@@ -474,26 +474,22 @@ fn push_u64(l: &mut String, mut n: u64) {
             break;
         }
     }
-    for &d in &buf[i..] {
-        l.push(char::from(d));
-    }
+    l.buf.extend_from_slice(&buf[i..]);
 }
 
 /// `n` as exactly `width` decimal digits (zero-padded; higher digits are dropped).
-fn push_padded(l: &mut String, mut n: u64, width: usize) {
+fn push_padded(l: &mut Out, mut n: u64, width: usize) {
     let mut buf = [b'0'; 20];
     let width = width.min(buf.len());
     for slot in buf[..width].iter_mut().rev() {
         *slot = b'0' + (n % 10) as u8;
         n /= 10;
     }
-    for &d in &buf[..width] {
-        l.push(char::from(d));
-    }
+    l.buf.extend_from_slice(&buf[..width]);
 }
 
 /// An IP address as `Display` writes it; IPv4 by hand because it is the common case.
-fn push_ip(l: &mut String, ip: std::net::IpAddr) {
+fn push_ip(l: &mut Out, ip: std::net::IpAddr) {
     match ip {
         std::net::IpAddr::V4(v4) => {
             for (i, o) in v4.octets().into_iter().enumerate() {
@@ -509,14 +505,14 @@ fn push_ip(l: &mut String, ip: std::net::IpAddr) {
     }
 }
 
-fn opt_str(l: &mut String, s: Option<&str>) {
+fn opt_str(l: &mut Out, s: Option<&str>) {
     match s {
         Some(s) => json_str(l, s),
         None => l.push_str("null"),
     }
 }
 
-fn addr_fields(l: &mut String, src: SocketAddr, dst: SocketAddr) {
+fn addr_fields(l: &mut Out, src: SocketAddr, dst: SocketAddr) {
     l.push_str(r#","src_ip":""#);
     push_ip(l, src.ip());
     l.push_str(r#"","src_port":"#);
@@ -527,63 +523,147 @@ fn addr_fields(l: &mut String, src: SocketAddr, dst: SocketAddr) {
     push_u64(l, u64::from(dst.port()));
 }
 
-/// Whether any byte of `w` needs escaping in a JSON string: a control character, `"` or `\`
-/// (the classic "has a zero byte / has a byte less than n" word tricks).
-#[inline]
-fn word_needs_escape(w: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS != 0;
-    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGHS != 0;
-    below_space || has_zero(w ^ (ONES * u64::from(b'"'))) || has_zero(w ^ (ONES * u64::from(b'\\')))
+/// One line of output being built: bytes, so that text already known to be UTF-8 (or checked
+/// once) is copied without being validated again. Everything pushed is UTF-8: `&str`, ASCII,
+/// or bytes checked by [`json_bytes_lossy`]/[`body_json`] before they stay in the buffer.
+#[derive(Debug)]
+pub(crate) struct Out {
+    buf: Vec<u8>,
+    /// The day of the last timestamp written and its `YYYY-MM-DDT` (the date changes rarely).
+    day: i64,
+    date: [u8; 11],
 }
 
-/// A JSON string literal (RFC 8259 §7): quote, backslash and control characters escaped.
-/// Header values and bodies rarely need escaping, so runs are copied eight bytes at a time.
-pub(crate) fn json_str(l: &mut String, s: &str) {
-    l.push('"');
-    let b = s.as_bytes();
-    let mut start = 0;
-    let mut i = 0;
-    while i < b.len() {
-        if let Some(chunk) = b.get(i..i + 8) {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(chunk);
-            if !word_needs_escape(u64::from_le_bytes(w)) {
-                i += 8;
-                continue;
-            }
+impl Out {
+    pub(crate) fn with_capacity(n: usize) -> Out {
+        Out {
+            buf: Vec::with_capacity(n),
+            day: i64::MIN,
+            date: [0; 11],
         }
-        let c = b[i];
-        let esc = match c {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0..=0x1f => "",
-            _ => {
-                i += 1;
-                continue;
-            }
-        };
-        l.push_str(&s[start..i]);
-        if esc.is_empty() {
-            let _ = write!(l, "\\u{c:04x}");
-        } else {
-            l.push_str(esc);
+    }
+
+    fn push(&mut self, c: char) {
+        let mut t = [0u8; 4];
+        self.buf.extend_from_slice(c.encode_utf8(&mut t).as_bytes());
+    }
+
+    fn push_str(&mut self, s: &str) {
+        self.buf.extend_from_slice(s.as_bytes());
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf
+    }
+
+    fn clear(&mut self) {
+        self.buf.clear();
+    }
+}
+
+impl std::fmt::Write for Out {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.push_str(s);
+        Ok(())
+    }
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit set in each byte of `w` that needs escaping in a JSON string (a control
+/// character, `"` or `\`), by the "has a byte less than n" word tricks. Bytes above the first
+/// flagged one may be flagged wrongly (borrows), the lowest flag is always right.
+#[inline]
+fn escape_mask(w: u64) -> u64 {
+    let q = w ^ (ONES * u64::from(b'"'));
+    let bs = w ^ (ONES * u64::from(b'\\'));
+    (w.wrapping_sub(ONES * 0x20) | (q.wrapping_sub(ONES) & !q) | (bs.wrapping_sub(ONES) & !bs))
+        & !w
+        & HIGHS
+}
+
+/// Which bytes [`escape_into`] must escape, for the tail shorter than a word.
+static NEEDS_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
+/// The index of the first byte of `b` at or after `i` that needs escaping, or `b.len()`.
+#[inline]
+fn next_escape(b: &[u8], mut i: usize) -> usize {
+    while let Some(chunk) = b.get(i..i + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let m = escape_mask(u64::from_le_bytes(w));
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        if NEEDS_ESCAPE[usize::from(c)] {
+            return i;
         }
         i += 1;
-        start = i;
     }
-    l.push_str(&s[start..]);
-    l.push('"');
+    i
 }
 
-fn json_bytes_lossy(l: &mut String, b: &[u8]) {
-    match std::str::from_utf8(b) {
-        Ok(s) => json_str(l, s),
-        Err(_) => json_str(l, &String::from_utf8_lossy(b)),
+/// The inside of a JSON string literal (RFC 8259 §7): quote, backslash and control characters
+/// escaped, runs between them copied whole. `b` must be UTF-8 (the callers see to it).
+fn escape_into(l: &mut Out, b: &[u8]) {
+    let mut start = 0;
+    loop {
+        let i = next_escape(b, start);
+        l.buf.extend_from_slice(&b[start..i]);
+        let Some(&c) = b.get(i) else {
+            return;
+        };
+        match c {
+            b'"' => l.buf.extend_from_slice(b"\\\""),
+            b'\\' => l.buf.extend_from_slice(b"\\\\"),
+            b'\n' => l.buf.extend_from_slice(b"\\n"),
+            b'\r' => l.buf.extend_from_slice(b"\\r"),
+            b'\t' => l.buf.extend_from_slice(b"\\t"),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                l.buf.extend_from_slice(b"\\u00");
+                l.buf.push(HEX[usize::from(c >> 4)]);
+                l.buf.push(HEX[usize::from(c & 15)]);
+            }
+        }
+        start = i + 1;
+    }
+}
+
+/// A JSON string literal.
+pub(crate) fn json_str(l: &mut Out, s: &str) {
+    l.buf.push(b'"');
+    escape_into(l, s.as_bytes());
+    l.buf.push(b'"');
+}
+
+/// Whether `b` is UTF-8, checking only when a byte is not ASCII (header values almost never).
+fn is_utf8(b: &[u8]) -> bool {
+    b.is_ascii() || std::str::from_utf8(b).is_ok()
+}
+
+/// A JSON string of bytes that are usually UTF-8; invalid sequences become U+FFFD.
+fn json_bytes_lossy(l: &mut Out, b: &[u8]) {
+    if is_utf8(b) {
+        l.buf.push(b'"');
+        escape_into(l, b);
+        l.buf.push(b'"');
+    } else {
+        json_str(l, &String::from_utf8_lossy(b));
     }
 }
 
@@ -602,56 +682,73 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 /// RFC 3339 with nanoseconds, UTC: `2024-05-01T12:00:00.123456789Z`.
-pub(crate) fn rfc3339(l: &mut String, t: Timestamp) {
+pub(crate) fn rfc3339(l: &mut Out, t: Timestamp) {
     let days = t.secs.div_euclid(86_400);
     let sod = t.secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    if !(0..=9999).contains(&y) {
-        let _ = write!(
-            l,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:09}Z",
-            sod / 3600,
-            sod / 60 % 60,
-            sod % 60,
-            t.nanos.min(999_999_999)
-        );
-        return;
+    if days != l.day {
+        let (y, m, d) = civil_from_days(days);
+        if !(0..=9999).contains(&y) {
+            let _ = write!(
+                l,
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:09}Z",
+                sod / 3600,
+                sod / 60 % 60,
+                sod % 60,
+                t.nanos.min(999_999_999)
+            );
+            return;
+        }
+        // By hand, and only when the day changes: one timestamp per message, and `fmt` would
+        // be most of its cost.
+        let mut date = Out::with_capacity(11);
+        push_padded(&mut date, y.unsigned_abs(), 4);
+        date.buf.push(b'-');
+        push_padded(&mut date, u64::from(m), 2);
+        date.buf.push(b'-');
+        push_padded(&mut date, u64::from(d), 2);
+        date.buf.push(b'T');
+        l.date.copy_from_slice(&date.buf);
+        l.day = days;
     }
-    // By hand: one timestamp per message, and `fmt` would be most of its cost.
     let sod = sod.unsigned_abs();
-    push_padded(l, y.unsigned_abs(), 4);
-    l.push('-');
-    push_padded(l, u64::from(m), 2);
-    l.push('-');
-    push_padded(l, u64::from(d), 2);
-    l.push('T');
-    push_padded(l, sod / 3600, 2);
-    l.push(':');
-    push_padded(l, sod / 60 % 60, 2);
-    l.push(':');
-    push_padded(l, sod % 60, 2);
-    l.push('.');
-    push_padded(l, u64::from(t.nanos.min(999_999_999)), 9);
-    l.push('Z');
+    let mut time = [0u8; 19];
+    let mut put = |at: usize, mut n: u64, width: usize| {
+        for slot in time[at..at + width].iter_mut().rev() {
+            *slot = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    };
+    put(0, sod / 3600, 2);
+    put(3, sod / 60 % 60, 2);
+    put(6, sod % 60, 2);
+    put(9, u64::from(t.nanos.min(999_999_999)), 9);
+    time[2] = b':';
+    time[5] = b':';
+    time[8] = b'.';
+    time[18] = b'Z';
+    let date = l.date;
+    l.buf.extend_from_slice(&date);
+    l.buf.extend_from_slice(&time);
 }
 
-fn json_time(l: &mut String, t: Timestamp) {
-    l.push('"');
+fn json_time(l: &mut Out, t: Timestamp) {
+    l.buf.push(b'"');
     rfc3339(l, t);
-    l.push('"');
+    l.buf.push(b'"');
 }
 
 /// `2024-05-01 12:00:00.123456` (UTC, microseconds) for people.
 fn human_date_time(l: &mut String, t: Timestamp) {
-    let mut s = String::with_capacity(32);
+    let mut s = Out::with_capacity(32);
     rfc3339(&mut s, t);
-    l.push_str(&s[..10]);
+    let s = String::from_utf8_lossy(s.as_bytes());
+    l.push_str(s.get(..10).unwrap_or_default());
     l.push(' ');
-    l.push_str(&s[11..26]);
+    l.push_str(s.get(11..26).unwrap_or_default());
 }
 
 /// `12:00:00.123456` (UTC, microseconds).
-fn human_time(l: &mut String, t: Timestamp) {
+fn human_time(l: &mut Out, t: Timestamp) {
     let sod = t.secs.rem_euclid(86_400);
     let _ = write!(
         l,
@@ -663,19 +760,19 @@ fn human_time(l: &mut String, t: Timestamp) {
     );
 }
 
-fn push_indented(l: &mut String, raw: &[u8]) {
+fn push_indented(l: &mut Out, raw: &[u8]) {
     let text = String::from_utf8_lossy(raw);
     for line in text.split_inclusive('\n') {
         l.push_str("    ");
         l.push_str(line.trim_end_matches(['\r', '\n']));
         l.push('\n');
     }
-    if l.ends_with('\n') {
-        l.pop();
+    if l.buf.ends_with(b"\n") {
+        l.buf.pop();
     }
 }
 
-fn human_message(l: &mut String, meta: &Meta<'_>, msg: &Decoded<'_>) {
+fn human_message(l: &mut Out, meta: &Meta<'_>, msg: &Decoded<'_>) {
     let _ = write!(l, "{DIM}{:>6}{DIM:#} ", meta.frame);
     human_time(l, meta.time);
     let _ = write!(
@@ -726,7 +823,7 @@ fn human_message(l: &mut String, meta: &Meta<'_>, msg: &Decoded<'_>) {
     }
 }
 
-fn name_addr_json(l: &mut String, a: Result<sip::headers::NameAddr<'_>, crate::proto::ParseError>) {
+fn name_addr_json(l: &mut Out, a: Result<sip::headers::NameAddr<'_>, crate::proto::ParseError>) {
     match a {
         Ok(a) => {
             l.push_str(r#"{"uri":"#);
@@ -741,26 +838,24 @@ fn name_addr_json(l: &mut String, a: Result<sip::headers::NameAddr<'_>, crate::p
     }
 }
 
-fn body_json(l: &mut String, body: Option<&[u8]>) {
+fn body_json(l: &mut Out, body: Option<&[u8]>) {
     l.push_str(r#","body":"#);
     match body {
         None | Some([]) => l.push_str("null"),
-        Some(b) => match std::str::from_utf8(b) {
-            Ok(s) => {
-                l.push_str(r#"{"encoding":"text","data":"#);
-                json_str(l, s);
-                l.push('}');
-            }
-            Err(_) => {
-                l.push_str(r#"{"encoding":"base64","data":""#);
-                l.push_str(&base64::engine::general_purpose::STANDARD.encode(b));
-                l.push_str("\"}");
-            }
-        },
+        Some(b) if is_utf8(b) => {
+            l.push_str(r#"{"encoding":"text","data":""#);
+            escape_into(l, b);
+            l.push_str("\"}");
+        }
+        Some(b) => {
+            l.push_str(r#"{"encoding":"base64","data":""#);
+            l.push_str(&base64::engine::general_purpose::STANDARD.encode(b));
+            l.push_str("\"}");
+        }
     }
 }
 
-fn json_message(l: &mut String, meta: &Meta<'_>, msg: &Decoded<'_>, call_id: Option<&str>) {
+fn json_message(l: &mut Out, meta: &Meta<'_>, msg: &Decoded<'_>, call_id: Option<&str>) {
     l.push_str(r#"{"type":"message","frame":"#);
     push_u64(l, meta.frame);
     l.push_str(r#","time":"#);
@@ -895,7 +990,7 @@ fn json_message(l: &mut String, meta: &Meta<'_>, msg: &Decoded<'_>, call_id: Opt
     l.push('}');
 }
 
-fn attrs_json(l: &mut String, attrs: &[sdp::Attribute<'_>]) {
+fn attrs_json(l: &mut Out, attrs: &[sdp::Attribute<'_>]) {
     l.push('[');
     for (i, a) in attrs.iter().enumerate() {
         if i > 0 {
@@ -910,7 +1005,7 @@ fn attrs_json(l: &mut String, attrs: &[sdp::Attribute<'_>]) {
     l.push(']');
 }
 
-fn connection_json(l: &mut String, c: Option<&sdp::Connection<'_>>) {
+fn connection_json(l: &mut Out, c: Option<&sdp::Connection<'_>>) {
     let Some(c) = c else {
         l.push_str("null");
         return;
@@ -925,7 +1020,7 @@ fn connection_json(l: &mut String, c: Option<&sdp::Connection<'_>>) {
 }
 
 /// The parsed session description: enough to see who offered what media where.
-fn sdp_json(l: &mut String, d: &sdp::SessionDescription<'_>) {
+fn sdp_json(l: &mut Out, d: &sdp::SessionDescription<'_>) {
     l.push_str(r#"{"origin":{"username":"#);
     json_str(l, d.origin.username);
     l.push_str(r#","session_id":"#);
@@ -1041,9 +1136,20 @@ mod tests {
 
     #[test]
     fn rfc3339_dates() {
-        let mut s = String::new();
+        let text = |o: &Out| String::from_utf8(o.as_bytes().to_vec()).expect("UTF-8");
+        let mut s = Out::with_capacity(64);
         rfc3339(&mut s, Timestamp { secs: 0, nanos: 5 });
-        assert_eq!(s, "1970-01-01T00:00:00.000000005Z");
+        assert_eq!(text(&s), "1970-01-01T00:00:00.000000005Z");
+        // The same day again comes from the cached date.
+        s.clear();
+        rfc3339(
+            &mut s,
+            Timestamp {
+                secs: 86_399,
+                nanos: 7,
+            },
+        );
+        assert_eq!(text(&s), "1970-01-01T23:59:59.000000007Z");
         s.clear();
         rfc3339(
             &mut s,
@@ -1052,16 +1158,27 @@ mod tests {
                 nanos: 123_456_789,
             },
         );
-        assert_eq!(s, "2000-02-29T12:34:56.123456789Z");
+        assert_eq!(text(&s), "2000-02-29T12:34:56.123456789Z");
         s.clear();
         rfc3339(&mut s, Timestamp { secs: -1, nanos: 0 });
-        assert_eq!(s, "1969-12-31T23:59:59.000000000Z");
+        assert_eq!(text(&s), "1969-12-31T23:59:59.000000000Z");
+        s.clear();
+        rfc3339(
+            &mut s,
+            Timestamp {
+                secs: 951_827_697,
+                nanos: 2_000_000_000,
+            },
+        );
+        assert_eq!(text(&s), "2000-02-29T12:34:57.999999999Z");
     }
 
     #[test]
     fn json_strings_escape_controls() {
-        let mut s = String::new();
-        json_str(&mut s, "a\"b\\c\r\n\u{1}é");
+        let text = |o: &Out| String::from_utf8(o.as_bytes().to_vec()).expect("UTF-8");
+        let mut o = Out::with_capacity(64);
+        json_str(&mut o, "a\"b\\c\r\n\u{1}é");
+        let s = text(&o);
         assert_eq!(s, r#""a\"b\\c\r\n\u0001é""#);
         let v: String = serde_json::from_str(&s).expect("valid JSON");
         assert_eq!(v, "a\"b\\c\r\n\u{1}é");
@@ -1072,12 +1189,54 @@ mod tests {
                     let mut text: Vec<char> = "abcdefghijklmnopqrst"[..len].chars().collect();
                     text[at] = special;
                     let text: String = text.into_iter().collect();
-                    let mut out = String::new();
-                    json_str(&mut out, &text);
+                    let mut o = Out::with_capacity(64);
+                    json_str(&mut o, &text);
+                    let out = String::from_utf8(o.as_bytes().to_vec()).expect("UTF-8");
                     let back: String = serde_json::from_str(&out).expect("valid JSON");
                     assert_eq!(back, text, "{out}");
                 }
             }
         }
+    }
+
+    #[test]
+    fn escape_mask_flags_exactly_the_first_special_byte() {
+        for special in 0u8..=255 {
+            for at in 0..8 {
+                let mut w = *b"abcdefgh";
+                w[at] = special;
+                let needs = special < 0x20 || special == b'"' || special == b'\\';
+                assert_eq!(
+                    next_escape(&w, 0),
+                    if needs { at } else { 8 },
+                    "{special:#x} at {at}"
+                );
+                // Two specials: the lower one is found, whatever the higher one borrows.
+                let mut w2 = w;
+                if at < 7 {
+                    w2[7] = b'"';
+                    assert_eq!(next_escape(&w2, 0), if needs { at } else { 7 });
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_become_replacement_characters() {
+        let mut o = Out::with_capacity(64);
+        json_bytes_lossy(&mut o, b"a\xffb\"");
+        assert_eq!(o.as_bytes(), "\"a\u{fffd}b\\\"\"".as_bytes());
+        o.clear();
+        body_json(&mut o, Some(b"\xff\x00"));
+        assert_eq!(
+            o.as_bytes(),
+            br#","body":{"encoding":"base64","data":"/wA="}"#
+        );
+        o.clear();
+        body_json(&mut o, Some("\u{e9}\n".as_bytes()));
+        assert_eq!(
+            o.as_bytes(),
+            ",\"body\":{\"encoding\":\"text\",\"data\":\"\u{e9}\\n\"}".as_bytes()
+        );
     }
 }
