@@ -30,6 +30,8 @@ pub(crate) struct DecodePrinter<W: Write> {
     line: Out,
     /// Ladders printed so far (a blank line separates them).
     flows: usize,
+    /// Message lines formatted by other threads, when [`DecodePrinter::set_parallel`] asked.
+    parallel: Option<Parallel>,
 }
 
 const DIM: Style = Style::new().dimmed();
@@ -80,11 +82,29 @@ impl<W: Write> DecodePrinter<W> {
             out,
             line: Out::with_capacity(4096),
             flows: 0,
+            parallel: None,
         }
+    }
+
+    /// Format message lines on `workers` other threads, in batches, written in capture order.
+    /// Not for a terminal, where each line must show as soon as its message is read; with
+    /// fewer than two workers the calling thread formats (a single worker would only move the
+    /// work, not share it).
+    pub(crate) fn set_parallel(&mut self, workers: usize) {
+        if self.interactive || workers < 2 || self.parallel.is_some() {
+            return;
+        }
+        self.parallel = Some(Parallel::new(workers, self.json, self.full));
     }
 
     fn flush_line(&mut self) -> io::Result<()> {
         self.line.push('\n');
+        if let Some(p) = &mut self.parallel {
+            // In line with the messages queued before it.
+            p.text(self.line.as_bytes());
+            self.line.clear();
+            return p.dispatch_if_full(&mut self.out);
+        }
         self.out.write_all(self.line.as_bytes())?;
         self.line.clear();
         if self.interactive {
@@ -95,6 +115,9 @@ impl<W: Write> DecodePrinter<W> {
 
     /// Push buffered output out; call once at the end so write errors are seen.
     pub(crate) fn flush(&mut self) -> io::Result<()> {
+        if let Some(p) = &mut self.parallel {
+            p.finish(&mut self.out)?;
+        }
         self.out.flush()
     }
 
@@ -106,6 +129,10 @@ impl<W: Write> DecodePrinter<W> {
         raw: &[u8],
         call_id: Option<&str>,
     ) -> io::Result<()> {
+        if let Some(p) = &mut self.parallel {
+            p.message(meta, raw, call_id);
+            return p.dispatch_if_full(&mut self.out);
+        }
         if self.json {
             json_message(&mut self.line, meta, msg, call_id);
         } else {
@@ -423,6 +450,213 @@ impl<W: Write> DecodePrinter<W> {
         }
         self.flush_line()
     }
+}
+
+/// A message queued for another thread: what [`Meta`] holds, and where its bytes and the
+/// MSRP message's call are in [`Batch::data`].
+#[derive(Debug)]
+enum Item {
+    Message {
+        frame: u64,
+        time: Timestamp,
+        src: SocketAddr,
+        dst: SocketAddr,
+        transport: crate::capture::Transport,
+        stream: bool,
+        raw: std::ops::Range<usize>,
+        call_id: Option<std::ops::Range<usize>>,
+    },
+    /// A line already formatted (a notice), kept in its place among the messages.
+    Text(std::ops::Range<usize>),
+}
+
+/// Messages copied out of the capture buffers, and the output lines formatted from them.
+#[derive(Debug, Default)]
+struct Batch {
+    items: Vec<Item>,
+    data: Vec<u8>,
+    out: Vec<u8>,
+}
+
+/// Bytes of messages per batch: big enough that handing a batch over costs nothing next to
+/// formatting it, small enough that the batches in flight stay a few megabytes.
+const BATCH_BYTES: usize = 256 * 1024;
+/// Batches queued or being formatted per worker before the reader waits for the oldest.
+const IN_FLIGHT_PER_WORKER: usize = 2;
+
+/// Worker threads that format batches of messages. Batch `n` goes to worker `n % workers`;
+/// each worker answers in the order it was asked, so taking the answers round-robin gives
+/// them back in capture order.
+#[derive(Debug)]
+struct Parallel {
+    to: Vec<std::sync::mpsc::SyncSender<Batch>>,
+    from: Vec<std::sync::mpsc::Receiver<Batch>>,
+    sent: usize,
+    received: usize,
+    batch: Batch,
+    spare: Vec<Batch>,
+}
+
+impl Parallel {
+    fn new(workers: usize, json: bool, full: bool) -> Parallel {
+        let mut to = Vec::with_capacity(workers);
+        let mut from = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let (job_tx, job_rx) = std::sync::mpsc::sync_channel::<Batch>(IN_FLIGHT_PER_WORKER);
+            let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<Batch>(IN_FLIGHT_PER_WORKER);
+            // Detached: dropping the senders (end of run, or an early error) ends the loop.
+            std::thread::spawn(move || {
+                let mut line = Out::with_capacity(4096);
+                for mut batch in job_rx {
+                    format_batch(&mut batch, &mut line, json, full);
+                    if done_tx.send(batch).is_err() {
+                        return;
+                    }
+                }
+            });
+            to.push(job_tx);
+            from.push(done_rx);
+        }
+        Parallel {
+            to,
+            from,
+            sent: 0,
+            received: 0,
+            batch: Batch::default(),
+            spare: Vec::new(),
+        }
+    }
+
+    fn message(&mut self, meta: &Meta<'_>, raw: &[u8], call_id: Option<&str>) {
+        let b = &mut self.batch;
+        let start = b.data.len();
+        b.data.extend_from_slice(raw);
+        let raw = start..b.data.len();
+        let call_id = call_id.map(|id| {
+            let start = b.data.len();
+            b.data.extend_from_slice(id.as_bytes());
+            start..b.data.len()
+        });
+        b.items.push(Item::Message {
+            frame: meta.frame,
+            time: meta.time,
+            src: meta.src,
+            dst: meta.dst,
+            transport: meta.transport,
+            stream: meta.stream,
+            raw,
+            call_id,
+        });
+    }
+
+    fn text(&mut self, line: &[u8]) {
+        let b = &mut self.batch;
+        let start = b.data.len();
+        b.data.extend_from_slice(line);
+        b.items.push(Item::Text(start..b.data.len()));
+    }
+
+    fn dispatch_if_full(&mut self, out: &mut impl Write) -> io::Result<()> {
+        if self.batch.data.len() >= BATCH_BYTES {
+            self.dispatch(out)?;
+        }
+        Ok(())
+    }
+
+    fn dispatch(&mut self, out: &mut impl Write) -> io::Result<()> {
+        if self.sent - self.received >= self.to.len() * IN_FLIGHT_PER_WORKER {
+            self.receive(out)?;
+        }
+        let next = self.spare.pop().unwrap_or_default();
+        let batch = std::mem::replace(&mut self.batch, next);
+        let worker = self.sent % self.to.len();
+        self.to[worker].send(batch).map_err(|_| gone())?;
+        self.sent += 1;
+        Ok(())
+    }
+
+    /// Write the oldest batch in flight.
+    fn receive(&mut self, out: &mut impl Write) -> io::Result<()> {
+        let worker = self.received % self.from.len();
+        let mut batch = self.from[worker].recv().map_err(|_| gone())?;
+        self.received += 1;
+        out.write_all(&batch.out)?;
+        batch.items.clear();
+        batch.data.clear();
+        batch.out.clear();
+        self.spare.push(batch);
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut impl Write) -> io::Result<()> {
+        if !self.batch.items.is_empty() {
+            self.dispatch(out)?;
+        }
+        while self.received < self.sent {
+            self.receive(out)?;
+        }
+        Ok(())
+    }
+}
+
+fn gone() -> io::Error {
+    io::Error::other("a formatting thread stopped")
+}
+
+/// What a worker does with a batch: parse each message again and format it as the printer
+/// would have.
+fn format_batch(batch: &mut Batch, line: &mut Out, json: bool, full: bool) {
+    let Batch { items, data, out } = batch;
+    // Straight into the batch's output, with the worker's cached date.
+    std::mem::swap(&mut line.buf, out);
+    for item in items.iter() {
+        match item {
+            Item::Text(r) => line
+                .buf
+                .extend_from_slice(data.get(r.clone()).unwrap_or_default()),
+            Item::Message {
+                frame,
+                time,
+                src,
+                dst,
+                transport,
+                stream,
+                raw,
+                call_id,
+            } => {
+                let raw = data.get(raw.clone()).unwrap_or_default();
+                let Some(msg) = crate::commands::decode_pcap::reparse(raw, *stream) else {
+                    // Cannot happen (the decoder parsed these very bytes); a line short
+                    // beats a thread that panics.
+                    continue;
+                };
+                let call_id = call_id
+                    .clone()
+                    .and_then(|r| data.get(r))
+                    .and_then(|b| std::str::from_utf8(b).ok());
+                let meta = Meta {
+                    frame: *frame,
+                    time: *time,
+                    src: *src,
+                    dst: *dst,
+                    transport: *transport,
+                    packets: &[],
+                    stream: *stream,
+                };
+                if json {
+                    json_message(line, &meta, &msg, call_id);
+                } else {
+                    human_message(line, &meta, &msg);
+                    if full {
+                        line.push('\n');
+                        push_indented(line, raw);
+                    }
+                }
+                line.push('\n');
+            }
+        }
+    }
+    std::mem::swap(&mut line.buf, out);
 }
 
 fn clip(s: &str, n: usize) -> &str {
@@ -1238,5 +1472,77 @@ mod tests {
             o.as_bytes(),
             ",\"body\":{\"encoding\":\"text\",\"data\":\"\u{e9}\\n\"}".as_bytes()
         );
+    }
+
+    /// Everything a listing prints, through `printer`: messages of every kind, with notices
+    /// between them, over enough bytes for several batches.
+    fn listing<W: Write>(printer: &mut DecodePrinter<W>) {
+        let sdp = "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n\
+                   m=audio 4000 RTP/AVP 0\r\na=sendrecv\r\n";
+        let invite = format!(
+            "INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+             From: \"A \\\"q\\\"\" <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>\r\n\
+             Call-ID: c1\r\nCSeq: 1 INVITE\r\nContent-Type: application/sdp\r\n\
+             Content-Length: {}\r\n\r\n{sdp}",
+            sdp.len()
+        );
+        let ok: &[u8] = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nCall-ID: c1\r\n\
+                  CSeq: 1 INVITE\r\nX-Bin: \xc3\xa9\r\nContent-Length: 2\r\n\r\n\xff\x00";
+        let send = "MSRP tx1234 SEND\r\nTo-Path: msrp://b:1/s;tcp\r\nFrom-Path: msrp://a:1/s;tcp\r\n\
+                    Message-ID: m1\r\nByte-Range: 1-2/2\r\nContent-Type: text/plain\r\n\r\nhi\r\n\
+                    -------tx1234$\r\n";
+        let src: SocketAddr = "10.0.0.1:5060".parse().expect("address");
+        let dst: SocketAddr = "[2001:db8::2]:5060".parse().expect("address");
+        for frame in 1..4000u64 {
+            let (raw, stream, transport) = match frame % 3 {
+                0 => (invite.as_bytes(), false, crate::capture::Transport::Udp),
+                1 => (ok, true, crate::capture::Transport::Tcp),
+                _ => (send.as_bytes(), true, crate::capture::Transport::Tcp),
+            };
+            let msg = crate::commands::decode_pcap::reparse(raw, stream)
+                .unwrap_or_else(|| panic!("{frame} parses"));
+            let meta = Meta {
+                frame,
+                time: Timestamp {
+                    secs: 1_700_000_000 + frame as i64 * 997,
+                    nanos: frame as u32,
+                },
+                src,
+                dst,
+                transport,
+                packets: &[],
+                stream,
+            };
+            let call = (frame % 2 == 0).then_some("c1");
+            printer.message(&meta, &msg, raw, call).expect("written");
+            if frame % 500 == 0 {
+                let n = Notice::Skipped {
+                    frame,
+                    reason: "unsupported link type 147".into(),
+                };
+                printer.notice(&n).expect("written");
+            }
+        }
+        printer.capture_error("the end").expect("written");
+        printer.flush().expect("written");
+    }
+
+    #[test]
+    fn parallel_formatting_prints_the_same_bytes_in_the_same_order() {
+        for (json, full) in [(true, false), (false, false), (false, true)] {
+            let mut alone = DecodePrinter::new(json, full, false, Vec::new());
+            listing(&mut alone);
+            let mut shared = DecodePrinter::new(json, full, false, Vec::new());
+            shared.set_parallel(3);
+            assert!(shared.parallel.is_some());
+            listing(&mut shared);
+            let batches = shared.parallel.as_ref().map_or(0, |p| p.sent);
+            assert!(batches > 3, "several batches, more than the workers");
+            assert!(alone.out == shared.out, "json {json} full {full}");
+        }
+        // A terminal gets each line at once: no batches.
+        let mut tty = DecodePrinter::new(true, false, true, Vec::new());
+        tty.set_parallel(2);
+        assert!(tty.parallel.is_none());
     }
 }

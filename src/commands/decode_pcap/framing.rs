@@ -25,6 +25,8 @@ pub(crate) struct Meta<'a> {
     pub(crate) transport: Transport,
     /// The captured packets that carried it (empty unless the reader keeps packets).
     pub(crate) packets: &'a [RawPacket],
+    /// Cut from a byte stream (TCP) rather than a datagram: the parse options differ.
+    pub(crate) stream: bool,
 }
 
 /// One decoded message; `raw` is exactly its bytes.
@@ -199,6 +201,16 @@ fn step(buf: &[u8], stream: bool) -> Step<'_> {
         Ok(Status::Complete(m, n)) => Step::Message(Decoded::Sip(m), n),
         Ok(Status::Partial) => Step::NeedMore,
         Err(e) => Step::Error(e.to_string()),
+    }
+}
+
+/// Parse again the bytes of a message the decoder handed out (`raw` and `meta.stream` as
+/// given to [`Handler::message`]): the same parse on the same bytes gives the same message,
+/// so another thread can format it from a copy of its bytes.
+pub(crate) fn reparse(raw: &[u8], stream: bool) -> Option<Decoded<'_>> {
+    match step(raw, stream) {
+        Step::Message(m, n) if n == raw.len() => Some(m),
+        _ => None,
     }
 }
 
@@ -427,6 +439,7 @@ fn meta<'a>(p: &Payload<'_>, packets: &'a [RawPacket]) -> Meta<'a> {
         dst: p.dst,
         transport: p.transport,
         packets,
+        stream: matches!(p.framing, Framing::Stream { .. }),
     }
 }
 
@@ -471,6 +484,10 @@ mod tests {
                 Decoded::Msrp(m) => format!("MSRP {}", m.tid),
             };
             assert!(!raw.is_empty());
+            // Every message handed out parses again, alone, to the same thing (the parallel
+            // printer relies on it).
+            let again = reparse(raw, meta.stream).expect("the message parses again");
+            assert_eq!(format!("{again:?}"), format!("{msg:?}"));
             self.messages.push((meta.frame, what));
         }
         fn dropped(&mut self, dropped: &Dropped) {

@@ -20,7 +20,7 @@ use anyhow::Context;
 use clap::error::ErrorKind;
 
 pub(crate) use calls::{CallState, CallSummary, Stats};
-pub(crate) use framing::{Decoded, Dropped, Meta};
+pub(crate) use framing::{Decoded, Dropped, Meta, reparse};
 pub(crate) use msrp::Extracted;
 
 use crate::capture::{Notice, RawPacket, Timestamp};
@@ -393,6 +393,11 @@ impl<W: Write> App<W> {
 /// Decode the capture and print what was asked for.
 pub(crate) fn run<W: Write>(config: Config, mut printer: DecodePrinter<W>) -> anyhow::Result<Exit> {
     printer.set_full(matches!(config.mode, Mode::List { full: true }));
+    if let Mode::List { .. } = config.mode {
+        // Formatting is most of the work of a listing: the other cores share it.
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        printer.set_parallel(cores.min(4));
+    }
     let input = config.input.clone();
     let keep_packets = config.write.is_some();
     let extractor = config.extract.clone().map(msrp::Extractor::new);
