@@ -746,7 +746,27 @@ fn opt_str(l: &mut Out, s: Option<&str>) {
     }
 }
 
+/// The address fields, from a small cache: a capture has few peers, and writing an address
+/// digit by digit costs more than comparing it.
 fn addr_fields(l: &mut Out, src: SocketAddr, dst: SocketAddr) {
+    let Out { buf, addrs, .. } = l;
+    if let Some((_, text)) = addrs.iter().find(|(k, _)| *k == Some((src, dst))) {
+        buf.extend_from_slice(text);
+        return;
+    }
+    let start = buf.len();
+    addr_fields_uncached(l, src, dst);
+    let slot = l.next_addr % l.addrs.len();
+    l.next_addr = l.next_addr.wrapping_add(1);
+    let Out { buf, addrs, .. } = l;
+    if let Some((key, text)) = addrs.get_mut(slot) {
+        *key = Some((src, dst));
+        text.clear();
+        text.extend_from_slice(buf.get(start..).unwrap_or_default());
+    }
+}
+
+fn addr_fields_uncached(l: &mut Out, src: SocketAddr, dst: SocketAddr) {
     l.push_str(r#","src_ip":""#);
     push_ip(l, src.ip());
     l.push_str(r#"","src_port":"#);
@@ -766,6 +786,9 @@ pub(crate) struct Out {
     /// The day of the last timestamp written and its `YYYY-MM-DDT` (the date changes rarely).
     day: i64,
     date: [u8; 11],
+    /// Recent address pairs and their JSON fields, see [`addr_fields`].
+    addrs: [(Option<(SocketAddr, SocketAddr)>, Vec<u8>); 4],
+    next_addr: usize,
 }
 
 impl Out {
@@ -774,6 +797,8 @@ impl Out {
             buf: Vec::with_capacity(n),
             day: i64::MIN,
             date: [0; 11],
+            addrs: Default::default(),
+            next_addr: 0,
         }
     }
 
@@ -792,6 +817,10 @@ impl Out {
 
     fn clear(&mut self) {
         self.buf.clear();
+    }
+
+    fn len(&self) -> usize {
+        self.buf.len()
     }
 }
 
@@ -851,30 +880,88 @@ fn next_escape(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// The index of the first byte of `b` at or after `i` that needs escaping or is not ASCII.
+#[inline]
+fn next_escape_or_high(b: &[u8], mut i: usize) -> usize {
+    while let Some(chunk) = b.get(i..i + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(w);
+        let m = escape_mask(w) | (w & HIGHS);
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        if c >= 0x80 || NEEDS_ESCAPE[usize::from(c)] {
+            return i;
+        }
+        i += 1;
+    }
+    i
+}
+
 /// The inside of a JSON string literal (RFC 8259 §7): quote, backslash and control characters
 /// escaped, runs between them copied whole. `b` must be UTF-8 (the callers see to it).
 fn escape_into(l: &mut Out, b: &[u8]) {
+    escape_from(l, b, 0);
+}
+
+/// [`escape_into`] for bytes that are usually UTF-8, checked in the same pass: the check runs
+/// only from the first byte that is not ASCII. `false` (with part of `b` written) when `b` is
+/// not UTF-8.
+fn escape_checked(l: &mut Out, b: &[u8]) -> bool {
     let mut start = 0;
+    loop {
+        let i = next_escape_or_high(b, start);
+        l.buf.extend_from_slice(&b[start..i]);
+        match b.get(i) {
+            None => return true,
+            // All before `i` is ASCII, so `b` is UTF-8 when the rest is.
+            Some(&c) if c >= 0x80 => {
+                let rest = &b[i..];
+                if std::str::from_utf8(rest).is_err() {
+                    return false;
+                }
+                escape_from(l, rest, 0);
+                return true;
+            }
+            Some(&c) => {
+                escape_byte(l, c);
+                start = i + 1;
+            }
+        }
+    }
+}
+
+fn escape_from(l: &mut Out, b: &[u8], mut start: usize) {
     loop {
         let i = next_escape(b, start);
         l.buf.extend_from_slice(&b[start..i]);
         let Some(&c) = b.get(i) else {
             return;
         };
-        match c {
-            b'"' => l.buf.extend_from_slice(b"\\\""),
-            b'\\' => l.buf.extend_from_slice(b"\\\\"),
-            b'\n' => l.buf.extend_from_slice(b"\\n"),
-            b'\r' => l.buf.extend_from_slice(b"\\r"),
-            b'\t' => l.buf.extend_from_slice(b"\\t"),
-            _ => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                l.buf.extend_from_slice(b"\\u00");
-                l.buf.push(HEX[usize::from(c >> 4)]);
-                l.buf.push(HEX[usize::from(c & 15)]);
-            }
-        }
+        escape_byte(l, c);
         start = i + 1;
+    }
+}
+
+/// One byte that [`next_escape`] stopped at.
+#[inline]
+fn escape_byte(l: &mut Out, c: u8) {
+    match c {
+        b'"' => l.buf.extend_from_slice(b"\\\""),
+        b'\\' => l.buf.extend_from_slice(b"\\\\"),
+        b'\n' => l.buf.extend_from_slice(b"\\n"),
+        b'\r' => l.buf.extend_from_slice(b"\\r"),
+        b'\t' => l.buf.extend_from_slice(b"\\t"),
+        _ => {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            l.buf.extend_from_slice(b"\\u00");
+            l.buf.push(HEX[usize::from(c >> 4)]);
+            l.buf.push(HEX[usize::from(c & 15)]);
+        }
     }
 }
 
@@ -885,18 +972,14 @@ pub(crate) fn json_str(l: &mut Out, s: &str) {
     l.buf.push(b'"');
 }
 
-/// Whether `b` is UTF-8, checking only when a byte is not ASCII (header values almost never).
-fn is_utf8(b: &[u8]) -> bool {
-    b.is_ascii() || std::str::from_utf8(b).is_ok()
-}
-
 /// A JSON string of bytes that are usually UTF-8; invalid sequences become U+FFFD.
 fn json_bytes_lossy(l: &mut Out, b: &[u8]) {
-    if is_utf8(b) {
-        l.buf.push(b'"');
-        escape_into(l, b);
+    let start = l.len();
+    l.buf.push(b'"');
+    if escape_checked(l, b) {
         l.buf.push(b'"');
     } else {
+        l.buf.truncate(start);
         json_str(l, &String::from_utf8_lossy(b));
     }
 }
@@ -1076,12 +1159,14 @@ fn body_json(l: &mut Out, body: Option<&[u8]>) {
     l.push_str(r#","body":"#);
     match body {
         None | Some([]) => l.push_str("null"),
-        Some(b) if is_utf8(b) => {
-            l.push_str(r#"{"encoding":"text","data":""#);
-            escape_into(l, b);
-            l.push_str("\"}");
-        }
         Some(b) => {
+            let start = l.len();
+            l.push_str(r#"{"encoding":"text","data":""#);
+            if escape_checked(l, b) {
+                l.push_str("\"}");
+                return;
+            }
+            l.buf.truncate(start);
             l.push_str(r#"{"encoding":"base64","data":""#);
             l.push_str(&base64::engine::general_purpose::STANDARD.encode(b));
             l.push_str("\"}");
