@@ -777,6 +777,9 @@ fn addr_fields_uncached(l: &mut Out, src: SocketAddr, dst: SocketAddr) {
     push_u64(l, u64::from(dst.port()));
 }
 
+/// Source and destination of a message.
+type AddrPair = (SocketAddr, SocketAddr);
+
 /// One line of output being built: bytes, so that text already known to be UTF-8 (or checked
 /// once) is copied without being validated again. Everything pushed is UTF-8: `&str`, ASCII,
 /// or bytes checked by [`json_bytes_lossy`]/[`body_json`] before they stay in the buffer.
@@ -787,7 +790,7 @@ pub(crate) struct Out {
     day: i64,
     date: [u8; 11],
     /// Recent address pairs and their JSON fields, see [`addr_fields`].
-    addrs: [(Option<(SocketAddr, SocketAddr)>, Vec<u8>); 4],
+    addrs: [(Option<AddrPair>, Vec<u8>); 4],
     next_addr: usize,
 }
 
