@@ -146,29 +146,22 @@ impl<W: Write> DecodePrinter<W> {
     }
 
     pub(crate) fn dropped(&mut self, d: &Dropped) -> io::Result<()> {
-        let l = &mut self.line;
-        if self.json {
-            l.push_str(r#"{"type":"dropped","frame":"#);
-            let _ = write!(l, "{}", d.frame);
-            addr_fields(l, d.src, d.dst);
-            l.push_str(r#","stream":"#);
-            match d.stream {
-                Some(id) => {
-                    let _ = write!(l, "{}", id.0);
-                }
-                None => l.push_str("null"),
-            }
-            let _ = write!(l, r#","bytes":{},"reason":"#, d.bytes);
-            json_str(l, &d.reason);
-            l.push('}');
-        } else {
-            let _ = write!(
-                l,
-                "{WARN}{:>6} dropped {} bytes {} → {}: {}{WARN:#}",
-                d.frame, d.bytes, d.src, d.dst, d.reason
-            );
-        }
+        dropped_line(&mut self.line, d, self.json);
         self.flush_line()
+    }
+
+    /// A whole datagram for the formatting threads to cut into messages and format (see
+    /// [`crate::commands::decode_pcap::Handler::datagram`]); `None` when lines are formatted
+    /// here. `quiet` leaves out the notice of a datagram that does not parse.
+    pub(crate) fn datagram(
+        &mut self,
+        meta: &Meta<'_>,
+        data: &[u8],
+        quiet: bool,
+    ) -> Option<io::Result<()>> {
+        let p = self.parallel.as_mut()?;
+        p.datagram(meta, data, quiet);
+        Some(p.dispatch_if_full(&mut self.out))
     }
 
     pub(crate) fn notice(&mut self, n: &Notice) -> io::Result<()> {
@@ -452,6 +445,30 @@ impl<W: Write> DecodePrinter<W> {
     }
 }
 
+fn dropped_line(l: &mut Out, d: &Dropped, json: bool) {
+    if json {
+        l.push_str(r#"{"type":"dropped","frame":"#);
+        push_u64(l, d.frame);
+        addr_fields(l, d.src, d.dst);
+        l.push_str(r#","stream":"#);
+        match d.stream {
+            Some(id) => push_u64(l, id.0),
+            None => l.push_str("null"),
+        }
+        l.push_str(r#","bytes":"#);
+        push_u64(l, d.bytes as u64);
+        l.push_str(r#","reason":"#);
+        json_str(l, &d.reason);
+        l.push('}');
+    } else {
+        let _ = write!(
+            l,
+            "{WARN}{:>6} dropped {} bytes {} → {}: {}{WARN:#}",
+            d.frame, d.bytes, d.src, d.dst, d.reason
+        );
+    }
+}
+
 /// A message queued for another thread: what [`Meta`] holds, and where its bytes and the
 /// MSRP message's call are in [`Batch::data`].
 #[derive(Debug)]
@@ -468,6 +485,16 @@ enum Item {
     },
     /// A line already formatted (a notice), kept in its place among the messages.
     Text(std::ops::Range<usize>),
+    /// A datagram not yet cut into messages; `quiet` leaves out its `dropped` notice.
+    Datagram {
+        frame: u64,
+        time: Timestamp,
+        src: SocketAddr,
+        dst: SocketAddr,
+        transport: crate::capture::Transport,
+        data: std::ops::Range<usize>,
+        quiet: bool,
+    },
 }
 
 /// Messages copied out of the capture buffers, and the output lines formatted from them.
@@ -549,6 +576,21 @@ impl Parallel {
         });
     }
 
+    fn datagram(&mut self, meta: &Meta<'_>, data: &[u8], quiet: bool) {
+        let b = &mut self.batch;
+        let start = b.data.len();
+        b.data.extend_from_slice(data);
+        b.items.push(Item::Datagram {
+            frame: meta.frame,
+            time: meta.time,
+            src: meta.src,
+            dst: meta.dst,
+            transport: meta.transport,
+            data: start..b.data.len(),
+            quiet,
+        });
+    }
+
     fn text(&mut self, line: &[u8]) {
         let b = &mut self.batch;
         let start = b.data.len();
@@ -603,8 +645,53 @@ fn gone() -> io::Error {
     io::Error::other("a formatting thread stopped")
 }
 
-/// What a worker does with a batch: parse each message again and format it as the printer
-/// would have.
+/// The formatting of one message line, as the printer would write it.
+fn message_line(
+    l: &mut Out,
+    meta: &Meta<'_>,
+    msg: &Decoded<'_>,
+    raw: &[u8],
+    call_id: Option<&str>,
+    json: bool,
+    full: bool,
+) {
+    if json {
+        json_message(l, meta, msg, call_id);
+    } else {
+        human_message(l, meta, msg);
+        if full {
+            l.push('\n');
+            push_indented(l, raw);
+        }
+    }
+    l.push('\n');
+}
+
+/// A worker's handler for the messages of a datagram it cuts itself.
+struct Lines<'a> {
+    line: &'a mut Out,
+    json: bool,
+    full: bool,
+    quiet: bool,
+}
+
+impl crate::commands::decode_pcap::Handler for Lines<'_> {
+    fn message(&mut self, meta: &Meta<'_>, msg: &Decoded<'_>, raw: &[u8]) {
+        message_line(self.line, meta, msg, raw, None, self.json, self.full);
+    }
+
+    fn dropped(&mut self, d: &Dropped) {
+        if !self.quiet {
+            dropped_line(self.line, d, self.json);
+            self.line.push('\n');
+        }
+    }
+
+    fn notice(&mut self, _: &Notice) {}
+}
+
+/// What a worker does with a batch: parse each message again (or cut each datagram) and
+/// format it as the printer would have.
 fn format_batch(batch: &mut Batch, line: &mut Out, json: bool, full: bool) {
     let Batch { items, data, out } = batch;
     // Straight into the batch's output, with the worker's cached date.
@@ -614,6 +701,33 @@ fn format_batch(batch: &mut Batch, line: &mut Out, json: bool, full: bool) {
             Item::Text(r) => line
                 .buf
                 .extend_from_slice(data.get(r.clone()).unwrap_or_default()),
+            Item::Datagram {
+                frame,
+                time,
+                src,
+                dst,
+                transport,
+                data: r,
+                quiet,
+            } => {
+                let meta = Meta {
+                    frame: *frame,
+                    time: *time,
+                    src: *src,
+                    dst: *dst,
+                    transport: *transport,
+                    packets: &[],
+                    stream: false,
+                };
+                let mut lines = Lines {
+                    line,
+                    json,
+                    full,
+                    quiet: *quiet,
+                };
+                let bytes = data.get(r.clone()).unwrap_or_default();
+                crate::commands::decode_pcap::datagram_messages(&meta, bytes, &mut lines);
+            }
             Item::Message {
                 frame,
                 time,
@@ -643,16 +757,7 @@ fn format_batch(batch: &mut Batch, line: &mut Out, json: bool, full: bool) {
                     packets: &[],
                     stream: *stream,
                 };
-                if json {
-                    json_message(line, &meta, &msg, call_id);
-                } else {
-                    human_message(line, &meta, &msg);
-                    if full {
-                        line.push('\n');
-                        push_indented(line, raw);
-                    }
-                }
-                line.push('\n');
+                message_line(line, &meta, &msg, raw, call_id, json, full);
             }
         }
     }
@@ -1603,6 +1708,24 @@ mod tests {
             };
             let call = (frame % 2 == 0).then_some("c1");
             printer.message(&meta, &msg, raw, call).expect("written");
+            if frame % 7 == 0 {
+                // Whole datagrams: two messages, then one that does not parse.
+                let two = [invite.as_bytes(), invite.as_bytes()].concat();
+                for (data, quiet) in [
+                    (&two[..], false),
+                    (b"INVITE sip:x SIP/2.0\r\nVia", frame % 2 == 0),
+                ] {
+                    if let Some(r) = printer.datagram(&meta, data, quiet) {
+                        r.expect("written");
+                    } else {
+                        let mut direct = Direct {
+                            printer: &mut *printer,
+                            quiet,
+                        };
+                        crate::commands::decode_pcap::datagram_messages(&meta, data, &mut direct);
+                    }
+                }
+            }
             if frame % 500 == 0 {
                 let n = Notice::Skipped {
                     frame,
@@ -1613,6 +1736,24 @@ mod tests {
         }
         printer.capture_error("the end").expect("written");
         printer.flush().expect("written");
+    }
+
+    /// What the run's handler does with a datagram when the printer formats on its own thread.
+    struct Direct<'a, W: Write> {
+        printer: &'a mut DecodePrinter<W>,
+        quiet: bool,
+    }
+
+    impl<W: Write> crate::commands::decode_pcap::Handler for Direct<'_, W> {
+        fn message(&mut self, meta: &Meta<'_>, msg: &Decoded<'_>, raw: &[u8]) {
+            self.printer.message(meta, msg, raw, None).expect("written");
+        }
+        fn dropped(&mut self, d: &Dropped) {
+            if !self.quiet {
+                self.printer.dropped(d).expect("written");
+            }
+        }
+        fn notice(&mut self, _: &Notice) {}
     }
 
     #[test]
@@ -1626,6 +1767,7 @@ mod tests {
             listing(&mut shared);
             let batches = shared.parallel.as_ref().map_or(0, |p| p.sent);
             assert!(batches > 3, "several batches, more than the workers");
+            assert!(memchr::memmem::find(&alone.out, b"dropped").is_some());
             assert!(alone.out == shared.out, "json {json} full {full}");
         }
         // A terminal gets each line at once: no batches.

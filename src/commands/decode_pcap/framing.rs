@@ -59,6 +59,13 @@ pub(crate) trait Handler {
     fn stopped(&self) -> bool {
         false
     }
+    /// Take a whole datagram to cut into messages elsewhere (with [`datagram_messages`]), or
+    /// decline (`false`, the default) to be handed its messages one by one. Only datagrams
+    /// without the bytes `MSRP` are offered: they neither carry an MSRP message nor set up an
+    /// MSRP session, so no state of the run depends on their content.
+    fn datagram(&mut self, _meta: &Meta<'_>, _data: &[u8]) -> bool {
+        false
+    }
 }
 
 /// Per stream direction: the bytes of a message not yet complete.
@@ -214,6 +221,45 @@ pub(crate) fn reparse(raw: &[u8], stream: bool) -> Option<Decoded<'_>> {
     }
 }
 
+/// The messages of one datagram, to `handler`; `meta` is the datagram's.
+pub(crate) fn datagram_messages<H: Handler + ?Sized>(
+    meta: &Meta<'_>,
+    data: &[u8],
+    handler: &mut H,
+) {
+    let mut rest = data;
+    let mut first = true;
+    loop {
+        rest = &rest[leading_crlf(rest)..];
+        if rest.is_empty() || !starts_message(rest) {
+            // Non-SIP payloads (RTP, DNS...) are the norm in captures and are passed over
+            // silently; bytes after a body are ignored as RFC 4475 §3.1.1.8 asks.
+            return;
+        }
+        match step(rest, false) {
+            Step::Message(msg, n) => {
+                handler.message(meta, &msg, &rest[..n]);
+                rest = &rest[n..];
+                first = false;
+            }
+            // A later message in the same datagram that does not parse is trailing junk.
+            Step::NeedMore | Step::Error(_) if !first => return,
+            Step::NeedMore => return,
+            Step::Error(reason) => {
+                handler.dropped(&Dropped {
+                    frame: meta.frame,
+                    src: meta.src,
+                    dst: meta.dst,
+                    stream: None,
+                    bytes: rest.len(),
+                    reason,
+                });
+                return;
+            }
+        }
+    }
+}
+
 impl<H: Handler> Decoder<H> {
     pub(crate) fn new(max_stream_buffer: usize, handler: H) -> Self {
         Decoder {
@@ -251,37 +297,10 @@ impl<H: Handler> Decoder<H> {
 
     fn datagram(&mut self, p: &Payload<'_>) {
         let meta = meta(p, p.packets);
-        let mut rest = p.data;
-        let mut first = true;
-        loop {
-            rest = &rest[leading_crlf(rest)..];
-            if rest.is_empty() || !starts_message(rest) {
-                // Non-SIP payloads (RTP, DNS...) are the norm in captures and are passed over
-                // silently; bytes after a body are ignored as RFC 4475 §3.1.1.8 asks.
-                return;
-            }
-            match step(rest, false) {
-                Step::Message(msg, n) => {
-                    self.handler.message(&meta, &msg, &rest[..n]);
-                    rest = &rest[n..];
-                    first = false;
-                }
-                // A later message in the same datagram that does not parse is trailing junk.
-                Step::NeedMore | Step::Error(_) if !first => return,
-                Step::NeedMore => return,
-                Step::Error(reason) => {
-                    self.handler.dropped(&Dropped {
-                        frame: p.frame,
-                        src: p.src,
-                        dst: p.dst,
-                        stream: None,
-                        bytes: rest.len(),
-                        reason,
-                    });
-                    return;
-                }
-            }
+        if memchr::memmem::find(p.data, b"MSRP").is_none() && self.handler.datagram(&meta, p.data) {
+            return;
         }
+        datagram_messages(&meta, p.data, &mut self.handler);
     }
 
     fn stream(&mut self, p: &Payload<'_>, id: StreamId, gap: u64) {
