@@ -6,6 +6,7 @@
 #   BENCH_BIG=1 bench/decode.sh      # also a ~1 GB UDP capture for the peak-memory target
 #   BENCH_SNGREP_TCP=1 ...           # also sngrep on the TCP capture (it needed 271 s and 24 GB)
 #   BENCH_MAKE_ONLY=1 bench/decode.sh  # only make the captures
+#   BENCH_BASELINE=/path/to/sipkit ...  # also time another sipkit build's JSON (before/after)
 #
 # Captures are made with SIPp on loopback and dumpcap, as the issue describes: 30,000 calls over
 # UDP and 20,000 calls over one TCP connection, kept in target/bench-captures/ (regenerated only
@@ -53,33 +54,38 @@ capture tcp-20k tcp 20000 2000
 cargo build --release >&2
 sipkit=target/release/sipkit
 
-# measure LABEL FILE CMD...: wall seconds, MB/s of FILE, peak RSS in MB.
+# measure LABEL FILE CMD...: wall seconds, MB/s of FILE, CPU seconds (user + system, all
+# threads: on a shared machine the steadier figure), peak RSS in MB.
 measure() {
     local label=$1 file=$2
     shift 2
     cat "$file" >/dev/null
     local t
     t=$(mktemp)
-    /usr/bin/time -f "%e %M" -o "$t" "$@" >/dev/null 2>&1 || true
-    read -r secs rss_kb <"$t"
+    /usr/bin/time -f "%e %U %S %M" -o "$t" "$@" >/dev/null 2>&1 || true
+    read -r secs user sys rss_kb <"$t"
     rm -f "$t"
     local size
-    size=$(stat -c %s "$file")
-    awk -v l="$label" -v f="$(basename "$file")" -v s="$secs" -v b="$size" -v r="$rss_kb" \
-        'BEGIN { printf "| %s | %s (%.0f MB) | %.2f | %.0f | %.0f |\n", l, f, b / 1e6, s, (s > 0 ? b / 1e6 / s : 0), r / 1024 }'
+    size=$(stat -L -c %s "$file")
+    awk -v l="$label" -v f="$(basename "$file")" -v s="$secs" -v b="$size" -v r="$rss_kb" -v c="$(awk -v u="$user" -v y="$sys" 'BEGIN { print u + y }')" \
+        'BEGIN { printf "| %s | %s (%.0f MB) | %.2f | %.0f | %.2f | %.0f |\n", l, f, b / 1e6, s, (s > 0 ? b / 1e6 / s : 0), c, r / 1024 }'
     last_secs=$secs
 }
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 echo "Machine: ${cpu}, $(nproc) cores; $(date -u +%Y-%m-%d); sngrep $(sngrep -V | head -1 | cut -d' ' -f3)"
 echo
-echo "| tool | capture | seconds | MB/s | peak RSS MB |"
-echo "|---|---|---:|---:|---:|"
+echo "| tool | capture | seconds | MB/s | CPU s | peak RSS MB |"
+echo "|---|---|---:|---:|---:|---:|"
 for f in "$dir/udp-30k.pcap" "$dir/tcp-20k.pcap"; do
     measure "sipkit decode-pcap --format json" "$f" "$sipkit" decode-pcap --format json "$f"
     [ "$f" = "$dir/udp-30k.pcap" ] && json_udp_secs=$last_secs
     measure "sipkit decode-pcap --stats" "$f" "$sipkit" decode-pcap --stats "$f"
     measure "sipkit decode-pcap (human lines)" "$f" "$sipkit" decode-pcap --color never "$f"
+    if [ -n "${BENCH_BASELINE:-}" ]; then
+        measure "baseline decode-pcap --format json" "$f" "$BENCH_BASELINE" decode-pcap --format json "$f"
+        [ "$f" = "$dir/udp-30k.pcap" ] && base_udp_secs=$last_secs
+    fi
 done
 measure "sngrep -I FILE -N -q" "$dir/udp-30k.pcap" timeout 900 sngrep -I "$dir/udp-30k.pcap" -N -q
 sngrep_udp_secs=$last_secs
@@ -98,3 +104,7 @@ fi
 echo
 awk -v j="$json_udp_secs" -v s="$sngrep_udp_secs" \
     'BEGIN { if (j > 0) printf "sipkit --format json / sngrep on udp-30k: %.1fx\n", s / j }'
+if [ -n "${base_udp_secs:-}" ]; then
+    awk -v j="$base_udp_secs" -v s="$sngrep_udp_secs" \
+        'BEGIN { if (j > 0) printf "baseline --format json / sngrep on udp-30k: %.1fx\n", s / j }'
+fi

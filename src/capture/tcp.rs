@@ -94,8 +94,30 @@ struct At {
     time: Timestamp,
 }
 
+/// A direction's addresses packed into one array: hashed in one write where the pair of
+/// `SocketAddr`s takes a dozen, and a segment looks its directions up two or three times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct DirKey([u8; 38]);
+
+impl DirKey {
+    fn new(src: SocketAddr, dst: SocketAddr) -> DirKey {
+        let mut k = [0u8; 38];
+        for (a, part) in [src, dst].into_iter().zip(k.chunks_exact_mut(19)) {
+            // A family byte keeps 1.2.3.4 apart from ::102:304.
+            let (family, ip) = match a.ip() {
+                std::net::IpAddr::V4(v4) => (4, v4.to_ipv6_compatible().octets()),
+                std::net::IpAddr::V6(v6) => (6, v6.octets()),
+            };
+            part[0] = family;
+            part[1..17].copy_from_slice(&ip);
+            part[17..19].copy_from_slice(&a.port().to_be_bytes());
+        }
+        DirKey(k)
+    }
+}
+
 pub(crate) struct Tcp {
-    dirs: HashMap<(SocketAddr, SocketAddr), Dir>,
+    dirs: HashMap<DirKey, Dir>,
     next_id: u64,
     max_buffer: usize,
     idle_ns: i128,
@@ -428,8 +450,8 @@ impl Tcp {
             time: s.time,
         };
         let max = self.max_buffer;
-        let key = (s.src, s.dst);
-        let rev = (s.dst, s.src);
+        let key = DirKey::new(s.src, s.dst);
+        let rev = DirKey::new(s.dst, s.src);
         if s.flags & RST != 0 {
             self.close(key, at, out);
             self.close(rev, at, out);
@@ -455,16 +477,16 @@ impl Tcp {
                 self.close(key, at, out);
             }
         }
-        if !self.dirs.contains_key(&key) {
-            if s.flags & SYN == 0 && s.data.is_empty() {
-                return;
-            }
-            let id = StreamId(self.next_id);
-            self.next_id += 1;
-            out.stats.streams += 1;
-            self.dirs.insert(
-                key,
-                Dir {
+        let dir = match self.dirs.entry(key) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                if s.flags & SYN == 0 && s.data.is_empty() {
+                    return;
+                }
+                let id = StreamId(self.next_id);
+                self.next_id += 1;
+                out.stats.streams += 1;
+                v.insert(Dir {
                     conn: Conn {
                         id,
                         src: s.src,
@@ -479,11 +501,8 @@ impl Tcp {
                     fin: None,
                     last: at,
                     app: App::Start,
-                },
-            );
-        }
-        let Some(dir) = self.dirs.get_mut(&key) else {
-            return;
+                })
+            }
         };
         dir.last = at;
         if !s.data.is_empty() {
@@ -498,7 +517,7 @@ impl Tcp {
         }
     }
 
-    fn close(&mut self, key: (SocketAddr, SocketAddr), at: At, out: &mut Out<'_>) {
+    fn close(&mut self, key: DirKey, at: At, out: &mut Out<'_>) {
         if let Some(dir) = self.dirs.remove(&key) {
             dir.close(at, self.max_buffer, out);
         }
@@ -520,7 +539,7 @@ impl Tcp {
                 .saturating_add((SWEEP_EVERY_NS / 1_000_000_000) as i64),
             nanos: now.nanos,
         });
-        let mut idle: Vec<(StreamId, (SocketAddr, SocketAddr))> = self
+        let mut idle: Vec<(StreamId, DirKey)> = self
             .dirs
             .iter()
             .filter(|(_, d)| now.nanos_since(d.last.time) > self.idle_ns)
@@ -537,7 +556,7 @@ impl Tcp {
 
     /// Closes every direction, in the order they were first seen.
     pub fn finish(&mut self, out: &mut Out<'_>) {
-        let mut all: Vec<(StreamId, (SocketAddr, SocketAddr), At)> = self
+        let mut all: Vec<(StreamId, DirKey, At)> = self
             .dirs
             .iter()
             .map(|(k, d)| (d.conn.id, *k, d.last))
@@ -552,6 +571,28 @@ impl Tcp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn direction_keys_tell_every_address_pair_apart() {
+        let a: Vec<SocketAddr> = [
+            "1.2.3.4:5060",
+            "[::102:304]:5060",
+            "[::ffff:1.2.3.4]:5060",
+            "1.2.3.4:5061",
+            "4.3.2.1:5060",
+            "[2001:db8::1]:5060",
+        ]
+        .iter()
+        .map(|s| s.parse().expect("address"))
+        .collect();
+        let mut keys = std::collections::HashSet::new();
+        for &x in &a {
+            for &y in &a {
+                assert!(keys.insert(DirKey::new(x, y)), "{x} {y}");
+            }
+        }
+        assert_eq!(keys.len(), a.len() * a.len());
+    }
 
     #[test]
     fn upgrade_detection() {

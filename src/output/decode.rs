@@ -27,9 +27,11 @@ pub(crate) struct DecodePrinter<W: Write> {
     interactive: bool,
     out: W,
     /// One output line, reused so printing a message does not allocate.
-    line: String,
+    line: Out,
     /// Ladders printed so far (a blank line separates them).
     flows: usize,
+    /// Message lines formatted by other threads, when [`DecodePrinter::set_parallel`] asked.
+    parallel: Option<Parallel>,
 }
 
 const DIM: Style = Style::new().dimmed();
@@ -78,13 +80,31 @@ impl<W: Write> DecodePrinter<W> {
             full,
             interactive,
             out,
-            line: String::with_capacity(4096),
+            line: Out::with_capacity(4096),
             flows: 0,
+            parallel: None,
         }
+    }
+
+    /// Format message lines on `workers` other threads, in batches, written in capture order.
+    /// Not for a terminal, where each line must show as soon as its message is read; with
+    /// fewer than two workers the calling thread formats (a single worker would only move the
+    /// work, not share it).
+    pub(crate) fn set_parallel(&mut self, workers: usize) {
+        if self.interactive || workers < 2 || self.parallel.is_some() {
+            return;
+        }
+        self.parallel = Some(Parallel::new(workers, self.json, self.full));
     }
 
     fn flush_line(&mut self) -> io::Result<()> {
         self.line.push('\n');
+        if let Some(p) = &mut self.parallel {
+            // In line with the messages queued before it.
+            p.text(self.line.as_bytes());
+            self.line.clear();
+            return p.dispatch_if_full(&mut self.out);
+        }
         self.out.write_all(self.line.as_bytes())?;
         self.line.clear();
         if self.interactive {
@@ -95,6 +115,9 @@ impl<W: Write> DecodePrinter<W> {
 
     /// Push buffered output out; call once at the end so write errors are seen.
     pub(crate) fn flush(&mut self) -> io::Result<()> {
+        if let Some(p) = &mut self.parallel {
+            p.finish(&mut self.out)?;
+        }
         self.out.flush()
     }
 
@@ -106,6 +129,10 @@ impl<W: Write> DecodePrinter<W> {
         raw: &[u8],
         call_id: Option<&str>,
     ) -> io::Result<()> {
+        if let Some(p) = &mut self.parallel {
+            p.message(meta, raw, call_id);
+            return p.dispatch_if_full(&mut self.out);
+        }
         if self.json {
             json_message(&mut self.line, meta, msg, call_id);
         } else {
@@ -119,29 +146,22 @@ impl<W: Write> DecodePrinter<W> {
     }
 
     pub(crate) fn dropped(&mut self, d: &Dropped) -> io::Result<()> {
-        let l = &mut self.line;
-        if self.json {
-            l.push_str(r#"{"type":"dropped","frame":"#);
-            let _ = write!(l, "{}", d.frame);
-            addr_fields(l, d.src, d.dst);
-            l.push_str(r#","stream":"#);
-            match d.stream {
-                Some(id) => {
-                    let _ = write!(l, "{}", id.0);
-                }
-                None => l.push_str("null"),
-            }
-            let _ = write!(l, r#","bytes":{},"reason":"#, d.bytes);
-            json_str(l, &d.reason);
-            l.push('}');
-        } else {
-            let _ = write!(
-                l,
-                "{WARN}{:>6} dropped {} bytes {} → {}: {}{WARN:#}",
-                d.frame, d.bytes, d.src, d.dst, d.reason
-            );
-        }
+        dropped_line(&mut self.line, d, self.json);
         self.flush_line()
+    }
+
+    /// A whole datagram for the formatting threads to cut into messages and format (see
+    /// [`crate::commands::decode_pcap::Handler::datagram`]); `None` when lines are formatted
+    /// here. `quiet` leaves out the notice of a datagram that does not parse.
+    pub(crate) fn datagram(
+        &mut self,
+        meta: &Meta<'_>,
+        data: &[u8],
+        quiet: bool,
+    ) -> Option<io::Result<()>> {
+        let p = self.parallel.as_mut()?;
+        p.datagram(meta, data, quiet);
+        Some(p.dispatch_if_full(&mut self.out))
     }
 
     pub(crate) fn notice(&mut self, n: &Notice) -> io::Result<()> {
@@ -425,6 +445,325 @@ impl<W: Write> DecodePrinter<W> {
     }
 }
 
+fn dropped_line(l: &mut Out, d: &Dropped, json: bool) {
+    if json {
+        l.push_str(r#"{"type":"dropped","frame":"#);
+        push_u64(l, d.frame);
+        addr_fields(l, d.src, d.dst);
+        l.push_str(r#","stream":"#);
+        match d.stream {
+            Some(id) => push_u64(l, id.0),
+            None => l.push_str("null"),
+        }
+        l.push_str(r#","bytes":"#);
+        push_u64(l, d.bytes as u64);
+        l.push_str(r#","reason":"#);
+        json_str(l, &d.reason);
+        l.push('}');
+    } else {
+        let _ = write!(
+            l,
+            "{WARN}{:>6} dropped {} bytes {} → {}: {}{WARN:#}",
+            d.frame, d.bytes, d.src, d.dst, d.reason
+        );
+    }
+}
+
+/// A message queued for another thread: what [`Meta`] holds, and where its bytes and the
+/// MSRP message's call are in [`Batch::data`].
+#[derive(Debug)]
+enum Item {
+    Message {
+        frame: u64,
+        time: Timestamp,
+        src: SocketAddr,
+        dst: SocketAddr,
+        transport: crate::capture::Transport,
+        stream: bool,
+        raw: std::ops::Range<usize>,
+        call_id: Option<std::ops::Range<usize>>,
+    },
+    /// A line already formatted (a notice), kept in its place among the messages.
+    Text(std::ops::Range<usize>),
+    /// A datagram not yet cut into messages; `quiet` leaves out its `dropped` notice.
+    Datagram {
+        frame: u64,
+        time: Timestamp,
+        src: SocketAddr,
+        dst: SocketAddr,
+        transport: crate::capture::Transport,
+        data: std::ops::Range<usize>,
+        quiet: bool,
+    },
+}
+
+/// Messages copied out of the capture buffers, and the output lines formatted from them.
+#[derive(Debug, Default)]
+struct Batch {
+    items: Vec<Item>,
+    data: Vec<u8>,
+    out: Vec<u8>,
+}
+
+/// Bytes of messages per batch: big enough that handing a batch over costs nothing next to
+/// formatting it, small enough that the batches in flight stay a few megabytes.
+const BATCH_BYTES: usize = 256 * 1024;
+/// Batches queued or being formatted per worker before the reader waits for the oldest.
+const IN_FLIGHT_PER_WORKER: usize = 2;
+
+/// Worker threads that format batches of messages. Batch `n` goes to worker `n % workers`;
+/// each worker answers in the order it was asked, so taking the answers round-robin gives
+/// them back in capture order.
+#[derive(Debug)]
+struct Parallel {
+    to: Vec<std::sync::mpsc::SyncSender<Batch>>,
+    from: Vec<std::sync::mpsc::Receiver<Batch>>,
+    sent: usize,
+    received: usize,
+    batch: Batch,
+    spare: Vec<Batch>,
+}
+
+impl Parallel {
+    fn new(workers: usize, json: bool, full: bool) -> Parallel {
+        let mut to = Vec::with_capacity(workers);
+        let mut from = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let (job_tx, job_rx) = std::sync::mpsc::sync_channel::<Batch>(IN_FLIGHT_PER_WORKER);
+            let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<Batch>(IN_FLIGHT_PER_WORKER);
+            // Detached: dropping the senders (end of run, or an early error) ends the loop.
+            std::thread::spawn(move || {
+                let mut line = Out::with_capacity(4096);
+                for mut batch in job_rx {
+                    format_batch(&mut batch, &mut line, json, full);
+                    if done_tx.send(batch).is_err() {
+                        return;
+                    }
+                }
+            });
+            to.push(job_tx);
+            from.push(done_rx);
+        }
+        Parallel {
+            to,
+            from,
+            sent: 0,
+            received: 0,
+            batch: Batch::default(),
+            spare: Vec::new(),
+        }
+    }
+
+    fn message(&mut self, meta: &Meta<'_>, raw: &[u8], call_id: Option<&str>) {
+        let b = &mut self.batch;
+        let start = b.data.len();
+        b.data.extend_from_slice(raw);
+        let raw = start..b.data.len();
+        let call_id = call_id.map(|id| {
+            let start = b.data.len();
+            b.data.extend_from_slice(id.as_bytes());
+            start..b.data.len()
+        });
+        b.items.push(Item::Message {
+            frame: meta.frame,
+            time: meta.time,
+            src: meta.src,
+            dst: meta.dst,
+            transport: meta.transport,
+            stream: meta.stream,
+            raw,
+            call_id,
+        });
+    }
+
+    fn datagram(&mut self, meta: &Meta<'_>, data: &[u8], quiet: bool) {
+        let b = &mut self.batch;
+        let start = b.data.len();
+        b.data.extend_from_slice(data);
+        b.items.push(Item::Datagram {
+            frame: meta.frame,
+            time: meta.time,
+            src: meta.src,
+            dst: meta.dst,
+            transport: meta.transport,
+            data: start..b.data.len(),
+            quiet,
+        });
+    }
+
+    fn text(&mut self, line: &[u8]) {
+        let b = &mut self.batch;
+        let start = b.data.len();
+        b.data.extend_from_slice(line);
+        b.items.push(Item::Text(start..b.data.len()));
+    }
+
+    fn dispatch_if_full(&mut self, out: &mut impl Write) -> io::Result<()> {
+        if self.batch.data.len() >= BATCH_BYTES {
+            self.dispatch(out)?;
+        }
+        Ok(())
+    }
+
+    fn dispatch(&mut self, out: &mut impl Write) -> io::Result<()> {
+        if self.sent - self.received >= self.to.len() * IN_FLIGHT_PER_WORKER {
+            self.receive(out)?;
+        }
+        let next = self.spare.pop().unwrap_or_default();
+        let batch = std::mem::replace(&mut self.batch, next);
+        let worker = self.sent % self.to.len();
+        self.to[worker].send(batch).map_err(|_| gone())?;
+        self.sent += 1;
+        Ok(())
+    }
+
+    /// Write the oldest batch in flight.
+    fn receive(&mut self, out: &mut impl Write) -> io::Result<()> {
+        let worker = self.received % self.from.len();
+        let mut batch = self.from[worker].recv().map_err(|_| gone())?;
+        self.received += 1;
+        out.write_all(&batch.out)?;
+        batch.items.clear();
+        batch.data.clear();
+        batch.out.clear();
+        self.spare.push(batch);
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut impl Write) -> io::Result<()> {
+        if !self.batch.items.is_empty() {
+            self.dispatch(out)?;
+        }
+        while self.received < self.sent {
+            self.receive(out)?;
+        }
+        Ok(())
+    }
+}
+
+fn gone() -> io::Error {
+    io::Error::other("a formatting thread stopped")
+}
+
+/// The formatting of one message line, as the printer would write it.
+fn message_line(
+    l: &mut Out,
+    meta: &Meta<'_>,
+    msg: &Decoded<'_>,
+    raw: &[u8],
+    call_id: Option<&str>,
+    json: bool,
+    full: bool,
+) {
+    if json {
+        json_message(l, meta, msg, call_id);
+    } else {
+        human_message(l, meta, msg);
+        if full {
+            l.push('\n');
+            push_indented(l, raw);
+        }
+    }
+    l.push('\n');
+}
+
+/// A worker's handler for the messages of a datagram it cuts itself.
+struct Lines<'a> {
+    line: &'a mut Out,
+    json: bool,
+    full: bool,
+    quiet: bool,
+}
+
+impl crate::commands::decode_pcap::Handler for Lines<'_> {
+    fn message(&mut self, meta: &Meta<'_>, msg: &Decoded<'_>, raw: &[u8]) {
+        message_line(self.line, meta, msg, raw, None, self.json, self.full);
+    }
+
+    fn dropped(&mut self, d: &Dropped) {
+        if !self.quiet {
+            dropped_line(self.line, d, self.json);
+            self.line.push('\n');
+        }
+    }
+
+    fn notice(&mut self, _: &Notice) {}
+}
+
+/// What a worker does with a batch: parse each message again (or cut each datagram) and
+/// format it as the printer would have.
+fn format_batch(batch: &mut Batch, line: &mut Out, json: bool, full: bool) {
+    let Batch { items, data, out } = batch;
+    // Straight into the batch's output, with the worker's cached date.
+    std::mem::swap(&mut line.buf, out);
+    for item in items.iter() {
+        match item {
+            Item::Text(r) => line
+                .buf
+                .extend_from_slice(data.get(r.clone()).unwrap_or_default()),
+            Item::Datagram {
+                frame,
+                time,
+                src,
+                dst,
+                transport,
+                data: r,
+                quiet,
+            } => {
+                let meta = Meta {
+                    frame: *frame,
+                    time: *time,
+                    src: *src,
+                    dst: *dst,
+                    transport: *transport,
+                    packets: &[],
+                    stream: false,
+                };
+                let mut lines = Lines {
+                    line,
+                    json,
+                    full,
+                    quiet: *quiet,
+                };
+                let bytes = data.get(r.clone()).unwrap_or_default();
+                crate::commands::decode_pcap::datagram_messages(&meta, bytes, &mut lines);
+            }
+            Item::Message {
+                frame,
+                time,
+                src,
+                dst,
+                transport,
+                stream,
+                raw,
+                call_id,
+            } => {
+                let raw = data.get(raw.clone()).unwrap_or_default();
+                let Some(msg) = crate::commands::decode_pcap::reparse(raw, *stream) else {
+                    // Cannot happen (the decoder parsed these very bytes); a line short
+                    // beats a thread that panics.
+                    continue;
+                };
+                let call_id = call_id
+                    .clone()
+                    .and_then(|r| data.get(r))
+                    .and_then(|b| std::str::from_utf8(b).ok());
+                let meta = Meta {
+                    frame: *frame,
+                    time: *time,
+                    src: *src,
+                    dst: *dst,
+                    transport: *transport,
+                    packets: &[],
+                    stream: *stream,
+                };
+                message_line(line, &meta, &msg, raw, call_id, json, full);
+            }
+        }
+    }
+    std::mem::swap(&mut line.buf, out);
+}
+
 fn clip(s: &str, n: usize) -> &str {
     if s.len() <= n {
         return s;
@@ -445,7 +784,7 @@ fn secs(us: Option<u64>) -> String {
 }
 
 /// Microseconds as a JSON number of milliseconds with three decimals (`2.709`).
-fn opt_ms(l: &mut String, us: Option<u64>) {
+fn opt_ms(l: &mut Out, us: Option<u64>) {
     match us {
         Some(us) => {
             let _ = write!(l, "{}.{:03}", us / 1000, us % 1000);
@@ -454,7 +793,7 @@ fn opt_ms(l: &mut String, us: Option<u64>) {
     }
 }
 
-fn opt_num(l: &mut String, n: Option<u64>) {
+fn opt_num(l: &mut Out, n: Option<u64>) {
     match n {
         Some(n) => push_u64(l, n),
         None => l.push_str("null"),
@@ -463,7 +802,7 @@ fn opt_num(l: &mut String, n: Option<u64>) {
 
 /// Decimal digits of `n`, without going through `fmt` (a message has several numbers, and
 /// the formatting machinery costs more than the digits).
-fn push_u64(l: &mut String, mut n: u64) {
+fn push_u64(l: &mut Out, mut n: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     loop {
@@ -474,26 +813,22 @@ fn push_u64(l: &mut String, mut n: u64) {
             break;
         }
     }
-    for &d in &buf[i..] {
-        l.push(char::from(d));
-    }
+    l.buf.extend_from_slice(&buf[i..]);
 }
 
 /// `n` as exactly `width` decimal digits (zero-padded; higher digits are dropped).
-fn push_padded(l: &mut String, mut n: u64, width: usize) {
+fn push_padded(l: &mut Out, mut n: u64, width: usize) {
     let mut buf = [b'0'; 20];
     let width = width.min(buf.len());
     for slot in buf[..width].iter_mut().rev() {
         *slot = b'0' + (n % 10) as u8;
         n /= 10;
     }
-    for &d in &buf[..width] {
-        l.push(char::from(d));
-    }
+    l.buf.extend_from_slice(&buf[..width]);
 }
 
 /// An IP address as `Display` writes it; IPv4 by hand because it is the common case.
-fn push_ip(l: &mut String, ip: std::net::IpAddr) {
+fn push_ip(l: &mut Out, ip: std::net::IpAddr) {
     match ip {
         std::net::IpAddr::V4(v4) => {
             for (i, o) in v4.octets().into_iter().enumerate() {
@@ -509,14 +844,34 @@ fn push_ip(l: &mut String, ip: std::net::IpAddr) {
     }
 }
 
-fn opt_str(l: &mut String, s: Option<&str>) {
+fn opt_str(l: &mut Out, s: Option<&str>) {
     match s {
         Some(s) => json_str(l, s),
         None => l.push_str("null"),
     }
 }
 
-fn addr_fields(l: &mut String, src: SocketAddr, dst: SocketAddr) {
+/// The address fields, from a small cache: a capture has few peers, and writing an address
+/// digit by digit costs more than comparing it.
+fn addr_fields(l: &mut Out, src: SocketAddr, dst: SocketAddr) {
+    let Out { buf, addrs, .. } = l;
+    if let Some((_, text)) = addrs.iter().find(|(k, _)| *k == Some((src, dst))) {
+        buf.extend_from_slice(text);
+        return;
+    }
+    let start = buf.len();
+    addr_fields_uncached(l, src, dst);
+    let slot = l.next_addr % l.addrs.len();
+    l.next_addr = l.next_addr.wrapping_add(1);
+    let Out { buf, addrs, .. } = l;
+    if let Some((key, text)) = addrs.get_mut(slot) {
+        *key = Some((src, dst));
+        text.clear();
+        text.extend_from_slice(buf.get(start..).unwrap_or_default());
+    }
+}
+
+fn addr_fields_uncached(l: &mut Out, src: SocketAddr, dst: SocketAddr) {
     l.push_str(r#","src_ip":""#);
     push_ip(l, src.ip());
     l.push_str(r#"","src_port":"#);
@@ -527,63 +882,213 @@ fn addr_fields(l: &mut String, src: SocketAddr, dst: SocketAddr) {
     push_u64(l, u64::from(dst.port()));
 }
 
-/// Whether any byte of `w` needs escaping in a JSON string: a control character, `"` or `\`
-/// (the classic "has a zero byte / has a byte less than n" word tricks).
-#[inline]
-fn word_needs_escape(w: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS != 0;
-    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGHS != 0;
-    below_space || has_zero(w ^ (ONES * u64::from(b'"'))) || has_zero(w ^ (ONES * u64::from(b'\\')))
+/// Source and destination of a message.
+type AddrPair = (SocketAddr, SocketAddr);
+
+/// One line of output being built: bytes, so that text already known to be UTF-8 (or checked
+/// once) is copied without being validated again. Everything pushed is UTF-8: `&str`, ASCII,
+/// or bytes checked by [`json_bytes_lossy`]/[`body_json`] before they stay in the buffer.
+#[derive(Debug)]
+pub(crate) struct Out {
+    buf: Vec<u8>,
+    /// The day of the last timestamp written and its `YYYY-MM-DDT` (the date changes rarely).
+    day: i64,
+    date: [u8; 11],
+    /// Recent address pairs and their JSON fields, see [`addr_fields`].
+    addrs: [(Option<AddrPair>, Vec<u8>); 4],
+    next_addr: usize,
 }
 
-/// A JSON string literal (RFC 8259 §7): quote, backslash and control characters escaped.
-/// Header values and bodies rarely need escaping, so runs are copied eight bytes at a time.
-pub(crate) fn json_str(l: &mut String, s: &str) {
-    l.push('"');
-    let b = s.as_bytes();
-    let mut start = 0;
-    let mut i = 0;
-    while i < b.len() {
-        if let Some(chunk) = b.get(i..i + 8) {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(chunk);
-            if !word_needs_escape(u64::from_le_bytes(w)) {
-                i += 8;
-                continue;
-            }
+impl Out {
+    pub(crate) fn with_capacity(n: usize) -> Out {
+        Out {
+            buf: Vec::with_capacity(n),
+            day: i64::MIN,
+            date: [0; 11],
+            addrs: Default::default(),
+            next_addr: 0,
         }
-        let c = b[i];
-        let esc = match c {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0..=0x1f => "",
-            _ => {
-                i += 1;
-                continue;
-            }
-        };
-        l.push_str(&s[start..i]);
-        if esc.is_empty() {
-            let _ = write!(l, "\\u{c:04x}");
-        } else {
-            l.push_str(esc);
+    }
+
+    fn push(&mut self, c: char) {
+        let mut t = [0u8; 4];
+        self.buf.extend_from_slice(c.encode_utf8(&mut t).as_bytes());
+    }
+
+    fn push_str(&mut self, s: &str) {
+        self.buf.extend_from_slice(s.as_bytes());
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf
+    }
+
+    fn clear(&mut self) {
+        self.buf.clear();
+    }
+
+    fn len(&self) -> usize {
+        self.buf.len()
+    }
+}
+
+impl std::fmt::Write for Out {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.push_str(s);
+        Ok(())
+    }
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit set in each byte of `w` that needs escaping in a JSON string (a control
+/// character, `"` or `\`), by the "has a byte less than n" word tricks. Bytes above the first
+/// flagged one may be flagged wrongly (borrows), the lowest flag is always right.
+#[inline]
+fn escape_mask(w: u64) -> u64 {
+    let q = w ^ (ONES * u64::from(b'"'));
+    let bs = w ^ (ONES * u64::from(b'\\'));
+    (w.wrapping_sub(ONES * 0x20) | (q.wrapping_sub(ONES) & !q) | (bs.wrapping_sub(ONES) & !bs))
+        & !w
+        & HIGHS
+}
+
+/// Which bytes [`escape_into`] must escape, for the tail shorter than a word.
+static NEEDS_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
+/// The index of the first byte of `b` at or after `i` that needs escaping, or `b.len()`.
+#[inline]
+fn next_escape(b: &[u8], mut i: usize) -> usize {
+    while let Some(chunk) = b.get(i..i + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let m = escape_mask(u64::from_le_bytes(w));
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        if NEEDS_ESCAPE[usize::from(c)] {
+            return i;
         }
         i += 1;
-        start = i;
     }
-    l.push_str(&s[start..]);
-    l.push('"');
+    i
 }
 
-fn json_bytes_lossy(l: &mut String, b: &[u8]) {
-    match std::str::from_utf8(b) {
-        Ok(s) => json_str(l, s),
-        Err(_) => json_str(l, &String::from_utf8_lossy(b)),
+/// The index of the first byte of `b` at or after `i` that needs escaping or is not ASCII.
+#[inline]
+fn next_escape_or_high(b: &[u8], mut i: usize) -> usize {
+    while let Some(chunk) = b.get(i..i + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(w);
+        let m = escape_mask(w) | (w & HIGHS);
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        if c >= 0x80 || NEEDS_ESCAPE[usize::from(c)] {
+            return i;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// The inside of a JSON string literal (RFC 8259 §7): quote, backslash and control characters
+/// escaped, runs between them copied whole. `b` must be UTF-8 (the callers see to it).
+fn escape_into(l: &mut Out, b: &[u8]) {
+    escape_from(l, b, 0);
+}
+
+/// [`escape_into`] for bytes that are usually UTF-8, checked in the same pass: the check runs
+/// only from the first byte that is not ASCII. `false` (with part of `b` written) when `b` is
+/// not UTF-8.
+fn escape_checked(l: &mut Out, b: &[u8]) -> bool {
+    let mut start = 0;
+    loop {
+        let i = next_escape_or_high(b, start);
+        l.buf.extend_from_slice(&b[start..i]);
+        match b.get(i) {
+            None => return true,
+            // All before `i` is ASCII, so `b` is UTF-8 when the rest is.
+            Some(&c) if c >= 0x80 => {
+                let rest = &b[i..];
+                if std::str::from_utf8(rest).is_err() {
+                    return false;
+                }
+                escape_from(l, rest, 0);
+                return true;
+            }
+            Some(&c) => {
+                escape_byte(l, c);
+                start = i + 1;
+            }
+        }
+    }
+}
+
+fn escape_from(l: &mut Out, b: &[u8], mut start: usize) {
+    loop {
+        let i = next_escape(b, start);
+        l.buf.extend_from_slice(&b[start..i]);
+        let Some(&c) = b.get(i) else {
+            return;
+        };
+        escape_byte(l, c);
+        start = i + 1;
+    }
+}
+
+/// One byte that [`next_escape`] stopped at.
+#[inline]
+fn escape_byte(l: &mut Out, c: u8) {
+    match c {
+        b'"' => l.buf.extend_from_slice(b"\\\""),
+        b'\\' => l.buf.extend_from_slice(b"\\\\"),
+        b'\n' => l.buf.extend_from_slice(b"\\n"),
+        b'\r' => l.buf.extend_from_slice(b"\\r"),
+        b'\t' => l.buf.extend_from_slice(b"\\t"),
+        _ => {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            l.buf.extend_from_slice(b"\\u00");
+            l.buf.push(HEX[usize::from(c >> 4)]);
+            l.buf.push(HEX[usize::from(c & 15)]);
+        }
+    }
+}
+
+/// A JSON string literal.
+pub(crate) fn json_str(l: &mut Out, s: &str) {
+    l.buf.push(b'"');
+    escape_into(l, s.as_bytes());
+    l.buf.push(b'"');
+}
+
+/// A JSON string of bytes that are usually UTF-8; invalid sequences become U+FFFD.
+fn json_bytes_lossy(l: &mut Out, b: &[u8]) {
+    let start = l.len();
+    l.buf.push(b'"');
+    if escape_checked(l, b) {
+        l.buf.push(b'"');
+    } else {
+        l.buf.truncate(start);
+        json_str(l, &String::from_utf8_lossy(b));
     }
 }
 
@@ -602,56 +1107,73 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 /// RFC 3339 with nanoseconds, UTC: `2024-05-01T12:00:00.123456789Z`.
-pub(crate) fn rfc3339(l: &mut String, t: Timestamp) {
+pub(crate) fn rfc3339(l: &mut Out, t: Timestamp) {
     let days = t.secs.div_euclid(86_400);
     let sod = t.secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    if !(0..=9999).contains(&y) {
-        let _ = write!(
-            l,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:09}Z",
-            sod / 3600,
-            sod / 60 % 60,
-            sod % 60,
-            t.nanos.min(999_999_999)
-        );
-        return;
+    if days != l.day {
+        let (y, m, d) = civil_from_days(days);
+        if !(0..=9999).contains(&y) {
+            let _ = write!(
+                l,
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:09}Z",
+                sod / 3600,
+                sod / 60 % 60,
+                sod % 60,
+                t.nanos.min(999_999_999)
+            );
+            return;
+        }
+        // By hand, and only when the day changes: one timestamp per message, and `fmt` would
+        // be most of its cost.
+        let mut date = Out::with_capacity(11);
+        push_padded(&mut date, y.unsigned_abs(), 4);
+        date.buf.push(b'-');
+        push_padded(&mut date, u64::from(m), 2);
+        date.buf.push(b'-');
+        push_padded(&mut date, u64::from(d), 2);
+        date.buf.push(b'T');
+        l.date.copy_from_slice(&date.buf);
+        l.day = days;
     }
-    // By hand: one timestamp per message, and `fmt` would be most of its cost.
     let sod = sod.unsigned_abs();
-    push_padded(l, y.unsigned_abs(), 4);
-    l.push('-');
-    push_padded(l, u64::from(m), 2);
-    l.push('-');
-    push_padded(l, u64::from(d), 2);
-    l.push('T');
-    push_padded(l, sod / 3600, 2);
-    l.push(':');
-    push_padded(l, sod / 60 % 60, 2);
-    l.push(':');
-    push_padded(l, sod % 60, 2);
-    l.push('.');
-    push_padded(l, u64::from(t.nanos.min(999_999_999)), 9);
-    l.push('Z');
+    let mut time = [0u8; 19];
+    let mut put = |at: usize, mut n: u64, width: usize| {
+        for slot in time[at..at + width].iter_mut().rev() {
+            *slot = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    };
+    put(0, sod / 3600, 2);
+    put(3, sod / 60 % 60, 2);
+    put(6, sod % 60, 2);
+    put(9, u64::from(t.nanos.min(999_999_999)), 9);
+    time[2] = b':';
+    time[5] = b':';
+    time[8] = b'.';
+    time[18] = b'Z';
+    let date = l.date;
+    l.buf.extend_from_slice(&date);
+    l.buf.extend_from_slice(&time);
 }
 
-fn json_time(l: &mut String, t: Timestamp) {
-    l.push('"');
+fn json_time(l: &mut Out, t: Timestamp) {
+    l.buf.push(b'"');
     rfc3339(l, t);
-    l.push('"');
+    l.buf.push(b'"');
 }
 
 /// `2024-05-01 12:00:00.123456` (UTC, microseconds) for people.
 fn human_date_time(l: &mut String, t: Timestamp) {
-    let mut s = String::with_capacity(32);
+    let mut s = Out::with_capacity(32);
     rfc3339(&mut s, t);
-    l.push_str(&s[..10]);
+    let s = String::from_utf8_lossy(s.as_bytes());
+    l.push_str(s.get(..10).unwrap_or_default());
     l.push(' ');
-    l.push_str(&s[11..26]);
+    l.push_str(s.get(11..26).unwrap_or_default());
 }
 
 /// `12:00:00.123456` (UTC, microseconds).
-fn human_time(l: &mut String, t: Timestamp) {
+fn human_time(l: &mut Out, t: Timestamp) {
     let sod = t.secs.rem_euclid(86_400);
     let _ = write!(
         l,
@@ -663,19 +1185,19 @@ fn human_time(l: &mut String, t: Timestamp) {
     );
 }
 
-fn push_indented(l: &mut String, raw: &[u8]) {
+fn push_indented(l: &mut Out, raw: &[u8]) {
     let text = String::from_utf8_lossy(raw);
     for line in text.split_inclusive('\n') {
         l.push_str("    ");
         l.push_str(line.trim_end_matches(['\r', '\n']));
         l.push('\n');
     }
-    if l.ends_with('\n') {
-        l.pop();
+    if l.buf.ends_with(b"\n") {
+        l.buf.pop();
     }
 }
 
-fn human_message(l: &mut String, meta: &Meta<'_>, msg: &Decoded<'_>) {
+fn human_message(l: &mut Out, meta: &Meta<'_>, msg: &Decoded<'_>) {
     let _ = write!(l, "{DIM}{:>6}{DIM:#} ", meta.frame);
     human_time(l, meta.time);
     let _ = write!(
@@ -726,7 +1248,7 @@ fn human_message(l: &mut String, meta: &Meta<'_>, msg: &Decoded<'_>) {
     }
 }
 
-fn name_addr_json(l: &mut String, a: Result<sip::headers::NameAddr<'_>, crate::proto::ParseError>) {
+fn name_addr_json(l: &mut Out, a: Result<sip::headers::NameAddr<'_>, crate::proto::ParseError>) {
     match a {
         Ok(a) => {
             l.push_str(r#"{"uri":"#);
@@ -741,26 +1263,26 @@ fn name_addr_json(l: &mut String, a: Result<sip::headers::NameAddr<'_>, crate::p
     }
 }
 
-fn body_json(l: &mut String, body: Option<&[u8]>) {
+fn body_json(l: &mut Out, body: Option<&[u8]>) {
     l.push_str(r#","body":"#);
     match body {
         None | Some([]) => l.push_str("null"),
-        Some(b) => match std::str::from_utf8(b) {
-            Ok(s) => {
-                l.push_str(r#"{"encoding":"text","data":"#);
-                json_str(l, s);
-                l.push('}');
-            }
-            Err(_) => {
-                l.push_str(r#"{"encoding":"base64","data":""#);
-                l.push_str(&base64::engine::general_purpose::STANDARD.encode(b));
+        Some(b) => {
+            let start = l.len();
+            l.push_str(r#"{"encoding":"text","data":""#);
+            if escape_checked(l, b) {
                 l.push_str("\"}");
+                return;
             }
-        },
+            l.buf.truncate(start);
+            l.push_str(r#"{"encoding":"base64","data":""#);
+            l.push_str(&base64::engine::general_purpose::STANDARD.encode(b));
+            l.push_str("\"}");
+        }
     }
 }
 
-fn json_message(l: &mut String, meta: &Meta<'_>, msg: &Decoded<'_>, call_id: Option<&str>) {
+fn json_message(l: &mut Out, meta: &Meta<'_>, msg: &Decoded<'_>, call_id: Option<&str>) {
     l.push_str(r#"{"type":"message","frame":"#);
     push_u64(l, meta.frame);
     l.push_str(r#","time":"#);
@@ -895,7 +1417,7 @@ fn json_message(l: &mut String, meta: &Meta<'_>, msg: &Decoded<'_>, call_id: Opt
     l.push('}');
 }
 
-fn attrs_json(l: &mut String, attrs: &[sdp::Attribute<'_>]) {
+fn attrs_json(l: &mut Out, attrs: &[sdp::Attribute<'_>]) {
     l.push('[');
     for (i, a) in attrs.iter().enumerate() {
         if i > 0 {
@@ -910,7 +1432,7 @@ fn attrs_json(l: &mut String, attrs: &[sdp::Attribute<'_>]) {
     l.push(']');
 }
 
-fn connection_json(l: &mut String, c: Option<&sdp::Connection<'_>>) {
+fn connection_json(l: &mut Out, c: Option<&sdp::Connection<'_>>) {
     let Some(c) = c else {
         l.push_str("null");
         return;
@@ -925,7 +1447,7 @@ fn connection_json(l: &mut String, c: Option<&sdp::Connection<'_>>) {
 }
 
 /// The parsed session description: enough to see who offered what media where.
-fn sdp_json(l: &mut String, d: &sdp::SessionDescription<'_>) {
+fn sdp_json(l: &mut Out, d: &sdp::SessionDescription<'_>) {
     l.push_str(r#"{"origin":{"username":"#);
     json_str(l, d.origin.username);
     l.push_str(r#","session_id":"#);
@@ -1041,9 +1563,20 @@ mod tests {
 
     #[test]
     fn rfc3339_dates() {
-        let mut s = String::new();
+        let text = |o: &Out| String::from_utf8(o.as_bytes().to_vec()).expect("UTF-8");
+        let mut s = Out::with_capacity(64);
         rfc3339(&mut s, Timestamp { secs: 0, nanos: 5 });
-        assert_eq!(s, "1970-01-01T00:00:00.000000005Z");
+        assert_eq!(text(&s), "1970-01-01T00:00:00.000000005Z");
+        // The same day again comes from the cached date.
+        s.clear();
+        rfc3339(
+            &mut s,
+            Timestamp {
+                secs: 86_399,
+                nanos: 7,
+            },
+        );
+        assert_eq!(text(&s), "1970-01-01T23:59:59.000000007Z");
         s.clear();
         rfc3339(
             &mut s,
@@ -1052,16 +1585,27 @@ mod tests {
                 nanos: 123_456_789,
             },
         );
-        assert_eq!(s, "2000-02-29T12:34:56.123456789Z");
+        assert_eq!(text(&s), "2000-02-29T12:34:56.123456789Z");
         s.clear();
         rfc3339(&mut s, Timestamp { secs: -1, nanos: 0 });
-        assert_eq!(s, "1969-12-31T23:59:59.000000000Z");
+        assert_eq!(text(&s), "1969-12-31T23:59:59.000000000Z");
+        s.clear();
+        rfc3339(
+            &mut s,
+            Timestamp {
+                secs: 951_827_697,
+                nanos: 2_000_000_000,
+            },
+        );
+        assert_eq!(text(&s), "2000-02-29T12:34:57.999999999Z");
     }
 
     #[test]
     fn json_strings_escape_controls() {
-        let mut s = String::new();
-        json_str(&mut s, "a\"b\\c\r\n\u{1}é");
+        let text = |o: &Out| String::from_utf8(o.as_bytes().to_vec()).expect("UTF-8");
+        let mut o = Out::with_capacity(64);
+        json_str(&mut o, "a\"b\\c\r\n\u{1}é");
+        let s = text(&o);
         assert_eq!(s, r#""a\"b\\c\r\n\u0001é""#);
         let v: String = serde_json::from_str(&s).expect("valid JSON");
         assert_eq!(v, "a\"b\\c\r\n\u{1}é");
@@ -1072,12 +1616,163 @@ mod tests {
                     let mut text: Vec<char> = "abcdefghijklmnopqrst"[..len].chars().collect();
                     text[at] = special;
                     let text: String = text.into_iter().collect();
-                    let mut out = String::new();
-                    json_str(&mut out, &text);
+                    let mut o = Out::with_capacity(64);
+                    json_str(&mut o, &text);
+                    let out = String::from_utf8(o.as_bytes().to_vec()).expect("UTF-8");
                     let back: String = serde_json::from_str(&out).expect("valid JSON");
                     assert_eq!(back, text, "{out}");
                 }
             }
         }
+    }
+
+    #[test]
+    fn escape_mask_flags_exactly_the_first_special_byte() {
+        for special in 0u8..=255 {
+            for at in 0..8 {
+                let mut w = *b"abcdefgh";
+                w[at] = special;
+                let needs = special < 0x20 || special == b'"' || special == b'\\';
+                assert_eq!(
+                    next_escape(&w, 0),
+                    if needs { at } else { 8 },
+                    "{special:#x} at {at}"
+                );
+                // Two specials: the lower one is found, whatever the higher one borrows.
+                let mut w2 = w;
+                if at < 7 {
+                    w2[7] = b'"';
+                    assert_eq!(next_escape(&w2, 0), if needs { at } else { 7 });
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_become_replacement_characters() {
+        let mut o = Out::with_capacity(64);
+        json_bytes_lossy(&mut o, b"a\xffb\"");
+        assert_eq!(o.as_bytes(), "\"a\u{fffd}b\\\"\"".as_bytes());
+        o.clear();
+        body_json(&mut o, Some(b"\xff\x00"));
+        assert_eq!(
+            o.as_bytes(),
+            br#","body":{"encoding":"base64","data":"/wA="}"#
+        );
+        o.clear();
+        body_json(&mut o, Some("\u{e9}\n".as_bytes()));
+        assert_eq!(
+            o.as_bytes(),
+            ",\"body\":{\"encoding\":\"text\",\"data\":\"\u{e9}\\n\"}".as_bytes()
+        );
+    }
+
+    /// Everything a listing prints, through `printer`: messages of every kind, with notices
+    /// between them, over enough bytes for several batches.
+    fn listing<W: Write>(printer: &mut DecodePrinter<W>) {
+        let sdp = "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n\
+                   m=audio 4000 RTP/AVP 0\r\na=sendrecv\r\n";
+        let invite = format!(
+            "INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+             From: \"A \\\"q\\\"\" <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>\r\n\
+             Call-ID: c1\r\nCSeq: 1 INVITE\r\nContent-Type: application/sdp\r\n\
+             Content-Length: {}\r\n\r\n{sdp}",
+            sdp.len()
+        );
+        let ok: &[u8] = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nCall-ID: c1\r\n\
+                  CSeq: 1 INVITE\r\nX-Bin: \xc3\xa9\r\nContent-Length: 2\r\n\r\n\xff\x00";
+        let send = "MSRP tx1234 SEND\r\nTo-Path: msrp://b:1/s;tcp\r\nFrom-Path: msrp://a:1/s;tcp\r\n\
+                    Message-ID: m1\r\nByte-Range: 1-2/2\r\nContent-Type: text/plain\r\n\r\nhi\r\n\
+                    -------tx1234$\r\n";
+        let src: SocketAddr = "10.0.0.1:5060".parse().expect("address");
+        let dst: SocketAddr = "[2001:db8::2]:5060".parse().expect("address");
+        for frame in 1..4000u64 {
+            let (raw, stream, transport) = match frame % 3 {
+                0 => (invite.as_bytes(), false, crate::capture::Transport::Udp),
+                1 => (ok, true, crate::capture::Transport::Tcp),
+                _ => (send.as_bytes(), true, crate::capture::Transport::Tcp),
+            };
+            let msg = crate::commands::decode_pcap::reparse(raw, stream)
+                .unwrap_or_else(|| panic!("{frame} parses"));
+            let meta = Meta {
+                frame,
+                time: Timestamp {
+                    secs: 1_700_000_000 + frame as i64 * 997,
+                    nanos: frame as u32,
+                },
+                src,
+                dst,
+                transport,
+                packets: &[],
+                stream,
+            };
+            let call = (frame % 2 == 0).then_some("c1");
+            printer.message(&meta, &msg, raw, call).expect("written");
+            if frame % 7 == 0 {
+                // Whole datagrams: two messages, then one that does not parse.
+                let two = [invite.as_bytes(), invite.as_bytes()].concat();
+                for (data, quiet) in [
+                    (&two[..], false),
+                    (b"INVITE sip:x SIP/2.0\r\nVia", frame % 2 == 0),
+                ] {
+                    if let Some(r) = printer.datagram(&meta, data, quiet) {
+                        r.expect("written");
+                    } else {
+                        let mut direct = Direct {
+                            printer: &mut *printer,
+                            quiet,
+                        };
+                        crate::commands::decode_pcap::datagram_messages(&meta, data, &mut direct);
+                    }
+                }
+            }
+            if frame % 500 == 0 {
+                let n = Notice::Skipped {
+                    frame,
+                    reason: "unsupported link type 147".into(),
+                };
+                printer.notice(&n).expect("written");
+            }
+        }
+        printer.capture_error("the end").expect("written");
+        printer.flush().expect("written");
+    }
+
+    /// What the run's handler does with a datagram when the printer formats on its own thread.
+    struct Direct<'a, W: Write> {
+        printer: &'a mut DecodePrinter<W>,
+        quiet: bool,
+    }
+
+    impl<W: Write> crate::commands::decode_pcap::Handler for Direct<'_, W> {
+        fn message(&mut self, meta: &Meta<'_>, msg: &Decoded<'_>, raw: &[u8]) {
+            self.printer.message(meta, msg, raw, None).expect("written");
+        }
+        fn dropped(&mut self, d: &Dropped) {
+            if !self.quiet {
+                self.printer.dropped(d).expect("written");
+            }
+        }
+        fn notice(&mut self, _: &Notice) {}
+    }
+
+    #[test]
+    fn parallel_formatting_prints_the_same_bytes_in_the_same_order() {
+        for (json, full) in [(true, false), (false, false), (false, true)] {
+            let mut alone = DecodePrinter::new(json, full, false, Vec::new());
+            listing(&mut alone);
+            let mut shared = DecodePrinter::new(json, full, false, Vec::new());
+            shared.set_parallel(3);
+            assert!(shared.parallel.is_some());
+            listing(&mut shared);
+            let batches = shared.parallel.as_ref().map_or(0, |p| p.sent);
+            assert!(batches > 3, "several batches, more than the workers");
+            assert!(memchr::memmem::find(&alone.out, b"dropped").is_some());
+            assert!(alone.out == shared.out, "json {json} full {full}");
+        }
+        // A terminal gets each line at once: no batches.
+        let mut tty = DecodePrinter::new(true, false, true, Vec::new());
+        tty.set_parallel(2);
+        assert!(tty.parallel.is_none());
     }
 }

@@ -78,6 +78,16 @@ pub(crate) struct Filter {
 }
 
 impl Filter {
+    /// No filter asked for: every message passes.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.call_ids.is_empty()
+            && self.methods.is_empty()
+            && self.statuses.is_empty()
+            && self.hosts.is_empty()
+            && self.grep.is_none()
+            && self.transports.is_empty()
+    }
+
     /// Whether a message passes. `call_id` is the message's Call-ID, or for MSRP the Call-ID of
     /// the SIP dialog that negotiated its session.
     pub(crate) fn matches(

@@ -25,6 +25,8 @@ pub(crate) struct Meta<'a> {
     pub(crate) transport: Transport,
     /// The captured packets that carried it (empty unless the reader keeps packets).
     pub(crate) packets: &'a [RawPacket],
+    /// Cut from a byte stream (TCP) rather than a datagram: the parse options differ.
+    pub(crate) stream: bool,
 }
 
 /// One decoded message; `raw` is exactly its bytes.
@@ -55,6 +57,13 @@ pub(crate) trait Handler {
     fn notice(&mut self, notice: &Notice);
     /// True once nothing more can be output (stdout closed): the capture need not be read on.
     fn stopped(&self) -> bool {
+        false
+    }
+    /// Take a whole datagram to cut into messages elsewhere (with [`datagram_messages`]), or
+    /// decline (`false`, the default) to be handed its messages one by one. Only datagrams
+    /// without the bytes `MSRP` are offered: they neither carry an MSRP message nor set up an
+    /// MSRP session, so no state of the run depends on their content.
+    fn datagram(&mut self, _meta: &Meta<'_>, _data: &[u8]) -> bool {
         false
     }
 }
@@ -202,6 +211,55 @@ fn step(buf: &[u8], stream: bool) -> Step<'_> {
     }
 }
 
+/// Parse again the bytes of a message the decoder handed out (`raw` and `meta.stream` as
+/// given to [`Handler::message`]): the same parse on the same bytes gives the same message,
+/// so another thread can format it from a copy of its bytes.
+pub(crate) fn reparse(raw: &[u8], stream: bool) -> Option<Decoded<'_>> {
+    match step(raw, stream) {
+        Step::Message(m, n) if n == raw.len() => Some(m),
+        _ => None,
+    }
+}
+
+/// The messages of one datagram, to `handler`; `meta` is the datagram's.
+pub(crate) fn datagram_messages<H: Handler + ?Sized>(
+    meta: &Meta<'_>,
+    data: &[u8],
+    handler: &mut H,
+) {
+    let mut rest = data;
+    let mut first = true;
+    loop {
+        rest = &rest[leading_crlf(rest)..];
+        if rest.is_empty() || !starts_message(rest) {
+            // Non-SIP payloads (RTP, DNS...) are the norm in captures and are passed over
+            // silently; bytes after a body are ignored as RFC 4475 §3.1.1.8 asks.
+            return;
+        }
+        match step(rest, false) {
+            Step::Message(msg, n) => {
+                handler.message(meta, &msg, &rest[..n]);
+                rest = &rest[n..];
+                first = false;
+            }
+            // A later message in the same datagram that does not parse is trailing junk.
+            Step::NeedMore | Step::Error(_) if !first => return,
+            Step::NeedMore => return,
+            Step::Error(reason) => {
+                handler.dropped(&Dropped {
+                    frame: meta.frame,
+                    src: meta.src,
+                    dst: meta.dst,
+                    stream: None,
+                    bytes: rest.len(),
+                    reason,
+                });
+                return;
+            }
+        }
+    }
+}
+
 impl<H: Handler> Decoder<H> {
     pub(crate) fn new(max_stream_buffer: usize, handler: H) -> Self {
         Decoder {
@@ -239,37 +297,10 @@ impl<H: Handler> Decoder<H> {
 
     fn datagram(&mut self, p: &Payload<'_>) {
         let meta = meta(p, p.packets);
-        let mut rest = p.data;
-        let mut first = true;
-        loop {
-            rest = &rest[leading_crlf(rest)..];
-            if rest.is_empty() || !starts_message(rest) {
-                // Non-SIP payloads (RTP, DNS...) are the norm in captures and are passed over
-                // silently; bytes after a body are ignored as RFC 4475 §3.1.1.8 asks.
-                return;
-            }
-            match step(rest, false) {
-                Step::Message(msg, n) => {
-                    self.handler.message(&meta, &msg, &rest[..n]);
-                    rest = &rest[n..];
-                    first = false;
-                }
-                // A later message in the same datagram that does not parse is trailing junk.
-                Step::NeedMore | Step::Error(_) if !first => return,
-                Step::NeedMore => return,
-                Step::Error(reason) => {
-                    self.handler.dropped(&Dropped {
-                        frame: p.frame,
-                        src: p.src,
-                        dst: p.dst,
-                        stream: None,
-                        bytes: rest.len(),
-                        reason,
-                    });
-                    return;
-                }
-            }
+        if memchr::memmem::find(p.data, b"MSRP").is_none() && self.handler.datagram(&meta, p.data) {
+            return;
         }
+        datagram_messages(&meta, p.data, &mut self.handler);
     }
 
     fn stream(&mut self, p: &Payload<'_>, id: StreamId, gap: u64) {
@@ -427,6 +458,7 @@ fn meta<'a>(p: &Payload<'_>, packets: &'a [RawPacket]) -> Meta<'a> {
         dst: p.dst,
         transport: p.transport,
         packets,
+        stream: matches!(p.framing, Framing::Stream { .. }),
     }
 }
 
@@ -471,6 +503,10 @@ mod tests {
                 Decoded::Msrp(m) => format!("MSRP {}", m.tid),
             };
             assert!(!raw.is_empty());
+            // Every message handed out parses again, alone, to the same thing (the parallel
+            // printer relies on it).
+            let again = reparse(raw, meta.stream).expect("the message parses again");
+            assert_eq!(format!("{again:?}"), format!("{msg:?}"));
             self.messages.push((meta.frame, what));
         }
         fn dropped(&mut self, dropped: &Dropped) {

@@ -20,7 +20,7 @@ use anyhow::Context;
 use clap::error::ErrorKind;
 
 pub(crate) use calls::{CallState, CallSummary, Stats};
-pub(crate) use framing::{Decoded, Dropped, Meta};
+pub(crate) use framing::{Decoded, Dropped, Handler, Meta, datagram_messages, reparse};
 pub(crate) use msrp::Extracted;
 
 use crate::capture::{Notice, RawPacket, Timestamp};
@@ -28,7 +28,6 @@ use crate::cli::{DecodePcapArgs, Format};
 use crate::exit::Exit;
 use crate::output::decode::DecodePrinter;
 use filter::{Filter, HostFilter, StatusFilter};
-use framing::Handler;
 
 /// What to print instead of the message list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -380,6 +379,25 @@ impl<W: Write> Handler for App<W> {
     fn stopped(&self) -> bool {
         self.error.is_some()
     }
+
+    fn datagram(&mut self, meta: &Meta<'_>, data: &[u8]) -> bool {
+        // Only a plain listing: filters, --write and --extract look at each message here.
+        let plain = matches!(self.config.mode, Mode::List { .. })
+            && self.config.filter.is_empty()
+            && self.extractor.is_none()
+            && self.packets_out.is_none();
+        if !plain || self.error.is_some() {
+            return false;
+        }
+        let quiet = !self.shows_notices();
+        match self.printer.datagram(meta, data, quiet) {
+            Some(r) => {
+                self.io(r);
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 impl<W: Write> App<W> {
@@ -393,6 +411,11 @@ impl<W: Write> App<W> {
 /// Decode the capture and print what was asked for.
 pub(crate) fn run<W: Write>(config: Config, mut printer: DecodePrinter<W>) -> anyhow::Result<Exit> {
     printer.set_full(matches!(config.mode, Mode::List { full: true }));
+    if let Mode::List { .. } = config.mode {
+        // Formatting is most of the work of a listing: the other cores share it.
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        printer.set_parallel(cores.min(4));
+    }
     let input = config.input.clone();
     let keep_packets = config.write.is_some();
     let extractor = config.extract.clone().map(msrp::Extractor::new);
