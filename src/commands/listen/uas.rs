@@ -1536,7 +1536,11 @@ mod tests {
         );
         uas.on_message(&inv, flow(), t0);
         let ok = uas.out[1].bytes.clone();
-        assert_eq!(statuses(&mut uas), [180, 200], "no 100: the answer is immediate");
+        assert_eq!(
+            statuses(&mut uas),
+            [180, 200],
+            "no 100: the answer is immediate"
+        );
         let text = String::from_utf8_lossy(&ok).into_owned();
         assert!(text.contains("m=audio 49170 RTP/AVP 0\r\n"), "{text}");
         assert!(text.contains("Contact: <sip:127.0.0.1:5060>"), "{text}");
