@@ -1,6 +1,7 @@
 //! The server side of the transports, for `sipkit listen`: sockets bound on several transports
 //! and addresses at once, one task per accepted TCP/TLS/WebSocket connection, every message
-//! and every connection problem delivered as an [`Event`] on one queue. Replies go back on the
+//! and every connection problem delivered as an [`Event`] on one queue (UDP datagrams are read
+//! straight from their sockets by [`Listener::recv`], the busiest path, with no task between). Replies go back on the
 //! [`Flow`] a request came in on, because RFC 3261 §18.2.2 sends a response over a reliable
 //! transport back on the connection that carried the request; [`Listener::send_to`] opens a
 //! connection when the endpoint itself starts a request (a BYE) and none is open.
@@ -13,11 +14,13 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{Mutex, mpsc, watch};
 use tokio::time::Instant;
@@ -167,6 +170,15 @@ pub struct Listener {
     events: mpsc::Receiver<Event>,
     shared: Arc<Shared>,
     locals: Vec<ListenSpec>,
+    /// UDP is received here, in [`Listener::recv`], not in a task of its own: a datagram then
+    /// costs no channel send and no second task wake-up, and a burst is drained with
+    /// [`Listener::try_recv`] in one turn of the caller's loop.
+    udp_buf: Vec<u8>,
+    /// The socket polled first next time, so one busy socket cannot starve the others.
+    udp_next: usize,
+    /// After a receive error other than an ICMP report, the sockets rest until then, so a
+    /// failing socket does not spin.
+    udp_pause: Option<Pin<Box<tokio::time::Sleep>>>,
     /// Dropped with the listener: every task sees its receiver close and ends.
     _shutdown: watch::Sender<()>,
 }
@@ -309,9 +321,6 @@ impl Listener {
             events: events_tx,
             shutdown,
         });
-        for (local, socket) in &shared.udp {
-            tokio::spawn(udp_loop(shared.clone(), *local, socket.clone()));
-        }
         for (proto, local, listener) in tcp {
             tokio::spawn(accept_loop(shared.clone(), proto, local, listener));
         }
@@ -319,6 +328,9 @@ impl Listener {
             events,
             shared,
             locals,
+            udp_buf: vec![0u8; UDP_BUFFER],
+            udp_next: 0,
+            udp_pause: None,
             _shutdown: shutdown_tx,
         })
     }
@@ -331,11 +343,96 @@ impl Listener {
 
     /// The next event. Cancel-safe. Waits forever when nothing happens, as a server does.
     pub async fn recv(&mut self) -> Event {
-        match self.events.recv().await {
-            Some(event) => event,
-            // Cannot happen while `self.shared` holds a sender; wait rather than invent an event.
-            None => std::future::pending().await,
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// An event already waiting, without waiting: after [`Listener::recv`], to take a burst of
+    /// datagrams in one go.
+    pub fn try_recv(&mut self) -> Option<Event> {
+        let waker = std::task::Waker::noop();
+        match self.poll_recv(&mut Context::from_waker(waker)) {
+            Poll::Ready(event) => Some(event),
+            Poll::Pending => None,
         }
+    }
+
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Event> {
+        if let Poll::Ready(Some(event)) = self.events.poll_recv(cx) {
+            return Poll::Ready(event);
+        }
+        // `None` cannot happen while `self.shared` holds a sender: wait rather than invent one.
+        if let Some(pause) = self.udp_pause.as_mut() {
+            if pause.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            self.udp_pause = None;
+        }
+        let sockets = self.shared.udp.len();
+        for k in 0..sockets {
+            let i = (self.udp_next + k) % sockets;
+            let Some((local, socket)) = self.shared.udp.get(i) else {
+                continue;
+            };
+            loop {
+                let mut buf = ReadBuf::new(&mut self.udp_buf);
+                let received = match socket.poll_recv_from(cx, &mut buf) {
+                    Poll::Pending => break,
+                    Poll::Ready(r) => r,
+                };
+                let n = buf.filled().len();
+                let flow = Flow {
+                    proto: Proto::Udp,
+                    local: *local,
+                    remote: *local,
+                    conn: None,
+                };
+                let event = match received {
+                    Ok(from) => {
+                        let flow = Flow {
+                            remote: from,
+                            ..flow
+                        };
+                        let data = buf.filled();
+                        // RFC 5626 §4.4.1 keepalives and empty datagrams are no messages.
+                        if data.iter().all(|b| matches!(b, b'\r' | b'\n')) {
+                            continue;
+                        }
+                        if n > self.shared.limits.max_message {
+                            Event::Error {
+                                flow,
+                                error: TransportError::TooLarge {
+                                    peer: from,
+                                    limit: self.shared.limits.max_message,
+                                },
+                            }
+                        } else {
+                            Event::Message(Inbound {
+                                data: data.to_vec(),
+                                flow,
+                            })
+                        }
+                    }
+                    // Some systems report an ICMP error for an earlier send_to here; the
+                    // socket is fine.
+                    Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
+                    Err(e) if e.kind() == io::ErrorKind::ConnectionReset => continue,
+                    Err(source) => {
+                        self.udp_pause = Some(Box::pin(tokio::time::sleep(ACCEPT_BACKOFF)));
+                        Event::Error {
+                            flow,
+                            error: TransportError::Io {
+                                op: "receiving on",
+                                addr: *local,
+                                source,
+                            },
+                        }
+                    }
+                };
+                self.udp_next = (i + 1) % sockets;
+                return Poll::Ready(event);
+            }
+        }
+        Poll::Pending
     }
 
     /// The TLS client configuration for TLS and WSS connections that [`Listener::send_to`]
@@ -528,68 +625,6 @@ async fn udp_send(socket: &UdpSocket, bytes: &[u8], to: SocketAddr) -> Result<()
             addr: to,
             source,
         })
-}
-
-async fn udp_loop(shared: Arc<Shared>, local: SocketAddr, socket: Arc<UdpSocket>) {
-    let mut shutdown = shared.shutdown.clone();
-    let mut buf = vec![0u8; UDP_BUFFER];
-    loop {
-        let received = tokio::select! {
-            _ = shutdown.changed() => return,
-            r = socket.recv_from(&mut buf) => r,
-        };
-        let event = match received {
-            Ok((n, from)) => {
-                let flow = Flow {
-                    proto: Proto::Udp,
-                    local,
-                    remote: from,
-                    conn: None,
-                };
-                let data = buf.get(..n).unwrap_or_default();
-                // RFC 5626 §4.4.1 keepalives and empty datagrams are no messages.
-                if data.iter().all(|b| matches!(b, b'\r' | b'\n')) {
-                    continue;
-                }
-                if n > shared.limits.max_message {
-                    Event::Error {
-                        flow,
-                        error: TransportError::TooLarge {
-                            peer: from,
-                            limit: shared.limits.max_message,
-                        },
-                    }
-                } else {
-                    Event::Message(Inbound {
-                        data: data.to_vec(),
-                        flow,
-                    })
-                }
-            }
-            // Some systems report an ICMP error for an earlier send_to here; the socket is fine.
-            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
-            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => continue,
-            Err(source) => {
-                tokio::time::sleep(ACCEPT_BACKOFF).await;
-                Event::Error {
-                    flow: Flow {
-                        proto: Proto::Udp,
-                        local,
-                        remote: local,
-                        conn: None,
-                    },
-                    error: TransportError::Io {
-                        op: "receiving on",
-                        addr: local,
-                        source,
-                    },
-                }
-            }
-        };
-        if shared.events.send(event).await.is_err() {
-            return;
-        }
-    }
 }
 
 async fn accept_loop(shared: Arc<Shared>, proto: Proto, local: SocketAddr, listener: TcpListener) {

@@ -74,7 +74,7 @@ fn a_retransmitted_request_is_answered_again_but_reported_once() {
 }
 
 #[test]
-fn invite_100_180_200_retransmitted_until_ack_then_bye() {
+fn invite_180_200_without_100_retransmitted_until_ack_then_bye() {
     let mut l = Listen::start(&["--count", "3"]);
     let raw = RawUdp::new(l.udp.expect("udp"));
     let sdp = "v=0\r\no=alice 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
@@ -89,9 +89,9 @@ fn invite_100_180_200_retransmitted_until_ack_then_bye() {
         sdp,
     );
     raw.send(&invite);
-    let codes: Vec<u16> = (0..3).map(|_| status(&raw.recv())).collect();
-    assert_eq!(codes[..2], [100, 180]);
-    assert_eq!(codes[2], 200);
+    // Answered at once, so no 100 Trying (RFC 3261 §17.2.1).
+    let codes: Vec<u16> = (0..2).map(|_| status(&raw.recv())).collect();
+    assert_eq!(codes, [180, 200]);
     // No ACK yet: the 2xx comes again after T1 (RFC 3261 §13.3.1.4).
     let again = raw
         .recv_within(Duration::from_secs(3))
@@ -131,6 +131,7 @@ fn cancel_of_a_ringing_invite_gets_200_and_the_invite_487() {
     let mut l = Listen::start(&["--count", "1", "--ring", "10s"]);
     let raw = RawUdp::new(l.udp.expect("udp"));
     raw.send(&raw.request("INVITE", "z9hG4bKc1", "call-c", 1, None, "", ""));
+    // The answer waits for --ring, so the 100 Trying comes first (RFC 3261 §17.2.1).
     assert_eq!(status(&raw.recv()), 100);
     assert_eq!(status(&raw.recv()), 180);
     raw.send(&raw.request("CANCEL", "z9hG4bKc1", "call-c", 1, None, "", ""));
@@ -162,7 +163,7 @@ fn invite_rejected_with_reply_and_the_ack_absorbed() {
         .iter()
         .map(|r| r["status"].as_u64().expect("status"))
         .collect();
-    assert_eq!(statuses, [100, 486]);
+    assert_eq!(statuses, [486], "an immediate final answer needs no 100");
 }
 
 #[test]

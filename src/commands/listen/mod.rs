@@ -38,6 +38,8 @@ use uas::{MsrpAnswer, NoMsrp, Reply, Uas, UasConfig};
 /// How often timers are looked at while something is pending, and the longest time output
 /// waits in the buffer. RFC 3261 timers start at T1 = 500 ms, so 20 ms is fine-grained enough.
 const TICK: Duration = Duration::from_millis(20);
+/// Datagrams taken per wake-up at most, so a flood cannot hold back timers and signals.
+const BATCH: usize = 64;
 /// After --count is reached, how long to wait for the last ACKs before leaving anyway.
 const DRAIN: Duration = Duration::from_secs(2);
 /// The MSRP port when --msrp does not name one (the IANA-registered port, RFC 4975 §15).
@@ -488,21 +490,12 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
         tokio::select! {
             event = listener.recv() => {
                 let now = Instant::now().into_std();
-                match event {
-                    Event::Message(m) => {
-                        if let Some(c) = capture.as_mut() {
-                            record(c, &m.flow, false, &m.data);
-                        }
-                        match &msrp {
-                            Some(side) => uas.on_message_msrp(&m.data, m.flow, now, &mut Sessions(side)),
-                            None => uas.on_message_msrp(&m.data, m.flow, now, &mut NoMsrp),
-                        }
-                    }
-                    Event::Opened(_) => {}
-                    Event::Closed { flow, error: Some(e) } | Event::Error { flow, error: e } => {
-                        uas.error(Some(&flow), e.to_string(), now);
-                    }
-                    Event::Closed { error: None, .. } => {}
+                on_event(event, &mut uas, capture.as_mut(), msrp.as_ref(), now);
+                // A burst under load: take what is already queued before sending, printing
+                // and going back to the select (one wake-up for many datagrams).
+                for _ in 1..BATCH {
+                    let Some(event) = listener.try_recv() else { break };
+                    on_event(event, &mut uas, capture.as_mut(), msrp.as_ref(), now);
                 }
             }
             Some(ev) = msrp_recv(&mut msrp) => {
@@ -633,6 +626,36 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
     printer.emit(&ListenEvent::Summary(summary))?;
     printer.flush()?;
     Ok(exit)
+}
+
+/// One transport event into the UAS.
+fn on_event(
+    event: Event,
+    uas: &mut Uas,
+    capture: Option<&mut CaptureFile>,
+    msrp: Option<&MsrpSide>,
+    now: std::time::Instant,
+) {
+    match event {
+        Event::Message(m) => {
+            if let Some(c) = capture {
+                record(c, &m.flow, false, &m.data);
+            }
+            match msrp {
+                Some(side) => uas.on_message_msrp(&m.data, m.flow, now, &mut Sessions(side)),
+                None => uas.on_message_msrp(&m.data, m.flow, now, &mut NoMsrp),
+            }
+        }
+        Event::Opened(_) => {}
+        Event::Closed {
+            flow,
+            error: Some(e),
+        }
+        | Event::Error { flow, error: e } => {
+            uas.error(Some(&flow), e.to_string(), now);
+        }
+        Event::Closed { error: None, .. } => {}
+    }
 }
 
 /// Bind the MSRP endpoint. The outer error is fatal (--msrp given and unusable); the inner
