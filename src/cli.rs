@@ -96,8 +96,9 @@ pub(crate) enum Command {
     /// printed first (a `listening` event in JSON).
     ///
     /// Requests get RFC 3261 server transactions: retransmissions are answered with the last
-    /// response, INVITE gets 100 Trying, 180 Ringing (for --ring) and 200 OK with an SDP answer
-    /// retransmitted until the ACK, CANCEL ends a ringing INVITE with 487, BYE outside a
+    /// response, INVITE gets 180 Ringing (for --ring, after a 100 Trying) and 200 OK with an
+    /// SDP answer retransmitted until the ACK (no 100 when the answer goes at once, RFC 3261
+    /// §17.2.1), CANCEL ends a ringing INVITE with 487, BYE outside a
     /// dialog gets 481. OPTIONS, MESSAGE, INFO, NOTIFY and BYE get 200; unknown methods 501.
     ///
     /// Exit status: 0 --count reached, or stopped by Ctrl-C/SIGTERM (or --timeout without
