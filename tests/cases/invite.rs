@@ -942,7 +942,6 @@ fn ctrl_c_during_a_transfer_sends_bye_and_reports_nothing_delivered_issue_6() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("starting sipkit invite");
-    let started = Instant::now();
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let mut seen = Vec::new();
     for line in lines.by_ref() {
@@ -973,8 +972,7 @@ fn ctrl_c_during_a_transfer_sends_bye_and_reports_nothing_delivered_issue_6() {
         .read_to_string(&mut stderr)
         .expect("reading stderr");
     let status = child.wait().expect("waiting for invite");
-    // Well before the 30 s chunk timeout: the interrupt ended it.
-    assert!(started.elapsed() < Duration::from_secs(20));
+    // The interrupt ended it, not the 30 s chunk timeout: the message and outcome say which.
     let out = std::process::Output {
         status,
         stdout: (seen.join("\n") + "\n").into_bytes(),
@@ -993,12 +991,10 @@ fn a_bye_from_the_callee_during_a_transfer_is_answered_and_ends_it_issue_6() {
     let dir = tempdir();
     let big = write(dir.path(), "big.bin", xorshift_bytes(8 << 20, 11));
     let callee = raw::Callee::start(raw::Msrp::HangUpAfter(300_000), false);
-    let started = Instant::now();
     let out = invite_within(
         "30s",
         &["--file", big.to_str().expect("utf-8"), callee.target()],
     );
-    assert!(started.elapsed() < Duration::from_secs(20));
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("the callee ended the call (BYE)"), "{err}");
