@@ -8,11 +8,15 @@
 //! Retransmitting a 2xx to INVITE until the ACK comes is the TU's job, not the transaction's
 //! (RFC 3261 §13.3.1.4, RFC 6026 §7.1); [`Retransmit2xx`] keeps that schedule.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+use std::rc::Rc;
+
+use foldhash::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::proto::ParseError;
-use crate::proto::sip::headers::BRANCH_COOKIE;
+use crate::proto::sip::build::push_decimal;
+use crate::proto::sip::headers::{BRANCH_COOKIE, Via};
 use crate::proto::sip::{Message, StartLine};
 
 /// The same T1/T2/T4 as client transactions: one setting serves both sides of a run.
@@ -125,6 +129,68 @@ impl TransactionKey {
     }
 }
 
+/// The table's form of a [`TransactionKey`]: its fields in one byte string, written into a
+/// buffer the table reuses, so a retransmission or an ACK is looked up without allocating
+/// and a new transaction costs one allocation for its key. Fields are separated by LF, which
+/// none of them can contain (RFC 3261 §25.1: tokens, host names, header values without CR/LF).
+/// Returns whether the key is an INVITE's.
+fn write_key(
+    request: &Message<'_>,
+    via: &Via<'_>,
+    method: &str,
+    out: &mut Vec<u8>,
+) -> Result<bool, ParseError> {
+    use std::io::Write as _;
+    out.clear();
+    match via.branch {
+        Some(branch) if branch.starts_with(BRANCH_COOKIE) => {
+            out.extend_from_slice(b"3\n");
+            out.extend_from_slice(method.as_bytes());
+            out.push(b'\n');
+            out.extend_from_slice(branch.as_bytes());
+            out.push(b'\n');
+            out.extend(via.host_raw.bytes().map(|b| b.to_ascii_lowercase()));
+            if let Some(port) = via.port {
+                out.push(b':');
+                push_decimal(out, port.into());
+            }
+        }
+        _ => {
+            let StartLine::Request { uri, .. } = request.start else {
+                return Err(not_a_request());
+            };
+            let from = request.from_addr()?;
+            let call_id = request.call_id()?;
+            let seq = request.cseq()?.seq;
+            out.extend_from_slice(b"2\n");
+            out.extend_from_slice(method.as_bytes());
+            let _ = write!(
+                out,
+                "\n{uri}\n{}\n{call_id}\n{seq}\n{}/{}/{} {}",
+                from.tag().unwrap_or_default(),
+                via.protocol,
+                via.version,
+                via.transport,
+                via.host_raw,
+            );
+            if let Some(port) = via.port {
+                let _ = write!(out, ":{port}");
+            }
+        }
+    }
+    Ok(method == "INVITE")
+}
+
+fn not_a_request() -> ParseError {
+    ParseError::new(
+        "sip.transaction.response",
+        "expected a request, found a response".to_owned(),
+        0,
+        0,
+        "RFC 3261 §17.2.3",
+    )
+}
+
 /// A handle on one server transaction, never reused within a table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TxId(pub u64);
@@ -217,11 +283,12 @@ pub enum RespondError {
 
 #[derive(Debug)]
 struct Tx<C> {
-    key: TransactionKey,
+    /// Shared with the `by_key` entry: one allocation per transaction.
+    key: Rc<[u8]>,
     invite: bool,
     reliable: bool,
     state: TxState,
-    last_response: Option<Vec<u8>>,
+    last_response: Option<Box<[u8]>>,
     ctx: C,
     /// Timer G: next retransmission and the interval after it.
     g: Option<(Instant, Duration)>,
@@ -249,10 +316,12 @@ enum Timer {
 #[derive(Debug)]
 pub struct ServerTransactions<C> {
     timers: Timers,
-    by_key: HashMap<TransactionKey, TxId>,
+    by_key: HashMap<Rc<[u8]>, TxId>,
     txs: HashMap<TxId, Tx<C>>,
     timeline: BTreeSet<(Instant, TxId, Timer)>,
     next_id: u64,
+    /// The key of the request being classified (see [`write_key`]).
+    scratch: Vec<u8>,
 }
 
 /// Below this many slots a table is not worth shrinking.
@@ -263,10 +332,11 @@ impl<C: Clone> ServerTransactions<C> {
     pub fn new(timers: Timers) -> Self {
         ServerTransactions {
             timers,
-            by_key: HashMap::new(),
-            txs: HashMap::new(),
+            by_key: HashMap::default(),
+            txs: HashMap::default(),
             timeline: BTreeSet::new(),
             next_id: 1,
+            scratch: Vec::new(),
         }
     }
 
@@ -280,29 +350,59 @@ impl<C: Clone> ServerTransactions<C> {
         ctx: C,
         now: Instant,
     ) -> Result<Action, ParseError> {
-        let key = TransactionKey::of(request)?;
-        let is_ack = request.method() == Some("ACK");
-        let Some(&id) = self.by_key.get(&key) else {
+        let via = request.top_via()?;
+        self.on_request_via(request, &via, reliable, ctx, now)
+    }
+
+    /// [`ServerTransactions::on_request`] for a caller that already parsed the top Via.
+    pub fn on_request_via(
+        &mut self,
+        request: &Message<'_>,
+        via: &Via<'_>,
+        reliable: bool,
+        ctx: C,
+        now: Instant,
+    ) -> Result<Action, ParseError> {
+        let Some(method) = request.method() else {
+            return Err(not_a_request());
+        };
+        let is_ack = method == "ACK";
+        let mut key = std::mem::take(&mut self.scratch);
+        let invite = write_key(
+            request,
+            via,
+            if is_ack { "INVITE" } else { method },
+            &mut key,
+        );
+        let found = self.by_key.get(&key[..]).copied();
+        let invite = match invite {
+            Ok(invite) => invite,
+            Err(e) => {
+                self.scratch = key;
+                return Err(e);
+            }
+        };
+        let Some(id) = found else {
             if is_ack {
+                self.scratch = key;
                 return Ok(Action::AckToTu(None));
             }
-            let is_cancel = request.method() == Some("CANCEL");
-            let invite_key = if is_cancel {
-                Some(TransactionKey::of_cancelled(request)?)
-            } else {
-                None
-            };
-            let id = self.create(key, reliable, ctx);
-            if let Some(invite_key) = invite_key {
-                let invite = self
-                    .by_key
-                    .get(&invite_key)
-                    .copied()
-                    .filter(|i| self.state(*i) == Some(TxState::Proceeding));
+            let id = self.create(Rc::from(&key[..]), invite, reliable, ctx);
+            if method == "CANCEL" {
+                // RFC 3261 §9.2: the INVITE it cancels has the same key but for the method.
+                let cancelled = write_key(request, via, "INVITE", &mut key);
+                let invite = match cancelled {
+                    Ok(_) => self.by_key.get(&key[..]).copied(),
+                    Err(_) => None,
+                }
+                .filter(|i| self.state(*i) == Some(TxState::Proceeding));
+                self.scratch = key;
                 return Ok(Action::Cancel { id, invite });
             }
+            self.scratch = key;
             return Ok(Action::New(id));
         };
+        self.scratch = key;
         let timers = self.timers;
         let Some(tx) = self.txs.get_mut(&id) else {
             return Ok(Action::Absorbed(id));
@@ -333,7 +433,7 @@ impl<C: Clone> ServerTransactions<C> {
             (_, TxState::Accepted | TxState::Confirmed) => Action::Absorbed(id),
             (Some(response), _) => Action::Retransmit {
                 id,
-                response: response.clone(),
+                response: response.to_vec(),
             },
             (None, _) => Action::Absorbed(id),
         })
@@ -396,7 +496,7 @@ impl<C: Clone> ServerTransactions<C> {
             self.remove(id);
             return Ok(());
         }
-        tx.last_response = keep.then(|| response.to_vec());
+        tx.last_response = keep.then(|| response.into());
         if g.is_some() {
             self.set_g(id, g);
         }
@@ -443,7 +543,7 @@ impl<C: Clone> ServerTransactions<C> {
                     if let Some(response) = &tx.last_response {
                         events.push(TimerEvent::Retransmit {
                             id,
-                            response: response.clone(),
+                            response: response.to_vec(),
                             ctx: tx.ctx.clone(),
                         });
                     }
@@ -483,13 +583,10 @@ impl<C: Clone> ServerTransactions<C> {
         self.txs.is_empty()
     }
 
-    fn create(&mut self, key: TransactionKey, reliable: bool, ctx: C) -> TxId {
+    fn create(&mut self, key: Rc<[u8]>, invite: bool, reliable: bool, ctx: C) -> TxId {
         let id = TxId(self.next_id);
         self.next_id += 1;
-        let invite = matches!(&key,
-            TransactionKey::Rfc3261 { method, .. } | TransactionKey::Rfc2543 { method, .. }
-                if method == "INVITE");
-        self.by_key.insert(key.clone(), id);
+        self.by_key.insert(Rc::clone(&key), id);
         self.txs.insert(
             id,
             Tx {
@@ -512,7 +609,7 @@ impl<C: Clone> ServerTransactions<C> {
 
     fn remove(&mut self, id: TxId) {
         if let Some(tx) = self.txs.remove(&id) {
-            self.by_key.remove(&tx.key);
+            self.by_key.remove(&tx.key[..]);
             if let Some((at, _)) = tx.g {
                 self.timeline.remove(&(at, id, Timer::G));
             }
@@ -560,7 +657,7 @@ impl<C: Clone> ServerTransactions<C> {
 
 /// Halve-and-more a table whose entries fill less than a quarter of it.
 pub(crate) fn shrink_map<K: Eq + std::hash::Hash, V, S: std::hash::BuildHasher>(
-    map: &mut HashMap<K, V, S>,
+    map: &mut std::collections::HashMap<K, V, S>,
 ) {
     if map.capacity() > SHRINK_FLOOR && map.len() < map.capacity() / 4 {
         map.shrink_to(map.len() * 2);

@@ -405,11 +405,27 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
     };
     // Installed before the `listening` line: a script that signals as soon as it reads the
     // line must find the handler there.
+    // A task of its own waits for them, so the run loop polls one cheap receiver instead of
+    // making and polling two signal futures for every datagram.
+    let (signalled, mut stop_signal) = tokio::sync::oneshot::channel::<()>();
     #[cfg(unix)]
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("installing the SIGTERM handler")?;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+        let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            let _ = signalled.send(());
+        });
+    }
+    #[cfg(not(unix))]
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        let _ = signalled.send(());
+    });
     let mut listener = match Listener::bind(&config.specs, tls.clone(), config.limits).await {
         Ok(l) => l,
         Err(TransportError::Bind { addr, source }) => {
@@ -481,13 +497,15 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
     let mut dirty = false;
     let mut reached_at: Option<Instant> = None;
     let mut msrp_events = Vec::new();
+    let until_deadline = sleep_until_opt(deadline);
+    tokio::pin!(until_deadline);
     let stop = loop {
         let ticking = dirty || uas.has_timers();
-        #[cfg(unix)]
-        let term = sigterm.recv();
-        #[cfg(not(unix))]
-        let term = std::future::pending::<Option<()>>();
         tokio::select! {
+            // In this order, so a busy socket is served without polling the rest first; tokio's
+            // cooperative budget still lets the others through under a flood.
+            biased;
+            _ = &mut stop_signal => break Stop::Signal,
             event = listener.recv() => {
                 let now = Instant::now().into_std();
                 on_event(event, &mut uas, capture.as_mut(), msrp.as_ref(), now);
@@ -518,9 +536,7 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
                 printer.flush()?;
                 dirty = false;
             }
-            _ = &mut ctrl_c => break Stop::Signal,
-            _ = term => break Stop::Signal,
-            _ = sleep_until_opt(deadline) => break Stop::Timeout,
+            _ = &mut until_deadline => break Stop::Timeout,
         }
         for o in std::mem::take(&mut uas.out) {
             if let Some(c) = capture.as_mut() {

@@ -9,8 +9,14 @@
 //! (§13.3.1.4), dialogs for BYE (§15.1.2), Digest nonces (§22.4), and REGISTER bindings (§10.3).
 
 use std::collections::HashMap;
+use std::rc::Rc;
+
+use foldhash::HashMap as FastMap;
+
+/// The Server header field of every response.
+const SERVER: &str = concat!("sipkit/", env!("CARGO_PKG_VERSION"));
 use std::fmt::Write as _;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use crate::output::listen::{
@@ -20,7 +26,7 @@ use crate::output::listen::{
 use crate::proto::Status;
 use crate::proto::digest::{self, Algorithm, Credentials, Secret, Verdict};
 use crate::proto::sdp::{self, AnswerConfig, AudioCodec, MediaBuilder, SdpBuilder, Setup};
-use crate::proto::sip::build::MessageBuilder;
+use crate::proto::sip::build::ResponseWriter;
 use crate::proto::sip::headers::Contact;
 use crate::proto::sip::{HeaderName, Message, ParseOptions, StartLine, Uri, parse};
 use crate::transport::server_transaction::{
@@ -92,7 +98,8 @@ pub(crate) struct MsrpAnswer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Outgoing {
     pub(crate) flow: Flow,
-    pub(crate) bytes: Vec<u8>,
+    /// Shared with the 2xx retransmission schedule.
+    pub(crate) bytes: Rc<[u8]>,
 }
 
 /// An accepted MSRP offer: the session the MSRP layer now expects.
@@ -145,7 +152,7 @@ struct PendingInvite {
 struct Pending2xx {
     schedule: Retransmit2xx,
     flow: Flow,
-    bytes: Vec<u8>,
+    bytes: Rc<[u8]>,
 }
 
 #[derive(Debug)]
@@ -159,14 +166,20 @@ struct Binding {
 pub(crate) struct Uas {
     cfg: UasConfig,
     txs: ServerTransactions<Flow>,
-    invites: HashMap<TxId, PendingInvite>,
-    /// (Call-ID, our tag) of 2xx responses waiting for their ACK.
-    acks: HashMap<(String, String), Pending2xx>,
-    /// (Call-ID, our tag) of established dialogs, with the order they were made in.
-    dialogs: HashMap<(String, String), u64>,
+    invites: FastMap<TxId, PendingInvite>,
+    /// The dialogs ([`dialog_key`]) whose 2xx waits for its ACK.
+    acks: FastMap<Rc<str>, Pending2xx>,
+    /// Established dialogs ([`dialog_key`]), with the order they were made in.
+    dialogs: FastMap<Rc<str>, u64>,
     dialog_seq: u64,
-    nonces: HashMap<String, Instant>,
-    bindings: HashMap<String, Vec<Binding>>,
+    /// A dialog key being looked up, reused.
+    key_scratch: String,
+    /// The last SDP answer to an offer without MSRP.
+    answers: AnswerCache,
+    /// The Contact written last, and for which transport and local address.
+    contact_cache: Option<(Proto, SocketAddr, String)>,
+    nonces: FastMap<String, Instant>,
+    bindings: FastMap<String, Vec<Binding>>,
     start: Instant,
     counter: u64,
     random: std::collections::hash_map::RandomState,
@@ -182,7 +195,7 @@ pub(crate) struct Uas {
     /// MSRP sessions whose dialog ended with BYE, drained by the run loop.
     pub(crate) msrp_ended: Vec<String>,
     /// (Call-ID, our tag) → the MSRP sessions of that dialog.
-    msrp_dialogs: HashMap<(String, String), Vec<String>>,
+    msrp_dialogs: FastMap<Rc<str>, Vec<String>>,
     /// Only errors are printed (--quiet): request and response records are not built, which
     /// under load was a dozen allocations per message for nothing.
     pub(crate) quiet: bool,
@@ -291,6 +304,76 @@ fn stateless_response(
     })
 }
 
+/// The answer to the last offer that had no MSRP stream. A load generator sends the same offer
+/// in every INVITE, and parsing it and writing the same answer was a fifth of listen's work
+/// per call; an answer to an offer depends only on the offer's bytes and our address (MSRP
+/// offers also open sessions, so they are always answered afresh). Only the `o=` session id
+/// differs from one answer to the next.
+#[derive(Debug, Default)]
+struct AnswerCache {
+    offer: Vec<u8>,
+    address: Option<IpAddr>,
+    /// The answer after `v=0`, `o=sipkit ID ID `.
+    tail: String,
+}
+
+impl AnswerCache {
+    const START: &'static str = "v=0\r\no=sipkit ";
+
+    fn get(&self, offer: &[u8], address: IpAddr, session_id: u64) -> Option<String> {
+        if self.address != Some(address) || self.offer != offer {
+            return None;
+        }
+        let mut answer = String::with_capacity(self.tail.len() + 64);
+        answer.push_str(Self::START);
+        let _ = write!(answer, "{session_id} {session_id} ");
+        answer.push_str(&self.tail);
+        Some(answer)
+    }
+
+    fn put(&mut self, offer: &[u8], address: IpAddr, session_id: u64, answer: &str) {
+        let start = format!("{}{session_id} {session_id} ", Self::START);
+        let Some(tail) = answer.strip_prefix(&start) else {
+            self.address = None;
+            return;
+        };
+        self.offer.clear();
+        self.offer.extend_from_slice(offer);
+        self.address = Some(address);
+        self.tail.clear();
+        self.tail.push_str(tail);
+    }
+}
+
+/// Whether an answer SDP we wrote accepts at least one stream: an `m=` line whose port is not
+/// 0 (RFC 3264 §6: a rejected stream keeps its line with port zero).
+fn accepts_a_stream(answer: &str) -> bool {
+    answer
+        .split("\r\n")
+        .filter_map(|l| l.strip_prefix("m="))
+        .any(|m| m.split(' ').nth(1).is_some_and(|port| port != "0"))
+}
+
+/// Whether the request's To has a tag. Most requests under load are either initial (no
+/// `tag=` anywhere in the field, no parse needed) or in a dialog; only those are parsed.
+fn to_has_tag(req: &Message<'_>) -> bool {
+    let Some(to) = req.header(HeaderName::To) else {
+        return false;
+    };
+    let maybe = to.value.windows(4).any(|w| w.eq_ignore_ascii_case(b"tag="));
+    maybe && req.to_addr().is_ok_and(|a| a.tag().is_some())
+}
+
+/// A dialog's key in the UAS tables, written into `out`: Call-ID and our tag separated by LF,
+/// which neither can contain (RFC 3261 §25.1). One string instead of a pair of them, shared
+/// between the tables that hold the same dialog.
+fn dialog_key(out: &mut String, call_id: &str, tag: &str) {
+    out.clear();
+    out.push_str(call_id);
+    out.push('\n');
+    out.push_str(tag);
+}
+
 fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e3
 }
@@ -325,12 +408,15 @@ impl Uas {
         Uas {
             txs: ServerTransactions::new(cfg.timers),
             cfg,
-            invites: HashMap::new(),
-            acks: HashMap::new(),
-            dialogs: HashMap::new(),
+            invites: FastMap::default(),
+            acks: FastMap::default(),
+            dialogs: FastMap::default(),
+            key_scratch: String::new(),
+            contact_cache: None,
+            answers: AnswerCache::default(),
             dialog_seq: 0,
-            nonces: HashMap::new(),
-            bindings: HashMap::new(),
+            nonces: FastMap::default(),
+            bindings: FastMap::default(),
             start: now,
             counter: 0,
             random: std::collections::hash_map::RandomState::new(),
@@ -340,7 +426,7 @@ impl Uas {
             events: Vec::new(),
             msrp_offers: Vec::new(),
             msrp_ended: Vec::new(),
-            msrp_dialogs: HashMap::new(),
+            msrp_dialogs: FastMap::default(),
             quiet: false,
         }
     }
@@ -434,24 +520,31 @@ impl Uas {
         }
         // RFC 3261 §8.1.1: these five (and Max-Forwards, not checked: we forward nothing) are
         // what every request must carry well-formed; the transaction layer only needs some.
-        let checked = msg
-            .top_via()
-            .and(msg.from_addr())
-            .and(msg.to_addr())
-            .and(msg.call_id().map(drop))
-            .and_then(|()| msg.cseq());
-        let problem = match checked {
-            Err(e) => Some(format!("{} ({})", e.message, e.rfc)),
-            Ok(c) if Some(c.method) != msg.method() => Some(format!(
-                "CSeq method {} differs from the request method (RFC 3261 §8.1.1.5)",
-                c.method
-            )),
-            Ok(_) => None,
+        let to = msg.to_addr();
+        let req_tag = to.as_ref().ok().and_then(|t| t.tag());
+        let via = msg.top_via();
+        let checked = via.as_ref().map_err(Clone::clone).and_then(|via| {
+            msg.from_addr()?;
+            to.as_ref().map_err(Clone::clone)?;
+            msg.call_id()?;
+            Ok((via, msg.cseq()?))
+        });
+        let via = match checked {
+            Err(e) => {
+                let why = format!("{} ({})", e.message, e.rfc);
+                self.malformed(data, &flow, why, now);
+                return;
+            }
+            Ok((_, c)) if Some(c.method) != msg.method() => {
+                let why = format!(
+                    "CSeq method {} differs from the request method (RFC 3261 §8.1.1.5)",
+                    c.method
+                );
+                self.malformed(data, &flow, why, now);
+                return;
+            }
+            Ok((via, _)) => via,
         };
-        if let Some(why) = problem {
-            self.malformed(data, &flow, why, now);
-            return;
-        }
         if self.txs.len() >= self.cfg.max_transactions {
             // Overload: answering statelessly keeps memory flat; the peer retries later.
             self.stateless(
@@ -466,7 +559,10 @@ impl Uas {
             );
             return;
         }
-        let action = match self.txs.on_request(&msg, flow.proto.reliable(), flow, now) {
+        let action = match self
+            .txs
+            .on_request_via(&msg, via, flow.proto.reliable(), flow, now)
+        {
             Ok(a) => a,
             Err(e) => {
                 self.malformed(data, &flow, format!("{} ({})", e.message, e.rfc), now);
@@ -478,16 +574,16 @@ impl Uas {
                 self.summary.retransmissions_absorbed += 1;
                 self.out.push(Outgoing {
                     flow,
-                    bytes: response,
+                    bytes: response.into(),
                 });
             }
             Action::Absorbed(_) => self.summary.retransmissions_absorbed += 1,
             Action::AckForNon2xx(_) => self.report_request(&msg, data, &flow, now),
             Action::AckToTu(_) => {
                 self.report_request(&msg, data, &flow, now);
-                if let (Ok(call_id), Ok(to)) = (msg.call_id(), msg.to_addr()) {
-                    let key = (call_id.to_owned(), to.tag().unwrap_or_default().to_owned());
-                    self.acks.remove(&key);
+                if let Ok(call_id) = msg.call_id() {
+                    dialog_key(&mut self.key_scratch, call_id, req_tag.unwrap_or_default());
+                    self.acks.remove(self.key_scratch.as_str());
                 }
             }
             Action::Cancel { id, invite } => {
@@ -541,7 +637,7 @@ impl Uas {
             Action::New(id) => {
                 self.counted += 1;
                 self.report_request(&msg, data, &flow, now);
-                self.on_new(id, &msg, data, flow, now, msrp);
+                self.on_new(id, &msg, req_tag, data, flow, now, msrp);
             }
         }
     }
@@ -592,7 +688,7 @@ impl Uas {
         }
         self.out.push(Outgoing {
             flow: *flow,
-            bytes: r.bytes,
+            bytes: r.bytes.into(),
         });
         true
     }
@@ -664,22 +760,21 @@ impl Uas {
         extra: Vec<(String, String)>,
         body: Option<(&str, Vec<u8>)>,
         now: Instant,
-    ) -> Vec<u8> {
-        let mut b = MessageBuilder::response_to(req, code, reason, to_tag);
+    ) -> Rc<[u8]> {
+        // The tag goes in when the request's To has none (RFC 3261 §8.2.6.2).
+        let add_tag = to_tag.filter(|_| !to_has_tag(req));
+        let mut w = ResponseWriter::new(req, code, reason, add_tag);
         if (200..300).contains(&code) && req.method() == Some("INVITE") {
             // RFC 3261 §12.1.1: the 2xx copies the Record-Route set.
             for h in req.headers_of(HeaderName::RecordRoute) {
-                b = b.header("Record-Route", &String::from_utf8_lossy(h.value));
+                w.header("Record-Route", h.value);
             }
         }
         for (n, v) in extra.iter().chain(self.cfg.headers.iter()) {
-            b = b.header(n, v);
+            w.header(n, v.as_bytes());
         }
-        b = b.header("Server", concat!("sipkit/", env!("CARGO_PKG_VERSION")));
-        if let Some((ct, body)) = body {
-            b = b.body(ct, body);
-        }
-        let bytes = b.build();
+        w.header("Server", SERVER.as_bytes());
+        let bytes: Rc<[u8]> = w.finish(body.as_ref().map(|(ct, b)| (*ct, &b[..]))).into();
         if let Err(e) = self.txs.respond(id, code, &bytes, now) {
             self.error(Some(flow), format!("response not sent: {e}"), now);
             return bytes;
@@ -704,12 +799,28 @@ impl Uas {
         }
         self.out.push(Outgoing {
             flow: *flow,
-            bytes: bytes.clone(),
+            bytes: Rc::clone(&bytes),
         });
         bytes
     }
 
-    fn contact(&self, flow: &Flow, req: &Message<'_>) -> String {
+    /// Our Contact for a dialog made over `flow`. The text for the last local address is
+    /// kept: under load every INVITE arrives on the same socket.
+    fn contact(&mut self, flow: &Flow, req: &Message<'_>) -> String {
+        if let Some((proto, local, text)) = &self.contact_cache
+            && *proto == flow.proto
+            && *local == flow.local
+        {
+            return text.clone();
+        }
+        let text = self.contact_text(flow, req);
+        if !flow.local.ip().is_unspecified() {
+            self.contact_cache = Some((flow.proto, flow.local, text.clone()));
+        }
+        text
+    }
+
+    fn contact_text(&self, flow: &Flow, req: &Message<'_>) -> String {
         let host = if flow.local.ip().is_unspecified() {
             match req.request_uri() {
                 Some(Ok(u)) => u.host_raw.to_owned(),
@@ -729,18 +840,20 @@ impl Uas {
         format!("<sip:{host}:{}{transport}>", flow.local.port())
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn on_new(
         &mut self,
         id: TxId,
         msg: &Message<'_>,
+        req_tag: Option<&str>,
         data: &[u8],
         flow: Flow,
         now: Instant,
         msrp: &mut dyn MsrpSessions,
     ) {
         let method = msg.method().unwrap_or_default().to_owned();
-        let has_tag = msg.to_addr().map(|t| t.tag().is_some()).unwrap_or(false);
-        let to_tag = match msg.to_addr().ok().and_then(|t| t.tag()) {
+        let has_tag = req_tag.is_some();
+        let to_tag = match req_tag {
             Some(t) => t.to_owned(),
             None => self.fresh("t"),
         };
@@ -751,14 +864,19 @@ impl Uas {
         match method.as_str() {
             "INVITE" => self.on_invite(id, msg, data, flow, to_tag, has_tag, reply, now, msrp),
             "BYE" => {
-                let key = (msg.call_id().unwrap_or_default().to_owned(), to_tag.clone());
+                dialog_key(
+                    &mut self.key_scratch,
+                    msg.call_id().unwrap_or_default(),
+                    &to_tag,
+                );
+                let key = self.key_scratch.as_str();
                 let (code, reason) = match reply {
                     Some(r) => (r.code, r.reason),
-                    None if self.dialogs.remove(&key).is_some() => (200, "OK".into()),
+                    None if self.dialogs.remove(key).is_some() => (200, "OK".into()),
                     None => (481, "Call/Transaction Does Not Exist".into()),
                 };
-                self.acks.remove(&key);
-                if let Some(ids) = self.msrp_dialogs.remove(&key) {
+                self.acks.remove(key);
+                if let Some(ids) = self.msrp_dialogs.remove(key) {
                     self.msrp_ended.extend(ids);
                 }
                 self.respond(
@@ -816,8 +934,12 @@ impl Uas {
         now: Instant,
         msrp: &mut dyn MsrpSessions,
     ) {
-        let call_id = msg.call_id().unwrap_or_default().to_owned();
-        if in_dialog && reply.is_none() && !self.dialogs.contains_key(&(call_id, to_tag.clone())) {
+        dialog_key(
+            &mut self.key_scratch,
+            msg.call_id().unwrap_or_default(),
+            &to_tag,
+        );
+        if in_dialog && reply.is_none() && !self.dialogs.contains_key(self.key_scratch.as_str()) {
             self.respond(
                 id,
                 msg,
@@ -930,7 +1052,12 @@ impl Uas {
             Some(("application/sdp", sdp.into_bytes())),
             now,
         );
-        let key = (msg.call_id().unwrap_or_default().to_owned(), tag.to_owned());
+        dialog_key(
+            &mut self.key_scratch,
+            msg.call_id().unwrap_or_default(),
+            tag,
+        );
+        let key: Rc<str> = Rc::from(self.key_scratch.as_str());
         if self.dialogs.len() >= MAX_DIALOGS {
             // The oldest tenth goes at once: one pass per MAX_DIALOGS/10 new dialogs, where
             // looking for the single oldest was a pass per INVITE once the table was full.
@@ -966,7 +1093,6 @@ impl Uas {
         flow: &Flow,
         msrp: &mut dyn MsrpSessions,
     ) -> Result<String, (u16, String)> {
-        let address = flow.local.ip().to_string();
         let session_id = if self.cfg.test_mode {
             1
         } else {
@@ -976,6 +1102,10 @@ impl Uas {
             Some(Ok(ct)) => ct.is("application", "sdp"),
             _ => false,
         };
+        if is_sdp && let Some(answer) = self.answers.get(msg.body, flow.local.ip(), session_id) {
+            return Ok(answer);
+        }
+        let address = flow.local.ip().to_string();
         if msg.body.is_empty() || !is_sdp {
             // RFC 3261 §13.2.1: no offer in the INVITE, so the 2xx carries ours.
             return Ok(SdpBuilder::new("sipkit", session_id, &address)
@@ -1074,9 +1204,7 @@ impl Uas {
             }
         }
         let answer = SdpBuilder::answer_for(&offer, &cfg);
-        let accepted = sdp::parse(answer.as_bytes())
-            .map(|a| a.media.iter().any(|m| m.port != 0))
-            .unwrap_or(false);
+        let accepted = accepts_a_stream(&answer);
         if !accepted {
             return Err(if msrp_offer.is_some() && self.cfg.msrp.is_none() {
                 (304, "MSRP is not available".to_owned())
@@ -1085,6 +1213,10 @@ impl Uas {
             } else {
                 (304, "no offered media stream is supported".to_owned())
             });
+        }
+        if msrp_offer.is_none() {
+            self.answers
+                .put(msg.body, flow.local.ip(), session_id, &answer);
         }
         self.msrp_offers.extend(session);
         Ok(answer)
@@ -1378,7 +1510,7 @@ impl Uas {
                     self.summary.retransmissions_sent += 1;
                     self.out.push(Outgoing {
                         flow: ctx,
-                        bytes: response,
+                        bytes: response.into(),
                     });
                 }
                 TimerEvent::NoAck { ctx, .. } => {
@@ -1424,7 +1556,7 @@ impl Uas {
                 Some(&flow),
                 format!(
                     "no ACK for the 2xx to INVITE (Call-ID {}) after 64*T1",
-                    key.0
+                    key.split('\n').next().unwrap_or_default()
                 ),
                 now,
             );
@@ -1443,6 +1575,42 @@ impl Uas {
 mod tests {
     use super::*;
     use std::net::SocketAddr;
+
+    #[test]
+    fn a_cached_answer_is_the_answer_built_afresh() {
+        let offer = b"v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\n\
+c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 8 0\r\na=rtpmap:8 PCMA/8000\r\n";
+        let parsed = sdp::parse(offer).expect("offer");
+        let answer = |session_id| {
+            SdpBuilder::answer_for(
+                &parsed,
+                &AnswerConfig {
+                    username: "sipkit".to_owned(),
+                    session_id,
+                    address: "127.0.0.1".to_owned(),
+                    audio_port: AUDIO_PORT,
+                    audio_codecs: vec![AudioCodec::Pcmu, AudioCodec::Pcma],
+                    ..AnswerConfig::default()
+                },
+            )
+        };
+        let here: IpAddr = [127, 0, 0, 1].into();
+        let mut cache = AnswerCache::default();
+        assert_eq!(cache.get(offer, here, 7), None);
+        cache.put(offer, here, 5, &answer(5));
+        assert_eq!(
+            cache.get(offer, here, 123_456).as_deref(),
+            Some(&*answer(123_456))
+        );
+        // Another offer, or the same one reaching another address of ours, is not answered
+        // from the cache.
+        assert_eq!(cache.get(&offer[..offer.len() - 2], here, 6), None);
+        assert_eq!(cache.get(offer, [127, 0, 0, 2].into(), 6), None);
+        assert!(accepts_a_stream(&answer(1)));
+        assert!(!accepts_a_stream(
+            "v=0\r\nm=audio 0 RTP/AVP 0\r\nm=message 0 TCP/MSRP *\r\n"
+        ));
+    }
 
     fn cfg() -> UasConfig {
         UasConfig {
