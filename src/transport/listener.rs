@@ -10,7 +10,7 @@
 //! handshake never finished) costs only its own connection: its task reports the reason as
 //! [`Event::Closed`] and ends, the other tasks never notice.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
@@ -20,13 +20,14 @@ use std::sync::{Arc, Mutex as StdMutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{Mutex, mpsc, watch};
 use tokio::time::Instant;
 
 use super::framing::{Frame, FrameError, StreamFramer};
 use super::tls::ServerTls;
+use super::udp_batch::RecvBatch;
 use super::{ClientTls, Connection, Destination, Proto, Sender, TransportError, ws};
 
 type BoxRead = Box<dyn AsyncRead + Send + Unpin>;
@@ -173,7 +174,9 @@ pub struct Listener {
     /// UDP is received here, in [`Listener::recv`], not in a task of its own: a datagram then
     /// costs no channel send and no second task wake-up, and a burst is drained with
     /// [`Listener::try_recv`] in one turn of the caller's loop.
-    udp_buf: Vec<u8>,
+    udp_batch: RecvBatch,
+    /// Datagrams read by the last batch and not yet returned.
+    udp_queue: VecDeque<Event>,
     /// The socket polled first next time, so one busy socket cannot starve the others.
     udp_next: usize,
     /// After a receive error other than an ICMP report, the sockets rest until then, so a
@@ -328,7 +331,8 @@ impl Listener {
             events,
             shared,
             locals,
-            udp_buf: vec![0u8; UDP_BUFFER],
+            udp_batch: RecvBatch::new(UDP_BUFFER),
+            udp_queue: VecDeque::new(),
             udp_next: 0,
             udp_pause: None,
             _shutdown: shutdown_tx,
@@ -357,6 +361,9 @@ impl Listener {
     }
 
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Event> {
+        if let Some(event) = self.udp_queue.pop_front() {
+            return Poll::Ready(event);
+        }
         if let Poll::Ready(Some(event)) = self.events.poll_recv(cx) {
             return Poll::Ready(event);
         }
@@ -373,66 +380,78 @@ impl Listener {
             let Some((local, socket)) = self.shared.udp.get(i) else {
                 continue;
             };
+            let local = *local;
             loop {
-                let mut buf = ReadBuf::new(&mut self.udp_buf);
-                let received = match socket.poll_recv_from(cx, &mut buf) {
+                match socket.poll_recv_ready(cx) {
                     Poll::Pending => break,
-                    Poll::Ready(r) => r,
-                };
-                let n = buf.filled().len();
-                let flow = Flow {
-                    proto: Proto::Udp,
-                    local: *local,
-                    remote: *local,
-                    conn: None,
-                };
-                let event = match received {
-                    Ok(from) => {
-                        let flow = Flow {
-                            remote: from,
-                            ..flow
-                        };
-                        let data = buf.filled();
-                        // RFC 5626 §4.4.1 keepalives and empty datagrams are no messages.
-                        if data.iter().all(|b| matches!(b, b'\r' | b'\n')) {
-                            continue;
-                        }
-                        if n > self.shared.limits.max_message {
-                            Event::Error {
-                                flow,
-                                error: TransportError::TooLarge {
-                                    peer: from,
-                                    limit: self.shared.limits.max_message,
-                                },
-                            }
-                        } else {
-                            Event::Message(Inbound {
-                                data: data.to_vec(),
-                                flow,
-                            })
-                        }
+                    Poll::Ready(Ok(())) => {}
+                    Poll::Ready(Err(source)) => {
+                        return Poll::Ready(self.udp_failed(local, source));
                     }
+                }
+                match self.udp_batch.recv(socket) {
+                    Ok(_) => {}
+                    // Readiness was stale: polling again registers for the next datagram.
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                     // Some systems report an ICMP error for an earlier send_to here; the
                     // socket is fine.
                     Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
                     Err(e) if e.kind() == io::ErrorKind::ConnectionReset => continue,
-                    Err(source) => {
-                        self.udp_pause = Some(Box::pin(tokio::time::sleep(ACCEPT_BACKOFF)));
+                    Err(source) => return Poll::Ready(self.udp_failed(local, source)),
+                }
+                let max = self.shared.limits.max_message;
+                for (data, from) in self.udp_batch.datagrams() {
+                    let flow = Flow {
+                        proto: Proto::Udp,
+                        local,
+                        remote: from,
+                        conn: None,
+                    };
+                    // RFC 5626 §4.4.1 keepalives and empty datagrams are no messages.
+                    if data.iter().all(|b| matches!(b, b'\r' | b'\n')) {
+                        continue;
+                    }
+                    self.udp_queue.push_back(if data.len() > max {
                         Event::Error {
                             flow,
-                            error: TransportError::Io {
-                                op: "receiving on",
-                                addr: *local,
-                                source,
+                            error: TransportError::TooLarge {
+                                peer: from,
+                                limit: max,
                             },
                         }
-                    }
-                };
-                self.udp_next = (i + 1) % sockets;
-                return Poll::Ready(event);
+                    } else {
+                        Event::Message(Inbound {
+                            data: data.to_vec(),
+                            flow,
+                        })
+                    });
+                }
+                if let Some(event) = self.udp_queue.pop_front() {
+                    self.udp_next = (i + 1) % sockets;
+                    return Poll::Ready(event);
+                }
             }
         }
         Poll::Pending
+    }
+
+    /// A receive error other than an ICMP report: the sockets rest a moment, so a failing
+    /// socket does not spin.
+    fn udp_failed(&mut self, local: SocketAddr, source: io::Error) -> Event {
+        self.udp_pause = Some(Box::pin(tokio::time::sleep(ACCEPT_BACKOFF)));
+        Event::Error {
+            flow: Flow {
+                proto: Proto::Udp,
+                local,
+                remote: local,
+                conn: None,
+            },
+            error: TransportError::Io {
+                op: "receiving on",
+                addr: local,
+                source,
+            },
+        }
     }
 
     /// The TLS client configuration for TLS and WSS connections that [`Listener::send_to`]

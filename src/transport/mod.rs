@@ -19,6 +19,7 @@ pub mod msrp;
 mod resolve;
 mod target;
 mod tls;
+mod udp_batch;
 mod ws;
 
 pub mod server_transaction;

@@ -1,0 +1,177 @@
+//! Reading UDP datagrams several at a time. Under SIPp load a listener receives tens of
+//! thousands of datagrams a second; one `recvmmsg(2)` per wake-up takes all that are queued,
+//! where a `recvfrom(2)` each cost a system call, a readiness check and a final call that
+//! only says "no more" (RFC-free plumbing: nothing here knows SIP). Elsewhere than on Linux,
+//! one datagram per call.
+
+use std::io;
+use std::net::SocketAddr;
+
+use tokio::net::UdpSocket;
+
+/// Datagrams taken by one call at most.
+pub(crate) const DATAGRAMS: usize = 16;
+
+/// The buffers one call reads into, and what it read: `(length, sender)` per datagram.
+#[derive(Debug)]
+pub(crate) struct RecvBatch {
+    bufs: Vec<Vec<u8>>,
+    got: Vec<(usize, SocketAddr)>,
+    /// The system call's headers, and the socket they were made for. The kernel leaves each
+    /// header's address length at the size of the last address it wrote, and nix does not
+    /// reset it: headers that read IPv4 senders would cut IPv6 ones short. Headers are made
+    /// again when the socket (and so perhaps the address family) changes.
+    #[cfg(target_os = "linux")]
+    headers: Option<(
+        std::os::fd::RawFd,
+        nix::sys::socket::MultiHeaders<nix::sys::socket::SockaddrStorage>,
+    )>,
+}
+
+impl RecvBatch {
+    /// Buffers of `size` bytes each (a datagram longer than that is cut to it).
+    pub(crate) fn new(size: usize) -> RecvBatch {
+        RecvBatch {
+            bufs: (0..DATAGRAMS).map(|_| vec![0u8; size]).collect(),
+            got: Vec::with_capacity(DATAGRAMS),
+            #[cfg(target_os = "linux")]
+            headers: None,
+        }
+    }
+
+    /// The datagrams of the last successful [`RecvBatch::recv`], in arrival order.
+    pub(crate) fn datagrams(&self) -> impl Iterator<Item = (&[u8], SocketAddr)> {
+        self.got
+            .iter()
+            .zip(&self.bufs)
+            .map(|(&(n, from), buf)| (buf.get(..n).unwrap_or(buf), from))
+    }
+
+    /// Read what is queued on `socket` without waiting (`WouldBlock` when nothing is).
+    /// Returns how many datagrams were read (at least one on success).
+    #[cfg(target_os = "linux")]
+    pub(crate) fn recv(&mut self, socket: &UdpSocket) -> io::Result<usize> {
+        use std::io::IoSliceMut;
+        use std::os::fd::AsRawFd;
+
+        use nix::sys::socket::{MsgFlags, MultiHeaders, recvmmsg};
+
+        self.got.clear();
+        let fd = socket.as_raw_fd();
+        let headers = match &mut self.headers {
+            Some((made_for, headers)) if *made_for == fd => headers,
+            slot => {
+                let (_, headers) = slot.insert((fd, MultiHeaders::preallocate(DATAGRAMS, None)));
+                headers
+            }
+        };
+        let got = &mut self.got;
+        let bufs = &mut self.bufs;
+        socket.try_io(tokio::io::Interest::READABLE, || {
+            let mut bufs = bufs.iter_mut();
+            let mut slices: [[IoSliceMut<'_>; 1]; DATAGRAMS] = std::array::from_fn(|_| {
+                [IoSliceMut::new(match bufs.next() {
+                    Some(b) => b.as_mut_slice(),
+                    None => &mut [],
+                })]
+            });
+            let results = recvmmsg(
+                fd,
+                &mut *headers,
+                slices.iter_mut(),
+                MsgFlags::MSG_DONTWAIT,
+                None,
+            )
+            .map_err(io::Error::from)?;
+            for msg in results {
+                let from = msg.address.as_ref().and_then(socket_addr);
+                // A datagram without a usable source address cannot be answered.
+                got.push((msg.bytes, from.unwrap_or(UNKNOWN)));
+            }
+            Ok(())
+        })?;
+        if self.got.is_empty() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(self.got.len())
+    }
+
+    /// Read what is queued on `socket` without waiting (`WouldBlock` when nothing is).
+    #[cfg(not(target_os = "linux"))]
+    pub(crate) fn recv(&mut self, socket: &UdpSocket) -> io::Result<usize> {
+        self.got.clear();
+        let buf = self.bufs.first_mut().ok_or(io::ErrorKind::WouldBlock)?;
+        let (n, from) = socket.try_recv_from(buf)?;
+        self.got.push((n, from));
+        Ok(1)
+    }
+}
+
+/// The stand-in sender of a datagram whose address the system did not give.
+const UNKNOWN: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::UNSPECIFIED,
+    0,
+));
+
+#[cfg(target_os = "linux")]
+fn socket_addr(s: &nix::sys::socket::SockaddrStorage) -> Option<SocketAddr> {
+    if let Some(v4) = s.as_sockaddr_in() {
+        return Some(SocketAddr::from(*v4));
+    }
+    s.as_sockaddr_in6().map(|v6| SocketAddr::from(*v6))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_burst_is_read_in_one_call_in_order_with_its_senders() {
+        let server = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+        let a = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+        let b = UdpSocket::bind("[::1]:0").await.ok();
+        let to = server.local_addr().expect("addr");
+        let mut batch = RecvBatch::new(2048);
+        assert_eq!(
+            batch.recv(&server).map_err(|e| e.kind()),
+            Err(io::ErrorKind::WouldBlock)
+        );
+        for i in 0..20u8 {
+            a.send_to(&vec![i; usize::from(i) + 1], to)
+                .await
+                .expect("send");
+        }
+        // A 3000-byte datagram into 2048-byte buffers comes cut, its length the buffer's.
+        a.send_to(&[9u8; 3000], to).await.expect("send");
+        let mut seen = Vec::new();
+        while seen.len() < 21 {
+            server.readable().await.expect("readable");
+            match batch.recv(&server) {
+                Ok(n) => {
+                    assert!(n <= DATAGRAMS);
+                    for (data, from) in batch.datagrams() {
+                        assert_eq!(from, a.local_addr().expect("addr"));
+                        seen.push(data.to_vec());
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+        for (i, d) in seen.iter().take(20).enumerate() {
+            assert_eq!(d, &vec![i as u8; i + 1]);
+        }
+        assert_eq!(seen.last().map(Vec::len), Some(2048));
+        // IPv6 senders are reported as such (when the machine has ::1).
+        if let Some(b) = b {
+            let server6 = UdpSocket::bind("[::1]:0").await.expect("bind");
+            b.send_to(b"six", server6.local_addr().expect("addr"))
+                .await
+                .expect("send");
+            server6.readable().await.expect("readable");
+            batch.recv(&server6).expect("recv");
+            let got: Vec<_> = batch.datagrams().map(|(d, f)| (d.to_vec(), f)).collect();
+            assert_eq!(got, vec![(b"six".to_vec(), b.local_addr().expect("addr"))]);
+        }
+    }
+}
