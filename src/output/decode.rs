@@ -954,18 +954,33 @@ fn escape_mask(w: u64) -> u64 {
         & HIGHS
 }
 
-/// Which bytes [`escape_into`] must escape, for the tail shorter than a word.
-static NEEDS_ESCAPE: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 0x20 {
-        t[i] = true;
-        i += 1;
+/// The last bytes of `b`, from `i` on (fewer than eight), as one word whose lanes past the end
+/// hold a letter (which never needs escaping): one more word test instead of a byte loop. When
+/// `b` has eight bytes the word is loaded whole from its end and shifted, so bytes before `i`
+/// (one may be the byte just escaped) cannot flag a lane.
+#[inline]
+fn tail_word(b: &[u8], i: usize) -> u64 {
+    const PAD: u64 = ONES * b'a' as u64;
+    let left = b.len().saturating_sub(i);
+    if left == 0 || left >= 8 {
+        return PAD;
     }
-    t[b'"' as usize] = true;
-    t[b'\\' as usize] = true;
-    t
-};
+    let mut w = [b'a'; 8];
+    match b.len().checked_sub(8) {
+        Some(at) => {
+            w.copy_from_slice(b.get(at..).unwrap_or_default());
+            let before = (8 - left) as u32 * 8;
+            (u64::from_le_bytes(w) >> before) | (PAD << (64 - before))
+        }
+        None => {
+            let rest = b.get(i..).unwrap_or_default();
+            if let Some(slot) = w.get_mut(..rest.len()) {
+                slot.copy_from_slice(rest);
+            }
+            u64::from_le_bytes(w)
+        }
+    }
+}
 
 /// The index of the first byte of `b` at or after `i` that needs escaping, or `b.len()`.
 #[inline]
@@ -979,13 +994,15 @@ fn next_escape(b: &[u8], mut i: usize) -> usize {
         }
         i += 8;
     }
-    while let Some(&c) = b.get(i) {
-        if NEEDS_ESCAPE[usize::from(c)] {
-            return i;
-        }
-        i += 1;
+    if i >= b.len() {
+        return b.len();
     }
-    i
+    // Fewer than eight bytes left: one more word instead of a byte loop.
+    let m = escape_mask(tail_word(b, i));
+    if m == 0 {
+        return b.len();
+    }
+    (i + (m.trailing_zeros() / 8) as usize).min(b.len())
 }
 
 /// The index of the first byte of `b` at or after `i` that needs escaping or is not ASCII.
@@ -1001,13 +1018,15 @@ fn next_escape_or_high(b: &[u8], mut i: usize) -> usize {
         }
         i += 8;
     }
-    while let Some(&c) = b.get(i) {
-        if c >= 0x80 || NEEDS_ESCAPE[usize::from(c)] {
-            return i;
-        }
-        i += 1;
+    if i >= b.len() {
+        return b.len();
     }
-    i
+    let w = tail_word(b, i);
+    let m = escape_mask(w) | (w & HIGHS);
+    if m == 0 {
+        return b.len();
+    }
+    (i + (m.trailing_zeros() / 8) as usize).min(b.len())
 }
 
 /// The inside of a JSON string literal (RFC 8259 §7): quote, backslash and control characters
@@ -1634,7 +1653,7 @@ mod tests {
                 w[at] = special;
                 let needs = special < 0x20 || special == b'"' || special == b'\\';
                 assert_eq!(
-                    next_escape(&w, 0),
+                    first_flag(u64::from_le_bytes(w)),
                     if needs { at } else { 8 },
                     "{special:#x} at {at}"
                 );
@@ -1642,8 +1661,79 @@ mod tests {
                 let mut w2 = w;
                 if at < 7 {
                     w2[7] = b'"';
-                    assert_eq!(next_escape(&w2, 0), if needs { at } else { 7 });
+                    assert_eq!(
+                        first_flag(u64::from_le_bytes(w2)),
+                        if needs { at } else { 7 }
+                    );
                 }
+            }
+        }
+    }
+
+    fn first_flag(w: u64) -> usize {
+        (escape_mask(w).trailing_zeros() / 8) as usize
+    }
+
+    #[test]
+    fn word_scan_agrees_with_a_byte_loop_from_every_start() {
+        fn reference(b: &[u8], i: usize, stop_high: bool) -> (Vec<u8>, usize) {
+            // `stop_high` as the checked copy does: stop at the first byte that is not ASCII.
+            let mut out = Vec::new();
+            for (j, &c) in b.iter().enumerate().skip(i) {
+                if stop_high && c >= 0x80 {
+                    return (out, j);
+                }
+                match c {
+                    b'"' => out.extend_from_slice(b"\\\""),
+                    b'\\' => out.extend_from_slice(b"\\\\"),
+                    b'\n' => out.extend_from_slice(b"\\n"),
+                    b'\r' => out.extend_from_slice(b"\\r"),
+                    b'\t' => out.extend_from_slice(b"\\t"),
+                    0..0x20 => out.extend_from_slice(format!("\\u{c:04x}").as_bytes()),
+                    _ => out.push(c),
+                }
+            }
+            (out, b.len())
+        }
+        let pieces: [&[u8]; 7] = [
+            b"abc",
+            b"\"",
+            b"\r\n",
+            b"\xc3\xa9",
+            b"0123456789",
+            b"\\",
+            b"\x01",
+        ];
+        // Every string of up to three pieces, copied from every offset (a start just after an
+        // escaped byte is the case the tail word must not look behind).
+        let mut strings: Vec<Vec<u8>> = vec![Vec::new()];
+        for _ in 0..3 {
+            let mut next = Vec::new();
+            for s in &strings {
+                for p in pieces {
+                    next.push([&s[..], p].concat());
+                }
+            }
+            strings.extend(next);
+        }
+        for s in &strings {
+            for i in 0..=s.len() {
+                let mut o = Out::with_capacity(0);
+                o.buf.extend_from_slice(b"prefix");
+                escape_from(&mut o, s, i);
+                assert_eq!(&o.buf[6..], &reference(s, i, false).0[..], "{s:?} from {i}");
+                let stop = (i..s.len()).find(|&j| s[j] >= 0x80).unwrap_or(s.len());
+                assert_eq!(
+                    next_escape_or_high(s, i).min(stop),
+                    next_escape_or_high(s, i)
+                );
+                assert_eq!(
+                    next_escape_or_high(s, i),
+                    (i..s.len())
+                        .find(|&j| s[j] >= 0x80 || reference(&s[j..=j], 0, false).0 != s[j..=j])
+                        .unwrap_or(s.len()),
+                    "{s:?} from {i}"
+                );
             }
         }
     }
