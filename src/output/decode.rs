@@ -130,7 +130,7 @@ impl<W: Write> DecodePrinter<W> {
         call_id: Option<&str>,
     ) -> io::Result<()> {
         if let Some(p) = &mut self.parallel {
-            p.message(meta, raw, call_id);
+            p.message(meta, msg, raw, call_id);
             return p.dispatch_if_full(&mut self.out);
         }
         if self.json {
@@ -482,6 +482,9 @@ enum Item {
         stream: bool,
         raw: std::ops::Range<usize>,
         call_id: Option<std::ops::Range<usize>>,
+        /// Where the reader's parse put the parts of a SIP message; `None` for MSRP (parsed
+        /// again on the worker).
+        sip: Option<SipParts>,
     },
     /// A line already formatted (a notice), kept in its place among the messages.
     Text(std::ops::Range<usize>),
@@ -502,7 +505,148 @@ enum Item {
 struct Batch {
     items: Vec<Item>,
     data: Vec<u8>,
+    /// The header fields of the messages' [`SipParts`].
+    headers: Vec<PartHeader>,
     out: Vec<u8>,
+}
+
+/// Start and end of a part of a message, relative to the message's first byte.
+type Span = (u32, u32);
+
+/// The start line of a SIP message as [`Span`]s.
+#[derive(Debug, Clone, Copy)]
+enum PartStart {
+    Request {
+        method: Span,
+        uri: Span,
+        version: Span,
+    },
+    Response {
+        version: Span,
+        code: u16,
+        reason: Span,
+    },
+}
+
+/// One header field as [`Span`]s.
+#[derive(Debug, Clone, Copy)]
+struct PartHeader {
+    name: Span,
+    id: sip::HeaderName,
+    value: Span,
+}
+
+/// A SIP message the reader parsed (a TCP message is parsed there to find where it ends), as
+/// positions in its bytes: the worker rebuilds the same [`sip::Message`] from them instead of
+/// parsing the bytes a second time.
+#[derive(Debug, Clone)]
+struct SipParts {
+    start: PartStart,
+    /// Into [`Batch::headers`].
+    headers: std::ops::Range<usize>,
+    body: Span,
+    content_length: Option<usize>,
+}
+
+/// The positions of `m`'s parts in `raw` (the bytes it was parsed from), pushing its header
+/// fields onto `headers`; `None` (with nothing pushed) when a part is not inside `raw`.
+fn sip_parts(m: &sip::Message<'_>, raw: &[u8], headers: &mut Vec<PartHeader>) -> Option<SipParts> {
+    let span = |p: &[u8]| -> Option<Span> {
+        let a = crate::proto::error::offset_in(raw, p)?;
+        Some((u32::try_from(a).ok()?, u32::try_from(a + p.len()).ok()?))
+    };
+    if m.buf.as_ptr() != raw.as_ptr() || m.buf.len() != raw.len() {
+        return None;
+    }
+    let start = match m.start {
+        sip::StartLine::Request {
+            method,
+            uri,
+            version,
+        } => PartStart::Request {
+            method: span(method.as_bytes())?,
+            uri: span(uri.as_bytes())?,
+            version: span(version.as_bytes())?,
+        },
+        sip::StartLine::Response {
+            version,
+            code,
+            reason,
+        } => PartStart::Response {
+            version: span(version.as_bytes())?,
+            code,
+            reason: span(reason)?,
+        },
+    };
+    let body = span(m.body)?;
+    let mark = headers.len();
+    for h in &m.headers {
+        match (span(h.name.as_bytes()), span(h.value)) {
+            (Some(name), Some(value)) => headers.push(PartHeader {
+                name,
+                id: h.id,
+                value,
+            }),
+            _ => {
+                headers.truncate(mark);
+                return None;
+            }
+        }
+    }
+    Some(SipParts {
+        start,
+        headers: mark..headers.len(),
+        body,
+        content_length: m.content_length,
+    })
+}
+
+/// The message [`sip_parts`] described, rebuilt over a copy of its bytes; `None` when the
+/// head is not UTF-8 (the text parts cannot then be sliced out of one `str`) or a span does
+/// not fit, and the caller parses again.
+fn sip_rebuild<'a>(
+    raw: &'a [u8],
+    p: &SipParts,
+    headers: &[PartHeader],
+) -> Option<sip::Message<'a>> {
+    let head = std::str::from_utf8(raw.get(..p.body.0 as usize)?).ok()?;
+    let text = |(a, b): Span| head.get(a as usize..b as usize);
+    let bytes = |(a, b): Span| raw.get(a as usize..b as usize);
+    let start = match p.start {
+        PartStart::Request {
+            method,
+            uri,
+            version,
+        } => sip::StartLine::Request {
+            method: text(method)?,
+            uri: text(uri)?,
+            version: text(version)?,
+        },
+        PartStart::Response {
+            version,
+            code,
+            reason,
+        } => sip::StartLine::Response {
+            version: text(version)?,
+            code,
+            reason: bytes(reason)?,
+        },
+    };
+    let mut fields = sip::message::Headers::new();
+    for h in headers.get(p.headers.clone())? {
+        fields.push(sip::Header {
+            name: text(h.name)?,
+            id: h.id,
+            value: bytes(h.value)?,
+        });
+    }
+    Some(sip::Message::new(
+        start,
+        fields,
+        bytes(p.body)?,
+        raw,
+        p.content_length,
+    ))
 }
 
 /// Bytes of messages per batch: big enough that handing a batch over costs nothing next to
@@ -554,8 +698,12 @@ impl Parallel {
         }
     }
 
-    fn message(&mut self, meta: &Meta<'_>, raw: &[u8], call_id: Option<&str>) {
+    fn message(&mut self, meta: &Meta<'_>, msg: &Decoded<'_>, raw: &[u8], call_id: Option<&str>) {
         let b = &mut self.batch;
+        let sip = match msg {
+            Decoded::Sip(m) => sip_parts(m, raw, &mut b.headers),
+            Decoded::Msrp(_) => None,
+        };
         let start = b.data.len();
         b.data.extend_from_slice(raw);
         let raw = start..b.data.len();
@@ -573,6 +721,7 @@ impl Parallel {
             stream: meta.stream,
             raw,
             call_id,
+            sip,
         });
     }
 
@@ -625,6 +774,7 @@ impl Parallel {
         out.write_all(&batch.out)?;
         batch.items.clear();
         batch.data.clear();
+        batch.headers.clear();
         batch.out.clear();
         self.spare.push(batch);
         Ok(())
@@ -693,7 +843,12 @@ impl crate::commands::decode_pcap::Handler for Lines<'_> {
 /// What a worker does with a batch: parse each message again (or cut each datagram) and
 /// format it as the printer would have.
 fn format_batch(batch: &mut Batch, line: &mut Out, json: bool, full: bool) {
-    let Batch { items, data, out } = batch;
+    let Batch {
+        items,
+        data,
+        headers,
+        out,
+    } = batch;
     // Straight into the batch's output, with the worker's cached date.
     std::mem::swap(&mut line.buf, out);
     for item in items.iter() {
@@ -737,9 +892,16 @@ fn format_batch(batch: &mut Batch, line: &mut Out, json: bool, full: bool) {
                 stream,
                 raw,
                 call_id,
+                sip,
             } => {
                 let raw = data.get(raw.clone()).unwrap_or_default();
-                let Some(msg) = crate::commands::decode_pcap::reparse(raw, *stream) else {
+                let rebuilt = sip
+                    .as_ref()
+                    .and_then(|p| sip_rebuild(raw, p, headers))
+                    .map(Decoded::Sip);
+                let Some(msg) =
+                    rebuilt.or_else(|| crate::commands::decode_pcap::reparse(raw, *stream))
+                else {
                     // Cannot happen (the decoder parsed these very bytes); a line short
                     // beats a thread that panics.
                     continue;
@@ -1092,6 +1254,14 @@ fn escape_byte(l: &mut Out, c: u8) {
     }
 }
 
+/// The inside of a JSON string for a SIP token (a method, a header name): the SIP parser only
+/// hands out tokens made of `alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" /
+/// "~"` (RFC 3261 §25.1), none of which JSON escapes, so they are copied as they are.
+fn push_token(l: &mut Out, s: &str) {
+    debug_assert!(s.bytes().all(crate::proto::scan::is_token), "{s:?}");
+    l.push_str(s);
+}
+
 /// A JSON string literal.
 pub(crate) fn json_str(l: &mut Out, s: &str) {
     l.buf.push(b'"');
@@ -1315,8 +1485,9 @@ fn json_message(l: &mut Out, meta: &Meta<'_>, msg: &Decoded<'_>, call_id: Option
             l.push_str(r#","protocol":"sip","kind":"#);
             match m.start {
                 sip::StartLine::Request { method, uri, .. } => {
-                    l.push_str(r#""request","method":"#);
-                    json_str(l, method);
+                    l.push_str(r#""request","method":""#);
+                    push_token(l, method);
+                    l.push('"');
                     l.push_str(r#","request_uri":"#);
                     json_str(l, uri);
                     l.push_str(r#","status":null,"reason":null"#);
@@ -1335,9 +1506,9 @@ fn json_message(l: &mut Out, meta: &Meta<'_>, msg: &Decoded<'_>, call_id: Option
                 Ok(c) => {
                     l.push_str(r#"{"seq":"#);
                     push_u64(l, u64::from(c.seq));
-                    l.push_str(r#","method":"#);
-                    json_str(l, c.method);
-                    l.push('}');
+                    l.push_str(r#","method":""#);
+                    push_token(l, c.method);
+                    l.push_str("\"}");
                 }
                 Err(_) => l.push_str("null"),
             }
@@ -1349,12 +1520,13 @@ fn json_message(l: &mut Out, meta: &Meta<'_>, msg: &Decoded<'_>, call_id: Option
             opt_str(l, m.top_via().ok().and_then(|v| v.branch));
             l.push_str(r#","headers":["#);
             for (i, h) in m.headers.iter().enumerate() {
-                if i > 0 {
-                    l.push(',');
-                }
-                l.push_str(r#"{"name":"#);
-                json_str(l, h.name);
-                l.push_str(r#","value":"#);
+                l.push_str(if i > 0 {
+                    r#",{"name":""#
+                } else {
+                    r#"{"name":""#
+                });
+                push_token(l, h.name);
+                l.push_str(r#"","value":"#);
                 json_bytes_lossy(l, h.value);
                 l.push('}');
             }
@@ -1736,6 +1908,38 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn sip_messages_rebuilt_from_their_parts_equal_the_parsed_ones() {
+        let msgs: [&[u8]; 4] = [
+            b"INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\n\
+              From: \"A\" <sip:a@example.com>;tag=1\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\n\
+              Content-Length: 5\r\n\r\nv=0\r\n",
+            b"SIP/2.0 200 OK\r\ni: c1\r\nl: 0\r\n\r\n",
+            b"SIP/2.0 180 \r\nCall-ID: c1\r\nX-Folded: a\r\n b\r\nContent-Length: 0\r\n\r\n",
+            // Not UTF-8 in the head: rebuilt by parsing again.
+            b"SIP/2.0 200 \xe9t\xe9\r\nX-Bin: \xff\r\nContent-Length: 0\r\n\r\n",
+        ];
+        for (i, raw) in msgs.into_iter().enumerate() {
+            let Some(Decoded::Sip(m)) = crate::commands::decode_pcap::reparse(raw, true) else {
+                panic!("message {i} parses");
+            };
+            let mut headers = Vec::new();
+            let parts = sip_parts(&m, raw, &mut headers).expect("parts inside the message");
+            assert_eq!(parts.headers.len(), m.headers.len());
+            let copy = raw.to_vec();
+            match sip_rebuild(&copy, &parts, &headers) {
+                Some(again) => assert_eq!(format!("{again:?}"), format!("{m:?}"), "message {i}"),
+                None => assert_eq!(i, 3, "only the head that is not UTF-8 is parsed again"),
+            }
+        }
+        // A message that is not a slice of the bytes given: no parts.
+        let Some(Decoded::Sip(m)) = crate::commands::decode_pcap::reparse(msgs[1], true) else {
+            panic!("parses");
+        };
+        let elsewhere = msgs[1].to_vec();
+        assert!(sip_parts(&m, &elsewhere, &mut Vec::new()).is_none());
     }
 
     #[test]
