@@ -1059,6 +1059,102 @@ pub(crate) struct Out {
     /// Recent address pairs and their JSON fields, see [`addr_fields`].
     addrs: [(Option<AddrPair>, Vec<u8>); 4],
     next_addr: usize,
+    /// Fragments written recently, see [`memo`].
+    memos: [Memo; Memos::COUNT],
+}
+
+/// Which part of a SIP message line a [`Memo`] holds.
+#[derive(Debug, Clone, Copy)]
+enum Memos {
+    From,
+    To,
+    Via,
+    /// The `body` and `sdp` fields.
+    Body,
+}
+
+impl Memos {
+    const COUNT: usize = 4;
+}
+
+/// JSON fragments recently written, by the bytes they were made from: a fragment that is a
+/// function of one header value (From, To, the top Via) or of the body alone is written once
+/// and copied while the same bytes come back. They do: every message of a dialog carries the
+/// same From, its transaction's Via, and To once tagged; and generated traffic repeats bodies.
+/// Direct-mapped with a few slots, so a miss costs one hash and the memory stays a few kilobytes.
+#[derive(Debug, Default)]
+struct Memo {
+    /// Per slot: the tag and the key bytes, and the fragment made from them (`None` until
+    /// first used: an empty key is a key like any other).
+    slots: Vec<Option<MemoEntry>>,
+}
+
+/// A [`Memo`] slot's tag, key and fragment.
+type MemoEntry = (u8, Vec<u8>, Vec<u8>);
+
+const MEMO_SLOTS: usize = 64;
+/// Longer keys (large bodies) are not kept: they rarely repeat and would hold memory.
+const MEMO_MAX_KEY: usize = 4096;
+
+/// Hash of a memo key: a folded multiply per eight-byte word. Not keyed: a crafted collision
+/// only costs a miss.
+fn memo_hash(tag: u8, key: &[u8]) -> usize {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mix = |h: u64, w: u64| {
+        let full = u128::from(h ^ w) * u128::from(K);
+        (full as u64) ^ ((full >> 64) as u64)
+    };
+    let mut h = u64::from(tag) ^ ((key.len() as u64) << 8);
+    let mut words = key.chunks_exact(8);
+    for c in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = mix(h, u64::from_le_bytes(w));
+    }
+    let rest = words.remainder();
+    if !rest.is_empty() {
+        let mut w = [0u8; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        h = mix(h, u64::from_le_bytes(w));
+    }
+    (mix(h, K) >> 32) as usize
+}
+
+/// Write what `make` writes for (`tag`, `key`), from the memo `which` when it has it. `make`
+/// must depend on nothing but `tag` and `key` (and write nothing that depends on `l`'s state).
+fn memo(l: &mut Out, which: Memos, tag: u8, key: &[u8], make: impl FnOnce(&mut Out)) {
+    if key.len() > MEMO_MAX_KEY {
+        make(l);
+        return;
+    }
+    let slot = memo_hash(tag, key) % MEMO_SLOTS;
+    let Some(m) = l.memos.get_mut(which as usize) else {
+        make(l);
+        return;
+    };
+    if let Some(Some((t, k, frag))) = m.slots.get(slot) {
+        if *t == tag && k.as_slice() == key {
+            l.buf.extend_from_slice(frag);
+            return;
+        }
+    }
+    let start = l.buf.len();
+    make(l);
+    let Out { buf, memos, .. } = l;
+    let Some(m) = memos.get_mut(which as usize) else {
+        return;
+    };
+    if m.slots.is_empty() {
+        m.slots.resize_with(MEMO_SLOTS, Default::default);
+    }
+    if let Some(entry) = m.slots.get_mut(slot) {
+        let (t, k, frag) = entry.get_or_insert_with(Default::default);
+        *t = tag;
+        k.clear();
+        k.extend_from_slice(key);
+        frag.clear();
+        frag.extend_from_slice(buf.get(start..).unwrap_or_default());
+    }
 }
 
 impl Out {
@@ -1069,6 +1165,7 @@ impl Out {
             date: [0; 11],
             addrs: Default::default(),
             next_addr: 0,
+            memos: Default::default(),
         }
     }
 
@@ -1513,11 +1610,28 @@ fn json_message(l: &mut Out, meta: &Meta<'_>, msg: &Decoded<'_>, call_id: Option
                 Err(_) => l.push_str("null"),
             }
             l.push_str(r#","from":"#);
-            name_addr_json(l, m.from_addr());
+            // From, To, the top Via and the body are each a function of one header value (or
+            // the body) alone, and repeat across the messages of a dialog: see [`Memo`].
+            match m.header(sip::HeaderName::From) {
+                Some(h) => memo(l, Memos::From, 0, h.value, |l| {
+                    name_addr_json(l, m.from_addr());
+                }),
+                None => name_addr_json(l, m.from_addr()),
+            }
             l.push_str(r#","to":"#);
-            name_addr_json(l, m.to_addr());
+            match m.header(sip::HeaderName::To) {
+                Some(h) => memo(l, Memos::To, 0, h.value, |l| {
+                    name_addr_json(l, m.to_addr());
+                }),
+                None => name_addr_json(l, m.to_addr()),
+            }
             l.push_str(r#","via_branch":"#);
-            opt_str(l, m.top_via().ok().and_then(|v| v.branch));
+            match m.header(sip::HeaderName::Via) {
+                Some(h) => memo(l, Memos::Via, 0, h.value, |l| {
+                    opt_str(l, m.top_via().ok().and_then(|v| v.branch));
+                }),
+                None => opt_str(l, m.top_via().ok().and_then(|v| v.branch)),
+            }
             l.push_str(r#","headers":["#);
             for (i, h) in m.headers.iter().enumerate() {
                 l.push_str(if i > 0 {
@@ -1531,16 +1645,18 @@ fn json_message(l: &mut Out, meta: &Meta<'_>, msg: &Decoded<'_>, call_id: Option
                 l.push('}');
             }
             l.push(']');
-            body_json(l, Some(m.body));
-            l.push_str(r#","sdp":"#);
             let is_sdp = m
                 .content_type()
                 .and_then(Result::ok)
                 .is_some_and(|t| t.is("application", "sdp"));
-            match is_sdp.then(|| sdp::parse(m.body).ok()).flatten() {
-                Some(d) => sdp_json(l, &d),
-                None => l.push_str("null"),
-            }
+            memo(l, Memos::Body, u8::from(is_sdp), m.body, |l| {
+                body_json(l, Some(m.body));
+                l.push_str(r#","sdp":"#);
+                match is_sdp.then(|| sdp::parse(m.body).ok()).flatten() {
+                    Some(d) => sdp_json(l, &d),
+                    None => l.push_str("null"),
+                }
+            });
         }
         Decoded::Msrp(m) => {
             l.push_str(r#","protocol":"msrp","kind":"#);
@@ -1940,6 +2056,38 @@ mod tests {
         };
         let elsewhere = msgs[1].to_vec();
         assert!(sip_parts(&m, &elsewhere, &mut Vec::new()).is_none());
+    }
+
+    #[test]
+    fn memo_writes_what_make_writes_through_hits_misses_and_evictions() {
+        let mut l = Out::with_capacity(64);
+        let mut made = 0;
+        // Keys 0..200 twice (more keys than slots, so slots are evicted), with an empty key and
+        // both tags: each write is exactly what `make` writes for its key.
+        for round in 0..2 {
+            for i in 0..200u32 {
+                let key = if i == 0 {
+                    Vec::new()
+                } else {
+                    i.to_string().into_bytes()
+                };
+                let tag = (i % 2) as u8;
+                l.clear();
+                memo(&mut l, Memos::Body, tag, &key, |l| {
+                    made += 1;
+                    l.push_str(&format!("[{tag}:{}]", String::from_utf8_lossy(&key)));
+                });
+                let want = format!("[{tag}:{}]", String::from_utf8_lossy(&key));
+                assert_eq!(l.as_bytes(), want.as_bytes(), "round {round} key {i}");
+            }
+        }
+        assert!(made < 400, "the second round hits some slots");
+        // The same key under another tag is another entry.
+        l.clear();
+        memo(&mut l, Memos::From, 0, b"k", |l| l.push_str("zero"));
+        memo(&mut l, Memos::From, 1, b"k", |l| l.push_str("one"));
+        memo(&mut l, Memos::From, 0, b"k", |l| l.push_str("not called"));
+        assert_eq!(l.as_bytes(), b"zeroonezero".as_slice());
     }
 
     #[test]

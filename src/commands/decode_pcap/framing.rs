@@ -192,6 +192,9 @@ enum Step<'a> {
     Error(String),
 }
 
+// Inlined into its callers so the message (over a kilobyte, its header fields inline) is
+// built where it is used rather than moved through the return value.
+#[inline(always)]
 fn step(buf: &[u8], stream: bool) -> Step<'_> {
     if buf.starts_with(b"MSRP ") {
         return match msrp::parse(buf) {

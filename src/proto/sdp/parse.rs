@@ -217,7 +217,7 @@ fn walk<'a>(
         let start = at;
         at = next;
         let raw = &buf[start..start + content_len];
-        if let Some(i) = raw.iter().position(|&b| b == 0 || b == b'\r') {
+        if let Some(i) = memchr::memchr2(0, b'\r', raw) {
             sink.error(err(
                 "sdp.line.char",
                 "expected any byte but NUL, CR or LF inside a line, found a control byte",
@@ -261,7 +261,11 @@ fn walk<'a>(
                 continue;
             }
         };
-        let trimmed = value.trim_end_matches([' ', '\t']);
+        // Most lines end in neither: skip the pattern search for them.
+        let trimmed = match value.as_bytes().last() {
+            Some(b' ' | b'\t') => value.trim_end_matches([' ', '\t']),
+            _ => value,
+        };
         let single_space_name = ty == b's' && value == " ";
         if trimmed.len() != value.len() && !single_space_name {
             let e = ParseError::new(
@@ -585,16 +589,13 @@ fn parse_version(v: &str) -> Result<(), ParseError> {
 }
 
 /// Split on single spaces, as every multi-field SDP line requires (`SP` in RFC 8866 §9); the
-/// same pieces as `v.split(' ')`, kept inline: a byte loop over a short line costs less than
-/// the searcher, and no line type has more than a handful of fields.
+/// same pieces as `v.split(' ')`, kept inline (no line type has more than a handful of fields).
 fn fields(v: &str) -> smallvec::SmallVec<[&str; 8]> {
     let mut out = smallvec::SmallVec::new();
     let mut start = 0;
-    for (i, &b) in v.as_bytes().iter().enumerate() {
-        if b == b' ' {
-            out.push(v.get(start..i).unwrap_or_default());
-            start = i + 1;
-        }
+    for i in memchr::memchr_iter(b' ', v.as_bytes()) {
+        out.push(v.get(start..i).unwrap_or_default());
+        start = i + 1;
     }
     out.push(v.get(start..).unwrap_or_default());
     out
