@@ -551,13 +551,26 @@ struct SipParts {
 /// The positions of `m`'s parts in `raw` (the bytes it was parsed from), pushing its header
 /// fields onto `headers`; `None` (with nothing pushed) when a part is not inside `raw`.
 fn sip_parts(m: &sip::Message<'_>, raw: &[u8], headers: &mut Vec<PartHeader>) -> Option<SipParts> {
-    let span = |p: &[u8]| -> Option<Span> {
-        let a = crate::proto::error::offset_in(raw, p)?;
-        Some((u32::try_from(a).ok()?, u32::try_from(a + p.len()).ok()?))
-    };
-    if m.buf.as_ptr() != raw.as_ptr() || m.buf.len() != raw.len() {
+    if m.buf.as_ptr() != raw.as_ptr()
+        || m.buf.len() != raw.len()
+        || u32::try_from(raw.len()).is_err()
+    {
         return None;
     }
+    // Plain arithmetic per part (this runs on the reader, for every header field); a part
+    // found outside `raw` fails the whole message below. An empty part may be a `""` from
+    // elsewhere: its span is then meaningless but empty, which rebuilds the same `""`.
+    let base = raw.as_ptr() as usize;
+    let inside = std::cell::Cell::new(true);
+    let span = |p: &[u8]| -> Option<Span> {
+        let a = (p.as_ptr() as usize).wrapping_sub(base);
+        let b = a.wrapping_add(p.len());
+        let fits = a <= b && b <= raw.len();
+        if !(fits || p.is_empty()) {
+            inside.set(false);
+        }
+        Some((a as u32, b as u32))
+    };
     let start = match m.start {
         sip::StartLine::Request {
             method,
@@ -581,17 +594,17 @@ fn sip_parts(m: &sip::Message<'_>, raw: &[u8], headers: &mut Vec<PartHeader>) ->
     let body = span(m.body)?;
     let mark = headers.len();
     for h in &m.headers {
-        match (span(h.name.as_bytes()), span(h.value)) {
-            (Some(name), Some(value)) => headers.push(PartHeader {
+        if let (Some(name), Some(value)) = (span(h.name.as_bytes()), span(h.value)) {
+            headers.push(PartHeader {
                 name,
                 id: h.id,
                 value,
-            }),
-            _ => {
-                headers.truncate(mark);
-                return None;
-            }
+            });
         }
+    }
+    if !inside.get() || headers.len() - mark != m.headers.len() {
+        headers.truncate(mark);
+        return None;
     }
     Some(SipParts {
         start,
