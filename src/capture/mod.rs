@@ -11,12 +11,14 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 mod decode;
+mod hash;
 mod hep;
 mod read;
 mod tcp;
 pub mod write;
 mod ws;
 
+pub(crate) use hash::FastHash;
 pub use read::Reader;
 
 /// A capture timestamp: seconds and nanoseconds since the Unix epoch, UTC.

@@ -271,7 +271,10 @@ impl Reader {
                                 }
                                 PcapBlockOwned::NG(_) => {}
                             }
-                            reader.consume(len);
+                            // Without moving what is left to the front each time half the
+                            // buffer is used (that moved half a megabyte per shift): `refill`
+                            // moves the partial record left at the end, once per buffer.
+                            reader.consume_noshift(len);
                             Step::Next
                         }
                         Err(e) => Step::from_error(e, offset),
@@ -282,11 +285,11 @@ impl Reader {
                     match reader.next() {
                         Ok((len, PcapBlockOwned::NG(block))) => {
                             ng_block(&block, section, frames, &mut self.decoder, sink);
-                            reader.consume(len);
+                            reader.consume_noshift(len);
                             Step::Next
                         }
                         Ok((len, _)) => {
-                            reader.consume(len);
+                            reader.consume_noshift(len);
                             Step::Next
                         }
                         Err(e) => Step::from_error(e, offset),

@@ -117,7 +117,7 @@ impl DirKey {
 }
 
 pub(crate) struct Tcp {
-    dirs: HashMap<DirKey, Dir>,
+    dirs: HashMap<DirKey, Dir, super::FastHash>,
     next_id: u64,
     max_buffer: usize,
     idle_ns: i128,
@@ -436,7 +436,7 @@ fn deliver(
 impl Tcp {
     pub fn new(opts: &Options) -> Tcp {
         Tcp {
-            dirs: HashMap::new(),
+            dirs: HashMap::default(),
             next_id: 0,
             max_buffer: opts.max_stream_buffer,
             idle_ns: i128::try_from(opts.stream_idle_timeout.as_nanos()).unwrap_or(i128::MAX),

@@ -130,7 +130,7 @@ impl<W: Write> DecodePrinter<W> {
         call_id: Option<&str>,
     ) -> io::Result<()> {
         if let Some(p) = &mut self.parallel {
-            p.message(meta, raw, call_id);
+            p.message(meta, msg, raw, call_id);
             return p.dispatch_if_full(&mut self.out);
         }
         if self.json {
@@ -482,6 +482,9 @@ enum Item {
         stream: bool,
         raw: std::ops::Range<usize>,
         call_id: Option<std::ops::Range<usize>>,
+        /// Where the reader's parse put the parts of a SIP message; `None` for MSRP (parsed
+        /// again on the worker).
+        sip: Option<SipParts>,
     },
     /// A line already formatted (a notice), kept in its place among the messages.
     Text(std::ops::Range<usize>),
@@ -502,14 +505,170 @@ enum Item {
 struct Batch {
     items: Vec<Item>,
     data: Vec<u8>,
+    /// The header fields of the messages' [`SipParts`].
+    headers: Vec<PartHeader>,
     out: Vec<u8>,
+}
+
+/// Start and end of a part of a message, relative to the message's first byte.
+type Span = (u32, u32);
+
+/// The start line of a SIP message as [`Span`]s.
+#[derive(Debug, Clone, Copy)]
+enum PartStart {
+    Request {
+        method: Span,
+        uri: Span,
+        version: Span,
+    },
+    Response {
+        version: Span,
+        code: u16,
+        reason: Span,
+    },
+}
+
+/// One header field as [`Span`]s.
+#[derive(Debug, Clone, Copy)]
+struct PartHeader {
+    name: Span,
+    id: sip::HeaderName,
+    value: Span,
+}
+
+/// A SIP message the reader parsed (a TCP message is parsed there to find where it ends), as
+/// positions in its bytes: the worker rebuilds the same [`sip::Message`] from them instead of
+/// parsing the bytes a second time.
+#[derive(Debug, Clone)]
+struct SipParts {
+    start: PartStart,
+    /// Into [`Batch::headers`].
+    headers: std::ops::Range<usize>,
+    body: Span,
+    content_length: Option<usize>,
+}
+
+/// The positions of `m`'s parts in `raw` (the bytes it was parsed from), pushing its header
+/// fields onto `headers`; `None` (with nothing pushed) when a part is not inside `raw`.
+fn sip_parts(m: &sip::Message<'_>, raw: &[u8], headers: &mut Vec<PartHeader>) -> Option<SipParts> {
+    if m.buf.as_ptr() != raw.as_ptr()
+        || m.buf.len() != raw.len()
+        || u32::try_from(raw.len()).is_err()
+    {
+        return None;
+    }
+    // Plain arithmetic per part (this runs on the reader, for every header field); a part
+    // found outside `raw` fails the whole message below. An empty part may be a `""` from
+    // elsewhere: its span is then meaningless but empty, which rebuilds the same `""`.
+    let base = raw.as_ptr() as usize;
+    let inside = std::cell::Cell::new(true);
+    let span = |p: &[u8]| -> Option<Span> {
+        let a = (p.as_ptr() as usize).wrapping_sub(base);
+        let b = a.wrapping_add(p.len());
+        let fits = a <= b && b <= raw.len();
+        if !(fits || p.is_empty()) {
+            inside.set(false);
+        }
+        Some((a as u32, b as u32))
+    };
+    let start = match m.start {
+        sip::StartLine::Request {
+            method,
+            uri,
+            version,
+        } => PartStart::Request {
+            method: span(method.as_bytes())?,
+            uri: span(uri.as_bytes())?,
+            version: span(version.as_bytes())?,
+        },
+        sip::StartLine::Response {
+            version,
+            code,
+            reason,
+        } => PartStart::Response {
+            version: span(version.as_bytes())?,
+            code,
+            reason: span(reason)?,
+        },
+    };
+    let body = span(m.body)?;
+    let mark = headers.len();
+    for h in &m.headers {
+        if let (Some(name), Some(value)) = (span(h.name.as_bytes()), span(h.value)) {
+            headers.push(PartHeader {
+                name,
+                id: h.id,
+                value,
+            });
+        }
+    }
+    if !inside.get() || headers.len() - mark != m.headers.len() {
+        headers.truncate(mark);
+        return None;
+    }
+    Some(SipParts {
+        start,
+        headers: mark..headers.len(),
+        body,
+        content_length: m.content_length,
+    })
+}
+
+/// The message [`sip_parts`] described, rebuilt over a copy of its bytes; `None` when the
+/// head is not UTF-8 (the text parts cannot then be sliced out of one `str`) or a span does
+/// not fit, and the caller parses again.
+fn sip_rebuild<'a>(
+    raw: &'a [u8],
+    p: &SipParts,
+    headers: &[PartHeader],
+) -> Option<sip::Message<'a>> {
+    let head = std::str::from_utf8(raw.get(..p.body.0 as usize)?).ok()?;
+    let text = |(a, b): Span| head.get(a as usize..b as usize);
+    let bytes = |(a, b): Span| raw.get(a as usize..b as usize);
+    let start = match p.start {
+        PartStart::Request {
+            method,
+            uri,
+            version,
+        } => sip::StartLine::Request {
+            method: text(method)?,
+            uri: text(uri)?,
+            version: text(version)?,
+        },
+        PartStart::Response {
+            version,
+            code,
+            reason,
+        } => sip::StartLine::Response {
+            version: text(version)?,
+            code,
+            reason: bytes(reason)?,
+        },
+    };
+    let mut fields = sip::message::Headers::new();
+    for h in headers.get(p.headers.clone())? {
+        fields.push(sip::Header {
+            name: text(h.name)?,
+            id: h.id,
+            value: bytes(h.value)?,
+        });
+    }
+    Some(sip::Message::new(
+        start,
+        fields,
+        bytes(p.body)?,
+        raw,
+        p.content_length,
+    ))
 }
 
 /// Bytes of messages per batch: big enough that handing a batch over costs nothing next to
 /// formatting it, small enough that the batches in flight stay a few megabytes.
 const BATCH_BYTES: usize = 256 * 1024;
-/// Batches queued or being formatted per worker before the reader waits for the oldest.
-const IN_FLIGHT_PER_WORKER: usize = 2;
+/// Batches queued or being formatted per worker before the reader waits for the oldest. Four
+/// rather than two: with the reader and two workers on two cores, the deeper queue lets the
+/// reader run on while a worker is descheduled (peak RSS 20 -> 26 MB, whatever the capture).
+const IN_FLIGHT_PER_WORKER: usize = 4;
 
 /// Worker threads that format batches of messages. Batch `n` goes to worker `n % workers`;
 /// each worker answers in the order it was asked, so taking the answers round-robin gives
@@ -554,8 +713,12 @@ impl Parallel {
         }
     }
 
-    fn message(&mut self, meta: &Meta<'_>, raw: &[u8], call_id: Option<&str>) {
+    fn message(&mut self, meta: &Meta<'_>, msg: &Decoded<'_>, raw: &[u8], call_id: Option<&str>) {
         let b = &mut self.batch;
+        let sip = match msg {
+            Decoded::Sip(m) => sip_parts(m, raw, &mut b.headers),
+            Decoded::Msrp(_) => None,
+        };
         let start = b.data.len();
         b.data.extend_from_slice(raw);
         let raw = start..b.data.len();
@@ -573,6 +736,7 @@ impl Parallel {
             stream: meta.stream,
             raw,
             call_id,
+            sip,
         });
     }
 
@@ -625,6 +789,7 @@ impl Parallel {
         out.write_all(&batch.out)?;
         batch.items.clear();
         batch.data.clear();
+        batch.headers.clear();
         batch.out.clear();
         self.spare.push(batch);
         Ok(())
@@ -693,7 +858,12 @@ impl crate::commands::decode_pcap::Handler for Lines<'_> {
 /// What a worker does with a batch: parse each message again (or cut each datagram) and
 /// format it as the printer would have.
 fn format_batch(batch: &mut Batch, line: &mut Out, json: bool, full: bool) {
-    let Batch { items, data, out } = batch;
+    let Batch {
+        items,
+        data,
+        headers,
+        out,
+    } = batch;
     // Straight into the batch's output, with the worker's cached date.
     std::mem::swap(&mut line.buf, out);
     for item in items.iter() {
@@ -737,9 +907,16 @@ fn format_batch(batch: &mut Batch, line: &mut Out, json: bool, full: bool) {
                 stream,
                 raw,
                 call_id,
+                sip,
             } => {
                 let raw = data.get(raw.clone()).unwrap_or_default();
-                let Some(msg) = crate::commands::decode_pcap::reparse(raw, *stream) else {
+                let rebuilt = sip
+                    .as_ref()
+                    .and_then(|p| sip_rebuild(raw, p, headers))
+                    .map(Decoded::Sip);
+                let Some(msg) =
+                    rebuilt.or_else(|| crate::commands::decode_pcap::reparse(raw, *stream))
+                else {
                     // Cannot happen (the decoder parsed these very bytes); a line short
                     // beats a thread that panics.
                     continue;
@@ -897,6 +1074,102 @@ pub(crate) struct Out {
     /// Recent address pairs and their JSON fields, see [`addr_fields`].
     addrs: [(Option<AddrPair>, Vec<u8>); 4],
     next_addr: usize,
+    /// Fragments written recently, see [`memo`].
+    memos: [Memo; Memos::COUNT],
+}
+
+/// Which part of a SIP message line a [`Memo`] holds.
+#[derive(Debug, Clone, Copy)]
+enum Memos {
+    From,
+    To,
+    Via,
+    /// The `body` and `sdp` fields.
+    Body,
+}
+
+impl Memos {
+    const COUNT: usize = 4;
+}
+
+/// JSON fragments recently written, by the bytes they were made from: a fragment that is a
+/// function of one header value (From, To, the top Via) or of the body alone is written once
+/// and copied while the same bytes come back. They do: every message of a dialog carries the
+/// same From, its transaction's Via, and To once tagged; and generated traffic repeats bodies.
+/// Direct-mapped with a few slots, so a miss costs one hash and the memory stays a few kilobytes.
+#[derive(Debug, Default)]
+struct Memo {
+    /// Per slot: the tag and the key bytes, and the fragment made from them (`None` until
+    /// first used: an empty key is a key like any other).
+    slots: Vec<Option<MemoEntry>>,
+}
+
+/// A [`Memo`] slot's tag, key and fragment.
+type MemoEntry = (u8, Vec<u8>, Vec<u8>);
+
+const MEMO_SLOTS: usize = 64;
+/// Longer keys (large bodies) are not kept: they rarely repeat and would hold memory.
+const MEMO_MAX_KEY: usize = 4096;
+
+/// Hash of a memo key: a folded multiply per eight-byte word. Not keyed: a crafted collision
+/// only costs a miss.
+fn memo_hash(tag: u8, key: &[u8]) -> usize {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mix = |h: u64, w: u64| {
+        let full = u128::from(h ^ w) * u128::from(K);
+        (full as u64) ^ ((full >> 64) as u64)
+    };
+    let mut h = u64::from(tag) ^ ((key.len() as u64) << 8);
+    let mut words = key.chunks_exact(8);
+    for c in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = mix(h, u64::from_le_bytes(w));
+    }
+    let rest = words.remainder();
+    if !rest.is_empty() {
+        let mut w = [0u8; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        h = mix(h, u64::from_le_bytes(w));
+    }
+    (mix(h, K) >> 32) as usize
+}
+
+/// Write what `make` writes for (`tag`, `key`), from the memo `which` when it has it. `make`
+/// must depend on nothing but `tag` and `key` (and write nothing that depends on `l`'s state).
+fn memo(l: &mut Out, which: Memos, tag: u8, key: &[u8], make: impl FnOnce(&mut Out)) {
+    if key.len() > MEMO_MAX_KEY {
+        make(l);
+        return;
+    }
+    let slot = memo_hash(tag, key) % MEMO_SLOTS;
+    let Some(m) = l.memos.get_mut(which as usize) else {
+        make(l);
+        return;
+    };
+    if let Some(Some((t, k, frag))) = m.slots.get(slot) {
+        if *t == tag && k.as_slice() == key {
+            l.buf.extend_from_slice(frag);
+            return;
+        }
+    }
+    let start = l.buf.len();
+    make(l);
+    let Out { buf, memos, .. } = l;
+    let Some(m) = memos.get_mut(which as usize) else {
+        return;
+    };
+    if m.slots.is_empty() {
+        m.slots.resize_with(MEMO_SLOTS, Default::default);
+    }
+    if let Some(entry) = m.slots.get_mut(slot) {
+        let (t, k, frag) = entry.get_or_insert_with(Default::default);
+        *t = tag;
+        k.clear();
+        k.extend_from_slice(key);
+        frag.clear();
+        frag.extend_from_slice(buf.get(start..).unwrap_or_default());
+    }
 }
 
 impl Out {
@@ -907,6 +1180,7 @@ impl Out {
             date: [0; 11],
             addrs: Default::default(),
             next_addr: 0,
+            memos: Default::default(),
         }
     }
 
@@ -954,18 +1228,33 @@ fn escape_mask(w: u64) -> u64 {
         & HIGHS
 }
 
-/// Which bytes [`escape_into`] must escape, for the tail shorter than a word.
-static NEEDS_ESCAPE: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 0x20 {
-        t[i] = true;
-        i += 1;
+/// The last bytes of `b`, from `i` on (fewer than eight), as one word whose lanes past the end
+/// hold a letter (which never needs escaping): one more word test instead of a byte loop. When
+/// `b` has eight bytes the word is loaded whole from its end and shifted, so bytes before `i`
+/// (one may be the byte just escaped) cannot flag a lane.
+#[inline]
+fn tail_word(b: &[u8], i: usize) -> u64 {
+    const PAD: u64 = ONES * b'a' as u64;
+    let left = b.len().saturating_sub(i);
+    if left == 0 || left >= 8 {
+        return PAD;
     }
-    t[b'"' as usize] = true;
-    t[b'\\' as usize] = true;
-    t
-};
+    let mut w = [b'a'; 8];
+    match b.len().checked_sub(8) {
+        Some(at) => {
+            w.copy_from_slice(b.get(at..).unwrap_or_default());
+            let before = (8 - left) as u32 * 8;
+            (u64::from_le_bytes(w) >> before) | (PAD << (64 - before))
+        }
+        None => {
+            let rest = b.get(i..).unwrap_or_default();
+            if let Some(slot) = w.get_mut(..rest.len()) {
+                slot.copy_from_slice(rest);
+            }
+            u64::from_le_bytes(w)
+        }
+    }
+}
 
 /// The index of the first byte of `b` at or after `i` that needs escaping, or `b.len()`.
 #[inline]
@@ -979,13 +1268,15 @@ fn next_escape(b: &[u8], mut i: usize) -> usize {
         }
         i += 8;
     }
-    while let Some(&c) = b.get(i) {
-        if NEEDS_ESCAPE[usize::from(c)] {
-            return i;
-        }
-        i += 1;
+    if i >= b.len() {
+        return b.len();
     }
-    i
+    // Fewer than eight bytes left: one more word instead of a byte loop.
+    let m = escape_mask(tail_word(b, i));
+    if m == 0 {
+        return b.len();
+    }
+    (i + (m.trailing_zeros() / 8) as usize).min(b.len())
 }
 
 /// The index of the first byte of `b` at or after `i` that needs escaping or is not ASCII.
@@ -1001,13 +1292,15 @@ fn next_escape_or_high(b: &[u8], mut i: usize) -> usize {
         }
         i += 8;
     }
-    while let Some(&c) = b.get(i) {
-        if c >= 0x80 || NEEDS_ESCAPE[usize::from(c)] {
-            return i;
-        }
-        i += 1;
+    if i >= b.len() {
+        return b.len();
     }
-    i
+    let w = tail_word(b, i);
+    let m = escape_mask(w) | (w & HIGHS);
+    if m == 0 {
+        return b.len();
+    }
+    (i + (m.trailing_zeros() / 8) as usize).min(b.len())
 }
 
 /// The inside of a JSON string literal (RFC 8259 §7): quote, backslash and control characters
@@ -1071,6 +1364,14 @@ fn escape_byte(l: &mut Out, c: u8) {
             l.buf.push(HEX[usize::from(c & 15)]);
         }
     }
+}
+
+/// The inside of a JSON string for a SIP token (a method, a header name): the SIP parser only
+/// hands out tokens made of `alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" /
+/// "~"` (RFC 3261 §25.1), none of which JSON escapes, so they are copied as they are.
+fn push_token(l: &mut Out, s: &str) {
+    debug_assert!(s.bytes().all(crate::proto::scan::is_token), "{s:?}");
+    l.push_str(s);
 }
 
 /// A JSON string literal.
@@ -1296,8 +1597,9 @@ fn json_message(l: &mut Out, meta: &Meta<'_>, msg: &Decoded<'_>, call_id: Option
             l.push_str(r#","protocol":"sip","kind":"#);
             match m.start {
                 sip::StartLine::Request { method, uri, .. } => {
-                    l.push_str(r#""request","method":"#);
-                    json_str(l, method);
+                    l.push_str(r#""request","method":""#);
+                    push_token(l, method);
+                    l.push('"');
                     l.push_str(r#","request_uri":"#);
                     json_str(l, uri);
                     l.push_str(r#","status":null,"reason":null"#);
@@ -1316,40 +1618,60 @@ fn json_message(l: &mut Out, meta: &Meta<'_>, msg: &Decoded<'_>, call_id: Option
                 Ok(c) => {
                     l.push_str(r#"{"seq":"#);
                     push_u64(l, u64::from(c.seq));
-                    l.push_str(r#","method":"#);
-                    json_str(l, c.method);
-                    l.push('}');
+                    l.push_str(r#","method":""#);
+                    push_token(l, c.method);
+                    l.push_str("\"}");
                 }
                 Err(_) => l.push_str("null"),
             }
             l.push_str(r#","from":"#);
-            name_addr_json(l, m.from_addr());
+            // From, To, the top Via and the body are each a function of one header value (or
+            // the body) alone, and repeat across the messages of a dialog: see [`Memo`].
+            match m.header(sip::HeaderName::From) {
+                Some(h) => memo(l, Memos::From, 0, h.value, |l| {
+                    name_addr_json(l, m.from_addr());
+                }),
+                None => name_addr_json(l, m.from_addr()),
+            }
             l.push_str(r#","to":"#);
-            name_addr_json(l, m.to_addr());
+            match m.header(sip::HeaderName::To) {
+                Some(h) => memo(l, Memos::To, 0, h.value, |l| {
+                    name_addr_json(l, m.to_addr());
+                }),
+                None => name_addr_json(l, m.to_addr()),
+            }
             l.push_str(r#","via_branch":"#);
-            opt_str(l, m.top_via().ok().and_then(|v| v.branch));
+            match m.header(sip::HeaderName::Via) {
+                Some(h) => memo(l, Memos::Via, 0, h.value, |l| {
+                    opt_str(l, m.top_via().ok().and_then(|v| v.branch));
+                }),
+                None => opt_str(l, m.top_via().ok().and_then(|v| v.branch)),
+            }
             l.push_str(r#","headers":["#);
             for (i, h) in m.headers.iter().enumerate() {
-                if i > 0 {
-                    l.push(',');
-                }
-                l.push_str(r#"{"name":"#);
-                json_str(l, h.name);
-                l.push_str(r#","value":"#);
+                l.push_str(if i > 0 {
+                    r#",{"name":""#
+                } else {
+                    r#"{"name":""#
+                });
+                push_token(l, h.name);
+                l.push_str(r#"","value":"#);
                 json_bytes_lossy(l, h.value);
                 l.push('}');
             }
             l.push(']');
-            body_json(l, Some(m.body));
-            l.push_str(r#","sdp":"#);
             let is_sdp = m
                 .content_type()
                 .and_then(Result::ok)
                 .is_some_and(|t| t.is("application", "sdp"));
-            match is_sdp.then(|| sdp::parse(m.body).ok()).flatten() {
-                Some(d) => sdp_json(l, &d),
-                None => l.push_str("null"),
-            }
+            memo(l, Memos::Body, u8::from(is_sdp), m.body, |l| {
+                body_json(l, Some(m.body));
+                l.push_str(r#","sdp":"#);
+                match is_sdp.then(|| sdp::parse(m.body).ok()).flatten() {
+                    Some(d) => sdp_json(l, &d),
+                    None => l.push_str("null"),
+                }
+            });
         }
         Decoded::Msrp(m) => {
             l.push_str(r#","protocol":"msrp","kind":"#);
@@ -1634,7 +1956,7 @@ mod tests {
                 w[at] = special;
                 let needs = special < 0x20 || special == b'"' || special == b'\\';
                 assert_eq!(
-                    next_escape(&w, 0),
+                    first_flag(u64::from_le_bytes(w)),
                     if needs { at } else { 8 },
                     "{special:#x} at {at}"
                 );
@@ -1642,10 +1964,145 @@ mod tests {
                 let mut w2 = w;
                 if at < 7 {
                     w2[7] = b'"';
-                    assert_eq!(next_escape(&w2, 0), if needs { at } else { 7 });
+                    assert_eq!(
+                        first_flag(u64::from_le_bytes(w2)),
+                        if needs { at } else { 7 }
+                    );
                 }
             }
         }
+    }
+
+    fn first_flag(w: u64) -> usize {
+        (escape_mask(w).trailing_zeros() / 8) as usize
+    }
+
+    #[test]
+    fn word_scan_agrees_with_a_byte_loop_from_every_start() {
+        fn reference(b: &[u8], i: usize, stop_high: bool) -> (Vec<u8>, usize) {
+            // `stop_high` as the checked copy does: stop at the first byte that is not ASCII.
+            let mut out = Vec::new();
+            for (j, &c) in b.iter().enumerate().skip(i) {
+                if stop_high && c >= 0x80 {
+                    return (out, j);
+                }
+                match c {
+                    b'"' => out.extend_from_slice(b"\\\""),
+                    b'\\' => out.extend_from_slice(b"\\\\"),
+                    b'\n' => out.extend_from_slice(b"\\n"),
+                    b'\r' => out.extend_from_slice(b"\\r"),
+                    b'\t' => out.extend_from_slice(b"\\t"),
+                    0..0x20 => out.extend_from_slice(format!("\\u{c:04x}").as_bytes()),
+                    _ => out.push(c),
+                }
+            }
+            (out, b.len())
+        }
+        let pieces: [&[u8]; 7] = [
+            b"abc",
+            b"\"",
+            b"\r\n",
+            b"\xc3\xa9",
+            b"0123456789",
+            b"\\",
+            b"\x01",
+        ];
+        // Every string of up to three pieces, copied from every offset (a start just after an
+        // escaped byte is the case the tail word must not look behind).
+        let mut strings: Vec<Vec<u8>> = vec![Vec::new()];
+        for _ in 0..3 {
+            let mut next = Vec::new();
+            for s in &strings {
+                for p in pieces {
+                    next.push([&s[..], p].concat());
+                }
+            }
+            strings.extend(next);
+        }
+        for s in &strings {
+            for i in 0..=s.len() {
+                let mut o = Out::with_capacity(0);
+                o.buf.extend_from_slice(b"prefix");
+                escape_from(&mut o, s, i);
+                assert_eq!(&o.buf[6..], &reference(s, i, false).0[..], "{s:?} from {i}");
+                let stop = (i..s.len()).find(|&j| s[j] >= 0x80).unwrap_or(s.len());
+                assert_eq!(
+                    next_escape_or_high(s, i).min(stop),
+                    next_escape_or_high(s, i)
+                );
+                assert_eq!(
+                    next_escape_or_high(s, i),
+                    (i..s.len())
+                        .find(|&j| s[j] >= 0x80 || reference(&s[j..=j], 0, false).0 != s[j..=j])
+                        .unwrap_or(s.len()),
+                    "{s:?} from {i}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn sip_messages_rebuilt_from_their_parts_equal_the_parsed_ones() {
+        let msgs: [&[u8]; 4] = [
+            b"INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\n\
+              From: \"A\" <sip:a@example.com>;tag=1\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\n\
+              Content-Length: 5\r\n\r\nv=0\r\n",
+            b"SIP/2.0 200 OK\r\ni: c1\r\nl: 0\r\n\r\n",
+            b"SIP/2.0 180 \r\nCall-ID: c1\r\nX-Folded: a\r\n b\r\nContent-Length: 0\r\n\r\n",
+            // Not UTF-8 in the head: rebuilt by parsing again.
+            b"SIP/2.0 200 \xe9t\xe9\r\nX-Bin: \xff\r\nContent-Length: 0\r\n\r\n",
+        ];
+        for (i, raw) in msgs.into_iter().enumerate() {
+            let Some(Decoded::Sip(m)) = crate::commands::decode_pcap::reparse(raw, true) else {
+                panic!("message {i} parses");
+            };
+            let mut headers = Vec::new();
+            let parts = sip_parts(&m, raw, &mut headers).expect("parts inside the message");
+            assert_eq!(parts.headers.len(), m.headers.len());
+            let copy = raw.to_vec();
+            match sip_rebuild(&copy, &parts, &headers) {
+                Some(again) => assert_eq!(format!("{again:?}"), format!("{m:?}"), "message {i}"),
+                None => assert_eq!(i, 3, "only the head that is not UTF-8 is parsed again"),
+            }
+        }
+        // A message that is not a slice of the bytes given: no parts.
+        let Some(Decoded::Sip(m)) = crate::commands::decode_pcap::reparse(msgs[1], true) else {
+            panic!("parses");
+        };
+        let elsewhere = msgs[1].to_vec();
+        assert!(sip_parts(&m, &elsewhere, &mut Vec::new()).is_none());
+    }
+
+    #[test]
+    fn memo_writes_what_make_writes_through_hits_misses_and_evictions() {
+        let mut l = Out::with_capacity(64);
+        let mut made = 0;
+        // Keys 0..200 twice (more keys than slots, so slots are evicted), with an empty key and
+        // both tags: each write is exactly what `make` writes for its key.
+        for round in 0..2 {
+            for i in 0..200u32 {
+                let key = if i == 0 {
+                    Vec::new()
+                } else {
+                    i.to_string().into_bytes()
+                };
+                let tag = (i % 2) as u8;
+                l.clear();
+                memo(&mut l, Memos::Body, tag, &key, |l| {
+                    made += 1;
+                    l.push_str(&format!("[{tag}:{}]", String::from_utf8_lossy(&key)));
+                });
+                let want = format!("[{tag}:{}]", String::from_utf8_lossy(&key));
+                assert_eq!(l.as_bytes(), want.as_bytes(), "round {round} key {i}");
+            }
+        }
+        assert!(made < 400, "the second round hits some slots");
+        // The same key under another tag is another entry.
+        l.clear();
+        memo(&mut l, Memos::From, 0, b"k", |l| l.push_str("zero"));
+        memo(&mut l, Memos::From, 1, b"k", |l| l.push_str("one"));
+        memo(&mut l, Memos::From, 0, b"k", |l| l.push_str("not called"));
+        assert_eq!(l.as_bytes(), b"zeroonezero".as_slice());
     }
 
     #[test]

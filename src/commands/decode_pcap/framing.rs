@@ -87,7 +87,9 @@ struct StreamBuf {
 /// Turns payloads into messages; a capture [`Sink`].
 #[derive(Debug)]
 pub(crate) struct Decoder<H> {
-    streams: HashMap<StreamId, StreamBuf>,
+    streams: HashMap<StreamId, StreamBuf, crate::capture::FastHash>,
+    /// `MSRP`, looked for in every datagram: built once, as building costs more than a search.
+    msrp: memchr::memmem::Finder<'static>,
     max_stream_buffer: usize,
     pub(crate) handler: H,
 }
@@ -190,6 +192,9 @@ enum Step<'a> {
     Error(String),
 }
 
+// Inlined into its callers so the message (over a kilobyte, its header fields inline) is
+// built where it is used rather than moved through the return value.
+#[inline(always)]
 fn step(buf: &[u8], stream: bool) -> Step<'_> {
     if buf.starts_with(b"MSRP ") {
         return match msrp::parse(buf) {
@@ -263,7 +268,8 @@ pub(crate) fn datagram_messages<H: Handler + ?Sized>(
 impl<H: Handler> Decoder<H> {
     pub(crate) fn new(max_stream_buffer: usize, handler: H) -> Self {
         Decoder {
-            streams: HashMap::new(),
+            streams: HashMap::default(),
+            msrp: memchr::memmem::Finder::new(b"MSRP"),
             max_stream_buffer,
             handler,
         }
@@ -297,7 +303,7 @@ impl<H: Handler> Decoder<H> {
 
     fn datagram(&mut self, p: &Payload<'_>) {
         let meta = meta(p, p.packets);
-        if memchr::memmem::find(p.data, b"MSRP").is_none() && self.handler.datagram(&meta, p.data) {
+        if self.msrp.find(p.data).is_none() && self.handler.datagram(&meta, p.data) {
             return;
         }
         datagram_messages(&meta, p.data, &mut self.handler);

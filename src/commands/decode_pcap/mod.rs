@@ -291,10 +291,18 @@ impl<W: Write> Handler for App<W> {
         }
         // SIP borrows its Call-ID from the message; MSRP's comes from the session table and
         // is copied (MSRP messages are few next to SIP ones).
+        // A SIP message's own Call-ID is only looked at by the filters and the ladders (the
+        // printers read it from the message): a plain listing skips the check.
+        let sip_call_id =
+            !self.config.filter.is_empty() || matches!(self.config.mode, Mode::Flow(_));
         let call_id: Option<std::borrow::Cow<'_, str>> = match msg {
             Decoded::Sip(m) => {
                 self.sessions.learn(m);
-                m.call_id().ok().map(std::borrow::Cow::Borrowed)
+                if sip_call_id {
+                    m.call_id().ok().map(std::borrow::Cow::Borrowed)
+                } else {
+                    None
+                }
             }
             Decoded::Msrp(m) => self.sessions.call_of(m).map(|s| s.to_string().into()),
         };

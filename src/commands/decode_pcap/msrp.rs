@@ -26,7 +26,10 @@ impl Sessions {
     /// Learn from a SIP message carrying SDP.
     pub(crate) fn learn(&mut self, m: &sip::Message<'_>) {
         // Most SDP is for RTP: look for an MSRP media line before parsing anything.
-        if memchr::memmem::find(m.body, b"/MSRP").is_none()
+        // The finder is built once: building one costs more than searching a body.
+        static MSRP_MEDIA: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+            std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"/MSRP"));
+        if MSRP_MEDIA.find(m.body).is_none()
             || !m
                 .content_type()
                 .and_then(Result::ok)

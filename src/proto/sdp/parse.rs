@@ -217,7 +217,7 @@ fn walk<'a>(
         let start = at;
         at = next;
         let raw = &buf[start..start + content_len];
-        if let Some(i) = raw.iter().position(|&b| b == 0 || b == b'\r') {
+        if let Some(i) = memchr::memchr2(0, b'\r', raw) {
             sink.error(err(
                 "sdp.line.char",
                 "expected any byte but NUL, CR or LF inside a line, found a control byte",
@@ -261,7 +261,11 @@ fn walk<'a>(
                 continue;
             }
         };
-        let trimmed = value.trim_end_matches([' ', '\t']);
+        // Most lines end in neither: skip the pattern search for them.
+        let trimmed = match value.as_bytes().last() {
+            Some(b' ' | b'\t') => value.trim_end_matches([' ', '\t']),
+            _ => value,
+        };
         let single_space_name = ty == b's' && value == " ";
         if trimmed.len() != value.len() && !single_space_name {
             let e = ParseError::new(
@@ -584,16 +588,24 @@ fn parse_version(v: &str) -> Result<(), ParseError> {
     Ok(())
 }
 
-/// Split on single spaces, as every multi-field SDP line requires (`SP` in RFC 8866 §9).
-fn fields(v: &str) -> std::str::Split<'_, char> {
-    v.split(' ')
+/// Split on single spaces, as every multi-field SDP line requires (`SP` in RFC 8866 §9); the
+/// same pieces as `v.split(' ')`, kept inline (no line type has more than a handful of fields).
+fn fields(v: &str) -> smallvec::SmallVec<[&str; 8]> {
+    let mut out = smallvec::SmallVec::new();
+    let mut start = 0;
+    for i in memchr::memchr_iter(b' ', v.as_bytes()) {
+        out.push(v.get(start..i).unwrap_or_default());
+        start = i + 1;
+    }
+    out.push(v.get(start..).unwrap_or_default());
+    out
 }
 
 // origin-field = %s"o" "=" username SP sess-id SP sess-version SP nettype SP addrtype SP
 //                unicast-address CRLF
 pub(super) fn parse_origin(v: &str) -> Result<Origin<'_>, ParseError> {
     const CODE: &str = "sdp.origin.syntax";
-    let parts: Vec<&str> = fields(v).collect();
+    let parts = fields(v);
     if parts.len() != 6 {
         return Err(err(
             CODE,
@@ -677,7 +689,7 @@ fn check_address(
     };
     let mut parts = addr.split('/');
     let host = parts.next().unwrap_or("");
-    let suffix: Vec<&str> = parts.collect();
+    let suffix: smallvec::SmallVec<[&str; 4]> = parts.collect();
     match addrtype {
         "IP4" => {
             let ip = host.parse::<Ipv4Addr>().ok();
@@ -746,7 +758,7 @@ fn check_address(
 // connection-field = %s"c" "=" nettype SP addrtype SP connection-address CRLF
 pub(super) fn parse_connection(v: &str) -> Result<Connection<'_>, ParseError> {
     const CODE: &str = "sdp.connection.syntax";
-    let parts: Vec<&str> = fields(v).collect();
+    let parts = fields(v);
     if parts.len() != 3 {
         return Err(err(
             CODE,
@@ -819,7 +831,7 @@ fn is_typed_time(s: &str) -> bool {
 // time-field = %s"t" "=" start-time SP stop-time CRLF
 fn parse_time(v: &str) -> Result<(&str, &str), ParseError> {
     const CODE: &str = "sdp.time.syntax";
-    let parts: Vec<&str> = fields(v).collect();
+    let parts = fields(v);
     if parts.len() != 2 {
         return Err(err(CODE, "expected <start-time> <stop-time>", 0, v.len()));
     }
@@ -840,7 +852,7 @@ fn parse_time(v: &str) -> Result<(&str, &str), ParseError> {
 // repeat-interval = POS-DIGIT *DIGIT [fixed-len-time-unit]
 fn parse_repeat(v: &str) -> Result<Repeat<'_>, ParseError> {
     const CODE: &str = "sdp.repeat.syntax";
-    let parts: Vec<&str> = fields(v).collect();
+    let parts = fields(v);
     if parts.len() < 3 {
         return Err(err(
             CODE,
@@ -870,7 +882,7 @@ fn parse_repeat(v: &str) -> Result<Repeat<'_>, ParseError> {
 // zone-field = %s"z" "=" time SP ["-"] typed-time *(SP time SP ["-"] typed-time) CRLF
 fn parse_zone(v: &str) -> Result<Vec<ZoneAdjustment<'_>>, ParseError> {
     const CODE: &str = "sdp.zone.syntax";
-    let parts: Vec<&str> = fields(v).collect();
+    let parts = fields(v);
     if parts.len() % 2 != 0 {
         return Err(err(
             CODE,
@@ -958,7 +970,7 @@ pub(super) fn parse_attribute(v: &str) -> Result<Attribute<'_>, ParseError> {
 // media = token ; port = 1*DIGIT ; proto = token *("/" token) ; fmt = token
 pub(super) fn parse_media(v: &str) -> Result<MediaDescription<'_>, ParseError> {
     const CODE: &str = "sdp.media.syntax";
-    let parts: Vec<&str> = fields(v).collect();
+    let parts = fields(v);
     if parts.len() < 4 {
         return Err(err(
             CODE,
