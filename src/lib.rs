@@ -4,6 +4,7 @@
 //! The library exposes the codec for other programs and [`run`] for the binary; the
 //! command-line modules are private so the CLI can change without breaking library users.
 
+mod alloc;
 pub mod capture;
 pub mod proto;
 pub mod transport;

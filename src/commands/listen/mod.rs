@@ -533,6 +533,9 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
                     Some(side) => uas.on_tick_msrp(now, &mut Sessions(side)),
                     None => uas.on_tick_msrp(now, &mut NoMsrp),
                 }
+                if uas.burst_over() {
+                    crate::alloc::release_free_memory();
+                }
                 printer.flush()?;
                 dirty = false;
             }

@@ -13,6 +13,9 @@ use std::rc::Rc;
 
 use foldhash::HashMap as FastMap;
 
+/// Live transactions that make a burst worth giving memory back after.
+const BURST: usize = 4096;
+
 /// The Server header field of every response.
 const SERVER: &str = concat!("sipkit/", env!("CARGO_PKG_VERSION"));
 use std::fmt::Write as _;
@@ -174,6 +177,8 @@ pub(crate) struct Uas {
     dialog_seq: u64,
     /// A dialog key being looked up, reused.
     key_scratch: String,
+    /// The most transactions alive at once since the last [`Uas::burst_over`].
+    peak_transactions: usize,
     /// The last SDP answer to an offer without MSRP.
     answers: AnswerCache,
     /// The Contact written last, and for which transport and local address.
@@ -414,6 +419,7 @@ impl Uas {
             key_scratch: String::new(),
             contact_cache: None,
             answers: AnswerCache::default(),
+            peak_transactions: 0,
             dialog_seq: 0,
             nonces: FastMap::default(),
             bindings: FastMap::default(),
@@ -453,6 +459,18 @@ impl Uas {
     /// Whether nothing is waiting: no ringing INVITE and no 2xx waiting for its ACK.
     pub(crate) fn settled(&self) -> bool {
         self.invites.is_empty() && self.acks.is_empty()
+    }
+
+    /// Whether a burst of transactions just ended: true once when the live transactions fall
+    /// to a sixteenth of a peak of at least [`BURST`]. The caller then gives the memory back.
+    pub(crate) fn burst_over(&mut self) -> bool {
+        let live = self.txs.len();
+        self.peak_transactions = self.peak_transactions.max(live);
+        if self.peak_transactions >= BURST && live <= self.peak_transactions / 16 {
+            self.peak_transactions = live;
+            return true;
+        }
+        false
     }
 
     /// Whether a timer tick could do something.
@@ -1673,6 +1691,37 @@ c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 8 0\r\na=rtpmap:8 PCMA/8000\
                 m.status().expect("a response")
             })
             .collect()
+    }
+
+    #[test]
+    fn the_end_of_a_burst_is_told_once() {
+        let t0 = Instant::now();
+        let mut uas = Uas::new(
+            UasConfig {
+                max_transactions: 10 * BURST,
+                ..cfg()
+            },
+            t0,
+        );
+        for i in 0..BURST {
+            let req = request("OPTIONS", &format!("z9hG4bKb{i}"), None, "", "");
+            uas.on_message(&req, flow(), t0);
+            uas.out.clear();
+        }
+        assert!(
+            !uas.burst_over(),
+            "all {BURST} transactions are alive (Timer J)"
+        );
+        // 64*T1 later every transaction has ended: told once, then not again.
+        uas.on_tick(t0 + Duration::from_secs(33));
+        assert!(uas.txs.is_empty());
+        assert!(uas.burst_over());
+        assert!(!uas.burst_over());
+        // A few requests are no burst.
+        let req = request("OPTIONS", "z9hG4bKlast", None, "", "");
+        uas.on_message(&req, flow(), t0 + Duration::from_secs(34));
+        uas.on_tick(t0 + Duration::from_secs(70));
+        assert!(!uas.burst_over());
     }
 
     #[test]
