@@ -179,6 +179,8 @@ pub(crate) struct Uas {
     key_scratch: String,
     /// The most transactions alive at once since the last [`Uas::burst_over`].
     peak_transactions: usize,
+    /// A burst was given back while some of it was still alive.
+    collect_when_idle: bool,
     /// The last SDP answer to an offer without MSRP.
     answers: AnswerCache,
     /// The Contact written last, and for which transport and local address.
@@ -420,6 +422,7 @@ impl Uas {
             contact_cache: None,
             answers: AnswerCache::default(),
             peak_transactions: 0,
+            collect_when_idle: false,
             dialog_seq: 0,
             nonces: FastMap::default(),
             bindings: FastMap::default(),
@@ -461,13 +464,19 @@ impl Uas {
         self.invites.is_empty() && self.acks.is_empty()
     }
 
-    /// Whether a burst of transactions just ended: true once when the live transactions fall
-    /// to a sixteenth of a peak of at least [`BURST`]. The caller then gives the memory back.
+    /// Whether a burst of transactions just ended, for the caller to give the memory back:
+    /// true when the live transactions fall to a sixteenth of a peak of at least [`BURST`],
+    /// and once more when the last of them has ended.
     pub(crate) fn burst_over(&mut self) -> bool {
         let live = self.txs.len();
         self.peak_transactions = self.peak_transactions.max(live);
         if self.peak_transactions >= BURST && live <= self.peak_transactions / 16 {
             self.peak_transactions = live;
+            self.collect_when_idle = live > 0;
+            return true;
+        }
+        if live == 0 && self.collect_when_idle {
+            self.collect_when_idle = false;
             return true;
         }
         false
@@ -1703,17 +1712,24 @@ c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 8 0\r\na=rtpmap:8 PCMA/8000\
             },
             t0,
         );
+        let t1 = t0 + Duration::from_secs(1);
         for i in 0..BURST {
             let req = request("OPTIONS", &format!("z9hG4bKb{i}"), None, "", "");
-            uas.on_message(&req, flow(), t0);
+            // The last thirty-second a second later than the rest.
+            let at = if i < BURST - BURST / 32 { t0 } else { t1 };
+            uas.on_message(&req, flow(), at);
             uas.out.clear();
         }
         assert!(
             !uas.burst_over(),
             "all {BURST} transactions are alive (Timer J)"
         );
-        // 64*T1 later every transaction has ended: told once, then not again.
-        uas.on_tick(t0 + Duration::from_secs(33));
+        // 64*T1 later most have ended: told; then once more when the last ones have.
+        uas.on_tick(t0 + Duration::from_millis(32_500));
+        assert_eq!(uas.txs.len(), BURST / 32);
+        assert!(uas.burst_over());
+        assert!(!uas.burst_over());
+        uas.on_tick(t1 + Duration::from_secs(33));
         assert!(uas.txs.is_empty());
         assert!(uas.burst_over());
         assert!(!uas.burst_over());
