@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-rates=${RATES:-"1000 2000 4000 8000"}
+rates=${RATES-"1000 2000 4000 8000"}
 secs=${SECONDS_PER_RATE:-5}
 mem_count=${MEM_COUNT:-1000000}
 out=target/bench-listen
