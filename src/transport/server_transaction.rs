@@ -22,37 +22,14 @@ use crate::proto::sip::{Message, StartLine};
 /// The same T1/T2/T4 as client transactions: one setting serves both sides of a run.
 pub use super::transaction::Timers;
 
-/// What identifies a server transaction (RFC 3261 §17.2.3). ACK and CANCEL are keyed with the
-/// method of the transaction they look for (see [`TransactionKey::of`]).
+/// What identifies a server transaction (RFC 3261 §17.2.3), in the form the table keys on
+/// (see [`write_key`]): with the `z9hG4bK` cookie, method, branch and sent-by (host
+/// lower-cased, `:port` when written); without it (RFC 2543), method, Request-URI, From tag,
+/// Call-ID, CSeq number and the top Via as written, leaving out the To tag, which lets an
+/// ACK (whose To carries our tag) find its INVITE. ACK and CANCEL are keyed with the method
+/// of the transaction they look for (see [`TransactionKey::of`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum TransactionKey {
-    /// A branch with the `z9hG4bK` magic cookie: branch, sent-by and method.
-    Rfc3261 {
-        /// The top Via branch, as sent (compared exactly).
-        branch: String,
-        /// The top Via sent-by: host lower-cased, `:port` when written.
-        sent_by: String,
-        /// The request method; `INVITE` for an ACK.
-        method: String,
-    },
-    /// An RFC 2543 request without the cookie: Request-URI, From tag, Call-ID, CSeq number,
-    /// method and the top Via as written. The To tag is left out, which §17.2.3 checks too;
-    /// leaving it out lets an ACK (whose To carries our tag) find its INVITE.
-    Rfc2543 {
-        /// The Request-URI as written.
-        request_uri: String,
-        /// The From tag.
-        from_tag: String,
-        /// The Call-ID.
-        call_id: String,
-        /// The CSeq number.
-        cseq: u32,
-        /// The request method; `INVITE` for an ACK.
-        method: String,
-        /// The top Via value as written.
-        via: String,
-    },
-}
+pub struct TransactionKey(Vec<u8>);
 
 impl TransactionKey {
     /// The key of the transaction `request` belongs to. An ACK maps to its INVITE's key (§17.2.3:
@@ -60,76 +37,34 @@ impl TransactionKey {
     /// ACK, where the method of the request that created the transaction is INVITE").
     /// Fails on a response, or a request without a usable top Via or CSeq.
     pub fn of(request: &Message<'_>) -> Result<TransactionKey, ParseError> {
-        let StartLine::Request { method, uri, .. } = request.start else {
-            return Err(ParseError::new(
-                "sip.transaction.response",
-                "expected a request, found a response".to_owned(),
-                0,
-                0,
-                "RFC 3261 §17.2.3",
-            ));
-        };
-        let method = if method == "ACK" { "INVITE" } else { method };
-        Self::with_method(request, uri, method)
+        let method = request.method().ok_or_else(not_a_request)?;
+        Self::with_method(request, if method == "ACK" { "INVITE" } else { method })
     }
 
     /// The key of the INVITE transaction a CANCEL cancels (RFC 3261 §9.2: same matching as
     /// §17.2.3 except the method).
     pub fn of_cancelled(cancel: &Message<'_>) -> Result<TransactionKey, ParseError> {
-        let StartLine::Request { uri, .. } = cancel.start else {
-            return Err(ParseError::new(
-                "sip.transaction.response",
-                "expected a CANCEL request, found a response".to_owned(),
-                0,
-                0,
-                "RFC 3261 §9.2",
-            ));
-        };
-        Self::with_method(cancel, uri, "INVITE")
+        request_or_error(cancel)?;
+        Self::with_method(cancel, "INVITE")
     }
 
-    fn with_method(
-        request: &Message<'_>,
-        uri: &str,
-        method: &str,
-    ) -> Result<TransactionKey, ParseError> {
-        let via = request.top_via()?;
-        match via.branch {
-            Some(branch) if branch.starts_with(BRANCH_COOKIE) => {
-                let mut sent_by = via.host_raw.to_ascii_lowercase();
-                if let Some(port) = via.port {
-                    sent_by.push(':');
-                    sent_by.push_str(&port.to_string());
-                }
-                Ok(TransactionKey::Rfc3261 {
-                    branch: branch.to_owned(),
-                    sent_by,
-                    method: method.to_owned(),
-                })
-            }
-            _ => {
-                let from = request.from_addr()?;
-                Ok(TransactionKey::Rfc2543 {
-                    request_uri: uri.to_owned(),
-                    from_tag: from.tag().unwrap_or_default().to_owned(),
-                    call_id: request.call_id()?.to_owned(),
-                    cseq: request.cseq()?.seq,
-                    method: method.to_owned(),
-                    via: format!(
-                        "{}/{}/{} {}{}",
-                        via.protocol,
-                        via.version,
-                        via.transport,
-                        via.host_raw,
-                        via.port.map(|p| format!(":{p}")).unwrap_or_default()
-                    ),
-                })
-            }
-        }
+    /// The key's fields, separated by LF.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    fn with_method(request: &Message<'_>, method: &str) -> Result<TransactionKey, ParseError> {
+        let mut key = Vec::new();
+        write_key(request, &request.top_via()?, method, &mut key)?;
+        Ok(TransactionKey(key))
     }
 }
 
-/// The table's form of a [`TransactionKey`]: its fields in one byte string, written into a
+fn request_or_error(m: &Message<'_>) -> Result<(), ParseError> {
+    m.method().map(drop).ok_or_else(not_a_request)
+}
+
+/// A [`TransactionKey`]'s fields in one byte string, written into a
 /// buffer the table reuses, so a retransmission or an ACK is looked up without allocating
 /// and a new transaction costs one allocation for its key. Fields are separated by LF, which
 /// none of them can contain (RFC 3261 §25.1: tokens, host names, header values without CR/LF).
@@ -764,12 +699,8 @@ Content-Length: 0\r\n\
         let invite = request("INVITE", INVITE_BRANCH, "INVITE");
         let key = with(&invite, TransactionKey::of).expect("key");
         assert_eq!(
-            key,
-            TransactionKey::Rfc3261 {
-                branch: INVITE_BRANCH.into(),
-                sent_by: "client.example.com:5070".into(),
-                method: "INVITE".into(),
-            }
+            key.as_bytes(),
+            b"3\nINVITE\nz9hG4bKinv1\nclient.example.com:5070"
         );
         // ACK maps onto its INVITE, CANCEL's own key differs but its target is the INVITE.
         let ack = request("ACK", INVITE_BRANCH, "ACK");
@@ -783,16 +714,16 @@ Content-Length: 0\r\n\
         // Without the cookie: the RFC 2543 fields.
         let old = request("INVITE", "1234", "INVITE");
         let legacy = with(&old, TransactionKey::of).expect("key");
-        assert!(matches!(
-            legacy,
-            TransactionKey::Rfc2543 { cseq: 1, ref via, ref from_tag, .. }
-                if via == "SIP/2.0/UDP Client.Example.com:5070" && from_tag == "a1"
-        ));
+        assert_eq!(
+            legacy.as_bytes(),
+            b"2\nINVITE\nsip:bob@example.com\na1\nc1\n1\nSIP/2.0/UDP Client.Example.com:5070"
+        );
         let old_ack = request("ACK", "1234", "ACK");
         assert_eq!(with(&old_ack, TransactionKey::of).expect("key"), legacy);
         // A response is no request.
         let response = b"SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n";
         assert!(with(response, TransactionKey::of).is_err());
+        assert!(with(response, TransactionKey::of_cancelled).is_err());
     }
 
     #[test]
