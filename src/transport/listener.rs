@@ -27,7 +27,7 @@ use tokio::time::Instant;
 
 use super::framing::{Frame, FrameError, StreamFramer};
 use super::tls::ServerTls;
-use super::udp_batch::RecvBatch;
+use super::udp_batch::{self, RecvBatch};
 use super::{ClientTls, Connection, Destination, Proto, Sender, TransportError, ws};
 
 type BoxRead = Box<dyn AsyncRead + Send + Unpin>;
@@ -477,20 +477,7 @@ impl Listener {
     /// §18.2.2 then says to try the Via sent-by with [`Listener::send_to`].
     pub async fn send(&self, flow: &Flow, bytes: &[u8]) -> Result<(), TransportError> {
         match flow.conn {
-            None => {
-                let socket = self
-                    .shared
-                    .udp
-                    .iter()
-                    .find(|(local, _)| *local == flow.local)
-                    .or_else(|| self.shared.udp_for(flow.remote))
-                    .map(|(_, s)| s.clone())
-                    .ok_or(TransportError::NoSocket {
-                        proto: Proto::Udp,
-                        addr: flow.remote,
-                    })?;
-                udp_send(&socket, bytes, flow.remote).await
-            }
+            None => udp_send(self.udp_socket(flow)?, bytes, flow.remote).await,
             Some(id) => {
                 let writer = self.shared.writer(id).ok_or(TransportError::NoConnection {
                     proto: flow.proto,
@@ -499,6 +486,79 @@ impl Listener {
                 writer.send(bytes, flow.remote).await
             }
         }
+    }
+
+    /// Send several messages, each as [`Listener::send`] would, in order per flow. Datagrams
+    /// that leave from one UDP socket one after another go out several per system call
+    /// (`sendmmsg(2)` on Linux), which under load also wakes the peer once per burst instead
+    /// of once per datagram. Returns the messages that could not be sent, by their index in
+    /// `msgs`, with the reason; the others were sent.
+    pub async fn send_all(&self, msgs: &[(&Flow, &[u8])]) -> Vec<(usize, TransportError)> {
+        let mut failed = Vec::new();
+        let mut batch: smallvec::SmallVec<[(&[u8], SocketAddr); udp_batch::SEND_AT_ONCE]> =
+            smallvec::SmallVec::new();
+        let mut i = 0;
+        while let Some(&(flow, bytes)) = msgs.get(i) {
+            if flow.conn.is_some() {
+                if let Err(e) = self.send(flow, bytes).await {
+                    failed.push((i, e));
+                }
+                i += 1;
+                continue;
+            }
+            let socket = match self.udp_socket(flow) {
+                Ok(s) => s,
+                Err(e) => {
+                    failed.push((i, e));
+                    i += 1;
+                    continue;
+                }
+            };
+            // The run of datagrams from this socket.
+            let end = msgs[i..]
+                .iter()
+                .position(|(f, _)| f.conn.is_some() || f.local != flow.local)
+                .map_or(msgs.len(), |n| i + n);
+            while i < end {
+                batch.clear();
+                batch.extend(
+                    msgs[i..end]
+                        .iter()
+                        .take(udp_batch::SEND_AT_ONCE)
+                        .map(|&(f, b)| (b, f.remote)),
+                );
+                match udp_batch::send_some(socket, &batch) {
+                    Ok(n) => i += n.max(1),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        // The socket's buffer is full: wait for room, then go on from here.
+                        if let Err(source) = socket.writable().await {
+                            failed.push((i, udp_error(msgs[i].0.remote, source)));
+                            i += 1;
+                        }
+                    }
+                    Err(source) => {
+                        failed.push((i, udp_error(msgs[i].0.remote, source)));
+                        i += 1;
+                    }
+                }
+            }
+        }
+        failed
+    }
+
+    /// The UDP socket a datagram on `flow` leaves from: the one it arrived on, or one of the
+    /// same IP family.
+    fn udp_socket(&self, flow: &Flow) -> Result<&UdpSocket, TransportError> {
+        self.shared
+            .udp
+            .iter()
+            .find(|(local, _)| *local == flow.local)
+            .or_else(|| self.shared.udp_for(flow.remote))
+            .map(|(_, s)| &**s)
+            .ok_or(TransportError::NoSocket {
+                proto: Proto::Udp,
+                addr: flow.remote,
+            })
     }
 
     /// Send one whole message to `addr` over `proto`, for requests this endpoint starts: UDP
@@ -639,11 +699,15 @@ async fn udp_send(socket: &UdpSocket, bytes: &[u8], to: SocketAddr) -> Result<()
         .send_to(bytes, to)
         .await
         .map(|_| ())
-        .map_err(|source| TransportError::Io {
-            op: "sending to",
-            addr: to,
-            source,
-        })
+        .map_err(|source| udp_error(to, source))
+}
+
+fn udp_error(to: SocketAddr, source: io::Error) -> TransportError {
+    TransportError::Io {
+        op: "sending to",
+        addr: to,
+        source,
+    }
 }
 
 async fn accept_loop(shared: Arc<Shared>, proto: Proto, local: SocketAddr, listener: TcpListener) {

@@ -504,3 +504,56 @@ async fn websocket_peers_breaking_rfc_6455_or_the_limit_are_closed() {
         .expect("read");
     assert_eq!(head, [0x81, 2, b'h', b'i']);
 }
+
+#[tokio::test]
+async fn send_all_sends_a_burst_in_order_and_names_the_datagram_that_failed() {
+    let listener = Listener::bind(&[spec(Proto::Udp, "127.0.0.1:0")], None, Limits::default())
+        .await
+        .expect("bind");
+    let local = addr_of(&listener, Proto::Udp);
+    let a = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let b = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let flow_to = |remote: SocketAddr| Flow {
+        proto: Proto::Udp,
+        local,
+        remote,
+        conn: None,
+    };
+    let to_a = flow_to(a.local_addr().expect("addr"));
+    let to_b = flow_to(b.local_addr().expect("addr"));
+    // Port 0 is no destination: the kernel refuses that one datagram (EINVAL), the rest go.
+    let nowhere = flow_to("127.0.0.1:0".parse().expect("addr"));
+    // More than one system call takes, alternating peers, a failure in the middle.
+    let payloads: Vec<Vec<u8>> = (0..70u8).map(|i| vec![i; usize::from(i) + 1]).collect();
+    let flows: Vec<&Flow> = (0..70)
+        .map(|i| match i {
+            40 => &nowhere,
+            i if i % 2 == 0 => &to_a,
+            _ => &to_b,
+        })
+        .collect();
+    let msgs: Vec<(&Flow, &[u8])> = flows
+        .iter()
+        .zip(&payloads)
+        .map(|(f, p)| (*f, p.as_slice()))
+        .collect();
+    let failed = listener.send_all(&msgs).await;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0].0, 40);
+    assert!(
+        failed[0].1.to_string().contains("127.0.0.1:0"),
+        "{}",
+        failed[0].1
+    );
+    for (socket, parity) in [(&a, 0u8), (&b, 1)] {
+        let mut buf = [0u8; 256];
+        let expected: Vec<u8> = (0..70u8).filter(|i| i % 2 == parity && *i != 40).collect();
+        for want in expected {
+            let (n, from) = within("datagram", socket.recv_from(&mut buf))
+                .await
+                .expect("recv");
+            assert_eq!(from, local);
+            assert_eq!(&buf[..n], vec![want; usize::from(want) + 1].as_slice());
+        }
+    }
+}
