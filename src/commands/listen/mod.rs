@@ -506,6 +506,8 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
     let mut out = Vec::new();
     // Messages taken at the last wake-up.
     let mut taken = 0usize;
+    // ... and whether they were all that was queued.
+    let mut drained = false;
     let until_deadline = sleep_until_opt(deadline);
     tokio::pin!(until_deadline);
     let stop = loop {
@@ -521,8 +523,12 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
                 // A burst under load: take what is already queued before sending, printing
                 // and going back to the select (one wake-up for many datagrams).
                 taken = 1;
+                drained = false;
                 for _ in 1..BATCH {
-                    let Some(event) = listener.try_recv() else { break };
+                    let Some(event) = listener.try_recv() else {
+                        drained = true;
+                        break;
+                    };
                     on_event(event, &mut uas, capture.as_mut(), msrp.as_ref(), now);
                     taken += 1;
                 }
@@ -570,13 +576,14 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
             drop(sending);
             out.clear();
         }
-        if taken >= GATHER_AFTER {
+        if taken >= GATHER_AFTER && drained {
             // Under load, the answers are out: let the next datagrams gather before reading
             // again, so one wake-up takes many of them, as SIPp's own loop does. Each wake-up
             // is a context switch and an epoll round (about a fifth of listen's CPU per call
             // at 8000 calls/s). The runtime has this one thread, so this pause is the whole
             // point: everything on it waits, at most GATHER, and only when busy. Not under
-            // a trickle: an answer there is never delayed.
+            // a trickle: an answer there is never delayed. Not under overload either (the
+            // wake-up stopped at BATCH with more queued): then every moment is spent reading.
             std::thread::sleep(GATHER);
         }
         taken = 0;
