@@ -2,20 +2,21 @@
 # `sipkit listen` as a responder under SIPp load, next to SIPp's own UAS, in one run.
 #
 #   bench/listen.sh
-#   RATES="1000 2000 4000 8000" SECONDS_PER_RATE=5 MEM_COUNT=1000000 MEM_RATE=5000 bench/listen.sh
+#   RATES="1000 2000 4000 6000 8000 10000" SECONDS_PER_RATE=5 MEM_COUNT=1000000 MEM_RATE=5000 bench/listen.sh
 #
 # For each responder (sipkit listen, sipp -sn uas) and each rate, `sipp -sn uac` places
-# rate*SECONDS_PER_RATE calls (INVITE, ACK, BYE) over UDP on loopback; a rate passes when
+# rate*SECONDS_PER_RATE calls (INVITE, ACK, BYE) over UDP on loopback (and against
+# bench/listen-floor.c, a yardstick that only copies header lines, when cc is there); a rate passes when
 # SIPp exits 0 (no failed call). CPU = utime+stime of the responder process (/proc/PID/stat)
 # across that step, per 10,000 calls. Memory: a fresh listen answers 10,000 OPTIONS from
 # SIPp (tests/fixtures/sipp/options-uac.xml) at MEM_RATE, then MEM_COUNT in all at the same
 # rate; VmRSS/VmHWM are read after each, once the transactions have expired (Timer J, 32 s).
-# Each step is bounded with `timeout`.
+# Each step is bounded with `timeout`. MEM_COUNT=0 skips the memory step, RATES="" the rates.
 # Needs: cargo, sipp, python3. Logs go to target/bench-listen/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-rates=${RATES-"1000 2000 4000 8000"}
+rates=${RATES-"1000 2000 4000 6000 8000 10000"}
 secs=${SECONDS_PER_RATE:-5}
 mem_count=${MEM_COUNT:-1000000}
 out=target/bench-listen
@@ -41,16 +42,24 @@ start_responder() {
                     --timeout 3600s >"$out/listen-$2.log" 2>&1 & ;;
         sipp)   sipp -sn uas -i 127.0.0.1 -p "$2" -nostdin -timeout 3600s \
                     >"$out/uas-$2.log" 2>&1 & ;;
+        floor)  "$out/listen-floor" "$2" >"$out/floor-$2.log" 2>&1 & ;;
     esac
     pid=$!
     started+=("$pid")
     sleep 0.5
 }
 
+# The yardstick: bench/listen-floor.c answers by copying five header lines, with no parsing
+# and no transaction state; what it costs is the kernel's share, which every responder pays.
+responders="sipkit sipp"
+if command -v cc >/dev/null && cc -O2 -o "$out/listen-floor" bench/listen-floor.c; then
+    responders="sipkit sipp floor"
+fi
+
 echo "| responder | rate asked (calls/s) | calls | achieved (calls/s) | failed | CPU s per 10k calls |"
 echo "|---|---|---|---|---|---|"
-declare -A best cpu_at
-for who in sipkit sipp; do
+declare -A best cpu_at cpu_of got_of
+for who in $responders; do
     port=$(free_port)
     start_responder "$who" "$port"
     best[$who]=0
@@ -76,13 +85,27 @@ PY
         # about as long as its round trips, so calls over the run's length is a lower bound.
         achieved=$(python3 -c "print(round($calls / (($t1 - $t0) / 1e9)))")
         echo "| $who | $rate | $calls | $achieved | $failed (sipp exit $status) | $per10k |"
+        cpu_of[$who,$rate]=$per10k
+        got_of[$who,$rate]="$achieved calls/s, $failed failed"
         if [ "$status" = 0 ]; then best[$who]=$rate; cpu_at[$who]=$per10k; fi
     done
     kill "$pid" 2>/dev/null || true
     wait 2>/dev/null || true
 done
 echo
+echo "| rate asked | sipkit CPU s/10k | sipp -sn uas CPU s/10k | sipkit / sipp | floor CPU s/10k | floor / sipp | sipkit run | sipp run |"
+echo "|---|---|---|---|---|---|---|---|"
+ratio() { python3 -c "print(f'{$1/$2:.2f}')" 2>/dev/null || echo "?"; }
+for rate in $rates; do
+    echo "| $rate | ${cpu_of[sipkit,$rate]} | ${cpu_of[sipp,$rate]} |" \
+        "$(ratio "${cpu_of[sipkit,$rate]}" "${cpu_of[sipp,$rate]}") |" \
+        "${cpu_of[floor,$rate]:--} | $(ratio "${cpu_of[floor,$rate]:-x}" "${cpu_of[sipp,$rate]}") |" \
+        "${got_of[sipkit,$rate]} | ${got_of[sipp,$rate]} |"
+done
+echo
 echo "highest rate with zero failed calls: sipkit ${best[sipkit]}/s (${cpu_at[sipkit]:-?} CPU s per 10k), sipp -sn uas ${best[sipp]}/s (${cpu_at[sipp]:-?} CPU s per 10k)"
+
+[ "$mem_count" = 0 ] && exit 0
 
 # Memory: a fresh listen answers 10,000 OPTIONS transactions from SIPp at MEM_RATE, then
 # MEM_COUNT in all at the same rate; VmRSS and VmHWM are read after each, 35 s later, once the
