@@ -148,7 +148,17 @@ fn tshark_reads_msrp_in_the_write_pcap_capture_issue_5() {
 /// SIPp as the UAC with `args` against a fresh `listen` on UDP: it must exit 0 (no failed
 /// call); returns listen's summary.
 fn sipp_against_listen(args: &[&str]) -> serde_json::Value {
-    let mut l = Listen::start(&["--udp", "127.0.0.1:0", "--timeout", "60s"]);
+    let (code, summary) = sipp_against(&[], args);
+    assert_eq!(code, Some(0), "sipp reported failed calls");
+    summary
+}
+
+/// SIPp with `args` against `sipkit listen` with `listen_args`: SIPp's exit code, and the
+/// summary listen printed.
+fn sipp_against(listen_args: &[&str], args: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let mut listen = vec!["--udp", "127.0.0.1:0", "--timeout", "60s"];
+    listen.extend_from_slice(listen_args);
+    let mut l = Listen::start(&listen);
     let dir = tempdir();
     let target = l.udp_target();
     let mut cmd = Command::new("timeout");
@@ -165,10 +175,42 @@ fn sipp_against_listen(args: &[&str]) -> serde_json::Value {
         .stderr(std::process::Stdio::null())
         .status()
         .expect("running sipp");
-    assert_eq!(status.code(), Some(0), "sipp reported failed calls");
     l.signal("-INT");
     assert_eq!(l.wait(Duration::from_secs(15)).code(), Some(0));
-    l.of("summary").pop().expect("summary").clone()
+    (
+        status.code(),
+        l.of("summary").pop().expect("summary").clone(),
+    )
+}
+
+#[test]
+#[ignore = "interop: needs sipp"]
+fn sipp_answers_register_and_message_challenges_with_its_own_digest_issue_5() {
+    // SIPp 3.6 computes only MD5 and answers the first challenge it is given, so listen
+    // offers MD5 alone here (its default puts SHA-256 first, RFC 8760 §2.4).
+    let scenario = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/sipp/auth-uac.xml"
+    );
+    let listen = ["--auth", "alice:secret", "--auth-alg", "MD5", "--registrar"];
+    let sipp = |password: &'static str, calls: &'static str| {
+        let user = ["-s", "alice", "-au", "alice", "-ap", password];
+        let mut args = vec!["-sf", scenario, "-m", calls, "-r", "50"];
+        args.extend(user);
+        args
+    };
+    let (code, s) = sipp_against(&listen, &sipp("secret", "50"));
+    assert_eq!(code, Some(0), "SIPp failed calls: {s}");
+    assert_eq!(s["methods"]["REGISTER"], 100, "{s}");
+    assert_eq!(s["methods"]["MESSAGE"], 100, "{s}");
+    assert_eq!(s["statuses"]["401"], 50, "{s}");
+    assert_eq!(s["statuses"]["407"], 50, "{s}");
+    assert_eq!(s["statuses"]["200"], 100, "{s}");
+    // A wrong password: the answer is refused (403), SIPp's call fails.
+    let (code, s) = sipp_against(&listen, &sipp("wrong", "1"));
+    assert_ne!(code, Some(0), "{s}");
+    assert_eq!(s["statuses"]["403"], 1, "{s}");
+    assert!(s["statuses"].get("200").is_none(), "{s}");
 }
 
 #[test]
