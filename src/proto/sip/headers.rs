@@ -289,6 +289,13 @@ fn run_of(b: &[u8], mut i: usize, table: &[bool; 256]) -> usize {
     i
 }
 
+/// Token bytes and the space, for display names written `*(token LWS)` (RFC 3261 §25.1).
+static TOKEN_OR_SPACE: [bool; 256] = {
+    let mut t = TOKEN_BYTE;
+    t[b' ' as usize] = true;
+    t
+};
+
 /// [`is_token`] as a table of its own, for [`run_of`].
 static TOKEN_BYTE: [bool; 256] = {
     let mut t = [false; 256];
@@ -326,7 +333,8 @@ fn via_param_kind(name: &str) -> &'static str {
         3 => "ttl",
         _ => return "",
     };
-    if name.eq_ignore_ascii_case(known) {
+    // As written (lower case) nearly always: a plain comparison first.
+    if name == known || name.eq_ignore_ascii_case(known) {
         known
     } else {
         ""
@@ -753,10 +761,7 @@ impl<'a> NameAddr<'a> {
         let b = s.as_bytes();
         // display-name = *(token LWS): tokens and spaces up to `<`. No `"`, `;` or `<` comes
         // before it, so it is the `<` the general path finds, and the same text it trims.
-        let mut i = 0;
-        while i < b.len() && (is_token(b[i]) || b[i] == b' ') {
-            i += 1;
-        }
+        let i = run_of(b, 0, &TOKEN_OR_SPACE);
         let (display_name, uri, bracketed, mut k) = if b.get(i) == Some(&b'<') {
             let dn = crate::proto::scan::trim_lws_str(&s[..i]);
             let u0 = i + 1;
@@ -780,7 +785,7 @@ impl<'a> NameAddr<'a> {
             Some(b';') => {
                 let p0 = k + 1;
                 k = simple_params(s, p0, |name, value| {
-                    if name.eq_ignore_ascii_case("tag") {
+                    if name == "tag" || name.eq_ignore_ascii_case("tag") {
                         tag = value.map(|(v0, v1)| &s[v0..v1]);
                     }
                     true
@@ -803,6 +808,8 @@ impl<'a> NameAddr<'a> {
     }
 
     /// [`NameAddr::parse`] for every shape, with the error messages.
+    // Out of line: inlined, its frame and saved registers would cost the fast path too.
+    #[inline(never)]
     fn parse_general(s: &'a str, base: usize, what: &str) -> Result<NameAddr<'a>, ParseError> {
         const RFC: &str = "RFC 3261 §20.10";
         let mut c = Cur::new(s, base);

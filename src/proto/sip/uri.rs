@@ -469,6 +469,9 @@ pub(crate) fn sip_uri_fast(s: &str) -> Option<Uri<'_>> {
 /// `,` `?` are not allowed (RFC 3261 §20.10): those bytes end the URI, which then has no
 /// parameters or headers, and the result is `sip_uri_fast(&s[..n])` when `s[n]` is `;` or
 /// the end.
+// Inlined into its callers so the URI is built in place, not returned through memory and
+// copied into the name-addr.
+#[inline(always)]
 pub(crate) fn sip_uri_prefix<const BARE: bool>(s: &str) -> Option<(Uri<'_>, usize)> {
     let b = s.as_bytes();
     let head = b.get(..5)?;
@@ -696,7 +699,7 @@ pub(crate) fn hostport_fast(s: &str) -> Option<(Host<'_>, &str, Option<u16>, usi
 }
 
 /// `[ ":" port ]` after the host that ends at `b[i]`, completing [`hostport_fast`].
-#[inline]
+#[inline(always)]
 fn port_after<'a>(
     b: &[u8],
     host: Host<'a>,
@@ -706,19 +709,25 @@ fn port_after<'a>(
     if b.get(i) != Some(&b':') {
         return Some((host, host_raw, None, i));
     }
-    let mut j = i + 1;
-    let mut port: u16 = 0;
+    // At most five digits fit a port; a longer run (leading zeros) is left to the general path.
+    let p0 = i + 1;
+    let mut j = p0;
+    let mut port: u32 = 0;
     while let Some(&c) = b.get(j) {
-        if !c.is_ascii_digit() {
+        let d = c.wrapping_sub(b'0');
+        if d >= 10 {
             break;
         }
-        port = port.checked_mul(10)?.checked_add(u16::from(c - b'0'))?;
+        if j - p0 == 5 {
+            return None;
+        }
+        port = port * 10 + u32::from(d);
         j += 1;
     }
-    if j == i + 1 || b.get(j) == Some(&b':') {
+    if j == p0 || b.get(j) == Some(&b':') {
         return None;
     }
-    Some((host, host_raw, Some(port), j))
+    Some((host, host_raw, Some(u16::try_from(port).ok()?), j))
 }
 
 fn parse_sip_rest<'a>(
