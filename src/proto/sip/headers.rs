@@ -1378,8 +1378,20 @@ static WORD: [bool; 256] = {
 
 /// `callid = word [ "@" word ]` (RFC 3261 §25.1).
 pub fn check_call_id(s: &str, base: usize) -> Result<(), ParseError> {
-    // `@` is not a word character, so one scan stops at it and a second covers the host part.
     let b = s.as_bytes();
+    // One pass without branches: word bytes weigh 0, `@` 1, anything else 16, so a total of
+    // 0 is a single word and 1 a single `@` (valid unless it starts or ends the value).
+    let w = |c: &u8| u64::from(CALL_ID_WEIGHT[usize::from(*c)]);
+    let mut chunks = b.chunks_exact(8);
+    let mut weight: u64 = chunks.by_ref().map(|c| c.iter().map(w).sum::<u64>()).sum();
+    weight += chunks.remainder().iter().map(w).sum::<u64>();
+    match weight {
+        0 if !b.is_empty() => return Ok(()),
+        1 if b.first() != Some(&b'@') && b.last() != Some(&b'@') => return Ok(()),
+        _ => {}
+    }
+    // Otherwise find the offending byte: `@` is not a word character, so one scan stops at it
+    // and a second covers the host part.
     let mut i = run_of(b, 0, &WORD);
     if i > 0 && i + 1 < b.len() && b[i] == b'@' {
         i = run_of(b, i + 1, &WORD);
@@ -1412,6 +1424,20 @@ fn call_id_error(b: &[u8], base: usize, i: usize) -> ParseError {
         ),
     }
 }
+
+/// [`WORD`] as weights for [`check_call_id`]'s single pass.
+static CALL_ID_WEIGHT: [u8; 256] = {
+    let mut t = [16u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        if WORD[i] {
+            t[i] = 0;
+        }
+        i += 1;
+    }
+    t[b'@' as usize] = 1;
+    t
+};
 
 /// A number bounded by `max`; `what` names the field in errors.
 pub fn parse_bounded(
