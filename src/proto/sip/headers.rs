@@ -234,6 +234,79 @@ fn generic_params_with<'a>(
     }
 }
 
+/// The parameters at `b[i..]` (after a `;`) in the form nearly every message writes them:
+/// `name[=value]` joined by `;`, no white space, no quoted values. `on(name, value range)`
+/// sees each and may refuse it with `false`. Returns where the list ends: the end of `b` or
+/// a `,`. `None` (refusal, or any other byte) sends the value to [`generic_params_with`],
+/// which accepts a superset: for the same bytes it yields the same names and values.
+#[inline]
+fn simple_params<'a>(
+    s: &'a str,
+    mut i: usize,
+    mut on: impl FnMut(&'a str, Option<(usize, usize)>) -> bool,
+) -> Option<usize> {
+    let b = s.as_bytes();
+    loop {
+        let n0 = i;
+        i = run_of(b, i, &TOKEN_BYTE);
+        if i == n0 {
+            return None;
+        }
+        let name = s.get(n0..i)?;
+        let mut value = None;
+        if b.get(i) == Some(&b'=') {
+            let v0 = i + 1;
+            i = run_of(b, v0, &GEN_VALUE);
+            if i == v0 {
+                return None;
+            }
+            value = Some((v0, i));
+        }
+        if !on(name, value) {
+            return None;
+        }
+        match b.get(i) {
+            Some(b';') => i += 1,
+            None | Some(b',') => return Some(i),
+            Some(_) => return None,
+        }
+    }
+}
+
+/// The end of the run of bytes in `table` that starts at `b[i]`, four bytes per test.
+#[inline]
+fn run_of(b: &[u8], mut i: usize, table: &[bool; 256]) -> usize {
+    let is = |c: u8| table[usize::from(c)];
+    while let Some(w) = b.get(i..i + 4) {
+        if !(is(w[0]) & is(w[1]) & is(w[2]) & is(w[3])) {
+            break;
+        }
+        i += 4;
+    }
+    while i < b.len() && is(b[i]) {
+        i += 1;
+    }
+    i
+}
+
+/// Token bytes and the space, for display names written `*(token LWS)` (RFC 3261 §25.1).
+static TOKEN_OR_SPACE: [bool; 256] = {
+    let mut t = TOKEN_BYTE;
+    t[b' ' as usize] = true;
+    t
+};
+
+/// [`is_token`] as a table of its own, for [`run_of`].
+static TOKEN_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = is_token(i as u8);
+        i += 1;
+    }
+    t
+};
+
 /// A parameter list validated by [`generic_params`], for lookups.
 fn param<'a>(params: &'a str, name: &str) -> Option<Option<&'a str>> {
     Params::new(params)
@@ -260,7 +333,8 @@ fn via_param_kind(name: &str) -> &'static str {
         3 => "ttl",
         _ => return "",
     };
-    if name.eq_ignore_ascii_case(known) {
+    // As written (lower case) nearly always: a plain comparison first.
+    if name == known || name.eq_ignore_ascii_case(known) {
         known
     } else {
         ""
@@ -322,15 +396,65 @@ impl<'a> Via<'a> {
     /// Parse one via-parm at the cursor, stopping before a `,` that starts the next one.
     pub(crate) fn parse_one(c: &mut Cur<'a>) -> Result<Via<'a>, ParseError> {
         let via = match Via::sent_by_fast(c) {
-            Some(via) => via,
+            Some(via) => match via.with_params_fast(c) {
+                Some(via) => return Ok(via),
+                None => via,
+            },
             None => Via::sent_by(c)?,
         };
         via.with_params(c)
     }
 
+    /// [`Via::with_params`] for parameters without white space or quotes whose values it
+    /// accepts, in one pass; `None` (cursor untouched) leaves everything else, errors
+    /// included, to it.
+    #[inline(always)]
+    fn with_params_fast(self, c: &mut Cur<'a>) -> Option<Via<'a>> {
+        let (s, p) = (c.s, c.pos);
+        let b = s.as_bytes();
+        let mut via = self;
+        let end = match b.get(p) {
+            None | Some(b',') => p,
+            Some(b';') => simple_params(s, p + 1, |name, value| {
+                let value = value.map(|(v0, v1)| &s[v0..v1]);
+                match via_param_kind(name) {
+                    "branch" => via.branch = value,
+                    "received" => via.received = value,
+                    "maddr" => via.maddr = value,
+                    "rport" => match value {
+                        None => via.rport = Some(None),
+                        Some(v) => match v.parse::<u16>() {
+                            Ok(port) => via.rport = Some(Some(port)),
+                            Err(_) => return false,
+                        },
+                    },
+                    "ttl" => match value.map(str::parse::<u8>) {
+                        Some(Ok(ttl)) => via.ttl = Some(ttl),
+                        _ => return false,
+                    },
+                    _ => {}
+                }
+                true
+            })?,
+            Some(_) => return None,
+        };
+        via.params = match b.get(p) {
+            Some(b';') => &s[p + 1..end],
+            _ => &s[p..p],
+        };
+        if let Some(r) = via.received
+            && !is_ip_address(r)
+        {
+            return None;
+        }
+        c.pos = end;
+        Some(via)
+    }
+
     /// `SIP/2.0/transport SP host[:port]` followed by `;` or the end, the way nearly every
     /// Via is written, in one scan; `None` (cursor untouched) sends anything else, including
     /// every error, to [`Via::sent_by`], which accepts a superset with the same result.
+    #[inline(always)]
     fn sent_by_fast(c: &mut Cur<'a>) -> Option<Via<'a>> {
         let (s, p) = (c.s, c.pos);
         let b = s.as_bytes();
@@ -507,11 +631,7 @@ impl<'a> Via<'a> {
         let params = via.params;
         let pbase = base + (params.as_ptr() as usize - s.as_ptr() as usize);
         if let Some(r) = via.received {
-            let ok = r.parse::<std::net::IpAddr>().is_ok()
-                || r.strip_prefix('[')
-                    .and_then(|r| r.strip_suffix(']'))
-                    .is_some_and(|r| r.parse::<std::net::Ipv6Addr>().is_ok());
-            if !ok {
+            if !is_ip_address(r) {
                 let off = pbase + (r.as_ptr() as usize - params.as_ptr() as usize);
                 return Err(ParseError::new(
                     "sip.via.received",
@@ -534,6 +654,14 @@ impl<'a> Via<'a> {
     pub fn param(&self, name: &str) -> Option<Option<&'a str>> {
         param(self.params, name)
     }
+}
+
+/// `received = IPv4address / IPv6address`, with an IPv6 reference tolerated (RFC 3261 §18.2.1).
+fn is_ip_address(r: &str) -> bool {
+    r.parse::<std::net::IpAddr>().is_ok()
+        || r.strip_prefix('[')
+            .and_then(|r| r.strip_suffix(']'))
+            .is_some_and(|r| r.parse::<std::net::Ipv6Addr>().is_ok())
 }
 
 /// Iterator over every Via value of a message (see [`Message::vias`]).
@@ -616,6 +744,73 @@ impl<'a> NameAddr<'a> {
     /// display-name = *(token LWS) / quoted-string
     /// ```
     pub fn parse(s: &'a str, base: usize, what: &str) -> Result<NameAddr<'a>, ParseError> {
+        match NameAddr::parse_fast(s) {
+            Some(a) => Ok(a),
+            None => NameAddr::parse_general(s, base, what),
+        }
+    }
+
+    /// The shapes nearly every From, To and Contact takes, in one pass: `[tokens] <sip-uri>`
+    /// or a bare `sip-uri`, then `;name[=value]` parameters, with single spaces only inside
+    /// the display name. `None` for anything else (quotes, other white space, escapes, IPv6,
+    /// other schemes) and for every error: [`NameAddr::parse_general`] accepts a superset with
+    /// the same result and reports the errors.
+    // Inlined so the address is built where `parse` returns it, not copied there.
+    #[inline(always)]
+    fn parse_fast(s: &'a str) -> Option<NameAddr<'a>> {
+        let b = s.as_bytes();
+        // display-name = *(token LWS): tokens and spaces up to `<`. No `"`, `;` or `<` comes
+        // before it, so it is the `<` the general path finds, and the same text it trims.
+        let i = run_of(b, 0, &TOKEN_OR_SPACE);
+        let (display_name, uri, bracketed, mut k) = if b.get(i) == Some(&b'<') {
+            let dn = crate::proto::scan::trim_lws_str(&s[..i]);
+            let u0 = i + 1;
+            // The URI scan stops at `>` as at the end of its input (`>` continues no part of
+            // a URI): the first `>`, which the general path cuts the URI at.
+            let (uri, n) = super::uri::sip_uri_prefix::<false>(s.get(u0..)?)?;
+            if b.get(u0 + n) != Some(&b'>') {
+                return None;
+            }
+            ((!dn.is_empty()).then_some(dn), uri, true, u0 + n + 1)
+        } else {
+            // addr-spec: it ends at the first `;` (header parameters follow) and contains no
+            // `<`, `"`, `,` or `?`, which the bare scan does not accept.
+            let (uri, n) = super::uri::sip_uri_prefix::<true>(s)?;
+            (None, uri, false, n)
+        };
+        // *( SEMI generic-param ) without white space or quoted values.
+        let mut tag = None;
+        let params = match b.get(k) {
+            None => &s[k..k],
+            Some(b';') => {
+                let p0 = k + 1;
+                k = simple_params(s, p0, |name, value| {
+                    if name == "tag" || name.eq_ignore_ascii_case("tag") {
+                        tag = value.map(|(v0, v1)| &s[v0..v1]);
+                    }
+                    true
+                })?;
+                if k != b.len() {
+                    return None;
+                }
+                &s[p0..k]
+            }
+            Some(_) => return None,
+        };
+        Some(NameAddr {
+            display_name,
+            display_quoted: false,
+            uri,
+            bracketed,
+            params,
+            tag,
+        })
+    }
+
+    /// [`NameAddr::parse`] for every shape, with the error messages.
+    // Out of line: inlined, its frame and saved registers would cost the fast path too.
+    #[inline(never)]
+    fn parse_general(s: &'a str, base: usize, what: &str) -> Result<NameAddr<'a>, ParseError> {
         const RFC: &str = "RFC 3261 §20.10";
         let mut c = Cur::new(s, base);
         c.skip_lws();
@@ -842,6 +1037,48 @@ pub struct CSeq<'a> {
 impl<'a> CSeq<'a> {
     /// Parse a CSeq value.
     pub fn parse(s: &'a str, base: usize) -> Result<CSeq<'a>, ParseError> {
+        match CSeq::parse_fast(s) {
+            Some(c) => Ok(c),
+            None => CSeq::parse_general(s, base),
+        }
+    }
+
+    /// `1*9DIGIT SP token`, the way CSeq is written, in one pass; `None` for anything else
+    /// (white space other than one space, ten digits or more, errors), which
+    /// [`CSeq::parse_general`] decides the same way for the shapes accepted here.
+    #[inline(always)]
+    fn parse_fast(s: &'a str) -> Option<CSeq<'a>> {
+        let b = s.as_bytes();
+        let mut seq: u32 = 0;
+        let mut i = 0;
+        while let Some(&c) = b.get(i) {
+            let d = c.wrapping_sub(b'0');
+            if d >= 10 {
+                break;
+            }
+            // Nine digits stay below 2^32; longer numbers go the general way.
+            if i == 9 {
+                return None;
+            }
+            seq = seq * 10 + u32::from(d);
+            i += 1;
+        }
+        if i == 0 || b.get(i) != Some(&b' ') {
+            return None;
+        }
+        let m0 = i + 1;
+        let end = run_of(b, m0, &TOKEN_BYTE);
+        if end == m0 || end != b.len() {
+            return None;
+        }
+        Some(CSeq {
+            seq,
+            method: &s[m0..],
+        })
+    }
+
+    /// [`CSeq::parse`] for every shape, with the error messages.
+    fn parse_general(s: &'a str, base: usize) -> Result<CSeq<'a>, ParseError> {
         const RFC: &str = "RFC 3261 §20.16";
         let mut c = Cur::new(s, base);
         c.skip_lws();
@@ -1141,39 +1378,66 @@ static WORD: [bool; 256] = {
 
 /// `callid = word [ "@" word ]` (RFC 3261 §25.1).
 pub fn check_call_id(s: &str, base: usize) -> Result<(), ParseError> {
-    let is_word = |b: u8| WORD[usize::from(b)];
-    if s.is_empty() {
-        return Err(ParseError::new(
+    let b = s.as_bytes();
+    // One pass without branches: word bytes weigh 0, `@` 1, anything else 16, so a total of
+    // 0 is a single word and 1 a single `@` (valid unless it starts or ends the value).
+    let w = |c: &u8| u64::from(CALL_ID_WEIGHT[usize::from(*c)]);
+    let mut chunks = b.chunks_exact(8);
+    let mut weight: u64 = chunks.by_ref().map(|c| c.iter().map(w).sum::<u64>()).sum();
+    weight += chunks.remainder().iter().map(w).sum::<u64>();
+    match weight {
+        0 if !b.is_empty() => return Ok(()),
+        1 if b.first() != Some(&b'@') && b.last() != Some(&b'@') => return Ok(()),
+        _ => {}
+    }
+    // Otherwise find the offending byte: `@` is not a word character, so one scan stops at it
+    // and a second covers the host part.
+    let mut i = run_of(b, 0, &WORD);
+    if i > 0 && i + 1 < b.len() && b[i] == b'@' {
+        i = run_of(b, i + 1, &WORD);
+    }
+    if i == b.len() && i > 0 {
+        Ok(())
+    } else {
+        Err(call_id_error(b, base, i))
+    }
+}
+
+/// The error of [`check_call_id`] at `b[i]`, out of line: the check runs on every message.
+#[cold]
+#[inline(never)]
+fn call_id_error(b: &[u8], base: usize, i: usize) -> ParseError {
+    match b.get(i) {
+        None => ParseError::new(
             "sip.call-id.empty",
             "Call-ID is empty",
             base,
             0,
             "RFC 3261 §20.8",
-        ));
-    }
-    // `@` is not a word character, so one scan stops at it and a second covers the host part.
-    let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() && is_word(b[i]) {
-        i += 1;
-    }
-    if i > 0 && i + 1 < b.len() && b[i] == b'@' {
-        i += 1;
-        while i < b.len() && is_word(b[i]) {
-            i += 1;
-        }
-    }
-    match b.get(i) {
-        None => Ok(()),
-        Some(&bad) => Err(ParseError::new(
+        ),
+        Some(&bad) => ParseError::new(
             "sip.call-id.char",
             format!("character {} is not allowed in a Call-ID", show_byte(bad)),
             base + i,
             1,
             "RFC 3261 §25.1",
-        )),
+        ),
     }
 }
+
+/// [`WORD`] as weights for [`check_call_id`]'s single pass.
+static CALL_ID_WEIGHT: [u8; 256] = {
+    let mut t = [16u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        if WORD[i] {
+            t[i] = 0;
+        }
+        i += 1;
+    }
+    t[b'@' as usize] = 1;
+    t
+};
 
 /// A number bounded by `max`; `what` names the field in errors.
 pub fn parse_bounded(
@@ -1216,19 +1480,20 @@ impl<'a> Message<'a> {
         &self,
         id: HeaderName,
     ) -> impl Iterator<Item = Result<(&'a str, usize), ParseError>> + '_ {
+        // Lazily, without a Vec per header field: Contact is read for every request.
         self.headers_of(id).flat_map(move |h| {
-            let (s, off) = match self.value_of(h) {
-                Ok(v) => v,
-                Err(e) => return vec![Err(e)].into_iter(),
+            let (value, err) = match self.value_of(h) {
+                Ok(v) => (Some(v), None),
+                Err(e) => (None, Some(Err(e))),
             };
-            split_outside_quotes(s.as_bytes(), b',')
-                .map(|part| {
-                    let t = trim_lws(part);
-                    let start = t.as_ptr() as usize - s.as_ptr() as usize;
-                    Ok((&s[start..start + t.len()], off + start))
-                })
-                .collect::<Vec<_>>()
-                .into_iter()
+            err.into_iter()
+                .chain(value.into_iter().flat_map(|(s, off)| {
+                    split_outside_quotes(s.as_bytes(), b',').map(move |part| {
+                        let t = trim_lws(part);
+                        let start = t.as_ptr() as usize - s.as_ptr() as usize;
+                        Ok((&s[start..start + t.len()], off + start))
+                    })
+                }))
         })
     }
 
@@ -1419,6 +1684,248 @@ mod tests {
                 proptest::prop_assert_eq!(fast_cur.pos, cur.pos);
             }
         }
+    }
+
+    use proptest::prelude::*;
+
+    fn one(xs: &'static [&'static str]) -> impl Strategy<Value = String> + use<> {
+        proptest::sample::select(xs).prop_map(str::to_string)
+    }
+
+    /// Parts of a name-addr value: mostly the common shapes, often a near miss (quotes, LWS,
+    /// IPv6, escapes, upper-case and other schemes, out-of-range ports, a missing `>`, empty
+    /// or quoted parameters), so both paths are exercised.
+    fn name_addr_value() -> impl Strategy<Value = String> {
+        let display = prop_oneof![
+            4 => one(&["", "sipp ", "sut ", "A b  ", " ", "x"]),
+            1 => one(&["\"Q\" ", "\"a\\\"b\"", "x\t", "Bell, A ", "a;b ", "a:b ", "a\r\n b "]),
+        ];
+        let scheme = prop_oneof![
+            4 => one(&["sip:", "SIP:", "sips:", "SiPs:"]),
+            1 => one(&["tel:", "http:", "sip", ""]),
+        ];
+        let user = prop_oneof![
+            4 => one(&["", "sipp@", "service@", "a:pw@", "u;x=1@", "a:@"]),
+            1 => one(&["a%41@", "a%4@", "a,b@", "a?b@", "@", "a b@", ":p@", "a>b@"]),
+            1 => "[a-z0-9;:,?%@&=+$.-]{0,6}",
+        ];
+        let host = prop_oneof![
+            4 => one(&["127.0.0.1", "example.com", "a.b.", "1.2.3.4.example"]),
+            1 => one(&[
+                "192.0.2.256",
+                "1.2.3",
+                "01.2.3.4",
+                "a-.com",
+                "1host",
+                "[2001:db8::1]",
+                "2001:db8::1",
+                "",
+            ]),
+            1 => "[a-z0-9.\\-]{1,8}",
+        ];
+        let port = prop_oneof![
+            4 => one(&["", ":5060", ":65535", ":05061"]),
+            1 => one(&[":65536", ":99999", ":", ":0x", "::1"]),
+        ];
+        let uri_params = prop_oneof![
+            4 => one(&["", ";lr", ";transport=udp", ";x;y=1", "?h=v", ";lr?a=b&c=d"]),
+            1 => one(&[";", ";x=\"y\"", ";%41=b", "?", ";a b", ";a,b", "?a@b", ";[::1]"]),
+        ];
+        let close = prop_oneof![
+            6 => Just(">".to_string()),
+            1 => one(&["", " >", ">>", "\t>"]),
+        ];
+        let param = prop_oneof![
+            4 => one(&[";tag=12345SIPpTag001", ";TAG=a", ";tag", ";lr", ";q=0.7", ";expires=60"]),
+            4 => "(;[a-zA-Z0-9.!%*_+`'~-]{1,5}(=[a-zA-Z0-9.:\\[\\]-]{1,5})?)",
+            1 => one(&[
+                ";", "; tag=a", ";tag =a", ";tag=", ";tag=\"q\"", ";a=b@c", ";a=<b>", " ;lr", " ",
+                ",", ";tag=a;", ";é=1",
+            ]),
+        ];
+        (
+            display,
+            scheme,
+            user,
+            host,
+            port,
+            uri_params,
+            prop_oneof![3 => Just(true), 1 => Just(false)],
+            close,
+            proptest::collection::vec(param, 0..3),
+        )
+            .prop_map(|(d, sc, u, h, p, up, bracket, close, params)| {
+                let params = params.concat();
+                if bracket {
+                    format!("{d}<{sc}{u}{h}{p}{up}{close}{params}")
+                } else {
+                    format!("{d}{sc}{u}{h}{p}{up}{params}")
+                }
+            })
+    }
+
+    /// The general path alone, as `parse_one` was before its fast path.
+    fn via_general<'a>(c: &mut Cur<'a>) -> Result<Via<'a>, ParseError> {
+        Via::sent_by(c)?.with_params(c)
+    }
+
+    fn via_value() -> impl Strategy<Value = String> {
+        let host = prop_oneof![
+            4 => one(&[
+                "127.0.0.1:5061",
+                "127.0.0.1",
+                "[2001:db8::1]:5060",
+                "pc33.example.com",
+                "1.2.3.4:70000",
+            ]),
+            1 => "[a-z0-9.:]{1,10}",
+        ];
+        let param = prop_oneof![
+            4 => one(&[
+                ";branch=z9hG4bK-12345-1-0",
+                ";BRANCH=z9hG4bK776",
+                ";rport",
+                ";rport=5060",
+                ";ttl=1",
+                ";received=192.0.2.1",
+                ";received=[2001:db8::1]",
+                ";received=2001:db8::1",
+                ";maddr=239.1.1.1",
+                ";x",
+                ";alias",
+            ]),
+            1 => one(&[
+                ";rport=+5",
+                ";rport=99999",
+                ";rport=x",
+                ";ttl=300",
+                ";ttl",
+                ";received=host",
+                ";x=\"q\"",
+                ";",
+                "; branch=a",
+                ";branch = a",
+                ";branch=",
+                " ;lr",
+                ", SIP/2.0/UDP h",
+                ",SIP/2.0/UDP h",
+                " , SIP/2.0/TCP h",
+                " ",
+                ";a=b@c",
+            ]),
+        ];
+        (
+            "SIP/2\\.0/(UDP|TCP|tls)( |  |\t)",
+            host,
+            proptest::collection::vec(param, 0..4),
+        )
+            .prop_map(|(sp, h, ps)| format!("{sp}{h}{}", ps.concat()))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        /// The name-addr fast path accepts only what the general parser accepts, with the same
+        /// result (down to where the slices point); where it declines, the general one decides.
+        #[test]
+        fn fast_name_addr_agrees_with_the_general_parser(s in name_addr_value()) {
+            if let Some(fast) = NameAddr::parse_fast(&s) {
+                let general = NameAddr::parse_general(&s, 0, "From");
+                prop_assert_eq!(Ok(fast), general.clone());
+                let general = general.expect("compared equal to Ok");
+                prop_assert_eq!(fast.params.as_ptr(), general.params.as_ptr());
+                prop_assert_eq!(fast.uri.raw.as_ptr(), general.uri.raw.as_ptr());
+                prop_assert_eq!(fast.uri.params.as_ptr(), general.uri.params.as_ptr());
+            }
+        }
+
+        /// The one-pass Via (sent-by and parameters) agrees with the general parser on the
+        /// result and on where the cursor stops.
+        #[test]
+        fn fast_via_params_agree_with_the_general_parser(s in via_value()) {
+            let mut fast_cur = Cur::new(&s, 7);
+            let fast = Via::parse_one(&mut fast_cur);
+            let mut cur = Cur::new(&s, 7);
+            let general = via_general(&mut cur);
+            prop_assert_eq!(&fast, &general);
+            if let (Ok(f), Ok(g)) = (fast, general) {
+                prop_assert_eq!(fast_cur.pos, cur.pos);
+                prop_assert_eq!(f.params.as_ptr(), g.params.as_ptr());
+            }
+        }
+
+        #[test]
+        fn fast_cseq_agrees_with_the_general_parser(
+            s in "[ \t]?[0-9]{0,11}( |  |\t|\r\n |)(INVITE|ack|X-Y|I NV|;|)( |)"
+        ) {
+            if let Some(fast) = CSeq::parse_fast(&s) {
+                prop_assert_eq!(Ok(fast), CSeq::parse_general(&s, 0));
+            }
+            prop_assert_eq!(CSeq::parse(&s, 0), CSeq::parse_general(&s, 0));
+        }
+
+        /// The four-bytes-at-a-time Call-ID check gives the verdict and error position of a
+        /// plain byte-by-byte reading of `word [ "@" word ]`.
+        #[test]
+        fn call_id_agrees_with_a_plain_reading(s in "[a-zA-Z0-9@.:<>\" ;,{}-]{0,24}") {
+            let b = s.as_bytes();
+            let word = |b: u8| WORD[usize::from(b)];
+            let mut i = 0;
+            while i < b.len() && word(b[i]) {
+                i += 1;
+            }
+            if i > 0 && i + 1 < b.len() && b[i] == b'@' {
+                i += 1;
+                while i < b.len() && word(b[i]) {
+                    i += 1;
+                }
+            }
+            let expected = if s.is_empty() { Some(0) } else { b.get(i).map(|_| i) };
+            prop_assert_eq!(check_call_id(&s, 0).err().map(|e| e.offset), expected);
+        }
+    }
+
+    #[test]
+    fn fast_paths_take_the_sipp_shapes() {
+        for s in [
+            "sipp <sip:sipp@127.0.0.1:5061>;tag=12345SIPpTag001",
+            "sut <sip:service@127.0.0.1:5060>",
+            "sut <sip:service@127.0.0.1:5060>;tag=a8f3c2d1e0b94",
+            "sip:sipp@127.0.0.1:5061",
+            "<sip:alice@atlanta.example.com;transport=tcp>;expires=3600;q=0.7",
+            "sip:bob@biloxi.example.com;tag=x;lr",
+        ] {
+            let fast = NameAddr::parse_fast(s).expect(s);
+            assert_eq!(Ok(fast), NameAddr::parse_general(s, 0, "From"), "{s}");
+        }
+        let a = NameAddr::parse_fast("sipp <sip:sipp@127.0.0.1:5061>;tag=12345SIPpTag001")
+            .expect("fast");
+        assert_eq!(a.display_name, Some("sipp"));
+        assert_eq!(a.tag(), Some("12345SIPpTag001"));
+        assert_eq!(a.uri.port, Some(5061));
+        for s in [
+            "\"sipp\" <sip:sipp@127.0.0.1>",
+            "sipp <sip:sipp@127.0.0.1:5061> ;tag=1",
+            "sipp <sip:sipp@[::1]>",
+            "sip:a@b;tag=\"q\"",
+            "sip:a@b;",
+            "<sip:a@b",
+        ] {
+            assert_eq!(NameAddr::parse_fast(s), None, "{s}");
+        }
+        let mut c = Cur::new("SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-12345-1-0", 0);
+        let v = Via::sent_by_fast(&mut c)
+            .and_then(|v| v.with_params_fast(&mut c))
+            .expect("fast");
+        assert_eq!(v.branch, Some("z9hG4bK-12345-1-0"));
+        assert_eq!(
+            CSeq::parse_fast("1 INVITE"),
+            Some(CSeq {
+                seq: 1,
+                method: "INVITE"
+            })
+        );
+        assert_eq!(CSeq::parse_fast("4294967295 INVITE"), None);
     }
 
     #[test]

@@ -247,6 +247,10 @@ const PASSWORD: u8 = 2;
 const PARAMS: u8 = 4;
 const HEADERS: u8 = 8;
 const URIC: u8 = 16;
+/// [`USER`] and [`PASSWORD`] without `;` `?` `,`, which end an addr-spec written outside
+/// `<` `>` (RFC 3261 §20.10), so a scan in that context stops where the URI does.
+const USER_BARE: u8 = 32;
+const PASSWORD_BARE: u8 = 64;
 
 static CLASSES: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -259,6 +263,14 @@ static CLASSES: [u8; 256] = {
         }
         if is_password(b) {
             m |= PASSWORD;
+        }
+        if !matches!(b, b';' | b'?' | b',') {
+            if is_user(b) {
+                m |= USER_BARE;
+            }
+            if is_password(b) {
+                m |= PASSWORD_BARE;
+            }
         }
         if is_paramchar(b) || b == b';' || b == b'=' {
             m |= PARAMS;
@@ -442,6 +454,25 @@ fn parse_uri_general(s: &str, base: usize) -> Result<Uri<'_>, ParseError> {
 /// accepts for such input. Anything else (or anything wrong) returns `None` and the general
 /// path, which knows the error messages, takes over; so this may be conservative, never lax.
 pub(crate) fn sip_uri_fast(s: &str) -> Option<Uri<'_>> {
+    match sip_uri_prefix::<false>(s) {
+        Some((uri, n)) if n == s.len() => Some(uri),
+        _ => None,
+    }
+}
+
+/// [`sip_uri_fast`] for a URI at the start of `s` followed by anything: the URI and its
+/// length. It stops at the first byte that cannot continue the URI, and every decision it
+/// takes there is the one it takes at the end of the input, so when `s[n]` is such a byte
+/// (`>` closing a name-addr) the result is `sip_uri_fast(&s[..n])`, without finding `n` first.
+///
+/// With `BARE` the URI is an addr-spec outside `<` `>`, where `;` starts header parameters and
+/// `,` `?` are not allowed (RFC 3261 §20.10): those bytes end the URI, which then has no
+/// parameters or headers, and the result is `sip_uri_fast(&s[..n])` when `s[n]` is `;` or
+/// the end.
+// Inlined into its callers so the URI is built in place, not returned through memory and
+// copied into the name-addr.
+#[inline(always)]
+pub(crate) fn sip_uri_prefix<const BARE: bool>(s: &str) -> Option<(Uri<'_>, usize)> {
     let b = s.as_bytes();
     let head = b.get(..5)?;
     let lower = |i: usize| head[i] | 0x20;
@@ -456,78 +487,85 @@ pub(crate) fn sip_uri_fast(s: &str) -> Option<Uri<'_>> {
     } else {
         return None;
     };
+    let (user_class, password_class) = if BARE {
+        (USER_BARE, PASSWORD_BARE)
+    } else {
+        (USER, PASSWORD)
+    };
     let rest = &s[skip..];
     let r = rest.as_bytes();
     // `user` and `password` characters exclude `@` and `:`, so the first byte outside them
-    // tells whether a userinfo ends here. The general path splits at the first `@` anywhere,
-    // so an `@` further on means this is not the simple shape.
-    let mut i = 0;
-    while i < r.len() && CLASSES[usize::from(r[i])] & USER != 0 {
-        i += 1;
-    }
+    // tells whether a userinfo ends here. Without one, the host starts at the scheme; an `@`
+    // further on cannot be part of a host, parameters or headers, so the scans below stop
+    // there and refuse, as the general path (which splits at the first `@`) would differ.
+    let i = run(r, 0, user_class);
     let (mut user, mut password, mut hp_start) = (None, None, 0);
-    let mut scanned = i;
-    if r.get(i) == Some(&b'@') {
-        user = Some(&rest[..i]);
-        hp_start = i + 1;
-    } else if r.get(i) == Some(&b':') {
-        let mut j = i + 1;
-        while j < r.len() && CLASSES[usize::from(r[j])] & PASSWORD != 0 {
-            j += 1;
-        }
-        scanned = j;
-        if r.get(j) == Some(&b'@') {
+    match r.get(i) {
+        Some(b'@') => {
             user = Some(&rest[..i]);
-            password = Some(&rest[i + 1..j]);
-            hp_start = j + 1;
+            hp_start = i + 1;
         }
+        Some(b':') => {
+            let j = run(r, i + 1, password_class);
+            if r.get(j) == Some(&b'@') {
+                user = Some(&rest[..i]);
+                password = Some(&rest[i + 1..j]);
+                hp_start = j + 1;
+            }
+        }
+        _ => {}
     }
     if user == Some("") {
         return None;
     }
-    if user.is_none() && crate::proto::scan::find_byte(b'@', &r[scanned..]).is_some() {
-        return None;
-    }
     let (host, host_raw, port, hp_len) = hostport_fast(&rest[hp_start..])?;
     let mut k = hp_start + hp_len;
-    let params = match r.get(k) {
-        None => &rest[k..k],
-        Some(b';') => {
+    let mut params = &rest[k..k];
+    let mut headers = None;
+    if !BARE {
+        if r.get(k) == Some(&b';') {
             let p0 = k + 1;
-            k = p0;
-            while k < r.len() && CLASSES[usize::from(r[k])] & PARAMS != 0 {
-                k += 1;
-            }
-            &rest[p0..k]
+            k = run(r, p0, PARAMS);
+            params = &rest[p0..k];
         }
-        Some(b'?') => &rest[k..k],
-        Some(_) => return None,
-    };
-    let headers = match r.get(k) {
-        None => None,
-        Some(b'?') => {
+        if r.get(k) == Some(&b'?') {
             let h0 = k + 1;
-            if !r[h0..]
-                .iter()
-                .all(|&c| CLASSES[usize::from(c)] & HEADERS != 0)
-            {
-                return None;
-            }
-            Some(&rest[h0..])
+            k = run(r, h0, HEADERS);
+            headers = Some(&rest[h0..k]);
         }
-        Some(_) => return None,
-    };
-    Some(Uri {
-        raw: s,
-        scheme,
-        user,
-        password,
-        host: Some(host),
-        host_raw,
-        port,
-        params,
-        headers,
-    })
+    }
+    let n = skip + k;
+    Some((
+        Uri {
+            raw: &s[..n],
+            scheme,
+            user,
+            password,
+            host: Some(host),
+            host_raw,
+            port,
+            params,
+            headers,
+        },
+        n,
+    ))
+}
+
+/// The end of the run of bytes of `class` (bits of [`CLASSES`]) that starts at `b[i]`.
+#[inline]
+fn run(b: &[u8], mut i: usize, class: u8) -> usize {
+    let is = |c: u8| CLASSES[usize::from(c)] & class;
+    // Four bytes per test: user parts, tags and branches are tens of bytes long.
+    while let Some(w) = b.get(i..i + 4) {
+        if is(w[0]) & is(w[1]) & is(w[2]) & is(w[3]) == 0 {
+            break;
+        }
+        i += 4;
+    }
+    while i < b.len() && is(b[i]) != 0 {
+        i += 1;
+    }
+    i
 }
 
 const HOST_ALPHA: u8 = 1;
@@ -564,34 +602,41 @@ fn ipv4(s: &[u8]) -> Option<Ipv4Addr> {
 
 /// [`ipv4`] for an address at the start of `s` followed by anything: the address and its
 /// length, `None` where [`ipv4`] would refuse the digits and dots read so far.
+#[inline(always)]
 fn ipv4_prefix(s: &[u8]) -> Option<(Ipv4Addr, usize)> {
-    let mut octets = [0u8; 4];
-    let mut i = 0;
-    for (n, octet) in octets.iter_mut().enumerate() {
-        if n > 0 {
-            if s.get(i) != Some(&b'.') {
-                return None;
-            }
-            i += 1;
-        }
-        let start = i;
-        let mut v: u16 = 0;
-        while let Some(&c) = s.get(i) {
-            if !c.is_ascii_digit() {
-                break;
-            }
-            if i - start == 3 {
-                return None;
-            }
-            v = v * 10 + u16::from(c - b'0');
-            i += 1;
-        }
-        if i == start || (i - start > 1 && s[start] == b'0') {
-            return None;
-        }
-        *octet = u8::try_from(v).ok()?;
+    let (a, i) = octet(s, 0)?;
+    let (b, i) = octet(s, dot(s, i)?)?;
+    let (c, i) = octet(s, dot(s, i)?)?;
+    let (d, i) = octet(s, dot(s, i)?)?;
+    Some((Ipv4Addr::new(a, b, c, d), i))
+}
+
+/// The position after the `.` at `s[i]`.
+#[inline(always)]
+fn dot(s: &[u8], i: usize) -> Option<usize> {
+    (s.get(i) == Some(&b'.')).then_some(i + 1)
+}
+
+/// `1*3DIGIT` at `s[i]` as `Ipv4Addr`'s parser reads an octet: at most 255, no leading zero,
+/// and a fourth digit refused rather than left for the caller. Returns it and where it ends.
+#[inline(always)]
+fn octet(s: &[u8], i: usize) -> Option<(u8, usize)> {
+    let digit = |k: usize| s.get(k).map(|c| c.wrapping_sub(b'0')).filter(|&d| d < 10);
+    let d0 = digit(i)?;
+    let Some(d1) = digit(i + 1) else {
+        return Some((d0, i + 1));
+    };
+    if d0 == 0 {
+        return None;
     }
-    Some((Ipv4Addr::from(octets), i))
+    let Some(d2) = digit(i + 2) else {
+        return Some((d0 * 10 + d1, i + 2));
+    };
+    if digit(i + 3).is_some() {
+        return None;
+    }
+    let v = u16::from(d0) * 100 + u16::from(d1) * 10 + u16::from(d2);
+    Some((u8::try_from(v).ok()?, i + 3))
 }
 
 /// One pass over `hostname [ ":" port ]` or `IPv4address [ ":" port ]` at the start of `s`,
@@ -654,7 +699,7 @@ pub(crate) fn hostport_fast(s: &str) -> Option<(Host<'_>, &str, Option<u16>, usi
 }
 
 /// `[ ":" port ]` after the host that ends at `b[i]`, completing [`hostport_fast`].
-#[inline]
+#[inline(always)]
 fn port_after<'a>(
     b: &[u8],
     host: Host<'a>,
@@ -664,19 +709,25 @@ fn port_after<'a>(
     if b.get(i) != Some(&b':') {
         return Some((host, host_raw, None, i));
     }
-    let mut j = i + 1;
-    let mut port: u16 = 0;
+    // At most five digits fit a port; a longer run (leading zeros) is left to the general path.
+    let p0 = i + 1;
+    let mut j = p0;
+    let mut port: u32 = 0;
     while let Some(&c) = b.get(j) {
-        if !c.is_ascii_digit() {
+        let d = c.wrapping_sub(b'0');
+        if d >= 10 {
             break;
         }
-        port = port.checked_mul(10)?.checked_add(u16::from(c - b'0'))?;
+        if j - p0 == 5 {
+            return None;
+        }
+        port = port * 10 + u32::from(d);
         j += 1;
     }
-    if j == i + 1 || b.get(j) == Some(&b':') {
+    if j == p0 || b.get(j) == Some(&b':') {
         return None;
     }
-    Some((host, host_raw, Some(port), j))
+    Some((host, host_raw, Some(u16::try_from(port).ok()?), j))
 }
 
 fn parse_sip_rest<'a>(
@@ -1097,6 +1148,52 @@ mod tests {
                     Ok((host, raw, port)),
                     parse_hostport_general(&s, 0, "URI")
                 );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2048))]
+
+        /// Inside `<` `>`: where the prefix scan stops at a `>`, it is the first `>` and the
+        /// result is the whole-URI parse of the text before it.
+        #[test]
+        fn uri_prefix_stops_at_the_closing_bracket(
+            s in "(sip|SIP|sips|tel):[a-zA-Z0-9.@:;=?%&_,\\-\\[\\]! ]{0,24}>[a-z;=@>]{0,6}"
+        ) {
+            if let Some((u, n)) = sip_uri_prefix::<false>(&s)
+                && s.as_bytes().get(n) == Some(&b'>')
+            {
+                proptest::prop_assert_eq!(Some(n), s.find('>'));
+                proptest::prop_assert_eq!(Ok(u), parse_uri_general(&s[..n], 0));
+                proptest::prop_assert_eq!(Some(u), sip_uri_fast(&s[..n]));
+            }
+        }
+
+        /// Outside brackets: where the bare scan stops at `;` or the end, that is where the
+        /// addr-spec ends (first `;` or white space), it holds no `,` or `?`, and the result
+        /// is the whole-URI parse of it.
+        #[test]
+        fn bare_uri_prefix_stops_where_the_addr_spec_ends(
+            s in "(sip|SIP|sips):[a-zA-Z0-9.@:;=?%&_,\\-\\[\\]! ]{0,24}(;[a-z=]{0,5})?"
+        ) {
+            if let Some((u, n)) = sip_uri_prefix::<true>(&s)
+                && matches!(s.as_bytes().get(n), None | Some(b';'))
+            {
+                let end = s.find([';', ' ', '\t']).unwrap_or(s.len());
+                proptest::prop_assert_eq!(n, end);
+                proptest::prop_assert!(!s[..n].contains([',', '?']));
+                proptest::prop_assert_eq!(Ok(u), parse_uri_general(&s[..n], 0));
+            }
+        }
+
+        /// An address followed by anything: the prefix reader takes what std's parser takes
+        /// of it, or refuses.
+        #[test]
+        fn ipv4_prefix_agrees_with_std(s in "[0-9]{1,4}(\\.[0-9]{1,4}){0,4}[.:;>a0-9]?") {
+            if let Some((a, n)) = ipv4_prefix(s.as_bytes()) {
+                proptest::prop_assert_eq!(s[..n].parse::<Ipv4Addr>(), Ok(a));
+                proptest::prop_assert!(!s.as_bytes().get(n).is_some_and(u8::is_ascii_digit));
             }
         }
     }
