@@ -706,29 +706,43 @@ impl Uas {
         let Some(r) = stateless_response(data, code, reason, why, &tag) else {
             return false;
         };
+        let bytes: Rc<[u8]> = r.bytes.into();
+        let (method, call_id) = (r.method, r.call_id);
+        self.send_response(flow, code, reason, || (method, call_id), bytes, now);
+        true
+    }
+
+    /// Count, report (unless quiet) and queue a response built for `flow`. `names` gives the
+    /// method and Call-ID for the record; it is called only when a record is made.
+    fn send_response(
+        &mut self,
+        flow: &Flow,
+        code: u16,
+        reason: &str,
+        names: impl FnOnce() -> (String, String),
+        bytes: Rc<[u8]>,
+        now: Instant,
+    ) {
         self.summary.responses += 1;
         *self.summary.statuses.entry(code).or_default() += 1;
-        let at = self.at(now);
         if !self.quiet {
+            let at = self.at(now);
+            let (method, call_id) = names();
             self.events.push(ListenEvent::Response(ResponseRecord {
                 at_ms: at,
                 direction: "sent",
                 route: route(flow),
                 status: code,
                 reason: reason.to_owned(),
-                method: r.method,
-                call_id: r.call_id,
+                method,
+                call_id,
                 message: self
                     .cfg
                     .full
-                    .then(|| String::from_utf8_lossy(&r.bytes).into_owned()),
+                    .then(|| String::from_utf8_lossy(&bytes).into_owned()),
             }));
         }
-        self.out.push(Outgoing {
-            flow: *flow,
-            bytes: r.bytes.into(),
-        });
-        true
+        self.out.push(Outgoing { flow: *flow, bytes });
     }
 
     fn report_request(&mut self, msg: &Message<'_>, data: &[u8], flow: &Flow, now: Instant) {
@@ -817,28 +831,11 @@ impl Uas {
             self.error(Some(flow), format!("response not sent: {e}"), now);
             return bytes;
         }
-        self.summary.responses += 1;
-        *self.summary.statuses.entry(code).or_default() += 1;
-        if !self.quiet {
-            let at = self.at(now);
-            self.events.push(ListenEvent::Response(ResponseRecord {
-                at_ms: at,
-                direction: "sent",
-                route: route(flow),
-                status: code,
-                reason: reason.to_owned(),
-                method: req.cseq().map(|c| c.method.to_owned()).unwrap_or_default(),
-                call_id: req.call_id().unwrap_or_default().to_owned(),
-                message: self
-                    .cfg
-                    .full
-                    .then(|| String::from_utf8_lossy(&bytes).into_owned()),
-            }));
-        }
-        self.out.push(Outgoing {
-            flow: *flow,
-            bytes: Rc::clone(&bytes),
-        });
+        let names = || {
+            let method = req.cseq().map(|c| c.method.to_owned()).unwrap_or_default();
+            (method, req.call_id().unwrap_or_default().to_owned())
+        };
+        self.send_response(flow, code, reason, names, Rc::clone(&bytes), now);
         bytes
     }
 
