@@ -11,7 +11,9 @@
 # across that step, per 10,000 calls. Memory: a fresh listen answers 10,000 OPTIONS from
 # SIPp (tests/fixtures/sipp/options-uac.xml) at MEM_RATE, then MEM_COUNT in all at the same
 # rate; VmRSS/VmHWM are read after each, once the transactions have expired (Timer J, 32 s).
-# Each step is bounded with `timeout`. MEM_COUNT=0 skips the memory step, RATES="" the rates.
+# Then the top rate again TOP_REPEAT times (default 3), sipkit and sipp alternating, each
+# fresh, with the median ratio. Each step is bounded with `timeout`. MEM_COUNT=0 skips the
+# memory step, RATES="" the rates, TOP_REPEAT=0 the repeats.
 # Needs: cargo, sipp, python3. Logs go to target/bench-listen/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +35,15 @@ free_port() {
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 started=()
 trap 'for p in "${started[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
+# failed_calls CSV: SIPp's FailedCall(C) in the last row of its -trace_stat file.
+failed_calls() {
+    python3 - "$1" <<'PY' 2>/dev/null || echo "?"
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1]), delimiter=';'))
+h = rows[0]; last = rows[-1]
+print(last[h.index("FailedCall(C)")])
+PY
+}
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
 # start_responder NAME PORT: sets $pid
@@ -73,13 +84,7 @@ for who in $responders; do
             -trace_stat -stf "$out/uac-$who-$rate.csv" >"$out/uac-$who-$rate.log" 2>&1 || status=$?
         after=$(cpu_ticks "$pid")
         t1=$(date +%s%N)
-        failed=$(python3 - "$out/uac-$who-$rate.csv" <<'PY' 2>/dev/null || echo "?"
-import csv, sys
-rows = list(csv.reader(open(sys.argv[1]), delimiter=';'))
-h = rows[0]; last = rows[-1]
-print(last[h.index("FailedCall(C)")])
-PY
-)
+        failed=$(failed_calls "$out/uac-$who-$rate.csv")
         per10k=$(python3 -c "print(f'{($after-$before)/$hz/$calls*10000:.3f}')")
         # What SIPp managed: its last call starts at calls/rate s when it keeps up; a call lasts
         # about as long as its round trips, so calls over the run's length is a lower bound.
@@ -105,6 +110,47 @@ done
 echo
 echo "highest rate with zero failed calls: sipkit ${best[sipkit]}/s (${cpu_at[sipkit]:-?} CPU s per 10k), sipp -sn uas ${best[sipp]}/s (${cpu_at[sipp]:-?} CPU s per 10k)"
 
+# The top rate again, TOP_REPEAT times, each responder fresh (no transactions left over from
+# lower rates) and the two alternating, so one slow moment of the machine does not decide the
+# ratio. SIPp's UAS is overloaded there and its CPU per call moves with how far behind it falls;
+# the median of the pairs is the figure to quote, the spread says how much to trust it.
+top_repeat=${TOP_REPEAT:-3}
+top=${rates##* }
+if [ -n "$top" ] && [ "$top_repeat" -gt 0 ]; then
+    echo
+    echo "top rate $top calls/s asked, $top_repeat alternating pairs, fresh responders:"
+    echo
+    echo "| pair | sipkit: achieved, failed | sipkit CPU s/10k | sipp -sn uas: achieved, failed | sipp CPU s/10k | sipkit / sipp |"
+    echo "|---|---|---|---|---|---|"
+    ratios=()
+    for i in $(seq 1 "$top_repeat"); do
+        declare -A pair_cpu pair_run
+        for who in sipkit sipp; do
+            port=$(free_port)
+            start_responder "$who" "$port"
+            calls=$((top * secs))
+            before=$(cpu_ticks "$pid")
+            t0=$(date +%s%N)
+            status=0
+            timeout $((secs * 4 + 60)) sipp -sn uac "127.0.0.1:$port" -r "$top" -m "$calls" \
+                -l $((top * 2)) -timeout $((secs * 4 + 40))s -nostdin \
+                -trace_stat -stf "$out/top-$who-$i.csv" >"$out/top-$who-$i.log" 2>&1 || status=$?
+            after=$(cpu_ticks "$pid")
+            t1=$(date +%s%N)
+            kill "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+            failed=$(failed_calls "$out/top-$who-$i.csv")
+            pair_cpu[$who]=$(python3 -c "print(f'{($after-$before)/$hz/$calls*10000:.3f}')")
+            pair_run[$who]="$(python3 -c "print(round($calls / (($t1 - $t0) / 1e9)))"), $failed (exit $status)"
+        done
+        r=$(ratio "${pair_cpu[sipkit]}" "${pair_cpu[sipp]}")
+        ratios+=("$r")
+        echo "| $i | ${pair_run[sipkit]} | ${pair_cpu[sipkit]} | ${pair_run[sipp]} | ${pair_cpu[sipp]} | $r |"
+    done
+    echo
+    echo "median sipkit / sipp at $top calls/s: $(printf '%s\n' "${ratios[@]}" | sort -n | awk '{v[NR]=$1} END{print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}') (pairs: ${ratios[*]})"
+fi
+
 [ "$mem_count" = 0 ] && exit 0
 
 # Memory: a fresh listen answers 10,000 OPTIONS transactions from SIPp at MEM_RATE, then
@@ -121,12 +167,7 @@ options_run() {
     timeout "$limit" sipp -sf "$options" "127.0.0.1:$port" -r "$mem_rate" -m "$1" \
         -l $((mem_rate * 2)) -timeout "$((limit - 20))s" -nostdin \
         -trace_stat -stf "$out/$2.csv" >"$out/$2.log" 2>&1 || true
-    python3 - "$out/$2.csv" <<'PY' 2>/dev/null || echo "?"
-import csv, sys
-rows = list(csv.reader(open(sys.argv[1]), delimiter=';'))
-h = rows[0]; last = rows[-1]
-print(last[h.index("FailedCall(C)")])
-PY
+    failed_calls "$out/$2.csv"
 }
 failed10k=$(options_run 10000 mem-10k)
 sleep 35
