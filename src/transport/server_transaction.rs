@@ -8,11 +8,11 @@
 //! Retransmitting a 2xx to INVITE until the ACK comes is the TU's job, not the transaction's
 //! (RFC 3261 §13.3.1.4, RFC 6026 §7.1); [`Retransmit2xx`] keeps that schedule.
 
-use std::collections::BTreeSet;
-use std::rc::Rc;
-
-use foldhash::HashMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
+
+use smallvec::SmallVec;
 
 use crate::proto::ParseError;
 use crate::proto::sip::build::push_decimal;
@@ -84,7 +84,11 @@ fn write_key(
             out.push(b'\n');
             out.extend_from_slice(branch.as_bytes());
             out.push(b'\n');
-            out.extend(via.host_raw.bytes().map(|b| b.to_ascii_lowercase()));
+            let host = out.len();
+            out.extend_from_slice(via.host_raw.as_bytes());
+            if let Some(host) = out.get_mut(host..) {
+                host.make_ascii_lowercase();
+            }
             if let Some(port) = via.port {
                 out.push(b':');
                 push_decimal(out, port.into());
@@ -126,7 +130,8 @@ fn not_a_request() -> ParseError {
     )
 }
 
-/// A handle on one server transaction, never reused within a table.
+/// A handle on one server transaction, never reused within a table (its slot in the low 32
+/// bits, the slot's generation in the high 32).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TxId(pub u64);
 
@@ -216,47 +221,300 @@ pub enum RespondError {
     },
 }
 
+/// One live transaction, in its slot of the [`Slab`].
 #[derive(Debug)]
 struct Tx<C> {
-    /// Shared with the `by_key` entry: one allocation per transaction.
-    key: Rc<[u8]>,
+    /// The hash of `key`, which `by_key` is keyed on.
+    hash: u64,
+    /// The next slot whose key has the same hash, or [`NO_SLOT`]: a chain that is empty but for
+    /// a 64-bit collision, kept so that a collision cannot merge two transactions.
+    next: u32,
     invite: bool,
     reliable: bool,
     state: TxState,
+    /// The key as [`write_key`] wrote it, compared on lookup: the hash alone is not exact.
+    /// Inline, so a transaction costs no allocation for it in the common case.
+    key: SmallVec<[u8; KEY_INLINE]>,
     last_response: Option<Box<[u8]>>,
     ctx: C,
-    /// Timer G: next retransmission and the interval after it.
-    g: Option<(Instant, Duration)>,
-    /// Timers H, I, J or L: when the current state ends.
+    /// Timer G: the next retransmission (the interval after it is in [`Timeline::g`]).
+    g: Option<Instant>,
+    /// Timers H, I, J or L: when the current state ends. An entry of an end queue is live only
+    /// while it names this instant (see [`Timeline`]).
     end: Option<Instant>,
 }
 
-/// Which of a transaction's two timers an entry of the timeline is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Timer {
-    /// Timer G.
-    G,
-    /// Timer H, I, J or L.
-    End,
+/// Keys up to this long live inside the transaction (a `z9hG4bK` key with a 20-odd byte
+/// branch and an IPv4 sent-by is about 45 bytes).
+const KEY_INLINE: usize = 48;
+
+/// The end of a [`Tx::next`] chain.
+const NO_SLOT: u32 = u32::MAX;
+
+#[derive(Debug)]
+struct Slot<C> {
+    /// Bumped each time the slot is freed, so a [`TxId`] of an earlier occupant finds nothing.
+    generation: u32,
+    tx: Option<Tx<C>>,
+}
+
+/// The live transactions in a vector of slots addressed by [`TxId`] (slot index in the low 32
+/// bits, the slot's generation in the high 32), with a free list: a lookup by id is an index,
+/// not a hash, and a new transaction reuses a slot instead of growing a table.
+#[derive(Debug)]
+struct Slab<C> {
+    slots: Vec<Slot<C>>,
+    /// Free slot indexes, taken from the end.
+    free: Vec<u32>,
+    len: usize,
+    /// The generation a newly pushed slot starts at: at least that of any slot cut off by
+    /// [`Slab::compact`], so no id comes back when the vector grows again.
+    fresh_generation: u32,
+    /// Slots freed since the last compaction.
+    freed: usize,
+}
+
+impl<C> Slab<C> {
+    fn new() -> Self {
+        Slab {
+            slots: Vec::new(),
+            free: Vec::new(),
+            len: 0,
+            fresh_generation: 0,
+            freed: 0,
+        }
+    }
+
+    fn id(index: u32, generation: u32) -> TxId {
+        TxId(u64::from(generation) << 32 | u64::from(index))
+    }
+
+    /// The slot index of `id` (its low 32 bits; the truncation is the encoding).
+    fn index(id: TxId) -> u32 {
+        id.0 as u32
+    }
+
+    fn slot(&self, id: TxId) -> Option<&Slot<C>> {
+        let slot = self.slots.get(Self::index(id) as usize)?;
+        (Self::id(Self::index(id), slot.generation) == id).then_some(slot)
+    }
+
+    fn get(&self, id: TxId) -> Option<&Tx<C>> {
+        self.slot(id)?.tx.as_ref()
+    }
+
+    fn get_mut(&mut self, id: TxId) -> Option<&mut Tx<C>> {
+        let slot = self.slots.get_mut(Self::index(id) as usize)?;
+        if Self::id(Self::index(id), slot.generation) != id {
+            return None;
+        }
+        slot.tx.as_mut()
+    }
+
+    /// The transaction in slot `index`, whatever its generation (for the key chains).
+    fn at(&self, index: u32) -> Option<(TxId, &Tx<C>)> {
+        let slot = self.slots.get(index as usize)?;
+        Some((Self::id(index, slot.generation), slot.tx.as_ref()?))
+    }
+
+    fn at_mut(&mut self, index: u32) -> Option<&mut Tx<C>> {
+        self.slots.get_mut(index as usize)?.tx.as_mut()
+    }
+
+    fn insert(&mut self, tx: Tx<C>) -> TxId {
+        self.len += 1;
+        if let Some(index) = self.free.pop()
+            && let Some(slot) = self.slots.get_mut(index as usize)
+        {
+            slot.tx = Some(tx);
+            return Self::id(index, slot.generation);
+        }
+        // Fewer than 2^32 slots: each holds a transaction of well over 64 bytes.
+        let index = self.slots.len() as u32;
+        let generation = self.fresh_generation;
+        self.slots.push(Slot {
+            generation,
+            tx: Some(tx),
+        });
+        Self::id(index, generation)
+    }
+
+    fn remove(&mut self, id: TxId) -> Option<Tx<C>> {
+        let index = Self::index(id);
+        let slot = self.slots.get_mut(index as usize)?;
+        if Self::id(index, slot.generation) != id {
+            return None;
+        }
+        let tx = slot.tx.take()?;
+        self.len -= 1;
+        self.freed += 1;
+        // A slot whose generation would wrap is retired: reusing it could hand out an id
+        // again.
+        if let Some(generation) = slot.generation.checked_add(1) {
+            slot.generation = generation;
+            self.free.push(index);
+        }
+        Some(tx)
+    }
+
+    #[cfg(test)]
+    fn capacity(&self) -> usize {
+        self.slots.capacity()
+    }
+
+    /// Give memory back once most slots are free: cut off the free slots at the end, and
+    /// reuse the lowest free slots first from now on, so the live ones gather at the front and
+    /// the next compaction can cut more. Runs at most once per quarter of the slots freed,
+    /// so its sort costs a logarithm per transaction.
+    fn compact(&mut self) {
+        let slots = self.slots.len();
+        if slots <= SHRINK_FLOOR || self.len >= slots / 4 || self.freed < slots / 4 {
+            return;
+        }
+        self.freed = 0;
+        while let Some(last) = self.slots.last() {
+            // A retired slot (generation u32::MAX) stays, or its last id could come back.
+            if last.tx.is_some() || last.generation == u32::MAX {
+                break;
+            }
+            self.fresh_generation = self.fresh_generation.max(last.generation);
+            self.slots.pop();
+        }
+        let end = self.slots.len();
+        self.free.retain(|&index| (index as usize) < end);
+        self.free.sort_unstable_by(|a, b| b.cmp(a));
+        self.slots.shrink_to(self.len * 2);
+        self.free.shrink_to(self.free.len() * 2);
+    }
+}
+
+/// An armed end timer in a FIFO queue of [`Timeline`].
+#[derive(Debug, Clone, Copy)]
+struct Due {
+    at: Instant,
+    id: TxId,
+}
+
+/// Which end queue a timer goes to: every timer of a queue has the same duration, so the
+/// queue is in deadline order by appending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EndQueue {
+    /// Timers H, J and L: 64*T1.
+    Long,
+    /// Timer I: T4.
+    Short,
+}
+
+/// The armed timers. Timer G, rare and short-lived (a non-2xx final response to INVITE over
+/// UDP), is in an ordered set. The end timers (H, J, L: 64*T1; I: T4) keep a fixed duration
+/// per kind, so each kind is a FIFO queue in deadline order (an entry goes in by binary search
+/// only if a caller's clock went back), which costs an append instead of a tree insert.
+/// Entries are deleted lazily: a transaction that ends early or is re-armed leaves its old
+/// entry behind, and an entry counts only while its transaction is alive with that deadline.
+/// The front of each queue is always live, so [`ServerTransactions::next_deadline`] is exact.
+#[derive(Debug, Default)]
+struct Timeline {
+    /// Timer G, with the interval after it.
+    g: BTreeMap<(Instant, TxId), Duration>,
+    long: VecDeque<Due>,
+    short: VecDeque<Due>,
+}
+
+impl Timeline {
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.g.is_empty() && self.long.is_empty() && self.short.is_empty()
+    }
+
+    fn queue(&mut self, which: EndQueue) -> &mut VecDeque<Due> {
+        match which {
+            EndQueue::Long => &mut self.long,
+            EndQueue::Short => &mut self.short,
+        }
+    }
+
+    /// The earliest timer, timer G before an end timer due at the same instant (G then does
+    /// nothing, the transaction ending), and H/J/L before I.
+    fn first(&self) -> Option<(Instant, TxId, Option<EndQueue>)> {
+        let mut first = self
+            .g
+            .first_key_value()
+            .map(|(&(at, id), _)| (at, id, None));
+        for (queue, which) in [(&self.long, EndQueue::Long), (&self.short, EndQueue::Short)] {
+            if let Some(due) = queue.front()
+                && first.is_none_or(|(at, _, _)| due.at < at)
+            {
+                first = Some((due.at, due.id, Some(which)));
+            }
+        }
+        first
+    }
+}
+
+/// Whether a queue entry still stands for its transaction's end timer.
+fn is_live<C>(txs: &Slab<C>, due: &Due) -> bool {
+    txs.get(due.id).is_some_and(|tx| tx.end == Some(due.at))
+}
+
+/// Drop the dead entries at the front of `queue`.
+fn purge<C>(txs: &Slab<C>, queue: &mut VecDeque<Due>) {
+    while queue.front().is_some_and(|due| !is_live(txs, due)) {
+        queue.pop_front();
+    }
+}
+
+/// Append `due`, or insert it in deadline order when it is earlier than the last entry.
+fn push_in_order(queue: &mut VecDeque<Due>, due: Due) {
+    if queue.back().is_none_or(|last| last.at <= due.at) {
+        queue.push_back(due);
+    } else {
+        let at = queue.partition_point(|other| other.at <= due.at);
+        queue.insert(at, due);
+    }
+}
+
+/// A `Hasher` for keys that are already hashes (the seeded hash of a transaction key).
+#[derive(Debug, Default, Clone, Copy)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 /// Every server transaction of an endpoint, keyed per RFC 3261 §17.2.3. `C` is what the caller
 /// needs to send a retransmission by timer (its transport flow); it is stored per transaction.
 ///
-/// Armed timers are kept in one ordered set, so a timer run costs what is due, not what is
-/// alive: at a few thousand requests a second over UDP, 64*T1 keeps hundreds of thousands of
-/// transactions in Completed/Accepted, and scanning them all every tick was most of listen's
-/// CPU. The tables shrink again when most of them has ended, so a burst does not leave its
-/// high-water mark behind.
+/// At a few thousand requests a second over UDP, 64*T1 keeps hundreds of thousands of
+/// transactions in Completed/Accepted, so what one costs matters: a transaction is a slot of
+/// a [`Slab`] (no allocation for its key, no second table by id), found by the hash of its
+/// key in a table of 64-bit hashes, and its end timer is an append to a FIFO queue (see
+/// [`Timeline`]); a timer run costs what is due, not what is alive. The tables shrink again
+/// when most of them has ended, so a burst does not leave its high-water mark behind.
 #[derive(Debug)]
 pub struct ServerTransactions<C> {
     timers: Timers,
-    by_key: HashMap<Rc<[u8]>, TxId>,
-    txs: HashMap<TxId, Tx<C>>,
-    timeline: BTreeSet<(Instant, TxId, Timer)>,
-    next_id: u64,
+    hasher: foldhash::fast::RandomState,
+    /// Key hash -> first slot of its chain.
+    by_key: HashMap<u64, u32, BuildHasherDefault<PassThrough>>,
+    txs: Slab<C>,
+    timeline: Timeline,
     /// The key of the request being classified (see [`write_key`]).
     scratch: Vec<u8>,
+    /// Tests set this to give every key the same hash, to exercise the collision chains.
+    #[cfg(test)]
+    collide: bool,
 }
 
 /// Below this many slots a table is not worth shrinking.
@@ -267,11 +525,13 @@ impl<C: Clone> ServerTransactions<C> {
     pub fn new(timers: Timers) -> Self {
         ServerTransactions {
             timers,
+            hasher: foldhash::fast::RandomState::default(),
             by_key: HashMap::default(),
-            txs: HashMap::default(),
-            timeline: BTreeSet::new(),
-            next_id: 1,
+            txs: Slab::new(),
+            timeline: Timeline::default(),
             scratch: Vec::new(),
+            #[cfg(test)]
+            collide: false,
         }
     }
 
@@ -298,48 +558,46 @@ impl<C: Clone> ServerTransactions<C> {
         ctx: C,
         now: Instant,
     ) -> Result<Action, ParseError> {
+        let mut key = std::mem::take(&mut self.scratch);
+        let action = self.classify(request, via, &mut key, reliable, ctx, now);
+        self.scratch = key;
+        action
+    }
+
+    /// [`ServerTransactions::on_request_via`] with the key buffer taken out of `self`.
+    fn classify(
+        &mut self,
+        request: &Message<'_>,
+        via: &Via<'_>,
+        key: &mut Vec<u8>,
+        reliable: bool,
+        ctx: C,
+        now: Instant,
+    ) -> Result<Action, ParseError> {
         let Some(method) = request.method() else {
             return Err(not_a_request());
         };
         let is_ack = method == "ACK";
-        let mut key = std::mem::take(&mut self.scratch);
-        let invite = write_key(
-            request,
-            via,
-            if is_ack { "INVITE" } else { method },
-            &mut key,
-        );
-        let found = self.by_key.get(&key[..]).copied();
-        let invite = match invite {
-            Ok(invite) => invite,
-            Err(e) => {
-                self.scratch = key;
-                return Err(e);
-            }
-        };
-        let Some(id) = found else {
+        let invite = write_key(request, via, if is_ack { "INVITE" } else { method }, key)?;
+        let hash = self.hash_key(key);
+        let Some(id) = self.find(hash, key) else {
             if is_ack {
-                self.scratch = key;
                 return Ok(Action::AckToTu(None));
             }
-            let id = self.create(Rc::from(&key[..]), invite, reliable, ctx);
+            let id = self.create(hash, key, invite, reliable, ctx);
             if method == "CANCEL" {
                 // RFC 3261 §9.2: the INVITE it cancels has the same key but for the method.
-                let cancelled = write_key(request, via, "INVITE", &mut key);
-                let invite = match cancelled {
-                    Ok(_) => self.by_key.get(&key[..]).copied(),
+                let invite = match write_key(request, via, "INVITE", key) {
+                    Ok(_) => self.find(self.hash_key(key), key),
                     Err(_) => None,
                 }
                 .filter(|i| self.state(*i) == Some(TxState::Proceeding));
-                self.scratch = key;
                 return Ok(Action::Cancel { id, invite });
             }
-            self.scratch = key;
             return Ok(Action::New(id));
         };
-        self.scratch = key;
         let timers = self.timers;
-        let Some(tx) = self.txs.get_mut(&id) else {
+        let Some(tx) = self.txs.get_mut(id) else {
             return Ok(Action::Absorbed(id));
         };
         if is_ack {
@@ -355,7 +613,7 @@ impl<C: Clone> ServerTransactions<C> {
                         // Timer I is zero on a reliable transport.
                         self.remove(id);
                     } else {
-                        self.set_end(id, Some(now + timers.t4));
+                        self.set_end(id, now + timers.t4, EndQueue::Short);
                     }
                     Action::AckForNon2xx(id)
                 }
@@ -385,7 +643,7 @@ impl<C: Clone> ServerTransactions<C> {
         now: Instant,
     ) -> Result<(), RespondError> {
         let timers = self.timers;
-        let tx = self.txs.get_mut(&id).ok_or(RespondError::Unknown(id))?;
+        let tx = self.txs.get_mut(id).ok_or(RespondError::Unknown(id))?;
         let refused = RespondError::NotAllowed {
             status,
             state: tx.state,
@@ -435,8 +693,9 @@ impl<C: Clone> ServerTransactions<C> {
         if g.is_some() {
             self.set_g(id, g);
         }
-        if end.is_some() {
-            self.set_end(id, end);
+        if let Some(end) = end {
+            // H, J and L all last 64*T1.
+            self.set_end(id, end, EndQueue::Long);
         }
         Ok(())
     }
@@ -446,17 +705,17 @@ impl<C: Clone> ServerTransactions<C> {
         let t2 = self.timers.t2;
         let mut events = Vec::new();
         let mut rearm = Vec::new();
-        while let Some(&(at, id, which)) = self.timeline.first() {
+        while let Some((at, id, which)) = self.timeline.first() {
             if at > now {
                 break;
             }
-            self.timeline.pop_first();
-            let Some(tx) = self.txs.get_mut(&id) else {
-                continue;
-            };
             match which {
-                Timer::End => {
-                    tx.end = None;
+                Some(queue) => {
+                    // The front entry is live: see `Timeline`.
+                    self.timeline.queue(queue).pop_front();
+                    let Some(tx) = self.txs.get(id) else {
+                        continue;
+                    };
                     if tx.state == TxState::Completed && tx.invite {
                         events.push(TimerEvent::NoAck {
                             id,
@@ -466,12 +725,24 @@ impl<C: Clone> ServerTransactions<C> {
                         events.push(TimerEvent::Terminated(id));
                     }
                     self.remove(id);
+                    // The next entries of that queue may have died meanwhile.
+                    purge(&self.txs, self.timeline.queue(queue));
                 }
-                // Timer H (or I) due as well: the transaction ends, nothing is resent.
-                Timer::G if tx.end.is_some_and(|end| end <= now) => tx.g = None,
-                Timer::G => {
+                None => {
+                    let interval = self
+                        .timeline
+                        .g
+                        .pop_first()
+                        .map_or(Duration::ZERO, |(_, interval)| interval);
+                    let Some(tx) = self.txs.get_mut(id) else {
+                        continue;
+                    };
+                    if tx.end.is_some_and(|end| end <= now) {
+                        // Timer H (or I) due as well: the transaction ends, nothing is resent.
+                        tx.g = None;
+                        continue;
+                    }
                     // Timer G doubles up to T2 (RFC 3261 §17.2.1).
-                    let interval = tx.g.map_or(Duration::ZERO, |(_, i)| i);
                     let next = interval.saturating_mul(2).min(t2);
                     tx.g = None;
                     rearm.push((id, (now + next, next)));
@@ -495,98 +766,151 @@ impl<C: Clone> ServerTransactions<C> {
 
     /// When [`ServerTransactions::on_timer`] should next be called.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.timeline.first().map(|&(at, _, _)| at)
+        self.timeline.first().map(|(at, _, _)| at)
     }
 
     /// A transaction's state; `None` once it is terminated.
     pub fn state(&self, id: TxId) -> Option<TxState> {
-        self.txs.get(&id).map(|tx| tx.state)
+        self.txs.get(id).map(|tx| tx.state)
     }
 
     /// The context stored with a transaction.
     pub fn ctx(&self, id: TxId) -> Option<&C> {
-        self.txs.get(&id).map(|tx| &tx.ctx)
+        self.txs.get(id).map(|tx| &tx.ctx)
     }
 
     /// How many transactions are alive.
     pub fn len(&self) -> usize {
-        self.txs.len()
+        self.txs.len
     }
 
     /// Whether no transaction is alive.
     pub fn is_empty(&self) -> bool {
-        self.txs.is_empty()
+        self.txs.len == 0
     }
 
-    fn create(&mut self, key: Rc<[u8]>, invite: bool, reliable: bool, ctx: C) -> TxId {
-        let id = TxId(self.next_id);
-        self.next_id += 1;
-        self.by_key.insert(Rc::clone(&key), id);
-        self.txs.insert(
-            id,
-            Tx {
-                key,
-                invite,
-                reliable,
-                state: if invite {
-                    TxState::Proceeding
-                } else {
-                    TxState::Trying
-                },
-                last_response: None,
-                ctx,
-                g: None,
-                end: None,
+    fn hash_key(&self, key: &[u8]) -> u64 {
+        #[cfg(test)]
+        if self.collide {
+            return 7;
+        }
+        self.hasher.hash_one(key)
+    }
+
+    /// The live transaction whose key is `key` (of hash `hash`).
+    fn find(&self, hash: u64, key: &[u8]) -> Option<TxId> {
+        let mut index = *self.by_key.get(&hash)?;
+        loop {
+            let (id, tx) = self.txs.at(index)?;
+            if tx.key[..] == *key {
+                return Some(id);
+            }
+            index = tx.next;
+        }
+    }
+
+    fn create(&mut self, hash: u64, key: &[u8], invite: bool, reliable: bool, ctx: C) -> TxId {
+        let id = self.txs.insert(Tx {
+            hash,
+            next: NO_SLOT,
+            invite,
+            reliable,
+            state: if invite {
+                TxState::Proceeding
+            } else {
+                TxState::Trying
             },
-        );
+            key: SmallVec::from_slice(key),
+            last_response: None,
+            ctx,
+            g: None,
+            end: None,
+        });
+        let index = Slab::<C>::index(id);
+        if let Some(next) = self.by_key.insert(hash, index)
+            && let Some(tx) = self.txs.at_mut(index)
+        {
+            tx.next = next;
+        }
         id
     }
 
     fn remove(&mut self, id: TxId) {
-        if let Some(tx) = self.txs.remove(&id) {
-            self.by_key.remove(&tx.key[..]);
-            if let Some((at, _)) = tx.g {
-                self.timeline.remove(&(at, id, Timer::G));
+        let Some(tx) = self.txs.remove(id) else {
+            return;
+        };
+        let index = Slab::<C>::index(id);
+        match self.by_key.get(&tx.hash).copied() {
+            Some(head) if head == index => {
+                if tx.next == NO_SLOT {
+                    self.by_key.remove(&tx.hash);
+                } else {
+                    self.by_key.insert(tx.hash, tx.next);
+                }
             }
-            if let Some(at) = tx.end {
-                self.timeline.remove(&(at, id, Timer::End));
+            Some(mut at) => {
+                // A collision: unlink it from the middle of the chain.
+                while let Some(other) = self.txs.at_mut(at) {
+                    if other.next == index {
+                        other.next = tx.next;
+                        break;
+                    }
+                    at = other.next;
+                }
             }
+            None => {}
+        }
+        if let Some(at) = tx.g {
+            self.timeline.g.remove(&(at, id));
+        }
+        if tx.end.is_some() {
+            purge(&self.txs, &mut self.timeline.long);
+            purge(&self.txs, &mut self.timeline.short);
         }
     }
 
     /// Arm (or disarm) timer G of a live transaction, keeping the timeline in step.
     fn set_g(&mut self, id: TxId, g: Option<(Instant, Duration)>) {
-        let Some(tx) = self.txs.get_mut(&id) else {
+        let Some(tx) = self.txs.get_mut(id) else {
             return;
         };
-        if let Some((at, _)) = tx.g {
-            self.timeline.remove(&(at, id, Timer::G));
+        if let Some(at) = tx.g {
+            self.timeline.g.remove(&(at, id));
         }
-        tx.g = g;
-        if let Some((at, _)) = g {
-            self.timeline.insert((at, id, Timer::G));
+        tx.g = g.map(|(at, _)| at);
+        if let Some((at, interval)) = g {
+            self.timeline.g.insert((at, id), interval);
         }
     }
 
-    /// Arm (or disarm) the timer ending a live transaction's state (H, I, J or L).
-    fn set_end(&mut self, id: TxId, end: Option<Instant>) {
-        let Some(tx) = self.txs.get_mut(&id) else {
+    /// Arm the timer ending a live transaction's state (H, I, J or L) in its queue; an entry
+    /// of an earlier end timer dies.
+    fn set_end(&mut self, id: TxId, at: Instant, queue: EndQueue) {
+        let Some(tx) = self.txs.get_mut(id) else {
             return;
         };
-        if let Some(at) = tx.end {
-            self.timeline.remove(&(at, id, Timer::End));
-        }
-        tx.end = end;
-        if let Some(at) = end {
-            self.timeline.insert((at, id, Timer::End));
+        let rearmed = tx.end.replace(at).is_some();
+        push_in_order(self.timeline.queue(queue), Due { at, id });
+        if rearmed {
+            purge(&self.txs, &mut self.timeline.long);
+            purge(&self.txs, &mut self.timeline.short);
         }
     }
 
-    /// Give memory back once most transactions have ended: a hash table keeps its largest
-    /// size otherwise, and the peak of a burst would stay for the life of the process.
+    /// Give memory back once most transactions have ended: a table keeps its largest size
+    /// otherwise, and the peak of a burst would stay for the life of the process.
     fn shrink(&mut self) {
-        shrink_map(&mut self.txs);
+        self.txs.compact();
         shrink_map(&mut self.by_key);
+        shrink_deque(&mut self.timeline.long);
+        shrink_deque(&mut self.timeline.short);
+    }
+}
+
+/// [`shrink_map`] for a queue.
+fn shrink_deque<T>(queue: &mut VecDeque<T>) {
+    if queue.capacity() > SHRINK_FLOOR && queue.len() < queue.capacity() / 4 {
+        queue.shrink_to(queue.len() * 2);
     }
 }
 
@@ -970,6 +1294,280 @@ Content-Length: 0\r\n\
         assert!(t.txs.capacity() <= SHRINK_FLOOR, "{}", t.txs.capacity());
         assert!(t.by_key.capacity() <= SHRINK_FLOOR);
         assert!(t.timeline.is_empty());
+    }
+
+    /// A new transaction from `method` with its own branch, answered with `status` at `at`.
+    fn answered(
+        t: &mut ServerTransactions<&'static str>,
+        method: &str,
+        branch: &str,
+        status: u16,
+        reliable: bool,
+        at: Instant,
+    ) -> TxId {
+        let bytes = request(method, branch, method);
+        let Action::New(id) = feed(t, &bytes, reliable, at) else {
+            panic!("a new {method}");
+        };
+        t.respond(id, status, format!("{status}").as_bytes(), at)
+            .expect("response allowed");
+        id
+    }
+
+    #[test]
+    fn end_queues_drop_entries_of_ended_or_rearmed_transactions() {
+        let timers = Timers::default();
+        let mut t = ServerTransactions::new(timers);
+        let t0 = Instant::now();
+        // Re-armed: the ACK turns timer H (64*T1) into timer I (T4); H's entry dies at once,
+        // being at the front.
+        let a = answered(&mut t, "INVITE", "z9hG4bKa", 404, false, t0);
+        assert_eq!(t.timeline.long.len(), 1);
+        let ack = request("ACK", "z9hG4bKa", "ACK");
+        assert_eq!(
+            feed(&mut t, &ack, false, t0 + ms(100)),
+            Action::AckForNon2xx(a)
+        );
+        assert!(t.timeline.long.is_empty(), "dead front entry purged");
+        assert_eq!(t.next_deadline(), Some(t0 + ms(100) + timers.t4));
+        assert_eq!(
+            t.on_timer(t0 + ms(100) + timers.t4),
+            vec![TimerEvent::Terminated(a)]
+        );
+        assert!(t.timeline.is_empty());
+        assert!(t.on_timer(t0 + timers.timeout()).is_empty(), "no late H");
+
+        // Ended early in the middle of the queue: the entry stays until it reaches the front,
+        // and is then skipped without an event.
+        let b = answered(&mut t, "OPTIONS", "z9hG4bKb", 200, false, t0);
+        let c = answered(&mut t, "INVITE", "z9hG4bKc", 404, true, t0 + ms(1));
+        let d = answered(&mut t, "OPTIONS", "z9hG4bKd", 200, false, t0 + ms(2));
+        let ack = request("ACK", "z9hG4bKc", "ACK");
+        assert_eq!(
+            feed(&mut t, &ack, true, t0 + ms(3)),
+            Action::AckForNon2xx(c)
+        );
+        assert_eq!(t.state(c), None);
+        assert_eq!(t.timeline.long.len(), 3);
+        assert_eq!(t.next_deadline(), Some(t0 + timers.timeout()));
+        assert_eq!(
+            t.on_timer(t0 + timers.timeout() + ms(1)),
+            vec![TimerEvent::Terminated(b)]
+        );
+        assert_eq!(t.timeline.long.len(), 1, "c's dead entry went with b's");
+        assert_eq!(t.next_deadline(), Some(t0 + ms(2) + timers.timeout()));
+        assert_eq!(
+            t.on_timer(t0 + ms(2) + timers.timeout()),
+            vec![TimerEvent::Terminated(d)]
+        );
+        assert!(t.is_empty());
+        assert!(t.timeline.is_empty());
+        assert_eq!(t.next_deadline(), None);
+    }
+
+    #[test]
+    fn timers_of_every_kind_fire_in_deadline_order() {
+        let timers = Timers {
+            t1: ms(10),
+            t2: ms(40),
+            t4: ms(50),
+        };
+        let mut t = ServerTransactions::new(timers);
+        let t0 = Instant::now();
+        let x = answered(&mut t, "OPTIONS", "z9hG4bKx", 200, false, t0); // J at 640
+        let y = answered(&mut t, "INVITE", "z9hG4bKy", 486, false, t0 + ms(5)); // G.., H at 645
+        let z = answered(&mut t, "INVITE", "z9hG4bKz", 404, false, t0 + ms(10)); // G.., ACK
+        let invite = request("INVITE", "z9hG4bKw", "INVITE");
+        let Action::New(w) = feed(&mut t, &invite, false, t0 + ms(20)) else {
+            panic!("a new INVITE");
+        };
+        t.respond(w, 200, b"200", t0 + ms(20)).expect("200"); // L at 660
+        let ack = request("ACK", "z9hG4bKz", "ACK");
+        let mut acked = false;
+        let mut log = Vec::new();
+        while let Some(at) = t.next_deadline() {
+            if !acked && at > t0 + ms(590) {
+                // Timer I at 640, the same instant as x's timer J.
+                assert_eq!(
+                    feed(&mut t, &ack, false, t0 + ms(590)),
+                    Action::AckForNon2xx(z)
+                );
+                acked = true;
+                continue;
+            }
+            for event in t.on_timer(at) {
+                log.push(((at - t0).as_millis(), event));
+            }
+        }
+        assert!(log.windows(2).all(|w| w[0].0 <= w[1].0), "{log:?}");
+        let resent = |id| {
+            log.iter()
+                .filter(|(_, e)| matches!(e, TimerEvent::Retransmit { id: i, .. } if *i == id))
+                .map(|(at, _)| *at)
+                .collect::<Vec<_>>()
+        };
+        let y_times: Vec<u128> = [15, 35].into_iter().chain((75..=635).step_by(40)).collect();
+        assert_eq!(resent(y), y_times);
+        let z_times: Vec<u128> = [20, 40].into_iter().chain((80..=560).step_by(40)).collect();
+        assert_eq!(resent(z), z_times);
+        let ends: Vec<_> = log
+            .into_iter()
+            .filter(|(_, e)| !matches!(e, TimerEvent::Retransmit { .. }))
+            .collect();
+        assert_eq!(
+            ends,
+            vec![
+                (640, TimerEvent::Terminated(x)),
+                (640, TimerEvent::Terminated(z)),
+                (645, TimerEvent::NoAck { id: y, ctx: "flow" }),
+                (660, TimerEvent::Terminated(w)),
+            ]
+        );
+        assert!(t.is_empty());
+        assert!(t.timeline.is_empty());
+    }
+
+    #[test]
+    fn an_earlier_clock_keeps_the_queue_in_deadline_order() {
+        let timers = Timers::default();
+        let mut t = ServerTransactions::new(timers);
+        let t0 = Instant::now();
+        let late = answered(&mut t, "OPTIONS", "z9hG4bKlate", 200, false, t0 + ms(100));
+        let early = answered(&mut t, "OPTIONS", "z9hG4bKearly", 200, false, t0);
+        let middle = answered(&mut t, "OPTIONS", "z9hG4bKmid", 200, false, t0 + ms(50));
+        assert_eq!(t.next_deadline(), Some(t0 + timers.timeout()));
+        assert_eq!(
+            t.on_timer(t0 + ms(100) + timers.timeout()),
+            vec![
+                TimerEvent::Terminated(early),
+                TimerEvent::Terminated(middle),
+                TimerEvent::Terminated(late)
+            ]
+        );
+    }
+
+    #[test]
+    fn ids_of_ended_transactions_find_nothing_when_their_slot_is_reused() {
+        let mut t = ServerTransactions::new(Timers::default());
+        let t0 = Instant::now();
+        let options = request("OPTIONS", "z9hG4bKo1", "OPTIONS");
+        let Action::New(first) = feed(&mut t, &options, true, t0) else {
+            panic!("a new OPTIONS");
+        };
+        t.respond(first, 200, b"200", t0).expect("200");
+        assert!(t.is_empty(), "timer J is zero over TCP");
+        let Action::New(second) = feed(&mut t, &options, true, t0) else {
+            panic!("a new OPTIONS");
+        };
+        assert_eq!(Slab::<&str>::index(first), Slab::<&str>::index(second));
+        assert_ne!(first, second);
+        assert_eq!(t.state(first), None);
+        assert_eq!(t.ctx(first), None);
+        assert_eq!(t.state(second), Some(TxState::Trying));
+        assert_eq!(
+            t.respond(first, 200, b"200", t0),
+            Err(RespondError::Unknown(first))
+        );
+        assert_eq!(t.state(second), Some(TxState::Trying));
+        // An id naming a slot that does not exist finds nothing either.
+        assert_eq!(t.state(TxId(u64::from(u32::MAX - 1))), None);
+    }
+
+    #[test]
+    fn keys_with_the_same_hash_stay_apart() {
+        let mut t = ServerTransactions::new(Timers::default());
+        t.collide = true;
+        let t0 = Instant::now();
+        let ids: Vec<TxId> = (0..4)
+            .map(|n| answered(&mut t, "OPTIONS", &format!("z9hG4bKh{n}"), 200, false, t0))
+            .collect();
+        assert_eq!(t.by_key.len(), 1, "one chain");
+        let find = |t: &mut ServerTransactions<&'static str>, n: usize| {
+            let options = request("OPTIONS", &format!("z9hG4bKh{n}"), "OPTIONS");
+            match feed(t, &options, false, t0) {
+                Action::Retransmit { id, .. } => Some(id),
+                Action::New(_) => None,
+                other => panic!("{other:?}"),
+            }
+        };
+        for (n, id) in ids.iter().enumerate() {
+            assert_eq!(find(&mut t, n), Some(*id));
+        }
+        // Unlink from the middle of the chain (ids[3] is its head), then the head, then the
+        // tail.
+        for gone in [1, 3, 0] {
+            let id = ids.get(gone).copied().expect("id");
+            t.remove(id);
+            assert_eq!(t.state(id), None);
+            for (n, id) in ids.iter().enumerate() {
+                let alive = t.state(*id).is_some();
+                if alive {
+                    assert_eq!(find(&mut t, n), Some(*id), "{n} after removing {gone}");
+                }
+            }
+        }
+        assert_eq!(t.len(), 1);
+        assert_eq!(find(&mut t, 2), ids.get(2).copied());
+        assert_eq!(find(&mut t, 1), None, "a new transaction again");
+    }
+
+    #[test]
+    fn slots_compact_behind_transactions_that_stay() {
+        let timers = Timers::default();
+        let mut t = ServerTransactions::new(timers);
+        let t0 = Instant::now();
+        for n in 0..5000 {
+            answered(&mut t, "OPTIONS", &format!("z9hG4bKb{n}"), 200, false, t0);
+        }
+        // A straggler in the last slot keeps the burst's slots from being cut off.
+        let straggler = answered(&mut t, "OPTIONS", "z9hG4bKs", 200, false, t0 + ms(1000));
+        assert_eq!(t.on_timer(t0 + timers.timeout()).len(), 5000);
+        assert!(t.txs.capacity() >= 5001);
+        // Later transactions take the lowest slots; some stay (no final response yet).
+        let mut keepers = Vec::new();
+        for n in 0..10 {
+            let invite = request("INVITE", &format!("z9hG4bKk{n}"), "INVITE");
+            let Action::New(id) = feed(&mut t, &invite, false, t0 + ms(2000)) else {
+                panic!("a new INVITE");
+            };
+            t.respond(id, 180, b"180", t0 + ms(2000)).expect("180");
+            assert!(Slab::<&str>::index(id) < 10, "{id:?}");
+            keepers.push(id);
+        }
+        for n in 0..2000 {
+            answered(
+                &mut t,
+                "OPTIONS",
+                &format!("z9hG4bKc{n}"),
+                200,
+                false,
+                t0 + ms(3000),
+            );
+        }
+        assert_eq!(
+            t.on_timer(t0 + ms(1000) + timers.timeout()),
+            vec![TimerEvent::Terminated(straggler)]
+        );
+        assert_eq!(t.on_timer(t0 + ms(3000) + timers.timeout()).len(), 2000);
+        assert_eq!(t.len(), 10);
+        assert!(t.txs.capacity() <= SHRINK_FLOOR, "{}", t.txs.capacity());
+        assert!(t.txs.free.capacity() <= SHRINK_FLOOR);
+        assert!(t.by_key.capacity() <= SHRINK_FLOOR);
+        assert!(t.timeline.long.capacity() <= SHRINK_FLOOR);
+        for (n, id) in keepers.iter().enumerate() {
+            let invite = request("INVITE", &format!("z9hG4bKk{n}"), "INVITE");
+            assert_eq!(
+                feed(&mut t, &invite, false, t0 + ms(4000)),
+                Action::Retransmit {
+                    id: *id,
+                    response: b"180".to_vec()
+                }
+            );
+        }
+        // New slots after the cut get generations no earlier id had.
+        let fresh = answered(&mut t, "OPTIONS", "z9hG4bKf", 200, false, t0 + ms(5000));
+        assert_eq!(Slab::<&str>::index(fresh), 10);
+        assert_eq!(fresh.0 >> 32, 2, "slots 10..2010 were used twice");
     }
 
     #[test]
