@@ -28,7 +28,7 @@ use crate::output::listen::{Bound, ListenEvent, ListenPrinter};
 use crate::proto::digest::Algorithm;
 use crate::transport::server_transaction::Timers;
 use crate::transport::{
-    Event, Flow, Limits, ListenSpec, Listener, Proto, ServerTls, TransportError,
+    Event, Flow, Incoming, Limits, ListenSpec, Listener, Proto, ServerTls, TransportError,
 };
 
 use capture::CaptureFile;
@@ -517,19 +517,19 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
             // cooperative budget still lets the others through under a flood.
             biased;
             _ = &mut stop_signal => break Stop::Signal,
-            event = listener.recv() => {
+            incoming = listener.next() => {
                 let now = Instant::now().into_std();
-                on_event(event, &mut uas, capture.as_mut(), msrp.as_ref(), now);
+                on_incoming(incoming, &mut uas, capture.as_mut(), msrp.as_ref(), now);
                 // A burst under load: take what is already queued before sending, printing
                 // and going back to the select (one wake-up for many datagrams).
                 taken = 1;
                 drained = false;
                 for _ in 1..BATCH {
-                    let Some(event) = listener.try_recv() else {
+                    let Some(incoming) = listener.try_next() else {
                         drained = true;
                         break;
                     };
-                    on_event(event, &mut uas, capture.as_mut(), msrp.as_ref(), now);
+                    on_incoming(incoming, &mut uas, capture.as_mut(), msrp.as_ref(), now);
                     taken += 1;
                 }
             }
@@ -681,7 +681,39 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
     Ok(exit)
 }
 
-/// One transport event into the UAS.
+/// One transport event into the UAS: a datagram straight from the listener's buffer.
+fn on_incoming(
+    incoming: Incoming<'_>,
+    uas: &mut Uas,
+    capture: Option<&mut CaptureFile>,
+    msrp: Option<&MsrpSide>,
+    now: std::time::Instant,
+) {
+    match incoming {
+        Incoming::Datagram { data, flow } => on_message(data, flow, uas, capture, msrp, now),
+        Incoming::Event(event) => on_event(event, uas, capture, msrp, now),
+    }
+}
+
+/// One message into the UAS.
+fn on_message(
+    data: &[u8],
+    flow: Flow,
+    uas: &mut Uas,
+    capture: Option<&mut CaptureFile>,
+    msrp: Option<&MsrpSide>,
+    now: std::time::Instant,
+) {
+    if let Some(c) = capture {
+        record(c, &flow, false, data);
+    }
+    match msrp {
+        Some(side) => uas.on_message_msrp(data, flow, now, &mut Sessions(side)),
+        None => uas.on_message_msrp(data, flow, now, &mut NoMsrp),
+    }
+}
+
+/// One transport event (other than a datagram) into the UAS.
 fn on_event(
     event: Event,
     uas: &mut Uas,
@@ -690,15 +722,7 @@ fn on_event(
     now: std::time::Instant,
 ) {
     match event {
-        Event::Message(m) => {
-            if let Some(c) = capture {
-                record(c, &m.flow, false, &m.data);
-            }
-            match msrp {
-                Some(side) => uas.on_message_msrp(&m.data, m.flow, now, &mut Sessions(side)),
-                None => uas.on_message_msrp(&m.data, m.flow, now, &mut NoMsrp),
-            }
-        }
+        Event::Message(m) => on_message(&m.data, m.flow, uas, capture, msrp, now),
         Event::Opened(_) => {}
         Event::Closed {
             flow,
