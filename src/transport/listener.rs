@@ -167,6 +167,7 @@ impl Incoming<'_> {
 
 /// Where [`Listener::poll_advance`] stopped: a datagram of the last batch, by index (lent out
 /// only once the advancing, which needs the listener mutably, is done), or an event.
+#[derive(Debug)]
 enum Next {
     Datagram(usize),
     Event(Event),
@@ -212,6 +213,8 @@ pub struct Listener {
     /// The socket the last batch was read from, and the next of its datagrams to return.
     udp_local: SocketAddr,
     udp_pos: usize,
+    /// What [`Listener::poll_ready`] found, for the next [`Listener::try_next`].
+    found: Option<Next>,
     /// The socket polled first next time, so one busy socket cannot starve the others.
     udp_next: usize,
     /// After a receive error other than an ICMP report, the sockets rest until then, so a
@@ -369,6 +372,7 @@ impl Listener {
             udp_batch: RecvBatch::new(UDP_BUFFER),
             udp_local: SocketAddr::from(([0, 0, 0, 0], 0)),
             udp_pos: 0,
+            found: None,
             udp_next: 0,
             udp_pause: None,
             _shutdown: shutdown_tx,
@@ -396,18 +400,38 @@ impl Listener {
     /// The next event, a UDP datagram lent from the listener's receive buffers rather than
     /// copied out (it stays valid until the listener is used again). Cancel-safe.
     pub async fn next(&mut self) -> Incoming<'_> {
-        let next = std::future::poll_fn(|cx| self.poll_advance(cx, true)).await;
+        let next = std::future::poll_fn(|cx| match self.found.take() {
+            Some(next) => Poll::Ready(next),
+            None => self.poll_advance(cx, true),
+        })
+        .await;
         self.incoming(next)
     }
 
     /// What [`Listener::next`] would give at once, without waiting: after it, to take a burst
     /// of datagrams in one go.
     pub fn try_next(&mut self) -> Option<Incoming<'_>> {
-        let mut cx = Context::from_waker(std::task::Waker::noop());
-        match self.poll_advance(&mut cx, false) {
-            Poll::Ready(next) => Some(self.incoming(next)),
-            Poll::Pending => None,
+        let next = match self.found.take() {
+            Some(next) => next,
+            None => {
+                let mut cx = Context::from_waker(std::task::Waker::noop());
+                match self.poll_advance(&mut cx, false) {
+                    Poll::Ready(next) => next,
+                    Poll::Pending => return None,
+                }
+            }
+        };
+        Some(self.incoming(next))
+    }
+
+    /// `Ready` once [`Listener::try_next`] has something to give (it is kept for it); on
+    /// `Pending`, `cx` is woken when there may be. For a caller that polls its sources itself,
+    /// where the lent datagram of [`Listener::next`] could not be returned from the poll.
+    pub fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.found.is_none() {
+            self.found = Some(std::task::ready!(self.poll_advance(cx, true)));
         }
+        Poll::Ready(())
     }
 
     fn incoming(&self, next: Next) -> Incoming<'_> {
