@@ -513,6 +513,8 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
     let until_deadline = sleep_until_opt(deadline);
     tokio::pin!(until_deadline);
     let mut sources = Sources::new();
+    let mut msrp_got = None;
+    let mut tap_got = None;
     let stop = loop {
         let ticking = dirty || uas.has_timers();
         // In this order, so a busy socket is served without polling the rest first; tokio's
@@ -531,16 +533,26 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
             }) {
                 return r;
             }
+            // What the queues gave is kept aside, so the loop's wake-up reason stays small
+            // to move around.
             if let Some(r) = sources.poll(source::MSRP, |cx| match msrp.as_mut() {
                 Some(side) => {
                     let recv = side.endpoint.recv();
-                    std::pin::pin!(recv).poll(cx).map(Woke::Msrp)
+                    std::pin::pin!(recv).poll(cx).map(|ev| {
+                        msrp_got = ev;
+                        Woke::Msrp
+                    })
                 }
                 None => Poll::Pending,
             }) {
                 return r;
             }
-            if let Some(r) = sources.poll(source::TAP, |cx| tap_rx.poll_recv(cx).map(Woke::Tap)) {
+            if let Some(r) = sources.poll(source::TAP, |cx| {
+                tap_rx.poll_recv(cx).map(|t| {
+                    tap_got = t;
+                    Woke::Tap
+                })
+            }) {
                 return r;
             }
             if ticking {
@@ -577,19 +589,23 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
                 }
             }
             // A closed queue has nothing more: its source is not polled again.
-            Woke::Msrp(None) => sources.close(source::MSRP),
-            Woke::Msrp(Some(ev)) => {
-                let at = uas.at(Instant::now().into_std());
-                if let Some(side) = msrp.as_mut() {
-                    uas.summary.msrp_messages += side.on_event(ev, at, &mut msrp_events);
+            Woke::Msrp => match msrp_got.take() {
+                None => sources.close(source::MSRP),
+                Some(ev) => {
+                    let at = uas.at(Instant::now().into_std());
+                    if let Some(side) = msrp.as_mut() {
+                        uas.summary.msrp_messages += side.on_event(ev, at, &mut msrp_events);
+                    }
                 }
-            }
-            Woke::Tap(None) => sources.close(source::TAP),
-            Woke::Tap(Some(t)) => {
-                if let Some(c) = capture.as_mut() {
-                    record_msrp(c, &t);
+            },
+            Woke::Tap => match tap_got.take() {
+                None => sources.close(source::TAP),
+                Some(t) => {
+                    if let Some(c) = capture.as_mut() {
+                        record_msrp(c, &t);
+                    }
                 }
-            }
+            },
             Woke::Tick => {
                 let now = Instant::now().into_std();
                 match &msrp {
@@ -825,11 +841,14 @@ async fn start_msrp(
 }
 
 /// What woke the run loop.
+#[derive(Debug, Clone, Copy)]
 enum Woke {
     Signal,
     Listener,
-    Msrp(Option<crate::transport::msrp::ReceiveEvent>),
-    Tap(Option<crate::transport::msrp::Tapped>),
+    /// What the MSRP endpoint gave is in `msrp_got` (`None`: its queue closed).
+    Msrp,
+    /// What the capture tap gave is in `tap_got` (`None`: its queue closed).
+    Tap,
     Tick,
     Deadline,
 }
