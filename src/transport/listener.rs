@@ -10,7 +10,7 @@
 //! handshake never finished) costs only its own connection: its task reports the reason as
 //! [`Event::Closed`] and ends, the other tasks never notice.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
@@ -138,6 +138,41 @@ pub struct Inbound {
     pub flow: Flow,
 }
 
+/// What [`Listener::next`] gives: a datagram lent from the listener's buffers, or an event.
+#[derive(Debug)]
+pub enum Incoming<'a> {
+    /// A UDP datagram: one whole message, not parsed (it may be garbage), never a keepalive.
+    Datagram {
+        /// The datagram, valid until the listener is used again.
+        data: &'a [u8],
+        /// Where it came from.
+        flow: Flow,
+    },
+    /// Anything else: messages from connections, connections opened and closed, errors.
+    Event(Event),
+}
+
+impl Incoming<'_> {
+    /// As an owned [`Event`], the datagram copied.
+    pub fn into_event(self) -> Event {
+        match self {
+            Incoming::Datagram { data, flow } => Event::Message(Inbound {
+                data: data.to_vec(),
+                flow,
+            }),
+            Incoming::Event(event) => event,
+        }
+    }
+}
+
+/// Where [`Listener::poll_advance`] stopped: a datagram of the last batch, by index (lent out
+/// only once the advancing, which needs the listener mutably, is done), or an event.
+#[derive(Debug)]
+enum Next {
+    Datagram(usize),
+    Event(Event),
+}
+
 /// What a [`Listener`] reports.
 #[derive(Debug)]
 pub enum Event {
@@ -175,8 +210,11 @@ pub struct Listener {
     /// costs no channel send and no second task wake-up, and a burst is drained with
     /// [`Listener::try_recv`] in one turn of the caller's loop.
     udp_batch: RecvBatch,
-    /// Datagrams read by the last batch and not yet returned.
-    udp_queue: VecDeque<Event>,
+    /// The socket the last batch was read from, and the next of its datagrams to return.
+    udp_local: SocketAddr,
+    udp_pos: usize,
+    /// What [`Listener::poll_ready`] found, for the next [`Listener::try_next`].
+    found: Option<Next>,
     /// The socket polled first next time, so one busy socket cannot starve the others.
     udp_next: usize,
     /// After a receive error other than an ICMP report, the sockets rest until then, so a
@@ -332,7 +370,9 @@ impl Listener {
             shared,
             locals,
             udp_batch: RecvBatch::new(UDP_BUFFER),
-            udp_queue: VecDeque::new(),
+            udp_local: SocketAddr::from(([0, 0, 0, 0], 0)),
+            udp_pos: 0,
+            found: None,
             udp_next: 0,
             udp_pause: None,
             _shutdown: shutdown_tx,
@@ -346,26 +386,94 @@ impl Listener {
     }
 
     /// The next event. Cancel-safe. Waits forever when nothing happens, as a server does.
+    /// A datagram comes as an owned [`Event::Message`]; [`Listener::next`] lends it instead.
     pub async fn recv(&mut self) -> Event {
-        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+        self.next().await.into_event()
     }
 
     /// An event already waiting, without waiting: after [`Listener::recv`], to take a burst of
     /// datagrams in one go.
     pub fn try_recv(&mut self) -> Option<Event> {
-        let waker = std::task::Waker::noop();
-        match self.poll_recv(&mut Context::from_waker(waker)) {
-            Poll::Ready(event) => Some(event),
-            Poll::Pending => None,
+        self.try_next().map(Incoming::into_event)
+    }
+
+    /// The next event, a UDP datagram lent from the listener's receive buffers rather than
+    /// copied out (it stays valid until the listener is used again). Cancel-safe.
+    pub async fn next(&mut self) -> Incoming<'_> {
+        let next = std::future::poll_fn(|cx| match self.found.take() {
+            Some(next) => Poll::Ready(next),
+            None => self.poll_advance(cx, true),
+        })
+        .await;
+        self.incoming(next)
+    }
+
+    /// What [`Listener::next`] would give at once, without waiting: after it, to take a burst
+    /// of datagrams in one go.
+    pub fn try_next(&mut self) -> Option<Incoming<'_>> {
+        let next = match self.found.take() {
+            Some(next) => next,
+            None => {
+                let mut cx = Context::from_waker(std::task::Waker::noop());
+                match self.poll_advance(&mut cx, false) {
+                    Poll::Ready(next) => next,
+                    Poll::Pending => return None,
+                }
+            }
+        };
+        Some(self.incoming(next))
+    }
+
+    /// `Ready` once [`Listener::try_next`] has something to give (it is kept for it); on
+    /// `Pending`, `cx` is woken when there may be. For a caller that polls its sources itself,
+    /// where the lent datagram of [`Listener::next`] could not be returned from the poll.
+    pub fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.found.is_none() {
+            self.found = Some(std::task::ready!(self.poll_advance(cx, true)));
+        }
+        Poll::Ready(())
+    }
+
+    fn incoming(&self, next: Next) -> Incoming<'_> {
+        match next {
+            Next::Event(event) => Incoming::Event(event),
+            Next::Datagram(i) => {
+                let (data, remote) = self.udp_batch.get(i);
+                Incoming::Datagram {
+                    data,
+                    flow: Flow {
+                        proto: Proto::Udp,
+                        local: self.udp_local,
+                        remote,
+                        conn: None,
+                    },
+                }
+            }
         }
     }
 
-    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Event> {
-        if let Some(event) = self.udp_queue.pop_front() {
-            return Poll::Ready(event);
+    /// Moves to the next event. `register`: on `Pending`, `cx` is woken when one may be there
+    /// (without it, as for [`Listener::try_next`], nothing is registered and a socket's
+    /// readiness is only looked at, which spares a round through the reactor per datagram).
+    fn poll_advance(&mut self, cx: &mut Context<'_>, register: bool) -> Poll<Next> {
+        if let Some(next) = self.next_in_batch() {
+            return Poll::Ready(next);
         }
-        if let Poll::Ready(Some(event)) = self.events.poll_recv(cx) {
-            return Poll::Ready(event);
+        // Only tasks send on this queue (accept loops and connections), and each holds the
+        // shared state until it ends, after its last event. A listener on UDP alone with no
+        // connection open has none: its queue need not be polled per datagram. When the
+        // count says the last task is gone, its events are already queued (the fence pairs
+        // with the count's release when that task let go), and `is_empty` sees them. A
+        // connection opened by `send_to`, from the caller's own task, counts before the caller
+        // polls again.
+        let senders = Arc::strong_count(&self.shared) > 1 || {
+            std::sync::atomic::fence(Ordering::Acquire);
+            !self.events.is_empty()
+        };
+        if senders {
+            if let Poll::Ready(Some(event)) = self.events.poll_recv(cx) {
+                return Poll::Ready(Next::Event(event));
+            }
         }
         // `None` cannot happen while `self.shared` holds a sender: wait rather than invent one.
         if let Some(pause) = self.udp_pause.as_mut() {
@@ -375,64 +483,85 @@ impl Listener {
             self.udp_pause = None;
         }
         let sockets = self.shared.udp.len();
+        if sockets == 0 {
+            return Poll::Pending;
+        }
+        // A read counts against the task's cooperative budget, as tokio's own socket
+        // readiness did: under a flood the caller's loop must still come back Pending now and
+        // then, so its other work (timers, signals) is served.
+        let coop = std::task::ready!(tokio::task::coop::poll_proceed(cx));
         for k in 0..sockets {
             let i = (self.udp_next + k) % sockets;
-            let Some((local, socket)) = self.shared.udp.get(i) else {
-                continue;
-            };
-            let local = *local;
-            loop {
-                match socket.poll_recv_ready(cx) {
-                    Poll::Pending => break,
-                    Poll::Ready(Ok(())) => {}
-                    Poll::Ready(Err(source)) => {
-                        return Poll::Ready(self.udp_failed(local, source));
-                    }
-                }
+            while let Some(&(local, ref socket)) = self.shared.udp.get(i) {
+                // Straight to the read: tokio's readiness, checked inside, says whether a
+                // system call is worth it; it is polled (to be woken) only once the socket
+                // is found empty.
                 match self.udp_batch.recv(socket) {
-                    Ok(_) => {}
-                    // Readiness was stale: polling again registers for the next datagram.
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    Ok(_) => {
+                        self.udp_local = local;
+                        self.udp_pos = 0;
+                        if let Some(next) = self.next_in_batch() {
+                            coop.made_progress();
+                            self.udp_next = (i + 1) % sockets;
+                            return Poll::Ready(next);
+                        }
+                        // Only keepalives: read on.
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        if !register {
+                            break;
+                        }
+                        match socket.poll_recv_ready(cx) {
+                            Poll::Pending => break,
+                            // Readiness came back since the read: read again.
+                            Poll::Ready(Ok(())) => {}
+                            Poll::Ready(Err(source)) => {
+                                return Poll::Ready(Next::Event(self.udp_failed(local, source)));
+                            }
+                        }
+                    }
                     // Some systems report an ICMP error for an earlier send_to here; the
                     // socket is fine.
-                    Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
-                    Err(e) if e.kind() == io::ErrorKind::ConnectionReset => continue,
-                    Err(source) => return Poll::Ready(self.udp_failed(local, source)),
-                }
-                let max = self.shared.limits.max_message;
-                for (data, from) in self.udp_batch.datagrams() {
-                    let flow = Flow {
-                        proto: Proto::Udp,
-                        local,
-                        remote: from,
-                        conn: None,
-                    };
-                    // RFC 5626 §4.4.1 keepalives and empty datagrams are no messages.
-                    if data.iter().all(|b| matches!(b, b'\r' | b'\n')) {
-                        continue;
+                    Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {}
+                    Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {}
+                    Err(source) => {
+                        return Poll::Ready(Next::Event(self.udp_failed(local, source)));
                     }
-                    self.udp_queue.push_back(if data.len() > max {
-                        Event::Error {
-                            flow,
-                            error: TransportError::TooLarge {
-                                peer: from,
-                                limit: max,
-                            },
-                        }
-                    } else {
-                        Event::Message(Inbound {
-                            data: data.to_vec(),
-                            flow,
-                        })
-                    });
-                }
-                if let Some(event) = self.udp_queue.pop_front() {
-                    self.udp_next = (i + 1) % sockets;
-                    return Poll::Ready(event);
                 }
             }
         }
         Poll::Pending
+    }
+
+    /// The next datagram of the last batch read that is a message, or the error for one too
+    /// large; `None` when the batch is used up.
+    fn next_in_batch(&mut self) -> Option<Next> {
+        let max = self.shared.limits.max_message;
+        while self.udp_pos < self.udp_batch.len() {
+            let i = self.udp_pos;
+            self.udp_pos += 1;
+            let (data, from) = self.udp_batch.get(i);
+            // RFC 5626 §4.4.1 keepalives and empty datagrams are no messages.
+            if data.iter().all(|b| matches!(b, b'\r' | b'\n')) {
+                continue;
+            }
+            if data.len() > max {
+                return Some(Next::Event(Event::Error {
+                    flow: Flow {
+                        proto: Proto::Udp,
+                        local: self.udp_local,
+                        remote: from,
+                        conn: None,
+                    },
+                    error: TransportError::TooLarge {
+                        peer: from,
+                        limit: max,
+                    },
+                }));
+            }
+            return Some(Next::Datagram(i));
+        }
+        None
     }
 
     /// A receive error other than an ICMP report: the sockets rest a moment, so a failing
@@ -1029,4 +1158,104 @@ async fn client_loop(shared: Arc<Shared>, slot: Slot, flow: Flow, mut conn: Conn
     drop(slot);
     let _ = conn.sender().shutdown().await;
     let _ = shared.events.send(Event::Closed { flow, error }).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn within<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
+        tokio::time::timeout(Duration::from_secs(10), f)
+            .await
+            .unwrap_or_else(|_| panic!("{what} timed out"))
+    }
+
+    fn owned(incoming: Incoming<'_>) -> (Option<Vec<u8>>, Flow) {
+        match incoming {
+            Incoming::Datagram { data, flow } => (Some(data.to_vec()), flow),
+            Incoming::Event(Event::Error {
+                flow,
+                error: TransportError::TooLarge { .. },
+            }) => (None, flow),
+            Incoming::Event(other) => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn datagrams_are_lent_in_order_without_keepalives_and_oversized_ones_are_errors() {
+        let limits = Limits {
+            max_message: 512,
+            ..Limits::default()
+        };
+        let spec = ListenSpec::new(Proto::Udp, "127.0.0.1:0".parse().expect("addr"));
+        let mut listener = Listener::bind(&[spec], None, limits).await.expect("bind");
+        let local = listener.local_addrs()[0].addr;
+        let peer = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+        let remote = peer.local_addr().expect("addr");
+        assert!(listener.try_next().is_none());
+        for d in [
+            &b"first"[..],
+            b"\r\n\r\n",
+            b"",
+            &[7u8; 600],
+            b"\r\n",
+            b"last",
+        ] {
+            peer.send_to(d, local).await.expect("send");
+        }
+        let flow = Flow {
+            proto: Proto::Udp,
+            local,
+            remote,
+            conn: None,
+        };
+        let mut got = vec![owned(within("first", listener.next()).await)];
+        while got.len() < 3 {
+            match listener.try_next() {
+                Some(incoming) => got.push(owned(incoming)),
+                None => got.push(owned(within("more", listener.next()).await)),
+            }
+        }
+        assert_eq!(
+            got,
+            vec![
+                (Some(b"first".to_vec()), flow),
+                (None, flow),
+                (Some(b"last".to_vec()), flow),
+            ]
+        );
+        assert!(listener.try_next().is_none());
+        // The owned form copies.
+        peer.send_to(b"again", local).await.expect("send");
+        match within("recv", listener.recv()).await {
+            Event::Message(m) => assert_eq!((m.data, m.flow), (b"again".to_vec(), flow)),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_udp_listener_still_hears_connections_it_opened_until_their_close() {
+        // No accept loop: the event queue is only polled while a connection task lives, or
+        // events wait in it.
+        let spec = ListenSpec::new(Proto::Udp, "127.0.0.1:0".parse().expect("addr"));
+        let mut listener = Listener::bind(&[spec], None, Limits::default())
+            .await
+            .expect("bind");
+        let peer_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let peer_addr = peer_listener.local_addr().expect("addr");
+        let request = b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 0\r\n\r\n";
+        let flow = within("send_to", listener.send_to(Proto::Tcp, peer_addr, request))
+            .await
+            .expect("send_to");
+        let (peer, _) = within("accept", peer_listener.accept())
+            .await
+            .expect("accept");
+        assert!(matches!(within("opened", listener.recv()).await, Event::Opened(f) if f == flow));
+        drop(peer);
+        // The task frees its slot before it reports the close: the report must still wake us.
+        match within("closed", listener.recv()).await {
+            Event::Closed { flow: f, .. } => assert_eq!(f, flow),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
 }

@@ -30,7 +30,7 @@ use std::net::SocketAddr;
 
 pub use conn::{Connection, Received, Sender};
 pub use error::{ResolveError, TargetError, TransportError};
-pub use listener::{ConnId, Event, Flow, Inbound, Limits, ListenSpec, Listener};
+pub use listener::{ConnId, Event, Flow, Inbound, Incoming, Limits, ListenSpec, Listener};
 pub use resolve::{Resolution, ResolveStep, Resolver};
 pub use target::{TargetSpec, parse_bind, parse_dns_server};
 pub use tls::{ClientTls, ServerTls};

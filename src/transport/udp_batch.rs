@@ -41,12 +41,18 @@ impl RecvBatch {
         }
     }
 
-    /// The datagrams of the last successful [`RecvBatch::recv`], in arrival order.
-    pub(crate) fn datagrams(&self) -> impl Iterator<Item = (&[u8], SocketAddr)> {
-        self.got
-            .iter()
-            .zip(&self.bufs)
-            .map(|(&(n, from), buf)| (buf.get(..n).unwrap_or(buf), from))
+    /// How many datagrams the last successful [`RecvBatch::recv`] read.
+    pub(crate) fn len(&self) -> usize {
+        self.got.len()
+    }
+
+    /// Datagram `i` of the last successful [`RecvBatch::recv`] and its sender (empty from
+    /// [`UNKNOWN`] past the end).
+    pub(crate) fn get(&self, i: usize) -> (&[u8], SocketAddr) {
+        match (self.got.get(i), self.bufs.get(i)) {
+            (Some(&(n, from)), Some(buf)) => (buf.get(..n).unwrap_or(buf), from),
+            _ => (&[], UNKNOWN),
+        }
     }
 
     /// Read what is queued on `socket` without waiting (`WouldBlock` when nothing is).
@@ -212,7 +218,8 @@ mod tests {
             match batch.recv(&server) {
                 Ok(n) => {
                     assert!(n <= DATAGRAMS);
-                    for (data, from) in batch.datagrams() {
+                    assert_eq!(batch.len(), n);
+                    for (data, from) in (0..n).map(|i| batch.get(i)) {
                         assert_eq!(from, a.local_addr().expect("addr"));
                         seen.push(data.to_vec());
                     }
@@ -233,7 +240,10 @@ mod tests {
                 .expect("send");
             server6.readable().await.expect("readable");
             batch.recv(&server6).expect("recv");
-            let got: Vec<_> = batch.datagrams().map(|(d, f)| (d.to_vec(), f)).collect();
+            let got: Vec<_> = (0..batch.len())
+                .map(|i| batch.get(i))
+                .map(|(d, f)| (d.to_vec(), f))
+                .collect();
             assert_eq!(got, vec![(b"six".to_vec(), b.local_addr().expect("addr"))]);
         }
     }
@@ -259,8 +269,9 @@ mod tests {
             .await
             .expect("the datagram woke the reader");
             assert_eq!(got, 1);
-            let data: Vec<_> = batch.datagrams().map(|(d, _)| d.to_vec()).collect();
-            assert_eq!(data, vec![vec![round]]);
+            assert_eq!(batch.get(0).0, &[round][..]);
+            // Past the end: nothing, from nobody.
+            assert_eq!(batch.get(1), (&[][..], UNKNOWN));
         }
     }
 }
