@@ -607,16 +607,16 @@ impl Uas {
         let checked = via.as_ref().map_err(Clone::clone).and_then(|via| {
             msg.from_addr()?;
             to.as_ref().map_err(Clone::clone)?;
-            msg.call_id()?;
-            Ok((via, msg.cseq()?))
+            let call_id = msg.call_id()?;
+            Ok((via, msg.cseq()?, call_id))
         });
-        let via = match checked {
+        let (via, call_id) = match checked {
             Err(e) => {
                 let why = format!("{} ({})", e.message, e.rfc);
                 self.malformed(data, &flow, why, now);
                 return;
             }
-            Ok((_, c)) if Some(c.method) != msg.method() => {
+            Ok((_, c, _)) if Some(c.method) != msg.method() => {
                 let why = format!(
                     "CSeq method {} differs from the request method (RFC 3261 §8.1.1.5)",
                     c.method
@@ -624,7 +624,7 @@ impl Uas {
                 self.malformed(data, &flow, why, now);
                 return;
             }
-            Ok((via, _)) => via,
+            Ok((via, _, call_id)) => (via, call_id),
         };
         if self.txs.len() >= self.cfg.max_transactions {
             // Overload: answering statelessly keeps memory flat; the peer retries later.
@@ -662,10 +662,8 @@ impl Uas {
             Action::AckForNon2xx(_) => self.report_request(msg, data, &flow, now),
             Action::AckToTu(_) => {
                 self.report_request(msg, data, &flow, now);
-                if let Ok(call_id) = msg.call_id() {
-                    dialog_key(&mut self.key_scratch, call_id, req_tag.unwrap_or_default());
-                    self.acks.remove(self.key_scratch.as_str());
-                }
+                dialog_key(&mut self.key_scratch, call_id, req_tag.unwrap_or_default());
+                self.acks.remove(self.key_scratch.as_str());
             }
             Action::Cancel { id, invite } => {
                 self.report_request(msg, data, &flow, now);
@@ -708,7 +706,7 @@ impl Uas {
             Action::New(id) => {
                 self.counted += 1;
                 self.report_request(msg, data, &flow, now);
-                self.on_new(id, msg, req_tag, data, flow, now, msrp);
+                self.on_new(id, msg, call_id, req_tag, data, flow, now, msrp);
             }
         }
     }
@@ -921,10 +919,12 @@ impl Uas {
     }
 
     #[allow(clippy::too_many_arguments)]
+    /// `call_id` is `msg`'s, checked on arrival.
     fn on_new(
         &mut self,
         id: TxId,
         msg: &Message<'_>,
+        call_id: &str,
         req_tag: Option<&str>,
         data: &[u8],
         flow: Flow,
@@ -942,13 +942,12 @@ impl Uas {
         }
         let reply = self.cfg.replies.get(&method).cloned();
         match method.as_str() {
-            "INVITE" => self.on_invite(id, msg, data, flow, to_tag, has_tag, reply, now, msrp),
+            "INVITE" => {
+                let dialog = (call_id, to_tag, has_tag);
+                self.on_invite(id, msg, data, flow, dialog, reply, now, msrp);
+            }
             "BYE" => {
-                dialog_key(
-                    &mut self.key_scratch,
-                    msg.call_id().unwrap_or_default(),
-                    &to_tag,
-                );
+                dialog_key(&mut self.key_scratch, call_id, &to_tag);
                 let key = self.key_scratch.as_str();
                 let (code, reason) = match reply {
                     Some(r) => (r.code, r.reason),
@@ -1002,23 +1001,20 @@ impl Uas {
     }
 
     #[allow(clippy::too_many_arguments)]
+    /// `dialog` is `msg`'s Call-ID (checked on arrival), our To tag, and whether the request
+    /// came with it (a re-INVITE).
     fn on_invite(
         &mut self,
         id: TxId,
         msg: &Message<'_>,
         data: &[u8],
         flow: Flow,
-        to_tag: String,
-        in_dialog: bool,
+        (call_id, to_tag, in_dialog): (&str, String, bool),
         reply: Option<Reply>,
         now: Instant,
         msrp: &mut dyn MsrpSessions,
     ) {
-        dialog_key(
-            &mut self.key_scratch,
-            msg.call_id().unwrap_or_default(),
-            &to_tag,
-        );
+        dialog_key(&mut self.key_scratch, call_id, &to_tag);
         if in_dialog && reply.is_none() && !self.dialogs.contains_key(self.key_scratch.as_str()) {
             self.respond(
                 id,
