@@ -177,6 +177,11 @@ pub(crate) struct Uas {
     dialog_seq: u64,
     /// A dialog key being looked up, reused.
     key_scratch: String,
+    /// Where the To value of the request being handled lies (address, length) and whether it
+    /// has a tag: every response to it asks, and its To was parsed on arrival. Set and cleared
+    /// around the handling of one request, while its buffer is borrowed, so the same address
+    /// and length mean the same bytes.
+    to_seen: Option<(usize, usize, bool)>,
     /// The most transactions alive at once since the last [`Uas::burst_over`].
     peak_transactions: usize,
     /// A burst was given back while some of it was still alive.
@@ -367,8 +372,27 @@ fn to_has_tag(req: &Message<'_>) -> bool {
     let Some(to) = req.header(HeaderName::To) else {
         return false;
     };
-    let maybe = to.value.windows(4).any(|w| w.eq_ignore_ascii_case(b"tag="));
-    maybe && req.to_addr().is_ok_and(|a| a.tag().is_some())
+    mentions_tag(to.value) && req.to_addr().is_ok_and(|a| a.tag().is_some())
+}
+
+/// Whether `v` contains `tag=` in any case: each `=` (a To holds one or two) is checked for
+/// `tag` before it, instead of comparing four bytes at every position.
+fn mentions_tag(v: &[u8]) -> bool {
+    let mut from = 0;
+    while let Some(i) = v
+        .get(from..)
+        .and_then(|r| crate::proto::scan::find_byte(b'=', r))
+    {
+        let eq = from + i;
+        if eq >= 3
+            && v.get(eq - 3..eq)
+                .is_some_and(|t| t.eq_ignore_ascii_case(b"tag"))
+        {
+            return true;
+        }
+        from = eq + 1;
+    }
+    false
 }
 
 /// A dialog's key in the UAS tables, written into `out`: Call-ID and our tag separated by LF,
@@ -430,6 +454,7 @@ impl Uas {
             acks: FastMap::default(),
             dialogs: FastMap::default(),
             key_scratch: String::new(),
+            to_seen: None,
             contact_cache: None,
             answers: AnswerCache::default(),
             peak_transactions: 0,
@@ -523,7 +548,9 @@ impl Uas {
         now: Instant,
         msrp: &mut dyn MsrpSessions,
     ) {
-        let msg = match parse(data, &ParseOptions::datagram()) {
+        // Borrowed where it lies: moving a Message out copies its inline header array.
+        let parsed = parse(data, &ParseOptions::datagram());
+        let msg = match &parsed {
             Ok(Status::Complete(msg, _)) => msg,
             Ok(Status::Partial) => {
                 self.malformed(data, &flow, "incomplete message".into(), now);
@@ -556,24 +583,40 @@ impl Uas {
             }));
             return;
         }
+        self.on_request(msg, data, flow, now, msrp);
+        self.to_seen = None;
+    }
+
+    /// [`Uas::on_message_msrp`] for a request.
+    fn on_request(
+        &mut self,
+        msg: &Message<'_>,
+        data: &[u8],
+        flow: Flow,
+        now: Instant,
+        msrp: &mut dyn MsrpSessions,
+    ) {
         // RFC 3261 §8.1.1: these five (and Max-Forwards, not checked: we forward nothing) are
         // what every request must carry well-formed; the transaction layer only needs some.
         let to = msg.to_addr();
         let req_tag = to.as_ref().ok().and_then(|t| t.tag());
+        self.to_seen = msg
+            .header(HeaderName::To)
+            .map(|h| (h.value.as_ptr() as usize, h.value.len(), req_tag.is_some()));
         let via = msg.top_via();
         let checked = via.as_ref().map_err(Clone::clone).and_then(|via| {
             msg.from_addr()?;
             to.as_ref().map_err(Clone::clone)?;
-            msg.call_id()?;
-            Ok((via, msg.cseq()?))
+            let call_id = msg.call_id()?;
+            Ok((via, msg.cseq()?, call_id))
         });
-        let via = match checked {
+        let (via, call_id) = match checked {
             Err(e) => {
                 let why = format!("{} ({})", e.message, e.rfc);
                 self.malformed(data, &flow, why, now);
                 return;
             }
-            Ok((_, c)) if Some(c.method) != msg.method() => {
+            Ok((_, c, _)) if Some(c.method) != msg.method() => {
                 let why = format!(
                     "CSeq method {} differs from the request method (RFC 3261 §8.1.1.5)",
                     c.method
@@ -581,7 +624,7 @@ impl Uas {
                 self.malformed(data, &flow, why, now);
                 return;
             }
-            Ok((via, _)) => via,
+            Ok((via, _, call_id)) => (via, call_id),
         };
         if self.txs.len() >= self.cfg.max_transactions {
             // Overload: answering statelessly keeps memory flat; the peer retries later.
@@ -599,7 +642,7 @@ impl Uas {
         }
         let action = match self
             .txs
-            .on_request_via(&msg, via, flow.proto.reliable(), flow, now)
+            .on_request_via(msg, via, flow.proto.reliable(), flow, now)
         {
             Ok(a) => a,
             Err(e) => {
@@ -616,30 +659,18 @@ impl Uas {
                 });
             }
             Action::Absorbed(_) => self.summary.retransmissions_absorbed += 1,
-            Action::AckForNon2xx(_) => self.report_request(&msg, data, &flow, now),
+            Action::AckForNon2xx(_) => self.report_request(msg, data, &flow, now),
             Action::AckToTu(_) => {
-                self.report_request(&msg, data, &flow, now);
-                if let Ok(call_id) = msg.call_id() {
-                    dialog_key(&mut self.key_scratch, call_id, req_tag.unwrap_or_default());
-                    self.acks.remove(self.key_scratch.as_str());
-                }
+                self.report_request(msg, data, &flow, now);
+                dialog_key(&mut self.key_scratch, call_id, req_tag.unwrap_or_default());
+                self.acks.remove(self.key_scratch.as_str());
             }
             Action::Cancel { id, invite } => {
-                self.report_request(&msg, data, &flow, now);
+                self.report_request(msg, data, &flow, now);
                 match invite.and_then(|i| self.invites.remove(&i).map(|p| (i, p))) {
                     Some((invite_id, pending)) => {
                         let tag = pending.to_tag.clone();
-                        self.respond(
-                            id,
-                            &msg,
-                            &flow,
-                            200,
-                            "OK",
-                            Some(&tag),
-                            Vec::new(),
-                            None,
-                            now,
-                        );
+                        self.respond(id, msg, &flow, 200, "OK", Some(&tag), Vec::new(), None, now);
                         if let Ok(Status::Complete(inv, _)) =
                             parse(&pending.request, &ParseOptions::datagram())
                         {
@@ -660,7 +691,7 @@ impl Uas {
                         let tag = self.fresh("t");
                         self.respond(
                             id,
-                            &msg,
+                            msg,
                             &flow,
                             481,
                             "Call/Transaction Does Not Exist",
@@ -674,8 +705,8 @@ impl Uas {
             }
             Action::New(id) => {
                 self.counted += 1;
-                self.report_request(&msg, data, &flow, now);
-                self.on_new(id, &msg, req_tag, data, flow, now, msrp);
+                self.report_request(msg, data, &flow, now);
+                self.on_new(id, msg, call_id, req_tag, data, flow, now, msrp);
             }
         }
     }
@@ -799,6 +830,18 @@ impl Uas {
         }));
     }
 
+    /// Whether `req`'s To has a tag, from [`Uas::to_seen`] when `req` is the request being
+    /// handled (its To was parsed on arrival), else from its text.
+    fn to_has_tag(&self, req: &Message<'_>) -> bool {
+        if let (Some((at, len, has)), Some(to)) = (self.to_seen, req.header(HeaderName::To))
+            && at == to.value.as_ptr() as usize
+            && len == to.value.len()
+        {
+            return has;
+        }
+        to_has_tag(req)
+    }
+
     /// Build, record in the transaction and queue one response.
     #[allow(clippy::too_many_arguments)]
     fn respond(
@@ -814,7 +857,7 @@ impl Uas {
         now: Instant,
     ) -> Rc<[u8]> {
         // The tag goes in when the request's To has none (RFC 3261 §8.2.6.2).
-        let add_tag = to_tag.filter(|_| !to_has_tag(req));
+        let add_tag = to_tag.filter(|_| !self.to_has_tag(req));
         let mut w = ResponseWriter::new(req, code, reason, add_tag);
         if (200..300).contains(&code) && req.method() == Some("INVITE") {
             // RFC 3261 §12.1.1: the 2xx copies the Record-Route set.
@@ -876,10 +919,12 @@ impl Uas {
     }
 
     #[allow(clippy::too_many_arguments)]
+    /// `call_id` is `msg`'s, checked on arrival.
     fn on_new(
         &mut self,
         id: TxId,
         msg: &Message<'_>,
+        call_id: &str,
         req_tag: Option<&str>,
         data: &[u8],
         flow: Flow,
@@ -897,13 +942,12 @@ impl Uas {
         }
         let reply = self.cfg.replies.get(&method).cloned();
         match method.as_str() {
-            "INVITE" => self.on_invite(id, msg, data, flow, to_tag, has_tag, reply, now, msrp),
+            "INVITE" => {
+                let dialog = (call_id, to_tag, has_tag);
+                self.on_invite(id, msg, data, flow, dialog, reply, now, msrp);
+            }
             "BYE" => {
-                dialog_key(
-                    &mut self.key_scratch,
-                    msg.call_id().unwrap_or_default(),
-                    &to_tag,
-                );
+                dialog_key(&mut self.key_scratch, call_id, &to_tag);
                 let key = self.key_scratch.as_str();
                 let (code, reason) = match reply {
                     Some(r) => (r.code, r.reason),
@@ -957,23 +1001,20 @@ impl Uas {
     }
 
     #[allow(clippy::too_many_arguments)]
+    /// `dialog` is `msg`'s Call-ID (checked on arrival), our To tag, and whether the request
+    /// came with it (a re-INVITE).
     fn on_invite(
         &mut self,
         id: TxId,
         msg: &Message<'_>,
         data: &[u8],
         flow: Flow,
-        to_tag: String,
-        in_dialog: bool,
+        (call_id, to_tag, in_dialog): (&str, String, bool),
         reply: Option<Reply>,
         now: Instant,
         msrp: &mut dyn MsrpSessions,
     ) {
-        dialog_key(
-            &mut self.key_scratch,
-            msg.call_id().unwrap_or_default(),
-            &to_tag,
-        );
+        dialog_key(&mut self.key_scratch, call_id, &to_tag);
         if in_dialog && reply.is_none() && !self.dialogs.contains_key(self.key_scratch.as_str()) {
             self.respond(
                 id,
@@ -1610,6 +1651,62 @@ impl Uas {
 mod tests {
     use super::*;
     use std::net::SocketAddr;
+
+    proptest::proptest! {
+        #[test]
+        fn mentions_tag_is_a_search_for_tag_eq(s in "[tagTAG=; <>x]{0,24}") {
+            let plain = s.as_bytes().windows(4).any(|w| w.eq_ignore_ascii_case(b"tag="));
+            proptest::prop_assert_eq!(mentions_tag(s.as_bytes()), plain);
+        }
+    }
+
+    /// The To of each response `uas` queued.
+    fn response_tos(uas: &mut Uas) -> Vec<String> {
+        uas.out
+            .drain(..)
+            .map(|o| {
+                let text = String::from_utf8_lossy(&o.bytes).into_owned();
+                text.split("\r\n")
+                    .find_map(|l| l.strip_prefix("To: "))
+                    .expect("a To")
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_response_adds_our_tag_only_when_the_to_has_none() {
+        let t0 = Instant::now();
+        let mut uas = Uas::new(cfg(), t0);
+        // In a dialog (the tag is the request's, answered from what arrival parsed).
+        let bye = request("BYE", "z9hG4bKd1", Some("t9"), "", "");
+        uas.on_message(&bye, flow(), t0);
+        assert_eq!(response_tos(&mut uas), ["<sip:bob@127.0.0.1>;tag=t9"]);
+        assert_eq!(uas.to_seen, None, "cleared once the request is handled");
+        // `tag=` only inside the URI is no tag: ours goes in.
+        let opts = String::from_utf8(request("OPTIONS", "z9hG4bKd2", None, "", ""))
+            .expect("text")
+            .replace("To: <sip:bob@127.0.0.1>", "To: <sip:bob@127.0.0.1;tag=u>");
+        uas.on_message(opts.as_bytes(), flow(), t0);
+        let tos = response_tos(&mut uas);
+        assert_eq!(tos.len(), 1);
+        let ours = tos[0]
+            .strip_prefix("<sip:bob@127.0.0.1;tag=u>;tag=")
+            .expect("our tag added");
+        assert!(!ours.is_empty() && !ours.contains(';'), "{ours}");
+        // Neither the cache nor the text search is fooled by a request that is not the one
+        // being handled.
+        let (m, _) = parse(&bye, &ParseOptions::datagram())
+            .expect("ok")
+            .complete()
+            .expect("complete");
+        assert!(uas.to_has_tag(&m));
+        let (m, _) = parse(opts.as_bytes(), &ParseOptions::datagram())
+            .expect("ok")
+            .complete()
+            .expect("complete");
+        assert!(!uas.to_has_tag(&m));
+    }
 
     #[test]
     fn hex16_is_the_formatted_hex() {

@@ -160,21 +160,8 @@ impl ResponseWriter {
         out.extend_from_slice(reason.as_bytes());
         out.extend_from_slice(b"\r\n");
         for h in &req.headers {
-            let copy = matches!(
-                h.id,
-                HeaderName::Via
-                    | HeaderName::From
-                    | HeaderName::To
-                    | HeaderName::CallId
-                    | HeaderName::CSeq
-            );
-            if !copy {
+            let Some(name) = copied_name(h.id) else {
                 continue;
-            }
-            let name = if h.id == HeaderName::To {
-                "To"
-            } else {
-                canonical(h.id, h.name)
             };
             out.extend_from_slice(name.as_bytes());
             out.extend_from_slice(b": ");
@@ -232,6 +219,21 @@ pub fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
     out.extend_from_slice(digits.get(at..).unwrap_or_default());
 }
 
+/// The name a response writes for a header field it copies from the request (RFC 3261
+/// §8.2.6.2: Via, From, To, Call-ID, CSeq), or `None` for one it does not copy. These are
+/// [`HeaderName::canonical`]'s names, without its search of the table per field.
+#[inline]
+fn copied_name(id: HeaderName) -> Option<&'static str> {
+    match id {
+        HeaderName::Via => Some("Via"),
+        HeaderName::From => Some("From"),
+        HeaderName::To => Some("To"),
+        HeaderName::CallId => Some("Call-ID"),
+        HeaderName::CSeq => Some("CSeq"),
+        _ => None,
+    }
+}
+
 fn canonical(id: HeaderName, written: &str) -> &str {
     id.canonical().unwrap_or(written)
 }
@@ -239,6 +241,7 @@ fn canonical(id: HeaderName, written: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::Status;
     use crate::proto::sip::{ParseOptions, parse};
 
     #[test]
@@ -248,6 +251,140 @@ mod tests {
             push_decimal(&mut out, n);
             assert_eq!(out, format!("x{n}").into_bytes());
         }
+    }
+
+    /// [`ResponseWriter::new`] as it was written before the names came from a `match`.
+    fn new_field_by_field(
+        req: &Message<'_>,
+        code: u16,
+        reason: &str,
+        tag: Option<&str>,
+    ) -> Vec<u8> {
+        let mut out = format!("SIP/2.0 {code:03} {reason}\r\n").into_bytes();
+        for h in &req.headers {
+            if !matches!(
+                h.id,
+                HeaderName::Via
+                    | HeaderName::From
+                    | HeaderName::To
+                    | HeaderName::CallId
+                    | HeaderName::CSeq
+            ) {
+                continue;
+            }
+            let name = if h.id == HeaderName::To {
+                "To"
+            } else {
+                canonical(h.id, h.name)
+            };
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(h.value);
+            if let (HeaderName::To, Some(tag)) = (h.id, tag) {
+                out.extend_from_slice(b";tag=");
+                out.extend_from_slice(tag.as_bytes());
+            }
+            out.extend_from_slice(b"\r\n");
+        }
+        out
+    }
+
+    /// A request head whose copied fields are written in every form (canonical, compact, other
+    /// case, other spacing, folded), among fields not copied.
+    fn request_head() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let line = prop_oneof![
+            Just("Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1"),
+            Just("v: SIP/2.0/UDP h;branch=z9hG4bK2"),
+            Just("VIA: SIP/2.0/UDP h;branch=z9hG4bK3"),
+            Just("From: sipp <sip:sipp@127.0.0.1:5061>;tag=1"),
+            Just("From:<sip:a@b>;tag=2"),
+            Just("f:  <sip:a@b>;tag=3 "),
+            Just("To: service <sip:service@127.0.0.1:5060>"),
+            Just("To: <sip:b@c>;tag=x"),
+            Just("t: <sip:b@c>"),
+            Just("TO : <sip:b@c>"),
+            Just("To: <sip:b@c>\r\n ;p=1"),
+            Just("Call-ID: 1-2@127.0.0.1"),
+            Just("i: c1"),
+            Just("call-id: c2"),
+            Just("CSeq: 1 INVITE"),
+            Just("CSeq:\t2 INVITE"),
+            Just("Subject: x"),
+            Just("Max-Forwards: 70"),
+            Just("Record-Route: <sip:p;lr>"),
+        ];
+        proptest::collection::vec(line, 0..10).prop_map(|lines| {
+            let mut s = String::from("INVITE sip:b@c SIP/2.0\r\n");
+            for l in lines {
+                s.push_str(l);
+                s.push_str("\r\n");
+            }
+            s.push_str("\r\n");
+            s
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+        #[test]
+        fn the_copied_fields_are_the_ones_written_with_canonical_names(
+            head in request_head(),
+            tag in proptest::option::of("[a-z0-9]{1,8}"),
+        ) {
+            let Ok(Status::Complete(m, _)) = parse(head.as_bytes(), &ParseOptions::datagram())
+            else {
+                return Err(proptest::test_runner::TestCaseError::reject("not a message"));
+            };
+            let written = ResponseWriter::new(&m, 200, "OK", tag.as_deref()).out;
+            let reference = new_field_by_field(&m, 200, "OK", tag.as_deref());
+            proptest::prop_assert_eq!(
+                String::from_utf8_lossy(&written),
+                String::from_utf8_lossy(&reference)
+            );
+        }
+    }
+
+    #[test]
+    fn a_sipp_head_is_copied_with_our_tag() {
+        let req = b"INVITE sip:service@127.0.0.1:5060 SIP/2.0\r\n\
+Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-1-1-0\r\n\
+From: sipp <sip:sipp@127.0.0.1:5061>;tag=1SIPpTag001\r\n\
+To: service <sip:service@127.0.0.1:5060>\r\n\
+Call-ID: 1-1@127.0.0.1\r\n\
+CSeq: 1 INVITE\r\n\
+Contact: sip:sipp@127.0.0.1:5061\r\n\
+Max-Forwards: 70\r\n\
+Content-Length: 0\r\n\
+\r\n";
+        let (m, _) = parse(req, &ParseOptions::datagram())
+            .expect("ok")
+            .complete()
+            .expect("complete");
+        let w = ResponseWriter::new(&m, 180, "Ringing", Some("t1"));
+        assert_eq!(
+            String::from_utf8_lossy(&w.out),
+            "SIP/2.0 180 Ringing\r\n\
+Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-1-1-0\r\n\
+From: sipp <sip:sipp@127.0.0.1:5061>;tag=1SIPpTag001\r\n\
+To: service <sip:service@127.0.0.1:5060>;tag=t1\r\n\
+Call-ID: 1-1@127.0.0.1\r\n\
+CSeq: 1 INVITE\r\n"
+        );
+    }
+
+    #[test]
+    fn copied_names_are_the_canonical_names() {
+        for id in [
+            HeaderName::Via,
+            HeaderName::From,
+            HeaderName::To,
+            HeaderName::CallId,
+            HeaderName::CSeq,
+        ] {
+            assert_eq!(copied_name(id), id.canonical());
+        }
+        assert_eq!(copied_name(HeaderName::Contact), None);
     }
 
     #[test]
