@@ -365,10 +365,15 @@ impl<C> Slab<C> {
     /// Give memory back once most slots are free: cut off the free slots at the end, and
     /// reuse the lowest free slots first from now on, so the live ones gather at the front and
     /// the next compaction can cut more. Runs at most once per quarter of the slots freed,
-    /// so its sort costs a logarithm per transaction.
+    /// so its sort costs a logarithm per transaction, and once more when the last one has
+    /// ended: the ones alive at the previous compaction may have held slots anywhere, and
+    /// fewer than a quarter of the slots were freed since.
     fn compact(&mut self) {
         let slots = self.slots.len();
-        if slots <= SHRINK_FLOOR || self.len >= slots / 4 || self.freed < slots / 4 {
+        if slots <= SHRINK_FLOOR
+            || self.len >= slots / 4
+            || (self.freed < slots / 4 && self.len > 0)
+        {
             return;
         }
         self.freed = 0;
@@ -1294,6 +1299,49 @@ Content-Length: 0\r\n\
         assert!(t.txs.capacity() <= SHRINK_FLOOR, "{}", t.txs.capacity());
         assert!(t.by_key.capacity() <= SHRINK_FLOOR);
         assert!(t.timeline.is_empty());
+    }
+
+    /// Load that reuses slots for a while, then stops: the transactions still alive when the
+    /// last compaction ran sit anywhere in the slab, and when they have ended the slab must
+    /// be given back all the same (the memory after a million transactions is an issue target).
+    #[test]
+    fn tables_shrink_after_steady_load_ends_gradually() {
+        let timers = Timers {
+            t1: ms(10),
+            ..Timers::default()
+        };
+        let mut t = ServerTransactions::new(timers);
+        let t0 = Instant::now();
+        let mut n = 0u32;
+        // 8 per ms for 3 s, each alive 640 ms: about 5000 at once, slots reused.
+        for step in 0..3000u64 {
+            let at = t0 + ms(step);
+            for _ in 0..8 {
+                let options = request("OPTIONS", &format!("z9hG4bKs{n}"), "OPTIONS");
+                n += 1;
+                let Action::New(id) = feed(&mut t, &options, false, at) else {
+                    panic!("a new OPTIONS");
+                };
+                t.respond(id, 200, b"200", at).expect("200");
+            }
+            if step % 20 == 0 {
+                t.on_timer(at);
+            }
+        }
+        assert!(t.len() > 4000, "{}", t.len());
+        // The load stops; timers run every 20 ms until the last one has ended.
+        let mut step = 3000u64;
+        while !t.is_empty() {
+            t.on_timer(t0 + ms(step));
+            step += 20;
+            assert!(step < 5000, "transactions outlived their timers");
+        }
+        assert!(t.txs.capacity() <= SHRINK_FLOOR, "{}", t.txs.capacity());
+        assert!(
+            t.by_key.capacity() <= SHRINK_FLOOR,
+            "{}",
+            t.by_key.capacity()
+        );
     }
 
     /// A new transaction from `method` with its own branch, answered with `status` at `at`.
