@@ -67,9 +67,11 @@ if command -v cc >/dev/null && cc -O2 -o "$out/listen-floor" bench/listen-floor.
     responders="sipkit sipp floor"
 fi
 
+declare -A best cpu_at cpu_of got_of
+ratio() { python3 -c "print(f'{$1/$2:.2f}')" 2>/dev/null || echo "?"; }
+if [ -n "${rates// /}" ]; then
 echo "| responder | rate asked (calls/s) | calls | achieved (calls/s) | failed | CPU s per 10k calls |"
 echo "|---|---|---|---|---|---|"
-declare -A best cpu_at cpu_of got_of
 for who in $responders; do
     port=$(free_port)
     start_responder "$who" "$port"
@@ -100,7 +102,6 @@ done
 echo
 echo "| rate asked | sipkit CPU s/10k | sipp -sn uas CPU s/10k | sipkit / sipp | floor CPU s/10k | floor / sipp | sipkit run | sipp run |"
 echo "|---|---|---|---|---|---|---|---|"
-ratio() { python3 -c "print(f'{$1/$2:.2f}')" 2>/dev/null || echo "?"; }
 for rate in $rates; do
     echo "| $rate | ${cpu_of[sipkit,$rate]} | ${cpu_of[sipp,$rate]} |" \
         "$(ratio "${cpu_of[sipkit,$rate]}" "${cpu_of[sipp,$rate]}") |" \
@@ -109,6 +110,7 @@ for rate in $rates; do
 done
 echo
 echo "highest rate with zero failed calls: sipkit ${best[sipkit]}/s (${cpu_at[sipkit]:-?} CPU s per 10k), sipp -sn uas ${best[sipp]}/s (${cpu_at[sipp]:-?} CPU s per 10k)"
+fi
 
 # The top rate again, TOP_REPEAT times, each responder fresh (no transactions left over from
 # lower rates) and the two alternating, so one slow moment of the machine does not decide the
