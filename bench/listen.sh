@@ -60,6 +60,27 @@ start_responder() {
     sleep 0.5
 }
 
+# uac_step RATE NAME: SIPp's UAC places RATE*secs calls against the responder on $port ($pid);
+# sets calls, status (SIPp's exit), failed, per10k (the responder's CPU s per 10k calls) and
+# achieved. Logs go to $out/NAME.{csv,log}.
+uac_step() {
+    calls=$(($1 * secs))
+    local before after t0 t1
+    before=$(cpu_ticks "$pid")
+    t0=$(date +%s%N)
+    status=0
+    timeout $((secs * 4 + 60)) sipp -sn uac "127.0.0.1:$port" -r "$1" -m "$calls" \
+        -l $(($1 * 2)) -timeout $((secs * 4 + 40))s -nostdin \
+        -trace_stat -stf "$out/$2.csv" >"$out/$2.log" 2>&1 || status=$?
+    after=$(cpu_ticks "$pid")
+    t1=$(date +%s%N)
+    failed=$(failed_calls "$out/$2.csv")
+    per10k=$(python3 -c "print(f'{($after-$before)/$hz/$calls*10000:.3f}')")
+    # What SIPp managed: its last call starts at calls/rate s when it keeps up; a call lasts
+    # about as long as its round trips, so calls over the run's length is a lower bound.
+    achieved=$(python3 -c "print(round($calls / (($t1 - $t0) / 1e9)))")
+}
+
 # The yardstick: bench/listen-floor.c answers by copying five header lines, with no parsing
 # and no transaction state; what it costs is the kernel's share, which every responder pays.
 responders="sipkit sipp"
@@ -77,20 +98,7 @@ for who in $responders; do
     start_responder "$who" "$port"
     best[$who]=0
     for rate in $rates; do
-        calls=$((rate * secs))
-        before=$(cpu_ticks "$pid")
-        t0=$(date +%s%N)
-        status=0
-        timeout $((secs * 4 + 60)) sipp -sn uac "127.0.0.1:$port" -r "$rate" -m "$calls" \
-            -l $((rate * 2)) -timeout $((secs * 4 + 40))s -nostdin \
-            -trace_stat -stf "$out/uac-$who-$rate.csv" >"$out/uac-$who-$rate.log" 2>&1 || status=$?
-        after=$(cpu_ticks "$pid")
-        t1=$(date +%s%N)
-        failed=$(failed_calls "$out/uac-$who-$rate.csv")
-        per10k=$(python3 -c "print(f'{($after-$before)/$hz/$calls*10000:.3f}')")
-        # What SIPp managed: its last call starts at calls/rate s when it keeps up; a call lasts
-        # about as long as its round trips, so calls over the run's length is a lower bound.
-        achieved=$(python3 -c "print(round($calls / (($t1 - $t0) / 1e9)))")
+        uac_step "$rate" "uac-$who-$rate"
         echo "| $who | $rate | $calls | $achieved | $failed (sipp exit $status) | $per10k |"
         cpu_of[$who,$rate]=$per10k
         got_of[$who,$rate]="$achieved calls/s, $failed failed"
@@ -130,20 +138,11 @@ if [ -n "$top" ] && [ "$top_repeat" -gt 0 ]; then
         for who in sipkit sipp; do
             port=$(free_port)
             start_responder "$who" "$port"
-            calls=$((top * secs))
-            before=$(cpu_ticks "$pid")
-            t0=$(date +%s%N)
-            status=0
-            timeout $((secs * 4 + 60)) sipp -sn uac "127.0.0.1:$port" -r "$top" -m "$calls" \
-                -l $((top * 2)) -timeout $((secs * 4 + 40))s -nostdin \
-                -trace_stat -stf "$out/top-$who-$i.csv" >"$out/top-$who-$i.log" 2>&1 || status=$?
-            after=$(cpu_ticks "$pid")
-            t1=$(date +%s%N)
+            uac_step "$top" "top-$who-$i"
             kill "$pid" 2>/dev/null || true
             wait "$pid" 2>/dev/null || true
-            failed=$(failed_calls "$out/top-$who-$i.csv")
-            pair_cpu[$who]=$(python3 -c "print(f'{($after-$before)/$hz/$calls*10000:.3f}')")
-            pair_run[$who]="$(python3 -c "print(round($calls / (($t1 - $t0) / 1e9)))"), $failed (exit $status)"
+            pair_cpu[$who]=$per10k
+            pair_run[$who]="$achieved, $failed (exit $status)"
         done
         r=$(ratio "${pair_cpu[sipkit]}" "${pair_cpu[sipp]}")
         ratios+=("$r")
