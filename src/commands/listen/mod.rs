@@ -682,8 +682,17 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
         }
     };
     if let Some(side) = msrp.as_mut() {
-        if stop == Stop::Signal && !side.in_flight.is_empty() {
-            // Ctrl-C with files arriving: give them a moment to complete (a second signal
+        // What the endpoint queued before the stop: a message can complete (its last chunk
+        // answered 200, its hash being finished) just as the BYE that reached --count arrives.
+        while let Some(ev) = side.endpoint.try_recv() {
+            let at = uas.at(Instant::now().into_std());
+            uas.summary.msrp_messages += side.on_event(ev, at, &mut msrp_events);
+        }
+        for e in msrp_events.drain(..) {
+            printer.emit(&e)?;
+        }
+        if matches!(stop, Stop::Signal | Stop::Count) && !side.in_flight.is_empty() {
+            // Ctrl-C or --count with files arriving: give them a moment to complete (a signal
             // stops at once), then report the rest as incomplete.
             let until = Instant::now() + FINISH;
             let again = tokio::signal::ctrl_c();

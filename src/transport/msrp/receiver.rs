@@ -405,6 +405,11 @@ impl Endpoint {
     pub async fn recv(&mut self) -> Option<ReceiveEvent> {
         self.events.recv().await
     }
+
+    /// An event already queued, without waiting.
+    pub fn try_recv(&mut self) -> Option<ReceiveEvent> {
+        self.events.try_recv().ok()
+    }
 }
 
 async fn accept_loop(
