@@ -51,7 +51,7 @@ const GATHER: Duration = Duration::from_micros(500);
 const DRAIN: Duration = Duration::from_secs(2);
 /// The MSRP port when --msrp does not name one (the IANA-registered port, RFC 4975 §15).
 const MSRP_PORT: u16 = 2855;
-/// On Ctrl-C, how long MSRP messages in progress get to complete.
+/// On Ctrl-C or --count, how long MSRP messages in progress get to complete.
 const FINISH: Duration = Duration::from_secs(5);
 
 /// The checked command line.
