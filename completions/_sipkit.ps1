@@ -157,7 +157,7 @@ Register-ArgumentCompleter -Native -CommandName 'sipkit' -ScriptBlock {
             [CompletionResult]::new('--realm', '--realm', [CompletionResultType]::ParameterName, 'The Digest realm (default `sipkit`)')
             [CompletionResult]::new('--nonce-lifetime', '--nonce-lifetime', [CompletionResultType]::ParameterName, 'How long a nonce is accepted; an older one is challenged again with stale=true (default 5 minutes)')
             [CompletionResult]::new('--write-pcap', '--write-pcap', [CompletionResultType]::ParameterName, 'Write every SIP and MSRP message sent and received to FILE as a pcapng capture, with IP/UDP/TCP headers synthesised (TLS and WebSocket messages appear as plain TCP)')
-            [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Exit after answering N requests (ACK, CANCEL and retransmissions do not count)')
+            [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Exit after answering N requests (ACK, CANCEL and retransmissions do not count). MSRP messages still arriving then get up to 5 s to complete and be reported')
             [CompletionResult]::new('--msrp-count', '--msrp-count', [CompletionResultType]::ParameterName, 'Exit after receiving N whole MSRP messages')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Stop after this long (`30s`); with --count or --msrp-count still unmet, exit 3')
             [CompletionResult]::new('--max-message', '--max-message', [CompletionResultType]::ParameterName, 'Largest SIP message accepted, in bytes (default 65536); larger ones are logged and dropped, and a TCP/TLS connection sending one is closed')

@@ -594,7 +594,8 @@ pub(crate) struct ListenArgs {
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub(crate) write_pcap: Option<PathBuf>,
 
-    /// Exit after answering N requests (ACK, CANCEL and retransmissions do not count).
+    /// Exit after answering N requests (ACK, CANCEL and retransmissions do not count). MSRP
+    /// messages still arriving then get up to 5 s to complete and be reported.
     #[arg(long, value_name = "N", help_heading = "Stopping")]
     pub(crate) count: Option<u64>,
 
