@@ -17,7 +17,7 @@ use crate::capture::{Notice, Timestamp};
 use crate::commands::decode_pcap::{
     CallSummary, Decoded, Dropped, Extracted, FlowCall, Meta, Stats,
 };
-use crate::proto::{msrp, sdp, sip};
+use crate::proto::{Finding, Severity, msrp, sdp, sip};
 
 /// Renders `decode-pcap` events as human lines or JSON Lines.
 #[derive(Debug)]
@@ -133,15 +133,16 @@ impl<W: Write> DecodePrinter<W> {
             p.message(meta, msg, raw, call_id);
             return p.dispatch_if_full(&mut self.out);
         }
-        if self.json {
-            json_message(&mut self.line, meta, msg, call_id);
-        } else {
-            human_message(&mut self.line, meta, msg);
-            if self.full {
-                self.line.push('\n');
-                push_indented(&mut self.line, raw);
-            }
-        }
+        message_line(
+            &mut self.line,
+            meta,
+            msg,
+            raw,
+            call_id,
+            self.json,
+            self.full,
+        );
+        self.line.buf.pop();
         self.flush_line()
     }
 
@@ -485,6 +486,9 @@ enum Item {
         /// Where the reader's parse put the parts of a SIP message; `None` for MSRP (parsed
         /// again on the worker).
         sip: Option<SipParts>,
+        /// The framing's findings ([`Meta::diagnostics`]); empty, without an allocation, for
+        /// a message the strict parse took.
+        diagnostics: Vec<Finding>,
     },
     /// A line already formatted (a notice), kept in its place among the messages.
     Text(std::ops::Range<usize>),
@@ -737,6 +741,7 @@ impl Parallel {
             raw,
             call_id,
             sip,
+            diagnostics: meta.diagnostics.to_vec(),
         });
     }
 
@@ -823,13 +828,83 @@ fn message_line(
     if json {
         json_message(l, meta, msg, call_id);
     } else {
-        human_message(l, meta, msg);
+        let mut findings = Vec::new();
+        let findings = message_findings(meta, msg, &mut findings);
+        human_message(l, meta, msg, findings);
         if full {
             l.push('\n');
             push_indented(l, raw);
+            for f in findings {
+                human_finding(l, f);
+            }
         }
     }
     l.push('\n');
+}
+
+/// Everything found wrong with a message: the framing's findings and the checks of the fields
+/// the dissector reads, in order of position. Borrows the framing's when there is nothing to
+/// add (the common case: no allocation).
+pub(crate) fn message_findings<'f>(
+    meta: &'f Meta<'_>,
+    msg: &Decoded<'_>,
+    scratch: &'f mut Vec<Finding>,
+) -> &'f [Finding] {
+    if let Decoded::Sip(m) = msg {
+        sip::field_findings(m, scratch);
+    }
+    if scratch.is_empty() {
+        return meta.diagnostics;
+    }
+    scratch.extend_from_slice(meta.diagnostics);
+    scratch.sort_by_key(|f| f.error.offset);
+    scratch
+}
+
+/// The worst severity among `findings`, if any.
+fn worst(findings: &[Finding]) -> Option<Severity> {
+    findings.iter().map(|f| f.severity).max()
+}
+
+/// One finding under a message (`--full`), in validate's words: severity, code, what, where.
+fn human_finding(l: &mut Out, f: &Finding) {
+    let st = match f.severity {
+        Severity::Error => FAILURE,
+        Severity::Warning => WARN,
+    };
+    let _ = write!(
+        l,
+        "\n    {st}{}[{}]{st:#}: {} {DIM}(byte {}",
+        f.severity.as_str(),
+        f.error.code,
+        f.error.message,
+        f.error.offset
+    );
+    if !f.error.rfc.is_empty() {
+        let _ = write!(l, ", {}", f.error.rfc);
+    }
+    let _ = write!(l, "){DIM:#}");
+}
+
+fn diagnostics_json(l: &mut Out, findings: &[Finding]) {
+    l.push_str(r#","diagnostics":["#);
+    for (i, f) in findings.iter().enumerate() {
+        if i > 0 {
+            l.push(',');
+        }
+        l.push_str(r#"{"severity":""#);
+        l.push_str(f.severity.as_str());
+        l.push_str(r#"","code":""#);
+        l.push_str(f.error.code);
+        l.push_str(r#"","message":"#);
+        json_str(l, &f.error.message);
+        l.push_str(r#","offset":"#);
+        push_u64(l, f.error.offset as u64);
+        l.push_str(r#","length":"#);
+        push_u64(l, f.error.len as u64);
+        l.push('}');
+    }
+    l.push(']');
 }
 
 /// A worker's handler for the messages of a datagram it cuts itself.
@@ -888,6 +963,7 @@ fn format_batch(batch: &mut Batch, line: &mut Out, json: bool, full: bool) {
                     transport: *transport,
                     packets: &[],
                     stream: false,
+                    diagnostics: &[],
                 };
                 let mut lines = Lines {
                     line,
@@ -908,6 +984,7 @@ fn format_batch(batch: &mut Batch, line: &mut Out, json: bool, full: bool) {
                 raw,
                 call_id,
                 sip,
+                diagnostics,
             } => {
                 let raw = data.get(raw.clone()).unwrap_or_default();
                 let rebuilt = sip
@@ -933,6 +1010,7 @@ fn format_batch(batch: &mut Batch, line: &mut Out, json: bool, full: bool) {
                     transport: *transport,
                     packets: &[],
                     stream: *stream,
+                    diagnostics,
                 };
                 message_line(line, &meta, &msg, raw, call_id, json, full);
             }
@@ -1498,7 +1576,7 @@ fn push_indented(l: &mut Out, raw: &[u8]) {
     }
 }
 
-fn human_message(l: &mut Out, meta: &Meta<'_>, msg: &Decoded<'_>) {
+fn human_message(l: &mut Out, meta: &Meta<'_>, msg: &Decoded<'_>, findings: &[Finding]) {
     let _ = write!(l, "{DIM}{:>6}{DIM:#} ", meta.frame);
     human_time(l, meta.time);
     let _ = write!(
@@ -1546,6 +1624,17 @@ fn human_message(l: &mut Out, meta: &Meta<'_>, msg: &Decoded<'_>) {
             }
             let _ = write!(l, " {}", m.flag.as_byte() as char);
         }
+    }
+    if let Some(sev) = worst(findings) {
+        let (st, mark) = match sev {
+            Severity::Error => (FAILURE, "✗"),
+            Severity::Warning => (WARN, "!"),
+        };
+        let _ = write!(l, "  {st}{mark} {}", findings[0].error.code);
+        if findings.len() > 1 {
+            let _ = write!(l, " (+{})", findings.len() - 1);
+        }
+        let _ = write!(l, "{st:#}");
     }
 }
 
@@ -1611,8 +1700,13 @@ fn json_message(l: &mut Out, meta: &Meta<'_>, msg: &Decoded<'_>, call_id: Option
                     json_bytes_lossy(l, reason);
                 }
             }
+            // Whether a field the dissector reads is missing or broken: then (rarely) the
+            // fields are checked again for their findings, after the memoised fragments.
+            let mut suspect = false;
             l.push_str(r#","call_id":"#);
-            opt_str(l, m.call_id().ok());
+            let call_id = m.call_id().ok();
+            suspect |= call_id.is_none();
+            opt_str(l, call_id);
             l.push_str(r#","cseq":"#);
             match m.cseq() {
                 Ok(c) => {
@@ -1622,9 +1716,13 @@ fn json_message(l: &mut Out, meta: &Meta<'_>, msg: &Decoded<'_>, call_id: Option
                     push_token(l, c.method);
                     l.push_str("\"}");
                 }
-                Err(_) => l.push_str("null"),
+                Err(_) => {
+                    suspect = true;
+                    l.push_str("null");
+                }
             }
             l.push_str(r#","from":"#);
+            let mark = l.len();
             // From, To, the top Via and the body are each a function of one header value (or
             // the body) alone, and repeat across the messages of a dialog: see [`Memo`].
             match m.header(sip::HeaderName::From) {
@@ -1633,20 +1731,26 @@ fn json_message(l: &mut Out, meta: &Meta<'_>, msg: &Decoded<'_>, call_id: Option
                 }),
                 None => name_addr_json(l, m.from_addr()),
             }
+            suspect |= &l.as_bytes()[mark..] == b"null";
             l.push_str(r#","to":"#);
+            let mark = l.len();
             match m.header(sip::HeaderName::To) {
                 Some(h) => memo(l, Memos::To, 0, h.value, |l| {
                     name_addr_json(l, m.to_addr());
                 }),
                 None => name_addr_json(l, m.to_addr()),
             }
+            suspect |= &l.as_bytes()[mark..] == b"null";
             l.push_str(r#","via_branch":"#);
+            let mark = l.len();
             match m.header(sip::HeaderName::Via) {
                 Some(h) => memo(l, Memos::Via, 0, h.value, |l| {
                     opt_str(l, m.top_via().ok().and_then(|v| v.branch));
                 }),
                 None => opt_str(l, m.top_via().ok().and_then(|v| v.branch)),
             }
+            // No branch is legal for RFC 2543 peers; only a Via that does not parse counts.
+            suspect |= &l.as_bytes()[mark..] == b"null" && m.top_via().is_err();
             l.push_str(r#","headers":["#);
             for (i, h) in m.headers.iter().enumerate() {
                 l.push_str(if i > 0 {
@@ -1672,6 +1776,12 @@ fn json_message(l: &mut Out, meta: &Meta<'_>, msg: &Decoded<'_>, call_id: Option
                     None => l.push_str("null"),
                 }
             });
+            if suspect {
+                let mut scratch = Vec::new();
+                diagnostics_json(l, message_findings(meta, msg, &mut scratch));
+            } else {
+                diagnostics_json(l, meta.diagnostics);
+            }
         }
         Decoded::Msrp(m) => {
             l.push_str(r#","protocol":"msrp","kind":"#);
@@ -1734,6 +1844,7 @@ fn json_message(l: &mut Out, meta: &Meta<'_>, msg: &Decoded<'_>, call_id: Option
             }
             l.push(']');
             body_json(l, m.body);
+            diagnostics_json(l, meta.diagnostics);
         }
     }
     l.push('}');
@@ -2162,15 +2273,34 @@ mod tests {
                 transport,
                 packets: &[],
                 stream,
+                diagnostics: &[],
+            };
+            // Some messages carry the framing's findings, which must travel with them.
+            let truncated = [Finding::error(crate::proto::ParseError::new(
+                "capture.truncated",
+                "cut",
+                3,
+                0,
+                "",
+            ))];
+            let meta = if frame % 11 == 0 {
+                Meta {
+                    diagnostics: &truncated,
+                    ..meta
+                }
+            } else {
+                meta
             };
             let call = (frame % 2 == 0).then_some("c1");
             printer.message(&meta, &msg, raw, call).expect("written");
             if frame % 7 == 0 {
-                // Whole datagrams: two messages, then one that does not parse.
+                // Whole datagrams: two messages, one that does not parse, and one that parses
+                // only tolerantly (its findings are made on the formatting thread).
                 let two = [invite.as_bytes(), invite.as_bytes()].concat();
                 for (data, quiet) in [
                     (&two[..], false),
-                    (b"INVITE sip:x SIP/2.0\r\nVia", frame % 2 == 0),
+                    (&b"SIP/2.0 20x OK\r\nVia: x\r\n\r\n"[..], frame % 2 == 0),
+                    (b"OPTIONS sip:x SIP/2.0\nCall-ID: c\nVia", false),
                 ] {
                     if let Some(r) = printer.datagram(&meta, data, quiet) {
                         r.expect("written");
@@ -2225,6 +2355,13 @@ mod tests {
             let batches = shared.parallel.as_ref().map_or(0, |p| p.sent);
             assert!(batches > 3, "several batches, more than the workers");
             assert!(memchr::memmem::find(&alone.out, b"dropped").is_some());
+            for code in [&b"capture.truncated"[..], b"sip.line.bare-lf"] {
+                assert!(
+                    memchr::memmem::find(&alone.out, code).is_some() || !(json || full),
+                    "{}",
+                    String::from_utf8_lossy(code)
+                );
+            }
             assert!(alone.out == shared.out, "json {json} full {full}");
         }
         // A terminal gets each line at once: no batches.

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::ops::ControlFlow;
 
 use crate::capture::{Framing, Notice, Payload, RawPacket, Sink, StreamId, Timestamp, Transport};
-use crate::proto::{Status, msrp, sip};
+use crate::proto::{Finding, ParseError, Status, msrp, sip};
 
 /// Where and when a message was seen.
 #[derive(Debug, Clone, Copy)]
@@ -27,6 +27,10 @@ pub(crate) struct Meta<'a> {
     pub(crate) packets: &'a [RawPacket],
     /// Cut from a byte stream (TCP) rather than a datagram: the parse options differ.
     pub(crate) stream: bool,
+    /// What the framing found wrong with the message (the tolerant parse's findings, a capture
+    /// that cut it short); offsets are relative to the message's first byte. Checks of the
+    /// typed fields are made where they are read ([`sip::field_findings`]).
+    pub(crate) diagnostics: &'a [Finding],
 }
 
 /// One decoded message; `raw` is exactly its bytes.
@@ -78,10 +82,23 @@ struct StreamBuf {
     /// Whether a message was ever read from this stream: bytes skipped on a stream that never
     /// carried SIP or MSRP (TLS, HTTP) are not worth reporting.
     seen_message: bool,
+    /// Bytes passed over before the first message (reported once a message shows the stream
+    /// carries SIP or MSRP).
+    skipped: usize,
     /// Packets that carried the bytes in `buf` (only when packets are kept).
     packets: Vec<RawPacket>,
-    /// The addresses and frame of the last payload, for reporting what is left at the end.
-    last: Option<(u64, SocketAddr, SocketAddr)>,
+    /// The last payload's frame, time and addresses, for what is left at the end.
+    last: Option<Last>,
+}
+
+/// Where and when a stream's last payload was seen.
+#[derive(Debug, Clone, Copy)]
+struct Last {
+    frame: u64,
+    time: Timestamp,
+    src: SocketAddr,
+    dst: SocketAddr,
+    transport: Transport,
 }
 
 /// Turns payloads into messages; a capture [`Sink`].
@@ -111,16 +128,19 @@ pub(crate) fn starts_message(b: &[u8]) -> bool {
         return true;
     }
     let window = &b[..b.len().min(MAX_START_LINE)];
-    let Some(nl) = memchr::memchr(b'\n', window) else {
+    // Lines may end with CRLF, LF or CR alone: a broken message is still a message to show.
+    let Some(nl) = memchr::memchr2(b'\r', b'\n', window) else {
         return false;
     };
-    let line = window[..nl].strip_suffix(b"\r").unwrap_or(&window[..nl]);
+    let line = &window[..nl];
+    let line = &line[..line.len() - line.iter().rev().take_while(|&&c| c == b' ').count()];
     let Some(sp) = memchr::memchr(b' ', line) else {
         return false;
     };
     sp > 0
         && line[..sp].iter().all(|&c| crate::proto::scan::is_token(c))
-        && line.ends_with(b" SIP/2.0")
+        && line.len() >= 8
+        && line[line.len() - 8..].eq_ignore_ascii_case(b" SIP/2.0")
 }
 
 /// Whether `b` begins with a status line or an MSRP start line, checked more strictly than
@@ -187,7 +207,9 @@ fn leading_crlf(b: &[u8]) -> usize {
 /// The result of trying to read one message at the start of a buffer.
 #[allow(clippy::large_enum_variant)] // on the stack, like `Decoded`
 enum Step<'a> {
-    Message(Decoded<'a>, usize),
+    /// A message, the bytes it took, and what is wrong with it (empty when the strict parse
+    /// took it).
+    Message(Decoded<'a>, usize, Vec<Finding>),
     NeedMore,
     Error(String),
 }
@@ -195,11 +217,12 @@ enum Step<'a> {
 // Inlined into its callers so the message (over a kilobyte, its header fields inline) is
 // built where it is used rather than moved through the return value.
 #[inline(always)]
-fn step(buf: &[u8], stream: bool) -> Step<'_> {
+fn step(buf: &[u8], end: sip::End) -> Step<'_> {
+    let stream = end != sip::End::Datagram;
     if buf.starts_with(b"MSRP ") {
         return match msrp::parse(buf) {
-            Ok(Status::Complete(m, n)) => Step::Message(Decoded::Msrp(m), n),
-            Ok(Status::Partial) if stream => Step::NeedMore,
+            Ok(Status::Complete(m, n)) => Step::Message(Decoded::Msrp(m), n, Vec::new()),
+            Ok(Status::Partial) if end == sip::End::Open => Step::NeedMore,
             Ok(Status::Partial) => Step::Error("MSRP message without its end-line".into()),
             Err(e) => Step::Error(e.to_string()),
         };
@@ -210,9 +233,23 @@ fn step(buf: &[u8], stream: bool) -> Step<'_> {
         sip::ParseOptions::datagram()
     };
     match sip::parse(buf, &opts) {
-        Ok(Status::Complete(m, n)) => Step::Message(Decoded::Sip(m), n),
+        Ok(Status::Complete(m, n)) => Step::Message(Decoded::Sip(m), n, Vec::new()),
+        Ok(Status::Partial) if end == sip::End::Open => Step::NeedMore,
+        Ok(Status::Partial) => tolerant(buf, end, None),
+        Err(e) => tolerant(buf, end, Some(e)),
+    }
+}
+
+/// The strict parse refused `buf` (or it ended early): read it with the codec's tolerant
+/// profile, so the message is shown with what is wrong with it.
+#[cold]
+#[inline(never)]
+fn tolerant(buf: &[u8], end: sip::End, strict: Option<ParseError>) -> Step<'_> {
+    let next = |b: &[u8]| find_start(b);
+    match sip::parse_tolerant(buf, end, &next) {
+        Ok(Status::Complete(t, n)) => Step::Message(Decoded::Sip(t.message), n, t.findings),
         Ok(Status::Partial) => Step::NeedMore,
-        Err(e) => Step::Error(e.to_string()),
+        Err(e) => Step::Error(strict.unwrap_or(e).to_string()),
     }
 }
 
@@ -220,8 +257,13 @@ fn step(buf: &[u8], stream: bool) -> Step<'_> {
 /// given to [`Handler::message`]): the same parse on the same bytes gives the same message,
 /// so another thread can format it from a copy of its bytes.
 pub(crate) fn reparse(raw: &[u8], stream: bool) -> Option<Decoded<'_>> {
-    match step(raw, stream) {
-        Step::Message(m, n) if n == raw.len() => Some(m),
+    let end = if stream {
+        sip::End::Closed
+    } else {
+        sip::End::Datagram
+    };
+    match step(raw, end) {
+        Step::Message(m, n, _) if n == raw.len() => Some(m),
         _ => None,
     }
 }
@@ -241,16 +283,43 @@ pub(crate) fn datagram_messages<H: Handler + ?Sized>(
             // silently; bytes after a body are ignored as RFC 4475 §3.1.1.8 asks.
             return;
         }
-        match step(rest, false) {
-            Step::Message(msg, n) => {
-                handler.message(meta, &msg, &rest[..n]);
+        match step(rest, sip::End::Datagram) {
+            Step::Message(msg, n, mut findings) => {
+                // Bytes after the body that start no message are discarded (RFC 3261 §18.3):
+                // say so on the message, so no byte goes unaccounted for.
+                let after = &rest[n..];
+                let tail = after.len() - leading_crlf(after);
+                let junk = tail > 0 && !starts_message(&after[after.len() - tail..]);
+                if junk {
+                    findings.push(Finding::warning(ParseError::new(
+                        "sip.content-length.trailing",
+                        format!(
+                            "{tail} bytes after the body (Content-Length) are not part of the \
+                             message and are discarded"
+                        ),
+                        n + after.len() - tail,
+                        tail,
+                        "RFC 3261 §18.3",
+                    )));
+                }
+                let m = Meta {
+                    diagnostics: &findings,
+                    ..*meta
+                };
+                handler.message(&m, &msg, &rest[..n]);
                 rest = &rest[n..];
                 first = false;
+                if junk {
+                    return;
+                }
             }
-            // A later message in the same datagram that does not parse is trailing junk.
-            Step::NeedMore | Step::Error(_) if !first => return,
             Step::NeedMore => return,
             Step::Error(reason) => {
+                let reason = if first {
+                    reason
+                } else {
+                    format!("bytes after the last message of the datagram: {reason}")
+                };
                 handler.dropped(&Dropped {
                     frame: meta.frame,
                     src: meta.src,
@@ -285,19 +354,17 @@ impl<H: Handler> Decoder<H> {
     }
 
     fn close(&mut self, id: StreamId) {
-        let Some(s) = self.streams.remove(&id) else {
+        let Some(mut s) = self.streams.remove(&id) else {
             return;
         };
-        let pending = s.buf.len() - leading_crlf(&s.buf);
-        if let (true, true, Some((frame, src, dst))) = (pending > 0, s.seen_message, s.last) {
-            self.handler.dropped(&Dropped {
-                frame,
-                src,
-                dst,
-                stream: Some(id),
-                bytes: pending,
-                reason: "the stream ended inside a message".into(),
-            });
+        if let Some(last) = s.last {
+            flush(
+                &mut self.handler,
+                &mut s,
+                id,
+                last,
+                "the stream ended inside this message (the connection closed or the capture ended)",
+            );
         }
     }
 
@@ -312,23 +379,22 @@ impl<H: Handler> Decoder<H> {
     fn stream(&mut self, p: &Payload<'_>, id: StreamId, gap: u64) {
         let max = self.max_stream_buffer;
         let s = self.streams.entry(id).or_default();
-        s.last = Some((p.frame, p.src, p.dst));
         if gap > 0 {
-            let pending = s.buf.len() - leading_crlf(&s.buf);
-            if pending > 0 && s.seen_message {
-                self.handler.dropped(&Dropped {
-                    frame: p.frame,
-                    src: p.src,
-                    dst: p.dst,
-                    stream: Some(id),
-                    bytes: pending,
-                    reason: format!("{gap} bytes of the stream were lost inside this message"),
-                });
+            if let Some(last) = s.last {
+                let why = format!("{gap} bytes of the stream were lost after this point");
+                flush(&mut self.handler, s, id, last, &why);
             }
             s.buf.clear();
             s.packets.clear();
             s.synced = false;
         }
+        s.last = Some(Last {
+            frame: p.frame,
+            time: p.time,
+            src: p.src,
+            dst: p.dst,
+            transport: p.transport,
+        });
         // Fast path: nothing pending, so parse straight from the payload without copying.
         let mut data = p.data;
         if s.buf.is_empty() && s.synced {
@@ -337,9 +403,13 @@ impl<H: Handler> Decoder<H> {
                 if data.is_empty() {
                     return;
                 }
-                match step(data, true) {
-                    Step::Message(msg, n) => {
-                        self.handler.message(&meta(p, p.packets), &msg, &data[..n]);
+                match step(data, sip::End::Open) {
+                    Step::Message(msg, n, findings) => {
+                        let m = Meta {
+                            diagnostics: &findings,
+                            ..meta(p, p.packets)
+                        };
+                        self.handler.message(&m, &msg, &data[..n]);
                         data = &data[n..];
                         s.seen_message = true;
                     }
@@ -358,6 +428,9 @@ impl<H: Handler> Decoder<H> {
                     Some(at) => {
                         let skipped = &s.buf[pos..pos + at];
                         let junk = skipped.len() - leading_crlf(skipped);
+                        if !s.seen_message {
+                            s.skipped += junk;
+                        }
                         if junk > 0 && s.seen_message {
                             self.handler.dropped(&Dropped {
                                 frame: p.frame,
@@ -375,6 +448,9 @@ impl<H: Handler> Decoder<H> {
                         let rest = &s.buf[pos..];
                         let skip = rest.len() - keep_tail(rest);
                         let junk = skip - leading_crlf(&rest[..skip]);
+                        if !s.seen_message {
+                            s.skipped += junk;
+                        }
                         if junk > 0 && s.seen_message {
                             self.handler.dropped(&Dropped {
                                 frame: p.frame,
@@ -394,15 +470,31 @@ impl<H: Handler> Decoder<H> {
             if pos >= s.buf.len() {
                 break;
             }
-            match step(&s.buf[pos..], true) {
-                Step::Message(msg, n) => {
+            match step(&s.buf[pos..], sip::End::Open) {
+                Step::Message(msg, n, findings) => {
                     let packets = if s.packets.is_empty() {
                         p.packets
                     } else {
                         &s.packets[..]
                     };
-                    self.handler
-                        .message(&meta(p, packets), &msg, &s.buf[pos..pos + n]);
+                    if s.skipped > 0 && !s.seen_message {
+                        // The capture began inside a message, or the stream opened with
+                        // bytes that are not SIP: say how many, now that it is SIP.
+                        self.handler.dropped(&Dropped {
+                            frame: p.frame,
+                            src: p.src,
+                            dst: p.dst,
+                            stream: Some(id),
+                            bytes: s.skipped,
+                            reason: "bytes before the first SIP or MSRP start line of the stream"
+                                .into(),
+                        });
+                    }
+                    let m = Meta {
+                        diagnostics: &findings,
+                        ..meta(p, packets)
+                    };
+                    self.handler.message(&m, &msg, &s.buf[pos..pos + n]);
                     pos += n;
                     s.packets.clear();
                     s.seen_message = true;
@@ -426,8 +518,10 @@ impl<H: Handler> Decoder<H> {
                 }
                 // A stream that never carried a message: not worth a report.
                 Step::Error(_) if !s.seen_message => {
-                    pos +=
+                    let line =
                         memchr::memchr(b'\n', &s.buf[pos..]).map_or(s.buf.len() - pos, |i| i + 1);
+                    s.skipped += line;
+                    pos += line;
                     s.synced = false;
                 }
                 Step::Error(reason) => {
@@ -465,7 +559,72 @@ fn meta<'a>(p: &Payload<'_>, packets: &'a [RawPacket]) -> Meta<'a> {
         transport: p.transport,
         packets,
         stream: matches!(p.framing, Framing::Stream { .. }),
+        diagnostics: &[],
     }
+}
+
+/// A stream stops giving bytes to what `s` holds (it closed, or bytes were lost next): show
+/// what can be read of it as messages cut short, and report the rest.
+fn flush<H: Handler>(handler: &mut H, s: &mut StreamBuf, id: StreamId, last: Last, why: &str) {
+    let mut pos = leading_crlf(&s.buf);
+    if !s.synced {
+        // Bytes kept only in case they become a start line; they did not.
+        let junk = s.buf.len() - pos;
+        if junk > 0 && s.seen_message {
+            handler.dropped(&Dropped {
+                frame: last.frame,
+                src: last.src,
+                dst: last.dst,
+                stream: Some(id),
+                bytes: junk,
+                reason: "bytes that do not start a SIP or MSRP message".into(),
+            });
+        }
+        s.buf.clear();
+        s.packets.clear();
+        return;
+    }
+    while pos < s.buf.len() {
+        match step(&s.buf[pos..], sip::End::Closed) {
+            Step::Message(msg, n, mut findings) => {
+                findings.push(Finding::error(ParseError::new(
+                    "capture.truncated",
+                    format!("{why}: what was captured of the message is shown"),
+                    n,
+                    0,
+                    "",
+                )));
+                let m = Meta {
+                    frame: last.frame,
+                    time: last.time,
+                    src: last.src,
+                    dst: last.dst,
+                    transport: last.transport,
+                    packets: &s.packets,
+                    stream: true,
+                    diagnostics: &findings,
+                };
+                handler.message(&m, &msg, &s.buf[pos..pos + n]);
+                s.seen_message = true;
+                pos += n.max(1);
+                pos += leading_crlf(&s.buf[pos.min(s.buf.len())..]);
+            }
+            Step::NeedMore | Step::Error(_) if !s.seen_message => break,
+            Step::NeedMore | Step::Error(_) => {
+                handler.dropped(&Dropped {
+                    frame: last.frame,
+                    src: last.src,
+                    dst: last.dst,
+                    stream: Some(id),
+                    bytes: s.buf.len() - pos,
+                    reason: format!("{why}, inside a message that cannot be read"),
+                });
+                break;
+            }
+        }
+    }
+    s.buf.clear();
+    s.packets.clear();
 }
 
 impl<H: Handler> Sink for Decoder<H> {
@@ -496,6 +655,8 @@ mod tests {
     #[derive(Debug, Default)]
     struct Log {
         messages: Vec<(u64, String)>,
+        /// The framing's finding codes per message.
+        codes: Vec<Vec<&'static str>>,
         dropped: Vec<Dropped>,
         notices: Vec<Notice>,
     }
@@ -514,6 +675,8 @@ mod tests {
             let again = reparse(raw, meta.stream).expect("the message parses again");
             assert_eq!(format!("{again:?}"), format!("{msg:?}"));
             self.messages.push((meta.frame, what));
+            self.codes
+                .push(meta.diagnostics.iter().map(|f| f.error.code).collect());
         }
         fn dropped(&mut self, dropped: &Dropped) {
             self.dropped.push(dropped.clone());
@@ -595,10 +758,80 @@ Content-Type: text/plain\r\n\r\nHi!\r\n-------a786hjs2$\r\n";
     #[test]
     fn broken_datagram_that_looks_like_sip_is_reported() {
         let mut d = Decoder::new(1 << 20, Log::default());
-        feed(&mut d, 7, Framing::Datagram, b"INVITE sip:x SIP/2.0\r\nVia");
+        feed(
+            &mut d,
+            7,
+            Framing::Datagram,
+            b"SIP/2.0 2000 OK\r\nVia: x\r\n\r\n",
+        );
         assert!(d.handler.messages.is_empty());
         assert_eq!(d.handler.dropped.len(), 1);
         assert_eq!(d.handler.dropped[0].frame, 7);
+    }
+
+    #[test]
+    fn issue_14_broken_datagram_is_shown_with_its_findings() {
+        let mut d = Decoder::new(1 << 20, Log::default());
+        feed(&mut d, 7, Framing::Datagram, b"INVITE sip:x SIP/2.0\r\nVia");
+        feed(
+            &mut d,
+            8,
+            Framing::Datagram,
+            b"BYE sip:x SIP/2.0\nCall-ID: 1\n\n",
+        );
+        feed(
+            &mut d,
+            9,
+            Framing::Datagram,
+            b"BYE sip:x SIP/2.0\rCall-ID: 1\r\r",
+        );
+        assert_eq!(names(&d), [(7, "INVITE"), (8, "BYE"), (9, "BYE")]);
+        assert_eq!(
+            d.handler.codes,
+            [
+                vec!["sip.header.colon", "sip.message.truncated"],
+                vec!["sip.line.bare-lf"],
+                vec!["sip.line.bare-cr"]
+            ]
+        );
+        assert!(d.handler.dropped.is_empty());
+    }
+
+    #[test]
+    fn issue_14_bytes_after_the_body_are_named_on_the_message() {
+        let mut d = Decoder::new(1 << 20, Log::default());
+        let m = format!("{}garbage", sip("MESSAGE", "hi"));
+        feed(&mut d, 1, Framing::Datagram, m.as_bytes());
+        assert_eq!(names(&d), [(1, "MESSAGE")]);
+        assert_eq!(d.handler.codes, [vec!["sip.content-length.trailing"]]);
+    }
+
+    #[test]
+    fn issue_14_stream_without_content_length_is_framed_at_the_next_start_line() {
+        let mut d = Decoder::new(1 << 20, Log::default());
+        let no_cl = "MESSAGE sip:b SIP/2.0\r\nCall-ID: c1\r\nCSeq: 1 MESSAGE\r\n\r\nhello";
+        feed(&mut d, 1, tcp(0), no_cl.as_bytes());
+        feed(&mut d, 2, tcp(0), OK.as_bytes());
+        feed(&mut d, 3, tcp(0), no_cl.as_bytes());
+        d.finish();
+        assert_eq!(names(&d), [(2, "MESSAGE"), (2, "200"), (3, "MESSAGE")]);
+        assert_eq!(d.handler.codes[0], ["sip.content-length.missing"]);
+        // The last one has no next start line: the end of the stream ends it, and says so.
+        assert_eq!(
+            d.handler.codes[2],
+            ["sip.content-length.missing", "capture.truncated"]
+        );
+        assert!(d.handler.dropped.is_empty());
+    }
+
+    #[test]
+    fn issue_14_junk_before_the_first_message_of_a_stream_is_reported() {
+        let mut d = Decoder::new(1 << 20, Log::default());
+        feed(&mut d, 1, tcp(0), b"tail of an earlier body\r\n");
+        feed(&mut d, 2, tcp(0), OK.as_bytes());
+        assert_eq!(names(&d), [(2, "200")]);
+        assert_eq!(d.handler.dropped.len(), 1);
+        assert_eq!(d.handler.dropped[0].bytes, 25);
     }
 
     #[test]
@@ -639,15 +872,16 @@ Content-Type: text/plain\r\n\r\nHi!\r\n-------a786hjs2$\r\n";
         // The rest of the INVITE is lost; the next segment holds its tail and a BYE.
         let next = format!("{}{}", &String::from_utf8_lossy(b)[10..], sip("BYE", ""));
         feed(&mut d, 4, tcp(25), next.as_bytes());
-        assert_eq!(names(&d), [(1, "200"), (4, "BYE")]);
+        // What arrived of the INVITE is shown, cut short, at the frame that brought it.
+        assert_eq!(names(&d), [(1, "200"), (2, "INVITE"), (4, "BYE")]);
+        assert!(d.handler.codes[1].contains(&"capture.truncated"));
         let reasons: Vec<(u64, usize)> = d
             .handler
             .dropped
             .iter()
             .map(|x| (x.frame, x.bytes))
             .collect();
-        assert_eq!(reasons, [(4, 40), (4, b.len() - 10)]);
-        assert!(d.handler.dropped[0].reason.contains("25 bytes"));
+        assert_eq!(reasons, [(4, b.len() - 10)]);
     }
 
     #[test]
@@ -684,9 +918,19 @@ Content-Type: text/plain\r\n\r\nHi!\r\n-------a786hjs2$\r\n";
         feed(&mut d, 1, tcp(0), OK.as_bytes());
         feed(&mut d, 2, tcp(0), b"BYE sip:x SIP/2.0\r\nCall-ID: 1\r\n");
         d.notice(&Notice::StreamClosed { id: StreamId(1) });
-        assert_eq!(d.handler.dropped.len(), 1);
-        assert_eq!(d.handler.dropped[0].bytes, 31);
+        assert_eq!(names(&d), [(1, "200"), (2, "BYE")]);
+        assert_eq!(
+            d.handler.codes[1],
+            ["sip.message.truncated", "capture.truncated"]
+        );
+        assert!(d.handler.dropped.is_empty());
         assert_eq!(d.handler.notices.len(), 1);
+        // Bytes that cannot be read as a message are still counted.
+        feed(&mut d, 3, tcp(0), OK.as_bytes());
+        feed(&mut d, 4, tcp(0), b"SIP/2.0 2000 Bad\r\n");
+        d.finish();
+        assert_eq!(d.handler.dropped.len(), 1);
+        assert_eq!(d.handler.dropped[0].bytes, 18);
     }
 
     #[test]

@@ -7,11 +7,13 @@ pub mod lint;
 pub mod message;
 pub mod multipart;
 pub mod name;
+pub mod tolerant;
 pub mod uri;
 
 pub use lint::lint;
 pub use message::{Framing, Header, Message, ParseOptions, StartLine, parse};
 pub use name::HeaderName;
+pub use tolerant::{End, Tolerant, field_findings, parse_tolerant};
 pub use uri::{Host, Scheme, Uri};
 
 // The zero-allocation proof (parse + typed access, up to 32 header fields): a counting
