@@ -779,6 +779,17 @@ pub(crate) struct DecodePcapArgs {
     #[arg(long, value_name = "REGEX")]
     pub(crate) grep: Option<String>,
 
+    /// Keep only messages with a diagnostic (a malformed message, a cut-off one, a field
+    /// that does not parse); `--problems=error` keeps only those with an error.
+    #[arg(
+        long,
+        value_name = "SEVERITY",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "warning"
+    )]
+    pub(crate) problems: Option<ProblemLevel>,
+
     /// Keep only messages carried over this transport.
     #[arg(long, value_enum, value_delimiter = ',')]
     pub(crate) transport: Vec<TransportName>,
@@ -787,6 +798,15 @@ pub(crate) struct DecodePcapArgs {
     /// a message larger than this is dropped and reported. Accepts K, M and G suffixes.
     #[arg(long, value_name = "BYTES", default_value = "16M", value_parser = parse_size)]
     pub(crate) max_stream_buffer: usize,
+}
+
+/// The least severity `--problems` keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ProblemLevel {
+    /// Messages with any diagnostic.
+    Warning,
+    /// Messages with an error.
+    Error,
 }
 
 /// A transport name as `--transport` accepts it.

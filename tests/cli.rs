@@ -8,6 +8,7 @@ mod cases {
     mod capture;
     mod color;
     mod conformance;
+    mod decode_fidelity;
     mod decode_pcap;
     mod digest;
     mod exit_codes;

@@ -306,8 +306,13 @@ impl Decoder {
         }
     }
 
+    /// Whether the capture kept less of the packet than was on the wire.
+    fn is_snapped(pkt: &Pkt<'_>) -> bool {
+        (pkt.orig_len as usize) > pkt.data.len()
+    }
+
     fn snapped(pkt: &Pkt<'_>) -> &'static str {
-        if (pkt.orig_len as usize) > pkt.data.len() {
+        if Self::is_snapped(pkt) {
             "packet cut short by the capture's snapshot length"
         } else {
             "ip length beyond the end of the frame"
@@ -326,12 +331,17 @@ impl Decoder {
         if ihl < 20 || total < ihl {
             return out.skip(pkt.frame, "ipv4 header length invalid");
         }
-        if total > d.len() {
-            return out.skip(pkt.frame, Self::snapped(pkt));
-        }
         let fo = u16::from_be_bytes([h[6], h[7]]);
         let more = fo & 0x2000 != 0;
         let offset = usize::from(fo & 0x1fff) * 8;
+        // A packet cut by the snapshot length still carries the start of its payload: pass
+        // that on (the dissector shows it as truncated), except a fragment, which could not
+        // be reassembled from a piece.
+        let total = match total > d.len() {
+            true if Self::is_snapped(pkt) && !more && offset == 0 => d.len(),
+            true => return out.skip(pkt.frame, Self::snapped(pkt)),
+            false => total,
+        };
         let proto = h[9];
         let src = IpAddr::V4(Ipv4Addr::new(h[12], h[13], h[14], h[15]));
         let dst = IpAddr::V4(Ipv4Addr::new(h[16], h[17], h[18], h[19]));
@@ -356,6 +366,11 @@ impl Decoder {
         };
         let plen = usize::from(u16::from_be_bytes([h[4], h[5]]));
         let end = if plen == 0 { d.len() } else { 40 + plen };
+        let end = if end > d.len() && Self::is_snapped(pkt) {
+            d.len()
+        } else {
+            end
+        };
         if end > d.len() {
             return out.skip(pkt.frame, Self::snapped(pkt));
         }
@@ -500,6 +515,12 @@ impl Decoder {
         let len = usize::from(u16::from_be_bytes([h[4], h[5]]));
         // Length 0 is a jumbogram (RFC 2675) or offload; take what the IP layer gave.
         let end = if len == 0 { d.len() } else { len };
+        // Cut by the snapshot length: what was kept, and how much was not.
+        let (end, snapped) = if end > d.len() && Self::is_snapped(pkt) {
+            (d.len(), end - d.len())
+        } else {
+            (end, 0)
+        };
         if end < 8 || end > d.len() {
             return out.skip(pkt.frame, "udp length does not match the ip payload");
         }
@@ -516,6 +537,7 @@ impl Decoder {
                 framing: Framing::Datagram,
                 data,
                 hep: false,
+                snapped,
                 packets,
             }),
             Some(Ok(h)) => out.payload(&Payload {
@@ -527,6 +549,7 @@ impl Decoder {
                 framing: Framing::Datagram,
                 data: h.payload,
                 hep: true,
+                snapped: 0,
                 packets,
             }),
             Some(Err(why)) => out.skip(pkt.frame, why),

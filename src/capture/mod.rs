@@ -105,6 +105,9 @@ pub struct Payload<'a> {
     pub data: &'a [u8],
     /// True when the addresses and time came from a HEP header rather than the packet.
     pub hep: bool,
+    /// Bytes of the datagram that the capture did not keep (its snapshot length cut the
+    /// packet): `data` is then the start of the payload only. Always 0 for streams.
+    pub snapped: usize,
     /// The captured packets that carried these bytes, in frame order; filled only when the
     /// reader was asked to keep packets ([`Options::keep_packets`]), else empty.
     pub packets: &'a [RawPacket],

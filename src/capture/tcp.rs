@@ -276,6 +276,7 @@ fn plain(conn: Conn, gap: u64, data: &[u8], packets: &[RawPacket], at: At, out: 
         framing: Framing::Stream { id: conn.id, gap },
         data,
         hep: false,
+        snapped: 0,
         packets,
     });
 }
@@ -314,6 +315,7 @@ impl WsOut for WsSink<'_, '_> {
             framing: Framing::Datagram,
             data,
             hep: false,
+            snapped: 0,
             packets,
         });
     }
@@ -414,6 +416,7 @@ fn deliver(
                         framing: Framing::Datagram,
                         data: h.payload,
                         hep: true,
+                        snapped: 0,
                         packets,
                     }),
                     Some(Err(why)) => out.skip(at.frame, why),

@@ -15,7 +15,7 @@ use base64::Engine as _;
 use super::status_style;
 use crate::capture::{Notice, Timestamp};
 use crate::commands::decode_pcap::{
-    CallSummary, Decoded, Dropped, Extracted, FlowCall, Meta, Stats,
+    CallSummary, Decoded, Dropped, Extracted, FlowCall, Meta, Stats, message_findings,
 };
 use crate::proto::{Finding, Severity, msrp, sdp, sip};
 
@@ -350,7 +350,18 @@ impl<W: Write> DecodePrinter<W> {
             opt_ms(l, s.setup_avg());
             l.push_str(r#","setup_ms_p95":"#);
             opt_ms(l, s.setup_p95());
-            l.push('}');
+            let _ = write!(
+                l,
+                r#","malformed_messages":{},"messages_with_problems":{},"problems":{{"#,
+                s.malformed, s.with_problems
+            );
+            for (i, (code, n)) in s.problems.iter().enumerate() {
+                if i > 0 {
+                    l.push(',');
+                }
+                let _ = write!(l, "\"{code}\":{n}");
+            }
+            l.push_str("}}");
             return self.flush_line();
         }
         let _ = writeln!(l, "Messages:          {}", s.messages);
@@ -379,6 +390,16 @@ impl<W: Write> DecodePrinter<W> {
         );
         let _ = writeln!(l, "Setup time avg:    {}", secs(s.setup_avg()));
         let _ = write!(l, "Setup time p95:    {}", secs(s.setup_p95()));
+        if s.with_problems > 0 {
+            let _ = write!(
+                l,
+                "\nMalformed:         {} (with warnings: {})",
+                s.malformed, s.with_problems
+            );
+            for (code, n) in &s.problems {
+                let _ = write!(l, "\n  {WARN}{code:<36}{WARN:#} {n}");
+            }
+        }
         self.flush_line()
     }
 
@@ -840,25 +861,6 @@ fn message_line(
         }
     }
     l.push('\n');
-}
-
-/// Everything found wrong with a message: the framing's findings and the checks of the fields
-/// the dissector reads, in order of position. Borrows the framing's when there is nothing to
-/// add (the common case: no allocation).
-pub(crate) fn message_findings<'f>(
-    meta: &'f Meta<'_>,
-    msg: &Decoded<'_>,
-    scratch: &'f mut Vec<Finding>,
-) -> &'f [Finding] {
-    if let Decoded::Sip(m) = msg {
-        sip::field_findings(m, scratch);
-    }
-    if scratch.is_empty() {
-        return meta.diagnostics;
-    }
-    scratch.extend_from_slice(meta.diagnostics);
-    scratch.sort_by_key(|f| f.error.offset);
-    scratch
 }
 
 /// The worst severity among `findings`, if any.

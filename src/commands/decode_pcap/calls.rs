@@ -255,6 +255,12 @@ pub(crate) struct Stats {
     pub(crate) cancelled: u64,
     setup_us: Vec<u64>,
     seen: Recent,
+    /// Messages with at least one error-level finding.
+    pub(crate) malformed: u64,
+    /// Messages with at least one finding, with warnings.
+    pub(crate) with_problems: u64,
+    /// Messages per finding code (a code counts once per message).
+    pub(crate) problems: BTreeMap<&'static str, u64>,
 }
 
 /// Most distinct method names counted; beyond, they count as `other` (hostile captures).
@@ -274,11 +280,33 @@ impl Default for Stats {
             cancelled: 0,
             setup_us: Vec::new(),
             seen: Recent::default(),
+            malformed: 0,
+            with_problems: 0,
+            problems: BTreeMap::new(),
         }
     }
 }
 
 impl Stats {
+    /// Count a message's findings (validate's codes, and the capture's).
+    pub(crate) fn add_findings(&mut self, findings: &[crate::proto::Finding]) {
+        if findings.is_empty() {
+            return;
+        }
+        self.with_problems += 1;
+        if findings
+            .iter()
+            .any(|f| f.severity == crate::proto::Severity::Error)
+        {
+            self.malformed += 1;
+        }
+        for (i, f) in findings.iter().enumerate() {
+            if findings[..i].iter().all(|g| g.error.code != f.error.code) {
+                *self.problems.entry(f.error.code).or_insert(0) += 1;
+            }
+        }
+    }
+
     pub(crate) fn add_sip(&mut self, m: &sip::Message<'_>) {
         self.messages += 1;
         if let Some(method) = m.method() {

@@ -75,6 +75,8 @@ pub(crate) struct Filter {
     pub(crate) hosts: Vec<HostFilter>,
     pub(crate) grep: Option<Regex>,
     pub(crate) transports: Vec<TransportName>,
+    /// `--problems`: only messages with a finding of at least this severity.
+    pub(crate) problems: Option<crate::proto::Severity>,
 }
 
 impl Filter {
@@ -86,6 +88,7 @@ impl Filter {
             && self.hosts.is_empty()
             && self.grep.is_none()
             && self.transports.is_empty()
+            && self.problems.is_none()
     }
 
     /// Whether a message passes. `call_id` is the message's Call-ID, or for MSRP the Call-ID of
@@ -97,6 +100,13 @@ impl Filter {
         raw: &[u8],
         call_id: Option<&str>,
     ) -> bool {
+        if let Some(least) = self.problems {
+            let mut scratch = Vec::new();
+            let findings = super::framing::message_findings(meta, msg, &mut scratch);
+            if !findings.iter().any(|f| f.severity >= least) {
+                return false;
+            }
+        }
         if !self.transports.is_empty() {
             let t = match meta.transport {
                 Transport::Udp => TransportName::Udp,

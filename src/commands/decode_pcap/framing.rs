@@ -370,6 +370,9 @@ impl<H: Handler> Decoder<H> {
 
     fn datagram(&mut self, p: &Payload<'_>) {
         let meta = meta(p, p.packets);
+        if p.snapped > 0 {
+            return snapped_datagram(&meta, p.data, p.snapped, &mut self.handler);
+        }
         if self.msrp.find(p.data).is_none() && self.handler.datagram(&meta, p.data) {
             return;
         }
@@ -550,6 +553,25 @@ impl<H: Handler> Decoder<H> {
     }
 }
 
+/// Everything found wrong with a message: the framing's findings and the checks of the fields
+/// the dissector reads, in order of position. Borrows the framing's when there is nothing to
+/// add (the common case: no allocation).
+pub(crate) fn message_findings<'f>(
+    meta: &'f Meta<'_>,
+    msg: &Decoded<'_>,
+    scratch: &'f mut Vec<Finding>,
+) -> &'f [Finding] {
+    if let Decoded::Sip(m) = msg {
+        sip::field_findings(m, scratch);
+    }
+    if scratch.is_empty() {
+        return meta.diagnostics;
+    }
+    scratch.extend_from_slice(meta.diagnostics);
+    scratch.sort_by_key(|f| f.error.offset);
+    scratch
+}
+
 fn meta<'a>(p: &Payload<'_>, packets: &'a [RawPacket]) -> Meta<'a> {
     Meta {
         frame: p.frame,
@@ -561,6 +583,66 @@ fn meta<'a>(p: &Payload<'_>, packets: &'a [RawPacket]) -> Meta<'a> {
         stream: matches!(p.framing, Framing::Stream { .. }),
         diagnostics: &[],
     }
+}
+
+/// A datagram the capture's snapshot length cut short: its messages are shown, the last one
+/// (which the cut reaches) marked as truncated.
+#[cold]
+fn snapped_datagram<H: Handler>(meta: &Meta<'_>, data: &[u8], missing: usize, handler: &mut H) {
+    struct Mark<'h, H> {
+        handler: &'h mut H,
+        end: usize,
+        base: usize,
+        missing: usize,
+    }
+    impl<H: Handler> Handler for Mark<'_, H> {
+        fn message(&mut self, meta: &Meta<'_>, msg: &Decoded<'_>, raw: &[u8]) {
+            let at = (raw.as_ptr() as usize).wrapping_sub(self.base) + raw.len();
+            if at < self.end {
+                return self.handler.message(meta, msg, raw);
+            }
+            let mut findings = meta.diagnostics.to_vec();
+            findings.push(Finding::error(ParseError::new(
+                "capture.snaplen",
+                format!(
+                    "the capture's snapshot length cut this packet: the last {} bytes of the \
+                     datagram were not captured",
+                    self.missing
+                ),
+                raw.len(),
+                0,
+                "",
+            )));
+            let m = Meta {
+                diagnostics: &findings,
+                ..*meta
+            };
+            self.handler.message(&m, msg, raw);
+        }
+        fn dropped(&mut self, d: &Dropped) {
+            let mut d = d.clone();
+            d.reason = format!(
+                "{} (the snapshot length cut {} bytes of the packet)",
+                d.reason, self.missing
+            );
+            self.handler.dropped(&d);
+        }
+        fn notice(&mut self, n: &Notice) {
+            self.handler.notice(n);
+        }
+    }
+    let mut mark = Mark {
+        handler,
+        end: data.len()
+            - data
+                .iter()
+                .rev()
+                .take_while(|&&c| c == b'\r' || c == b'\n')
+                .count(),
+        base: data.as_ptr() as usize,
+        missing,
+    };
+    datagram_messages(meta, data, &mut mark);
 }
 
 /// A stream stops giving bytes to what `s` holds (it closed, or bytes were lost next): show
@@ -717,6 +799,7 @@ Content-Type: text/plain\r\n\r\nHi!\r\n-------a786hjs2$\r\n";
             framing,
             data,
             hep: false,
+            snapped: 0,
             packets: &[],
         });
     }

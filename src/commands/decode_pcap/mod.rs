@@ -20,7 +20,9 @@ use anyhow::Context;
 use clap::error::ErrorKind;
 
 pub(crate) use calls::{CallState, CallSummary, Stats};
-pub(crate) use framing::{Decoded, Dropped, Handler, Meta, datagram_messages, reparse};
+pub(crate) use framing::{
+    Decoded, Dropped, Handler, Meta, datagram_messages, message_findings, reparse,
+};
 pub(crate) use msrp::Extracted;
 
 use crate::capture::{Notice, RawPacket, Timestamp};
@@ -123,6 +125,10 @@ impl Config {
                 hosts,
                 grep,
                 transports: args.transport,
+                problems: args.problems.map(|p| match p {
+                    crate::cli::ProblemLevel::Warning => crate::proto::Severity::Warning,
+                    crate::cli::ProblemLevel::Error => crate::proto::Severity::Error,
+                }),
             },
             extract: args.extract,
             write: args.write,
@@ -318,12 +324,16 @@ impl<W: Write> Handler for App<W> {
                 if self.config.mode == Mode::Stats {
                     self.call_counter.add(meta.time, m, &mut self.stats);
                     self.stats.add_sip(m);
+                    let mut scratch = Vec::new();
+                    self.stats
+                        .add_findings(message_findings(meta, msg, &mut scratch));
                 }
             }
             Decoded::Msrp(m) => {
                 if self.config.mode == Mode::Stats {
                     self.stats.messages += 1;
                     self.stats.msrp_messages += 1;
+                    self.stats.add_findings(meta.diagnostics);
                 }
                 if let Some(x) = &mut self.extractor {
                     match x.add(m, &self.sessions) {
