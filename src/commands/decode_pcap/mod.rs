@@ -312,12 +312,17 @@ impl<W: Write> Handler for App<W> {
         }
         match msg {
             Decoded::Sip(m) => {
+                let seen = calls::Seen {
+                    time: meta.time,
+                    src: meta.src,
+                    dst: meta.dst,
+                };
                 if self.config.mode == Mode::Calls {
-                    self.calls.add(meta.time, m);
+                    self.calls.add(seen, m);
                 }
                 if self.config.mode == Mode::Stats {
-                    self.call_counter.add(meta.time, m, &mut self.stats);
-                    self.stats.add_sip(m);
+                    self.call_counter.add(seen, m, &mut self.stats);
+                    self.stats.add_sip(m, meta.src, meta.dst);
                 }
             }
             Decoded::Msrp(m) => {
