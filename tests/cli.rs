@@ -9,6 +9,7 @@ mod cases {
     mod color;
     mod conformance;
     mod decode_pcap;
+    mod decode_pcap_calls_extract;
     mod digest;
     mod exit_codes;
     mod generated;

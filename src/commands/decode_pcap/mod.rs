@@ -251,8 +251,19 @@ impl<W: Write> App<W> {
         });
     }
 
-    /// Print what is kept until the end: calls, stats or flows.
+    /// Print what is kept until the end: unfinished MSRP messages, calls, stats or flows.
     fn finish(&mut self) {
+        if let Some(x) = &mut self.extractor {
+            for written in x.finish(&mut self.sessions) {
+                match written {
+                    Ok(e) => {
+                        let r = self.printer.extracted(&e);
+                        self.io(r);
+                    }
+                    Err(reason) => self.fail(anyhow::anyhow!("--extract: {reason}")),
+                }
+            }
+        }
         match &self.config.mode {
             Mode::Calls => {
                 let r = self.printer.call_header();
@@ -331,7 +342,7 @@ impl<W: Write> Handler for App<W> {
                     self.stats.msrp_messages += 1;
                 }
                 if let Some(x) = &mut self.extractor {
-                    match x.add(m, &self.sessions) {
+                    match x.add(m, &mut self.sessions) {
                         Ok(Some(e)) => {
                             let r = self.printer.extracted(&e);
                             self.io(r);
