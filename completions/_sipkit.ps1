@@ -111,7 +111,7 @@ Register-ArgumentCompleter -Native -CommandName 'sipkit' -ScriptBlock {
         }
         'sipkit;decode-pcap' {
             [CompletionResult]::new('--flow', '--flow', [CompletionResultType]::ParameterName, 'Draw a ladder diagram of each call, or only of the call with this Call-ID (`--flow=CALL-ID`)')
-            [CompletionResult]::new('--extract', '--extract', [CompletionResultType]::ParameterName, 'Write every reassembled MSRP message or file into DIR (which must exist), named from its SDP file-selector when known; existing files are never overwritten')
+            [CompletionResult]::new('--extract', '--extract', [CompletionResultType]::ParameterName, 'Write every reassembled MSRP message or file into DIR (which must exist), named from the SDP file-selector that describes it (same size, type and hash), else from its Message-ID; a message the capture leaves unfinished is written as NAME.partial. Existing files are never overwritten')
             [CompletionResult]::new('--write', '--write', [CompletionResultType]::ParameterName, 'Write the packets that carried the matching messages to a new pcap file')
             [CompletionResult]::new('--call-id', '--call-id', [CompletionResultType]::ParameterName, 'Keep only messages with this Call-ID (MSRP: of the call whose SDP set up the session)')
             [CompletionResult]::new('--method', '--method', [CompletionResultType]::ParameterName, 'Keep only requests with this method, or responses to it (by CSeq), e.g. `INVITE,BYE`')
@@ -123,8 +123,8 @@ Register-ArgumentCompleter -Native -CommandName 'sipkit' -ScriptBlock {
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format: `human` for people, `json` for JSON Lines (one object per line, never coloured), `github` for GitHub Actions annotations (validate only)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour the output: `auto` colours only a terminal and honours NO_COLOR')
             [CompletionResult]::new('--full', '--full', [CompletionResultType]::ParameterName, 'Print each message whole (start line, header fields, body) after its summary line')
-            [CompletionResult]::new('--calls', '--calls', [CompletionResultType]::ParameterName, 'Print one row per call (INVITE dialog) instead of one per message: start, from, to, state, setup times, duration, message count')
-            [CompletionResult]::new('--stats', '--stats', [CompletionResultType]::ParameterName, 'Print counts per method and response code, retransmissions, calls attempted, answered and failed, answer-seizure ratio and setup times, instead of the messages')
+            [CompletionResult]::new('--calls', '--calls', [CompletionResultType]::ParameterName, 'Print one row per call (INVITE dialog) instead of one per message: start, from, to, state, setup times (on the leg where the INVITE was first seen), duration, message count')
+            [CompletionResult]::new('--stats', '--stats', [CompletionResultType]::ParameterName, 'Print counts per method and response code, retransmissions (a message repeated on the same hop), calls attempted, answered and failed, answer-seizure ratio and setup times, instead of the messages')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors: no warnings, no summary. The exit status still tells the result')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors: no warnings, no summary. The exit status still tells the result')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what sipkit is doing to standard error; repeat for more detail (-vv, -vvv)')

@@ -105,7 +105,7 @@ set edit:completion:arg-completer[sipkit] = {|@words|
         }
         &'sipkit;decode-pcap'= {
             cand --flow 'Draw a ladder diagram of each call, or only of the call with this Call-ID (`--flow=CALL-ID`)'
-            cand --extract 'Write every reassembled MSRP message or file into DIR (which must exist), named from its SDP file-selector when known; existing files are never overwritten'
+            cand --extract 'Write every reassembled MSRP message or file into DIR (which must exist), named from the SDP file-selector that describes it (same size, type and hash), else from its Message-ID; a message the capture leaves unfinished is written as NAME.partial. Existing files are never overwritten'
             cand --write 'Write the packets that carried the matching messages to a new pcap file'
             cand --call-id 'Keep only messages with this Call-ID (MSRP: of the call whose SDP set up the session)'
             cand --method 'Keep only requests with this method, or responses to it (by CSeq), e.g. `INVITE,BYE`'
@@ -117,8 +117,8 @@ set edit:completion:arg-completer[sipkit] = {|@words|
             cand --format 'Output format: `human` for people, `json` for JSON Lines (one object per line, never coloured), `github` for GitHub Actions annotations (validate only)'
             cand --color 'When to colour the output: `auto` colours only a terminal and honours NO_COLOR'
             cand --full 'Print each message whole (start line, header fields, body) after its summary line'
-            cand --calls 'Print one row per call (INVITE dialog) instead of one per message: start, from, to, state, setup times, duration, message count'
-            cand --stats 'Print counts per method and response code, retransmissions, calls attempted, answered and failed, answer-seizure ratio and setup times, instead of the messages'
+            cand --calls 'Print one row per call (INVITE dialog) instead of one per message: start, from, to, state, setup times (on the leg where the INVITE was first seen), duration, message count'
+            cand --stats 'Print counts per method and response code, retransmissions (a message repeated on the same hop), calls attempted, answered and failed, answer-seizure ratio and setup times, instead of the messages'
             cand -q 'Print only errors: no warnings, no summary. The exit status still tells the result'
             cand --quiet 'Print only errors: no warnings, no summary. The exit status still tells the result'
             cand -v 'Log what sipkit is doing to standard error; repeat for more detail (-vv, -vvv)'

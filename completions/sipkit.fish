@@ -110,7 +110,7 @@ complete -c sipkit -n "__fish_sipkit_using_subcommand send" -s v -l verbose -d '
 complete -c sipkit -n "__fish_sipkit_using_subcommand send" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sipkit -n "__fish_sipkit_using_subcommand send" -s V -l version -d 'Print version'
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l flow -d 'Draw a ladder diagram of each call, or only of the call with this Call-ID (`--flow=CALL-ID`)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l extract -d 'Write every reassembled MSRP message or file into DIR (which must exist), named from its SDP file-selector when known; existing files are never overwritten' -r -F
+complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l extract -d 'Write every reassembled MSRP message or file into DIR (which must exist), named from the SDP file-selector that describes it (same size, type and hash), else from its Message-ID; a message the capture leaves unfinished is written as NAME.partial. Existing files are never overwritten' -r -F
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l write -d 'Write the packets that carried the matching messages to a new pcap file' -r -F
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l call-id -d 'Keep only messages with this Call-ID (MSRP: of the call whose SDP set up the session)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l method -d 'Keep only requests with this method, or responses to it (by CSeq), e.g. `INVITE,BYE`' -r
@@ -128,8 +128,8 @@ complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l color -d '
 always\t'Always colour, even into a pipe or file'
 never\t'Never colour'"
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l full -d 'Print each message whole (start line, header fields, body) after its summary line'
-complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l calls -d 'Print one row per call (INVITE dialog) instead of one per message: start, from, to, state, setup times, duration, message count'
-complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l stats -d 'Print counts per method and response code, retransmissions, calls attempted, answered and failed, answer-seizure ratio and setup times, instead of the messages'
+complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l calls -d 'Print one row per call (INVITE dialog) instead of one per message: start, from, to, state, setup times (on the leg where the INVITE was first seen), duration, message count'
+complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l stats -d 'Print counts per method and response code, retransmissions (a message repeated on the same hop), calls attempted, answered and failed, answer-seizure ratio and setup times, instead of the messages'
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -s q -l quiet -d 'Print only errors: no warnings, no summary. The exit status still tells the result'
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -s v -l verbose -d 'Log what sipkit is doing to standard error; repeat for more detail (-vv, -vvv)'
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -s h -l help -d 'Print help (see more with \'--help\')'
