@@ -444,4 +444,23 @@ fn issue_14_cancel_then_any_final_response_is_cancelled() {
     assert_eq!(stats[0]["calls_cancelled"], 3);
     assert_eq!(stats[0]["calls_failed"], 0);
     assert_eq!(stats[0]["calls_answered"], 1);
+    // A real capture: the caller CANCELs after 32 s of 100 Trying, and the server ends the
+    // INVITE with 408 Request Timeout.
+    let path = crate::support::root().join("tests/fixtures/pcap/aaa.pcap");
+    let calls = of_type(
+        &decode(
+            &path,
+            &[
+                "--calls",
+                "--format",
+                "json",
+                "--call-id",
+                "105090259-446faf7a@192.168.1.2",
+            ],
+        ),
+        "call",
+    );
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0]["state"], "cancelled");
+    assert_eq!(calls[0]["final_status"], 408);
 }

@@ -76,6 +76,10 @@ impl FileOffer {
 /// Most file-selectors kept per call (re-INVITEs can add more; the oldest go first).
 const MAX_FILES_PER_CALL: usize = 32;
 
+/// Most session ids kept per file (the offer's and the answer's, and a few more when a
+/// re-INVITE moves the transfer to a new session).
+const MAX_SESSIONS_PER_FILE: usize = 8;
+
 /// MSRP session ids and file-selectors learnt from SDP bodies.
 #[derive(Debug, Default)]
 pub(crate) struct Sessions {
@@ -152,7 +156,8 @@ impl Sessions {
             if let Some(known) = files.iter_mut().find(|f| f.same_file(&offer)) {
                 known.seq = offer.seq;
                 for id in offer.sessions {
-                    if !known.sessions.contains(&id) {
+                    if !known.sessions.contains(&id) && known.sessions.len() < MAX_SESSIONS_PER_FILE
+                    {
                         known.sessions.push(id);
                     }
                 }
