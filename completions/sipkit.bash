@@ -81,7 +81,7 @@ _sipkit() {
             return 0
             ;;
         sipkit__subcmd__decode__subcmd__pcap)
-            opts="-q -v -h -V --full --calls --flow --stats --extract --write --call-id --method --status --host --grep --transport --max-stream-buffer --format --color --quiet --verbose --help --version"
+            opts="-q -v -h -V --full --calls --flow --stats --extract --write --call-id --method --status --host --grep --problems --transport --max-stream-buffer --format --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -117,6 +117,10 @@ _sipkit() {
                     ;;
                 --grep)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --problems)
+                    COMPREPLY=($(compgen -W "warning error" -- "${cur}"))
                     return 0
                     ;;
                 --transport)

@@ -110,13 +110,15 @@ complete -c sipkit -n "__fish_sipkit_using_subcommand send" -s v -l verbose -d '
 complete -c sipkit -n "__fish_sipkit_using_subcommand send" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sipkit -n "__fish_sipkit_using_subcommand send" -s V -l version -d 'Print version'
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l flow -d 'Draw a ladder diagram of each call, or only of the call with this Call-ID (`--flow=CALL-ID`)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l extract -d 'Write every reassembled MSRP message or file into DIR (which must exist), named from its SDP file-selector when known; existing files are never overwritten' -r -F
+complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l extract -d 'Write every reassembled MSRP message or file into DIR (which must exist), named from the SDP file-selector that describes it (same size, type and hash), else from its Message-ID; a message the capture leaves unfinished is written as NAME.partial. Existing files are never overwritten' -r -F
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l write -d 'Write the packets that carried the matching messages to a new pcap file' -r -F
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l call-id -d 'Keep only messages with this Call-ID (MSRP: of the call whose SDP set up the session)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l method -d 'Keep only requests with this method, or responses to it (by CSeq), e.g. `INVITE,BYE`' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l status -d 'Keep only responses with this status: a code (`486`) or a class (`4xx`)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l host -d 'Keep only messages from or to this address: `IP`, `IP:PORT` or `[IPv6]:PORT`' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l grep -d 'Keep only messages whose text (start line, header fields, body) matches this regular expression' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l problems -d 'Keep only messages with a diagnostic (a malformed message, a cut-off one, a field that does not parse); `--problems=error` keeps only those with an error' -r -f -a "warning\t'Messages with any diagnostic'
+error\t'Messages with an error'"
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l transport -d 'Keep only messages carried over this transport' -r -f -a "udp\t'UDP datagrams (also HEP-encapsulated ones)'
 tcp\t'TCP streams'
 ws\t'WebSocket messages (RFC 7118)'"
@@ -128,8 +130,8 @@ complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l color -d '
 always\t'Always colour, even into a pipe or file'
 never\t'Never colour'"
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l full -d 'Print each message whole (start line, header fields, body) after its summary line'
-complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l calls -d 'Print one row per call (INVITE dialog) instead of one per message: start, from, to, state, setup times, duration, message count'
-complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l stats -d 'Print counts per method and response code, retransmissions, calls attempted, answered and failed, answer-seizure ratio and setup times, instead of the messages'
+complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l calls -d 'Print one row per call (INVITE dialog) instead of one per message: start, from, to, state, setup times (on the leg where the INVITE was first seen), duration, message count'
+complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l stats -d 'Print counts per method and response code, retransmissions (a message repeated on the same hop), calls attempted, answered and failed, answer-seizure ratio and setup times, instead of the messages'
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -s q -l quiet -d 'Print only errors: no warnings, no summary. The exit status still tells the result'
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -s v -l verbose -d 'Log what sipkit is doing to standard error; repeat for more detail (-vv, -vvv)'
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -s h -l help -d 'Print help (see more with \'--help\')'

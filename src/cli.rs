@@ -735,7 +735,8 @@ pub(crate) struct DecodePcapArgs {
     pub(crate) full: bool,
 
     /// Print one row per call (INVITE dialog) instead of one per message: start, from, to,
-    /// state, setup times, duration, message count.
+    /// state, setup times (on the leg where the INVITE was first seen), duration, message
+    /// count.
     #[arg(long, conflicts_with_all = ["flow", "stats"])]
     pub(crate) calls: bool,
 
@@ -744,13 +745,16 @@ pub(crate) struct DecodePcapArgs {
     #[arg(long, value_name = "CALL-ID", num_args = 0..=1, require_equals = true)]
     pub(crate) flow: Option<Option<String>>,
 
-    /// Print counts per method and response code, retransmissions, calls attempted, answered
-    /// and failed, answer-seizure ratio and setup times, instead of the messages.
+    /// Print counts per method and response code, retransmissions (a message repeated on the
+    /// same hop), calls attempted, answered and failed, answer-seizure ratio and setup times,
+    /// instead of the messages.
     #[arg(long, conflicts_with = "flow")]
     pub(crate) stats: bool,
 
-    /// Write every reassembled MSRP message or file into DIR (which must exist), named from its
-    /// SDP file-selector when known; existing files are never overwritten.
+    /// Write every reassembled MSRP message or file into DIR (which must exist), named from the
+    /// SDP file-selector that describes it (same size, type and hash), else from its
+    /// Message-ID; a message the capture leaves unfinished is written as NAME.partial.
+    /// Existing files are never overwritten.
     #[arg(long, value_name = "DIR")]
     pub(crate) extract: Option<PathBuf>,
 

@@ -10,6 +10,7 @@ mod cases {
     mod conformance;
     mod decode_fidelity;
     mod decode_pcap;
+    mod decode_pcap_calls_extract;
     mod digest;
     mod exit_codes;
     mod generated;

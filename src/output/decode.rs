@@ -452,16 +452,50 @@ impl<W: Write> DecodePrinter<W> {
             json_str(l, &e.message_id);
             l.push_str(r#","call_id":"#);
             opt_str(l, e.call_id.as_deref());
-            let _ = write!(l, r#","complete":{}}}"#, e.complete);
+            let _ = write!(l, r#","complete":{},"total":"#, e.complete);
+            opt_num(l, e.total);
+            l.push_str(r#","missing":["#);
+            for (i, (start, end)) in e.missing.iter().enumerate() {
+                if i > 0 {
+                    l.push(',');
+                }
+                let _ = write!(l, "[{start},");
+                opt_num(l, *end);
+                l.push(']');
+            }
+            l.push_str(r#"],"file_transfer_id":"#);
+            opt_str(l, e.file_transfer_id.as_deref());
+            l.push('}');
         } else {
-            let _ = write!(
-                l,
-                "wrote {} ({} bytes{}) sha256 {}",
-                e.path.display(),
-                e.size,
-                if e.complete { "" } else { ", incomplete" },
-                e.sha256
-            );
+            let _ = write!(l, "wrote {} ({} bytes", e.path.display(), e.size);
+            if !e.complete {
+                l.push_str(", incomplete");
+            }
+            // Ranges as in Byte-Range: 1-based, inclusive, `*` for an unknown end.
+            const SHOWN: usize = 8;
+            for (i, (start, end)) in e.missing.iter().take(SHOWN).enumerate() {
+                l.push_str(if i == 0 { ": missing " } else { ", " });
+                let _ = write!(l, "{start}-");
+                match end {
+                    Some(end) => {
+                        let _ = write!(l, "{end}");
+                    }
+                    None => l.push('*'),
+                }
+            }
+            if e.missing.len() > SHOWN {
+                let _ = write!(l, " and {} more ranges", e.missing.len() - SHOWN);
+            }
+            if !e.missing.is_empty() {
+                l.push_str(" of ");
+                match e.total {
+                    Some(t) => {
+                        let _ = write!(l, "{t}");
+                    }
+                    None => l.push('*'),
+                }
+            }
+            let _ = write!(l, ") sha256 {}", e.sha256);
         }
         self.flush_line()
     }

@@ -1,8 +1,13 @@
 //! Calls (INVITE dialogs) and statistics, kept as small summaries so memory grows with the
 //! number of calls, never with the number of messages.
+//!
+//! A capture taken at a proxy, a B2BUA or on two interfaces shows one call on several hops:
+//! the first INVITE's hop (its source and destination) is the call's first leg, where setup
+//! times and the outcome are read, and a retransmission is a message repeated on the same hop.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasher, Hash, Hasher};
+use std::net::SocketAddr;
 
 use crate::capture::Timestamp;
 use crate::proto::sip;
@@ -12,9 +17,10 @@ use crate::proto::sip;
 pub(crate) enum CallState {
     /// Answered (2xx) and ended by BYE.
     Completed,
-    /// A final response of 300 or more (other than 487 after CANCEL).
+    /// A final response of 300 or more, with no CANCEL before it.
     Rejected,
-    /// CANCEL sent before an answer (usually closed by 487).
+    /// CANCEL before the final response, and that response was not a 2xx (487 usually, but
+    /// 408, 500... too: the caller gave up either way).
     Cancelled,
     /// No final response yet, or answered and not yet ended.
     InProgress,
@@ -40,6 +46,14 @@ impl CallState {
     }
 }
 
+/// Where and when a message was seen: its hop is its source and destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Seen {
+    pub(crate) time: Timestamp,
+    pub(crate) src: SocketAddr,
+    pub(crate) dst: SocketAddr,
+}
+
 /// What is kept of one call.
 #[derive(Debug, Clone)]
 pub(crate) struct CallSummary {
@@ -49,12 +63,20 @@ pub(crate) struct CallSummary {
     /// From and To URIs of the INVITE.
     pub(crate) from: String,
     pub(crate) to: String,
+    /// The first leg: source and destination of the first INVITE seen.
+    leg: (SocketAddr, SocketAddr),
+    /// The first 18x to the INVITE on the first leg.
     pub(crate) first_provisional: Option<Timestamp>,
+    /// The first 2xx to the INVITE on the first leg.
     pub(crate) answered: Option<Timestamp>,
     pub(crate) bye: Option<Timestamp>,
     pub(crate) cancelled: bool,
-    /// The first final response to the INVITE, not counting authentication challenges.
+    /// The first final response to the INVITE on the first leg, not counting authentication
+    /// challenges.
     pub(crate) final_status: Option<u16>,
+    /// The first final response seen on another leg: the outcome when the capture shows none
+    /// on the first leg.
+    other_final: Option<u16>,
     /// A 401 or 407 not yet followed by a new INVITE: the caller usually retries with
     /// credentials in the same call (RFC 3261 §22.2), so it ends the call only if nothing
     /// follows.
@@ -70,18 +92,25 @@ fn micros(from: Timestamp, to: Option<Timestamp>) -> Option<u64> {
 impl CallSummary {
     /// The status that decided the call: its final response, or an unanswered challenge.
     pub(crate) fn final_code(&self) -> Option<u16> {
-        self.final_status.or(self.challenge)
+        self.final_status.or(self.challenge).or(self.other_final)
     }
 
     pub(crate) fn state(&self) -> CallState {
         match self.final_code() {
             Some(200..=299) if self.bye.is_some() => CallState::Completed,
+            // A 2xx that won the race against the CANCEL answered the call.
             Some(200..=299) => CallState::InProgress,
-            Some(487) if self.cancelled => CallState::Cancelled,
+            Some(c) if c >= 300 && self.cancelled => CallState::Cancelled,
             Some(c) if c >= 300 => CallState::Rejected,
             _ if self.cancelled => CallState::Cancelled,
             _ => CallState::InProgress,
         }
+    }
+
+    /// Whether the INVITE got a 2xx (on the first leg, or on another when the first shows
+    /// no final response).
+    pub(crate) fn is_answered(&self) -> bool {
+        matches!(self.final_code(), Some(200..=299))
     }
 
     /// INVITE to the first 18x, in microseconds.
@@ -109,7 +138,7 @@ pub(crate) struct Calls {
 
 impl Calls {
     /// Account one SIP message; returns the index of its call, if it belongs to one.
-    pub(crate) fn add(&mut self, time: Timestamp, m: &sip::Message<'_>) -> Option<usize> {
+    pub(crate) fn add(&mut self, at: Seen, m: &sip::Message<'_>) -> Option<usize> {
         let id = m.call_id().ok()?;
         let idx = match self.by_id.get(id) {
             Some(&i) => i,
@@ -122,7 +151,7 @@ impl Calls {
                 };
                 self.calls.push(CallSummary::new(
                     id.to_string(),
-                    time,
+                    at,
                     uri(m.from_addr()),
                     uri(m.to_addr()),
                 ));
@@ -130,7 +159,7 @@ impl Calls {
                 self.calls.len() - 1
             }
         };
-        self.calls[idx].update(time, m);
+        self.calls[idx].update(at, m);
         Some(idx)
     }
 }
@@ -141,39 +170,56 @@ fn opens_call(m: &sip::Message<'_>) -> bool {
 }
 
 impl CallSummary {
-    fn new(call_id: String, start: Timestamp, from: String, to: String) -> CallSummary {
+    fn new(call_id: String, invite: Seen, from: String, to: String) -> CallSummary {
         CallSummary {
             call_id,
-            start,
+            start: invite.time,
             from,
             to,
+            leg: (invite.src, invite.dst),
             first_provisional: None,
             answered: None,
             bye: None,
             cancelled: false,
             final_status: None,
+            other_final: None,
             challenge: None,
             messages: 0,
         }
     }
 
+    /// Whether a response travels the first leg back: from where the first INVITE went, to
+    /// the host it came from (any port: a UDP response goes to the Via's port, RFC 3261
+    /// §18.2.2, which need not be the port the INVITE was sent from).
+    fn on_first_leg(&self, at: Seen) -> bool {
+        at.src == self.leg.1 && at.dst.ip() == self.leg.0.ip()
+    }
+
     /// Account one message of this call.
-    fn update(&mut self, time: Timestamp, m: &sip::Message<'_>) {
+    fn update(&mut self, at: Seen, m: &sip::Message<'_>) {
+        let first_leg = self.on_first_leg(at);
         let c = self;
         c.messages += 1;
         let cseq_method = m.cseq().ok().map(|c| c.method);
         match (m.method(), m.status(), cseq_method) {
             (Some("CANCEL"), _, _) if c.final_status.is_none() => c.cancelled = true,
             (Some("INVITE"), _, _) => c.challenge = None,
-            (Some("BYE"), _, _) if c.bye.is_none() => c.bye = Some(time),
+            (Some("BYE"), _, _) if c.bye.is_none() => c.bye = Some(at.time),
             (None, Some(code), Some("INVITE")) => match code {
-                180..=189 if c.first_provisional.is_none() => c.first_provisional = Some(time),
-                200..=299 if c.answered.is_none() => {
-                    c.answered = Some(time);
+                180..=189 if first_leg && c.first_provisional.is_none() => {
+                    c.first_provisional = Some(at.time);
+                }
+                200..=299 if first_leg => {
+                    c.answered.get_or_insert(at.time);
                     c.final_status.get_or_insert(code);
                 }
                 401 | 407 if c.final_status.is_none() => c.challenge = Some(code),
-                300.. if c.final_status.is_none() => c.final_status = Some(code),
+                200.. if first_leg => {
+                    c.final_status.get_or_insert(code);
+                }
+                200.. => {
+                    c.other_final.get_or_insert(code);
+                }
                 _ => {}
             },
             _ => {}
@@ -200,7 +246,7 @@ pub(crate) struct CallCounter {
 }
 
 impl CallCounter {
-    pub(crate) fn add(&mut self, time: Timestamp, m: &sip::Message<'_>, stats: &mut Stats) {
+    pub(crate) fn add(&mut self, at: Seen, m: &sip::Message<'_>, stats: &mut Stats) {
         let Ok(id) = m.call_id() else {
             return;
         };
@@ -216,13 +262,13 @@ impl CallCounter {
                 }
                 e.insert(CallSummary::new(
                     String::new(),
-                    time,
+                    at,
                     String::new(),
                     String::new(),
                 ))
             }
         };
-        c.update(time, m);
+        c.update(at, m);
         if c.decided() {
             if let Some(c) = self.open.remove(&key) {
                 stats.add_call(&c);
@@ -307,7 +353,8 @@ impl Stats {
         }
     }
 
-    pub(crate) fn add_sip(&mut self, m: &sip::Message<'_>) {
+    /// Count one SIP message seen on the hop `src` -> `dst`.
+    pub(crate) fn add_sip(&mut self, m: &sip::Message<'_>, src: SocketAddr, dst: SocketAddr) {
         self.messages += 1;
         if let Some(method) = m.method() {
             let full = self.methods.len() >= MAX_METHODS;
@@ -324,7 +371,7 @@ impl Stats {
                 *n += 1;
             }
         }
-        if self.seen.check(m) {
+        if self.seen.check(m, src, dst) {
             self.retransmissions += 1;
         }
     }
@@ -346,9 +393,11 @@ impl Stats {
             CallState::Rejected => self.failed += 1,
             _ => {}
         }
-        if let Some(ms) = c.answer() {
+        if c.is_answered() {
             self.answered += 1;
-            self.setup_us.push(ms);
+        }
+        if let Some(us) = c.answer() {
+            self.setup_us.push(us);
         }
     }
 
@@ -383,8 +432,14 @@ impl Stats {
 }
 
 /// Recently seen messages, to spot retransmissions (RFC 3261 §17: same transaction, same
-/// message) in bounded memory: two generations of hashes, the older dropped when the newer
-/// fills up.
+/// message, sent again on the same hop) in bounded memory: two generations of hashes, the
+/// older dropped when the newer fills up.
+///
+/// The hop (source and destination address and port) is part of the key: a proxy's copy of a
+/// request, or a capture taken on two interfaces, shows the same message on another hop, and
+/// that is not a retransmission. The same message twice on one hop is counted as one, even
+/// when it is one packet captured twice: nothing in the SIP message tells the two apart, and
+/// real retransmissions can come less than a millisecond apart.
 #[derive(Debug, Default)]
 struct Recent {
     current: HashSet<u64>,
@@ -396,8 +451,9 @@ const RECENT_GENERATION: usize = 1 << 16;
 
 impl Recent {
     /// Whether `m` was seen recently (and remember it).
-    fn check(&mut self, m: &sip::Message<'_>) -> bool {
+    fn check(&mut self, m: &sip::Message<'_>, src: SocketAddr, dst: SocketAddr) -> bool {
         let mut h = self.hasher.build_hasher();
+        (src, dst).hash(&mut h);
         // A retransmission repeats the transaction (top Via branch, CSeq) and, for responses,
         // the status code; the To tag tells forked responses apart.
         m.top_via().ok().and_then(|v| v.branch).hash(&mut h);
@@ -451,6 +507,32 @@ mod tests {
         }
     }
 
+    const CALLER: &str = "10.0.0.1:5060";
+    const CALLEE: &str = "10.0.0.2:5060";
+
+    /// `m` at `ms`, on the hop between the caller and the callee: requests one way,
+    /// responses the other.
+    fn at(ms: i64, m: &sip::Message<'_>) -> Seen {
+        hop(ms, m, CALLER, CALLEE)
+    }
+
+    /// `m` at `ms` on the hop `a` <-> `b` (requests `a` -> `b`).
+    fn hop(ms: i64, m: &sip::Message<'_>, a: &str, b: &str) -> Seen {
+        let (a, b) = (a.parse().expect("addr"), b.parse().expect("addr"));
+        let (src, dst) = if m.method().is_some() { (a, b) } else { (b, a) };
+        Seen {
+            time: t(ms),
+            src,
+            dst,
+        }
+    }
+
+    /// Add `text` at `ms` on the caller-callee hop.
+    fn add(calls: &mut Calls, ms: i64, text: &str) -> Option<usize> {
+        let m = msg(text);
+        calls.add(at(ms, &m), &m)
+    }
+
     #[test]
     fn call_counter_counts_as_the_calls_table_and_forgets_decided_calls() {
         let script = [
@@ -471,9 +553,9 @@ mod tests {
             let text = text.replace("Call-ID: x\r\n", &format!("Call-ID: {id}\r\n"));
             let m = msg(&text);
             if *ms < 10 {
-                calls.add(t(*ms), &m);
+                calls.add(at(*ms, &m), &m);
             }
-            counter.add(t(*ms), &m, &mut by_counter);
+            counter.add(at(*ms, &m), &m, &mut by_counter);
         }
         assert_eq!(counter.open.len(), 1, "only call c is undecided");
         assert_eq!(counter.done.len(), 2);
@@ -508,8 +590,9 @@ mod tests {
         ];
         for (ms, text) in &script {
             let m = msg(text);
-            calls.add(t(*ms), &m);
-            stats.add_sip(&m);
+            calls.add(at(*ms, &m), &m);
+            let seen = at(*ms, &m);
+            stats.add_sip(&m, seen.src, seen.dst);
         }
         let c = &calls.calls[0];
         assert_eq!(c.state(), CallState::Completed);
@@ -533,37 +616,179 @@ mod tests {
     #[test]
     fn rejected_and_cancelled_calls() {
         let mut calls = Calls::default();
-        calls.add(t(0), &msg(&req("INVITE", 1, "INVITE", false)));
-        calls.add(t(5), &msg(&resp(486, 1, "INVITE")));
+        add(&mut calls, 0, &req("INVITE", 1, "INVITE", false));
+        add(&mut calls, 5, &resp(486, 1, "INVITE"));
         assert_eq!(calls.calls[0].state(), CallState::Rejected);
         assert_eq!(
             calls.calls[0].state().label(calls.calls[0].final_status),
             "rejected 486"
         );
         let mut calls = Calls::default();
-        calls.add(t(0), &msg(&req("INVITE", 1, "INVITE", false)));
-        calls.add(t(5), &msg(&req("CANCEL", 1, "CANCEL", false)));
-        calls.add(t(6), &msg(&resp(487, 1, "INVITE")));
+        add(&mut calls, 0, &req("INVITE", 1, "INVITE", false));
+        add(&mut calls, 5, &req("CANCEL", 1, "CANCEL", false));
+        add(&mut calls, 6, &resp(487, 1, "INVITE"));
         assert_eq!(calls.calls[0].state(), CallState::Cancelled);
         // A challenge answered with credentials does not end the call; one left alone does.
         let mut calls = Calls::default();
-        calls.add(t(0), &msg(&req("INVITE", 1, "INVITE", false)));
-        calls.add(t(5), &msg(&resp(407, 1, "INVITE")));
+        add(&mut calls, 0, &req("INVITE", 1, "INVITE", false));
+        add(&mut calls, 5, &resp(407, 1, "INVITE"));
         assert_eq!(
             calls.calls[0].state().label(calls.calls[0].final_code()),
             "rejected 407"
         );
-        calls.add(t(9), &msg(&req("INVITE", 2, "INVITE", false)));
+        add(&mut calls, 9, &req("INVITE", 2, "INVITE", false));
         assert_eq!(calls.calls[0].state(), CallState::InProgress);
-        calls.add(t(20), &msg(&resp(488, 2, "INVITE")));
+        add(&mut calls, 20, &resp(488, 2, "INVITE"));
         assert_eq!(
             calls.calls[0].state().label(calls.calls[0].final_code()),
             "rejected 488"
         );
         // A message of a dialog that started before the capture opens no call.
         let mut calls = Calls::default();
-        assert_eq!(calls.add(t(0), &msg(&req("BYE", 2, "BYE", true))), None);
+        assert_eq!(add(&mut calls, 0, &req("BYE", 2, "BYE", true)), None);
         assert!(calls.calls.is_empty());
+    }
+
+    #[test]
+    fn issue_14_cancel_then_any_non_2xx_final_is_cancelled() {
+        for code in [487, 408, 480, 500, 503, 603] {
+            let mut calls = Calls::default();
+            add(&mut calls, 0, &req("INVITE", 1, "INVITE", false));
+            add(&mut calls, 5, &req("CANCEL", 1, "CANCEL", false));
+            add(&mut calls, 6, &resp(200, 1, "CANCEL"));
+            add(&mut calls, 7, &resp(code, 1, "INVITE"));
+            let c = &calls.calls[0];
+            assert_eq!(c.state(), CallState::Cancelled, "CANCEL then {code}");
+            assert_eq!(c.final_code(), Some(code));
+            let mut stats = Stats::default();
+            stats.add_calls(&calls.calls);
+            assert_eq!(
+                (stats.cancelled, stats.failed),
+                (1, 0),
+                "CANCEL then {code}"
+            );
+        }
+        // The 200 won the race against the CANCEL: the call was answered.
+        let mut calls = Calls::default();
+        add(&mut calls, 0, &req("INVITE", 1, "INVITE", false));
+        add(&mut calls, 5, &req("CANCEL", 1, "CANCEL", false));
+        add(&mut calls, 6, &resp(200, 1, "INVITE"));
+        add(&mut calls, 7, &resp(481, 1, "CANCEL"));
+        assert_eq!(calls.calls[0].state(), CallState::InProgress);
+        add(&mut calls, 9, &req("BYE", 2, "BYE", true));
+        assert_eq!(calls.calls[0].state(), CallState::Completed);
+        let mut stats = Stats::default();
+        stats.add_calls(&calls.calls);
+        assert_eq!((stats.answered, stats.cancelled), (1, 0));
+        // A CANCEL that comes after the final response cancelled nothing.
+        let mut calls = Calls::default();
+        add(&mut calls, 0, &req("INVITE", 1, "INVITE", false));
+        add(&mut calls, 5, &resp(486, 1, "INVITE"));
+        add(&mut calls, 6, &req("CANCEL", 1, "CANCEL", false));
+        assert_eq!(calls.calls[0].state(), CallState::Rejected);
+    }
+
+    /// A call through a proxy P: leg 1 caller -> P, leg 2 P -> callee.
+    const PROXY: &str = "10.0.0.9:5060";
+
+    #[test]
+    fn issue_14_setup_times_are_measured_on_the_first_leg() {
+        let script = [
+            (0, req("INVITE", 1, "INVITE", false), 1),
+            (10, req("INVITE", 1, "INVITE", false), 2),
+            (20, resp(180, 1, "INVITE"), 2),
+            (30, resp(180, 1, "INVITE"), 1),
+            (50, resp(200, 1, "INVITE"), 2),
+            (60, resp(200, 1, "INVITE"), 1),
+            (70, req("ACK", 1, "ACK", true), 1),
+            (80, req("BYE", 2, "BYE", true), 1),
+        ];
+        let mut calls = Calls::default();
+        let mut counter = CallCounter::default();
+        let mut stats = Stats::default();
+        for (ms, text, leg) in &script {
+            let m = msg(text);
+            let seen = match leg {
+                1 => hop(*ms, &m, CALLER, PROXY),
+                _ => hop(*ms, &m, PROXY, CALLEE),
+            };
+            calls.add(seen, &m);
+            counter.add(seen, &m, &mut stats);
+            stats.add_sip(&m, seen.src, seen.dst);
+        }
+        counter.finish(&mut stats);
+        let c = &calls.calls[0];
+        assert_eq!(c.state(), CallState::Completed);
+        assert_eq!(
+            (c.ringing(), c.answer(), c.duration()),
+            (Some(30_000), Some(60_000), Some(20_000))
+        );
+        assert_eq!((stats.answered, stats.setup_p95()), (1, Some(60_000)));
+        // The proxied INVITE is one message per hop, not a retransmission.
+        assert_eq!(stats.retransmissions, 0);
+        // Only the second leg in the capture: it is the first leg seen.
+        let mut calls = Calls::default();
+        for (ms, text, leg) in &script {
+            let m = msg(text);
+            if *leg == 2 {
+                calls.add(hop(*ms, &m, PROXY, CALLEE), &m);
+            }
+        }
+        let c = &calls.calls[0];
+        assert_eq!((c.ringing(), c.answer()), (Some(10_000), Some(40_000)));
+    }
+
+    #[test]
+    fn issue_14_outcome_is_read_on_the_first_leg() {
+        // A forking proxy: one branch busy (486 on its leg), the other answers; the caller
+        // gets the 200.
+        let mut calls = Calls::default();
+        let invite_text = req("INVITE", 1, "INVITE", false);
+        let invite = msg(&invite_text);
+        calls.add(hop(0, &invite, CALLER, PROXY), &invite);
+        calls.add(hop(1, &invite, PROXY, CALLEE), &invite);
+        calls.add(hop(2, &invite, PROXY, "10.0.0.3:5060"), &invite);
+        let busy_text = resp(486, 1, "INVITE");
+        let busy = msg(&busy_text);
+        calls.add(hop(5, &busy, PROXY, "10.0.0.3:5060"), &busy);
+        // Until the caller's leg shows a final response, the other legs' one stands in.
+        assert_eq!(calls.calls[0].final_code(), Some(486));
+        let ok_text = resp(200, 1, "INVITE");
+        let ok = msg(&ok_text);
+        calls.add(hop(8, &ok, PROXY, CALLEE), &ok);
+        calls.add(hop(9, &ok, CALLER, PROXY), &ok);
+        let c = &calls.calls[0];
+        assert_eq!(
+            (c.state(), c.final_code()),
+            (CallState::InProgress, Some(200))
+        );
+        assert_eq!(c.answer(), Some(9_000));
+    }
+
+    #[test]
+    fn issue_14_retransmissions_are_counted_per_hop() {
+        let invite_text = req("INVITE", 1, "INVITE", false);
+        let invite = msg(&invite_text);
+        let mut stats = Stats::default();
+        // The same bytes on two hops (a capture on both sides of a NAT or a proxy that keeps
+        // the branch): two messages, no retransmission.
+        let one = hop(0, &invite, CALLER, PROXY);
+        let two = hop(1, &invite, PROXY, CALLEE);
+        stats.add_sip(&invite, one.src, one.dst);
+        stats.add_sip(&invite, two.src, two.dst);
+        assert_eq!((stats.messages, stats.retransmissions), (2, 0));
+        // Sent again on a hop: a retransmission, counted once per hop.
+        stats.add_sip(&invite, one.src, one.dst);
+        stats.add_sip(&invite, two.src, two.dst);
+        assert_eq!((stats.messages, stats.retransmissions), (4, 2));
+        // The response likewise.
+        let ringing_text = resp(180, 1, "INVITE");
+        let ringing = msg(&ringing_text);
+        let back = hop(2, &ringing, PROXY, CALLEE);
+        let front = hop(3, &ringing, CALLER, PROXY);
+        stats.add_sip(&ringing, back.src, back.dst);
+        stats.add_sip(&ringing, front.src, front.dst);
+        assert_eq!(stats.retransmissions, 2);
     }
 
     #[test]

@@ -257,8 +257,19 @@ impl<W: Write> App<W> {
         });
     }
 
-    /// Print what is kept until the end: calls, stats or flows.
+    /// Print what is kept until the end: unfinished MSRP messages, calls, stats or flows.
     fn finish(&mut self) {
+        if let Some(x) = &mut self.extractor {
+            for written in x.finish(&mut self.sessions) {
+                match written {
+                    Ok(e) => {
+                        let r = self.printer.extracted(&e);
+                        self.io(r);
+                    }
+                    Err(reason) => self.fail(anyhow::anyhow!("--extract: {reason}")),
+                }
+            }
+        }
         match &self.config.mode {
             Mode::Calls => {
                 let r = self.printer.call_header();
@@ -318,12 +329,17 @@ impl<W: Write> Handler for App<W> {
         }
         match msg {
             Decoded::Sip(m) => {
+                let seen = calls::Seen {
+                    time: meta.time,
+                    src: meta.src,
+                    dst: meta.dst,
+                };
                 if self.config.mode == Mode::Calls {
-                    self.calls.add(meta.time, m);
+                    self.calls.add(seen, m);
                 }
                 if self.config.mode == Mode::Stats {
-                    self.call_counter.add(meta.time, m, &mut self.stats);
-                    self.stats.add_sip(m);
+                    self.call_counter.add(seen, m, &mut self.stats);
+                    self.stats.add_sip(m, meta.src, meta.dst);
                     let mut scratch = Vec::new();
                     self.stats
                         .add_findings(message_findings(meta, msg, &mut scratch));
@@ -336,7 +352,7 @@ impl<W: Write> Handler for App<W> {
                     self.stats.add_findings(meta.diagnostics);
                 }
                 if let Some(x) = &mut self.extractor {
-                    match x.add(m, &self.sessions) {
+                    match x.add(m, &mut self.sessions) {
                         Ok(Some(e)) => {
                             let r = self.printer.extracted(&e);
                             self.io(r);
