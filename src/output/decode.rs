@@ -1767,7 +1767,12 @@ fn json_message(l: &mut Out, meta: &Meta<'_>, msg: &Decoded<'_>, call_id: Option
                 }),
                 None => name_addr_json(l, m.from_addr()),
             }
-            suspect |= &l.as_bytes()[mark..] == b"null";
+            // Two parameters may be two tags (`sip.tag.duplicate`): check those properly.
+            let params = |id| {
+                m.header(id)
+                    .is_some_and(|h| memchr::memchr_iter(b';', h.value).nth(1).is_some())
+            };
+            suspect |= &l.as_bytes()[mark..] == b"null" || params(sip::HeaderName::From);
             l.push_str(r#","to":"#);
             let mark = l.len();
             match m.header(sip::HeaderName::To) {
@@ -1776,7 +1781,7 @@ fn json_message(l: &mut Out, meta: &Meta<'_>, msg: &Decoded<'_>, call_id: Option
                 }),
                 None => name_addr_json(l, m.to_addr()),
             }
-            suspect |= &l.as_bytes()[mark..] == b"null";
+            suspect |= &l.as_bytes()[mark..] == b"null" || params(sip::HeaderName::To);
             l.push_str(r#","via_branch":"#);
             let mark = l.len();
             match m.header(sip::HeaderName::Via) {

@@ -785,7 +785,8 @@ impl<'a> NameAddr<'a> {
             Some(b';') => {
                 let p0 = k + 1;
                 k = simple_params(s, p0, |name, value| {
-                    if name == "tag" || name.eq_ignore_ascii_case("tag") {
+                    // The first tag counts when a peer sent two (tshark reads it the same way).
+                    if tag.is_none() && (name == "tag" || name.eq_ignore_ascii_case("tag")) {
                         tag = value.map(|(v0, v1)| &s[v0..v1]);
                     }
                     true
@@ -930,7 +931,7 @@ impl<'a> NameAddr<'a> {
         };
         let mut tag = None;
         let params = generic_params_with(&mut c, what, false, |name, value, _| {
-            if name.eq_ignore_ascii_case("tag") {
+            if tag.is_none() && name.eq_ignore_ascii_case("tag") {
                 tag = value.map(|v| {
                     v.strip_prefix('"')
                         .and_then(|v| v.strip_suffix('"'))

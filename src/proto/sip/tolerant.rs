@@ -495,9 +495,18 @@ pub fn field_findings(m: &Message<'_>, out: &mut Vec<Finding>) {
     };
     check(HeaderName::CallId, "Call-ID", m.call_id().map(drop));
     check(HeaderName::CSeq, "CSeq", m.cseq().map(drop));
-    check(HeaderName::From, "From", m.from_addr().map(drop));
-    check(HeaderName::To, "To", m.to_addr().map(drop));
+    let from = m.from_addr();
+    let to = m.to_addr();
+    let mut dup = Vec::new();
+    for (name, a) in [("From", &from), ("To", &to)] {
+        if let Ok(a) = a {
+            duplicate_tag(m, name, a.params, &mut dup);
+        }
+    }
+    check(HeaderName::From, "From", from.map(drop));
+    check(HeaderName::To, "To", to.map(drop));
     check(HeaderName::Via, "Via", m.top_via().map(drop));
+    out.append(&mut dup);
     if !missing.is_empty() {
         let what = if m.is_request() {
             "a request"
@@ -518,6 +527,26 @@ pub fn field_findings(m: &Message<'_>, out: &mut Vec<Finding>) {
             } else {
                 "RFC 3261 §8.2.6.2"
             },
+        )));
+    }
+}
+
+/// A From or To with more than one `tag` parameter: the grammar allows it (`*( SEMI
+/// from-param )`) but the dialog it names is ambiguous; the first is used.
+fn duplicate_tag(m: &Message<'_>, name: &str, params: &str, out: &mut Vec<Finding>) {
+    let is_tag = |p: &&str| {
+        p.split('=')
+            .next()
+            .is_some_and(|n| n.trim().eq_ignore_ascii_case("tag"))
+    };
+    let mut tags = params.split(';').filter(is_tag);
+    if let (Some(_), Some(second)) = (tags.next(), tags.next()) {
+        out.push(Finding::warning(ParseError::new(
+            "sip.tag.duplicate",
+            format!("{name} has more than one tag parameter; the first is used"),
+            m.offset_of(second.as_bytes()),
+            second.len().max(1),
+            "RFC 3261 §19.3",
         )));
     }
 }
@@ -656,6 +685,20 @@ Content-Length: ten\r\n\r\nbody";
             let _ = parse_tolerant(&full[..n], End::Open, &no_start);
             let _ = parse_tolerant(&full[..n], End::Closed, &no_start);
         }
+    }
+
+    #[test]
+    fn issue_14_two_tags_take_the_first_and_say_so() {
+        let m = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nCall-ID: c\r\n\
+CSeq: 1 INVITE\r\nFrom: <sip:a@b>;tag=f\r\nTo: <sip:b@c>;tag=one;tag=two\r\n\r\n";
+        let t = read(m, End::Datagram);
+        assert_eq!(t.message.to_addr().ok().and_then(|a| a.tag()), Some("one"));
+        let mut out = Vec::new();
+        field_findings(&t.message, &mut out);
+        let codes: Vec<_> = out.iter().map(|f| f.error.code).collect();
+        assert_eq!(codes, ["sip.tag.duplicate"]);
+        let at = out[0].error.offset;
+        assert_eq!(&m[at..at + 7], b"tag=two");
     }
 
     #[test]
