@@ -224,7 +224,7 @@ fn step(buf: &[u8], end: sip::End) -> Step<'_> {
             Ok(Status::Complete(m, n)) => Step::Message(Decoded::Msrp(m), n, Vec::new()),
             Ok(Status::Partial) if end == sip::End::Open => Step::NeedMore,
             Ok(Status::Partial) => Step::Error("MSRP message without its end-line".into()),
-            Err(e) => Step::Error(e.to_string()),
+            Err(e) => msrp_tolerant(buf, end, e),
         };
     }
     let opts = if stream {
@@ -237,6 +237,18 @@ fn step(buf: &[u8], end: sip::End) -> Step<'_> {
         Ok(Status::Partial) if end == sip::End::Open => Step::NeedMore,
         Ok(Status::Partial) => tolerant(buf, end, None),
         Err(e) => tolerant(buf, end, Some(e)),
+    }
+}
+
+/// The strict MSRP parse refused `buf`: read on past what the framing can recover from.
+#[cold]
+#[inline(never)]
+fn msrp_tolerant(buf: &[u8], end: sip::End, strict: ParseError) -> Step<'_> {
+    match msrp::parse_tolerant(buf) {
+        Ok(Status::Complete((m, findings), n)) => Step::Message(Decoded::Msrp(m), n, findings),
+        Ok(Status::Partial) if end == sip::End::Open => Step::NeedMore,
+        Ok(Status::Partial) => Step::Error(format!("MSRP message without its end-line ({strict})")),
+        Err(e) => Step::Error(e.to_string()),
     }
 }
 
@@ -877,6 +889,26 @@ Content-Type: text/plain\r\n\r\nHi!\r\n-------a786hjs2$\r\n";
                 vec!["sip.line.bare-cr"]
             ]
         );
+        assert!(d.handler.dropped.is_empty());
+    }
+
+    #[test]
+    fn issue_14_broken_msrp_is_shown_with_its_findings() {
+        let mut d = Decoder::new(1 << 20, Log::default());
+        feed(&mut d, 1, tcp(0), OK.as_bytes());
+        let bad = MSRP.replace(
+            "Message-ID: 87652\r\n",
+            "Message-ID:87652\r\nno colon here\r\n",
+        );
+        feed(&mut d, 2, tcp(0), bad.as_bytes());
+        feed(&mut d, 3, tcp(0), MSRP.as_bytes());
+        assert_eq!(
+            names(&d),
+            [(1, "200"), (2, "MSRP a786hjs2"), (3, "MSRP a786hjs2")]
+        );
+        assert!(!d.handler.codes[1].is_empty(), "{:?}", d.handler.codes);
+        assert!(d.handler.codes[1].iter().all(|c| c.starts_with("msrp.")));
+        assert!(d.handler.codes[2].is_empty());
         assert!(d.handler.dropped.is_empty());
     }
 

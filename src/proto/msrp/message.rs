@@ -8,7 +8,7 @@
 use memchr::memmem;
 use smallvec::SmallVec;
 
-use crate::proto::{ParseError, Status};
+use crate::proto::{Finding, ParseError, Status};
 
 pub(crate) const RFC_SYNTAX: &str = "RFC 4975 §9";
 pub(crate) const RFC_REQUEST: &str = "RFC 4975 §7.1";
@@ -679,6 +679,21 @@ pub(crate) fn search_end_line(hay: &[u8], finder: &memmem::Finder<'_>) -> EndSea
 /// (RFC 4975 §7.1), so body bytes that merely look like an end-line are body.
 pub fn parse(buf: &[u8]) -> Result<Status<Message<'_>>, ParseError> {
     parse_with(buf, &mut Diag::strict())
+}
+
+/// The tolerant profile, for the dissector: the message is read on past every problem the
+/// framing can recover from (a bad header line, a header value that is not UTF-8, ...), and each
+/// comes back as a finding. Framing still needs the end-line, so a message without one stays
+/// `Partial`, and bytes that do not start with a start line are still an error.
+pub fn parse_tolerant(buf: &[u8]) -> Result<Status<(Message<'_>, Vec<Finding>)>, ParseError> {
+    let mut errors = Vec::new();
+    let parsed = parse_with(buf, &mut Diag::collect(&mut errors))?;
+    Ok(match parsed {
+        Status::Complete(m, n) => {
+            Status::Complete((m, errors.into_iter().map(Finding::error).collect()), n)
+        }
+        Status::Partial => Status::Partial,
+    })
 }
 
 pub(crate) fn parse_with<'a>(

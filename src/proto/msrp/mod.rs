@@ -23,7 +23,7 @@ pub use headers::{ByteRange, ContentType, Path, ReportValue, StatusHeader};
 pub use lint::lint;
 pub use message::{
     Flag, Head, Header, Headers, MAX_TID_LEN, MIN_TID_LEN, Message, Method, StartLine, is_ident,
-    parse, parse_head,
+    parse, parse_head, parse_tolerant,
 };
 pub use reassembly::{
     ChunkSink, IntervalSet, Progress, Reassembler, ReassemblerLimits, ReassemblyError, VecSink,
