@@ -81,7 +81,7 @@ _sipkit() {
             return 0
             ;;
         sipkit__subcmd__decode__subcmd__pcap)
-            opts="-q -v -h -V --full --calls --flow --stats --extract --write --call-id --method --status --host --grep --transport --max-stream-buffer --format --color --quiet --verbose --help --version"
+            opts="-i -q -v -h -V --full --calls --flow --stats --extract --write --call-id --method --status --host --grep --ignore-case --transport --max-stream-buffer --format --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -115,7 +115,7 @@ complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l write -d '
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l call-id -d 'Keep only messages with this Call-ID (MSRP: of the call whose SDP set up the session)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l method -d 'Keep only requests with this method, or responses to it (by CSeq), e.g. `INVITE,BYE`' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l status -d 'Keep only responses with this status: a code (`486`) or a class (`4xx`)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l host -d 'Keep only messages from or to this address: `IP`, `IP:PORT` or `[IPv6]:PORT`' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l host -d 'Keep only messages from or to this address: `IP`, `IP:PORT`, `[IPv6]` or `[IPv6]:PORT` (without a port: any port)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l grep -d 'Keep only messages whose text (start line, header fields, body) matches this regular expression' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l transport -d 'Keep only messages carried over this transport' -r -f -a "udp\t'UDP datagrams (also HEP-encapsulated ones)'
 tcp\t'TCP streams'
@@ -130,6 +130,7 @@ never\t'Never colour'"
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l full -d 'Print each message whole (start line, header fields, body) after its summary line'
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l calls -d 'Print one row per call (INVITE dialog) instead of one per message: start, from, to, state, setup times, duration, message count'
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l stats -d 'Print counts per method and response code, retransmissions, calls attempted, answered and failed, answer-seizure ratio and setup times, instead of the messages'
+complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -s i -l ignore-case -d 'Match --grep without regard to case (`(?i)` in the expression does the same)'
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -s q -l quiet -d 'Print only errors: no warnings, no summary. The exit status still tells the result'
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -s v -l verbose -d 'Log what sipkit is doing to standard error; repeat for more detail (-vv, -vvv)'
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -770,7 +770,8 @@ pub(crate) struct DecodePcapArgs {
     #[arg(long, value_name = "STATUS", value_delimiter = ',')]
     pub(crate) status: Vec<String>,
 
-    /// Keep only messages from or to this address: `IP`, `IP:PORT` or `[IPv6]:PORT`.
+    /// Keep only messages from or to this address: `IP`, `IP:PORT`, `[IPv6]` or `[IPv6]:PORT`
+    /// (without a port: any port).
     #[arg(long, value_name = "IP[:PORT]")]
     pub(crate) host: Vec<String>,
 
@@ -778,6 +779,10 @@ pub(crate) struct DecodePcapArgs {
     /// expression.
     #[arg(long, value_name = "REGEX")]
     pub(crate) grep: Option<String>,
+
+    /// Match --grep without regard to case (`(?i)` in the expression does the same).
+    #[arg(short = 'i', long, requires = "grep")]
+    pub(crate) ignore_case: bool,
 
     /// Keep only messages carried over this transport.
     #[arg(long, value_enum, value_delimiter = ',')]

@@ -725,6 +725,37 @@ fn filters_combine() {
         .code(2);
 }
 
+/// Issue 14: `--grep` is case-sensitive unless `-i`/`--ignore-case`; `--host [IPv6]` (no port)
+/// is every port of that address.
+#[test]
+fn issue_14_grep_ignore_case_and_bracketed_v6_host() {
+    let dir = tempdir();
+    let mut cap = three_calls();
+    cap.udp(
+        "[2001:db8::1]:5060",
+        "[2001:db8::2]:5070",
+        sip_request("OPTIONS", "v6-call", 1, false, "").as_bytes(),
+    );
+    let path = cap.save(dir.path());
+    let run = |args: &[&str]| {
+        let mut all = vec!["--format", "json"];
+        all.extend_from_slice(args);
+        summary(&decode(&path, &all))
+    };
+    assert_eq!(run(&["--grep", "busy here"]), Vec::<String>::new());
+    assert_eq!(run(&["--grep", "busy here", "-i"]), ["9:486"]);
+    assert_eq!(run(&["--ignore-case", "--grep", "BUSY HERE"]), ["9:486"]);
+    assert_eq!(run(&["--host", "[2001:db8::2]"]), ["15:OPTIONS"]);
+    assert_eq!(run(&["--host", "[2001:db8::2]:5070"]), ["15:OPTIONS"]);
+    assert_eq!(run(&["--host", "[2001:db8::2]:5060"]).len(), 0);
+    // -i alone has nothing to apply to.
+    sipkit()
+        .args(["decode-pcap", "-i"])
+        .arg(&path)
+        .assert()
+        .code(2);
+}
+
 #[test]
 fn write_keeps_only_the_packets_of_matching_messages() {
     let dir = tempdir();

@@ -85,7 +85,11 @@ impl Config {
         let grep = args
             .grep
             .as_deref()
-            .map(regex::bytes::Regex::new)
+            .map(|re| {
+                regex::bytes::RegexBuilder::new(re)
+                    .case_insensitive(args.ignore_case)
+                    .build()
+            })
             .transpose()
             .map_err(|e| usage(&format!("--grep: {e}")))?;
         if let Some(dir) = &args.extract {
