@@ -180,13 +180,15 @@ impl Default for Options {
 /// Counts from one [`Reader::run`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
-    /// Packets read from the file (tshark's frame count).
+    /// Records read from the file that tshark numbers as frames: the packets, and pcapng
+    /// custom and systemd journal export blocks (tshark's frame count).
     pub frames: u64,
     /// Bytes of capture read (after gzip decompression).
     pub bytes: u64,
     /// Payloads handed to the sink.
     pub payloads: u64,
-    /// Frames that were not IP, or not UDP/TCP, and were passed over silently.
+    /// Frames that were not IP, or not UDP/TCP (or not packets at all), and were passed over
+    /// silently.
     pub ignored: u64,
     /// [`Notice::Skipped`] frames.
     pub skipped: u64,

@@ -474,6 +474,13 @@ fn ng_block(
             let ticks = (u64::from(hi) << 32) | u64::from(lo);
             (usize::from(id), Some(ticks), &body[..caplen], len)
         }
+        // tshark (4.0) gives these records frame numbers of their own (shown as `data` and
+        // `systemd_journal`), between the packets; decryption secrets, name resolution,
+        // interface statistics and unknown blocks it does not number.
+        Block::Custom(_) | Block::SystemdJournalExport(_) => {
+            decoder.other_record();
+            return;
+        }
         _ => return,
     };
     let Some((linktype, res, offset)) = iface(section, if_id) else {

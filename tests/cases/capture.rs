@@ -344,6 +344,14 @@ fn every_link_type() {
         Link::Raw,
         Link::Null,
         Link::Loop,
+        Link::Ppp {
+            hdlc: true,
+            compressed: false,
+        },
+        Link::Ppp {
+            hdlc: false,
+            compressed: true,
+        },
     ] {
         let sink = read(pcap(link.linktype(), &[link.wrap(&ip4), link.wrap(&ip6)]));
         let data: Vec<&[u8]> = sink.payloads.iter().map(|p| p.data.as_slice()).collect();

@@ -756,6 +756,50 @@ fn issue_14_grep_ignore_case_and_bracketed_v6_host() {
         .code(2);
 }
 
+/// Issue 14: tshark numbers pcapng custom blocks and systemd journal export blocks as frames
+/// (but not decryption secrets, name resolution or interface statistics blocks); our frame
+/// numbers follow (checked against tshark in interop_tshark.rs).
+#[test]
+fn issue_14_pcapng_frame_numbers_count_custom_and_journal_blocks() {
+    let dir = tempdir();
+    let path = crate::support::write(
+        dir.path(),
+        "blocks.pcapng",
+        crate::support::captures::pcapng_with_other_blocks(),
+    );
+    let out = decode(&path, &["--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(summary(&out), ["2:OPTIONS", "5:OPTIONS", "7:OPTIONS"]);
+}
+
+/// Issue 14: LINKTYPE_PPP (9) with and without the `ff 03` address/control bytes and with a
+/// two-byte or compressed one-byte protocol field.
+#[test]
+fn issue_14_ppp_linktype_9_is_read() {
+    let dir = tempdir();
+    let path = crate::support::write(
+        dir.path(),
+        "ppp.pcap",
+        crate::support::captures::ppp_capture(),
+    );
+    let out = decode(&path, &["--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        summary(&out),
+        ["1:OPTIONS", "2:OPTIONS", "3:OPTIONS", "4:OPTIONS"]
+    );
+    let lines = json_lines(&out);
+    assert!(
+        lines.iter().all(|v| v["type"] == "message"),
+        "no notice for the LCP frame: {lines:?}"
+    );
+    let ips: Vec<&str> = lines
+        .iter()
+        .map(|m| m["src_ip"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(ips, ["10.0.0.1", "2001:db8::1", "2001:db8::1", "10.0.0.1"]);
+}
+
 #[test]
 fn write_keeps_only_the_packets_of_matching_messages() {
     let dir = tempdir();
