@@ -55,7 +55,7 @@ impl Out<'_> {
             Notice::StreamGap { .. } => self.stats.stream_gaps += 1,
             Notice::FragmentsIncomplete { .. } => self.stats.fragments_incomplete += 1,
             Notice::Skipped { .. } => self.stats.skipped += 1,
-            Notice::StreamClosed { .. } => {}
+            Notice::StreamClosed { .. } | Notice::TrailingData { .. } => {}
         }
         self.sink.notice(&n);
     }

@@ -841,6 +841,112 @@ fn truncated_capture_prints_what_came_before_and_exits_2() {
     assert!(stderr.contains("truncated at byte 1851"), "{stderr}");
 }
 
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, data).expect("vec");
+    gz.finish().expect("vec")
+}
+
+/// Issue 14: a gzip capture cut short lists every message before the cut, then one error
+/// naming the cut in the gzip file and in the capture inside it, and exits 2 like a truncated
+/// capture (before: nothing listed, and "read failed at byte 0" with the reason twice).
+#[test]
+fn issue_14_truncated_gzip_prints_messages_before_the_cut() {
+    let dir = tempdir();
+    let mut cap = Cap::new(Link::ethernet());
+    answered_call(&mut cap, "gz-cut");
+    let gz = gzip(&cap.bytes());
+    let cut = gz.len() - 12; // inside the deflate data of the last packet, or its trailer
+    let path = crate::support::write(dir.path(), "cut.pcap.gz", &gz[..cut]);
+    let out = decode(&path, &["--format", "json"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert_eq!(
+        summary(&out),
+        ["1:INVITE", "2:100", "3:180", "4:200", "5:ACK", "6:BYE"]
+    );
+    let last = json_lines(&out).pop().expect("an error object");
+    assert_eq!(last["type"], "error");
+    let message = last["message"].as_str().expect("message");
+    assert!(
+        message.contains(&format!(
+            "gzip data truncated at byte {cut} of the gzip file"
+        )),
+        "{message}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    // Frame 7 starts at byte 1887 of the decompressed capture.
+    assert!(
+        stderr.contains("(byte 1887 of the capture inside it, after 6 complete frames)"),
+        "{stderr}"
+    );
+}
+
+/// Issue 14: bytes after the gzip data are a warning; the messages are all listed, exit 0.
+#[test]
+fn issue_14_bytes_after_gzip_member_are_a_warning() {
+    let dir = tempdir();
+    let mut cap = Cap::new(Link::ethernet());
+    answered_call(&mut cap, "gz-tail");
+    let mut gz = gzip(&cap.bytes());
+    let end = gz.len();
+    gz.extend_from_slice(b"\0\0\0\0junk\n");
+    let path = crate::support::write(dir.path(), "tail.pcap.gz", &gz);
+    let out = decode(&path, &["--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(summary(&out).len(), 7);
+    let last = json_lines(&out).pop().expect("a notice");
+    assert_eq!(
+        last,
+        serde_json::json!({"type": "trailing_data", "offset": end, "bytes": 9})
+    );
+    let human = stdout_of(&decode(&path, &[]));
+    assert!(
+        human.ends_with(&format!(
+            "warning: 9 bytes after the gzip data (from byte {end} of the file) are not gzip; \
+             ignored\n"
+        )),
+        "{human}"
+    );
+    assert!(!stdout_of(&decode(&path, &["-q"])).contains("warning"));
+}
+
+/// Issue 14: a file that cannot be opened is one line naming it and the reason (before: "read
+/// failed at byte 0" and the OS error twice); in JSON one error object. Exit 2 as before.
+#[test]
+fn issue_14_unreadable_file_is_one_clear_line() {
+    let dir = tempdir();
+    let missing = dir.path().join("missing.pcap");
+    let out = decode(&missing, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "sipkit: error: cannot open {}: No such file or directory\n",
+            missing.display()
+        )
+    );
+    assert!(out.stdout.is_empty());
+    let out = decode(&missing, &["--format", "json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let lines = json_lines(&out);
+    assert_eq!(
+        lines,
+        [serde_json::json!({
+            "type": "error",
+            "message": format!("cannot open {}: No such file or directory", missing.display())
+        })]
+    );
+    let out = decode(dir.path(), &[]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "sipkit: error: cannot open {}: is a directory\n",
+            dir.path().display()
+        )
+    );
+}
+
 #[test]
 fn not_a_capture_is_an_input_error() {
     let dir = tempdir();

@@ -487,7 +487,11 @@ fn read_capture(
         Some(path) => crate::capture::Reader::open(path, options),
         None => crate::capture::Reader::new(std::io::stdin(), options),
     }
-    .with_context(|| format!("reading {name}"))?;
+    .map_err(|e| match e {
+        // `cannot open FILE: ...` names the file already.
+        crate::capture::CaptureError::Open { .. } => anyhow::Error::new(e),
+        e => anyhow::Error::new(e).context(format!("reading {name}")),
+    })?;
     let stats = reader
         .run(sink)
         .with_context(|| format!("reading {name}"))?;
