@@ -110,7 +110,7 @@ Register-ArgumentCompleter -Native -CommandName 'sipkit' -ScriptBlock {
             break
         }
         'sipkit;decode-pcap' {
-            [CompletionResult]::new('--flow', '--flow', [CompletionResultType]::ParameterName, 'Draw a ladder diagram of each call, or only of the call with this Call-ID (`--flow=CALL-ID`)')
+            [CompletionResult]::new('--flow', '--flow', [CompletionResultType]::ParameterName, 'Draw a ladder diagram of each call, or only of the call with this Call-ID (`--flow=CALL-ID`, with `=`: after a space the value would be the file)')
             [CompletionResult]::new('--extract', '--extract', [CompletionResultType]::ParameterName, 'Write every reassembled MSRP message or file into DIR (which must exist), named from its SDP file-selector when known; existing files are never overwritten')
             [CompletionResult]::new('--write', '--write', [CompletionResultType]::ParameterName, 'Write the packets that carried the matching messages to a new pcap file')
             [CompletionResult]::new('--call-id', '--call-id', [CompletionResultType]::ParameterName, 'Keep only messages with this Call-ID (MSRP: of the call whose SDP set up the session)')

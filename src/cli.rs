@@ -84,8 +84,9 @@ pub(crate) enum Command {
     /// with comma-separated values) matches any of its values.
     ///
     /// Exit status: 0 the capture was decoded (whatever the messages say: decoding is not a
-    /// judgement); 2 a usage error, or the capture could not be read to its end (what came
-    /// before the error is still printed).
+    /// judgement); 1 --flow=CALL-ID names a call the capture does not have; 2 a usage error,
+    /// or the capture could not be read to its end (what came before the error is still
+    /// printed).
     DecodePcap(Box<DecodePcapArgs>),
 
     /// Answer SIP requests as a user agent server, printing each message as it comes.
@@ -153,13 +154,45 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let matches = command().try_get_matches_from(args)?;
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let matches = command()
+        .try_get_matches_from(&args)
+        .map_err(|err| flow_with_space(&args, err))?;
     match matches.subcommand() {
         Some(("generate", sub)) => Ok(Invocation::Generate {
             global: GlobalArgs::from_arg_matches(sub)?,
             args: GenerateArgs::from_arg_matches(sub)?,
         }),
         _ => Cli::from_arg_matches(&matches).map(Invocation::Run),
+    }
+}
+
+/// `decode-pcap --flow ID FILE`: `--flow` takes its value only after `=` (so that `--flow FILE`
+/// draws every call), which makes ID the file and FILE an unexpected argument. Say so, with the
+/// form that works, instead of clap's "unexpected argument".
+fn flow_with_space(args: &[OsString], err: clap::Error) -> clap::Error {
+    if err.kind() != clap::error::ErrorKind::UnknownArgument {
+        return err;
+    }
+    let Some(sub) = args.iter().position(|a| a == "decode-pcap") else {
+        return err;
+    };
+    let id = args[sub..]
+        .windows(2)
+        .find(|w| w[0] == "--flow" && !w[1].to_string_lossy().starts_with('-'))
+        .map(|w| w[1].to_string_lossy().into_owned());
+    let Some(id) = id else {
+        return err;
+    };
+    let mut cmd = command();
+    cmd.build();
+    let message = format!(
+        "--flow takes a Call-ID only after `=`: write `--flow={id}` (after a space, `{id}` is \
+         read as the capture file)"
+    );
+    match cmd.find_subcommand_mut("decode-pcap") {
+        Some(sub) => sub.error(clap::error::ErrorKind::UnknownArgument, message),
+        None => err,
     }
 }
 
@@ -740,7 +773,7 @@ pub(crate) struct DecodePcapArgs {
     pub(crate) calls: bool,
 
     /// Draw a ladder diagram of each call, or only of the call with this Call-ID
-    /// (`--flow=CALL-ID`).
+    /// (`--flow=CALL-ID`, with `=`: after a space the value would be the file).
     #[arg(long, value_name = "CALL-ID", num_args = 0..=1, require_equals = true)]
     pub(crate) flow: Option<Option<String>>,
 

@@ -696,6 +696,73 @@ Call-ID: ok-call
     assert_eq!(flows[0]["steps"][3]["from"], 1);
 }
 
+/// Issue 14: `--flow ID FILE` (a space, not `=`) is a usage error showing the `=` form (before:
+/// clap's "unexpected argument FILE", as ID was taken for the file).
+#[test]
+fn issue_14_flow_with_a_space_is_a_usage_error_showing_the_equals_form() {
+    let dir = tempdir();
+    let path = three_calls().save(dir.path());
+    let out = sipkit()
+        .args(["decode-pcap", "--flow", "ok-call"])
+        .arg(&path)
+        .output()
+        .expect("running sipkit");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error: --flow takes a Call-ID only after `=`: write `--flow=ok-call`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Usage: sipkit decode-pcap"), "{stderr}");
+    assert!(out.stdout.is_empty());
+    // `--flow FILE` (every call) still works; another stray argument keeps clap's message.
+    let all = decode(&path, &["--flow"]);
+    assert_eq!(all.status.code(), Some(0));
+    let out = sipkit()
+        .args(["decode-pcap", "--flow"])
+        .arg(&path)
+        .arg("extra")
+        .output()
+        .expect("running sipkit");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--flow=")); // ambiguous: hinted
+    let out = sipkit()
+        .args(["decode-pcap"])
+        .arg(&path)
+        .arg("extra")
+        .output()
+        .expect("running sipkit");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unexpected argument 'extra'"), "{stderr}");
+}
+
+/// Issue 14: `--flow=ID` for a Call-ID that is not in the capture says so and exits 1 (before:
+/// nothing printed, exit 0).
+#[test]
+fn issue_14_flow_of_an_unknown_call_id_says_so_and_exits_1() {
+    let dir = tempdir();
+    let path = three_calls().save(dir.path());
+    let out = decode(&path, &["--flow=no-such-call"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "sipkit: error: no call with Call-ID no-such-call in {}\n",
+            path.display()
+        )
+    );
+    let out = decode(&path, &["--flow=no-such-call", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["type"], "error");
+    // A filter that leaves the call out: no such call among the matching messages either.
+    let out = decode(&path, &["--flow=ok-call", "--method", "CANCEL"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(decode(&path, &["--flow=ok-call"]).status.code(), Some(0));
+}
+
 #[test]
 fn filters_combine() {
     let dir = tempdir();

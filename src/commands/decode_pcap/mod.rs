@@ -464,13 +464,37 @@ pub(crate) fn run<W: Write>(config: Config, mut printer: DecodePrinter<W>) -> an
         app.io(r);
     }
     app.finish();
+    // `--flow=ID` for a Call-ID the capture does not have is a "no", not an empty success
+    // (a truncated capture stays the input error it is).
+    let missing_call = match &app.config.mode {
+        Mode::Flow(Some(id)) if app.flows.is_empty() && read.is_ok() => {
+            let name = input.as_ref().map_or_else(
+                || crate::output::STDIN_NAME.to_string(),
+                |p| p.display().to_string(),
+            );
+            Some(format!("no call with Call-ID {id} in {name}"))
+        }
+        _ => None,
+    };
+    if let Some(message) = &missing_call {
+        let r = app.printer.capture_error(message);
+        app.io(r);
+    }
     if let Some(e) = app.error.take() {
         return Err(e);
     }
     app.printer
         .flush()
         .context("writing results to standard output")?;
-    read.map(|()| Exit::Success)
+    read?;
+    match missing_call {
+        Some(message) => Err(crate::exit::Failure {
+            exit: Exit::Negative,
+            message,
+        }
+        .into()),
+        None => Ok(Exit::Success),
+    }
 }
 
 /// Read the whole capture into `sink`.
