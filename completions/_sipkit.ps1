@@ -112,7 +112,7 @@ Register-ArgumentCompleter -Native -CommandName 'sipkit' -ScriptBlock {
         'sipkit;decode-pcap' {
             [CompletionResult]::new('--flow', '--flow', [CompletionResultType]::ParameterName, 'Draw a ladder diagram of each call, or only of the call with this Call-ID (`--flow=CALL-ID`, with `=`: after a space the value would be the file)')
             [CompletionResult]::new('--extract', '--extract', [CompletionResultType]::ParameterName, 'Write every reassembled MSRP message or file into DIR (which must exist), named from its SDP file-selector when known; existing files are never overwritten')
-            [CompletionResult]::new('--write', '--write', [CompletionResultType]::ParameterName, 'Write the packets that carried the matching messages to a new pcap file')
+            [CompletionResult]::new('--write', '--write', [CompletionResultType]::ParameterName, 'Write the packets that carried the matching messages to a new pcap file (for WebSocket, with the packets of the connection''s HTTP upgrade, so the file decodes again)')
             [CompletionResult]::new('--call-id', '--call-id', [CompletionResultType]::ParameterName, 'Keep only messages with this Call-ID (MSRP: of the call whose SDP set up the session)')
             [CompletionResult]::new('--method', '--method', [CompletionResultType]::ParameterName, 'Keep only requests with this method, or responses to it (by CSeq), e.g. `INVITE,BYE`')
             [CompletionResult]::new('--status', '--status', [CompletionResultType]::ParameterName, 'Keep only responses with this status: a code (`486`) or a class (`4xx`)')

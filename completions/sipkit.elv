@@ -106,7 +106,7 @@ set edit:completion:arg-completer[sipkit] = {|@words|
         &'sipkit;decode-pcap'= {
             cand --flow 'Draw a ladder diagram of each call, or only of the call with this Call-ID (`--flow=CALL-ID`, with `=`: after a space the value would be the file)'
             cand --extract 'Write every reassembled MSRP message or file into DIR (which must exist), named from its SDP file-selector when known; existing files are never overwritten'
-            cand --write 'Write the packets that carried the matching messages to a new pcap file'
+            cand --write 'Write the packets that carried the matching messages to a new pcap file (for WebSocket, with the packets of the connection''s HTTP upgrade, so the file decodes again)'
             cand --call-id 'Keep only messages with this Call-ID (MSRP: of the call whose SDP set up the session)'
             cand --method 'Keep only requests with this method, or responses to it (by CSeq), e.g. `INVITE,BYE`'
             cand --status 'Keep only responses with this status: a code (`486`) or a class (`4xx`)'

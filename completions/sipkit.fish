@@ -111,7 +111,7 @@ complete -c sipkit -n "__fish_sipkit_using_subcommand send" -s h -l help -d 'Pri
 complete -c sipkit -n "__fish_sipkit_using_subcommand send" -s V -l version -d 'Print version'
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l flow -d 'Draw a ladder diagram of each call, or only of the call with this Call-ID (`--flow=CALL-ID`, with `=`: after a space the value would be the file)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l extract -d 'Write every reassembled MSRP message or file into DIR (which must exist), named from its SDP file-selector when known; existing files are never overwritten' -r -F
-complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l write -d 'Write the packets that carried the matching messages to a new pcap file' -r -F
+complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l write -d 'Write the packets that carried the matching messages to a new pcap file (for WebSocket, with the packets of the connection\'s HTTP upgrade, so the file decodes again)' -r -F
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l call-id -d 'Keep only messages with this Call-ID (MSRP: of the call whose SDP set up the session)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l method -d 'Keep only requests with this method, or responses to it (by CSeq), e.g. `INVITE,BYE`' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l status -d 'Keep only responses with this status: a code (`486`) or a class (`4xx`)' -r

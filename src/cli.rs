@@ -787,7 +787,8 @@ pub(crate) struct DecodePcapArgs {
     #[arg(long, value_name = "DIR")]
     pub(crate) extract: Option<PathBuf>,
 
-    /// Write the packets that carried the matching messages to a new pcap file.
+    /// Write the packets that carried the matching messages to a new pcap file (for WebSocket,
+    /// with the packets of the connection's HTTP upgrade, so the file decodes again).
     #[arg(long, value_name = "FILE")]
     pub(crate) write: Option<PathBuf>,
 

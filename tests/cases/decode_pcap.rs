@@ -436,6 +436,77 @@ fn hep3_gives_the_inner_addresses() {
     assert_eq!(m[0]["time"], "2023-11-14T22:13:20.000005000Z");
 }
 
+/// SIP over WebSocket: SYNs, the HTTP upgrade (frames 3 and 4), a masked REGISTER in two
+/// segments (5, 6), its 200 OK (7), then an OPTIONS on the same connection (8).
+fn websocket_call() -> Cap {
+    let mut cap = Cap::new(Link::ethernet());
+    let (c, s) = ("10.0.0.1:50000", "10.0.0.2:443");
+    cap.syn(c, s).syn(s, c);
+    cap.tcp(c, s, &ws_upgrade_request("example.com"), &[], None, &[]);
+    cap.tcp(s, c, &ws_upgrade_response(), &[], None, &[]);
+    let reg = sip_request("REGISTER", "ws-1", 1, false, "");
+    let frame = ws_frame(true, ws_opcode::TEXT, Some([1, 2, 3, 4]), reg.as_bytes());
+    cap.tcp(c, s, &frame, &[30], None, &[]);
+    let ok = sip_response(200, "OK", "ws-1", 1, "REGISTER");
+    cap.tcp(
+        s,
+        c,
+        &ws_frame(true, ws_opcode::TEXT, None, ok.as_bytes()),
+        &[],
+        None,
+        &[],
+    );
+    let options = sip_request("OPTIONS", "ws-2", 1, false, "");
+    cap.tcp(
+        c,
+        s,
+        &ws_frame(
+            true,
+            ws_opcode::TEXT,
+            Some([5, 6, 7, 8]),
+            options.as_bytes(),
+        ),
+        &[],
+        None,
+        &[],
+    );
+    cap
+}
+
+/// Issue 14: `--write` of messages carried over WebSocket writes the packets of the
+/// connection's HTTP upgrade (request and 101) too, so the written file decodes as WebSocket
+/// again (before: only the frames' packets, which decode as nothing).
+#[test]
+fn issue_14_write_of_a_websocket_call_includes_the_http_upgrade() {
+    let dir = tempdir();
+    let path = websocket_call().save(dir.path());
+    let original = decode(&path, &["--format", "json"]);
+    assert_eq!(summary(&original), ["6:REGISTER", "7:200", "8:OPTIONS"]);
+    for (filter, want) in [
+        (&["--call-id", "ws-1"][..], &["4:REGISTER", "5:200"][..]),
+        (&["--status", "200"], &["3:200"]),
+        (&["--method", "OPTIONS"], &["3:OPTIONS"]),
+    ] {
+        let written = dir.path().join(format!("{}.pcap", filter[1]));
+        let out = sipkit()
+            .arg("decode-pcap")
+            .args(filter)
+            .arg("--write")
+            .arg(&written)
+            .arg(&path)
+            .output()
+            .expect("running sipkit");
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let again = decode(&written, &["--format", "json"]);
+        // Frames renumbered in the new file: the upgrade is frames 1 and 2.
+        assert_eq!(summary(&again), want, "{filter:?}: {}", stdout_of(&again));
+        assert!(
+            messages(&again).iter().all(|m| m["transport"] == "ws"),
+            "{filter:?}"
+        );
+    }
+}
+
 #[test]
 fn sip_over_websocket() {
     let dir = tempdir();
