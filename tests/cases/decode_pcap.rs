@@ -1085,6 +1085,51 @@ fn issue_14_unreadable_file_is_one_clear_line() {
     );
 }
 
+/// Issue 14: `decode-pcap --help` describes decode-pcap's own `--format` values and `-q`,
+/// not validate's (compiler-style diagnostics, `github`, "no summary").
+#[test]
+fn issue_14_decode_pcap_help_describes_its_own_formats_and_quiet() {
+    let out = sipkit()
+        .args(["decode-pcap", "--help"])
+        .output()
+        .expect("running sipkit");
+    assert_eq!(out.status.code(), Some(0));
+    let help = stdout_of(&out);
+    for not in [
+        "github",
+        "Compiler-style",
+        "final summary object",
+        "no summary",
+    ] {
+        assert!(!help.contains(not), "{not:?} in\n{help}");
+    }
+    assert!(help.contains("- human: One line per message"), "{help}");
+    assert!(
+        help.contains("- json:  JSON Lines: one object per message, notice"),
+        "{help}"
+    );
+    assert!(help.contains("Leave out the notices"), "{help}");
+    // github is still refused with the reason, before or after the subcommand name.
+    for args in [
+        &["decode-pcap", "--format", "github", "x.pcap"][..],
+        &["--format", "github", "decode-pcap", "x.pcap"],
+    ] {
+        let out = sipkit().args(args).output().expect("running sipkit");
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("only accepted by `sipkit validate`"),
+            "{args:?}"
+        );
+    }
+    let validate = stdout_of(
+        &sipkit()
+            .args(["validate", "--help"])
+            .output()
+            .expect("runs"),
+    );
+    assert!(validate.contains("- github: GitHub Actions"), "{validate}");
+}
+
 #[test]
 fn not_a_capture_is_an_input_error() {
     let dir = tempdir();
