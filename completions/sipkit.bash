@@ -81,7 +81,7 @@ _sipkit() {
             return 0
             ;;
         sipkit__subcmd__decode__subcmd__pcap)
-            opts="-q -v -h -V --full --calls --flow --stats --extract --write --call-id --method --status --host --grep --problems --transport --max-stream-buffer --format --color --quiet --verbose --help --version"
+            opts="-i -q -v -h -V --full --calls --flow --stats --extract --write --call-id --method --status --host --grep --ignore-case --problems --transport --max-stream-buffer --format --quiet --color --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -132,7 +132,7 @@ _sipkit() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "human json github" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -245,7 +245,7 @@ _sipkit() {
             return 0
             ;;
         sipkit__subcmd__invite)
-            opts="-H -u -q -v -h -V --text --file --stdin --content-type --msrps --cpim --chunk-size --no-report --relay --ring-timeout --duration --uri --from --to --contact --call-id --cseq --max-forwards --user-agent --header --user --password-file --password --ha1 --auth-alg --bind --dns-server --ca-file --insecure --cert --key --t1 --t2 --t4 --timeout --format --color --quiet --verbose --help --version"
+            opts="-H -u -q -v -h -V --text --file --stdin --content-type --msrps --cpim --chunk-size --no-report --relay --ring-timeout --duration --uri --from --to --contact --call-id --cseq --max-forwards --user-agent --header --user --password-file --password --ha1 --auth-alg --bind --dns-server --ca-file --insecure --cert --key --t1 --t2 --t4 --timeout --format --quiet --color --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -380,7 +380,7 @@ _sipkit() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "human json github" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -395,7 +395,7 @@ _sipkit() {
             return 0
             ;;
         sipkit__subcmd__listen)
-            opts="-H -q -v -h -V --udp --tcp --tls --ws --wss --cert --key --msrp --msrps --accept-types --max-size --save-dir --reply --ring --header --registrar --auth --auth-file --auth-alg --realm --nonce-lifetime --full --write-pcap --count --msrp-count --timeout --max-message --max-connections --idle-timeout --max-transactions --max-msrp-sessions --format --color --quiet --verbose --help --version"
+            opts="-H -q -v -h -V --udp --tcp --tls --ws --wss --cert --key --msrp --msrps --accept-types --max-size --save-dir --reply --ring --header --registrar --auth --auth-file --auth-alg --realm --nonce-lifetime --full --write-pcap --count --msrp-count --timeout --max-message --max-connections --idle-timeout --max-transactions --max-msrp-sessions --format --quiet --color --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -518,7 +518,7 @@ _sipkit() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "human json github" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -533,7 +533,7 @@ _sipkit() {
             return 0
             ;;
         sipkit__subcmd__send)
-            opts="-H -u -q -v -h -V --expires --unregister --body --body-file --content-type --text --message --set --raw --count --rate --concurrency --traceroute --dry-run --expect --resolve-only --uri --from --to --contact --call-id --cseq --max-forwards --user-agent --header --user --password-file --password --ha1 --auth-alg --bind --dns-server --ca-file --insecure --cert --key --t1 --t2 --t4 --timeout --format --color --quiet --verbose --help --version"
+            opts="-H -u -q -v -h -V --expires --unregister --body --body-file --content-type --text --message --set --raw --count --rate --concurrency --traceroute --dry-run --expect --resolve-only --uri --from --to --contact --call-id --cseq --max-forwards --user-agent --header --user --password-file --password --ha1 --auth-alg --bind --dns-server --ca-file --insecure --cert --key --t1 --t2 --t4 --timeout --format --quiet --color --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -684,7 +684,7 @@ _sipkit() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "human json github" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -699,7 +699,7 @@ _sipkit() {
             return 0
             ;;
         sipkit__subcmd__validate)
-            opts="-q -v -h -V --kind --strict --format --color --quiet --verbose --help --version"
+            opts="-q -v -h -V --kind --strict --format --quiet --color --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -24,8 +24,8 @@ function __fish_sipkit_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c sipkit -n "__fish_sipkit_needs_command" -l format -d 'Output format: `human` for people, `json` for JSON Lines (one object per line, never coloured), `github` for GitHub Actions annotations (validate only)' -r -f -a "human\t'Compiler-style diagnostics with source excerpts and a summary'
-json\t'JSON Lines: one object per message and a final summary object'
+complete -c sipkit -n "__fish_sipkit_needs_command" -l format -d 'Output format: `human` for people, `json` for JSON Lines (one object per line, never coloured), `github` for GitHub Actions annotations (validate only)' -r -f -a "human\t'For people (each subcommand\'s --help says what it prints)'
+json\t'For machines: JSON Lines, or one JSON document for `send`'
 github\t'GitHub Actions workflow commands (`::error file=...::...`); validate only'"
 complete -c sipkit -n "__fish_sipkit_needs_command" -l color -d 'When to colour the output: `auto` colours only a terminal and honours NO_COLOR' -r -f -a "auto\t'Colour when writing to a terminal and NO_COLOR is not set'
 always\t'Always colour, even into a pipe or file'
@@ -43,14 +43,14 @@ complete -c sipkit -n "__fish_sipkit_needs_command" -f -a "help" -d 'Print this 
 complete -c sipkit -n "__fish_sipkit_using_subcommand validate" -l kind -d 'Treat every input as this kind instead of detecting it from the first line (`MSRP ` starts an MSRP message, `v=` or `m=` an SDP body, anything else is SIP)' -r -f -a "sip\t'A SIP request or response (RFC 3261), with its SDP body if any'
 sdp\t'An SDP session description (RFC 8866)'
 msrp\t'An MSRP request or response (RFC 4975)'"
-complete -c sipkit -n "__fish_sipkit_using_subcommand validate" -l format -d 'Output format: `human` for people, `json` for JSON Lines (one object per line, never coloured), `github` for GitHub Actions annotations (validate only)' -r -f -a "human\t'Compiler-style diagnostics with source excerpts and a summary'
+complete -c sipkit -n "__fish_sipkit_using_subcommand validate" -l format -d 'Output format: `human` for people, `json` for machines, `github` for GitHub Actions annotations (only `human` is ever coloured)' -r -f -a "human\t'Compiler-style diagnostics with source excerpts and a summary'
 json\t'JSON Lines: one object per message and a final summary object'
-github\t'GitHub Actions workflow commands (`::error file=...::...`); validate only'"
+github\t'GitHub Actions workflow commands (`::error file=...::...`)'"
 complete -c sipkit -n "__fish_sipkit_using_subcommand validate" -l color -d 'When to colour the output: `auto` colours only a terminal and honours NO_COLOR' -r -f -a "auto\t'Colour when writing to a terminal and NO_COLOR is not set'
 always\t'Always colour, even into a pipe or file'
 never\t'Never colour'"
 complete -c sipkit -n "__fish_sipkit_using_subcommand validate" -l strict -d 'Treat warnings as errors'
-complete -c sipkit -n "__fish_sipkit_using_subcommand validate" -s q -l quiet -d 'Print only errors: no warnings, no summary. The exit status still tells the result'
+complete -c sipkit -n "__fish_sipkit_using_subcommand validate" -s q -l quiet -d 'Print only errors: no warnings, no valid messages, no summary. The exit status still tells the result'
 complete -c sipkit -n "__fish_sipkit_using_subcommand validate" -s v -l verbose -d 'Log what sipkit is doing to standard error; repeat for more detail (-vv, -vvv)'
 complete -c sipkit -n "__fish_sipkit_using_subcommand validate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sipkit -n "__fish_sipkit_using_subcommand validate" -s V -l version -d 'Print version'
@@ -93,9 +93,8 @@ complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l t1 -d 'Timer T1, 
 complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l t2 -d 'Timer T2, the longest retransmission interval (default 4s)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l t4 -d 'Timer T4, how long a message may linger in the network (default 5s)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l timeout -d 'Give up after this long in all, whatever the transaction timers say (`10s`, `500ms`)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l format -d 'Output format: `human` for people, `json` for JSON Lines (one object per line, never coloured), `github` for GitHub Actions annotations (validate only)' -r -f -a "human\t'Compiler-style diagnostics with source excerpts and a summary'
-json\t'JSON Lines: one object per message and a final summary object'
-github\t'GitHub Actions workflow commands (`::error file=...::...`); validate only'"
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l format -d 'Output format: `human` for people, `json` for machines (never coloured)' -r -f -a "human\t'The messages sent and received as they happen, then the outcome'
+json\t'One JSON document at the end: the messages, the outcome and the exit status'"
 complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l color -d 'When to colour the output: `auto` colours only a terminal and honours NO_COLOR' -r -f -a "auto\t'Colour when writing to a terminal and NO_COLOR is not set'
 always\t'Always colour, even into a pipe or file'
 never\t'Never colour'"
@@ -105,17 +104,17 @@ complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l traceroute -d 'Wa
 complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l dry-run -d 'Print the request that would be sent, without using the network'
 complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l resolve-only -d 'Only locate the server (RFC 3263) and print the destinations; send nothing'
 complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l insecure -d 'Accept any server certificate (TLS, WSS). For testing only'
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -s q -l quiet -d 'Print only errors: no warnings, no summary. The exit status still tells the result'
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -s q -l quiet -d 'Print nothing for people but errors (no messages, no progress line); JSON is unchanged. The exit status still tells the result'
 complete -c sipkit -n "__fish_sipkit_using_subcommand send" -s v -l verbose -d 'Log what sipkit is doing to standard error; repeat for more detail (-vv, -vvv)'
 complete -c sipkit -n "__fish_sipkit_using_subcommand send" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sipkit -n "__fish_sipkit_using_subcommand send" -s V -l version -d 'Print version'
-complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l flow -d 'Draw a ladder diagram of each call, or only of the call with this Call-ID (`--flow=CALL-ID`)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l flow -d 'Draw a ladder diagram of each call, or only of the call with this Call-ID (`--flow=CALL-ID`, with `=`: after a space the value would be the file)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l extract -d 'Write every reassembled MSRP message or file into DIR (which must exist), named from the SDP file-selector that describes it (same size, type and hash), else from its Message-ID; a message the capture leaves unfinished is written as NAME.partial. Existing files are never overwritten' -r -F
-complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l write -d 'Write the packets that carried the matching messages to a new pcap file' -r -F
+complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l write -d 'Write the packets that carried the matching messages to a new pcap file (for WebSocket, with the packets of the connection\'s HTTP upgrade, so the file decodes again)' -r -F
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l call-id -d 'Keep only messages with this Call-ID (MSRP: of the call whose SDP set up the session)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l method -d 'Keep only requests with this method, or responses to it (by CSeq), e.g. `INVITE,BYE`' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l status -d 'Keep only responses with this status: a code (`486`) or a class (`4xx`)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l host -d 'Keep only messages from or to this address: `IP`, `IP:PORT` or `[IPv6]:PORT`' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l host -d 'Keep only messages from or to this address: `IP`, `IP:PORT`, `[IPv6]` or `[IPv6]:PORT` (without a port: any port)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l grep -d 'Keep only messages whose text (start line, header fields, body) matches this regular expression' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l problems -d 'Keep only messages with a diagnostic (a malformed message, a cut-off one, a field that does not parse); `--problems=error` keeps only those with an error' -r -f -a "warning\t'Messages with any diagnostic'
 error\t'Messages with an error'"
@@ -123,16 +122,16 @@ complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l transport 
 tcp\t'TCP streams'
 ws\t'WebSocket messages (RFC 7118)'"
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l max-stream-buffer -d 'Most bytes buffered per TCP stream direction while waiting for the end of a message; a message larger than this is dropped and reported. Accepts K, M and G suffixes' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l format -d 'Output format: `human` for people, `json` for JSON Lines (one object per line, never coloured), `github` for GitHub Actions annotations (validate only)' -r -f -a "human\t'Compiler-style diagnostics with source excerpts and a summary'
-json\t'JSON Lines: one object per message and a final summary object'
-github\t'GitHub Actions workflow commands (`::error file=...::...`); validate only'"
+complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l format -d 'Output format: `human` for people, `json` for machines (never coloured)' -r -f -a "human\t'One line per message (rows for --calls, a table for --stats, ladders for --flow)'
+json\t'JSON Lines: one object per message, notice, call, flow or stats'"
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l color -d 'When to colour the output: `auto` colours only a terminal and honours NO_COLOR' -r -f -a "auto\t'Colour when writing to a terminal and NO_COLOR is not set'
 always\t'Always colour, even into a pipe or file'
 never\t'Never colour'"
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l full -d 'Print each message whole (start line, header fields, body) after its summary line'
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l calls -d 'Print one row per call (INVITE dialog) instead of one per message: start, from, to, state, setup times (on the leg where the INVITE was first seen), duration, message count'
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l stats -d 'Print counts per method and response code, retransmissions (a message repeated on the same hop), calls attempted, answered and failed, answer-seizure ratio and setup times, instead of the messages'
-complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -s q -l quiet -d 'Print only errors: no warnings, no summary. The exit status still tells the result'
+complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -s i -l ignore-case -d 'Match --grep without regard to case (`(?i)` in the expression does the same)'
+complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -s q -l quiet -d 'Leave out the notices (TCP gaps, dropped bytes, skipped packets, data after the gzip data); messages, summaries and errors are still printed'
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -s v -l verbose -d 'Log what sipkit is doing to standard error; repeat for more detail (-vv, -vvv)'
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -s V -l version -d 'Print version'
@@ -169,16 +168,15 @@ complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l max-connections
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l idle-timeout -d 'Close a connection silent for this long (default 5m); a message begun must also finish within 30s, or within this if shorter (slow senders)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l max-transactions -d 'Most SIP server transactions alive at once (default 1000000); new requests beyond get 503 with Retry-After, answered without keeping state' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l max-msrp-sessions -d 'Most MSRP sessions open at once (default 1000); further MSRP offers get 488' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l format -d 'Output format: `human` for people, `json` for JSON Lines (one object per line, never coloured), `github` for GitHub Actions annotations (validate only)' -r -f -a "human\t'Compiler-style diagnostics with source excerpts and a summary'
-json\t'JSON Lines: one object per message and a final summary object'
-github\t'GitHub Actions workflow commands (`::error file=...::...`); validate only'"
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l format -d 'Output format: `human` for people, `json` for machines (never coloured)' -r -f -a "human\t'One line per message received and sent'
+json\t'JSON Lines: one object per event, `event` naming its kind'"
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l color -d 'When to colour the output: `auto` colours only a terminal and honours NO_COLOR' -r -f -a "auto\t'Colour when writing to a terminal and NO_COLOR is not set'
 always\t'Always colour, even into a pipe or file'
 never\t'Never colour'"
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l msrps -d 'Take MSRP over TLS (`TCP/TLS/MSRP`, `msrps:` URIs) with --cert and --key, instead of TCP'
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l registrar -d 'Keep REGISTER bindings in memory (with expiry) and list them in the 200 OK; requests to a registered address of record are reported as such'
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l full -d 'Print each message whole, not only its first line'
-complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -s q -l quiet -d 'Print only errors: no warnings, no summary. The exit status still tells the result'
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -s q -l quiet -d 'Print only the listening addresses and errors'
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -s v -l verbose -d 'Log what sipkit is doing to standard error; repeat for more detail (-vv, -vvv)'
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -s V -l version -d 'Print version'
@@ -217,9 +215,8 @@ complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l t1 -d 'Timer T1
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l t2 -d 'Timer T2, the longest retransmission interval (default 4s)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l t4 -d 'Timer T4, how long a message may linger in the network (default 5s)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l timeout -d 'Give up after this long in all, whatever the transaction timers say (`10s`, `500ms`)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l format -d 'Output format: `human` for people, `json` for JSON Lines (one object per line, never coloured), `github` for GitHub Actions annotations (validate only)' -r -f -a "human\t'Compiler-style diagnostics with source excerpts and a summary'
-json\t'JSON Lines: one object per message and a final summary object'
-github\t'GitHub Actions workflow commands (`::error file=...::...`); validate only'"
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l format -d 'Output format: `human` for people, `json` for machines (never coloured)' -r -f -a "human\t'The call\'s messages and progress as they happen'
+json\t'JSON Lines, one object per event as it happens'"
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l color -d 'When to colour the output: `auto` colours only a terminal and honours NO_COLOR' -r -f -a "auto\t'Colour when writing to a terminal and NO_COLOR is not set'
 always\t'Always colour, even into a pipe or file'
 never\t'Never colour'"
@@ -228,7 +225,7 @@ complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l msrps -d 'Offer
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l cpim -d 'Wrap the content in message/cpim (RFC 3862) even when the callee accepts its type as it is (it is wrapped anyway when the answer\'s a=accept-types allow only message/cpim)'
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l no-report -d 'Do not ask for a Success-Report: delivery is then confirmed by the 200 of every chunk'
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l insecure -d 'Accept any server certificate (TLS, WSS). For testing only'
-complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -s q -l quiet -d 'Print only errors: no warnings, no summary. The exit status still tells the result'
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -s q -l quiet -d 'Print nothing for people but errors (no messages, no progress line); JSON is unchanged. The exit status still tells the result'
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -s v -l verbose -d 'Log what sipkit is doing to standard error; repeat for more detail (-vv, -vvv)'
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -s V -l version -d 'Print version'

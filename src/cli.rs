@@ -84,8 +84,9 @@ pub(crate) enum Command {
     /// with comma-separated values) matches any of its values.
     ///
     /// Exit status: 0 the capture was decoded (whatever the messages say: decoding is not a
-    /// judgement); 2 a usage error, or the capture could not be read to its end (what came
-    /// before the error is still printed).
+    /// judgement); 1 --flow=CALL-ID names a call the capture does not have; 2 a usage error,
+    /// or the capture could not be read to its end (what came before the error is still
+    /// printed).
     DecodePcap(Box<DecodePcapArgs>),
 
     /// Answer SIP requests as a user agent server, printing each message as it comes.
@@ -140,11 +141,96 @@ pub(crate) enum Invocation {
 
 /// The full command line: the documented one plus the hidden `generate`.
 pub(crate) fn command() -> clap::Command {
-    Cli::command().subcommand(GenerateArgs::augment_args(
+    own_output_help(Cli::command().subcommand(GenerateArgs::augment_args(
         clap::Command::new("generate").hide(true).about(
             "Write shell completions and man pages generated from this command-line definition",
         ),
-    ))
+    )))
+}
+
+/// The documented command line, as completions and man pages show it.
+pub(crate) fn documented() -> clap::Command {
+    own_output_help(Cli::command())
+}
+
+/// What `--format` values and `-q` mean for one subcommand: (name, human, json, quiet).
+/// `github` is validate's alone.
+const OUTPUT_HELP: [(&str, &str, &str, &str); 5] = [
+    (
+        "validate",
+        "Compiler-style diagnostics with source excerpts and a summary",
+        "JSON Lines: one object per message and a final summary object",
+        "Print only errors: no warnings, no valid messages, no summary. The exit status still \
+         tells the result",
+    ),
+    (
+        "send",
+        "The messages sent and received as they happen, then the outcome",
+        "One JSON document at the end: the messages, the outcome and the exit status",
+        "Print nothing for people but errors (no messages, no progress line); JSON is \
+         unchanged. The exit status still tells the result",
+    ),
+    (
+        "decode-pcap",
+        "One line per message (rows for --calls, a table for --stats, ladders for --flow)",
+        "JSON Lines: one object per message, notice, call, flow or stats",
+        "Leave out the notices (TCP gaps, dropped bytes, skipped packets, data after the gzip \
+         data); messages, summaries and errors are still printed",
+    ),
+    (
+        "listen",
+        "One line per message received and sent",
+        "JSON Lines: one object per event, `event` naming its kind",
+        "Print only the listening addresses and errors",
+    ),
+    (
+        "invite",
+        "The call's messages and progress as they happen",
+        "JSON Lines, one object per event as it happens",
+        "Print nothing for people but errors (no messages, no progress line); JSON is \
+         unchanged. The exit status still tells the result",
+    ),
+];
+
+/// `--format` and `-q` are global (accepted before or after the subcommand), so by default
+/// every subcommand's help would describe validate's output and offer `github`. Each
+/// subcommand gets its own copy of the two arguments instead (clap propagates a global
+/// argument only where none of that name exists, and a value given before the subcommand
+/// still reaches it), with its own text; `github` is hidden outside validate (still parsed, so
+/// the subcommand refuses it with a message saying why).
+fn own_output_help(mut cmd: clap::Command) -> clap::Command {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    let global = |id: &'static str| {
+        cmd.get_arguments()
+            .find(|a| a.get_id() == id)
+            .cloned()
+            .unwrap_or_else(|| clap::Arg::new(id))
+    };
+    let (format, quiet_arg) = (global("format"), global("quiet"));
+    for (name, human, json, quiet) in OUTPUT_HELP {
+        let validate = name == "validate";
+        let values = PossibleValuesParser::new([
+            PossibleValue::new("human").help(human),
+            PossibleValue::new("json").help(json),
+            PossibleValue::new("github")
+                .help("GitHub Actions workflow commands (`::error file=...::...`)")
+                .hide(!validate),
+        ])
+        .map(|v| match v.as_str() {
+            "json" => Format::Json,
+            "github" => Format::Github,
+            _ => Format::Human,
+        });
+        let format = format.clone().value_parser(values).help(if validate {
+            "Output format: `human` for people, `json` for machines, `github` for GitHub Actions \
+             annotations (only `human` is ever coloured)"
+        } else {
+            "Output format: `human` for people, `json` for machines (never coloured)"
+        });
+        let quiet = quiet_arg.clone().help(quiet);
+        cmd = cmd.mut_subcommand(name, |sub| sub.arg(format).arg(quiet));
+    }
+    cmd
 }
 
 /// Parse `args` (program name first); `Err` is a usage error, or `--help`/`--version`.
@@ -153,13 +239,45 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let matches = command().try_get_matches_from(args)?;
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let matches = command()
+        .try_get_matches_from(&args)
+        .map_err(|err| flow_with_space(&args, err))?;
     match matches.subcommand() {
         Some(("generate", sub)) => Ok(Invocation::Generate {
             global: GlobalArgs::from_arg_matches(sub)?,
             args: GenerateArgs::from_arg_matches(sub)?,
         }),
         _ => Cli::from_arg_matches(&matches).map(Invocation::Run),
+    }
+}
+
+/// `decode-pcap --flow ID FILE`: `--flow` takes its value only after `=` (so that `--flow FILE`
+/// draws every call), which makes ID the file and FILE an unexpected argument. Say so, with the
+/// form that works, instead of clap's "unexpected argument".
+fn flow_with_space(args: &[OsString], err: clap::Error) -> clap::Error {
+    if err.kind() != clap::error::ErrorKind::UnknownArgument {
+        return err;
+    }
+    let Some(sub) = args.iter().position(|a| a == "decode-pcap") else {
+        return err;
+    };
+    let id = args[sub..]
+        .windows(2)
+        .find(|w| w[0] == "--flow" && !w[1].to_string_lossy().starts_with('-'))
+        .map(|w| w[1].to_string_lossy().into_owned());
+    let Some(id) = id else {
+        return err;
+    };
+    let mut cmd = command();
+    cmd.build();
+    let message = format!(
+        "--flow takes a Call-ID only after `=`: write `--flow={id}` (after a space, `{id}` is \
+         read as the capture file)"
+    );
+    match cmd.find_subcommand_mut("decode-pcap") {
+        Some(sub) => sub.error(clap::error::ErrorKind::UnknownArgument, message),
+        None => err,
     }
 }
 
@@ -741,7 +859,7 @@ pub(crate) struct DecodePcapArgs {
     pub(crate) calls: bool,
 
     /// Draw a ladder diagram of each call, or only of the call with this Call-ID
-    /// (`--flow=CALL-ID`).
+    /// (`--flow=CALL-ID`, with `=`: after a space the value would be the file).
     #[arg(long, value_name = "CALL-ID", num_args = 0..=1, require_equals = true)]
     pub(crate) flow: Option<Option<String>>,
 
@@ -758,7 +876,8 @@ pub(crate) struct DecodePcapArgs {
     #[arg(long, value_name = "DIR")]
     pub(crate) extract: Option<PathBuf>,
 
-    /// Write the packets that carried the matching messages to a new pcap file.
+    /// Write the packets that carried the matching messages to a new pcap file (for WebSocket,
+    /// with the packets of the connection's HTTP upgrade, so the file decodes again).
     #[arg(long, value_name = "FILE")]
     pub(crate) write: Option<PathBuf>,
 
@@ -774,7 +893,8 @@ pub(crate) struct DecodePcapArgs {
     #[arg(long, value_name = "STATUS", value_delimiter = ',')]
     pub(crate) status: Vec<String>,
 
-    /// Keep only messages from or to this address: `IP`, `IP:PORT` or `[IPv6]:PORT`.
+    /// Keep only messages from or to this address: `IP`, `IP:PORT`, `[IPv6]` or `[IPv6]:PORT`
+    /// (without a port: any port).
     #[arg(long, value_name = "IP[:PORT]")]
     pub(crate) host: Vec<String>,
 
@@ -782,6 +902,10 @@ pub(crate) struct DecodePcapArgs {
     /// expression.
     #[arg(long, value_name = "REGEX")]
     pub(crate) grep: Option<String>,
+
+    /// Match --grep without regard to case (`(?i)` in the expression does the same).
+    #[arg(short = 'i', long, requires = "grep")]
+    pub(crate) ignore_case: bool,
 
     /// Keep only messages with a diagnostic (a malformed message, a cut-off one, a field
     /// that does not parse); `--problems=error` keeps only those with an error.
@@ -850,9 +974,9 @@ pub(crate) struct GenerateArgs {
 /// How results are written to standard output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Format {
-    /// Compiler-style diagnostics with source excerpts and a summary.
+    /// For people (each subcommand's --help says what it prints).
     Human,
-    /// JSON Lines: one object per message and a final summary object.
+    /// For machines: JSON Lines, or one JSON document for `send`.
     Json,
     /// GitHub Actions workflow commands (`::error file=...::...`); validate only.
     Github,
@@ -933,6 +1057,61 @@ mod tests {
         };
         assert_eq!((global.format, global.quiet), (Format::Json, true));
         assert_eq!(args.out, PathBuf::from("x"));
+    }
+
+    /// Issue 14: each subcommand's own copy of `--format`/`-q` (for its help text) still takes
+    /// a value given before the subcommand name, and the subcommand's own value wins.
+    #[test]
+    fn issue_14_subcommand_output_options_take_values_from_either_side() {
+        for (args, format, quiet) in [
+            (
+                &["sipkit", "--format", "json", "-q", "decode-pcap", "a.pcap"][..],
+                Format::Json,
+                true,
+            ),
+            (
+                &["sipkit", "decode-pcap", "a.pcap", "--format", "json"],
+                Format::Json,
+                false,
+            ),
+            (
+                &["sipkit", "decode-pcap", "-q", "a.pcap"],
+                Format::Human,
+                true,
+            ),
+            (
+                &["sipkit", "decode-pcap", "--format", "github", "a.pcap"],
+                Format::Github,
+                false,
+            ),
+            (&["sipkit", "-q", "listen"], Format::Human, true),
+            (
+                &["sipkit", "--format", "github", "validate", "-"],
+                Format::Github,
+                false,
+            ),
+        ] {
+            let Ok(Invocation::Run(cli)) = parse_from(args) else {
+                panic!("{args:?} did not parse");
+            };
+            assert_eq!(
+                (cli.global.format, cli.global.quiet),
+                (format, quiet),
+                "{args:?}"
+            );
+        }
+        let mut cmd = command();
+        cmd.build();
+        let mut help = |name: &str| {
+            let sub = cmd.find_subcommand_mut(name).expect("subcommand");
+            sub.render_long_help().to_string()
+        };
+        let decode = help("decode-pcap");
+        assert!(!decode.contains("github"), "{decode}");
+        assert!(!decode.contains("Compiler-style"), "{decode}");
+        assert!(decode.contains("One line per message"), "{decode}");
+        assert!(decode.contains("Leave out the notices"), "{decode}");
+        assert!(help("validate").contains("- github: GitHub Actions"));
     }
 
     #[test]

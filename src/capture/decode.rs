@@ -1,5 +1,5 @@
 //! From one captured packet to transport payloads: the link layer (Ethernet with VLAN tags and
-//! PPPoE, Linux cooked SLL/SLL2, raw IP, BSD and OpenBSD loopback), IPv4 and IPv6 (extension
+//! PPPoE, PPP, Linux cooked SLL/SLL2, raw IP, BSD and OpenBSD loopback), IPv4 and IPv6 (extension
 //! headers, IP-in-IP and IPv6-in-IPv4 tunnels), IP fragment reassembly within a memory budget,
 //! UDP and HEP. TCP segments go on to [`super::tcp`].
 //!
@@ -55,7 +55,7 @@ impl Out<'_> {
             Notice::StreamGap { .. } => self.stats.stream_gaps += 1,
             Notice::FragmentsIncomplete { .. } => self.stats.fragments_incomplete += 1,
             Notice::Skipped { .. } => self.stats.skipped += 1,
-            Notice::StreamClosed { .. } => {}
+            Notice::StreamClosed { .. } | Notice::TrailingData { .. } => {}
         }
         self.sink.notice(&n);
     }
@@ -107,6 +107,7 @@ fn link(linktype: u16, d: &[u8]) -> L3<'_> {
             (Some(t), Some(rest)) => ethertype(u16::from_be_bytes([t[0], t[1]]), rest),
             _ => L3::Bad("linux cooked v2 header truncated"),
         },
+        9 => ppp(d),
         12 | 14 | 101 | 228 | 229 => L3::Ip(d),
         // BSD loopback: the family is in the capturing host's byte order, so accept both.
         0 | 108 => match d.get(0..4) {
@@ -124,6 +125,26 @@ fn link(linktype: u16, d: &[u8]) -> L3<'_> {
             None => L3::Bad("loopback header truncated"),
         },
         _ => L3::Unsupported,
+    }
+}
+
+/// LINKTYPE_PPP: a PPP frame (RFC 1661 §2), with or without the HDLC-like address and control
+/// bytes `ff 03` (RFC 1662 §3.1: tcpdump writes them when the interface had them). The
+/// protocol field is one byte when compressed (RFC 1661 §6.5: a field whose first byte is odd
+/// is a whole one-byte field). Written here rather than taken from a crate: etherparse has no
+/// PPP link layer, and it is four lines of offsets.
+fn ppp(d: &[u8]) -> L3<'_> {
+    let d = d.strip_prefix(&[0xff, 0x03][..]).unwrap_or(d);
+    let (protocol, rest) = match d {
+        [b, rest @ ..] if b & 1 == 1 => (u16::from(*b), rest),
+        [hi, lo, rest @ ..] => (u16::from_be_bytes([*hi, *lo]), rest),
+        _ => return L3::Bad("ppp header truncated"),
+    };
+    match protocol {
+        // Internet Protocol, Internet Protocol version 6 (RFC 5072).
+        0x0021 | 0x0057 => L3::Ip(rest),
+        // LCP, IPCP, compressed TCP/IP and the rest carry no IP packet.
+        _ => L3::NotIp,
     }
 }
 
@@ -246,6 +267,13 @@ impl Decoder {
         .skip(frame, reason);
         self.stats = stats;
         self.stopped = stopped;
+    }
+
+    /// Counts a record that is not a packet but that tshark numbers as a frame (a pcapng
+    /// custom or systemd journal export block), so frame numbers stay equal to tshark's.
+    pub fn other_record(&mut self) {
+        self.stats.frames += 1;
+        self.stats.ignored += 1;
     }
 
     /// Handles one captured packet.

@@ -138,6 +138,10 @@ pub enum Notice {
     StreamClosed { id: StreamId },
     /// A packet the reader could not decode (unknown link type, bad header); skipped.
     Skipped { frame: u64, reason: String },
+    /// Bytes after the last whole gzip member that do not start another member (padding or
+    /// garbage an uploader appended): ignored, the capture before them is kept. `offset` is
+    /// where they start in the compressed file.
+    TrailingData { offset: u64, bytes: u64 },
 }
 
 /// What the reader hands its results to.
@@ -183,13 +187,15 @@ impl Default for Options {
 /// Counts from one [`Reader::run`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
-    /// Packets read from the file (tshark's frame count).
+    /// Records read from the file that tshark numbers as frames: the packets, and pcapng
+    /// custom and systemd journal export blocks (tshark's frame count).
     pub frames: u64,
     /// Bytes of capture read (after gzip decompression).
     pub bytes: u64,
     /// Payloads handed to the sink.
     pub payloads: u64,
-    /// Frames that were not IP, or not UDP/TCP, and were passed over silently.
+    /// Frames that were not IP, or not UDP/TCP (or not packets at all), and were passed over
+    /// silently.
     pub ignored: u64,
     /// [`Notice::Skipped`] frames.
     pub skipped: u64,
@@ -216,10 +222,37 @@ pub enum CaptureError {
         "capture truncated at byte {offset}: the input ends inside a packet record (after {frames} complete frames)"
     )]
     Truncated { offset: u64, frames: u64 },
-    #[error("read failed at byte {offset}: {source}")]
-    Io {
-        offset: u64,
-        #[source]
-        source: std::io::Error,
+    /// The file could not be opened; `error` is the operating system's reason.
+    #[error("cannot open {}: {}", path.display(), os_reason(error))]
+    Open {
+        path: std::path::PathBuf,
+        error: std::io::Error,
     },
+    /// Reading failed. The reason is part of the message (not a `source`, which would print it
+    /// twice under `{:#}`).
+    #[error("read failed at byte {offset}: {}", os_reason(error))]
+    Io { offset: u64, error: std::io::Error },
+    /// The gzip compression around the capture ended early (`truncated`) or could not be
+    /// decompressed. `compressed` counts bytes of the gzip file read; `offset` is the start
+    /// of the packet record the capture inside was cut in.
+    #[error(
+        "{} at byte {compressed} of the gzip file (byte {offset} of the capture inside it, after {frames} complete frames)",
+        if *truncated { "gzip data truncated".to_string() } else { format!("gzip data unreadable ({})", os_reason(error)) }
+    )]
+    Gzip {
+        truncated: bool,
+        compressed: u64,
+        offset: u64,
+        frames: u64,
+        error: std::io::Error,
+    },
+}
+
+/// An I/O error's text without the ` (os error N)` std adds: `No such file or directory`.
+fn os_reason(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" (os error ") {
+        Some(i) if text.ends_with(')') => text[..i].to_string(),
+        _ => text,
+    }
 }

@@ -3,9 +3,9 @@
 //! reused buffer. Each packet record goes to [`Decoder`] with its link type and time; the
 //! buffer is only advanced once the packet has been fully handled, so payloads can borrow it.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 use std::rc::Rc;
 
@@ -14,7 +14,7 @@ use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError, PcapNGReader};
 
 use super::decode::{Decoder, Pkt};
-use super::{CaptureError, Options, Sink, Stats, Timestamp};
+use super::{CaptureError, Notice, Options, Sink, Stats, Timestamp};
 
 /// Bytes read before the format is decided; more than any file header.
 const PREFIX: usize = 64 * 1024;
@@ -44,6 +44,71 @@ pub struct Reader {
     decoder: Decoder,
     /// The last io::Error the underlying reader hit; pcap-parser only reports that one happened.
     io_error: Rc<RefCell<Option<io::Error>>>,
+    /// Set when the file is gzip-compressed.
+    gzip: Option<GzipState>,
+}
+
+/// What the gzip layer tells the reader: how far it read, and what it found after the data.
+#[derive(Clone, Default)]
+struct GzipState {
+    /// Bytes of the compressed file read so far.
+    compressed: Rc<Cell<u64>>,
+    /// Bytes after the last member that are not another member: (offset, length).
+    trailing: Rc<Cell<Option<(u64, u64)>>>,
+}
+
+/// Counts the bytes read through it.
+struct Counted<R> {
+    inner: R,
+    count: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.set(self.count.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// gzip members one after another (RFC 1952 §2.2: a gzip file is a series of members), like
+/// flate2's MultiGzDecoder, except that bytes after a member that do not start another one
+/// (zero padding, garbage appended in transit) end the data with a notice instead of an error.
+struct Gunzip {
+    member: Option<flate2::bufread::GzDecoder<BufReader<Box<dyn Read>>>>,
+    state: GzipState,
+}
+
+impl Read for Gunzip {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let Some(member) = &mut self.member else {
+                return Ok(0);
+            };
+            let n = member.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            // The member ended (its CRC and length checked): what follows it?
+            let Some(member) = self.member.take() else {
+                return Ok(0);
+            };
+            let mut rest = member.into_inner();
+            let next = rest.fill_buf()?;
+            match next {
+                [] => return Ok(0),
+                [0x1f] | [0x1f, 0x8b, ..] => {
+                    self.member = Some(flate2::bufread::GzDecoder::new(rest));
+                }
+                _ => {
+                    let offset = self.state.compressed.get() - next.len() as u64;
+                    let bytes = io::copy(&mut rest, &mut io::sink())?;
+                    self.state.trailing.set(Some((offset, bytes)));
+                    return Ok(0);
+                }
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Reader {
@@ -77,6 +142,9 @@ struct Section {
 struct Input {
     prefix: Vec<u8>,
     pos: usize,
+    /// The error that ended reading the prefix early, given out once the prefix has been: a
+    /// capture cut short within its first [`PREFIX`] bytes still yields its packets.
+    pending: Option<io::Error>,
     rest: Box<dyn Read>,
     error: Rc<RefCell<Option<io::Error>>>,
 }
@@ -93,6 +161,11 @@ impl Read for Input {
             }
             return Ok(n);
         }
+        if let Some(e) = self.pending.take() {
+            let copy = io::Error::new(e.kind(), e.to_string());
+            *self.error.borrow_mut() = Some(e);
+            return Err(copy);
+        }
         loop {
             match self.rest.read(buf) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -107,11 +180,12 @@ impl Read for Input {
     }
 }
 
-/// Reads until `buf` holds `want` bytes or the input ends.
-fn read_prefix(r: &mut dyn Read, want: usize) -> io::Result<Vec<u8>> {
+/// Reads until `buf` holds `want` bytes or the input ends; on an error, what was read before
+/// it comes with the error.
+fn read_prefix(r: &mut dyn Read, want: usize) -> (Vec<u8>, Option<io::Error>) {
     let mut buf = Vec::with_capacity(want);
-    r.take(want as u64).read_to_end(&mut buf)?;
-    Ok(buf)
+    let error = r.take(want as u64).read_to_end(&mut buf).err();
+    (buf, error)
 }
 
 /// Names what the first bytes of a file that is not pcap look like, for the error message.
@@ -151,20 +225,42 @@ impl Reader {
         if path.as_os_str() == "-" {
             return Reader::new(io::stdin(), options);
         }
-        let file = File::open(path).map_err(|source| CaptureError::Io { offset: 0, source })?;
+        let open = |error| CaptureError::Open {
+            path: path.to_path_buf(),
+            error,
+        };
+        let file = File::open(path).map_err(open)?;
+        // Opening a directory succeeds; reading it would fail with a less direct message.
+        if file.metadata().is_ok_and(|m| m.is_dir()) {
+            return Err(open(io::ErrorKind::IsADirectory.into()));
+        }
         Reader::new(file, options)
     }
 
     /// Reads a capture from any reader; gzip compression is recognised by its magic bytes.
     pub fn new(input: impl Read + 'static, options: Options) -> Result<Reader, CaptureError> {
-        let io_err = |source| CaptureError::Io { offset: 0, source };
-        let mut input: Box<dyn Read> = Box::new(input);
-        let head = read_prefix(&mut input, 2).map_err(io_err)?;
-        let mut input: Box<dyn Read> = Box::new(io::Cursor::new(head.clone()).chain(input));
-        if head == [0x1f, 0x8b] {
-            input = Box::new(flate2::read::MultiGzDecoder::new(input));
+        let compressed = Rc::new(Cell::new(0));
+        let mut input = Counted {
+            inner: input,
+            count: Rc::clone(&compressed),
+        };
+        let (head, error) = read_prefix(&mut input, 2);
+        if let Some(error) = error {
+            return Err(CaptureError::Io { offset: 0, error });
         }
-        let prefix = read_prefix(&mut input, PREFIX).map_err(io_err)?;
+        let gzip = head == [0x1f, 0x8b];
+        let mut input: Box<dyn Read> = Box::new(io::Cursor::new(head).chain(input));
+        let gzip = gzip.then(|| GzipState {
+            compressed,
+            trailing: Rc::default(),
+        });
+        if let Some(state) = &gzip {
+            input = Box::new(Gunzip {
+                member: Some(flate2::bufread::GzDecoder::new(BufReader::new(input))),
+                state: state.clone(),
+            });
+        }
+        let (prefix, pending) = read_prefix(&mut input, PREFIX);
         let error = Rc::new(RefCell::new(None));
         let magic = prefix.get(..4).map(|m| [m[0], m[1], m[2], m[3]]);
         let pcap = matches!(
@@ -172,13 +268,18 @@ impl Reader {
             Some(0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1)
         );
         let ng = magic == Some([0x0a, 0x0d, 0x0d, 0x0a]);
+        let header_len = if pcap { 24 } else { 28 };
+        if let Some(e) = pending.as_ref().filter(|_| prefix.len() < header_len) {
+            // Cut (or unreadable) before the file header was whole.
+            let e = io::Error::new(e.kind(), e.to_string());
+            return Err(read_error(gzip.as_ref(), e, 0, 0));
+        }
         if !pcap && !ng {
             return Err(CaptureError::Format {
                 found: describe(&prefix),
                 offset: 0,
             });
         }
-        let header_len = if pcap { 24 } else { 28 };
         if prefix.len() < header_len {
             return Err(CaptureError::Truncated {
                 offset: prefix.len() as u64,
@@ -188,6 +289,7 @@ impl Reader {
         let input = Input {
             prefix,
             pos: 0,
+            pending,
             rest: input,
             error: Rc::clone(&error),
         };
@@ -215,6 +317,7 @@ impl Reader {
             source,
             decoder: Decoder::new(options),
             io_error: error,
+            gzip,
         })
     }
 
@@ -224,6 +327,9 @@ impl Reader {
     pub fn run(&mut self, sink: &mut dyn Sink) -> Result<Stats, CaptureError> {
         let result = self.read_all(sink);
         self.decoder.finish(sink);
+        if let Some((offset, bytes)) = self.gzip.as_ref().and_then(|g| g.trailing.get()) {
+            sink.notice(&Notice::TrailingData { offset, bytes });
+        }
         let mut stats = self.decoder.stats;
         stats.bytes = self.consumed();
         result.map(|()| stats)
@@ -345,12 +451,32 @@ impl Reader {
     }
 
     fn io_failure(&self, offset: u64) -> CaptureError {
-        let source = self
+        let error = self
             .io_error
             .borrow_mut()
             .take()
             .unwrap_or_else(|| io::Error::other("unknown read error"));
-        CaptureError::Io { offset, source }
+        read_error(self.gzip.as_ref(), error, offset, self.decoder.stats.frames)
+    }
+}
+
+/// A read error at `offset` of the capture: from the gzip layer when the file is compressed
+/// (then the offset in the compressed file is named too), else from the file itself.
+fn read_error(
+    gzip: Option<&GzipState>,
+    error: io::Error,
+    offset: u64,
+    frames: u64,
+) -> CaptureError {
+    match gzip {
+        Some(g) => CaptureError::Gzip {
+            truncated: error.kind() == io::ErrorKind::UnexpectedEof,
+            compressed: g.compressed.get(),
+            offset,
+            frames,
+            error,
+        },
+        None => CaptureError::Io { offset, error },
     }
 }
 
@@ -473,6 +599,13 @@ fn ng_block(
             let caplen = (caplen as usize).min(body.len());
             let ticks = (u64::from(hi) << 32) | u64::from(lo);
             (usize::from(id), Some(ticks), &body[..caplen], len)
+        }
+        // tshark (4.0) gives these records frame numbers of their own (shown as `data` and
+        // `systemd_journal`), between the packets; decryption secrets, name resolution,
+        // interface statistics and unknown blocks it does not number.
+        Block::Custom(_) | Block::SystemdJournalExport(_) => {
+            decoder.other_record();
+            return;
         }
         _ => return,
     };

@@ -362,7 +362,7 @@ fn deliver(
             match end {
                 Some(end) if is_ws_upgrade(&buf[..end]) => {
                     let rest = buf.split_off(end);
-                    let mut ws = Box::<WsState>::default();
+                    let mut ws = Box::new(WsState::after_upgrade(std::mem::take(held)));
                     let mut sink = WsSink { conn, at, out };
                     ws.feed(&rest, packets, max, &mut sink);
                     *app = App::Ws(ws);
@@ -508,15 +508,46 @@ impl Tcp {
             }
         };
         dir.last = at;
+        let mut upgraded = false;
         if !s.data.is_empty() {
+            let probing = matches!(dir.app, App::Start | App::Probe(..));
             dir.data(seq, s.data, s.packets, at, max, out);
+            upgraded = probing && !s.packets.is_empty() && matches!(dir.app, App::Ws(_));
         }
+        let dir = if upgraded {
+            self.share_upgrade(key, rev);
+            match self.dirs.get_mut(&key) {
+                Some(dir) => dir,
+                None => return,
+            }
+        } else {
+            dir
+        };
         if s.flags & FIN != 0 {
             let end = seq.wrapping_add(s.data.len() as u32);
             dir.fin = Some(dir.abs(end));
         }
         if dir.pending.is_empty() && dir.fin.is_some_and(|f| dir.offset >= f) {
             self.close(key, at, out);
+        }
+    }
+
+    /// Once both directions of a connection have switched to WebSocket, each gets the other's
+    /// upgrade packets (the request and the 101 response), for `--write`.
+    fn share_upgrade(&mut self, key: DirKey, rev: DirKey) {
+        let peer_head = match self.dirs.get(&rev).map(|d| &d.app) {
+            Some(App::Ws(ws)) => ws.head().to_vec(),
+            _ => return,
+        };
+        let own_head = match self.dirs.get_mut(&key).map(|d| &mut d.app) {
+            Some(App::Ws(ws)) => {
+                ws.add_upgrade(&peer_head);
+                ws.head().to_vec()
+            }
+            _ => return,
+        };
+        if let Some(App::Ws(ws)) = self.dirs.get_mut(&rev).map(|d| &mut d.app) {
+            ws.add_upgrade(&own_head);
         }
     }
 

@@ -17,6 +17,8 @@ pub mod linktype {
     /// BSD loopback: a 4-byte address family in the capturing host's byte order.
     pub const NULL: u16 = 0;
     pub const ETHERNET: u16 = 1;
+    /// PPP (RFC 1661), optionally in HDLC-like framing (RFC 1662).
+    pub const PPP: u16 = 9;
     /// DLT_RAW as tshark maps it on some BSDs.
     pub const DLT_RAW_12: u16 = 12;
     /// DLT_RAW as tshark maps it on OpenBSD.
@@ -230,6 +232,32 @@ impl PcapngBuilder {
         self.block(0x0000_0002, &body);
     }
 
+    /// Adds a custom block (0x00000BAD, or 0x40000BAD when not to be copied) with this
+    /// Private Enterprise Number and data.
+    pub fn custom(&mut self, copyable: bool, pen: u32, data: &[u8]) {
+        let mut body = pen.to_le_bytes().to_vec();
+        body.extend_from_slice(data);
+        self.block(if copyable { 0x0000_0bad } else { 0x4000_0bad }, &body);
+    }
+
+    /// Adds a systemd journal export block holding one entry (`FIELD=value` lines).
+    pub fn journal_export(&mut self, entry: &[u8]) {
+        self.block(0x0000_0009, entry);
+    }
+
+    /// Adds a decryption secrets block (`kind` 0x544c534b is a TLS key log).
+    pub fn decryption_secrets(&mut self, kind: u32, secrets: &[u8]) {
+        let mut body = kind.to_le_bytes().to_vec();
+        body.extend_from_slice(&(secrets.len() as u32).to_le_bytes());
+        body.extend_from_slice(secrets);
+        self.block(0x0000_000a, &body);
+    }
+
+    /// Adds a block of any type with this body (padded to 32 bits).
+    pub fn other(&mut self, kind: u32, body: &[u8]) {
+        self.block(kind, body);
+    }
+
     pub fn finish(self) -> Vec<u8> {
         self.out
     }
@@ -358,6 +386,13 @@ pub enum Link {
     Sll2,
     /// LINKTYPE_RAW (101): the IP packet itself.
     Raw,
+    /// LINKTYPE_PPP (9): a PPP frame (RFC 1661), with the HDLC-like address and control bytes
+    /// `ff 03` (RFC 1662) when `hdlc`, and a one-byte protocol field when `compressed`
+    /// (protocol-field compression, RFC 1661 §6.5).
+    Ppp {
+        hdlc: bool,
+        compressed: bool,
+    },
     /// BSD loopback, family in little-endian.
     Null,
     /// OpenBSD loopback, family in big-endian.
@@ -377,6 +412,7 @@ impl Link {
             Link::Sll => linktype::LINUX_SLL,
             Link::Sll2 => linktype::LINUX_SLL2,
             Link::Raw => linktype::RAW,
+            Link::Ppp { .. } => linktype::PPP,
             Link::Null => linktype::NULL,
             Link::Loop => linktype::LOOP,
         }
@@ -422,6 +458,17 @@ impl Link {
                 out.extend_from_slice(ip);
             }
             Link::Raw => out.extend_from_slice(ip),
+            Link::Ppp { hdlc, compressed } => {
+                if *hdlc {
+                    out.extend_from_slice(&[0xff, 0x03]);
+                }
+                let protocol: u8 = if v6 { 0x57 } else { 0x21 };
+                if !*compressed {
+                    out.push(0);
+                }
+                out.push(protocol);
+                out.extend_from_slice(ip);
+            }
             Link::Null => {
                 let family: u32 = if v6 { 30 } else { 2 };
                 out.extend_from_slice(&family.to_le_bytes());

@@ -16,6 +16,12 @@ pub(crate) struct WsState {
     /// Payload bytes of an oversized frame still to be passed over.
     skip: u64,
     packets: Vec<RawPacket>,
+    /// The packets that carried this direction's HTTP upgrade head (kept packets only).
+    head: Vec<RawPacket>,
+    /// The packets that carried the connection's upgrade, both directions as seen so far, in
+    /// frame order: handed on before each message's own packets, so a capture written from
+    /// the messages (`decode-pcap --write`) has the handshake and decodes as WebSocket again.
+    upgrade: Vec<RawPacket>,
 }
 
 /// What a decoded frame means for the caller.
@@ -70,6 +76,42 @@ fn unmask_into(out: &mut Vec<u8>, data: &[u8], mask: Option<[u8; 4]>) {
 }
 
 impl WsState {
+    /// A direction that switched to WebSocket after the upgrade head carried by `head`.
+    pub(crate) fn after_upgrade(head: Vec<RawPacket>) -> WsState {
+        WsState {
+            upgrade: head.clone(),
+            head,
+            ..WsState::default()
+        }
+    }
+
+    /// The packets of this direction's upgrade head.
+    pub(crate) fn head(&self) -> &[RawPacket] {
+        &self.head
+    }
+
+    /// Adds the other direction's upgrade packets.
+    pub(crate) fn add_upgrade(&mut self, peer: &[RawPacket]) {
+        for p in peer {
+            if !self.upgrade.iter().any(|u| u.frame == p.frame) {
+                self.upgrade.push(p.clone());
+            }
+        }
+        self.upgrade.sort_by_key(|p| p.frame);
+    }
+
+    /// `packets` with the connection's upgrade packets before them (each frame once).
+    fn with_upgrade(&self, packets: &[RawPacket]) -> Vec<RawPacket> {
+        let mut all: Vec<RawPacket> = self
+            .upgrade
+            .iter()
+            .filter(|u| !packets.iter().any(|p| p.frame == u.frame))
+            .cloned()
+            .collect();
+        all.extend_from_slice(packets);
+        all
+    }
+
     /// Forgets a partial frame or message (after bytes of the stream were lost).
     pub(crate) fn reset(&mut self) {
         self.buf.clear();
@@ -148,7 +190,11 @@ impl WsState {
                 self.in_msg = false;
                 if h.fin && h.mask.is_none() {
                     let packets = std::mem::take(&mut self.packets);
-                    out.message(payload, &packets);
+                    if self.upgrade.is_empty() {
+                        out.message(payload, &packets);
+                    } else {
+                        out.message(payload, &self.with_upgrade(&packets));
+                    }
                     self.packets = packets;
                     self.packets.clear();
                 } else {
@@ -183,7 +229,11 @@ impl WsState {
     fn emit(&mut self, out: &mut dyn WsOut) {
         let msg = std::mem::take(&mut self.msg);
         let packets = std::mem::take(&mut self.packets);
-        out.message(&msg, &packets);
+        if self.upgrade.is_empty() {
+            out.message(&msg, &packets);
+        } else {
+            out.message(&msg, &self.with_upgrade(&packets));
+        }
         self.msg = msg;
         self.msg.clear();
         self.packets = packets;

@@ -6,10 +6,7 @@ use std::fs;
 use std::path::Path;
 
 use anyhow::Context;
-use clap::CommandFactory;
 use clap_complete::Shell;
-
-use crate::cli::Cli;
 
 /// Shells completions are written for.
 const SHELLS: [Shell; 5] = [
@@ -25,7 +22,7 @@ pub(crate) fn run(out: &Path) -> anyhow::Result<()> {
     let completions = out.join("completions");
     fs::create_dir_all(&completions)
         .with_context(|| format!("creating {}", completions.display()))?;
-    let mut cmd = Cli::command();
+    let mut cmd = crate::cli::documented();
     for shell in SHELLS {
         let path = clap_complete::generate_to(shell, &mut cmd, "sipkit", &completions)
             .with_context(|| {
@@ -35,7 +32,7 @@ pub(crate) fn run(out: &Path) -> anyhow::Result<()> {
     }
     let man = out.join("man");
     fs::create_dir_all(&man).with_context(|| format!("creating {}", man.display()))?;
-    clap_mangen::generate_to(Cli::command(), &man)
+    clap_mangen::generate_to(crate::cli::documented(), &man)
         .with_context(|| format!("writing man pages into {}", man.display()))?;
     tracing::info!("wrote man pages into {}", man.display());
     Ok(())

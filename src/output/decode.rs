@@ -207,6 +207,12 @@ impl<W: Write> DecodePrinter<W> {
                     json_str(l, reason);
                     l.push('}');
                 }
+                Notice::TrailingData { offset, bytes } => {
+                    let _ = write!(
+                        l,
+                        r#"{{"type":"trailing_data","offset":{offset},"bytes":{bytes}}}"#
+                    );
+                }
             }
         } else {
             match n {
@@ -240,6 +246,13 @@ impl<W: Write> DecodePrinter<W> {
                 Notice::StreamClosed { .. } => return Ok(()),
                 Notice::Skipped { frame, reason } => {
                     let _ = write!(l, "{WARN}{frame:>6} skipped: {reason}{WARN:#}");
+                }
+                Notice::TrailingData { offset, bytes } => {
+                    let _ = write!(
+                        l,
+                        "{WARN}warning: {bytes} bytes after the gzip data (from byte {offset} of \
+                         the file) are not gzip; ignored{WARN:#}"
+                    );
                 }
             }
         }

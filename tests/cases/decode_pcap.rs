@@ -447,6 +447,77 @@ fn hep3_gives_the_inner_addresses() {
     assert_eq!(m[0]["time"], "2023-11-14T22:13:20.000005000Z");
 }
 
+/// SIP over WebSocket: SYNs, the HTTP upgrade (frames 3 and 4), a masked REGISTER in two
+/// segments (5, 6), its 200 OK (7), then an OPTIONS on the same connection (8).
+fn websocket_call() -> Cap {
+    let mut cap = Cap::new(Link::ethernet());
+    let (c, s) = ("10.0.0.1:50000", "10.0.0.2:443");
+    cap.syn(c, s).syn(s, c);
+    cap.tcp(c, s, &ws_upgrade_request("example.com"), &[], None, &[]);
+    cap.tcp(s, c, &ws_upgrade_response(), &[], None, &[]);
+    let reg = sip_request("REGISTER", "ws-1", 1, false, "");
+    let frame = ws_frame(true, ws_opcode::TEXT, Some([1, 2, 3, 4]), reg.as_bytes());
+    cap.tcp(c, s, &frame, &[30], None, &[]);
+    let ok = sip_response(200, "OK", "ws-1", 1, "REGISTER");
+    cap.tcp(
+        s,
+        c,
+        &ws_frame(true, ws_opcode::TEXT, None, ok.as_bytes()),
+        &[],
+        None,
+        &[],
+    );
+    let options = sip_request("OPTIONS", "ws-2", 1, false, "");
+    cap.tcp(
+        c,
+        s,
+        &ws_frame(
+            true,
+            ws_opcode::TEXT,
+            Some([5, 6, 7, 8]),
+            options.as_bytes(),
+        ),
+        &[],
+        None,
+        &[],
+    );
+    cap
+}
+
+/// Issue 14: `--write` of messages carried over WebSocket writes the packets of the
+/// connection's HTTP upgrade (request and 101) too, so the written file decodes as WebSocket
+/// again (before: only the frames' packets, which decode as nothing).
+#[test]
+fn issue_14_write_of_a_websocket_call_includes_the_http_upgrade() {
+    let dir = tempdir();
+    let path = websocket_call().save(dir.path());
+    let original = decode(&path, &["--format", "json"]);
+    assert_eq!(summary(&original), ["6:REGISTER", "7:200", "8:OPTIONS"]);
+    for (filter, want) in [
+        (&["--call-id", "ws-1"][..], &["4:REGISTER", "5:200"][..]),
+        (&["--status", "200"], &["3:200"]),
+        (&["--method", "OPTIONS"], &["3:OPTIONS"]),
+    ] {
+        let written = dir.path().join(format!("{}.pcap", filter[1]));
+        let out = sipkit()
+            .arg("decode-pcap")
+            .args(filter)
+            .arg("--write")
+            .arg(&written)
+            .arg(&path)
+            .output()
+            .expect("running sipkit");
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let again = decode(&written, &["--format", "json"]);
+        // Frames renumbered in the new file: the upgrade is frames 1 and 2.
+        assert_eq!(summary(&again), want, "{filter:?}: {}", stdout_of(&again));
+        assert!(
+            messages(&again).iter().all(|m| m["transport"] == "ws"),
+            "{filter:?}"
+        );
+    }
+}
+
 #[test]
 fn sip_over_websocket() {
     let dir = tempdir();
@@ -707,6 +778,73 @@ Call-ID: ok-call
     assert_eq!(flows[0]["steps"][3]["from"], 1);
 }
 
+/// Issue 14: `--flow ID FILE` (a space, not `=`) is a usage error showing the `=` form (before:
+/// clap's "unexpected argument FILE", as ID was taken for the file).
+#[test]
+fn issue_14_flow_with_a_space_is_a_usage_error_showing_the_equals_form() {
+    let dir = tempdir();
+    let path = three_calls().save(dir.path());
+    let out = sipkit()
+        .args(["decode-pcap", "--flow", "ok-call"])
+        .arg(&path)
+        .output()
+        .expect("running sipkit");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error: --flow takes a Call-ID only after `=`: write `--flow=ok-call`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Usage: sipkit decode-pcap"), "{stderr}");
+    assert!(out.stdout.is_empty());
+    // `--flow FILE` (every call) still works; another stray argument keeps clap's message.
+    let all = decode(&path, &["--flow"]);
+    assert_eq!(all.status.code(), Some(0));
+    let out = sipkit()
+        .args(["decode-pcap", "--flow"])
+        .arg(&path)
+        .arg("extra")
+        .output()
+        .expect("running sipkit");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--flow=")); // ambiguous: hinted
+    let out = sipkit()
+        .args(["decode-pcap"])
+        .arg(&path)
+        .arg("extra")
+        .output()
+        .expect("running sipkit");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unexpected argument 'extra'"), "{stderr}");
+}
+
+/// Issue 14: `--flow=ID` for a Call-ID that is not in the capture says so and exits 1 (before:
+/// nothing printed, exit 0).
+#[test]
+fn issue_14_flow_of_an_unknown_call_id_says_so_and_exits_1() {
+    let dir = tempdir();
+    let path = three_calls().save(dir.path());
+    let out = decode(&path, &["--flow=no-such-call"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "sipkit: error: no call with Call-ID no-such-call in {}\n",
+            path.display()
+        )
+    );
+    let out = decode(&path, &["--flow=no-such-call", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["type"], "error");
+    // A filter that leaves the call out: no such call among the matching messages either.
+    let out = decode(&path, &["--flow=ok-call", "--method", "CANCEL"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(decode(&path, &["--flow=ok-call"]).status.code(), Some(0));
+}
+
 #[test]
 fn filters_combine() {
     let dir = tempdir();
@@ -734,6 +872,81 @@ fn filters_combine() {
         .arg(&path)
         .assert()
         .code(2);
+}
+
+/// Issue 14: `--grep` is case-sensitive unless `-i`/`--ignore-case`; `--host [IPv6]` (no port)
+/// is every port of that address.
+#[test]
+fn issue_14_grep_ignore_case_and_bracketed_v6_host() {
+    let dir = tempdir();
+    let mut cap = three_calls();
+    cap.udp(
+        "[2001:db8::1]:5060",
+        "[2001:db8::2]:5070",
+        sip_request("OPTIONS", "v6-call", 1, false, "").as_bytes(),
+    );
+    let path = cap.save(dir.path());
+    let run = |args: &[&str]| {
+        let mut all = vec!["--format", "json"];
+        all.extend_from_slice(args);
+        summary(&decode(&path, &all))
+    };
+    assert_eq!(run(&["--grep", "busy here"]), Vec::<String>::new());
+    assert_eq!(run(&["--grep", "busy here", "-i"]), ["9:486"]);
+    assert_eq!(run(&["--ignore-case", "--grep", "BUSY HERE"]), ["9:486"]);
+    assert_eq!(run(&["--host", "[2001:db8::2]"]), ["15:OPTIONS"]);
+    assert_eq!(run(&["--host", "[2001:db8::2]:5070"]), ["15:OPTIONS"]);
+    assert_eq!(run(&["--host", "[2001:db8::2]:5060"]).len(), 0);
+    // -i alone has nothing to apply to.
+    sipkit()
+        .args(["decode-pcap", "-i"])
+        .arg(&path)
+        .assert()
+        .code(2);
+}
+
+/// Issue 14: tshark numbers pcapng custom blocks and systemd journal export blocks as frames
+/// (but not decryption secrets, name resolution or interface statistics blocks); our frame
+/// numbers follow (checked against tshark in interop_tshark.rs).
+#[test]
+fn issue_14_pcapng_frame_numbers_count_custom_and_journal_blocks() {
+    let dir = tempdir();
+    let path = crate::support::write(
+        dir.path(),
+        "blocks.pcapng",
+        crate::support::captures::pcapng_with_other_blocks(),
+    );
+    let out = decode(&path, &["--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(summary(&out), ["2:OPTIONS", "5:OPTIONS", "7:OPTIONS"]);
+}
+
+/// Issue 14: LINKTYPE_PPP (9) with and without the `ff 03` address/control bytes and with a
+/// two-byte or compressed one-byte protocol field.
+#[test]
+fn issue_14_ppp_linktype_9_is_read() {
+    let dir = tempdir();
+    let path = crate::support::write(
+        dir.path(),
+        "ppp.pcap",
+        crate::support::captures::ppp_capture(),
+    );
+    let out = decode(&path, &["--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        summary(&out),
+        ["1:OPTIONS", "2:OPTIONS", "3:OPTIONS", "4:OPTIONS"]
+    );
+    let lines = json_lines(&out);
+    assert!(
+        lines.iter().all(|v| v["type"] == "message"),
+        "no notice for the LCP frame: {lines:?}"
+    );
+    let ips: Vec<&str> = lines
+        .iter()
+        .map(|m| m["src_ip"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(ips, ["10.0.0.1", "2001:db8::1", "2001:db8::1", "10.0.0.1"]);
 }
 
 #[test]
@@ -775,6 +988,157 @@ fn truncated_capture_prints_what_came_before_and_exits_2() {
     assert_eq!(last["type"], "error");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("truncated at byte 1851"), "{stderr}");
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, data).expect("vec");
+    gz.finish().expect("vec")
+}
+
+/// Issue 14: a gzip capture cut short lists every message before the cut, then one error
+/// naming the cut in the gzip file and in the capture inside it, and exits 2 like a truncated
+/// capture (before: nothing listed, and "read failed at byte 0" with the reason twice).
+#[test]
+fn issue_14_truncated_gzip_prints_messages_before_the_cut() {
+    let dir = tempdir();
+    let mut cap = Cap::new(Link::ethernet());
+    answered_call(&mut cap, "gz-cut");
+    let gz = gzip(&cap.bytes());
+    let cut = gz.len() - 12; // inside the deflate data of the last packet, or its trailer
+    let path = crate::support::write(dir.path(), "cut.pcap.gz", &gz[..cut]);
+    let out = decode(&path, &["--format", "json"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert_eq!(
+        summary(&out),
+        ["1:INVITE", "2:100", "3:180", "4:200", "5:ACK", "6:BYE"]
+    );
+    let last = json_lines(&out).pop().expect("an error object");
+    assert_eq!(last["type"], "error");
+    let message = last["message"].as_str().expect("message");
+    assert!(
+        message.contains(&format!(
+            "gzip data truncated at byte {cut} of the gzip file"
+        )),
+        "{message}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    // Frame 7 starts at byte 1887 of the decompressed capture.
+    assert!(
+        stderr.contains("(byte 1887 of the capture inside it, after 6 complete frames)"),
+        "{stderr}"
+    );
+}
+
+/// Issue 14: bytes after the gzip data are a warning; the messages are all listed, exit 0.
+#[test]
+fn issue_14_bytes_after_gzip_member_are_a_warning() {
+    let dir = tempdir();
+    let mut cap = Cap::new(Link::ethernet());
+    answered_call(&mut cap, "gz-tail");
+    let mut gz = gzip(&cap.bytes());
+    let end = gz.len();
+    gz.extend_from_slice(b"\0\0\0\0junk\n");
+    let path = crate::support::write(dir.path(), "tail.pcap.gz", &gz);
+    let out = decode(&path, &["--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(summary(&out).len(), 7);
+    let last = json_lines(&out).pop().expect("a notice");
+    assert_eq!(
+        last,
+        serde_json::json!({"type": "trailing_data", "offset": end, "bytes": 9})
+    );
+    let human = stdout_of(&decode(&path, &[]));
+    assert!(
+        human.ends_with(&format!(
+            "warning: 9 bytes after the gzip data (from byte {end} of the file) are not gzip; \
+             ignored\n"
+        )),
+        "{human}"
+    );
+    assert!(!stdout_of(&decode(&path, &["-q"])).contains("warning"));
+}
+
+/// Issue 14: a file that cannot be opened is one line naming it and the reason (before: "read
+/// failed at byte 0" and the OS error twice); in JSON one error object. Exit 2 as before.
+#[test]
+fn issue_14_unreadable_file_is_one_clear_line() {
+    let dir = tempdir();
+    let missing = dir.path().join("missing.pcap");
+    let out = decode(&missing, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "sipkit: error: cannot open {}: No such file or directory\n",
+            missing.display()
+        )
+    );
+    assert!(out.stdout.is_empty());
+    let out = decode(&missing, &["--format", "json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let lines = json_lines(&out);
+    assert_eq!(
+        lines,
+        [serde_json::json!({
+            "type": "error",
+            "message": format!("cannot open {}: No such file or directory", missing.display())
+        })]
+    );
+    let out = decode(dir.path(), &[]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "sipkit: error: cannot open {}: is a directory\n",
+            dir.path().display()
+        )
+    );
+}
+
+/// Issue 14: `decode-pcap --help` describes decode-pcap's own `--format` values and `-q`,
+/// not validate's (compiler-style diagnostics, `github`, "no summary").
+#[test]
+fn issue_14_decode_pcap_help_describes_its_own_formats_and_quiet() {
+    let out = sipkit()
+        .args(["decode-pcap", "--help"])
+        .output()
+        .expect("running sipkit");
+    assert_eq!(out.status.code(), Some(0));
+    let help = stdout_of(&out);
+    for not in [
+        "github",
+        "Compiler-style",
+        "final summary object",
+        "no summary",
+    ] {
+        assert!(!help.contains(not), "{not:?} in\n{help}");
+    }
+    assert!(help.contains("- human: One line per message"), "{help}");
+    assert!(
+        help.contains("- json:  JSON Lines: one object per message, notice"),
+        "{help}"
+    );
+    assert!(help.contains("Leave out the notices"), "{help}");
+    // github is still refused with the reason, before or after the subcommand name.
+    for args in [
+        &["decode-pcap", "--format", "github", "x.pcap"][..],
+        &["--format", "github", "decode-pcap", "x.pcap"],
+    ] {
+        let out = sipkit().args(args).output().expect("running sipkit");
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("only accepted by `sipkit validate`"),
+            "{args:?}"
+        );
+    }
+    let validate = stdout_of(
+        &sipkit()
+            .args(["validate", "--help"])
+            .output()
+            .expect("runs"),
+    );
+    assert!(validate.contains("- github: GitHub Actions"), "{validate}");
 }
 
 #[test]

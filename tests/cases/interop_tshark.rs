@@ -289,3 +289,23 @@ fn interop_decode_pcap_lists_the_sip_messages_tshark_lists() {
         failures.join("\n")
     );
 }
+
+/// Issue 14: captures built by the test support (pcapng with custom, journal and other
+/// non-packet blocks; LINKTYPE_PPP) list the same frames as tshark.
+#[test]
+#[ignore = "interop: needs tshark"]
+fn interop_issue_14_frame_numbers_and_ppp_match_tshark() {
+    let dir = crate::support::tempdir();
+    for (name, bytes) in [
+        (
+            "blocks.pcapng",
+            crate::support::captures::pcapng_with_other_blocks(),
+        ),
+        ("ppp.pcap", crate::support::captures::ppp_capture()),
+    ] {
+        let file = crate::support::write(dir.path(), name, bytes);
+        let theirs = tshark(&file).unwrap_or_else(|| panic!("tshark reads {name}"));
+        assert!(!theirs.is_empty(), "{name}: tshark lists nothing");
+        assert_eq!(sipkit_listing(&file), theirs, "{name}");
+    }
+}

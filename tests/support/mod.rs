@@ -2,6 +2,7 @@
 //! and small files to feed it.
 #![allow(dead_code)] // each case module uses a different subset
 
+pub mod captures;
 pub mod dns;
 pub mod listen;
 pub mod msrp_relay;

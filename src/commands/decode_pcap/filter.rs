@@ -38,7 +38,8 @@ impl StatusFilter {
     }
 }
 
-/// `--host 10.0.0.1` or `--host 10.0.0.1:5060` or `--host [2001:db8::1]:5060`.
+/// `--host 10.0.0.1` or `--host 10.0.0.1:5060` or `--host [2001:db8::1]:5060`; an IPv6
+/// address in brackets without a port (`--host [2001:db8::1]`, as URIs write it) is any port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct HostFilter {
     ip: IpAddr,
@@ -50,6 +51,16 @@ impl HostFilter {
         if let Ok(ip) = s.parse::<IpAddr>() {
             return Ok(HostFilter { ip, port: None });
         }
+        if let Some(Ok(ip)) = s
+            .strip_prefix('[')
+            .and_then(|r| r.strip_suffix(']'))
+            .map(str::parse::<std::net::Ipv6Addr>)
+        {
+            return Ok(HostFilter {
+                ip: IpAddr::V6(ip),
+                port: None,
+            });
+        }
         if let Ok(sa) = s.parse::<SocketAddr>() {
             return Ok(HostFilter {
                 ip: sa.ip(),
@@ -57,7 +68,7 @@ impl HostFilter {
             });
         }
         Err(format!(
-            "expected IP, IP:PORT or [IPv6]:PORT, found {s:?} (host names are not resolved)"
+            "expected IP, IP:PORT, [IPv6] or [IPv6]:PORT, found {s:?} (host names are not resolved)"
         ))
     }
 
@@ -175,6 +186,12 @@ mod tests {
         let h = HostFilter::parse("[2001:db8::1]:5060").expect("valid");
         assert!(h.matches("[2001:db8::1]:5060".parse().expect("addr")));
         assert!(!h.matches("[2001:db8::1]:5061".parse().expect("addr")));
+        let h = HostFilter::parse("[2001:db8::1]").expect("valid");
+        assert!(h.matches("[2001:db8::1]:5060".parse().expect("addr")));
+        assert!(h.matches("[2001:db8::1]:1".parse().expect("addr")));
+        assert!(!h.matches("[2001:db8::2]:5060".parse().expect("addr")));
+        assert!(HostFilter::parse("[10.0.0.1]").is_err());
+        assert!(HostFilter::parse("[2001:db8::1").is_err());
         let h = HostFilter::parse("10.0.0.1").expect("valid");
         assert!(h.matches("10.0.0.1:1234".parse().expect("addr")));
         assert!(HostFilter::parse("example.com").is_err());

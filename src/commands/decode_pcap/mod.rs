@@ -87,7 +87,11 @@ impl Config {
         let grep = args
             .grep
             .as_deref()
-            .map(regex::bytes::Regex::new)
+            .map(|re| {
+                regex::bytes::RegexBuilder::new(re)
+                    .case_insensitive(args.ignore_case)
+                    .build()
+            })
             .transpose()
             .map_err(|e| usage(&format!("--grep: {e}")))?;
         if let Some(dir) = &args.extract {
@@ -486,13 +490,37 @@ pub(crate) fn run<W: Write>(config: Config, mut printer: DecodePrinter<W>) -> an
         app.io(r);
     }
     app.finish();
+    // `--flow=ID` for a Call-ID the capture does not have is a "no", not an empty success
+    // (a truncated capture stays the input error it is).
+    let missing_call = match &app.config.mode {
+        Mode::Flow(Some(id)) if app.flows.is_empty() && read.is_ok() => {
+            let name = input.as_ref().map_or_else(
+                || crate::output::STDIN_NAME.to_string(),
+                |p| p.display().to_string(),
+            );
+            Some(format!("no call with Call-ID {id} in {name}"))
+        }
+        _ => None,
+    };
+    if let Some(message) = &missing_call {
+        let r = app.printer.capture_error(message);
+        app.io(r);
+    }
     if let Some(e) = app.error.take() {
         return Err(e);
     }
     app.printer
         .flush()
         .context("writing results to standard output")?;
-    read.map(|()| Exit::Success)
+    read?;
+    match missing_call {
+        Some(message) => Err(crate::exit::Failure {
+            exit: Exit::Negative,
+            message,
+        }
+        .into()),
+        None => Ok(Exit::Success),
+    }
 }
 
 /// Read the whole capture into `sink`.
@@ -509,7 +537,11 @@ fn read_capture(
         Some(path) => crate::capture::Reader::open(path, options),
         None => crate::capture::Reader::new(std::io::stdin(), options),
     }
-    .with_context(|| format!("reading {name}"))?;
+    .map_err(|e| match e {
+        // `cannot open FILE: ...` names the file already.
+        crate::capture::CaptureError::Open { .. } => anyhow::Error::new(e),
+        e => anyhow::Error::new(e).context(format!("reading {name}")),
+    })?;
     let stats = reader
         .run(sink)
         .with_context(|| format!("reading {name}"))?;
