@@ -144,11 +144,71 @@ impl Finding {
     }
 }
 
+/// Keep the first `keep` findings of each code and drop the rest, saying on the last one kept
+/// how many like it were left out: a line-by-line recovery over thousands of bad lines finds
+/// one cause thousands of times, and printing it once (with a count) keeps the other causes
+/// visible. Order is kept.
+pub fn fold_repeats(findings: &mut Vec<Finding>, keep: usize) {
+    let keep = keep.max(1);
+    let mut counts: Vec<(&'static str, usize)> = Vec::new();
+    for f in findings.iter() {
+        match counts.iter_mut().find(|(c, _)| *c == f.error.code) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((f.error.code, 1)),
+        }
+    }
+    if counts.iter().all(|&(_, n)| n <= keep) {
+        return;
+    }
+    let mut seen: Vec<(&'static str, usize)> = Vec::new();
+    findings.retain_mut(|f| {
+        let code = f.error.code;
+        let total = counts.iter().find(|(c, _)| *c == code).map_or(0, |c| c.1);
+        let n = match seen.iter_mut().find(|(c, _)| *c == code) {
+            Some((_, n)) => {
+                *n += 1;
+                *n
+            }
+            None => {
+                seen.push((code, 1));
+                1
+            }
+        };
+        if n == keep && total > keep {
+            let more = total - keep;
+            f.error.message.push_str(&format!(
+                " ({more} more `{code}` finding{} after this one not shown)",
+                if more == 1 { "" } else { "s" }
+            ));
+        }
+        n <= keep
+    });
+}
+
 /// Keep every finding's span inside a buffer of `len` bytes: an error "at the end" of a
 /// truncated input has length 0, never a byte past the end.
 pub fn clamp_spans(findings: &mut [Finding], len: usize) {
     for f in findings {
         f.error.offset = f.error.offset.min(len);
         f.error.len = f.error.len.min(len - f.error.offset);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fold_repeats_keeps_the_first_of_each_code_and_counts_the_rest() {
+        let f = |code, at| Finding::error(ParseError::new(code, "bad", at, 1, ""));
+        let mut v = vec![f("a", 0), f("b", 1), f("a", 2), f("a", 3), f("a", 4)];
+        fold_repeats(&mut v, 2);
+        let got: Vec<_> = v.iter().map(|f| (f.error.code, f.error.offset)).collect();
+        assert_eq!(got, [("a", 0), ("b", 1), ("a", 2)]);
+        assert_eq!(
+            v[2].error.message,
+            "bad (2 more `a` findings after this one not shown)"
+        );
+        assert_eq!(v[1].error.message, "bad");
     }
 }

@@ -11,5 +11,6 @@ pub mod msrp;
 pub mod scan;
 pub mod sdp;
 pub mod sip;
+pub mod sniff;
 
 pub use error::{Finding, ParseError, Severity, Status};
