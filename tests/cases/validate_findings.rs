@@ -3,7 +3,7 @@
 
 use predicates::prelude::*;
 
-use crate::support::{INVITE, json_lines, sipkit};
+use crate::support::{INVITE, json_lines, sipkit, xorshift_bytes};
 
 /// INVITE announcing a 10-byte body but carrying 4 bytes.
 const WRONG_CONTENT_LENGTH: &str = "INVITE sip:bob@example.com SIP/2.0\r\n\
@@ -141,4 +141,184 @@ fn strict_turns_warnings_into_errors() {
         .write_stdin(msg)
         .assert()
         .code(1);
+}
+
+/// The diagnostics of the one message checked from standard input, as (severity, code).
+fn diagnostics_of(
+    input: impl Into<Vec<u8>>,
+    args: &[&str],
+) -> (Option<i32>, Vec<serde_json::Value>) {
+    let out = sipkit()
+        .args(["validate", "--format", "json"])
+        .args(args)
+        .arg("-")
+        .write_stdin(input.into())
+        .output()
+        .expect("runs");
+    let lines = json_lines(&out);
+    let diags = lines[0]["diagnostics"].as_array().expect("array").clone();
+    (out.status.code(), diags)
+}
+
+fn codes(diags: &[serde_json::Value]) -> Vec<&str> {
+    diags
+        .iter()
+        .map(|d| d["code"].as_str().expect("code"))
+        .collect()
+}
+
+#[test]
+fn issue_14_ten_thousand_header_fields_give_one_finding_about_our_limit() {
+    let head = INVITE
+        .strip_suffix("Content-Length: 0\r\n\r\n")
+        .expect("INVITE ends with Content-Length");
+    let mut msg = head.to_string();
+    for i in 0..10_000 {
+        msg.push_str(&format!("X-Filler-{i}: {i}\r\n"));
+    }
+    msg.push_str("Content-Length: 0\r\n\r\n");
+    let (code, diags) = diagnostics_of(msg, &[]);
+    assert_eq!(code, Some(1));
+    assert_eq!(codes(&diags), ["sip.header.too-many"], "{diags:#?}");
+    let message = diags[0]["message"].as_str().expect("message");
+    assert!(message.contains("not an RFC rule"), "{message}");
+    assert_eq!(diags[0]["rfc"], serde_json::Value::Null);
+}
+
+#[test]
+fn issue_14_binary_and_unrelated_files_are_one_not_a_message_finding() {
+    let mut elf = b"\x7fELF\x02\x01\x01\0".to_vec();
+    elf.extend(xorshift_bytes(20_000, 14));
+    let inputs: [(&str, Vec<u8>, &[&str]); 5] = [
+        ("random bytes", xorshift_bytes(50_000, 7), &[]),
+        ("an ELF header", elf.clone(), &[]),
+        (
+            "random bytes as MSRP",
+            xorshift_bytes(5_000, 9),
+            &["--kind", "msrp"],
+        ),
+        ("an ELF header as SDP", elf, &["--kind", "sdp"]),
+        (
+            "a text file",
+            b"Shopping list\r\n- milk\r\n- eggs, bread\r\n\r\nthen call Bob\r\n".to_vec(),
+            &[],
+        ),
+    ];
+    for (what, input, args) in inputs {
+        let (code, diags) = diagnostics_of(input, args);
+        assert_eq!(code, Some(1), "{what}");
+        assert_eq!(codes(&diags), ["input.not-a-message"], "{what}: {diags:#?}");
+    }
+}
+
+#[test]
+fn issue_14_junk_before_the_start_line_is_named() {
+    let (code, diags) = diagnostics_of(format!("hello: world\r\n{INVITE}"), &[]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        codes(&diags),
+        ["sip.message.junk-before-start"],
+        "{diags:#?}"
+    );
+    assert_eq!(
+        (&diags[0]["offset"], &diags[0]["length"]),
+        (&0.into(), &14.into())
+    );
+}
+
+#[test]
+fn issue_14_a_missing_start_line_is_named() {
+    let headers = INVITE.split_once("\r\n").expect("a start line").1;
+    let (code, diags) = diagnostics_of(headers, &[]);
+    assert_eq!(code, Some(1));
+    assert_eq!(codes(&diags)[0], "sip.start-line.missing", "{diags:#?}");
+    assert!(
+        !codes(&diags).iter().any(|c| c.starts_with("sip.header.")),
+        "the headers are fine: {diags:#?}"
+    );
+}
+
+#[test]
+fn issue_14_a_cause_repeated_on_many_lines_is_shown_a_few_times_with_a_count() {
+    let mut msg = String::from("OPTIONS sip:bob@example.com SIP/2.0\r\n");
+    for i in 0..1000 {
+        msg.push_str(&format!("this line {i} has no colon\r\n"));
+    }
+    msg.push_str("\r\n");
+    let (code, diags) = diagnostics_of(msg, &[]);
+    assert_eq!(code, Some(1));
+    let colon: Vec<_> = diags
+        .iter()
+        .filter(|d| d["code"] == "sip.header.colon")
+        .collect();
+    assert_eq!(colon.len(), 5, "{diags:#?}");
+    assert!(
+        colon[4]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("995 more `sip.header.colon` findings")),
+        "{:#?}",
+        colon[4]
+    );
+    assert!(diags.len() < 12, "{diags:#?}");
+}
+
+#[test]
+fn issue_14_allow_lf_line_ends_turns_the_bare_lf_error_into_a_warning() {
+    let lf = INVITE.replace("\r\n", "\n");
+    let (code, diags) = diagnostics_of(lf.clone(), &[]);
+    assert_eq!(code, Some(1));
+    assert_eq!(codes(&diags), ["sip.line.bare-lf"], "{diags:#?}");
+    for args in [
+        &["--allow", "lf-line-ends"][..],
+        &["--allow=missing-reason-space,lf-line-ends"],
+        &["--strict", "--allow", "lf-line-ends"],
+    ] {
+        let (code, diags) = diagnostics_of(lf.clone(), args);
+        assert_eq!(code, Some(0), "{args:?}: {diags:#?}");
+        assert_eq!(diags[0]["severity"], "warning");
+        assert!(
+            diags[0]["message"]
+                .as_str()
+                .is_some_and(|m| m.ends_with("(allowed by --allow lf-line-ends)")),
+            "{diags:#?}"
+        );
+    }
+    let msrp = "MSRP a786hjs2 SEND\nTo-Path: msrp://b.example.com:7394/2s93i93idd;tcp\nFrom-Path: msrp://a.example.com:7654/jshA7weztas;tcp\nMessage-ID: 87652491\nByte-Range: 1-0/0\n-------a786hjs2$\n";
+    let (strict, _) = diagnostics_of(msrp, &[]);
+    assert_eq!(strict, Some(1));
+    let (code, diags) = diagnostics_of(msrp, &["--allow", "lf-line-ends"]);
+    assert_eq!(code, Some(0), "{diags:#?}");
+}
+
+#[test]
+fn issue_14_allow_missing_reason_space_and_missing_final_line_end() {
+    let response = "SIP/2.0 200\r\nVia: SIP/2.0/UDP h.example.com;branch=z9hG4bK1\r\nTo: <sip:b@example.com>;tag=2\r\nFrom: <sip:a@example.com>;tag=1\r\nCall-ID: c1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    let (code, diags) = diagnostics_of(response, &[]);
+    assert_eq!(
+        (code, codes(&diags)),
+        (Some(1), vec!["sip.status-line.reason"])
+    );
+    let (code, _) = diagnostics_of(response, &["--allow", "missing-reason-space"]);
+    assert_eq!(code, Some(0));
+    let sdp = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0";
+    let (code, diags) = diagnostics_of(sdp, &[]);
+    assert_eq!(
+        (code, codes(&diags)),
+        (Some(1), vec!["sdp.line.unterminated"])
+    );
+    let (code, _) = diagnostics_of(sdp, &["--allow", "missing-final-line-end"]);
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn issue_14_an_unknown_leniency_is_a_usage_error_naming_the_valid_ones() {
+    sipkit()
+        .args(["validate", "--allow", "lf-line-ends,tabs", "-"])
+        .write_stdin(INVITE)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("tabs"))
+        .stderr(predicate::str::contains("lf-line-ends"))
+        .stderr(predicate::str::contains("missing-reason-space"))
+        .stderr(predicate::str::contains("missing-final-line-end"));
 }
