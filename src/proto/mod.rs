@@ -7,6 +7,7 @@
 
 pub mod digest;
 pub mod error;
+pub mod mime;
 pub mod msrp;
 pub mod scan;
 pub mod sdp;

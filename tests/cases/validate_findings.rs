@@ -322,3 +322,159 @@ fn issue_14_an_unknown_leniency_is_a_usage_error_naming_the_valid_ones() {
         .stderr(predicate::str::contains("missing-reason-space"))
         .stderr(predicate::str::contains("missing-final-line-end"));
 }
+
+/// INVITE with extra header lines before Content-Length.
+fn invite_with(extra: &str) -> String {
+    INVITE.replace(
+        "Content-Length: 0\r\n",
+        &format!("{extra}Content-Length: 0\r\n"),
+    )
+}
+
+#[test]
+fn issue_14_empty_allow_events_is_an_error_like_empty_unsupported() {
+    for (header, rfc) in [
+        ("Allow-Events:", "RFC 6665 §8.4"),
+        ("u: ", "RFC 6665 §8.4"),
+        ("Unsupported: ", "RFC 3261 §20.40"),
+    ] {
+        let (code, diags) = diagnostics_of(invite_with(&format!("{header}\r\n")), &[]);
+        assert_eq!(code, Some(1), "{header}");
+        assert_eq!(codes(&diags), ["sip.header.empty-element"], "{header}");
+        assert_eq!(diags[0]["rfc"], rfc);
+    }
+    let (code, diags) = diagnostics_of(
+        invite_with("Allow-Events: presence, dialog.winfo\r\nAllow:\r\n"),
+        &[],
+    );
+    assert_eq!((code, codes(&diags)), (Some(0), vec![]), "{diags:#?}");
+    let (_, diags) = diagnostics_of(invite_with("Allow-Events: presence, a..b\r\n"), &[]);
+    assert_eq!(codes(&diags), ["sip.allow-events.event-type"]);
+}
+
+#[test]
+fn issue_14_content_disposition_parameters_are_checked() {
+    let ok = "Content-Disposition: attachment; filename=\"a b.txt\"; size=3; creation-date=\"Wed, 12 Feb 1997 16:29:51 -0500\"\r\n";
+    let (code, diags) = diagnostics_of(invite_with(ok), &[]);
+    assert_eq!((code, codes(&diags)), (Some(0), vec![]), "{diags:#?}");
+    for bad in [
+        "Content-Disposition: attachment; filename=a b.txt\r\n",
+        "Content-Disposition: attachment; size=3k\r\n",
+        "Content-Disposition: attachment; creation-date=yesterday\r\n",
+        "Content-Disposition: session; handling\r\n",
+    ] {
+        let (code, diags) = diagnostics_of(invite_with(bad), &[]);
+        assert_eq!(code, Some(1), "{bad}");
+        assert_eq!(codes(&diags), ["sip.content-disposition.param"], "{bad}");
+    }
+}
+
+#[test]
+fn issue_14_an_escaped_quote_outside_a_quoted_string_is_named() {
+    let auth = "Authorization: Digest username=\"alice\", realm=\\\"x\\\", nonce=\"n\", uri=\"sip:bob@example.com\", response=\"0123456789abcdef0123456789abcdef\"\r\n";
+    let (code, diags) = diagnostics_of(invite_with(auth), &[]);
+    assert_eq!(code, Some(1));
+    assert_eq!(codes(&diags), ["sip.auth.param"]);
+    let message = diags[0]["message"].as_str().expect("message");
+    assert!(message.contains("escaped quote"), "{message}");
+}
+
+const MSRP_HEAD: &str = "To-Path: msrp://b.example.com:7394/2s93i93idd;tcp\r\nFrom-Path: msrp://a.example.com:7654/jshA7weztas;tcp\r\n";
+
+#[test]
+fn issue_14_nickname_is_a_known_msrp_method_with_its_own_rules() {
+    let good = format!(
+        "MSRP a786hjs2 NICKNAME\r\n{MSRP_HEAD}Use-Nickname: \"Alice the Great\"\r\n-------a786hjs2$\r\n"
+    );
+    let (code, diags) = diagnostics_of(good, &[]);
+    assert_eq!((code, codes(&diags)), (Some(0), vec![]), "{diags:#?}");
+    let bare = format!("MSRP a786hjs2 NICKNAME\r\n{MSRP_HEAD}-------a786hjs2$\r\n");
+    let (_, diags) = diagnostics_of(bare, &[]);
+    assert_eq!(codes(&diags), ["msrp.nickname.missing"]);
+    let unquoted =
+        format!("MSRP a786hjs2 NICKNAME\r\n{MSRP_HEAD}Use-Nickname: Alice\r\n-------a786hjs2$\r\n");
+    let (_, diags) = diagnostics_of(unquoted, &[]);
+    assert_eq!(codes(&diags), ["msrp.nickname.syntax"]);
+}
+
+#[test]
+fn issue_14_an_empty_msrp_method_is_shown_in_backquotes() {
+    let msg = format!("MSRP a786hjs2 \r\n{MSRP_HEAD}-------a786hjs2$\r\n");
+    let (_, diags) = diagnostics_of(msg, &[]);
+    let unknown = diags
+        .iter()
+        .find(|d| d["code"] == "msrp.method.unknown")
+        .expect("an unknown-method warning");
+    assert!(
+        unknown["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("method `` ")),
+        "{unknown}"
+    );
+}
+
+#[test]
+fn issue_14_msrp_www_authenticate_is_checked() {
+    let response = |auth: &str| {
+        format!(
+            "MSRP a786hjs2 401 Unauthorized\r\nTo-Path: msrp://a.example.com:7654/jshA7weztas;tcp\r\nFrom-Path: msrp://b.example.com:7394/2s93i93idd;tcp\r\n{auth}-------a786hjs2$\r\n"
+        )
+    };
+    let good = "WWW-Authenticate: Digest realm=\"relay.example.com\", qop=\"auth\", nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\"\r\n";
+    let (code, diags) = diagnostics_of(response(good), &[]);
+    assert_eq!((code, codes(&diags)), (Some(0), vec![]), "{diags:#?}");
+    for (bad, expected) in [
+        (
+            "WWW-Authenticate: Basic realm=\"x\"\r\n",
+            "msrp.auth.scheme",
+        ),
+        (
+            "WWW-Authenticate: Digest realm=x, nonce=\"n\"\r\n",
+            "msrp.auth.param",
+        ),
+        (
+            "WWW-Authenticate: Digest realm=\"x\", stale=maybe, nonce=\"n\"\r\n",
+            "msrp.auth.param",
+        ),
+        (
+            "WWW-Authenticate: Digest realm=\"x\"\r\n",
+            "msrp.auth.missing-param",
+        ),
+    ] {
+        let (code, diags) = diagnostics_of(response(bad), &[]);
+        assert_eq!(code, Some(1), "{bad}");
+        assert_eq!(codes(&diags), [expected], "{bad}");
+        assert_eq!(diags[0]["rfc"], "RFC 4976 §7");
+    }
+}
+
+#[test]
+fn issue_14_msrp_content_disposition_parameters_are_checked() {
+    let send = |disp: &str| {
+        format!(
+            "MSRP a786hjs2 SEND\r\n{MSRP_HEAD}Message-ID: 87652491\r\nByte-Range: 1-2/2\r\n{disp}Content-Type: text/plain\r\n\r\nhi\r\n-------a786hjs2$\r\n"
+        )
+    };
+    let (code, diags) = diagnostics_of(
+        send("Content-Disposition: attachment; filename=\"a.txt\"\r\n"),
+        &[],
+    );
+    assert_eq!((code, codes(&diags)), (Some(0), vec![]), "{diags:#?}");
+    let (_, diags) = diagnostics_of(send("Content-Disposition: attachment; size=two\r\n"), &[]);
+    assert_eq!(codes(&diags), ["msrp.content-disposition.param"]);
+}
+
+#[test]
+fn issue_14_a_malformed_c_line_is_reported_instead_of_a_missing_one() {
+    let sdp =
+        "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+    let (_, diags) = diagnostics_of(sdp, &[]);
+    assert_eq!(codes(&diags), ["sdp.connection.syntax"], "{diags:#?}");
+    let in_media = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\nc=IN\r\nm=audio 4002 RTP/AVP 0\r\n";
+    let (_, diags) = diagnostics_of(in_media, &[]);
+    assert_eq!(
+        codes(&diags),
+        ["sdp.connection.syntax", "sdp.media.missing-connection"],
+        "the second media section really has no c=: {diags:#?}"
+    );
+}

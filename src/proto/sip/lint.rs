@@ -707,6 +707,15 @@ impl Linter<'_, '_> {
                 ));
             }),
             HeaderName::Date => check_date(s, base),
+            HeaderName::ContentDisposition => crate::proto::mime::check_content_disposition(
+                s,
+                base,
+                crate::proto::mime::DispositionCodes {
+                    disp_type: "sip.content-disposition.type",
+                    param: "sip.content-disposition.param",
+                    rfc: "RFC 3261 §20.11",
+                },
+            ),
             HeaderName::RetryAfter => {
                 let n = s.bytes().take_while(u8::is_ascii_digit).count();
                 parse_bounded(&s[..n.max(1).min(s.len())], base, u64::from(u32::MAX), "sip.retry-after.range", "Retry-After", "RFC 3261 §20.33").map(|_| ())
@@ -733,6 +742,27 @@ impl Linter<'_, '_> {
                     )));
                 }
                 Ok(())
+            }),
+            // `Supported = ... HCOLON [option-tag *(COMMA option-tag)]` and `Allow = "Allow"
+            // HCOLON [Method *(COMMA Method)]` may be empty (RFC 3261 §20.37, §20.5);
+            // Unsupported needs an option tag (§20.40).
+            HeaderName::Supported | HeaderName::Allow if s.is_empty() => Ok(()),
+            HeaderName::Unsupported | HeaderName::AllowEvents if s.is_empty() => {
+                let (what, rfc) = if h.id == HeaderName::Unsupported {
+                    ("an option tag", "RFC 3261 §20.40")
+                } else {
+                    ("an event type", "RFC 6665 §8.4")
+                };
+                Err(ParseError::new("sip.header.empty-element", format!("{} is empty: it must list at least {what}", h.name), base, 0, rfc))
+            }
+            // event-type = event-package *( "." event-template ), both token-nodot.
+            HeaderName::AllowEvents => each_element(s, base, |e, o| {
+                let nodot = |t: &str| !t.is_empty() && t.bytes().all(|b| b != b'.' && crate::proto::scan::is_token(b));
+                if e.split('.').all(nodot) {
+                    Ok(())
+                } else {
+                    Err(ParseError::new("sip.allow-events.event-type", format!("`{}` in Allow-Events is not an event type (`package` or `package.template`)", clip(e)), o, e.len().max(1), "RFC 6665 §8.4"))
+                }
             }),
             HeaderName::Supported | HeaderName::Unsupported | HeaderName::Allow => each_element(s, base, |e, o| {
                 if e.is_empty() && h.id == HeaderName::Supported {
