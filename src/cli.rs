@@ -172,7 +172,8 @@ pub(crate) struct ValidateArgs {
     pub(crate) paths: Vec<PathBuf>,
 
     /// Treat every input as this kind instead of detecting it from the first line
-    /// (`MSRP ` starts an MSRP message, `v=` or `m=` an SDP body, anything else is SIP).
+    /// (`MSRP ` starts an MSRP message, `v=` or `m=` an SDP body) or, failing that, from a
+    /// `.sdp` or `.msrp` file name; anything else is SIP.
     #[arg(long, value_enum)]
     pub(crate) kind: Option<Kind>,
 

@@ -35,6 +35,9 @@ impl Expected {
     }
 }
 
+/// What some editors write at the start of a UTF-8 file.
+pub const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
+
 /// Longest first line examined for binary content; a text protocol's first line is short.
 const FIRST_LINE_LIMIT: usize = 4096;
 
@@ -49,6 +52,9 @@ pub fn not_a_message(buf: &[u8], expected: Expected) -> Option<ParseError> {
         .position(|&b| b != b'\r' && b != b'\n')
         .unwrap_or(buf.len());
     let rest = &buf[pos..];
+    // A byte order mark from a text editor is the linter's to report, not a sign of binary.
+    let rest = rest.strip_prefix(UTF8_BOM).unwrap_or(rest);
+    let pos = buf.len() - rest.len();
     let line_end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
     let whole = &rest[..line_end];
     let whole = whole.strip_suffix(b"\r").unwrap_or(whole);
@@ -184,6 +190,7 @@ mod tests {
             b"Via: SIP/2.0/UDP h\r\nTo: <sip:a@b>\r\n\r\n",
             b"hello world\r\nINVITE sip:b@x SIP/2.0\r\n\r\n",
             b"\r\n\r\nOPTIONS sip:x SIP/2.0\r\n",
+            b"\xef\xbb\xbfOPTIONS sip:x SIP/2.0\r\n",
             "MESSAGE sip:b@x SIP/2.0\r\nSubject: caf\u{e9}\r\n".as_bytes(),
         ] {
             assert_eq!(

@@ -224,6 +224,14 @@ fn issue_14_junk_before_the_start_line_is_named() {
         (&diags[0]["offset"], &diags[0]["length"]),
         (&0.into(), &14.into())
     );
+    // An editor's byte order mark is junk too, not a sign of a binary file.
+    let (code, diags) = diagnostics_of(format!("\u{feff}{INVITE}"), &[]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        codes(&diags),
+        ["sip.message.junk-before-start"],
+        "{diags:#?}"
+    );
 }
 
 #[test]

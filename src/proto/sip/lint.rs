@@ -9,7 +9,7 @@ use super::message::{
 use super::name::HeaderName;
 use super::uri::{Scheme, clip};
 use crate::proto::scan::split_outside_quotes;
-use crate::proto::sniff::{header_shape, start_line_shape};
+use crate::proto::sniff::{UTF8_BOM, header_shape, start_line_shape};
 use crate::proto::{Finding, ParseError};
 
 /// Lint one SIP message held whole in `buf` (a file or a datagram). Returns every problem found,
@@ -46,6 +46,16 @@ pub fn lint(buf: &[u8]) -> Vec<Finding> {
         )));
     }
     let mut start_missing = false;
+    if buf[pos..].starts_with(UTF8_BOM) {
+        out.push(Finding::error(ParseError::new(
+            "sip.message.junk-before-start",
+            "a UTF-8 byte order mark (EF BB BF, written by some editors) before the start line is not part of the message",
+            pos,
+            UTF8_BOM.len(),
+            "RFC 3261 §7",
+        )));
+        pos += UTF8_BOM.len();
+    }
     if !start_line_shape(line_at(buf, pos)) {
         match find_start_line(buf, pos) {
             Some(s) => {
