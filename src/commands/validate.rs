@@ -229,16 +229,14 @@ fn check(config: &Config, source: &[u8], path: Option<&Path>) -> (Kind, Vec<Find
             Kind::Msrp => proto::msrp::lint(source),
         }
     };
-    proto::error::fold_repeats(&mut findings, REPEATS_SHOWN);
+    // The linters bound what they store as they go; this folds what they add otherwise.
+    proto::error::fold_repeats(&mut findings);
     if config.strict {
         make_strict(&mut findings);
     }
     allow(&config.allow, &mut findings);
     (kind, findings)
 }
-
-/// Findings shown per diagnostic code; the last one shown counts the others.
-const REPEATS_SHOWN: usize = 5;
 
 /// One `input.not-a-message` finding for binary data or a file of another kind, instead of a
 /// grammar error for every line of it.

@@ -486,3 +486,47 @@ fn issue_14_a_malformed_c_line_is_reported_instead_of_a_missing_one() {
         "the second media section really has no c=: {diags:#?}"
     );
 }
+
+#[test]
+fn issue_14_sdp_and_msrp_keep_a_few_findings_per_cause_however_many_lines_are_bad() {
+    let sdp = format!("v=0\r\n{}", "junk\r\n".repeat(20_000));
+    let msrp = format!("MSRP a786hjs2 SEND\r\n{}", "no colon\r\n".repeat(20_000));
+    for (what, input) in [("sdp", sdp), ("msrp", msrp)] {
+        let (code, diags) = diagnostics_of(input, &[]);
+        assert_eq!(code, Some(1), "{what}");
+        assert!(diags.len() <= 12, "{what}: {diags:#?}");
+        let mut seen = codes(&diags);
+        seen.sort_unstable();
+        let most = seen
+            .chunk_by(|a, b| a == b)
+            .map(<[&str]>::len)
+            .max()
+            .unwrap_or(0);
+        assert_eq!(most, 5, "{what}: {diags:#?}");
+        assert!(
+            diags
+                .iter()
+                .any(|d| d["message"].as_str().is_some_and(|m| m.contains("more `"))),
+            "{what}: {diags:#?}"
+        );
+    }
+}
+
+#[test]
+fn issue_14_msrp_stops_at_512_header_lines_and_says_so_once() {
+    let msg = format!(
+        "MSRP a786hjs2 SEND\r\n{MSRP_HEAD}{}Message-ID: 1\r\n-------a786hjs2$\r\n",
+        "X-Filler: 1\r\n".repeat(10_000)
+    );
+    let (code, diags) = diagnostics_of(msg, &[]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        codes(&diags)
+            .iter()
+            .filter(|c| **c == "msrp.header.too-many")
+            .count(),
+        1,
+        "{diags:#?}"
+    );
+    assert!(diags.len() <= 3, "{diags:#?}");
+}

@@ -50,7 +50,9 @@ pub fn lint(buf: &[u8]) -> Vec<Finding> {
     let mut warnings = Vec::new();
     let recovered = {
         let mut diag = Diag::collect(&mut errors);
-        recover(buf, &mut diag)
+        let recovered = recover(buf, &mut diag);
+        diag.finish();
+        recovered
     };
     match recovered {
         Ok(Some((msg, end))) => {

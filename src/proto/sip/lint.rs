@@ -8,6 +8,7 @@ use super::message::{
 };
 use super::name::HeaderName;
 use super::uri::{Scheme, clip};
+use crate::proto::error::{Repeats, count_code};
 use crate::proto::scan::split_outside_quotes;
 use crate::proto::sniff::{UTF8_BOM, header_shape, start_line_shape};
 use crate::proto::{Finding, ParseError};
@@ -133,6 +134,8 @@ pub fn lint(buf: &[u8]) -> Vec<Finding> {
     let mut hpos = after;
     let mut body_start = None;
     let mut head_complete = true;
+    // A head of thousands of bad lines gives thousands of the same error: keep a few.
+    let mut repeats = Repeats::default();
     while hpos < buf.len() {
         match parse_headers(buf, hpos, &opts, &mut headers) {
             Ok(Some((end, _))) => {
@@ -161,7 +164,10 @@ pub fn lint(buf: &[u8]) -> Vec<Finding> {
             }
             Err(e) => {
                 let at = e.offset.max(hpos);
-                out.push(Finding::error(e));
+                let stored = count_code(out.iter().map(|f| &f.error), e.code);
+                if repeats.admit(e.code, stored) {
+                    out.push(Finding::error(e));
+                }
                 hpos = next_line(buf, at);
                 while hpos < buf.len() && (buf[hpos] == b' ' || buf[hpos] == b'\t') {
                     hpos = next_line(buf, hpos);
@@ -266,6 +272,7 @@ pub fn lint(buf: &[u8]) -> Vec<Finding> {
         out: &mut out,
     };
     l.run();
+    repeats.annotate(out.iter_mut().map(|f| &mut f.error));
     crate::proto::error::clamp_spans(&mut out, buf.len());
     out.sort_by_key(|f| f.error.offset);
     out
