@@ -94,11 +94,8 @@ pub fn not_a_message(buf: &[u8], expected: Expected) -> Option<ParseError> {
         }
     }
     let shaped = match expected {
-        Expected::Sip => {
-            start_line_shape(whole)
-                || header_shape(whole)
-                || lines(rest).any(|l| !l.is_empty() && start_line_shape(l))
-        }
+        // A broken first line before header fields is still a (broken) SIP message.
+        Expected::Sip => lines(rest).any(|l| start_line_shape(l) || header_shape(l)),
         Expected::Sdp => {
             lines(rest).any(|l| l.len() >= 2 && l[0].is_ascii_alphabetic() && l[1] == b'=')
         }
@@ -127,11 +124,21 @@ fn lines(buf: &[u8]) -> impl Iterator<Item = &[u8]> {
 }
 
 /// Whether `line` looks like a SIP start line, even a broken one: `SIP/` then anything (a
-/// status line), or a token, SP and a word holding `:` (a request line's method and URI; the
-/// version may be missing or wrong, the grammar check says so).
+/// status line), a line ending in ` SIP/` and a version (a request line, whatever its URI), or
+/// a token, SP and a word holding `:` (a request line's method and URI; the version may be
+/// missing or wrong, the grammar check says so).
 pub fn start_line_shape(line: &[u8]) -> bool {
     if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"SIP/") {
         return true;
+    }
+    if let Some(sp) = line.iter().rposition(|&b| b == b' ') {
+        let version = &line[sp + 1..];
+        if version.len() >= 5
+            && version[..4].eq_ignore_ascii_case(b"SIP/")
+            && version[4].is_ascii_digit()
+        {
+            return true;
+        }
     }
     let method = line.iter().take_while(|&&b| is_token(b)).count();
     if method == 0 || line.get(method) != Some(&b' ') {
@@ -191,6 +198,8 @@ mod tests {
             b"hello world\r\nINVITE sip:b@x SIP/2.0\r\n\r\n",
             b"\r\n\r\nOPTIONS sip:x SIP/2.0\r\n",
             b"\xef\xbb\xbfOPTIONS sip:x SIP/2.0\r\n",
+            b"OPTIONS example.com SIP/2.0\r\n",
+            b"GARBAGE\r\nVia: SIP/2.0/UDP h\r\n\r\n",
             "MESSAGE sip:b@x SIP/2.0\r\nSubject: caf\u{e9}\r\n".as_bytes(),
         ] {
             assert_eq!(
@@ -217,6 +226,8 @@ mod tests {
         assert!(start_line_shape(b"INVITE sip:a@b SIP/2.0"));
         assert!(start_line_shape(b"INVITE sip:a@b"));
         assert!(start_line_shape(b"sip/2.0 200 OK"));
+        assert!(start_line_shape(b"OPTIONS example.com SIP/2.0"));
+        assert!(!start_line_shape(b"see the SIP/ folder"));
         assert!(!start_line_shape(b"hello: world"));
         assert!(!start_line_shape(b"This is text"));
         assert!(header_shape(b"Via : x"));

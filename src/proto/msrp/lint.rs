@@ -722,11 +722,16 @@ fn check_auth_headers(m: &Message<'_>, l: &mut Lint<'_>) {
                 break;
             };
             let name_ok = !name.is_empty() && name.bytes().all(crate::proto::scan::is_token);
+            let lower = name.to_ascii_lowercase();
+            // realm, nonce, opaque, username and cnonce values are quoted-strings, and so is
+            // qop-options in a challenge (message-qop elsewhere is a token).
+            let needs_quotes = matches!(
+                lower.as_str(),
+                "realm" | "nonce" | "opaque" | "username" | "cnonce"
+            ) || (challenge && lower == "qop");
             let quoted = is_quoted_string(value);
-            let value_ok = match name.to_ascii_lowercase().as_str() {
-                "realm" | "nonce" | "opaque" | "username" | "cnonce" => quoted,
-                // qop-options in a challenge is quoted; message-qop elsewhere is a token.
-                "qop" if challenge => quoted,
+            let value_ok = match lower.as_str() {
+                _ if needs_quotes => quoted,
                 "stale" => {
                     value.eq_ignore_ascii_case("true") || value.eq_ignore_ascii_case("false")
                 }
@@ -734,26 +739,17 @@ fn check_auth_headers(m: &Message<'_>, l: &mut Lint<'_>) {
                 _ => quoted || is_token_str(value),
             };
             if !name_ok || !value_ok {
+                let clipped = crate::proto::sip::uri::clip(value);
                 let why = if !name_ok {
                     "the parameter name is not a token".to_string()
                 } else if value.starts_with("\\\"") {
                     format!(
                         "`{name}` starts with an escaped quote `\\\"`: write the value as a quoted string, `{name}=\"...\"`"
                     )
-                } else if matches!(
-                    name.to_ascii_lowercase().as_str(),
-                    "realm" | "nonce" | "opaque" | "username" | "cnonce"
-                ) || (challenge && name.eq_ignore_ascii_case("qop"))
-                {
-                    format!(
-                        "`{name}` must be a quoted string, found `{}`",
-                        crate::proto::sip::uri::clip(value)
-                    )
+                } else if needs_quotes {
+                    format!("`{name}` must be a quoted string, found `{clipped}`")
                 } else {
-                    format!(
-                        "`{}` is not a valid value for `{name}`",
-                        crate::proto::sip::uri::clip(value)
-                    )
+                    format!("`{clipped}` is not a valid value for `{name}`")
                 };
                 l.err(
                     "msrp.auth.param",
