@@ -40,7 +40,9 @@ Register-ArgumentCompleter -Native -CommandName 'sipkit' -ScriptBlock {
             break
         }
         'sipkit;validate' {
-            [CompletionResult]::new('--kind', '--kind', [CompletionResultType]::ParameterName, 'Treat every input as this kind instead of detecting it from the first line (`MSRP ` starts an MSRP message, `v=` or `m=` an SDP body, anything else is SIP)')
+            [CompletionResult]::new('--kind', '--kind', [CompletionResultType]::ParameterName, 'Treat every input as this kind instead of detecting it from the first line (`MSRP ` starts an MSRP message, `v=` or `m=` an SDP body) or, failing that, from a `.sdp` or `.msrp` file name; anything else is SIP')
+            [CompletionResult]::new('--max-size', '--max-size', [CompletionResultType]::ParameterName, 'Largest input read, in bytes (K, M and G suffixes); a larger one is not checked and is an input error (`input.too-large`, exit status 2). Standard input, FIFOs and devices named on the command line are read up to this size, never further')
+            [CompletionResult]::new('--allow', '--allow', [CompletionResultType]::ParameterName, 'Report these departures from the RFCs as warnings instead of errors (comma-separated or repeated), for files written by editors and tools rather than sent on the wire')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format: `human` for people, `json` for machines, `github` for GitHub Actions annotations (only `human` is ever coloured)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour the output: `auto` colours only a terminal and honours NO_COLOR')
             [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Treat warnings as errors')

@@ -699,7 +699,7 @@ _sipkit() {
             return 0
             ;;
         sipkit__subcmd__validate)
-            opts="-q -v -h -V --kind --strict --format --quiet --color --verbose --help --version"
+            opts="-q -v -h -V --kind --strict --max-size --allow --format --quiet --color --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -707,6 +707,14 @@ _sipkit() {
             case "${prev}" in
                 --kind)
                     COMPREPLY=($(compgen -W "sip sdp msrp" -- "${cur}"))
+                    return 0
+                    ;;
+                --max-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow)
+                    COMPREPLY=($(compgen -W "lf-line-ends missing-reason-space missing-final-line-end" -- "${cur}"))
                     return 0
                     ;;
                 --format)

@@ -36,7 +36,9 @@ set edit:completion:arg-completer[sipkit] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'sipkit;validate'= {
-            cand --kind 'Treat every input as this kind instead of detecting it from the first line (`MSRP ` starts an MSRP message, `v=` or `m=` an SDP body, anything else is SIP)'
+            cand --kind 'Treat every input as this kind instead of detecting it from the first line (`MSRP ` starts an MSRP message, `v=` or `m=` an SDP body) or, failing that, from a `.sdp` or `.msrp` file name; anything else is SIP'
+            cand --max-size 'Largest input read, in bytes (K, M and G suffixes); a larger one is not checked and is an input error (`input.too-large`, exit status 2). Standard input, FIFOs and devices named on the command line are read up to this size, never further'
+            cand --allow 'Report these departures from the RFCs as warnings instead of errors (comma-separated or repeated), for files written by editors and tools rather than sent on the wire'
             cand --format 'Output format: `human` for people, `json` for machines, `github` for GitHub Actions annotations (only `human` is ever coloured)'
             cand --color 'When to colour the output: `auto` colours only a terminal and honours NO_COLOR'
             cand --strict 'Treat warnings as errors'

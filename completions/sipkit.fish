@@ -40,9 +40,13 @@ complete -c sipkit -n "__fish_sipkit_needs_command" -f -a "decode-pcap" -d 'List
 complete -c sipkit -n "__fish_sipkit_needs_command" -f -a "listen" -d 'Answer SIP requests as a user agent server, printing each message as it comes'
 complete -c sipkit -n "__fish_sipkit_needs_command" -f -a "invite" -d 'Place a call: INVITE with an SDP offer, then ACK, and BYE when done'
 complete -c sipkit -n "__fish_sipkit_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c sipkit -n "__fish_sipkit_using_subcommand validate" -l kind -d 'Treat every input as this kind instead of detecting it from the first line (`MSRP ` starts an MSRP message, `v=` or `m=` an SDP body, anything else is SIP)' -r -f -a "sip\t'A SIP request or response (RFC 3261), with its SDP body if any'
+complete -c sipkit -n "__fish_sipkit_using_subcommand validate" -l kind -d 'Treat every input as this kind instead of detecting it from the first line (`MSRP ` starts an MSRP message, `v=` or `m=` an SDP body) or, failing that, from a `.sdp` or `.msrp` file name; anything else is SIP' -r -f -a "sip\t'A SIP request or response (RFC 3261), with its SDP body if any'
 sdp\t'An SDP session description (RFC 8866)'
 msrp\t'An MSRP request or response (RFC 4975)'"
+complete -c sipkit -n "__fish_sipkit_using_subcommand validate" -l max-size -d 'Largest input read, in bytes (K, M and G suffixes); a larger one is not checked and is an input error (`input.too-large`, exit status 2). Standard input, FIFOs and devices named on the command line are read up to this size, never further' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand validate" -l allow -d 'Report these departures from the RFCs as warnings instead of errors (comma-separated or repeated), for files written by editors and tools rather than sent on the wire' -r -f -a "lf-line-ends\t'Lines ending in LF alone instead of CRLF (SIP: RFC 3261 §7; MSRP: RFC 4975 §9; SDP bodies already get only a warning, RFC 8866 §5)'
+missing-reason-space\t'A SIP status line without the SP before an empty reason phrase, `SIP/2.0 200` (RFC 3261 §7.2)'
+missing-final-line-end\t'An SDP body whose last line has no line end (RFC 8866 §9 ends every line with CRLF)'"
 complete -c sipkit -n "__fish_sipkit_using_subcommand validate" -l format -d 'Output format: `human` for people, `json` for machines, `github` for GitHub Actions annotations (only `human` is ever coloured)' -r -f -a "human\t'Compiler-style diagnostics with source excerpts and a summary'
 json\t'JSON Lines: one object per message and a final summary object'
 github\t'GitHub Actions workflow commands (`::error file=...::...`)'"

@@ -53,11 +53,13 @@ pub(crate) enum Command {
     /// Check SIP, SDP and MSRP messages against their RFCs, like a compiler checks code.
     ///
     /// Each file holds one message. Directories are searched recursively, in sorted order, for
-    /// files ending in .sip, .sdp, .msrp, .msg or .dat (hidden files and directories are skipped);
-    /// files named on the command line are read whatever their name. `-` reads standard input.
+    /// files ending in .sip, .sdp, .msrp, .msg or .dat (hidden files and directories are skipped,
+    /// and so are FIFOs, sockets and devices, with a notice); files named on the command line are
+    /// read whatever their name. `-` reads standard input. No input is read past --max-size.
     ///
     /// Exit status: 0 every message is valid (warnings allowed unless --strict); 1 at least one
-    /// message has an error; 2 an input could not be read (the others are still checked).
+    /// message has an error; 2 an input could not be read or is larger than --max-size (the
+    /// others are still checked).
     Validate(ValidateArgs),
 
     /// Send one SIP request and report what came back (OPTIONS unless METHOD is given).
@@ -288,13 +290,49 @@ pub(crate) struct ValidateArgs {
     pub(crate) paths: Vec<PathBuf>,
 
     /// Treat every input as this kind instead of detecting it from the first line
-    /// (`MSRP ` starts an MSRP message, `v=` or `m=` an SDP body, anything else is SIP).
+    /// (`MSRP ` starts an MSRP message, `v=` or `m=` an SDP body) or, failing that, from a
+    /// `.sdp` or `.msrp` file name; anything else is SIP.
     #[arg(long, value_enum)]
     pub(crate) kind: Option<Kind>,
 
     /// Treat warnings as errors.
     #[arg(long)]
     pub(crate) strict: bool,
+
+    /// Largest input read, in bytes (K, M and G suffixes); a larger one is not checked and is
+    /// an input error (`input.too-large`, exit status 2). Standard input, FIFOs and devices
+    /// named on the command line are read up to this size, never further.
+    #[arg(long, value_name = "BYTES", default_value = "16M", value_parser = parse_size)]
+    pub(crate) max_size: usize,
+
+    /// Report these departures from the RFCs as warnings instead of errors (comma-separated or
+    /// repeated), for files written by editors and tools rather than sent on the wire.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "LENIENCY")]
+    pub(crate) allow: Vec<Leniency>,
+}
+
+/// A departure from the RFCs that `validate --allow` reports as a warning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Leniency {
+    /// Lines ending in LF alone instead of CRLF (SIP: RFC 3261 §7; MSRP: RFC 4975 §9; SDP
+    /// bodies already get only a warning, RFC 8866 §5).
+    LfLineEnds,
+    /// A SIP status line without the SP before an empty reason phrase, `SIP/2.0 200`
+    /// (RFC 3261 §7.2).
+    MissingReasonSpace,
+    /// An SDP body whose last line has no line end (RFC 8866 §9 ends every line with CRLF).
+    MissingFinalLineEnd,
+}
+
+impl Leniency {
+    /// The name `--allow` takes.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Leniency::LfLineEnds => "lf-line-ends",
+            Leniency::MissingReasonSpace => "missing-reason-space",
+            Leniency::MissingFinalLineEnd => "missing-final-line-end",
+        }
+    }
 }
 
 #[derive(Debug, Args)]

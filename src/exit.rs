@@ -5,7 +5,7 @@
 //! |---|---|
 //! | 0 | success: every message valid, the call answered 2xx, the expectation met |
 //! | 1 | a negative result: an invalid message, a final 3xx-6xx response, an unmet expectation |
-//! | 2 | a usage or input error: bad flag or value, unreadable file (clap's own usage status) |
+//! | 2 | a usage or input error: bad flag or value, unreadable or too large file (clap's own usage status) |
 //! | 3 | a timeout waiting for a peer |
 //! | 4 | a network error: DNS, connect, TLS |
 //!

@@ -38,9 +38,16 @@ pub(super) fn write(out: &mut impl Write, event: &Event<'_>) -> io::Result<()> {
         }
         Event::Unreadable { file, error } => writeln!(
             out,
-            "::error file={},title=input.unreadable::{}",
+            "::error file={},title={}::{}",
             property(file),
-            data(&format!("cannot read {file}: {error}"))
+            error.code(),
+            data(&error.message(file))
+        )?,
+        Event::Skipped { file, what } => writeln!(
+            out,
+            "::notice file={},title=input.skipped::{}",
+            property(file),
+            data(&format!("skipped {file}: {what}, not a regular file"))
         )?,
         // Plain lines are shown in the log and ignored by the annotation parser.
         Event::Summary(s) => writeln!(out, "{}", summary_line(s))?,

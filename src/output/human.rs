@@ -21,9 +21,17 @@ pub(super) fn write(out: &mut impl Write, event: &Event<'_>) -> io::Result<()> {
             }
         }
         Event::Unreadable { file, error } => {
-            let title = format!("cannot read {file}: {error}");
             let report = &[Group::with_title(
-                Level::ERROR.primary_title(title).id("input.unreadable"),
+                Level::ERROR
+                    .primary_title(error.message(file))
+                    .id(error.code()),
+            )];
+            writeln!(out, "{}\n", Renderer::styled().render(report))?;
+        }
+        Event::Skipped { file, what } => {
+            let title = format!("skipped {file}: {what}, not a regular file");
+            let report = &[Group::with_title(
+                Level::NOTE.primary_title(title).id("input.skipped"),
             )];
             writeln!(out, "{}\n", Renderer::styled().render(report))?;
         }
@@ -167,7 +175,7 @@ mod tests {
 
     #[test]
     fn unreadable_names_path_and_os_error() {
-        let err = io::Error::from(io::ErrorKind::NotFound);
+        let err = crate::output::InputError::Unreadable(io::Error::from(io::ErrorKind::NotFound));
         let mut out = Vec::new();
         write(
             &mut out,

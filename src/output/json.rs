@@ -20,13 +20,19 @@ enum Line<'a> {
     },
     Unreadable {
         file: &'a str,
+        code: &'static str,
         error: String,
+    },
+    Skipped {
+        file: &'a str,
+        reason: String,
     },
     Summary {
         files: usize,
         valid: usize,
         invalid: usize,
         unreadable: usize,
+        skipped: usize,
         errors: usize,
         warnings: usize,
     },
@@ -71,13 +77,19 @@ pub(super) fn write(out: &mut impl Write, event: &Event<'_>) -> io::Result<()> {
         },
         Event::Unreadable { file, error } => Line::Unreadable {
             file,
-            error: error.to_string(),
+            code: error.code(),
+            error: error.reason(),
+        },
+        Event::Skipped { file, what } => Line::Skipped {
+            file,
+            reason: format!("{what}, not a regular file"),
         },
         Event::Summary(s) => Line::Summary {
             files: s.files,
             valid: s.valid,
             invalid: s.invalid,
             unreadable: s.unreadable,
+            skipped: s.skipped,
             errors: s.errors,
             warnings: s.warnings,
         },

@@ -51,33 +51,52 @@ pub(crate) struct Excerpt {
     pub(crate) span: Range<usize>,
 }
 
+/// Most bytes of a span underlined; a longer one (a 16 MiB line) is cut, so showing it costs
+/// no more than showing a short one. The diagnostic still gives the full length.
+const MAX_SHOWN_SPAN: usize = 512;
+/// Most bytes shown after the span on its last line.
+const MAX_SHOWN_AFTER: usize = 160;
+
 /// The excerpt for the `len` bytes at `offset` in `source` (clamped to the source).
 pub(crate) fn excerpt(source: &[u8], offset: usize, len: usize) -> Excerpt {
     let start = offset.min(source.len());
-    let end = offset.saturating_add(len).clamp(start, source.len());
+    let end = offset
+        .saturating_add(len.min(MAX_SHOWN_SPAN))
+        .clamp(start, source.len());
     let from = memchr::memrchr(b'\n', &source[..start]).map_or(0, |i| i + 1);
     // The line holding the span's last byte: a span ending just after an LF ends on that line.
     let last = if end > start { end - 1 } else { start };
-    let to = memchr::memchr(b'\n', &source[last..]).map_or(source.len(), |i| last + i);
+    let line_end = memchr::memchr(b'\n', &source[last..]).map_or(source.len(), |i| last + i);
+    // Cut what follows the span on a long line, at a character boundary.
+    let mut to = line_end.min(end.saturating_add(MAX_SHOWN_AFTER));
+    while to > end && to < line_end && source[to] & 0xc0 == 0x80 {
+        to -= 1;
+    }
     let bytes = &source[from..to];
 
-    // For each byte of `bytes` (and one past the end): where it lands in `text` when a span
-    // starts there (`floor`) or ends there (`ceil`). They differ only inside a character.
+    // Where the span's first byte lands in `text` (the start of its character) and where its
+    // end lands (the end of the character it falls inside), found while building `text`.
+    let want_a = start - from;
+    // An LF closing the last line is not part of the text: a span over it ends at the line end.
+    let want_b = end.min(to) - from;
     let mut text = String::with_capacity(bytes.len());
-    let mut floor = Vec::with_capacity(bytes.len() + 1);
-    let mut ceil = Vec::with_capacity(bytes.len() + 1);
+    let (mut a, mut b) = (None, None);
+    let mut i = 0;
     let mut unit = |text: &mut String, piece: &str, width: usize| {
         let at = text.len();
         text.push_str(piece);
-        floor.push(at);
-        ceil.push(at);
-        for _ in 1..width {
-            floor.push(at);
-            ceil.push(text.len());
+        if (i..i + width).contains(&want_a) {
+            a = Some(at);
         }
+        if want_b == i {
+            b.get_or_insert(at);
+        } else if (i + 1..i + width).contains(&want_b) {
+            b.get_or_insert(text.len());
+        }
+        i += width;
     };
-    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
-        if i > 0 {
+    for (n, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        if n > 0 {
             unit(&mut text, "\n", 1);
         }
         let (content, cr) = match line.strip_suffix(b"\r") {
@@ -97,12 +116,8 @@ pub(crate) fn excerpt(source: &[u8], offset: usize, len: usize) -> Excerpt {
             unit(&mut text, "", 1);
         }
     }
-    floor.push(text.len());
-    ceil.push(text.len());
-
-    let a = floor[start - from];
-    // An LF closing the last line is not part of the text: a span over it ends at the line end.
-    let b = ceil[end.min(to) - from].max(a);
+    let a = a.unwrap_or(text.len());
+    let b = b.unwrap_or(text.len()).max(a);
     Excerpt {
         text,
         first_line: position(source, from).line,
@@ -189,6 +204,22 @@ mod tests {
         assert_eq!((e.text.as_str(), e.span), ("v=0", 3..3));
         let e = excerpt(b"", 0, 0);
         assert_eq!((e.text.as_str(), e.span), ("", 0..0));
+    }
+
+    #[test]
+    fn long_lines_and_spans_are_cut_after_the_span() {
+        let mut src = b"a: ".to_vec();
+        src.extend(std::iter::repeat_n(b'x', 1 << 20));
+        src.extend_from_slice(b"\r\nb: 2\r\n");
+        let e = excerpt(&src, 3, 1 << 20);
+        assert_eq!(e.span, 3..3 + MAX_SHOWN_SPAN);
+        assert_eq!(e.text.len(), 3 + MAX_SHOWN_SPAN + MAX_SHOWN_AFTER);
+        // The cut never splits a character.
+        let src = "a: ééééé".as_bytes();
+        for cut in 0..src.len() {
+            let e = excerpt(src, 0, cut);
+            assert!(e.text.is_char_boundary(e.span.end), "{cut}");
+        }
     }
 
     #[test]

@@ -49,6 +49,9 @@ pub(crate) struct Summary {
     pub(crate) valid: usize,
     pub(crate) invalid: usize,
     pub(crate) unreadable: usize,
+    /// Special files (FIFOs, sockets, devices) found in a directory and not read; they count
+    /// in none of the other fields.
+    pub(crate) skipped: usize,
     pub(crate) errors: usize,
     pub(crate) warnings: usize,
 }
@@ -75,6 +78,49 @@ impl Summary {
         self.files += 1;
         self.unreadable += 1;
     }
+
+    /// Count one special file left out of a directory walk.
+    pub(crate) fn add_skipped(&mut self) {
+        self.skipped += 1;
+    }
+}
+
+/// Why an input was not checked; both end the run with status 2.
+#[derive(Debug)]
+pub(crate) enum InputError {
+    /// Reading it (or listing a directory) failed.
+    Unreadable(io::Error),
+    /// It holds more than `--max-size` bytes; reading stopped there.
+    TooLarge { limit: usize },
+}
+
+impl InputError {
+    /// The diagnostic code, in the `input.` family of `input.empty`.
+    pub(crate) fn code(&self) -> &'static str {
+        match self {
+            InputError::Unreadable(_) => "input.unreadable",
+            InputError::TooLarge { .. } => "input.too-large",
+        }
+    }
+
+    /// What went wrong, without the file name.
+    pub(crate) fn reason(&self) -> String {
+        match self {
+            InputError::Unreadable(e) => e.to_string(),
+            InputError::TooLarge { limit } => format!(
+                "larger than the --max-size limit of {} (raise it to check this input)",
+                binary_size(*limit)
+            ),
+        }
+    }
+
+    /// The whole sentence printed for `file`.
+    pub(crate) fn message(&self, file: &str) -> String {
+        match self {
+            InputError::Unreadable(e) => format!("cannot read {file}: {e}"),
+            InputError::TooLarge { .. } => format!("{file} is {}", self.reason()),
+        }
+    }
 }
 
 /// What a command reports; the printer decides how it looks.
@@ -82,8 +128,13 @@ impl Summary {
 pub(crate) enum Event<'a> {
     /// A message was checked (valid or not).
     Checked(Checked<'a>),
-    /// An input could not be read; the run goes on with the others.
-    Unreadable { file: &'a str, error: &'a io::Error },
+    /// An input could not be read, or is too large; the run goes on with the others.
+    Unreadable {
+        file: &'a str,
+        error: &'a InputError,
+    },
+    /// A special file (FIFO, socket, device) found in a directory was not read.
+    Skipped { file: &'a str, what: &'a str },
     /// The run is over.
     Summary(&'a Summary),
 }
@@ -143,7 +194,7 @@ impl<W: Write> Printer<W> {
     pub(crate) fn emit(&mut self, event: &Event<'_>) -> io::Result<()> {
         let kept;
         let event = match event {
-            Event::Summary(_) if self.quiet => return Ok(()),
+            Event::Summary(_) | Event::Skipped { .. } if self.quiet => return Ok(()),
             Event::Checked(c) if self.quiet => {
                 kept = c
                     .findings
@@ -227,6 +278,17 @@ pub(crate) fn init_logging(verbose: u8, quiet: bool, color: ColorWhen) {
         .try_init();
 }
 
+/// `16 MiB`, `64 KiB`, or `1000 bytes` when not a whole number of either.
+fn binary_size(n: usize) -> String {
+    match n {
+        0 => "0 bytes".into(),
+        n if n % (1 << 30) == 0 => format!("{} GiB", n >> 30),
+        n if n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
+        n if n % (1 << 10) == 0 => format!("{} KiB", n >> 10),
+        n => plural(n, "byte", "bytes"),
+    }
+}
+
 /// "1 file" / "2 files".
 fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
@@ -243,6 +305,9 @@ fn summary_line(s: &Summary) -> String {
     );
     if s.unreadable > 0 {
         line.push_str(&format!(", {} unreadable", s.unreadable));
+    }
+    if s.skipped > 0 {
+        line.push_str(&format!(", {} skipped", s.skipped));
     }
     line.push_str(&format!(
         " ({}, {})",
@@ -279,6 +344,7 @@ mod tests {
             valid: 1,
             invalid: 2,
             unreadable: 0,
+            skipped: 0,
             errors: 4,
             warnings: 1,
         };
@@ -295,6 +361,15 @@ mod tests {
             summary_line(&s),
             "1 file: 0 valid, 0 invalid, 1 unreadable (0 errors, 0 warnings)"
         );
+    }
+
+    #[test]
+    fn sizes_are_shown_in_binary_units_when_whole() {
+        assert_eq!(binary_size(16 << 20), "16 MiB");
+        assert_eq!(binary_size(1024), "1 KiB");
+        assert_eq!(binary_size(2 << 30), "2 GiB");
+        assert_eq!(binary_size(1000), "1000 bytes");
+        assert_eq!(binary_size(1), "1 byte");
     }
 
     #[test]
@@ -324,6 +399,7 @@ mod tests {
                 valid: 1,
                 invalid: 1,
                 unreadable: 1,
+                skipped: 0,
                 errors: 1,
                 warnings: 2
             }

@@ -144,11 +144,111 @@ impl Finding {
     }
 }
 
+/// How many findings with one code a linter keeps for one message; the last one kept says
+/// how many more there were. A line-by-line recovery over thousands of bad lines finds one
+/// cause thousands of times: printing it a few times (with a count) keeps the other causes
+/// visible, and storing no more keeps memory bounded whatever the input.
+pub const SHOWN_PER_CODE: usize = 5;
+
+/// The counting half of [`SHOWN_PER_CODE`], for a parser that collects findings as it goes:
+/// ask [`Repeats::admit`] before storing one, then [`Repeats::annotate`] the stored ones.
+#[derive(Debug, Default)]
+pub struct Repeats {
+    dropped: Vec<(&'static str, usize)>,
+}
+
+impl Repeats {
+    /// Whether to store a finding with `code` when `stored` of them are stored already;
+    /// counts it when not.
+    pub fn admit(&mut self, code: &'static str, stored: usize) -> bool {
+        if stored < SHOWN_PER_CODE {
+            return true;
+        }
+        match self.dropped.iter_mut().find(|(c, _)| *c == code) {
+            Some((_, n)) => *n += 1,
+            None => self.dropped.push((code, 1)),
+        }
+        false
+    }
+
+    /// Say on the last stored error of each code how many were not stored.
+    pub fn annotate<'e>(&self, errors: impl DoubleEndedIterator<Item = &'e mut ParseError>) {
+        if self.dropped.is_empty() {
+            return;
+        }
+        let mut pending = self.dropped.clone();
+        for e in errors.rev() {
+            if let Some(i) = pending.iter().position(|(c, _)| *c == e.code) {
+                note_more(e, pending.swap_remove(i).1);
+            }
+        }
+    }
+}
+
+/// How many stored findings have `code`.
+pub fn count_code<'e>(errors: impl Iterator<Item = &'e ParseError>, code: &str) -> usize {
+    errors.filter(|e| e.code == code).count()
+}
+
+fn note_more(e: &mut ParseError, more: usize) {
+    e.message.push_str(&format!(
+        " ({more} more `{}` finding{} after this one not shown)",
+        e.code,
+        if more == 1 { "" } else { "s" }
+    ));
+}
+
+/// Keep the first [`SHOWN_PER_CODE`] findings of each code and drop the rest, saying on the
+/// last one kept how many were left out (for linters that do not count as they go). Order is
+/// kept.
+pub fn fold_repeats(findings: &mut Vec<Finding>) {
+    let mut repeats = Repeats::default();
+    let mut seen: Vec<(&'static str, usize)> = Vec::new();
+    findings.retain(|f| {
+        let code = f.error.code;
+        let stored = match seen.iter_mut().find(|(c, _)| *c == code) {
+            Some((_, n)) => n,
+            None => {
+                seen.push((code, 0));
+                &mut seen.last_mut().expect("just pushed").1
+            }
+        };
+        let keep = repeats.admit(code, *stored);
+        *stored += usize::from(keep);
+        keep
+    });
+    repeats.annotate(findings.iter_mut().map(|f| &mut f.error));
+}
+
 /// Keep every finding's span inside a buffer of `len` bytes: an error "at the end" of a
 /// truncated input has length 0, never a byte past the end.
 pub fn clamp_spans(findings: &mut [Finding], len: usize) {
     for f in findings {
         f.error.offset = f.error.offset.min(len);
         f.error.len = f.error.len.min(len - f.error.offset);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fold_repeats_keeps_the_first_of_each_code_and_counts_the_rest() {
+        let f = |code, at| Finding::error(ParseError::new(code, "bad", at, 1, ""));
+        let mut v: Vec<Finding> = (0..8).map(|i| f("a", i)).collect();
+        v.insert(1, f("b", 100));
+        fold_repeats(&mut v);
+        let got: Vec<_> = v.iter().map(|f| (f.error.code, f.error.offset)).collect();
+        assert_eq!(
+            got,
+            [("a", 0), ("b", 100), ("a", 1), ("a", 2), ("a", 3), ("a", 4)]
+        );
+        assert_eq!(
+            v[5].error.message,
+            "bad (3 more `a` findings after this one not shown)"
+        );
+        assert_eq!(v[1].error.message, "bad");
+        assert_eq!(v[4].error.message, "bad");
     }
 }

@@ -7,9 +7,11 @@
 
 pub mod digest;
 pub mod error;
+pub mod mime;
 pub mod msrp;
 pub mod scan;
 pub mod sdp;
 pub mod sip;
+pub mod sniff;
 
 pub use error::{Finding, ParseError, Severity, Status};

@@ -65,8 +65,9 @@ fn every_line_is_an_object_of_a_documented_type() {
     }
     assert!(diag["rfc"].is_null() || diag["rfc"].is_string());
 
-    assert_eq!(keys(&lines[2]), ["error", "file", "type"]);
+    assert_eq!(keys(&lines[2]), ["code", "error", "file", "type"]);
     assert_eq!(lines[2]["type"], "unreadable");
+    assert_eq!(lines[2]["code"], "input.unreadable");
     assert_eq!(lines[2]["file"], missing.display().to_string());
     assert!(
         lines[2]["error"]
@@ -78,7 +79,7 @@ fn every_line_is_an_object_of_a_documented_type() {
         lines[3],
         serde_json::json!({
             "type": "summary", "files": 3, "valid": 1, "invalid": 1, "unreadable": 1,
-            "errors": 1, "warnings": 0
+            "skipped": 0, "errors": 1, "warnings": 0
         })
     );
 }

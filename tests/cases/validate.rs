@@ -218,3 +218,163 @@ fn the_rfc4475_directory_is_checked_whole() {
         .code(1)
         .stdout(predicate::str::contains("badinv01.dat"));
 }
+
+/// Make a FIFO with the `mkfifo` command (coreutils), which every Unix CI image has.
+#[cfg(unix)]
+fn mkfifo(path: &std::path::Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+#[cfg(unix)]
+#[test]
+fn issue_14_fifo_in_a_directory_is_skipped_with_a_notice() {
+    let dir = tempdir();
+    let d = dir.path();
+    write(d, "ok.sip", INVITE);
+    // Nobody ever writes to it: opening it for reading would wait forever.
+    mkfifo(&d.join("pipe.sip"));
+    let out = sipkit()
+        .args(["validate", "--format", "json"])
+        .arg(d)
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", stdout_of(&out));
+    let lines = json_lines(&out);
+    assert_eq!(lines[0]["file"], d.join("ok.sip").display().to_string());
+    assert_eq!(lines[1]["type"], "skipped");
+    assert_eq!(lines[1]["file"], d.join("pipe.sip").display().to_string());
+    assert!(
+        lines[1]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("FIFO")),
+        "{lines:#?}"
+    );
+    assert_eq!(lines[2]["type"], "summary");
+    assert_eq!(lines[2]["files"], 1);
+    assert_eq!(lines[2]["skipped"], 1);
+    sipkit()
+        .arg("validate")
+        .arg(d)
+        .timeout(std::time::Duration::from_secs(60))
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("note[input.skipped]: skipped"))
+        .stdout(predicate::str::ends_with(
+            "1 file: 1 valid, 0 invalid, 1 skipped (0 errors, 0 warnings)\n",
+        ));
+}
+
+#[cfg(unix)]
+#[test]
+fn issue_14_dev_zero_is_read_only_up_to_max_size() {
+    sipkit()
+        .args(["validate", "--max-size", "64K", "/dev/zero"])
+        .timeout(std::time::Duration::from_secs(60))
+        .assert()
+        .code(2)
+        .stdout(predicate::str::starts_with(
+            "error[input.too-large]: /dev/zero is larger than the --max-size limit of 64 KiB",
+        ));
+}
+
+#[cfg(unix)]
+#[test]
+fn issue_14_explicit_fifo_fed_forever_is_cut_at_max_size() {
+    use std::io::Write;
+    let dir = tempdir();
+    let fifo = dir.path().join("endless.sip");
+    mkfifo(&fifo);
+    let child = crate::support::std_sipkit()
+        .args(["validate", "--format", "json", "--max-size", "100K"])
+        .arg(&fifo)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    // Opening for writing waits for sipkit to open it for reading; then write until sipkit
+    // closes its end (EPIPE: Rust ignores SIGPIPE), which it must do after 100K + 1 bytes.
+    let mut w = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&fifo)
+        .expect("open the FIFO");
+    let chunk = [b'A'; 4096];
+    let mut written = 0usize;
+    while w.write_all(&chunk).is_ok() {
+        written += chunk.len();
+        assert!(written < 64 << 20, "sipkit kept reading past --max-size");
+    }
+    let out = child.wait_with_output().expect("sipkit ends");
+    assert_eq!(out.status.code(), Some(2));
+    let lines = json_lines(&out);
+    assert_eq!(lines[0]["type"], "unreadable");
+    assert_eq!(lines[0]["code"], "input.too-large");
+}
+
+#[test]
+fn issue_14_max_size_bounds_files_and_stdin() {
+    let dir = tempdir();
+    let exact = write(dir.path(), "exact.sip", INVITE);
+    let limit = INVITE.len().to_string();
+    sipkit()
+        .args(["validate", "--max-size", &limit])
+        .arg(&exact)
+        .assert()
+        .code(0);
+    let smaller = (INVITE.len() - 1).to_string();
+    let out = sipkit()
+        .args(["validate", "--format", "json", "--max-size", &smaller])
+        .arg(&exact)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let lines = json_lines(&out);
+    assert_eq!(lines[0]["code"], "input.too-large", "{lines:#?}");
+    assert_eq!(lines[1]["unreadable"], 1);
+    sipkit()
+        .args([
+            "validate",
+            "--format",
+            "github",
+            "--max-size",
+            &smaller,
+            "-",
+        ])
+        .write_stdin(INVITE)
+        .assert()
+        .code(2)
+        .stdout(predicate::str::starts_with(
+            "::error file=<stdin>,title=input.too-large::<stdin> is larger than",
+        ));
+    sipkit()
+        .args(["validate", "--max-size", "0", "-"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--max-size"));
+}
+
+#[test]
+fn issue_14_sdp_and_msrp_extensions_choose_the_kind_when_the_first_line_does_not() {
+    let dir = tempdir();
+    let sdp = write(
+        dir.path(),
+        "offer.sdp",
+        "o=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\n",
+    );
+    let msrp = write(
+        dir.path(),
+        "chunk.MSRP",
+        "To-Path: msrp://a.example:1/s;tcp\r\n",
+    );
+    let out = sipkit()
+        .args(["validate", "--format", "json"])
+        .args([&sdp, &msrp])
+        .output()
+        .expect("runs");
+    let lines = json_lines(&out);
+    assert_eq!(lines[0]["kind"], "sdp", "{lines:#?}");
+    assert_eq!(lines[1]["kind"], "msrp", "{lines:#?}");
+}

@@ -338,7 +338,7 @@ impl<'a> Headers<'a> {
 }
 
 /// `quoted-string = DQUOTE *(qdtext / qd-esc) DQUOTE`
-fn is_quoted_string(s: &str) -> bool {
+pub(crate) fn is_quoted_string(s: &str) -> bool {
     let b = s.as_bytes();
     if b.len() < 2 || b[0] != b'"' || b[b.len() - 1] != b'"' {
         return false;

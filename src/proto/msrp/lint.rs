@@ -6,7 +6,7 @@
 
 use memchr::memmem;
 
-use super::headers::is_mime_header;
+use super::headers::{is_mime_header, is_quoted_string};
 use super::message::{
     Diag, EndSearch, Flag, Message, Method, Needle, RFC_REQUEST, RFC_SYNTAX, StartLine,
     end_line_flag, end_line_mismatch, parse_head_with, search_end_line,
@@ -39,13 +39,20 @@ const SINGLE: &[&str] = &[
     "Max-Expires",
 ];
 
+/// The chat-room nickname method (RFC 7701 §7.1), the one registered method that has no
+/// variant of its own in [`Method`].
+const NICKNAME: &str = "NICKNAME";
+const RFC_NICKNAME: &str = "RFC 7701 §7.1";
+
 /// Every problem in one message, in order of appearance.
 pub fn lint(buf: &[u8]) -> Vec<Finding> {
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
     let recovered = {
         let mut diag = Diag::collect(&mut errors);
-        recover(buf, &mut diag)
+        let recovered = recover(buf, &mut diag);
+        diag.finish();
+        recovered
     };
     match recovered {
         Ok(Some((msg, end))) => {
@@ -310,6 +317,16 @@ fn check(m: &Message<'_>, l: &mut Lint<'_>) {
     l.take(r);
     let r = h.content_type();
     l.take(r);
+    for x in h.get_all("Content-Disposition") {
+        let codes = crate::proto::mime::DispositionCodes {
+            disp_type: "msrp.content-disposition.type",
+            param: "msrp.content-disposition.param",
+            rfc: "RFC 4975 §9",
+        };
+        let r = crate::proto::mime::check_content_disposition(x.value, x.value_offset, codes);
+        l.take(r);
+    }
+    check_auth_headers(m, l);
     let r = h.status();
     if let Some(Some(s)) = l.take(r) {
         if s.namespace != 0 {
@@ -407,10 +424,11 @@ fn check_request(
             }
         }
         Method::Auth => {}
+        Method::Other(NICKNAME) => check_nickname(m, method_at, l),
         Method::Other(_) => l.warn(
             "msrp.method.unknown",
             format!(
-                "method {} is not SEND, REPORT or AUTH; peers answer 501",
+                "method `{}` is not one of the registered SEND, REPORT, AUTH (RFC 4976) and NICKNAME (RFC 7701); peers answer 501",
                 method.as_str()
             ),
             method_at,
@@ -589,4 +607,182 @@ fn check_request(
             );
         }
     }
+}
+
+/// RFC 7701 §7.1: a NICKNAME request carries exactly the nickname it asks for,
+/// `Use-Nickname = "Use-Nickname:" SP nickname`, `nickname = DQUOTE 1*1023(qdtext / qd-esc)
+/// DQUOTE`, and no report headers.
+fn check_nickname(m: &Message<'_>, method_at: usize, l: &mut Lint<'_>) {
+    let h = &m.headers;
+    match h.get("Use-Nickname") {
+        None => l.err(
+            "msrp.nickname.missing",
+            "a NICKNAME request must contain a Use-Nickname header".into(),
+            method_at,
+            NICKNAME.len(),
+            RFC_NICKNAME,
+        ),
+        Some(x) => {
+            let inner = x.value.len().saturating_sub(2);
+            if !is_quoted_string(x.value) || inner == 0 || inner > 1023 {
+                l.err(
+                    "msrp.nickname.syntax",
+                    format!(
+                        "Use-Nickname must be a quoted string of 1 to 1023 octets, found `{}`",
+                        crate::proto::sip::uri::clip(x.value)
+                    ),
+                    x.value_offset,
+                    x.value.len(),
+                    RFC_NICKNAME,
+                );
+            }
+        }
+    }
+    for name in ["Success-Report", "Failure-Report"] {
+        if let Some(x) = h.get(name) {
+            l.err(
+                "msrp.nickname.report-header",
+                format!("a NICKNAME request must not contain {name}"),
+                x.offset,
+                x.name.len(),
+                RFC_NICKNAME,
+            );
+        }
+    }
+}
+
+/// The HTTP Digest headers MSRP relays use (RFC 4976 §7):
+///
+/// ```text
+/// WWW-Authenticate    = "WWW-Authenticate:" SP "Digest" SP digest-param *("," SP digest-param)
+/// Authorization       = "Authorization:" SP credentials
+/// credentials         = "Digest" SP digest-response *( "," SP digest-response)
+/// Authentication-Info = "Authentication-Info:" SP ainfo *("," ainfo)
+/// realm-value = nonce-value = quoted-string; opaque = "opaque=" quoted-string
+/// username-value = quoted-string; stale = "stale=" ( "true" / "false" )
+/// qop-options = "qop=" DQUOTE qop-list DQUOTE; nc-value = 8LHEX
+/// ```
+///
+/// A challenge without realm or nonce cannot be answered (RFC 2617 §3.2.1), credentials
+/// without username, realm, nonce and response cannot be checked (§3.2.2).
+fn check_auth_headers(m: &Message<'_>, l: &mut Lint<'_>) {
+    const RFC: &str = "RFC 4976 §7";
+    for x in m.headers.iter() {
+        let challenge = x.name.eq_ignore_ascii_case("WWW-Authenticate");
+        let (digest, required): (bool, &[&str]) = if challenge {
+            (true, &["realm", "nonce"])
+        } else if x.name.eq_ignore_ascii_case("Authorization") {
+            (true, &["username", "realm", "nonce", "response"])
+        } else if x.name.eq_ignore_ascii_case("Authentication-Info") {
+            (false, &[])
+        } else {
+            continue;
+        };
+        let v = x.value;
+        let (params, params_at) = if digest {
+            let Some(rest) = v.strip_prefix("Digest ") else {
+                let scheme_len = v.find(' ').unwrap_or(v.len());
+                l.err(
+                    "msrp.auth.scheme",
+                    format!(
+                        "{} must start with `Digest ` (the only scheme MSRP relays use), found `{}`",
+                        x.name,
+                        crate::proto::sip::uri::clip(&v[..scheme_len])
+                    ),
+                    x.value_offset,
+                    scheme_len,
+                    RFC,
+                );
+                continue;
+            };
+            (rest, x.value_offset + 7)
+        } else {
+            (v, x.value_offset)
+        };
+        let mut seen: Vec<&str> = Vec::new();
+        let mut bad = false;
+        for item in crate::proto::scan::split_outside_quotes(params.as_bytes(), b',') {
+            let start = item.as_ptr() as usize - params.as_ptr() as usize;
+            let raw = &params[start..start + item.len()];
+            let item = raw.trim_start_matches(' ');
+            let at = params_at + start + (raw.len() - item.len());
+            let Some((name, value)) = item.split_once('=') else {
+                l.err(
+                    "msrp.auth.param",
+                    format!(
+                        "expected `name=value` in {}, found `{}`",
+                        x.name,
+                        crate::proto::sip::uri::clip(item)
+                    ),
+                    at,
+                    item.len(),
+                    RFC,
+                );
+                bad = true;
+                break;
+            };
+            let name_ok = !name.is_empty() && name.bytes().all(crate::proto::scan::is_token);
+            let lower = name.to_ascii_lowercase();
+            // realm, nonce, opaque, username and cnonce values are quoted-strings, and so is
+            // qop-options in a challenge (message-qop elsewhere is a token).
+            let needs_quotes = matches!(
+                lower.as_str(),
+                "realm" | "nonce" | "opaque" | "username" | "cnonce"
+            ) || (challenge && lower == "qop");
+            let quoted = is_quoted_string(value);
+            let value_ok = match lower.as_str() {
+                _ if needs_quotes => quoted,
+                "stale" => {
+                    value.eq_ignore_ascii_case("true") || value.eq_ignore_ascii_case("false")
+                }
+                "nc" => value.len() == 8 && value.bytes().all(|b| b.is_ascii_hexdigit()),
+                _ => quoted || is_token_str(value),
+            };
+            if !name_ok || !value_ok {
+                let clipped = crate::proto::sip::uri::clip(value);
+                let why = if !name_ok {
+                    "the parameter name is not a token".to_string()
+                } else if value.starts_with("\\\"") {
+                    format!(
+                        "`{name}` starts with an escaped quote `\\\"`: write the value as a quoted string, `{name}=\"...\"`"
+                    )
+                } else if needs_quotes {
+                    format!("`{name}` must be a quoted string, found `{clipped}`")
+                } else {
+                    format!("`{clipped}` is not a valid value for `{name}`")
+                };
+                l.err(
+                    "msrp.auth.param",
+                    format!("{} parameter {why}", x.name),
+                    at,
+                    item.len(),
+                    RFC,
+                );
+                bad = true;
+                break;
+            }
+            seen.push(name);
+        }
+        if bad {
+            continue;
+        }
+        let missing: Vec<&str> = required
+            .iter()
+            .filter(|r| !seen.iter().any(|s| s.eq_ignore_ascii_case(r)))
+            .copied()
+            .collect();
+        if !missing.is_empty() {
+            l.err(
+                "msrp.auth.missing-param",
+                format!("{} lacks {} (RFC 2617 §3.2)", x.name, missing.join(", ")),
+                x.value_offset,
+                x.value.len(),
+                RFC,
+            );
+        }
+    }
+}
+
+fn is_token_str(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(crate::proto::scan::is_token)
 }

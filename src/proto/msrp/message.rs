@@ -8,6 +8,7 @@
 use memchr::memmem;
 use smallvec::SmallVec;
 
+use crate::proto::error::{Repeats, count_code};
 use crate::proto::{Finding, ParseError, Status};
 
 pub(crate) const RFC_SYNTAX: &str = "RFC 4975 §9";
@@ -205,29 +206,50 @@ impl<'a> Message<'a> {
     }
 }
 
+/// Most header lines parsed in one message, as the SIP parser's `max_headers`: real messages
+/// carry a dozen.
+pub(crate) const MAX_HEADERS: usize = 512;
+
 /// Where parse problems go: strict parsing stops at the first, linting records them all and
 /// recovers wherever the framing still makes sense.
 pub(crate) struct Diag<'e> {
     sink: Option<&'e mut Vec<ParseError>>,
+    /// Bounds how many problems of one code are recorded (a head of a million bad lines).
+    repeats: Repeats,
 }
 
 impl<'e> Diag<'e> {
     pub(crate) fn strict() -> Diag<'static> {
-        Diag { sink: None }
+        Diag {
+            sink: None,
+            repeats: Repeats::default(),
+        }
     }
 
     pub(crate) fn collect(v: &'e mut Vec<ParseError>) -> Diag<'e> {
-        Diag { sink: Some(v) }
+        Diag {
+            sink: Some(v),
+            repeats: Repeats::default(),
+        }
     }
 
     /// Record a recoverable problem; in strict mode it becomes the parse error.
     pub(crate) fn report(&mut self, e: ParseError) -> Result<(), ParseError> {
         match &mut self.sink {
             Some(v) => {
-                v.push(e);
+                if self.repeats.admit(e.code, count_code(v.iter(), e.code)) {
+                    v.push(e);
+                }
                 Ok(())
             }
             None => Err(e),
+        }
+    }
+
+    /// Say on the problems recorded how many like them were not.
+    pub(crate) fn finish(self) {
+        if let Some(v) = self.sink {
+            self.repeats.annotate(v.iter_mut());
         }
     }
 }
@@ -291,6 +313,7 @@ pub(crate) fn parse_head_with<'a>(
     }
     let (tid, start) = parse_start_line(&buf[..sl_end], diag)?;
     let mut headers = Headers::default();
+    let mut over = false;
     loop {
         let Some((end, next, bare)) = find_line(buf, pos) else {
             return Ok(Status::Partial);
@@ -331,7 +354,22 @@ pub(crate) fn parse_head_with<'a>(
                 next,
             ));
         }
-        if let Some(h) = parse_header_line(buf, pos, end, diag)? {
+        if headers.list.len() >= MAX_HEADERS {
+            // Bounds memory and work on hostile input; the lines are still walked to find
+            // the end of the head, but no longer parsed or kept.
+            if !over {
+                over = true;
+                diag.report(ParseError::new(
+                    "msrp.header.too-many",
+                    format!(
+                        "more than {MAX_HEADERS} header lines: sipkit stops there (a limit of sipkit, not an RFC rule), the rest are not checked"
+                    ),
+                    pos,
+                    end - pos,
+                    "",
+                ))?;
+            }
+        } else if let Some(h) = parse_header_line(buf, pos, end, diag)? {
             headers.list.push(h);
         }
         pos = next;

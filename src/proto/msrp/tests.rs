@@ -734,3 +734,27 @@ fn lf_only_file_is_reported_not_crashed() {
     assert!(found.contains(&"msrp.line.bare-lf"), "{found:?}");
     assert!(parse(buf).is_err());
 }
+
+/// Issue 14: a head of many bad lines stores a few findings per code, whatever its size.
+#[test]
+fn lint_stores_a_few_findings_per_code_and_counts_the_rest() {
+    let msg = format!("MSRP a786hjs2 SEND\r\n{}", "no colon\r\n".repeat(10_000));
+    let found = lint(msg.as_bytes());
+    let mut per_code: Vec<(&str, usize)> = Vec::new();
+    for f in &found {
+        match per_code.iter_mut().find(|(c, _)| *c == f.error.code) {
+            Some((_, n)) => *n += 1,
+            None => per_code.push((f.error.code, 1)),
+        }
+    }
+    assert!(
+        per_code
+            .iter()
+            .all(|&(_, n)| n <= crate::proto::error::SHOWN_PER_CODE),
+        "{per_code:?}"
+    );
+    assert!(
+        found.iter().any(|f| f.error.message.contains("more `")),
+        "{found:?}"
+    );
+}

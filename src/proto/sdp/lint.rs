@@ -55,7 +55,8 @@ fn check(buf: &[u8], sd: &SessionDescription<'_>, out: &mut Vec<Finding>) {
     for a in &sd.attributes {
         check_attr(buf, a, out);
     }
-    for m in &sd.media {
+    let has_c_line = c_lines_by_section(buf);
+    for (i, m) in sd.media.iter().enumerate() {
         check_directions(buf, &m.attributes, out);
         for a in &m.attributes {
             check_attr(buf, a, out);
@@ -66,7 +67,13 @@ fn check(buf: &[u8], sd: &SessionDescription<'_>, out: &mut Vec<Finding>) {
             continue;
         }
         let (start, len) = media_span(buf, m);
-        if m.connections.is_empty() && sd.connection.is_none() {
+        // A c= line that did not parse is reported as malformed; saying there is none would
+        // send the reader looking for the wrong fix.
+        if m.connections.is_empty()
+            && sd.connection.is_none()
+            && !has_c_line[0]
+            && !has_c_line.get(i + 1).copied().unwrap_or(false)
+        {
             out.push(Finding::error(ParseError::new(
                 "sdp.media.missing-connection",
                 "media has no c= line and the session has none either",
@@ -80,6 +87,22 @@ fn check(buf: &[u8], sd: &SessionDescription<'_>, out: &mut Vec<Finding>) {
             check_msrp(buf, m, start, len, out);
         }
     }
+}
+
+/// For the session section (index 0) and each media section (index 1 on), whether it holds a
+/// line starting `c=`, parsed or not.
+fn c_lines_by_section(buf: &[u8]) -> Vec<bool> {
+    let mut sections = vec![false];
+    for line in buf.split(|&b| b == b'\n') {
+        if line.starts_with(b"m=") {
+            sections.push(false);
+        } else if line.starts_with(b"c=")
+            && let Some(last) = sections.last_mut()
+        {
+            *last = true;
+        }
+    }
+    sections
 }
 
 fn check_directions(buf: &[u8], attrs: &[Attribute<'_>], out: &mut Vec<Finding>) {

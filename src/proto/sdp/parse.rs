@@ -6,6 +6,7 @@ use super::{
     Attribute, Bandwidth, Connection, MediaDescription, Origin, ParseOptions, Repeat,
     SessionDescription, TimeDescription, ZoneAdjustment,
 };
+use crate::proto::error::{Repeats, count_code};
 use crate::proto::{Finding, ParseError};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -52,13 +53,18 @@ pub(super) fn pos(whole: &str, part: &str) -> usize {
 /// Collects findings; in strict mode the first error stops the walk.
 struct Sink<'f> {
     out: Option<&'f mut Vec<Finding>>,
+    /// Bounds how many findings of one code are stored (a body of a million bad lines).
+    repeats: Repeats,
 }
 
 impl Sink<'_> {
     fn error(&mut self, e: ParseError) -> Result<(), ParseError> {
         match &mut self.out {
             Some(v) => {
-                v.push(Finding::error(e));
+                let stored = count_code(v.iter().map(|f| &f.error), e.code);
+                if self.repeats.admit(e.code, stored) {
+                    v.push(Finding::error(e));
+                }
                 Ok(())
             }
             None => Err(e),
@@ -67,7 +73,17 @@ impl Sink<'_> {
 
     fn warning(&mut self, e: ParseError) {
         if let Some(v) = &mut self.out {
-            v.push(Finding::warning(e));
+            let stored = count_code(v.iter().map(|f| &f.error), e.code);
+            if self.repeats.admit(e.code, stored) {
+                v.push(Finding::warning(e));
+            }
+        }
+    }
+
+    /// Say on the findings kept how many like them were not.
+    fn finish(self) {
+        if let Some(v) = self.out {
+            self.repeats.annotate(v.iter_mut().map(|f| &mut f.error));
         }
     }
 }
@@ -76,7 +92,14 @@ pub(super) fn parse_strict(
     buf: &[u8],
     opts: ParseOptions,
 ) -> Result<SessionDescription<'_>, ParseError> {
-    walk(buf, opts, Sink { out: None })
+    walk(
+        buf,
+        opts,
+        &mut Sink {
+            out: None,
+            repeats: Repeats::default(),
+        },
+    )
 }
 
 /// Walk with every leniency on, reporting each one used as a warning and every grammar or order
@@ -87,8 +110,14 @@ pub(super) fn parse_collect<'a>(buf: &'a [u8], out: &mut Vec<Finding>) -> Sessio
         allow_missing_final_eol: false,
         trim_trailing_whitespace: true,
     };
+    let mut sink = Sink {
+        out: Some(out),
+        repeats: Repeats::default(),
+    };
     // Cannot fail: a collecting sink never returns Err.
-    walk(buf, opts, Sink { out: Some(out) }).unwrap_or_default()
+    let sd = walk(buf, opts, &mut sink).unwrap_or_default();
+    sink.finish();
+    sd
 }
 
 /// One line of the description: where it starts, its type letter and its value.
@@ -153,7 +182,7 @@ fn is_text_type(ty: u8) -> bool {
 fn walk<'a>(
     buf: &'a [u8],
     opts: ParseOptions,
-    mut sink: Sink<'_>,
+    sink: &mut Sink<'_>,
 ) -> Result<SessionDescription<'a>, ParseError> {
     let mut sd = SessionDescription::default();
     if buf.is_empty() {
@@ -290,7 +319,7 @@ fn walk<'a>(
 
         // Order (RFC 8866 §5): v first, then the session lines in their order, then media.
         if ty == b'm' {
-            check_mandatory(&mut mandatory, 4, &line, &mut sink)?;
+            check_mandatory(&mut mandatory, 4, &line, sink)?;
             level = Level::Media;
             rank = 0;
         } else {
@@ -329,7 +358,7 @@ fn walk<'a>(
                             3..=9 => 3,
                             _ => 4,
                         };
-                        check_mandatory(&mut mandatory, need, &line, &mut sink)?;
+                        check_mandatory(&mut mandatory, need, &line, sink)?;
                     }
                     rank = rank.max(r);
                 }
@@ -350,7 +379,7 @@ fn walk<'a>(
             }
         }
         last_ty = ty;
-        store(&mut sd, level, &line, &mut sink)?;
+        store(&mut sd, level, &line, sink)?;
     }
     check_mandatory(
         &mut mandatory,
@@ -362,7 +391,7 @@ fn walk<'a>(
             value: "",
             value_off: buf.len(),
         },
-        &mut sink,
+        sink,
     )?;
     Ok(sd)
 }

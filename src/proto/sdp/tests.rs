@@ -1325,3 +1325,23 @@ fn issue2_truncated_version_line_error_stays_in_bounds() {
     assert_eq!(e.code, "sdp.version.invalid");
     assert!(e.offset + e.len <= 2, "{e:?}");
 }
+
+/// Issue 14: a body of many bad lines stores a few findings per code, whatever its size.
+#[test]
+fn lint_stores_a_few_findings_per_code_and_counts_the_rest() {
+    let body = format!("v=0\r\n{}", "junk\r\n".repeat(10_000));
+    let found = lint(body.as_bytes());
+    let syntax: Vec<_> = found
+        .iter()
+        .filter(|f| f.error.code == "sdp.line.syntax")
+        .collect();
+    assert_eq!(syntax.len(), crate::proto::error::SHOWN_PER_CODE);
+    assert!(
+        syntax[syntax.len() - 1]
+            .error
+            .message
+            .ends_with("(9995 more `sdp.line.syntax` findings after this one not shown)"),
+        "{:?}",
+        syntax.last()
+    );
+}

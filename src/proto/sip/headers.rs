@@ -1240,6 +1240,15 @@ impl<'a> Auth<'a> {
             ic.skip_lws();
             if ic.peek() == Some(b'"') {
                 ic.quoted("an authentication parameter")?;
+            } else if ic.peek() == Some(b'\\') {
+                // `realm=\"x\"`: escapes copied out of a quoted string (a C or JSON literal).
+                return Err(ic.err(
+                    "sip.auth.param",
+                    format!(
+                        "the value of `{name}` starts with an escaped quote `\\\"`: a backslash escape belongs inside a quoted string; write `{name}=\"...\"`"
+                    ),
+                    RFC,
+                ));
             } else if ic
                 .take_while(|b| is_token(b) || b == b'/' || b == b':')
                 .is_empty()

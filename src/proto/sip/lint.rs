@@ -8,7 +8,9 @@ use super::message::{
 };
 use super::name::HeaderName;
 use super::uri::{Scheme, clip};
+use crate::proto::error::{Repeats, count_code};
 use crate::proto::scan::split_outside_quotes;
+use crate::proto::sniff::{UTF8_BOM, header_shape, start_line_shape};
 use crate::proto::{Finding, ParseError};
 
 /// Lint one SIP message held whole in `buf` (a file or a datagram). Returns every problem found,
@@ -44,8 +46,52 @@ pub fn lint(buf: &[u8]) -> Vec<Finding> {
             "RFC 3261 §7.5",
         )));
     }
+    let mut start_missing = false;
+    if buf[pos..].starts_with(UTF8_BOM) {
+        out.push(Finding::error(ParseError::new(
+            "sip.message.junk-before-start",
+            "a UTF-8 byte order mark (EF BB BF, written by some editors) before the start line is not part of the message",
+            pos,
+            UTF8_BOM.len(),
+            "RFC 3261 §7",
+        )));
+        pos += UTF8_BOM.len();
+    }
+    if !start_line_shape(line_at(buf, pos)) {
+        match find_start_line(buf, pos) {
+            Some(s) => {
+                out.push(Finding::error(ParseError::new(
+                    "sip.message.junk-before-start",
+                    format!(
+                        "{} bytes before the start line are not part of the message (a message begins with its request or status line)",
+                        s - pos
+                    ),
+                    pos,
+                    s - pos,
+                    "RFC 3261 §7",
+                )));
+                pos = s;
+            }
+            None if header_shape(line_at(buf, pos)) => {
+                out.push(Finding::error(ParseError::new(
+                    "sip.start-line.missing",
+                    "the message has no start line: it begins with a header field, where a request line (`METHOD Request-URI SIP/2.0`) or a status line (`SIP/2.0 code reason`) must come first",
+                    pos,
+                    line_len(buf, pos),
+                    "RFC 3261 §7",
+                )));
+                start_missing = true;
+            }
+            None => {}
+        }
+    }
     check_line_endings(buf, pos, &mut out);
-    let (start, after) = match parse_start_line(buf, pos, &opts) {
+    let parsed = if start_missing {
+        Err(None)
+    } else {
+        parse_start_line(buf, pos, &opts).map_err(Some)
+    };
+    let (start, after) = match parsed {
         Ok(Some((s, next))) => (Some(s), next),
         Ok(None) => {
             out.push(Finding::error(ParseError::new(
@@ -57,10 +103,11 @@ pub fn lint(buf: &[u8]) -> Vec<Finding> {
             )));
             return out;
         }
-        Err(e) => {
+        Err(Some(e)) => {
             out.push(Finding::error(e));
             (None, next_line(buf, pos))
         }
+        Err(None) => (None, pos),
     };
     if let Some(StartLine::Response {
         reason: [],
@@ -86,6 +133,9 @@ pub fn lint(buf: &[u8]) -> Vec<Finding> {
     let mut headers = Headers::new();
     let mut hpos = after;
     let mut body_start = None;
+    let mut head_complete = true;
+    // A head of thousands of bad lines gives thousands of the same error: keep a few.
+    let mut repeats = Repeats::default();
     while hpos < buf.len() {
         match parse_headers(buf, hpos, &opts, &mut headers) {
             Ok(Some((end, _))) => {
@@ -93,9 +143,31 @@ pub fn lint(buf: &[u8]) -> Vec<Finding> {
                 break;
             }
             Ok(None) => break,
+            Err(e) if e.code == "sip.header.too-many" => {
+                // Our limit, not the RFC's: say so once, and claim nothing about the header
+                // fields after it (Content-Length, To, ... may well be there).
+                let at = e.offset.max(hpos);
+                let (skipped, end) = skip_head(buf, at);
+                out.push(Finding::error(ParseError::new(
+                    "sip.header.too-many",
+                    format!(
+                        "more than {} header fields: sipkit stops there (a limit of sipkit, not an RFC rule), so the {skipped} header line(s) from here on were not checked",
+                        opts.max_headers
+                    ),
+                    at,
+                    line_len(buf, at),
+                    "",
+                )));
+                head_complete = false;
+                body_start = end;
+                break;
+            }
             Err(e) => {
                 let at = e.offset.max(hpos);
-                out.push(Finding::error(e));
+                let stored = count_code(out.iter().map(|f| &f.error), e.code);
+                if repeats.admit(e.code, stored) {
+                    out.push(Finding::error(e));
+                }
                 hpos = next_line(buf, at);
                 while hpos < buf.len() && (buf[hpos] == b' ' || buf[hpos] == b'\t') {
                     hpos = next_line(buf, hpos);
@@ -105,6 +177,7 @@ pub fn lint(buf: &[u8]) -> Vec<Finding> {
     }
     let body_start = match body_start {
         Some(b) => b,
+        None if !head_complete => buf.len(),
         None => {
             out.push(Finding::error(ParseError::new(
                 "sip.message.truncated",
@@ -156,7 +229,7 @@ pub fn lint(buf: &[u8]) -> Vec<Finding> {
             let cl_reported = out
                 .iter()
                 .any(|f| f.error.code.starts_with("sip.content-length"));
-            if !cl_reported {
+            if !cl_reported && head_complete {
                 out.push(Finding::warning(ParseError::new(
                     "sip.content-length.missing",
                     "no Content-Length: the message can only be sent over UDP, where the body runs to the end of the datagram",
@@ -195,12 +268,49 @@ pub fn lint(buf: &[u8]) -> Vec<Finding> {
         msg: &msg,
         start_ok: start.is_some(),
         start_pos: pos,
+        head_complete,
         out: &mut out,
     };
     l.run();
+    repeats.annotate(out.iter_mut().map(|f| &mut f.error));
     crate::proto::error::clamp_spans(&mut out, buf.len());
     out.sort_by_key(|f| f.error.offset);
     out
+}
+
+/// The line starting at `pos`, without its line end.
+fn line_at(buf: &[u8], pos: usize) -> &[u8] {
+    &buf[pos..pos + line_len(buf, pos)]
+}
+
+/// The first line after the one at `pos`, up to the end of the head, shaped like a start line.
+fn find_start_line(buf: &[u8], pos: usize) -> Option<usize> {
+    let mut at = next_line(buf, pos);
+    while at < buf.len() {
+        let line = line_at(buf, at);
+        if line.is_empty() {
+            return None;
+        }
+        if start_line_shape(line) {
+            return Some(at);
+        }
+        at = next_line(buf, at);
+    }
+    None
+}
+
+/// From the line at `pos` to the empty line ending the head: how many lines, and where the
+/// body starts (`None` when the buffer ends first).
+fn skip_head(buf: &[u8], mut pos: usize) -> (usize, Option<usize>) {
+    let mut lines = 0;
+    while pos < buf.len() {
+        if line_at(buf, pos).is_empty() {
+            return (lines, Some(next_line(buf, pos)));
+        }
+        lines += 1;
+        pos = next_line(buf, pos);
+    }
+    (lines, None)
 }
 
 fn offset(buf: &[u8], part: &[u8]) -> usize {
@@ -254,6 +364,9 @@ struct Linter<'m, 'a> {
     msg: &'m Message<'a>,
     start_ok: bool,
     start_pos: usize,
+    /// False when parsing stopped at the header-field limit: a header field missing from
+    /// `msg` may be among those not parsed, so absence is not reported.
+    head_complete: bool,
     out: &'m mut Vec<Finding>,
 }
 
@@ -357,7 +470,9 @@ impl Linter<'_, '_> {
         if self.start_ok {
             self.start_line();
         }
-        self.mandatory();
+        if self.head_complete {
+            self.mandatory();
+        }
         self.each_header();
         self.duplicates();
         self.semantics();
@@ -609,6 +724,15 @@ impl Linter<'_, '_> {
                 ));
             }),
             HeaderName::Date => check_date(s, base),
+            HeaderName::ContentDisposition => crate::proto::mime::check_content_disposition(
+                s,
+                base,
+                crate::proto::mime::DispositionCodes {
+                    disp_type: "sip.content-disposition.type",
+                    param: "sip.content-disposition.param",
+                    rfc: "RFC 3261 §20.11",
+                },
+            ),
             HeaderName::RetryAfter => {
                 let n = s.bytes().take_while(u8::is_ascii_digit).count();
                 parse_bounded(&s[..n.max(1).min(s.len())], base, u64::from(u32::MAX), "sip.retry-after.range", "Retry-After", "RFC 3261 §20.33").map(|_| ())
@@ -635,6 +759,27 @@ impl Linter<'_, '_> {
                     )));
                 }
                 Ok(())
+            }),
+            // `Supported = ... HCOLON [option-tag *(COMMA option-tag)]` and `Allow = "Allow"
+            // HCOLON [Method *(COMMA Method)]` may be empty (RFC 3261 §20.37, §20.5);
+            // Unsupported needs an option tag (§20.40).
+            HeaderName::Supported | HeaderName::Allow if s.is_empty() => Ok(()),
+            HeaderName::Unsupported | HeaderName::AllowEvents if s.is_empty() => {
+                let (what, rfc) = if h.id == HeaderName::Unsupported {
+                    ("an option tag", "RFC 3261 §20.40")
+                } else {
+                    ("an event type", "RFC 6665 §8.4")
+                };
+                Err(ParseError::new("sip.header.empty-element", format!("{} is empty: it must list at least {what}", h.name), base, 0, rfc))
+            }
+            // event-type = event-package *( "." event-template ), both token-nodot.
+            HeaderName::AllowEvents => each_element(s, base, |e, o| {
+                let nodot = |t: &str| !t.is_empty() && t.bytes().all(|b| b != b'.' && crate::proto::scan::is_token(b));
+                if e.split('.').all(nodot) {
+                    Ok(())
+                } else {
+                    Err(ParseError::new("sip.allow-events.event-type", format!("`{}` in Allow-Events is not an event type (`package` or `package.template`)", clip(e)), o, e.len().max(1), "RFC 6665 §8.4"))
+                }
             }),
             HeaderName::Supported | HeaderName::Unsupported | HeaderName::Allow => each_element(s, base, |e, o| {
                 if e.is_empty() && h.id == HeaderName::Supported {
