@@ -530,3 +530,29 @@ fn issue_14_msrp_stops_at_512_header_lines_and_says_so_once() {
     );
     assert!(diags.len() <= 3, "{diags:#?}");
 }
+
+#[test]
+fn issue_14_two_tags_in_to_are_a_warning_with_the_code_decode_pcap_gives() {
+    let msg = WRONG_CONTENT_LENGTH
+        .replace(
+            "Content-Length: 10\r\n\r\nabcd",
+            "Content-Length: 0\r\n\r\n",
+        )
+        .replace(
+            "To: Bob <sip:bob@example.com>",
+            "To: Bob <sip:bob@example.com>;tag=a;tag=b",
+        );
+    let out = sipkit()
+        .args(["validate", "--format", "json", "-"])
+        .write_stdin(msg)
+        .output()
+        .expect("sipkit runs");
+    assert_eq!(out.status.code(), Some(0), "a warning only");
+    let lines = json_lines(&out);
+    let codes: Vec<&str> = lines
+        .iter()
+        .flat_map(|v| v["diagnostics"].as_array().into_iter().flatten())
+        .filter_map(|f| f["code"].as_str())
+        .collect();
+    assert!(codes.contains(&"sip.tag.duplicate"), "{lines:?}");
+}

@@ -961,6 +961,12 @@ impl Linter<'_, '_> {
         }
         self.register_to();
         self.accept_covers_sdp();
+        // Two tags in From or To: the same check decode-pcap makes.
+        for (name, a) in [("From", msg.from_addr()), ("To", msg.to_addr())] {
+            if let Ok(a) = a {
+                super::tolerant::duplicate_tag(msg, name, a.params, self.out);
+            }
+        }
         if msg.is_request() {
             if let Ok(from) = msg.from_addr()
                 && from.tag().is_none()

@@ -533,7 +533,7 @@ pub fn field_findings(m: &Message<'_>, out: &mut Vec<Finding>) {
 
 /// A From or To with more than one `tag` parameter: the grammar allows it (`*( SEMI
 /// from-param )`) but the dialog it names is ambiguous; the first is used.
-fn duplicate_tag(m: &Message<'_>, name: &str, params: &str, out: &mut Vec<Finding>) {
+pub(crate) fn duplicate_tag(m: &Message<'_>, name: &str, params: &str, out: &mut Vec<Finding>) {
     let is_tag = |p: &&str| {
         p.split('=')
             .next()
