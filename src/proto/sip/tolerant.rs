@@ -208,7 +208,8 @@ pub fn parse_tolerant<'a>(
             ),
             extra_at,
             1,
-            RFC_HEADER,
+            // Not an RFC rule.
+            "",
         )));
     }
     endings.report(&mut findings);
