@@ -897,7 +897,7 @@ fn message_line(
         json_message(l, meta, msg, call_id);
     } else {
         let mut findings = Vec::new();
-        let findings = message_findings(meta, msg, &mut findings);
+        let findings = message_findings(meta, msg, &mut findings, &mut l.fields);
         human_message(l, meta, msg, findings);
         if full {
             l.push('\n');
@@ -1203,6 +1203,8 @@ pub(crate) struct Out {
     next_addr: usize,
     /// Fragments written recently, see [`memo`].
     memos: [Memo; Memos::COUNT],
+    /// Field values found clean recently (human lines check every message's fields).
+    fields: sip::FieldCache,
 }
 
 /// Which part of a SIP message line a [`Memo`] holds.
@@ -1308,6 +1310,7 @@ impl Out {
             addrs: Default::default(),
             next_addr: 0,
             memos: Default::default(),
+            fields: Default::default(),
         }
     }
 
@@ -1832,7 +1835,8 @@ fn json_message(l: &mut Out, meta: &Meta<'_>, msg: &Decoded<'_>, call_id: Option
             });
             if suspect {
                 let mut scratch = Vec::new();
-                diagnostics_json(l, message_findings(meta, msg, &mut scratch));
+                let mut cache = sip::FieldCache::default();
+                diagnostics_json(l, message_findings(meta, msg, &mut scratch, &mut cache));
             } else {
                 diagnostics_json(l, meta.diagnostics);
             }

@@ -88,6 +88,8 @@ pub(crate) struct Filter {
     pub(crate) transports: Vec<TransportName>,
     /// `--problems`: only messages with a finding of at least this severity.
     pub(crate) problems: Option<crate::proto::Severity>,
+    /// Field values `--problems` found clean recently.
+    pub(crate) checked: std::cell::RefCell<crate::proto::sip::FieldCache>,
 }
 
 impl Filter {
@@ -113,7 +115,8 @@ impl Filter {
     ) -> bool {
         if let Some(least) = self.problems {
             let mut scratch = Vec::new();
-            let findings = super::framing::message_findings(meta, msg, &mut scratch);
+            let mut cache = self.checked.borrow_mut();
+            let findings = super::framing::message_findings(meta, msg, &mut scratch, &mut cache);
             if !findings.iter().any(|f| f.severity >= least) {
                 return false;
             }

@@ -572,9 +572,10 @@ pub(crate) fn message_findings<'f>(
     meta: &'f Meta<'_>,
     msg: &Decoded<'_>,
     scratch: &'f mut Vec<Finding>,
+    cache: &mut sip::FieldCache,
 ) -> &'f [Finding] {
     if let Decoded::Sip(m) = msg {
-        sip::field_findings(m, scratch);
+        sip::field_findings_cached(m, cache, scratch);
     }
     if scratch.is_empty() {
         return meta.diagnostics;

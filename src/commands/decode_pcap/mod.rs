@@ -129,6 +129,7 @@ impl Config {
                 hosts,
                 grep,
                 transports: args.transport,
+                checked: Default::default(),
                 problems: args.problems.map(|p| match p {
                     crate::cli::ProblemLevel::Warning => crate::proto::Severity::Warning,
                     crate::cli::ProblemLevel::Error => crate::proto::Severity::Error,
@@ -194,6 +195,8 @@ struct App<W: Write> {
     extractor: Option<msrp::Extractor>,
     packets_out: Option<Box<dyn PacketOut>>,
     written_frames: std::collections::HashSet<u64>,
+    /// Field values `--stats` found clean recently.
+    field_cache: crate::proto::sip::FieldCache,
     /// The first output error; once set, nothing more is printed.
     error: Option<anyhow::Error>,
 }
@@ -345,8 +348,8 @@ impl<W: Write> Handler for App<W> {
                     self.call_counter.add(seen, m, &mut self.stats);
                     self.stats.add_sip(m, meta.src, meta.dst);
                     let mut scratch = Vec::new();
-                    self.stats
-                        .add_findings(message_findings(meta, msg, &mut scratch));
+                    let findings = message_findings(meta, msg, &mut scratch, &mut self.field_cache);
+                    self.stats.add_findings(findings);
                 }
             }
             Decoded::Msrp(m) => {
@@ -474,6 +477,7 @@ pub(crate) fn run<W: Write>(config: Config, mut printer: DecodePrinter<W>) -> an
         extractor,
         packets_out,
         written_frames: std::collections::HashSet::new(),
+        field_cache: Default::default(),
         error: None,
     };
     let mut decoder = framing::Decoder::new(max, app);

@@ -13,7 +13,9 @@ pub mod uri;
 pub use lint::lint;
 pub use message::{Framing, Header, Message, ParseOptions, StartLine, parse};
 pub use name::HeaderName;
-pub use tolerant::{End, Tolerant, field_findings, parse_tolerant};
+pub use tolerant::{
+    End, FieldCache, Tolerant, field_findings, field_findings_cached, parse_tolerant,
+};
 pub use uri::{Host, Scheme, Uri};
 
 // The zero-allocation proof (parse + typed access, up to 32 header fields): a counting

@@ -482,32 +482,117 @@ fn offset(buf: &[u8], part: &[u8]) -> usize {
     crate::proto::error::offset_in(buf, part).unwrap_or(0)
 }
 
+/// From, To and top-Via values recently found clean by [`field_findings_cached`]: the messages
+/// of a dialog repeat them, and parsing each again costs more than the rest of a listing line.
+/// A direct-mapped table of 64-bit hashes (a collision would skip one check: 2^-64).
+#[derive(Debug)]
+pub struct FieldCache {
+    /// `None`: remember nothing (one-off checks).
+    slots: Option<Box<[u64; 256]>>,
+    state: foldhash::fast::FixedState,
+}
+
+impl Default for FieldCache {
+    fn default() -> Self {
+        FieldCache {
+            slots: Some(Box::new([0; 256])),
+            ..FieldCache::off()
+        }
+    }
+}
+
+impl FieldCache {
+    const fn off() -> Self {
+        FieldCache {
+            slots: None,
+            state: foldhash::fast::FixedState::with_seed(0x5eed_f1e1d),
+        }
+    }
+
+    fn key(&self, kind: u8, value: &[u8]) -> u64 {
+        if self.slots.is_none() {
+            return 0;
+        }
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = self.state.build_hasher();
+        h.write_u8(kind);
+        h.write(value);
+        h.finish() | 1
+    }
+
+    fn known(&self, k: u64) -> bool {
+        self.slots
+            .as_ref()
+            .is_some_and(|s| s.get((k >> 56) as usize) == Some(&k))
+    }
+
+    fn learn(&mut self, k: u64) {
+        if let Some(s) = self
+            .slots
+            .as_mut()
+            .and_then(|s| s.get_mut((k >> 56) as usize))
+        {
+            *s = k;
+        }
+    }
+}
+
+/// [`field_findings`] that skips the From, To and Via values `cache` has seen clean.
+pub fn field_findings_cached(m: &Message<'_>, cache: &mut FieldCache, out: &mut Vec<Finding>) {
+    let mut missing = Vec::new();
+    match m.call_id() {
+        Ok(_) => {}
+        Err(_) if m.header(HeaderName::CallId).is_none() => missing.push("Call-ID"),
+        Err(e) => out.push(Finding::error(e)),
+    }
+    match m.cseq() {
+        Ok(_) => {}
+        Err(_) if m.header(HeaderName::CSeq).is_none() => missing.push("CSeq"),
+        Err(e) => out.push(Finding::error(e)),
+    }
+    for (kind, id, name) in [
+        (1u8, HeaderName::From, "From"),
+        (2, HeaderName::To, "To"),
+        (3, HeaderName::Via, "Via"),
+    ] {
+        let Some(h) = m.header(id) else {
+            missing.push(name);
+            continue;
+        };
+        let k = cache.key(kind, h.value);
+        if cache.known(k) {
+            continue;
+        }
+        let before = out.len();
+        let r = match kind {
+            1 | 2 => {
+                let a = if kind == 1 {
+                    m.from_addr()
+                } else {
+                    m.to_addr()
+                };
+                a.map(|a| duplicate_tag(m, name, a.params, out))
+            }
+            _ => m.top_via().map(drop),
+        };
+        if let Err(e) = r {
+            out.push(Finding::error(e));
+        }
+        if out.len() == before {
+            cache.learn(k);
+        }
+    }
+    missing_fields(m, &missing, out);
+}
+
 /// What the dissector reads from every message (Call-ID, CSeq, From, To, the top Via), checked:
 /// a field that is missing or does not parse is a finding, with the code `validate` gives it.
 /// Offsets are relative to the message's buffer.
 pub fn field_findings(m: &Message<'_>, out: &mut Vec<Finding>) {
-    let mut missing = Vec::new();
-    let mut check = |id: HeaderName, name: &'static str, r: Result<(), ParseError>| {
-        if m.header(id).is_none() {
-            missing.push(name);
-        } else if let Err(e) = r {
-            out.push(Finding::error(e));
-        }
-    };
-    check(HeaderName::CallId, "Call-ID", m.call_id().map(drop));
-    check(HeaderName::CSeq, "CSeq", m.cseq().map(drop));
-    let from = m.from_addr();
-    let to = m.to_addr();
-    let mut dup = Vec::new();
-    for (name, a) in [("From", &from), ("To", &to)] {
-        if let Ok(a) = a {
-            duplicate_tag(m, name, a.params, &mut dup);
-        }
-    }
-    check(HeaderName::From, "From", from.map(drop));
-    check(HeaderName::To, "To", to.map(drop));
-    check(HeaderName::Via, "Via", m.top_via().map(drop));
-    out.append(&mut dup);
+    field_findings_cached(m, &mut FieldCache::off(), out);
+}
+
+fn missing_fields(m: &Message<'_>, missing: &[&str], out: &mut Vec<Finding>) {
     if !missing.is_empty() {
         let what = if m.is_request() {
             "a request"
