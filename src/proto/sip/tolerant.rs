@@ -788,6 +788,32 @@ CSeq: 1 INVITE\r\nFrom: <sip:a@b>;tag=f\r\nTo: <sip:b@c>;tag=one;tag=two\r\n\r\n
     }
 
     #[test]
+    fn cached_checks_give_the_same_findings_as_fresh_ones() {
+        let msgs: [&[u8]; 4] = [
+            b"BYE sip:a SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nCall-ID: c\r\n\
+CSeq: 1 BYE\r\nFrom: <sip:a@b>;tag=f\r\nTo: <sip:b@c>\r\n\r\n",
+            b"BYE sip:a SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nCall-ID: c\r\n\
+CSeq: 1 BYE\r\nFrom: <sip:a@b;tag=f\r\nTo: <sip:b@c>;tag=1;tag=2\r\n\r\n",
+            b"BYE sip:a SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nCall-ID: c\r\n\
+CSeq: 1 BYE\r\nFrom: <sip:a@b>;tag=f\r\nTo: <sip:b@c>;tag=1;tag=2\r\n\r\n",
+            b"BYE sip:a SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nCall-ID: c\r\n\
+CSeq: 1 BYE\r\nFrom: <sip:a@b>;tag=f\r\n\r\n",
+        ];
+        let mut cache = FieldCache::default();
+        for round in 0..3 {
+            for m in msgs {
+                let t = read(m, End::Datagram);
+                let (mut fresh, mut cached) = (Vec::new(), Vec::new());
+                field_findings(&t.message, &mut fresh);
+                field_findings_cached(&t.message, &mut cache, &mut cached);
+                fresh.sort_by_key(|f| f.error.offset);
+                cached.sort_by_key(|f| f.error.offset);
+                assert_eq!(fresh, cached, "round {round}");
+            }
+        }
+    }
+
+    #[test]
     fn field_findings_name_missing_and_broken_fields() {
         let m = b"INVITE sip:a SIP/2.0\r\nCSeq: x INVITE\r\nFrom: <sip:a@b\r\n\r\n";
         let t = read(m, End::Datagram);
