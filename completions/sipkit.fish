@@ -65,9 +65,9 @@ complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l content-type -d '
 complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l text -d 'Send a MESSAGE (RFC 3428) with this text/plain body; METHOD may be omitted' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l message -d 'Send this whole message written by hand (`-` for standard input). `${name}` is replaced by call_id, branch, from_tag, local_ip, local_port, transport, cseq, target, or a --set variable; an unknown name is an error. Content-Length is fixed up unless --raw' -r -F
 complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l set -d 'Define `${NAME}` for --message, `--set NAME=VALUE`; repeat for more' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l count -d 'Load mode: send this many requests in all, each a new call (new Call-ID), to the first destination, and report status counts and latency percentiles instead of each message' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l rate -d 'Load mode: start at most this many requests per second (default: as fast as answers come)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l concurrency -d 'Load mode: keep at most this many requests in flight, each on its own socket (default 1)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l count -d 'Load mode: send this many requests in all, each a new call (new Call-ID), to the first destination, and report status counts and latency percentiles instead of each message. Not for INVITE (the calls would stay up: use `sipkit invite`)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l rate -d 'Load mode: start at most this many requests per second (default: as fast as answers come). Needs --count' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l concurrency -d 'Load mode: keep at most this many requests in flight, each on its own socket (default 1). Needs --count' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l expect -d 'Exit 0 only if the final status is one of these (`200,404`, classes like `2xx`)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l uri -d 'Request-URI (default: the target as a SIP URI; the domain for REGISTER)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l from -d 'From header value (default: `<sip:USER@DOMAIN>` with --user, else `<sip:sipkit@LOCAL_IP>`)' -r

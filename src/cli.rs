@@ -254,6 +254,26 @@ where
     }
 }
 
+/// For a command line clap refused: the subcommand it names (if any) and whether it asked for
+/// `--format json` (the last `--format` wins, as in clap; nothing after `--` counts), so the
+/// usage error can be written as JSON for scripts too.
+pub(crate) fn sniff(args: &[OsString]) -> (Option<&'static str>, bool) {
+    let names: Vec<&'static str> = ["validate", "send", "decode-pcap", "listen", "invite"].into();
+    let mut subcommand = None;
+    let mut json = false;
+    let mut words = args.iter().skip(1).map(|a| a.to_string_lossy());
+    while let Some(word) = words.next() {
+        match word.as_ref() {
+            "--" => break,
+            "--format" => json = words.next().is_some_and(|v| v == "json"),
+            w if w.starts_with("--format=") => json = w == "--format=json",
+            w if subcommand.is_none() => subcommand = names.iter().copied().find(|n| *n == w),
+            _ => {}
+        }
+    }
+    (subcommand, json)
+}
+
 /// `decode-pcap --flow ID FILE`: `--flow` takes its value only after `=` (so that `--flow FILE`
 /// draws every call), which makes ID the file and FILE an unexpected argument. Say so, with the
 /// form that works, instead of clap's "unexpected argument".
@@ -394,14 +414,17 @@ pub(crate) struct SendArgs {
 
     /// Load mode: send this many requests in all, each a new call (new Call-ID), to the first
     /// destination, and report status counts and latency percentiles instead of each message.
+    /// Not for INVITE (the calls would stay up: use `sipkit invite`).
     #[arg(long, value_name = "N", help_heading = "Load", value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) count: Option<u32>,
 
-    /// Load mode: start at most this many requests per second (default: as fast as answers come).
+    /// Load mode: start at most this many requests per second (default: as fast as answers
+    /// come). Needs --count.
     #[arg(long, value_name = "PER_SECOND", help_heading = "Load", value_parser = parse_rate)]
     pub(crate) rate: Option<f64>,
 
-    /// Load mode: keep at most this many requests in flight, each on its own socket (default 1).
+    /// Load mode: keep at most this many requests in flight, each on its own socket (default
+    /// 1). Needs --count.
     #[arg(long, value_name = "N", help_heading = "Load", value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub(crate) concurrency: Option<u32>,
 

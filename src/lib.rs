@@ -25,16 +25,24 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let invocation = match cli::parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let invocation = match cli::parse_from(&args) {
         Ok(invocation) => invocation,
         // --help and --version come here too; clap knows which go to stdout and exit 0.
         Err(err) => {
             err.print()?;
-            return Ok(if err.exit_code() == 0 {
-                Exit::Success
-            } else {
-                Exit::Usage
-            });
+            if err.exit_code() == 0 {
+                return Ok(Exit::Success);
+            }
+            let (subcommand, json) = cli::sniff(&args);
+            if json {
+                output::usage_error_json(
+                    &mut std::io::stdout().lock(),
+                    subcommand,
+                    &err.to_string(),
+                )?;
+            }
+            return Ok(Exit::Usage);
         }
     };
     commands::run(invocation)

@@ -26,7 +26,7 @@ pub(crate) fn run(invocation: Invocation) -> anyhow::Result<Exit> {
             output::init_logging(global.verbose, global.quiet, global.color);
             let config = match validate::Config::new(args) {
                 Ok(config) => config,
-                Err(usage) => return usage_failure(&usage),
+                Err(usage) => return usage_failure("validate", global.format, &usage),
             };
             let mut printer = Printer::stdout(global.format, global.color, global.quiet);
             let exit = validate::run(&config, &mut printer)?;
@@ -42,7 +42,9 @@ pub(crate) fn run(invocation: Invocation) -> anyhow::Result<Exit> {
             output::init_logging(global.verbose, global.quiet, global.color);
             let config = match send::Config::new(*args, &global) {
                 Ok(config) => config,
-                Err(sip_client::Invalid::Usage(usage)) => return usage_failure(&usage),
+                Err(sip_client::Invalid::Usage(usage)) => {
+                    return usage_failure("send", global.format, &usage);
+                }
                 Err(sip_client::Invalid::Input(err)) => return Err(err),
             };
             let printer = output::send::stdout(
@@ -60,7 +62,7 @@ pub(crate) fn run(invocation: Invocation) -> anyhow::Result<Exit> {
             output::init_logging(global.verbose, global.quiet, global.color);
             let config = match decode_pcap::Config::new(*args, global.format, global.quiet) {
                 Ok(config) => config,
-                Err(usage) => return usage_failure(&usage),
+                Err(usage) => return usage_failure("decode-pcap", global.format, &usage),
             };
             let printer = output::decode::DecodePrinter::stdout(global.format, global.color);
             decode_pcap::run(config, printer)
@@ -71,15 +73,21 @@ pub(crate) fn run(invocation: Invocation) -> anyhow::Result<Exit> {
         }) => {
             output::init_logging(global.verbose, global.quiet, global.color);
             if global.format == Format::Github {
-                return usage_failure(&usage_error(
+                return usage_failure(
                     "listen",
-                    ErrorKind::InvalidValue,
-                    "--format github is only accepted by `sipkit validate`",
-                ));
+                    global.format,
+                    &usage_error(
+                        "listen",
+                        ErrorKind::InvalidValue,
+                        "--format github is only accepted by `sipkit validate`",
+                    ),
+                );
             }
             let config = match listen::Config::new(*args) {
                 Ok(config) => config,
-                Err(listen::Invalid::Usage(usage)) => return usage_failure(&usage),
+                Err(listen::Invalid::Usage(usage)) => {
+                    return usage_failure("listen", global.format, &usage);
+                }
                 Err(listen::Invalid::Input(err)) => return Err(err),
             };
             let printer = output::listen::stdout(global.format, global.color, global.quiet);
@@ -92,7 +100,9 @@ pub(crate) fn run(invocation: Invocation) -> anyhow::Result<Exit> {
             output::init_logging(global.verbose, global.quiet, global.color);
             let config = match invite::Config::new(*args, &global) {
                 Ok(config) => config,
-                Err(sip_client::Invalid::Usage(usage)) => return usage_failure(&usage),
+                Err(sip_client::Invalid::Usage(usage)) => {
+                    return usage_failure("invite", global.format, &usage);
+                }
                 Err(sip_client::Invalid::Input(err)) => return Err(err),
             };
             let printer = output::invite::stdout(
@@ -106,11 +116,15 @@ pub(crate) fn run(invocation: Invocation) -> anyhow::Result<Exit> {
         Invocation::Generate { global, args } => {
             output::init_logging(global.verbose, global.quiet, global.color);
             if global.format == Format::Github {
-                return usage_failure(&usage_error(
+                return usage_failure(
                     "generate",
-                    ErrorKind::InvalidValue,
-                    "--format github is only accepted by `sipkit validate`",
-                ));
+                    global.format,
+                    &usage_error(
+                        "generate",
+                        ErrorKind::InvalidValue,
+                        "--format github is only accepted by `sipkit validate`",
+                    ),
+                );
             }
             generate::run(&args.out)?;
             Ok(Exit::Success)
@@ -129,7 +143,16 @@ fn usage_error(subcommand: &str, kind: ErrorKind, message: &str) -> clap::Error 
     }
 }
 
-fn usage_failure(err: &clap::Error) -> anyhow::Result<Exit> {
+/// Print a usage error found after parsing: clap's text on standard error and, with
+/// `--format json`, one `{"type":"error","exit":2,...}` object on standard output.
+fn usage_failure(subcommand: &str, format: Format, err: &clap::Error) -> anyhow::Result<Exit> {
     err.print()?;
+    if format == Format::Json {
+        output::usage_error_json(
+            &mut std::io::stdout().lock(),
+            Some(subcommand),
+            &err.to_string(),
+        )?;
+    }
     Ok(Exit::Usage)
 }

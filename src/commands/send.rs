@@ -175,6 +175,24 @@ impl Config {
                 "{method} only makes sense inside an INVITE transaction; use `sipkit invite`"
             )));
         }
+        if args.count.is_none() && (args.concurrency.is_some() || args.rate.is_some()) {
+            let flag = if args.concurrency.is_some() {
+                "--concurrency"
+            } else {
+                "--rate"
+            };
+            return Err(usage(format!(
+                "{flag} shapes load mode, which --count starts: give --count N too"
+            )));
+        }
+        // Load mode answers each INVITE's 2xx with an ACK and nothing more, so every call would
+        // stay up on the callee until it gave up on it; a call is set up and ended by `invite`.
+        if method == "INVITE" && args.count.is_some() {
+            return Err(usage(
+                "`send INVITE --count` would leave every answered call up (send sends no BYE); \
+                 use `sipkit invite` for calls, or load-test with OPTIONS or MESSAGE",
+            ));
+        }
         let mut expect = Vec::new();
         for e in &args.expect {
             expect.push(Expect::parse(e).ok_or_else(|| {
@@ -310,13 +328,11 @@ impl Config {
             timers,
             timeout: args.client.timeout,
             traceroute: args.traceroute,
-            load: (args.count.is_some() || args.rate.is_some() || args.concurrency.is_some()).then(
-                || Load {
-                    concurrency: args.concurrency.unwrap_or(1),
-                    count: args.count.unwrap_or(args.concurrency.unwrap_or(1)),
-                    rate: args.rate,
-                },
-            ),
+            load: args.count.map(|count| Load {
+                concurrency: args.concurrency.unwrap_or(1),
+                count,
+                rate: args.rate,
+            }),
             max_hops: args.client.max_forwards.unwrap_or(70),
             test_mode: std::env::var_os("SIPKIT_TEST").is_some(),
         })

@@ -84,10 +84,14 @@ impl Config {
 pub(crate) fn run<W: Write>(config: &Config, printer: &mut Printer<W>) -> anyhow::Result<Exit> {
     let mut summary = Summary::default();
     let mut seen_dirs = HashSet::new();
+    // An empty input is shown as a message with `input.empty`, but like an unreadable one it
+    // is an input error: the question could not be asked (exit status 2, as README says).
+    let mut empty_input = false;
     for input in &config.inputs {
         match input {
             Input::Stdin => {
                 let content = read_bounded(io::stdin().lock(), config.max_size);
+                empty_input |= content.as_ref().is_ok_and(Vec::is_empty);
                 report(config, printer, &mut summary, STDIN_NAME, None, content)?;
             }
             Input::Path(path) => {
@@ -116,6 +120,7 @@ pub(crate) fn run<W: Write>(config: &Config, printer: &mut Printer<W>) -> anyhow
                         Found::File(file) => {
                             tracing::debug!("checking {}", file.display());
                             let content = read_path(&file, config.max_size);
+                            empty_input |= content.as_ref().is_ok_and(Vec::is_empty);
                             let name = file.display().to_string();
                             report(config, printer, &mut summary, &name, Some(&file), content)?;
                         }
@@ -141,7 +146,7 @@ pub(crate) fn run<W: Write>(config: &Config, printer: &mut Printer<W>) -> anyhow
     printer
         .emit(&Event::Summary(&summary))
         .context("writing results to standard output")?;
-    Ok(if summary.unreadable > 0 {
+    Ok(if summary.unreadable > 0 || empty_input {
         Exit::Usage
     } else if summary.invalid > 0 {
         Exit::Negative

@@ -317,6 +317,46 @@ fn summary_line(s: &Summary) -> String {
     line
 }
 
+/// A usage error for scripts (`--format json`): one object on standard output, whatever the
+/// subcommand, `{"type":"error","exit":2,"kind":"usage","subcommand":...,"message":...}`,
+/// alongside clap's text on standard error for people. `message` is the error's first
+/// paragraph without clap's `error: ` prefix.
+pub(crate) fn usage_error_json(
+    out: &mut impl Write,
+    subcommand: Option<&str>,
+    rendered: &str,
+) -> io::Result<()> {
+    #[derive(serde::Serialize)]
+    struct UsageError<'a> {
+        #[serde(rename = "type")]
+        kind_of_line: &'static str,
+        exit: u8,
+        kind: &'static str,
+        subcommand: Option<&'a str>,
+        message: String,
+    }
+    let first: Vec<&str> = rendered
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim_end)
+        .collect();
+    let message = first.join("\n");
+    let message = message
+        .strip_prefix("error: ")
+        .unwrap_or(&message)
+        .to_string();
+    let line = UsageError {
+        kind_of_line: "error",
+        exit: crate::exit::Exit::Usage.code(),
+        kind: "usage",
+        subcommand,
+        message,
+    };
+    serde_json::to_writer(&mut *out, &line).map_err(io::Error::other)?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

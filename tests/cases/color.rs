@@ -15,7 +15,8 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> Vec<u8> {
         cmd.env(k, v);
     }
     let out = cmd.output().expect("runs");
-    assert_eq!(out.status.code(), Some(1));
+    // An empty input is an input error (issue 15).
+    assert_eq!(out.status.code(), Some(2));
     out.stdout
 }
 

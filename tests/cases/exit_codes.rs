@@ -18,14 +18,14 @@ fn valid_message_exits_0_with_a_summary() {
 }
 
 #[test]
-fn empty_file_is_an_error_diagnostic_and_exits_1() {
+fn issue_15_an_empty_file_is_an_input_error_shown_as_a_diagnostic_and_exits_2() {
     let dir = tempdir();
     let file = write(dir.path(), "empty.sip", "");
     sipkit()
         .arg("validate")
         .arg(&file)
         .assert()
-        .code(1)
+        .code(2)
         .stdout(predicate::str::contains(
             "error[input.empty]: empty input: expected one sip message",
         ))

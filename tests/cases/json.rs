@@ -83,3 +83,60 @@ fn every_line_is_an_object_of_a_documented_type() {
         })
     );
 }
+
+/// Issue 15: every subcommand writes one `{"type":"error","exit":2,...}` object on standard
+/// output for a usage error under `--format json`, whether clap refused the command line or
+/// the subcommand refused a combination of values (people still get the text on stderr).
+#[test]
+fn issue_15_usage_errors_are_one_json_object_on_stdout_for_every_subcommand() {
+    let cases: [&[&str]; 9] = [
+        &["validate", "--format", "json", "--no-such-flag", "-"],
+        &["--format", "json", "validate"],
+        &["decode-pcap", "--format=json"],
+        &[
+            "send",
+            "--format",
+            "json",
+            "--count",
+            "0",
+            "sip:a@127.0.0.1",
+        ],
+        &["send", "--format", "json", "--rate", "5", "sip:a@127.0.0.1"],
+        &["listen", "--format", "json", "--udp", "not-an-address"],
+        &["listen", "--format", "json", "--no-such-flag"],
+        &["invite", "--format", "json"],
+        &[
+            "invite",
+            "--format",
+            "json",
+            "--duration",
+            "soon",
+            "sip:a@127.0.0.1",
+        ],
+    ];
+    for args in cases {
+        let out = sipkit().args(args).output().expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let lines = json_lines(&out);
+        assert_eq!(lines.len(), 1, "{args:?}: {lines:?}");
+        let v = &lines[0];
+        assert_eq!(v["type"], "error", "{args:?}");
+        assert_eq!(v["exit"], 2, "{args:?}");
+        assert_eq!(v["kind"], "usage", "{args:?}");
+        let sub = args.iter().find(|a| !a.starts_with('-') && **a != "json");
+        assert_eq!(v["subcommand"].as_str(), sub.copied(), "{args:?}");
+        let message = v["message"].as_str().expect("a message");
+        assert!(
+            !message.is_empty() && !message.starts_with("error:"),
+            "{message}"
+        );
+        assert!(
+            !out.stderr.is_empty(),
+            "people still read the error: {args:?}"
+        );
+    }
+    // Human output keeps standard output empty.
+    let out = sipkit().args(["invite"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+}

@@ -854,3 +854,37 @@ fn options_over_websocket() {
         got[0].text()
     );
 }
+
+/// Issue 15: --concurrency and --rate shape load mode but do not start it; without --count
+/// they are a usage error (they used to start a load run silently), refused before any
+/// network use.
+#[test]
+fn issue_15_concurrency_or_rate_without_count_is_a_usage_error() {
+    for flag in [["--concurrency", "4"], ["--rate", "10"]] {
+        let out = sipkit()
+            .args(["send", "sip:a@192.0.2.1", "--timeout", "1"])
+            .args(flag)
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{flag:?}");
+        let err = stderr_of(&out);
+        assert!(err.contains(flag[0]) && err.contains("--count"), "{err}");
+        assert!(out.stdout.is_empty(), "nothing sent: {}", stdout_of(&out));
+    }
+}
+
+/// Issue 15: `send INVITE --count N` would ACK N answered calls and end none (send sends no
+/// BYE), leaving them up on the callee; it is refused with a pointer to `invite`.
+#[test]
+fn issue_15_send_invite_with_count_is_refused_and_points_to_invite() {
+    let out = sipkit()
+        .args(["send", "INVITE", "sip:a@192.0.2.1", "--count", "3"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("sipkit invite") && err.contains("BYE"),
+        "{err}"
+    );
+}

@@ -15,12 +15,12 @@ fn stdin_is_read_with_dash() {
 }
 
 #[test]
-fn empty_stdin_is_named_stdin() {
+fn empty_stdin_is_named_stdin_and_is_an_input_error() {
     sipkit()
         .args(["validate", "-"])
         .write_stdin("")
         .assert()
-        .code(1)
+        .code(2)
         .stdout(predicate::str::contains("--> <stdin>:1:1"));
 }
 
@@ -47,7 +47,8 @@ fn directories_are_searched_recursively_in_sorted_order() {
         .arg(d)
         .output()
         .expect("runs");
-    assert_eq!(out.status.code(), Some(1));
+    // Empty inputs are input errors (issue 15).
+    assert_eq!(out.status.code(), Some(2));
     let files: Vec<String> = json_lines(&out)
         .iter()
         .filter(|v| v["type"] == "message")
@@ -143,7 +144,7 @@ fn quiet_prints_only_errors() {
         .args([&ok, &bad])
         .output()
         .expect("runs");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let text = stdout_of(&out);
     assert!(text.contains("error[input.empty]"), "{text}");
     assert!(!text.contains("files"), "no summary under -q: {text}");
@@ -163,7 +164,7 @@ fn github_annotations_escape_properties_and_data() {
         .args(["validate", "--format", "github"])
         .arg(&bad)
         .assert()
-        .code(1)
+        .code(2)
         .stdout(format!(
             "::error file={escaped},line=1,col=1,title=input.empty::empty input: expected one sip message\n\
              1 file: 0 valid, 1 invalid (1 error, 0 warnings)\n"
