@@ -207,8 +207,10 @@ fn shorthand(
     let request_uri = match proto {
         Proto::Udp => format!("sip:{user}{hostport}"),
         Proto::Tcp | Proto::Tls => format!("sip:{user}{hostport};transport={proto}"),
-        // The WebSocket port is an HTTP port, not a SIP one: keep it out of the SIP URI.
-        Proto::Ws | Proto::Wss => format!("sip:{};transport={proto}", uri_hostport(&host, None)),
+        // The port stays: a server on a non-default WebSocket port (Kamailio, Asterisk) knows
+        // itself by host and port, and RFC 7118 §5.2 SIP URIs carry them like any other
+        // (issue 15). The path is HTTP's and stays out of the SIP URI.
+        Proto::Ws | Proto::Wss => format!("sip:{hostport};transport={proto}"),
     };
     Ok(TargetSpec {
         text: text.to_owned(),
@@ -380,11 +382,20 @@ mod tests {
         assert_eq!(t.proto(), Some(Proto::Wss));
         assert_eq!(t.port(), Some(8443));
         assert_eq!(t.ws_path(), "/sip/ws");
-        assert_eq!(t.request_uri(), "sip:edge.example.com;transport=wss");
+        assert_eq!(t.request_uri(), "sip:edge.example.com:8443;transport=wss");
         assert_eq!(spec("ws://h").ws_path(), "/");
+        assert_eq!(spec("ws://h").request_uri(), "sip:h;transport=ws");
         let t = spec("example.com:5080");
         assert_eq!((t.proto(), t.port()), (None, Some(5080)));
         assert_eq!(t.request_uri(), "sip:example.com:5080");
+    }
+
+    #[test]
+    fn issue_15_a_ws_target_keeps_its_port_in_the_request_uri() {
+        let t = spec("ws://127.0.0.1:8080/sip");
+        assert_eq!(t.request_uri(), "sip:127.0.0.1:8080;transport=ws");
+        let t = spec("wss://[::1]:7443");
+        assert_eq!(t.request_uri(), "sip:[::1]:7443;transport=wss");
     }
 
     #[test]
