@@ -177,7 +177,8 @@ const OUTPUT_HELP: [(&str, &str, &str, &str); 5] = [
         "One line per message (rows for --calls, a table for --stats, ladders for --flow)",
         "JSON Lines: one object per message, notice, call, flow or stats",
         "Leave out the notices (TCP gaps, dropped bytes, skipped packets, data after the gzip \
-         data); messages, summaries and errors are still printed",
+         data); messages, summaries and errors are still printed. With --extract, print only \
+         the extracted files (and errors)",
     ),
     (
         "listen",
@@ -705,7 +706,8 @@ pub(crate) struct ListenArgs {
     pub(crate) max_size: Option<u64>,
 
     /// Keep received MSRP files in DIR (created if missing), named from the offer's
-    /// a=file-selector name (path and control characters removed) or else the Message-ID; an
+    /// a=file-selector name (path removed; control and invisible characters such as
+    /// bidirectional overrides replaced by _) or else the Message-ID; an
     /// existing file is never overwritten. A file appears only once whole and, when the offer
     /// gives hash:sha-1, matching it (else it is kept as NAME.part). Without it, file offers
     /// are declined with 488 and other content is hashed and dropped.

@@ -12,6 +12,7 @@ pub mod transport;
 mod cli;
 mod commands;
 pub mod exit;
+mod files;
 mod output;
 
 use std::ffi::OsString;

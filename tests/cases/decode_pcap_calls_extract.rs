@@ -464,3 +464,53 @@ fn issue_14_cancel_then_any_final_response_is_cancelled() {
     assert_eq!(calls[0]["state"], "cancelled");
     assert_eq!(calls[0]["final_status"], 408);
 }
+
+/// Issue 15: `-q --extract` prints the extracted files and nothing else (no message lines),
+/// and a file-selector name with a right-to-left override (which would show
+/// `invoice\u{202E}fdp.exe` as `invoiceexe.pdf`) is saved with `_` in its place.
+#[test]
+fn issue_15_quiet_extract_prints_only_the_files_and_names_lose_invisible_characters() {
+    let dir = tempdir();
+    let data = file(1200, 7);
+    let mut cap = Cap::default();
+    negotiate(
+        &mut cap,
+        1,
+        "invoice\u{202E}fdp.exe",
+        "application/octet-stream",
+        &data,
+        "ft-9",
+    );
+    send(
+        &mut cap,
+        "bidi",
+        "application/octet-stream",
+        &data,
+        500,
+        &[],
+    );
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir_all(&out_dir).expect("mkdir");
+    let path = cap.save(dir.path());
+    let out_arg = out_dir.to_str().expect("utf-8 path");
+    let human = decode(&path, &["-q", "--extract", out_arg]);
+    let text = stdout_of(&human);
+    assert_eq!(text.lines().count(), 1, "only the extracted file: {text}");
+    assert!(text.contains("invoice_fdp.exe"), "{text}");
+    assert!(!text.contains('\u{202E}'), "{text}");
+    assert_eq!(
+        std::fs::read(out_dir.join("invoice_fdp.exe")).expect("saved"),
+        data
+    );
+    let json = decode(&path, &["-q", "--format", "json", "--extract", out_arg]);
+    let lines = json_lines(&json);
+    assert!(
+        lines.iter().all(|v| v["type"] == "extracted"),
+        "{}",
+        stdout_of(&json)
+    );
+    assert_eq!(lines.len(), 1);
+    // Without -q the messages are listed as before.
+    let listed = decode(&path, &["--extract", out_arg]);
+    assert!(stdout_of(&listed).lines().count() > 3);
+}

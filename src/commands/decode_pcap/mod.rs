@@ -382,7 +382,11 @@ impl<W: Write> Handler for App<W> {
             }
         }
         self.flow(meta, msg, call_id);
-        if let Mode::List { .. } = self.config.mode {
+        // `-q --extract` prints only the extracted files (issue 15).
+        let extract_only = self.config.quiet && self.extractor.is_some();
+        if let Mode::List { .. } = self.config.mode
+            && !extract_only
+        {
             let r = self.printer.message(meta, msg, raw, call_id);
             self.io(r);
         }

@@ -468,7 +468,13 @@ pub(crate) fn sanitize(name: &str) -> Option<String> {
     let last = name.rsplit(['/', '\\']).next().unwrap_or(name);
     let mut out: String = last
         .chars()
-        .map(|c| if c.is_control() || c == ':' { '_' } else { c })
+        .map(|c| {
+            if crate::files::replaced_in_name(c) {
+                '_'
+            } else {
+                c
+            }
+        })
         .collect();
     let trimmed = out.trim_matches([' ', '.']).len();
     if trimmed == 0 {
@@ -495,6 +501,12 @@ mod tests {
         assert_eq!(sanitize("dir/").as_deref(), None);
         assert_eq!(sanitize(".bashrc").as_deref(), Some("_.bashrc"));
         assert_eq!(sanitize("a\nb.txt").as_deref(), Some("a_b.txt"));
+        // Issue 15: bidirectional overrides and invisible characters, as listen does.
+        assert_eq!(
+            sanitize("invoice\u{202E}fdp.exe").as_deref(),
+            Some("invoice_fdp.exe")
+        );
+        assert_eq!(sanitize("a\u{200B}b\u{2067}c").as_deref(), Some("a_b_c"));
         assert_eq!(sanitize("photo.jpg").as_deref(), Some("photo.jpg"));
     }
 

@@ -100,7 +100,7 @@ pub(crate) fn sanitize(name: &str) -> String {
     let mut out: String = base
         .chars()
         .map(|c| {
-            if c.is_control() || matches!(c, ':' | '*' | '?' | '"' | '<' | '>' | '|') {
+            if crate::files::replaced_in_name(c) {
                 '_'
             } else {
                 c
@@ -673,6 +673,9 @@ mod tests {
         assert_eq!(sanitize(".hidden"), "hidden");
         assert_eq!(sanitize(".."), "msrp-file");
         assert_eq!(sanitize("a\nb:c"), "a_b_c");
+        // Issue 15: an override would show `invoice\u{202E}fdp.exe` as `invoiceexe.pdf`.
+        assert_eq!(sanitize("invoice\u{202E}fdp.exe"), "invoice_fdp.exe");
+        assert_eq!(sanitize("a\u{200B}b\u{2066}c\u{FEFF}"), "a_b_c_");
         assert_eq!(sanitize(&"x".repeat(300)).len(), 200);
     }
 
