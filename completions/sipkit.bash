@@ -59,7 +59,7 @@ _sipkit() {
 
     case "${cmd}" in
         sipkit)
-            opts="-q -v -h -V --format --color --quiet --verbose --help --version validate send decode-pcap listen invite help"
+            opts="-q -v -h -V --format --color --quiet --verbose --help --version validate decode-pcap listen send invite help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -147,7 +147,7 @@ _sipkit() {
             return 0
             ;;
         sipkit__subcmd__help)
-            opts="validate send decode-pcap listen invite help"
+            opts="validate decode-pcap listen send invite help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -245,7 +245,7 @@ _sipkit() {
             return 0
             ;;
         sipkit__subcmd__invite)
-            opts="-H -u -q -v -h -V --text --file --stdin --content-type --msrps --cpim --chunk-size --no-report --relay --ring-timeout --duration --uri --from --to --contact --call-id --cseq --max-forwards --user-agent --header --user --password-file --password --ha1 --auth-alg --bind --dns-server --ca-file --insecure --cert --key --t1 --t2 --t4 --timeout --format --quiet --color --verbose --help --version"
+            opts="-H -u -q -v -h -V --text --file --stdin --content-type --msrps --cpim --chunk-size --no-report --relay --ring-timeout --duration --from --contact --call-id --cseq --max-forwards --user-agent --header --user --password-file --password --ha1 --auth-alg --bind --dns-server --ca-file --insecure --cert --key --t1 --t2 --t4 --timeout --format --quiet --uri --to --color --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -279,15 +279,7 @@ _sipkit() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --uri)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --from)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --to)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -381,6 +373,14 @@ _sipkit() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                --uri)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -533,7 +533,7 @@ _sipkit() {
             return 0
             ;;
         sipkit__subcmd__send)
-            opts="-H -u -q -v -h -V --expires --unregister --body --body-file --content-type --text --message --set --raw --count --rate --concurrency --traceroute --dry-run --expect --resolve-only --uri --from --to --contact --call-id --cseq --max-forwards --user-agent --header --user --password-file --password --ha1 --auth-alg --bind --dns-server --ca-file --insecure --cert --key --t1 --t2 --t4 --timeout --format --quiet --color --verbose --help --version"
+            opts="-H -u -q -v -h -V --expires --unregister --body --body-file --content-type --text --message --set --raw --count --rate --concurrency --traceroute --dry-run --expect --resolve-only --from --to --contact --call-id --cseq --max-forwards --user-agent --header --user --password-file --password --ha1 --auth-alg --bind --dns-server --ca-file --insecure --cert --key --t1 --t2 --t4 --timeout --format --quiet --uri --color --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -580,10 +580,6 @@ _sipkit() {
                     return 0
                     ;;
                 --expect)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --uri)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -685,6 +681,10 @@ _sipkit() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                --uri)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --color)

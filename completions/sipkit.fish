@@ -35,9 +35,9 @@ complete -c sipkit -n "__fish_sipkit_needs_command" -s v -l verbose -d 'Log what
 complete -c sipkit -n "__fish_sipkit_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sipkit -n "__fish_sipkit_needs_command" -s V -l version -d 'Print version'
 complete -c sipkit -n "__fish_sipkit_needs_command" -f -a "validate" -d 'Check SIP, SDP and MSRP messages against their RFCs, like a compiler checks code'
-complete -c sipkit -n "__fish_sipkit_needs_command" -f -a "send" -d 'Send one SIP request and report what came back (OPTIONS unless METHOD is given)'
 complete -c sipkit -n "__fish_sipkit_needs_command" -f -a "decode-pcap" -d 'List the SIP and MSRP messages in a packet capture, group them into calls, draw call flows, count them, extract MSRP files'
 complete -c sipkit -n "__fish_sipkit_needs_command" -f -a "listen" -d 'Answer SIP requests as a user agent server, printing each message as it comes'
+complete -c sipkit -n "__fish_sipkit_needs_command" -f -a "send" -d 'Send one SIP request and report what came back (OPTIONS unless METHOD is given)'
 complete -c sipkit -n "__fish_sipkit_needs_command" -f -a "invite" -d 'Place a call: INVITE with an SDP offer, then ACK, and BYE when done'
 complete -c sipkit -n "__fish_sipkit_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sipkit -n "__fish_sipkit_using_subcommand validate" -l kind -d 'Treat every input as this kind instead of detecting it from the first line (`MSRP ` starts an MSRP message, `v=` or `m=` an SDP body) or, failing that, from a `.sdp` or `.msrp` file name; anything else is SIP' -r -f -a "sip\t'A SIP request or response (RFC 3261), with its SDP body if any'
@@ -58,60 +58,6 @@ complete -c sipkit -n "__fish_sipkit_using_subcommand validate" -s q -l quiet -d
 complete -c sipkit -n "__fish_sipkit_using_subcommand validate" -s v -l verbose -d 'Log what sipkit is doing to standard error; repeat for more detail (-vv, -vvv)'
 complete -c sipkit -n "__fish_sipkit_using_subcommand validate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sipkit -n "__fish_sipkit_using_subcommand validate" -s V -l version -d 'Print version'
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l expires -d 'Expires header in seconds (REGISTER default 3600)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l body -d 'The body, as given' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l body-file -d 'Read the body from FILE (`-` for standard input)' -r -F
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l content-type -d 'Content-Type of the body (default application/sdp for INVITE, else text/plain)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l text -d 'Send a MESSAGE (RFC 3428) with this text/plain body; METHOD may be omitted' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l message -d 'Send this whole message written by hand (`-` for standard input). `${name}` is replaced by call_id, branch, from_tag, local_ip, local_port, transport, cseq, target, or a --set variable; an unknown name is an error. Content-Length is fixed up unless --raw' -r -F
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l set -d 'Define `${NAME}` for --message, `--set NAME=VALUE`; repeat for more' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l count -d 'Load mode: send this many requests in all, each a new call (new Call-ID), to the first destination, and report status counts and latency percentiles instead of each message. Not for INVITE (the calls would stay up: use `sipkit invite`)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l rate -d 'Load mode: start at most this many requests per second (default: as fast as answers come). Needs --count' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l concurrency -d 'Load mode: keep at most this many requests in flight, each on its own socket (default 1). Needs --count' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l expect -d 'Exit 0 only if the final status is one of these (`200,404`, classes like `2xx`)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l uri -d 'Request-URI (default: the target as a SIP URI; the domain for REGISTER)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l from -d 'From header value (default: `<sip:USER@DOMAIN>` with --user, else `<sip:sipkit@LOCAL_IP>`)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l to -d 'To header value (default: the Request-URI; for REGISTER the From address)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l contact -d 'Contact header value (default: `<sip:USER@LOCAL_IP:LOCAL_PORT;transport=...>` from the socket\'s real address; never added to MESSAGE, RFC 3428 §4)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l call-id -d 'Call-ID (default: random)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l cseq -d 'CSeq number of the first request (default 1); an authenticated retry uses the next one' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l max-forwards -d 'Max-Forwards (default 70)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l user-agent -d 'User-Agent header value (default `sipkit/VERSION`)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -s H -l header -d 'Add a header field, `-H \'Name: value\'`; repeat for more' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -s u -l user -d 'User name for Digest authentication (and the From/To user for REGISTER)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l password-file -d 'Read the password from the first line of FILE. SIPKIT_PASSWORD works too' -r -F
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l password -d 'The password on the command line (visible to other users of this machine: prefer --password-file or SIPKIT_PASSWORD)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l ha1 -d 'HA1 = H(user:realm:password) in hex instead of a password (32 digits for MD5, 64 for SHA-256 and SHA-512-256)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l auth-alg -d 'Answer only challenges with this algorithm (default: the strongest offered)' -r -f -a "MD5\t'MD5 (RFC 2617; weak, kept for old servers)'
-MD5-sess\t'MD5-sess'
-SHA-256\t'SHA-256 (RFC 8760)'
-SHA-256-sess\t'SHA-256-sess'
-SHA-512-256\t'SHA-512-256 (RFC 8760)'
-SHA-512-256-sess\t'SHA-512-256-sess'"
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l bind -d 'Local address to send from (`IP` or `IP:PORT`)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l dns-server -d 'DNS server to ask instead of the system\'s (`IP` or `IP:PORT`)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l ca-file -d 'Trust the CA certificates in this PEM file too (TLS, WSS)' -r -F
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l cert -d 'Client certificate chain (PEM) for TLS; needs --key' -r -F
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l key -d 'Private key (PEM) for --cert' -r -F
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l t1 -d 'Timer T1, the round-trip estimate (default 500ms); retransmissions start at T1 and the transaction gives up after 64*T1' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l t2 -d 'Timer T2, the longest retransmission interval (default 4s)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l t4 -d 'Timer T4, how long a message may linger in the network (default 5s)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l timeout -d 'Give up after this long in all, whatever the transaction timers say (`10s`, `500ms`)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l format -d 'Output format: `human` for people, `json` for machines (never coloured)' -r -f -a "human\t'The messages sent and received as they happen, then the outcome'
-json\t'One JSON document at the end: the messages, the outcome and the exit status'"
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l color -d 'When to colour the output: `auto` colours only a terminal and honours NO_COLOR' -r -f -a "auto\t'Colour when writing to a terminal and NO_COLOR is not set'
-always\t'Always colour, even into a pipe or file'
-never\t'Never colour'"
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l unregister -d 'REGISTER only: remove every binding (`Contact: *` with `Expires: 0`, RFC 3261 §10.2.2)'
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l raw -d 'With --message: send the bytes exactly as written after substitution (no Content-Length fix-up, no line-end repair)'
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l traceroute -d 'Walk the path: send with Max-Forwards 0, 1, 2... (up to --max-forwards, default 70) and list each hop\'s 483 Too Many Hops until another response ends the walk'
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l dry-run -d 'Print the request that would be sent, without using the network'
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l resolve-only -d 'Only locate the server (RFC 3263) and print the destinations; send nothing'
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l insecure -d 'Accept any server certificate (TLS, WSS). For testing only'
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -s q -l quiet -d 'Print nothing for people but errors (no messages, no progress line); JSON is unchanged. The exit status still tells the result'
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -s v -l verbose -d 'Log what sipkit is doing to standard error; repeat for more detail (-vv, -vvv)'
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c sipkit -n "__fish_sipkit_using_subcommand send" -s V -l version -d 'Print version'
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l flow -d 'Draw a ladder diagram of each call, or only of the call with this Call-ID (`--flow=CALL-ID`, with `=`: after a space the value would be the file)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l extract -d 'Write every reassembled MSRP message or file into DIR (which must exist), named from the SDP file-selector that describes it (same size, type and hash), else from its Message-ID; a message the capture leaves unfinished is written as NAME.partial. Existing files are never overwritten' -r -F
 complete -c sipkit -n "__fish_sipkit_using_subcommand decode-pcap" -l write -d 'Write the packets that carried the matching messages to a new pcap file (for WebSocket, with the packets of the connection\'s HTTP upgrade, so the file decodes again)' -r -F
@@ -184,6 +130,60 @@ complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -s q -l quiet -d '
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -s v -l verbose -d 'Log what sipkit is doing to standard error; repeat for more detail (-vv, -vvv)'
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -s V -l version -d 'Print version'
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l expires -d 'Expires header in seconds (REGISTER default 3600)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l body -d 'The body, as given' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l body-file -d 'Read the body from FILE (`-` for standard input)' -r -F
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l content-type -d 'Content-Type of the body (default application/sdp for INVITE, else text/plain)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l text -d 'Send a MESSAGE (RFC 3428) with this text/plain body; METHOD may be omitted' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l message -d 'Send this whole message written by hand (`-` for standard input). `${name}` is replaced by call_id, branch, from_tag, local_ip, local_port, transport, cseq, target, or a --set variable; an unknown name is an error. Content-Length is fixed up unless --raw' -r -F
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l set -d 'Define `${NAME}` for --message, `--set NAME=VALUE`; repeat for more' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l count -d 'Load mode: send this many requests in all, each a new call (new Call-ID), to the first destination, and report status counts and latency percentiles instead of each message. Not for INVITE (the calls would stay up: use `sipkit invite`)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l rate -d 'Load mode: start at most this many requests per second (default: as fast as answers come). Needs --count' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l concurrency -d 'Load mode: keep at most this many requests in flight, each on its own socket (default 1). Needs --count' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l expect -d 'Exit 0 only if the final status is one of these (`200,404`, classes like `2xx`)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l from -d 'From header value (default: `<sip:USER@DOMAIN>` with --user, else `<sip:sipkit@LOCAL_IP>`)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l to -d 'To header value (default: the Request-URI; for REGISTER the From address)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l contact -d 'Contact header value (default: `<sip:USER@LOCAL_IP:LOCAL_PORT;transport=...>` from the socket\'s real address; never added to MESSAGE, RFC 3428 §4)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l call-id -d 'Call-ID (default: random)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l cseq -d 'CSeq number of the first request (default 1); an authenticated retry uses the next one' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l max-forwards -d 'Max-Forwards (default 70)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l user-agent -d 'User-Agent header value (default `sipkit/VERSION`)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -s H -l header -d 'Add a header field, `-H \'Name: value\'`; repeat for more' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -s u -l user -d 'User name for Digest authentication (and the From/To user for REGISTER)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l password-file -d 'Read the password from the first line of FILE. SIPKIT_PASSWORD works too' -r -F
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l password -d 'The password on the command line (visible to other users of this machine: prefer --password-file or SIPKIT_PASSWORD)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l ha1 -d 'HA1 = H(user:realm:password) in hex instead of a password (32 digits for MD5, 64 for SHA-256 and SHA-512-256)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l auth-alg -d 'Answer only challenges with this algorithm (default: the strongest offered)' -r -f -a "MD5\t'MD5 (RFC 2617; weak, kept for old servers)'
+MD5-sess\t'MD5-sess'
+SHA-256\t'SHA-256 (RFC 8760)'
+SHA-256-sess\t'SHA-256-sess'
+SHA-512-256\t'SHA-512-256 (RFC 8760)'
+SHA-512-256-sess\t'SHA-512-256-sess'"
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l bind -d 'Local address to send from (`IP` or `IP:PORT`)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l dns-server -d 'DNS server to ask instead of the system\'s (`IP` or `IP:PORT`)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l ca-file -d 'Trust the CA certificates in this PEM file too (TLS, WSS)' -r -F
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l cert -d 'Client certificate chain (PEM) for TLS; needs --key' -r -F
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l key -d 'Private key (PEM) for --cert' -r -F
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l t1 -d 'Timer T1, the round-trip estimate (default 500ms); retransmissions start at T1 and the transaction gives up after 64*T1' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l t2 -d 'Timer T2, the longest retransmission interval (default 4s)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l t4 -d 'Timer T4, how long a message may linger in the network (default 5s)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l timeout -d 'Give up after this long in all, whatever the transaction timers say (`10s`, `500ms`)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l format -d 'Output format: `human` for people, `json` for machines (never coloured)' -r -f -a "human\t'The messages sent and received as they happen, then the outcome'
+json\t'One JSON document at the end: the messages, the outcome and the exit status'"
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l uri -d 'Request-URI (default: the target as a SIP URI; for REGISTER the registrar, the target without its user part). For REGISTER it changes only the Request-URI: From and To stay the address of record (--from, else sip:USER@TARGET-HOST with --user)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l color -d 'When to colour the output: `auto` colours only a terminal and honours NO_COLOR' -r -f -a "auto\t'Colour when writing to a terminal and NO_COLOR is not set'
+always\t'Always colour, even into a pipe or file'
+never\t'Never colour'"
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l unregister -d 'REGISTER only: remove every binding (`Contact: *` with `Expires: 0`, RFC 3261 §10.2.2)'
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l raw -d 'With --message: send the bytes exactly as written after substitution (no Content-Length fix-up, no line-end repair)'
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l traceroute -d 'Walk the path: send with Max-Forwards 0, 1, 2... (up to --max-forwards, default 70) and list each hop\'s 483 Too Many Hops until another response ends the walk'
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l dry-run -d 'Print the request that would be sent, without using the network'
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l resolve-only -d 'Only locate the server (RFC 3263) and print the destinations; send nothing'
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -l insecure -d 'Accept any server certificate (TLS, WSS). For testing only'
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -s q -l quiet -d 'Print nothing for people but errors (no messages, no progress line); JSON is unchanged. The exit status still tells the result'
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -s v -l verbose -d 'Log what sipkit is doing to standard error; repeat for more detail (-vv, -vvv)'
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c sipkit -n "__fish_sipkit_using_subcommand send" -s V -l version -d 'Print version'
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l text -d 'Send this text over MSRP once the call is up' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l file -d 'Send this file over MSRP, offered with its name, type, size and SHA-1 hash (RFC 5547)' -r -F
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l content-type -d 'The content\'s MIME type (default text/plain for --text and --stdin, application/octet-stream for --file)' -r
@@ -191,9 +191,7 @@ complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l chunk-size -d '
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l relay -d 'Send MSRP through this relay (RFC 4976), e.g. `msrps://relay.example.com:2855;tcp`: AUTH with Digest (--user and its password), then its Use-Path goes in the offer\'s a=path and the session runs over that connection. One relay (the first hop) only' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l ring-timeout -d 'Cancel the call (CANCEL) when it is not answered within DURATION (`30s`)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l duration -d 'Keep an answered call up this long before sending BYE (default 0)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l uri -d 'Request-URI (default: the target as a SIP URI; the domain for REGISTER)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l from -d 'From header value (default: `<sip:USER@DOMAIN>` with --user, else `<sip:sipkit@LOCAL_IP>`)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l to -d 'To header value (default: the Request-URI; for REGISTER the From address)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l contact -d 'Contact header value (default: `<sip:USER@LOCAL_IP:LOCAL_PORT;transport=...>` from the socket\'s real address; never added to MESSAGE, RFC 3428 §4)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l call-id -d 'Call-ID (default: random)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l cseq -d 'CSeq number of the first request (default 1); an authenticated retry uses the next one' -r
@@ -221,6 +219,8 @@ complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l t4 -d 'Timer T4
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l timeout -d 'Give up after this long in all, whatever the transaction timers say (`10s`, `500ms`)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l format -d 'Output format: `human` for people, `json` for machines (never coloured)' -r -f -a "human\t'The call\'s messages and progress as they happen'
 json\t'JSON Lines, one object per event as it happens'"
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l uri -d 'Request-URI of the INVITE (default: the target as a SIP URI); also the To header unless --to is given' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l to -d 'To header value: who is called (default: the Request-URI in angle brackets)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -l color -d 'When to colour the output: `auto` colours only a terminal and honours NO_COLOR' -r -f -a "auto\t'Colour when writing to a terminal and NO_COLOR is not set'
 always\t'Always colour, even into a pipe or file'
 never\t'Never colour'"
@@ -233,9 +233,9 @@ complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -s q -l quiet -d '
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -s v -l verbose -d 'Log what sipkit is doing to standard error; repeat for more detail (-vv, -vvv)'
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sipkit -n "__fish_sipkit_using_subcommand invite" -s V -l version -d 'Print version'
-complete -c sipkit -n "__fish_sipkit_using_subcommand help; and not __fish_seen_subcommand_from validate send decode-pcap listen invite help" -f -a "validate" -d 'Check SIP, SDP and MSRP messages against their RFCs, like a compiler checks code'
-complete -c sipkit -n "__fish_sipkit_using_subcommand help; and not __fish_seen_subcommand_from validate send decode-pcap listen invite help" -f -a "send" -d 'Send one SIP request and report what came back (OPTIONS unless METHOD is given)'
-complete -c sipkit -n "__fish_sipkit_using_subcommand help; and not __fish_seen_subcommand_from validate send decode-pcap listen invite help" -f -a "decode-pcap" -d 'List the SIP and MSRP messages in a packet capture, group them into calls, draw call flows, count them, extract MSRP files'
-complete -c sipkit -n "__fish_sipkit_using_subcommand help; and not __fish_seen_subcommand_from validate send decode-pcap listen invite help" -f -a "listen" -d 'Answer SIP requests as a user agent server, printing each message as it comes'
-complete -c sipkit -n "__fish_sipkit_using_subcommand help; and not __fish_seen_subcommand_from validate send decode-pcap listen invite help" -f -a "invite" -d 'Place a call: INVITE with an SDP offer, then ACK, and BYE when done'
-complete -c sipkit -n "__fish_sipkit_using_subcommand help; and not __fish_seen_subcommand_from validate send decode-pcap listen invite help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sipkit -n "__fish_sipkit_using_subcommand help; and not __fish_seen_subcommand_from validate decode-pcap listen send invite help" -f -a "validate" -d 'Check SIP, SDP and MSRP messages against their RFCs, like a compiler checks code'
+complete -c sipkit -n "__fish_sipkit_using_subcommand help; and not __fish_seen_subcommand_from validate decode-pcap listen send invite help" -f -a "decode-pcap" -d 'List the SIP and MSRP messages in a packet capture, group them into calls, draw call flows, count them, extract MSRP files'
+complete -c sipkit -n "__fish_sipkit_using_subcommand help; and not __fish_seen_subcommand_from validate decode-pcap listen send invite help" -f -a "listen" -d 'Answer SIP requests as a user agent server, printing each message as it comes'
+complete -c sipkit -n "__fish_sipkit_using_subcommand help; and not __fish_seen_subcommand_from validate decode-pcap listen send invite help" -f -a "send" -d 'Send one SIP request and report what came back (OPTIONS unless METHOD is given)'
+complete -c sipkit -n "__fish_sipkit_using_subcommand help; and not __fish_seen_subcommand_from validate decode-pcap listen send invite help" -f -a "invite" -d 'Place a call: INVITE with an SDP offer, then ACK, and BYE when done'
+complete -c sipkit -n "__fish_sipkit_using_subcommand help; and not __fish_seen_subcommand_from validate decode-pcap listen send invite help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

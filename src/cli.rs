@@ -60,6 +60,9 @@ pub(crate) enum Command {
     /// Exit status: 0 every message is valid (warnings allowed unless --strict); 1 at least one
     /// message has an error; 2 an input could not be read or is larger than --max-size (the
     /// others are still checked).
+    #[command(
+        after_help = "Examples:\n  sipkit validate invite.sip                  Check one message\n  sipkit validate --strict tests/messages/    Every message file below a directory; warnings fail too\n  sipkit validate --kind sdp - < offer.sdp    An SDP body from standard input\n  sipkit validate --format github msgs/       Annotations for a GitHub Actions job\n  sipkit validate --allow lf-line-ends x.sip  Accept LF line ends saved by an editor"
+    )]
     Validate(ValidateArgs),
 
     /// Send one SIP request and report what came back (OPTIONS unless METHOD is given).
@@ -75,6 +78,9 @@ pub(crate) enum Command {
     /// Exit status: 0 a 2xx final response (or the --expect status); 1 a 3xx-6xx final response
     /// or an unmet --expect; 2 a usage error (checked before any network use); 3 no final
     /// response in time; 4 a DNS, connect or TLS failure.
+    #[command(
+        after_help = "Examples:\n  sipkit send sip:alice@example.com                    OPTIONS, the server located by RFC 3263\n  sipkit send MESSAGE tcp:10.0.0.1:5060 --text hello   A MESSAGE over TCP\n  sipkit send REGISTER sip:example.com -u alice --password-file pw\n                                                        Register alice (Digest when challenged)\n  sipkit send --resolve-only sip:example.com            Only print the DNS steps and destinations\n  sipkit send --count 1000 --concurrency 8 udp:10.0.0.1 Load: 1000 OPTIONS, 8 in flight\n  sipkit send --traceroute sip:bob@example.com          Max-Forwards 0, 1, 2... to see each hop"
+    )]
     Send(Box<SendArgs>),
 
     /// List the SIP and MSRP messages in a packet capture, group them into calls, draw call
@@ -89,6 +95,9 @@ pub(crate) enum Command {
     /// judgement); 1 --flow=CALL-ID names a call the capture does not have; 2 a usage error,
     /// or the capture could not be read to its end (what came before the error is still
     /// printed).
+    #[command(
+        after_help = "Examples:\n  sipkit decode-pcap call.pcap                         One line per SIP and MSRP message\n  sipkit decode-pcap --calls trace.pcapng.gz           One row per call\n  sipkit decode-pcap --flow=a84b4c76e66710 call.pcap   The ladder of one call\n  sipkit decode-pcap --stats --status 4xx,5xx big.pcap Counts of failures only\n  sipkit decode-pcap -q --extract out/ msrp.pcap       Only the MSRP files written to out/\n  tcpdump -w - port 5060 | sipkit decode-pcap -        Decode a live capture as it comes"
+    )]
     DecodePcap(Box<DecodePcapArgs>),
 
     /// Answer SIP requests as a user agent server, printing each message as it comes.
@@ -101,12 +110,18 @@ pub(crate) enum Command {
     /// Requests get RFC 3261 server transactions: retransmissions are answered with the last
     /// response, INVITE gets 180 Ringing (for --ring, after a 100 Trying) and 200 OK with an
     /// SDP answer retransmitted until the ACK (no 100 when the answer goes at once, RFC 3261
-    /// §17.2.1), CANCEL ends a ringing INVITE with 487, BYE outside a
-    /// dialog gets 481. OPTIONS, MESSAGE, INFO, NOTIFY and BYE get 200; unknown methods 501.
+    /// §17.2.1), CANCEL ends a ringing INVITE with 487 (200 to the CANCEL; 481 when nothing
+    /// matches), ACK ends the 200's retransmissions, BYE ends the dialog with 200 (481 outside
+    /// a dialog), REGISTER gets 200 (bindings kept and listed with --registrar); OPTIONS
+    /// (with Allow and Accept), MESSAGE, INFO, NOTIFY, PRACK and UPDATE get 200; any other
+    /// method gets 501 Not Implemented with Allow. --reply METHOD=CODE overrides any of these.
     ///
     /// Exit status: 0 --count reached, or stopped by Ctrl-C/SIGTERM (or --timeout without
     /// --count); 2 a usage error, such as an address already in use; 3 --timeout expired
     /// before --count was reached.
+    #[command(
+        after_help = "Examples:\n  sipkit listen                                     UDP and TCP on 127.0.0.1:5060\n  sipkit listen --udp 0.0.0.0:5060 --registrar      A registrar on every interface\n  sipkit listen --reply INVITE=486 --count 1        Reject the first call as busy, then exit\n  sipkit listen --auth alice:secret --format json   Challenge every request, JSON events\n  sipkit listen --tcp 127.0.0.1:0 --save-dir in/    Accept MSRP files into in/\n  sipkit listen --ws 127.0.0.1:8080 --ring 2s       WebSocket clients; ring 2 s before 200"
+    )]
     Listen(Box<ListenArgs>),
 
     /// Place a call: INVITE with an SDP offer, then ACK, and BYE when done.
@@ -126,6 +141,9 @@ pub(crate) enum Command {
     /// (3xx-6xx) or the run was interrupted; 2 a usage error (checked before any network use);
     /// 3 no answer in time (transaction timers, --timeout, or --ring-timeout); 4 a DNS, connect
     /// or TLS failure.
+    #[command(
+        after_help = "Examples:\n  sipkit invite sip:bob@example.com --duration 5s      A test call held 5 s, then BYE\n  sipkit invite tcp:10.0.0.2:5060 --text \"hi there\"    Chat over MSRP\n  sipkit invite sip:bob@example.com --file report.pdf  Send a file (RFC 5547)\n  sipkit invite sip:bob@example.com --ring-timeout 20s Cancel when unanswered after 20 s\n  sipkit invite sip:bob@example.com -u alice --password-file pw\n                                                        Authenticate when challenged"
+    )]
     Invite(Box<InviteArgs>),
 }
 
@@ -233,7 +251,33 @@ fn own_output_help(mut cmd: clap::Command) -> clap::Command {
         let quiet = quiet_arg.clone().help(quiet);
         cmd = cmd.mut_subcommand(name, |sub| sub.arg(format).arg(quiet));
     }
-    cmd
+    own_request_help(cmd)
+}
+
+/// `send` and `invite` share [`ClientArgs`], whose `--uri` and `--to` texts describe `send`
+/// (REGISTER included); `invite` only ever sends INVITE, so it gets its own (issue 15).
+fn own_request_help(cmd: clap::Command) -> clap::Command {
+    cmd.mut_subcommand("send", |sub| {
+        sub.mut_arg("uri", |a| {
+            a.help(
+                "Request-URI (default: the target as a SIP URI; for REGISTER the registrar, the \
+                 target without its user part). For REGISTER it changes only the Request-URI: \
+                 From and To stay the address of record (--from, else sip:USER@TARGET-HOST \
+                 with --user)",
+            )
+        })
+    })
+    .mut_subcommand("invite", |sub| {
+        sub.mut_arg("uri", |a| {
+            a.help(
+                "Request-URI of the INVITE (default: the target as a SIP URI); also the To \
+                 header unless --to is given",
+            )
+        })
+        .mut_arg("to", |a| {
+            a.help("To header value: who is called (default: the Request-URI in angle brackets)")
+        })
+    })
 }
 
 /// Parse `args` (program name first); `Err` is a usage error, or `--help`/`--version`.

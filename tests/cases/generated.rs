@@ -102,3 +102,76 @@ fn expected_man_pages() -> Vec<String> {
     names.sort();
     names
 }
+
+fn help(sub: &str) -> String {
+    let out = sipkit().args([sub, "--help"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    String::from_utf8(out.stdout).expect("utf-8 help")
+}
+
+/// Issue 15: every subcommand's --help and man page end with 3-6 examples, each a command
+/// line of that subcommand.
+#[test]
+fn issue_15_every_subcommand_help_and_man_page_end_with_examples() {
+    for sub in ["validate", "send", "decode-pcap", "listen", "invite"] {
+        let text = help(sub);
+        let (_, examples) = text
+            .rsplit_once("\nExamples:\n")
+            .unwrap_or_else(|| panic!("{sub} --help has no examples:\n{text}"));
+        let runs: Vec<&str> = examples
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.contains(&format!("sipkit {sub}")))
+            .collect();
+        assert!((3..=6).contains(&runs.len()), "{sub}: {examples}");
+        let page = fs::read_to_string(root().join(format!("man/sipkit-{sub}.1"))).expect("man");
+        let section = page
+            .split(".SH EXAMPLES\n")
+            .nth(1)
+            .expect("an EXAMPLES section");
+        assert!(section.starts_with(".nf\n"), "kept as written: {section}");
+        assert!(!page.contains(".SH EXTRA"), "{sub}");
+    }
+}
+
+/// Issue 15: `invite --help` describes --uri and --to for INVITE (the shared text spoke of
+/// REGISTER), `send --help` says what --uri does to From and To for REGISTER, and
+/// `listen --help` names every method listen answers.
+#[test]
+fn issue_15_help_describes_each_subcommands_own_requests() {
+    let invite = help("invite");
+    let uri = invite
+        .split("--uri <URI>")
+        .nth(1)
+        .and_then(|s| s.split("\n\n").next())
+        .expect("--uri");
+    assert!(!uri.contains("REGISTER") && uri.contains("INVITE"), "{uri}");
+    let to = invite
+        .split("--to <VALUE>")
+        .nth(1)
+        .and_then(|s| s.split("\n\n").next())
+        .expect("--to");
+    assert!(!to.contains("REGISTER"), "{to}");
+    let send = help("send");
+    let uri = send
+        .split("--uri <URI>")
+        .nth(1)
+        .and_then(|s| s.split("\n\n").next())
+        .expect("--uri");
+    assert!(
+        uri.contains("REGISTER") && uri.contains("From and To"),
+        "{uri}"
+    );
+    let listen = help("listen");
+    let about = listen
+        .split("Usage:")
+        .next()
+        .expect("about")
+        .replace('\n', " ");
+    for method in [
+        "INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "MESSAGE", "INFO", "NOTIFY", "REGISTER",
+        "PRACK", "UPDATE",
+    ] {
+        assert!(about.contains(method), "{method} missing from: {about}");
+    }
+}
