@@ -25,13 +25,22 @@ use crate::output::send::{
 use crate::proto::scan::all_token;
 use crate::proto::sip::{self, HeaderName, Message, ParseOptions};
 use crate::transport::transaction::{Action, ClientTransaction, Key, Timers, ack_for};
-use crate::transport::{ClientTls, Connection, Proto, Resolution, TargetSpec, TransportError};
+use crate::transport::{
+    ClientTls, Connection, Destination, Proto, Resolution, TargetSpec, TransportError,
+};
 
 /// How long an INVITE answered only provisionally is waited for without --timeout.
 const INVITE_PROCEEDING_LIMIT: Duration = Duration::from_secs(200);
 
 /// Largest message accepted from the peer.
 const MAX_MESSAGE: usize = 1 << 20;
+
+/// RFC 3261 §18.1.1: a request larger than this (with no path MTU known) goes over a
+/// congestion-controlled transport, TCP, unless UDP was asked for by name.
+const UDP_SIZE_LIMIT: usize = 1300;
+
+/// The largest UDP payload over IPv4 (65,535 - 20 - 8); anything larger cannot be sent at all.
+const MAX_DATAGRAM: usize = 65_507;
 
 /// Variables `--message` may use besides `--set` ones.
 const BUILTIN_VARS: [&str; 8] = [
@@ -133,6 +142,9 @@ pub(crate) struct Config {
     load: Option<Load>,
     /// The highest Max-Forwards --traceroute tries.
     max_hops: u8,
+    /// The request's size as rendered for UDP before the network (Via, tags and branch of
+    /// placeholder length; an Authorization added later makes it longer).
+    request_size: usize,
     test_mode: bool,
 }
 
@@ -311,7 +323,17 @@ impl Config {
                 body,
             }))
         };
+        let probe = Vars::placeholder(&target, Proto::Udp, 1);
+        let request_size = render(&template, &probe, &[], &target).len();
+        if target.proto() == Some(Proto::Udp) && request_size > MAX_DATAGRAM {
+            return Err(usage(format!(
+                "the request is {request_size} bytes, more than one UDP datagram holds \
+                 ({MAX_DATAGRAM} bytes), and the target asks for UDP: send it over TCP \
+                 (`tcp:HOST` or `;transport=tcp`)"
+            )));
+        }
         Ok(Config {
+            request_size,
             method,
             target,
             template,
@@ -797,7 +819,8 @@ async fn execute<W: Write>(
         let Some(dest) = destinations.first() else {
             return Err(Stop::Failure(Exit::Network, "no destination found".into()));
         };
-        return load_run(config, run, load, dest, &tls).await;
+        let (dest, _) = sized_destination(config, dest);
+        return load_run(config, run, load, &dest, &tls).await;
     }
     let mut session = Session {
         call_id,
@@ -806,7 +829,7 @@ async fn execute<W: Write>(
         max_forwards: None,
     };
     let mut last: Option<(Exit, String)> = None;
-    for (i, dest) in destinations.iter().enumerate() {
+    for (i, found) in destinations.iter().enumerate() {
         let more = i + 1 < destinations.len();
         let remaining = overall.map(|o| o.saturating_duration_since(Instant::now()));
         if remaining == Some(Duration::ZERO) {
@@ -815,11 +838,23 @@ async fn execute<W: Write>(
         let connect_limit = remaining
             .unwrap_or(config.timers.timeout())
             .min(config.timers.timeout());
-        let connected = tokio::time::timeout(
+        let (mut chosen, switched) = sized_destination(config, found);
+        let mut connected = tokio::time::timeout(
             connect_limit,
-            Connection::connect(dest, config.bind, &tls, MAX_MESSAGE),
+            Connection::connect(&chosen, config.bind, &tls, MAX_MESSAGE),
         )
         .await;
+        // §18.1.1: when TCP, chosen for size only, is refused, the request is retried over UDP.
+        if switched && let Ok(Err(e)) = &connected {
+            tracing::warn!("{e}; sending the request over UDP after all");
+            chosen = found.clone();
+            connected = tokio::time::timeout(
+                connect_limit,
+                Connection::connect(&chosen, config.bind, &tls, MAX_MESSAGE),
+            )
+            .await;
+        }
+        let dest = &chosen;
         let end = match connected {
             Ok(Ok(mut conn)) => {
                 let local = conn.local_addr().to_string();
@@ -885,6 +920,33 @@ async fn execute<W: Write>(
         ),
     ));
     Err(Stop::Failure(exit, why))
+}
+
+/// RFC 3261 §18.1.1: a request over 1,300 bytes goes over TCP when the target allows it (it
+/// named no transport, and the destination found is UDP): the same address and port over TCP,
+/// `true` when switched. A target that names UDP (`udp:`, `;transport=udp`) keeps it, with a
+/// warning that the datagram may be fragmented or dropped.
+fn sized_destination(config: &Config, dest: &Destination) -> (Destination, bool) {
+    let size = config.request_size;
+    if dest.proto != Proto::Udp || size <= UDP_SIZE_LIMIT {
+        return (dest.clone(), false);
+    }
+    if config.target.proto() == Some(Proto::Udp) {
+        tracing::warn!(
+            "the request is {size} bytes, over the {UDP_SIZE_LIMIT} RFC 3261 §18.1.1 allows \
+             over UDP: it goes over UDP because the target asks for it, and may be fragmented \
+             or dropped on the way (use `tcp:` to avoid that)"
+        );
+        return (dest.clone(), false);
+    }
+    tracing::warn!(
+        "the request is {size} bytes, over {UDP_SIZE_LIMIT}: sending it over TCP to {} \
+         (RFC 3261 §18.1.1)",
+        dest.addr
+    );
+    let mut tcp = dest.clone();
+    tcp.proto = Proto::Tcp;
+    (tcp, true)
 }
 
 /// The local address shown by --dry-run: `--bind` when given with an IP, else the address the

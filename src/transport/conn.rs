@@ -324,7 +324,7 @@ impl Sender {
                 socket
                     .send(bytes)
                     .await
-                    .map_err(|e| udp_error(e, *peer, "sending to"))?;
+                    .map_err(|e| udp_error(too_large(e, bytes.len()), *peer, "sending to"))?;
                 Ok(())
             }
             SendInner::Stream(write, peer) => {
@@ -442,6 +442,22 @@ fn local_of(actual: io::Result<SocketAddr>, asked: SocketAddr) -> SocketAddr {
 }
 
 /// ICMP port unreachable surfaces as ECONNREFUSED on a connected UDP socket.
+/// EMSGSIZE ("Message too long", os error 90 on Linux) names neither the size nor the way
+/// out: say both.
+pub(crate) fn too_large(e: io::Error, size: usize) -> io::Error {
+    if e.raw_os_error() == Some(nix::libc::EMSGSIZE) {
+        io::Error::new(
+            e.kind(),
+            format!(
+                "a {size}-byte message does not fit in one UDP datagram (at most 65507 bytes \
+                 over IPv4, 65527 over IPv6): send it over TCP"
+            ),
+        )
+    } else {
+        e
+    }
+}
+
 fn udp_error(e: io::Error, addr: SocketAddr, op: &'static str) -> TransportError {
     if e.kind() == io::ErrorKind::ConnectionRefused {
         TransportError::Unreachable { addr }
@@ -493,4 +509,28 @@ async fn tls_handshake(
     let name = super::tls::server_name(&dest.host)
         .map_err(|m| tls_err(io::Error::new(io::ErrorKind::InvalidInput, m)))?;
     tls.connector().connect(name, tcp).await.map_err(tls_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn issue_15_a_datagram_too_large_says_so_not_os_error_90() {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+        let peer = socket.local_addr().expect("addr");
+        socket.connect(peer).await.expect("connect");
+        let e = socket
+            .send(&vec![b'x'; 70_000])
+            .await
+            .expect_err("too large for one datagram");
+        let text = udp_error(too_large(e, 70_000), peer, "sending to").to_string();
+        assert!(
+            text.contains("70000-byte message") && text.contains("TCP"),
+            "{text}"
+        );
+        assert!(!text.contains("os error"), "{text}");
+        let other = too_large(io::Error::from(io::ErrorKind::BrokenPipe), 10);
+        assert_eq!(other.kind(), io::ErrorKind::BrokenPipe);
+    }
 }

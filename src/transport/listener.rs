@@ -828,7 +828,7 @@ async fn udp_send(socket: &UdpSocket, bytes: &[u8], to: SocketAddr) -> Result<()
         .send_to(bytes, to)
         .await
         .map(|_| ())
-        .map_err(|source| udp_error(to, source))
+        .map_err(|source| udp_error(to, super::conn::too_large(source, bytes.len())))
 }
 
 fn udp_error(to: SocketAddr, source: io::Error) -> TransportError {

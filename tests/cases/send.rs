@@ -888,3 +888,79 @@ fn issue_15_send_invite_with_count_is_refused_and_points_to_invite() {
         "{err}"
     );
 }
+
+/// Issue 15 (RFC 3261 §18.1.1): a request over 1,300 bytes to a target that names no
+/// transport goes over TCP, to the same address and port, and says so.
+#[test]
+fn issue_15_a_3_kb_message_switches_to_tcp() {
+    let uas = Uas::ok();
+    assert_eq!(uas.udp(), uas.tcp(), "the UAS listens on one port for both");
+    let text = "x".repeat(3000);
+    let out = sipkit()
+        .args([
+            "send",
+            &uas.udp_target(),
+            "--text",
+            &text,
+            "--timeout",
+            "10s",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let got = uas.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].transport, "tcp", "{}", got[0].text());
+    assert!(
+        got[0].text().contains("Via: SIP/2.0/TCP "),
+        "{}",
+        got[0].text()
+    );
+    let err = stderr_of(&out);
+    assert!(err.contains("over TCP") && err.contains("§18.1.1"), "{err}");
+    // A small request stays on UDP.
+    let out = sipkit()
+        .args([
+            "send",
+            &uas.udp_target(),
+            "--text",
+            "hi",
+            "--timeout",
+            "10s",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(uas.received()[1].transport, "udp");
+}
+
+/// Issue 15: a target that asks for UDP by name keeps UDP for a large request, with a
+/// warning; one too large for any datagram is a usage error before the network, not the
+/// kernel's "os error 90".
+#[test]
+fn issue_15_explicit_udp_keeps_udp_with_a_warning_and_a_datagram_too_large_is_a_usage_error() {
+    let uas = Uas::ok();
+    let target = format!("udp:{}", uas.udp());
+    let text = "x".repeat(3000);
+    let out = sipkit()
+        .args(["send", &target, "--text", &text, "--timeout", "10s"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert_eq!(uas.received()[0].transport, "udp");
+    let err = stderr_of(&out);
+    assert!(err.contains("1300") && err.contains("UDP"), "{err}");
+
+    let huge = "x".repeat(70_000);
+    for target in [target.clone(), format!("sip:{};transport=udp", uas.udp())] {
+        let out = sipkit()
+            .args(["send", &target, "--text", &huge])
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{target}");
+        let err = stderr_of(&out);
+        assert!(err.contains("65507") && err.contains("tcp:"), "{err}");
+        assert!(!err.contains("os error"), "{err}");
+    }
+    assert_eq!(uas.received().len(), 1, "nothing more was sent");
+}
