@@ -104,7 +104,7 @@ set edit:completion:arg-completer[sipkit] = {|@words|
             cand --count 'Exit after answering N requests (ACK, CANCEL and retransmissions do not count). MSRP messages still arriving then get up to 5 s to complete and be reported'
             cand --msrp-count 'Exit after receiving N whole MSRP messages'
             cand --timeout 'Stop after this long (`30s`); with --count or --msrp-count still unmet, exit 3'
-            cand --max-message 'Largest SIP message accepted, in bytes (default 65536); larger ones are logged and dropped, and a TCP/TLS connection sending one is closed'
+            cand --max-message 'Largest SIP message accepted, in bytes (default 65536); larger ones are logged and dropped, and a TCP/TLS connection sending one is answered 513 Message Too Large, then closed'
             cand --max-connections 'Most TCP/TLS/WebSocket connections open at once, SIP and MSRP each (default 1024); more are closed on accept'
             cand --idle-timeout 'Close a connection silent for this long (default 5m); a message begun must also finish within 30s, or within this if shorter (slow senders)'
             cand --max-transactions 'Most SIP server transactions alive at once (default 1000000); new requests beyond get 503 with Retry-After, answered without keeping state'

@@ -113,7 +113,7 @@ complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l write-pcap -d '
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l count -d 'Exit after answering N requests (ACK, CANCEL and retransmissions do not count). MSRP messages still arriving then get up to 5 s to complete and be reported' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l msrp-count -d 'Exit after receiving N whole MSRP messages' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l timeout -d 'Stop after this long (`30s`); with --count or --msrp-count still unmet, exit 3' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l max-message -d 'Largest SIP message accepted, in bytes (default 65536); larger ones are logged and dropped, and a TCP/TLS connection sending one is closed' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l max-message -d 'Largest SIP message accepted, in bytes (default 65536); larger ones are logged and dropped, and a TCP/TLS connection sending one is answered 513 Message Too Large, then closed' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l max-connections -d 'Most TCP/TLS/WebSocket connections open at once, SIP and MSRP each (default 1024); more are closed on accept' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l idle-timeout -d 'Close a connection silent for this long (default 5m); a message begun must also finish within 30s, or within this if shorter (slow senders)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l max-transactions -d 'Most SIP server transactions alive at once (default 1000000); new requests beyond get 503 with Retry-After, answered without keeping state' -r

@@ -833,7 +833,8 @@ pub(crate) struct ListenArgs {
     pub(crate) timeout: Option<std::time::Duration>,
 
     /// Largest SIP message accepted, in bytes (default 65536); larger ones are logged and
-    /// dropped, and a TCP/TLS connection sending one is closed.
+    /// dropped, and a TCP/TLS connection sending one is answered 513 Message Too Large, then
+    /// closed.
     #[arg(long, value_name = "BYTES", help_heading = "Limits")]
     pub(crate) max_message: Option<usize>,
 

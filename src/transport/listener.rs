@@ -1048,7 +1048,14 @@ async fn read_loop(
                 Framer::Sip(f) => match f.next_message() {
                     Ok(Frame::Message(data)) => data,
                     Ok(Frame::NeedMore) => break,
-                    Err(FrameError::TooLarge) => return Some(too_large),
+                    Err(FrameError::TooLarge) => {
+                        // Say why before closing (RFC 3261 §21.5.14); the stream's framing
+                        // is lost, so the connection closes either way.
+                        if let Some(response) = f.too_large_response() {
+                            let _ = writer.send(&response, peer).await;
+                        }
+                        return Some(too_large);
+                    }
                     Err(FrameError::Syntax(error)) => {
                         return Some(TransportError::Framing { peer, error });
                     }

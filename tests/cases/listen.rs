@@ -1314,3 +1314,47 @@ fn garbage_bad_cseq_oversize_slow_and_too_many_connections_while_options_work_is
     assert!(s["errors"].as_u64().expect("errors") >= 100, "{s}");
     assert_eq!(s["statuses"]["400"], 1, "{s}");
 }
+
+/// Issue 15 (RFC 3261 §21.5.14): a request over --max-message on a stream is answered
+/// 513 Message Too Large, with the transaction fields copied, before the connection closes.
+#[test]
+fn issue_15_an_oversized_request_on_tcp_gets_513_before_the_close() {
+    use std::io::{Read, Write};
+    let mut l = Listen::start(&["--max-message", "2000", "--timeout", "5s"]);
+    let tcp = l.tcp.expect("tcp");
+    let mut s = std::net::TcpStream::connect(tcp).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let local = s.local_addr().expect("local");
+    let body = "x".repeat(3000);
+    let request = format!(
+        "MESSAGE sip:l@127.0.0.1 SIP/2.0\r\n\
+Via: SIP/2.0/TCP {local};branch=z9hG4bKbig513\r\n\
+Max-Forwards: 70\r\n\
+From: <sip:a@127.0.0.1>;tag=a1\r\n\
+To: <sip:l@127.0.0.1>\r\n\
+Call-ID: too-big-513\r\n\
+CSeq: 7 MESSAGE\r\n\
+Content-Type: text/plain\r\n\
+Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    // The peer may close while we still write; what matters is what comes back.
+    let _ = s.write_all(request.as_bytes());
+    let mut got = Vec::new();
+    let _ = s.read_to_end(&mut got);
+    let r = String::from_utf8_lossy(&got);
+    assert!(r.starts_with("SIP/2.0 513 Message Too Large\r\n"), "{r}");
+    assert!(r.contains("Call-ID: too-big-513\r\n"), "{r}");
+    assert!(r.contains("CSeq: 7 MESSAGE\r\n"), "{r}");
+    assert!(r.contains(";branch=z9hG4bKbig513\r\n"), "{r}");
+    assert!(r.contains("To: <sip:l@127.0.0.1>;tag="), "{r}");
+    assert!(r.ends_with("Content-Length: 0\r\n\r\n"), "{r}");
+    l.signal("-INT");
+    assert_eq!(l.wait(WAIT).code(), Some(0), "{:?}", l.events);
+    let errors = format!("{:?}", l.of("error"));
+    assert!(
+        errors.contains("exceeds the maximum of 2000 bytes"),
+        "{errors}"
+    );
+}
