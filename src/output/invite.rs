@@ -169,6 +169,8 @@ pub(crate) struct InvitePrinter<W: Write> {
     json: bool,
     quiet: bool,
     verbose: bool,
+    /// The last challenge answered, to say in the summary why a final 401/407 ended the call.
+    last_auth: Option<AuthRecord>,
     out: W,
 }
 
@@ -178,11 +180,15 @@ impl<W: Write> InvitePrinter<W> {
             json: format == Format::Json,
             quiet,
             verbose,
+            last_auth: None,
             out,
         }
     }
 
     pub(crate) fn emit(&mut self, event: &InviteEvent<'_>) -> io::Result<()> {
+        if let InviteEvent::Auth(a) = event {
+            self.last_auth = Some((*a).clone());
+        }
         if self.json {
             return self.json_line(event);
         }
@@ -278,13 +284,38 @@ impl<W: Write> InvitePrinter<W> {
                     "interrupted" => (AnsiColor::Yellow, "call interrupted"),
                     _ => (AnsiColor::Red, "call failed"),
                 };
+                let answered = s.status.is_some_and(|c| (200..300).contains(&c));
+                // A 2xx with another outcome: the call was set up and something after it
+                // failed; say what, never "call failed: 200 OK".
+                let what = match s.outcome {
+                    "timeout" if answered => "call answered, then timed out",
+                    "network-error" if answered => "call answered, then the connection failed",
+                    "error" if answered => "call answered, then failed",
+                    "timeout" => "call timed out",
+                    "network-error" => "network error",
+                    _ => what,
+                };
                 let style = style.on_default().bold();
                 let mut line = format!("{style}{what}{style:#}");
-                if let Some(code) = s.status {
-                    line.push_str(&format!(
-                        ": {code} {}",
-                        s.reason.as_deref().unwrap_or_default()
-                    ));
+                let status = s
+                    .status
+                    .map(|code| format!("{code} {}", s.reason.as_deref().unwrap_or_default()));
+                match (&status, answered) {
+                    (Some(st), false) => line.push_str(&format!(": {}", st.trim_end())),
+                    (Some(st), true) if !matches!(s.outcome, "answered" | "delivered") => {
+                        line.push_str(&format!(" ({})", st.trim_end()));
+                        if let Some(e) = &s.error {
+                            line.push_str(&format!(": {e}"));
+                        }
+                    }
+                    (Some(st), true) => line.push_str(&format!(": {}", st.trim_end())),
+                    (None, _) => {}
+                }
+                if let Some(why) = s
+                    .status
+                    .and_then(|c| super::send::challenge_unanswered(c, self.last_auth.as_ref()))
+                {
+                    line.push_str(&format!("; {why}"));
                 }
                 let times: Vec<String> = [
                     s.ringing_ms.map(|t| format!("ringing after {t:.1} ms")),
@@ -540,5 +571,46 @@ mod tests {
             text,
             "call answered: 200 OK (ringing after 1.2 ms, answered after 3.5 ms, held 1.500 s, BYE 200)\n"
         );
+    }
+
+    /// Issue 15: a call answered 200 whose content then failed never reads "call failed:
+    /// 200 OK": the summary says what failed after the answer.
+    #[test]
+    fn issue_15_the_summary_of_an_answered_call_says_what_failed_after_the_answer() {
+        let summary = |outcome: &'static str, error: &str| {
+            let mut p = InvitePrinter::new(Format::Human, false, false, Vec::new());
+            let s = SummaryRecord {
+                target: "x".into(),
+                outcome,
+                status: Some(200),
+                reason: Some("OK".into()),
+                ringing_ms: None,
+                answer_ms: None,
+                held_ms: None,
+                bye_status: None,
+                error: Some(error.into()),
+                exit: 4,
+                elapsed_ms: 9.0,
+            };
+            p.emit(&InviteEvent::Summary(&s)).expect("vec");
+            anstream::adapter::strip_str(&String::from_utf8(p.out).expect("utf8")).to_string()
+        };
+        assert_eq!(
+            summary(
+                "network-error",
+                "cannot connect to the MSRP peer 127.0.0.1:2855"
+            ),
+            "call answered, then the connection failed (200 OK): cannot connect to the MSRP \
+             peer 127.0.0.1:2855\n"
+        );
+        assert_eq!(
+            summary("refused", "MSRP 415 Unsupported Media Type"),
+            "content refused (200 OK): MSRP 415 Unsupported Media Type\n"
+        );
+        for outcome in ["timeout", "error", "network-error", "refused"] {
+            let text = summary(outcome, "why");
+            assert!(!text.contains("failed: 200"), "{text}");
+            assert!(text.ends_with(": why\n"), "{text}");
+        }
     }
 }

@@ -267,6 +267,13 @@ impl<W: Write> SendPrinter<W> {
                         String::new()
                     };
                     writeln!(out, "< {style}{}{style:#}{rtt}{stray}", m.first_line)?;
+                    // The callee's own words on a failure (RFC 3261 §20.43), which the status
+                    // line alone does not give (488 with "incompatible media format"...).
+                    if !self.verbose && m.status.is_some_and(|c| c >= 400) {
+                        for warning in warnings(&m.message) {
+                            writeln!(out, "  {dim}warning:{dim:#} {warning}")?;
+                        }
+                    }
                 }
                 if self.verbose {
                     for line in m.message.trim_end_matches(['\r', '\n']).split("\r\n") {
@@ -368,6 +375,12 @@ impl<W: Write> SendPrinter<W> {
         if self.json {
             serde_json::to_writer(&mut self.out, report)?;
             writeln!(self.out)?;
+        } else if !self.quiet
+            && let Some(f) = &report.final_response
+            && let Some(why) = challenge_unanswered(f.status, report.auth.last())
+        {
+            let style = status_style(f.status);
+            writeln!(self.out, "{style}{why}{style:#}")?;
         }
         self.out.flush()
     }
@@ -434,6 +447,53 @@ pub(crate) fn stdout(
 
 fn step_line(step: &ResolveStep) -> String {
     step.to_string()
+}
+
+/// Why a run ended on a 401 or 407 (RFC 3261 §22): no credentials were given, or the ones
+/// given were refused (the server challenged again after they were sent). `None` for any other
+/// status.
+pub(crate) fn challenge_unanswered(status: u16, last: Option<&AuthRecord>) -> Option<String> {
+    if !matches!(status, 401 | 407) {
+        return None;
+    }
+    Some(match last {
+        None => "credentials are required and none were given: pass --user with \
+                 --password-file, SIPKIT_PASSWORD, --password or --ha1"
+            .to_owned(),
+        Some(a) => format!(
+            "the credentials of {} for realm \"{}\" were rejected (challenged again \
+             after they were sent): check the user name, password and realm",
+            a.user, a.realm
+        ),
+    })
+}
+
+/// The values of the Warning header fields in a message's head, each line of a folded value
+/// joined, control characters left out (the value came from the network).
+fn warnings(message: &str) -> Vec<String> {
+    let head = message.split("\r\n\r\n").next().unwrap_or_default();
+    let mut out: Vec<String> = Vec::new();
+    let mut in_warning = false;
+    for line in head.split("\r\n").skip(1) {
+        if line.starts_with([' ', '\t']) {
+            if in_warning && let Some(last) = out.last_mut() {
+                last.push(' ');
+                last.push_str(line.trim());
+            }
+            continue;
+        }
+        in_warning = false;
+        if let Some((name, value)) = line.split_once(':')
+            && name.trim().eq_ignore_ascii_case("warning")
+        {
+            in_warning = true;
+            out.push(value.trim().to_owned());
+        }
+    }
+    for w in &mut out {
+        w.retain(|c| !c.is_control());
+    }
+    out
 }
 
 #[cfg(test)]

@@ -175,3 +175,38 @@ fn an_ha1_of_the_wrong_length_for_the_forced_algorithm_is_a_usage_error() {
         .assert()
         .code(2);
 }
+
+/// Issue 15: a 401/407 that ends the run says whether credentials were missing or were
+/// sent and challenged again (rejected).
+#[test]
+fn issue_15_a_final_401_says_whether_credentials_were_missing_or_rejected() {
+    let uas = challenging(vec![Algorithm::Md5]);
+    let out = sipkit()
+        .args(["send", &uas.udp_target()])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout_of(&out);
+    assert!(
+        text.contains("none were given") && text.contains("--user"),
+        "{text}"
+    );
+
+    let uas = Uas::start(Config {
+        challenge: vec![Algorithm::Md5],
+        rechallenge: true,
+        ..Config::default()
+    });
+    let out = sipkit()
+        .env("SIPKIT_PASSWORD", "wrong")
+        .args(["send", &uas.udp_target(), "--user", "alice"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout_of(&out);
+    assert!(
+        text.contains("credentials of alice") && text.contains("were rejected"),
+        "{text}"
+    );
+    assert!(!text.contains("none were given"), "{text}");
+}

@@ -1015,3 +1015,30 @@ fn a_bye_from_the_callee_during_a_transfer_is_answered_and_ends_it_issue_6() {
     assert!(seen.our_bye_answered);
     assert!(!seen.bye);
 }
+
+/// Issue 15: the callee's Warning on a 4xx/5xx is shown to people (RFC 3261 §20.43): the
+/// status line alone does not say why.
+#[test]
+fn issue_15_the_callees_warning_on_a_rejection_is_shown() {
+    let mut l = Listen::start(&[
+        "--udp",
+        "127.0.0.1:0",
+        "--count",
+        "1",
+        "--reply",
+        "INVITE=480",
+        "-H",
+        "Warning: 399 callee \"on holiday until Monday\"",
+    ]);
+    let out = sipkit()
+        .args(["invite", "--timeout", "10s", &l.udp_target()])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("< SIP/2.0 480 Temporarily Unavailable\n  warning: 399 callee \"on holiday until Monday\"\n"),
+        "{text}"
+    );
+    assert_eq!(l.wait(WAIT).code(), Some(0));
+}
