@@ -22,6 +22,12 @@ use crate::proto::{Finding, ParseError, Status};
 /// strict framer's default, so a message neither profile keeps whole is rare and named.
 pub const MAX_HEADERS: usize = 512;
 
+/// On an open stream, a head with no empty line in this many bytes is taken as cut off there:
+/// waiting longer would re-read a growing buffer on every segment (hostile or binary streams).
+pub const MAX_OPEN_HEAD: usize = 64 * 1024;
+/// On an open stream, a body without Content-Length ends here if no start line follows sooner.
+pub const MAX_UNFRAMED_BODY: usize = 1024 * 1024;
+
 const RFC_MSG: &str = "RFC 3261 §7";
 const RFC_HEADER: &str = "RFC 3261 §7.3.1";
 const RFC_BODY: &str = "RFC 3261 §20.14";
@@ -105,7 +111,24 @@ pub fn parse_tolerant<'a>(
     let mut content_length: Option<(usize, &'a [u8])> = None;
     let mut cl_bad = false;
     let mut head_truncated = false;
+    let mut head_cut = false;
     let head_end = loop {
+        if more && pos > MAX_OPEN_HEAD {
+            head_truncated = true;
+            head_cut = true;
+            findings.push(Finding::error(ParseError::new(
+                "sip.message.truncated",
+                format!(
+                    "no empty line in the first {} KiB of header fields: the message is taken to \
+                     end here",
+                    MAX_OPEN_HEAD / 1024
+                ),
+                pos,
+                0,
+                RFC_MSG,
+            )));
+            break pos;
+        }
         let Some((lend, next, le)) = line_at(buf, pos, more) else {
             if more {
                 return Ok(Status::Partial);
@@ -216,6 +239,7 @@ pub fn parse_tolerant<'a>(
     let rest = &buf[head_end..];
     let cl = content_length.map(|c| c.0);
     let body_len = match (cl, end) {
+        _ if head_cut => 0,
         (Some(n), _) if n <= rest.len() => n,
         (Some(_), End::Open) => return Ok(Status::Partial),
         (Some(n), _) => {
@@ -236,7 +260,7 @@ pub fn parse_tolerant<'a>(
         (None, _) => {
             let n = match next_start(rest) {
                 Some(n) => n,
-                None if more => return Ok(Status::Partial),
+                None if more && rest.len() <= MAX_UNFRAMED_BODY => return Ok(Status::Partial),
                 None => rest.len(),
             };
             if !cl_bad && !head_truncated {
@@ -761,6 +785,26 @@ Content-Length: ten\r\n\r\nbody";
         let t = read(b"SIP/2.0 200\r\n\r\n", End::Datagram);
         assert_eq!(t.message.status(), Some(200));
         assert!(parse_tolerant(b"hello world\r\n\r\n", End::Datagram, &no_start).is_err());
+    }
+
+    #[test]
+    fn an_open_stream_does_not_wait_forever_for_a_head_or_an_unframed_body() {
+        let mut m = b"OPTIONS sip:a SIP/2.0\r\n".to_vec();
+        while m.len() <= MAX_OPEN_HEAD + 100 {
+            m.extend_from_slice(b"X-Filler: 0123456789\r\n");
+        }
+        let Ok(Status::Complete(t, n)) = parse_tolerant(&m, End::Open, &no_start) else {
+            panic!("a head this long is cut, not waited for");
+        };
+        assert!(n > MAX_OPEN_HEAD && n <= m.len());
+        assert_eq!(codes(&t), ["sip.header.too-many", "sip.message.truncated"]);
+        let mut m = b"MESSAGE sip:a SIP/2.0\r\nCall-ID: x\r\n\r\n".to_vec();
+        m.resize(m.len() + MAX_UNFRAMED_BODY + 1, b'x');
+        let Ok(Status::Complete(t, n)) = parse_tolerant(&m, End::Open, &no_start) else {
+            panic!("an unframed body this long ends where it is");
+        };
+        assert_eq!(n, m.len());
+        assert_eq!(t.message.body.len(), MAX_UNFRAMED_BODY + 1);
     }
 
     #[test]
