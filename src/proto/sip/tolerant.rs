@@ -198,7 +198,7 @@ pub fn parse_tolerant<'a>(
                                 "two Content-Length header fields disagree ({prev} and {n}); the first is used"
                             ),
                             offset(buf, h.value),
-                            h.value.len().max(1),
+                            value_len(buf, h.value),
                             RFC_BODY,
                         )));
                     }
@@ -214,7 +214,7 @@ pub fn parse_tolerant<'a>(
                             super::uri::clip(&String::from_utf8_lossy(h.value))
                         ),
                         offset(buf, h.value),
-                        h.value.len().max(1),
+                        value_len(buf, h.value),
                         RFC_BODY,
                     )));
                 }
@@ -464,7 +464,8 @@ fn header_line<'a>(
                 String::from_utf8_lossy(&line[..name_len])
             ),
             pos + c,
-            1,
+            // Nothing follows a name cut by the end of the buffer: the span is empty there.
+            usize::from(pos + c < buf.len()),
             RFC_HEADER,
         )));
         return None;
@@ -609,6 +610,12 @@ pub fn field_findings_cached(m: &Message<'_>, cache: &mut FieldCache, out: &mut 
     missing_fields(m, &missing, out);
 }
 
+/// The span of a header value in a finding: at least one byte, to point at, unless the value
+/// is empty at the very end of the buffer (a head cut right after the colon).
+fn value_len(buf: &[u8], value: &[u8]) -> usize {
+    value.len().max(usize::from(offset(buf, value) < buf.len()))
+}
+
 /// What the dissector reads from every message (Call-ID, CSeq, From, To, the top Via), checked:
 /// a field that is missing or does not parse is a finding, with the code `validate` gives it.
 /// Offsets are relative to the message's buffer.
@@ -682,6 +689,41 @@ mod tests {
 
     const LF: &[u8] = b"OPTIONS sip:a@b SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\n\
 Call-ID: x\nCSeq: 1 OPTIONS\nFrom: <sip:a@b>;tag=1\nTo: <sip:a@b>\nContent-Length: 2\n\nhi";
+
+    #[test]
+    fn issue_14_header_line_without_colon_at_the_end_of_the_buffer_stays_in_bounds() {
+        // Found by the decode_tolerant fuzz target: a last header line cut after its name.
+        for buf in [&b"SIP/2.0 200 OK\rg"[..], b"BYE sip:x SIP/2.0\r\nCall-ID"] {
+            let t = read(buf, End::Closed);
+            let f = t
+                .findings
+                .iter()
+                .find(|f| f.error.code == "sip.header.colon")
+                .expect("a colon finding");
+            assert_eq!(f.error.offset, buf.len());
+            assert!(f.error.offset + f.error.len <= t.consumed, "{f:?}");
+        }
+    }
+
+    #[test]
+    fn issue_14_empty_content_length_at_the_end_of_the_buffer_stays_in_bounds() {
+        // Found by the decode_tolerant fuzz target: the head ends in a folded line of white
+        // space after the colon, so the empty value is at the buffer's end.
+        for buf in [
+            &b"BYE sip:x SIP/2.0\r\nContent-Length:\r\n "[..],
+            b"BYE sip:x SIP/2.0\r\nl:\n\t",
+        ] {
+            for end in [End::Datagram, End::Closed] {
+                let t = read(buf, end);
+                let f = t
+                    .findings
+                    .iter()
+                    .find(|f| f.error.code == "sip.content-length.invalid")
+                    .expect("an invalid Content-Length finding");
+                assert!(f.error.offset + f.error.len <= t.consumed, "{f:?}");
+            }
+        }
+    }
 
     #[test]
     fn lf_line_ends_give_the_whole_message_and_one_finding() {
