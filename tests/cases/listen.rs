@@ -1314,3 +1314,159 @@ fn garbage_bad_cseq_oversize_slow_and_too_many_connections_while_options_work_is
     assert!(s["errors"].as_u64().expect("errors") >= 100, "{s}");
     assert_eq!(s["statuses"]["400"], 1, "{s}");
 }
+
+/// `req` with its Via line replaced by `via`.
+fn with_via(req: &str, via: &str) -> String {
+    let line = req
+        .split("\r\n")
+        .find(|l| l.starts_with("Via: "))
+        .expect("a Via line");
+    req.replacen(line, &format!("Via: {via}"), 1)
+}
+
+#[test]
+fn issue_15_responses_follow_the_via_received_and_rport() {
+    let mut l = Listen::start(&["--count", "3"]);
+    // The client sends from one socket; its Via names another port (and an address that is
+    // not the packet's source, as behind a NAT).
+    let client = RawUdp::new(l.udp.expect("udp"));
+    let other = RawUdp::new(l.udp.expect("udp"));
+    let (cport, oport) = (client.port(), other.port());
+    // No rport: RFC 3261 §18.2.2 sends to the source address (received) and the sent-by port.
+    let req = client.request("OPTIONS", "z9hG4bKv1", "via-1", 1, None, "", "");
+    client.send(&with_via(
+        &req,
+        &format!("SIP/2.0/UDP 192.0.2.7:{oport};branch=z9hG4bKv1"),
+    ));
+    let resp = other.recv();
+    assert_eq!(status(&resp), 200);
+    assert_eq!(
+        header(&resp, "Via"),
+        Some(format!("SIP/2.0/UDP 192.0.2.7:{oport};branch=z9hG4bKv1;received=127.0.0.1").as_str()),
+        "{resp}"
+    );
+    // With rport (RFC 3581 §4): back to the source address and port, both written in.
+    let req = client.request("OPTIONS", "z9hG4bKv2", "via-2", 1, None, "", "");
+    client.send(&with_via(
+        &req,
+        &format!("SIP/2.0/UDP 192.0.2.7:{oport};rport;branch=z9hG4bKv2"),
+    ));
+    let resp = client.recv();
+    assert_eq!(
+        header(&resp, "Via"),
+        Some(
+            format!(
+                "SIP/2.0/UDP 192.0.2.7:{oport};branch=z9hG4bKv2;received=127.0.0.1;rport={cport}"
+            )
+            .as_str()
+        ),
+        "{resp}"
+    );
+    // The sent-by is the source: the Via comes back as it was.
+    let req = client.request("OPTIONS", "z9hG4bKv3", "via-3", 1, None, "", "");
+    client.send(&req);
+    let resp = client.recv();
+    assert_eq!(
+        header(&resp, "Via"),
+        Some(format!("SIP/2.0/UDP 127.0.0.1:{cport};branch=z9hG4bKv3").as_str()),
+        "{resp}"
+    );
+    assert_eq!(l.wait(WAIT).code(), Some(0));
+    // Nothing of the first exchange reached the client's own socket.
+    client.socket.set_nonblocking(true).expect("nonblocking");
+    let mut buf = [0u8; 2048];
+    assert!(
+        client.socket.recv_from(&mut buf).is_err(),
+        "no stray response"
+    );
+    let sent: Vec<&str> = l
+        .of("response")
+        .iter()
+        .map(|r| r["remote"].as_str().unwrap_or_default())
+        .collect();
+    let (to_other, to_client) = (format!("127.0.0.1:{oport}"), format!("127.0.0.1:{cport}"));
+    assert_eq!(
+        sent,
+        [to_other.as_str(), &to_client, &to_client],
+        "{:?}",
+        l.events
+    );
+}
+
+#[test]
+fn issue_15_the_2xx_to_invite_and_its_retransmissions_go_to_the_sent_by_port() {
+    let mut l = Listen::start(&["--count", "2"]);
+    let client = RawUdp::new(l.udp.expect("udp"));
+    let other = RawUdp::new(l.udp.expect("udp"));
+    let oport = other.port();
+    let via = format!("SIP/2.0/UDP 127.0.0.1:{oport};branch=z9hG4bKvi");
+    let invite = client.request("INVITE", "z9hG4bKvi", "via-i", 1, None, "", "");
+    client.send(&with_via(&invite, &via));
+    let got: Vec<String> = (0..3).map(|_| other.recv()).collect();
+    let codes: Vec<u16> = got.iter().map(|r| status(r)).collect();
+    assert_eq!(
+        codes,
+        [180, 200, 200],
+        "the 2xx retransmitted to the same place"
+    );
+    let tag = to_tag(&got[1]);
+    let ack = client.request("ACK", "z9hG4bKva", "via-i", 1, Some(&tag), "", "");
+    client.send(&with_via(&ack, &via.replace("z9hG4bKvi", "z9hG4bKva")));
+    let bye = client.request("BYE", "z9hG4bKvb", "via-i", 2, Some(&tag), "", "");
+    client.send(&with_via(&bye, &via.replace("z9hG4bKvi", "z9hG4bKvb")));
+    // Retransmissions of the 2xx may still be in flight: the BYE's answer is the next 200 to BYE.
+    loop {
+        let r = other.recv();
+        if header(&r, "CSeq") == Some("2 BYE") {
+            assert_eq!(status(&r), 200);
+            break;
+        }
+    }
+    assert_eq!(l.wait(WAIT).code(), Some(0));
+}
+
+#[test]
+fn issue_15_info_update_and_prack_outside_a_dialog_get_481() {
+    let mut l = Listen::start(&["--count", "9"]);
+    let raw = RawUdp::new(l.udp.expect("udp"));
+    // No To tag: no dialog.
+    for (i, m) in ["INFO", "UPDATE", "PRACK"].iter().enumerate() {
+        raw.send(&raw.request(m, &format!("z9hG4bKo{i}"), "out-1", 1, None, "", ""));
+        let r = raw.recv();
+        assert_eq!(status(&r), 481, "{m}: {r}");
+    }
+    // A tag that names no dialog of ours.
+    raw.send(&raw.request("INFO", "z9hG4bKo3", "out-2", 1, Some("nosuch"), "", ""));
+    assert_eq!(status(&raw.recv()), 481);
+    // NOTIFY and MESSAGE are taken outside dialogs.
+    raw.send(&raw.request(
+        "NOTIFY",
+        "z9hG4bKo4",
+        "out-3",
+        1,
+        None,
+        "Event: message-summary\r\n",
+        "",
+    ));
+    assert_eq!(status(&raw.recv()), 200);
+    // Inside a dialog, INFO and UPDATE are answered 200.
+    raw.send(&raw.request("INVITE", "z9hG4bKo5", "in-1", 1, None, "", ""));
+    assert_eq!(status(&raw.recv()), 180);
+    let ok = raw.recv();
+    assert_eq!(status(&ok), 200);
+    let tag = to_tag(&ok);
+    raw.send(&raw.request("ACK", "z9hG4bKo6", "in-1", 1, Some(&tag), "", ""));
+    raw.send(&raw.request("INFO", "z9hG4bKo7", "in-1", 2, Some(&tag), "", ""));
+    let next = || loop {
+        let r = raw.recv();
+        if header(&r, "CSeq") != Some("1 INVITE") {
+            break r;
+        }
+    };
+    assert_eq!(status(&next()), 200, "INFO in the dialog");
+    raw.send(&raw.request("UPDATE", "z9hG4bKo8", "in-1", 3, Some(&tag), "", ""));
+    assert_eq!(status(&next()), 200, "UPDATE in the dialog");
+    raw.send(&raw.request("BYE", "z9hG4bKo9", "in-1", 4, Some(&tag), "", ""));
+    assert_eq!(status(&next()), 200);
+    assert_eq!(l.wait(WAIT).code(), Some(0));
+}

@@ -29,8 +29,8 @@ use crate::output::listen::{
 use crate::proto::Status;
 use crate::proto::digest::{self, Algorithm, Credentials, Secret, Verdict};
 use crate::proto::sdp::{self, AnswerConfig, AudioCodec, MediaBuilder, SdpBuilder, Setup};
-use crate::proto::sip::build::ResponseWriter;
-use crate::proto::sip::headers::Contact;
+use crate::proto::sip::build::{ResponseWriter, ViaStamp};
+use crate::proto::sip::headers::{Contact, Via};
 use crate::proto::sip::{HeaderName, Message, ParseOptions, StartLine, Uri, parse};
 use crate::transport::server_transaction::{
     Action, Retransmit2xx, Retransmit2xxAction, ServerTransactions, TimerEvent, Timers, TxId,
@@ -41,6 +41,11 @@ use crate::transport::{Flow, Proto};
 /// The methods answered 200 unless --reply says otherwise; anything else gets 501.
 const ALLOW: &str =
     "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, INFO, NOTIFY, REGISTER, PRACK, UPDATE";
+/// Methods that exist only inside a dialog (early or confirmed): outside one they get 481
+/// (RFC 3262 §3 PRACK, RFC 3311 §5.2 UPDATE, RFC 6086 §4.2.2 INFO; BYE is handled apart).
+/// NOTIFY is not among them: listen subscribes to nothing, and devices send unsolicited
+/// NOTIFYs (message waiting, keep-alives) that a test sink should take.
+const IN_DIALOG_ONLY: [&str; 3] = ["INFO", "PRACK", "UPDATE"];
 /// The RTP port put in audio answers; no media is sent or received.
 const AUDIO_PORT: u16 = 49170;
 /// Dialogs kept at most; the oldest are forgotten first (a BYE for one then gets 481).
@@ -147,6 +152,7 @@ impl MsrpSessions for NoMsrp {
 struct PendingInvite {
     flow: Flow,
     request: Vec<u8>,
+    call_id: String,
     to_tag: String,
     answer_at: Instant,
 }
@@ -428,6 +434,22 @@ fn route(flow: &Flow) -> Route {
     }
 }
 
+/// Where the responses to a request that arrived over `flow` with top Via `via` go (RFC 3261
+/// §18.2.2, RFC 3581 §4): back over the connection for TCP, TLS and WebSocket; over UDP to the
+/// source address and port when the client asked with `rport`, else to the source address and
+/// the sent-by port (5060 when it names none). A `maddr` is not followed: listen sends no
+/// multicast.
+fn reply_flow(flow: &Flow, via: &Via<'_>) -> Flow {
+    if flow.proto != Proto::Udp || via.rport.is_some() {
+        return *flow;
+    }
+    let port = via.port.unwrap_or(5060);
+    Flow {
+        remote: SocketAddr::new(flow.remote.ip(), port),
+        ..*flow
+    }
+}
+
 fn header_str<'a>(msg: &Message<'a>, id: HeaderName) -> String {
     msg.header(id)
         .map(|h| String::from_utf8_lossy(h.value).into_owned())
@@ -640,9 +662,10 @@ impl Uas {
             );
             return;
         }
+        let reply_to = reply_flow(&flow, via);
         let action = match self
             .txs
-            .on_request_via(msg, via, flow.proto.reliable(), flow, now)
+            .on_request_via(msg, via, flow.proto.reliable(), reply_to, now)
         {
             Ok(a) => a,
             Err(e) => {
@@ -654,7 +677,7 @@ impl Uas {
             Action::Retransmit { response, .. } => {
                 self.summary.retransmissions_absorbed += 1;
                 self.out.push(Outgoing {
-                    flow,
+                    flow: reply_to,
                     bytes: response.into(),
                 });
             }
@@ -842,7 +865,9 @@ impl Uas {
         to_has_tag(req)
     }
 
-    /// Build, record in the transaction and queue one response.
+    /// Build, record in the transaction and queue one response. `flow` is the one the
+    /// request arrived over; the response goes where [`reply_flow`] says, its top Via stamped
+    /// as [`ViaStamp::for_request`] says.
     #[allow(clippy::too_many_arguments)]
     fn respond(
         &mut self,
@@ -858,7 +883,10 @@ impl Uas {
     ) -> Rc<[u8]> {
         // The tag goes in when the request's To has none (RFC 3261 §8.2.6.2).
         let add_tag = to_tag.filter(|_| !self.to_has_tag(req));
-        let mut w = ResponseWriter::new(req, code, reason, add_tag);
+        let via = req.top_via().ok();
+        let stamp = via.and_then(|v| ViaStamp::for_request(&v, flow.remote));
+        let dest = via.map_or(*flow, |v| reply_flow(flow, &v));
+        let mut w = ResponseWriter::stamped(req, code, reason, add_tag, stamp.as_ref());
         if (200..300).contains(&code) && req.method() == Some("INVITE") {
             // RFC 3261 §12.1.1: the 2xx copies the Record-Route set.
             for h in req.headers_of(HeaderName::RecordRoute) {
@@ -878,7 +906,7 @@ impl Uas {
             let method = req.cseq().map(|c| c.method.to_owned()).unwrap_or_default();
             (method, req.call_id().unwrap_or_default().to_owned())
         };
-        self.send_response(flow, code, reason, names, Rc::clone(&bytes), now);
+        self.send_response(&dest, code, reason, names, Rc::clone(&bytes), now);
         bytes
     }
 
@@ -973,8 +1001,11 @@ impl Uas {
             "REGISTER" if reply.is_none() => self.on_register(id, msg, &flow, &to_tag, now),
             _ => {
                 let known = ALLOW.split(", ").any(|m| m == method);
+                let outside = IN_DIALOG_ONLY.contains(&method.as_str())
+                    && !(has_tag && self.dialog_exists(call_id, &to_tag));
                 let (code, reason) = match reply {
                     Some(r) => (r.code, r.reason),
+                    None if outside => (481, "Call/Transaction Does Not Exist".into()),
                     None if known => (200, "OK".into()),
                     None => (501, "Not Implemented".into()),
                 };
@@ -998,6 +1029,17 @@ impl Uas {
                 );
             }
         }
+    }
+
+    /// Whether (Call-ID, our tag) names a dialog: confirmed, or early (an INVITE still ringing
+    /// whose 180 carried the tag).
+    fn dialog_exists(&mut self, call_id: &str, tag: &str) -> bool {
+        dialog_key(&mut self.key_scratch, call_id, tag);
+        self.dialogs.contains_key(self.key_scratch.as_str())
+            || self
+                .invites
+                .values()
+                .any(|p| p.to_tag == tag && p.call_id == call_id)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1057,6 +1099,7 @@ impl Uas {
                 PendingInvite {
                     flow,
                     request: data.to_vec(),
+                    call_id: call_id.to_owned(),
                     to_tag,
                     answer_at: now + self.cfg.ring,
                 },
@@ -1156,7 +1199,7 @@ impl Uas {
             key,
             Pending2xx {
                 schedule: Retransmit2xx::new(now, &self.cfg.timers),
-                flow: *flow,
+                flow: msg.top_via().map_or(*flow, |v| reply_flow(flow, &v)),
                 bytes,
             },
         );
