@@ -156,6 +156,8 @@ Register-ArgumentCompleter -Native -CommandName 'sipkit' -ScriptBlock {
             [CompletionResult]::new('--ring', '--ring', [CompletionResultType]::ParameterName, 'Ring this long (180 Ringing) before answering an INVITE (`3s`, `500ms`)')
             [CompletionResult]::new('-H', '-H ', [CompletionResultType]::ParameterName, 'Add a header field to every response, `-H ''Name: value''`; repeatable')
             [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'Add a header field to every response, `-H ''Name: value''`; repeatable')
+            [CompletionResult]::new('--max-expires', '--max-expires', [CompletionResultType]::ParameterName, 'The longest binding a REGISTER is granted, in seconds (default 3600): the 200 says the shorter expiry (RFC 3261 §10.3)')
+            [CompletionResult]::new('--min-expires', '--min-expires', [CompletionResultType]::ParameterName, 'The shortest binding a REGISTER may ask for, in seconds (default: none); a shorter one (other than 0) gets 423 Interval Too Brief with Min-Expires (RFC 3261 §10.3)')
             [CompletionResult]::new('--auth', '--auth', [CompletionResultType]::ParameterName, 'Challenge every request (but ACK and CANCEL) with Digest for this `user:password` (401 for REGISTER, 407 otherwise; wrong credentials get 403); repeatable')
             [CompletionResult]::new('--auth-file', '--auth-file', [CompletionResultType]::ParameterName, 'Read `user:password` lines from FILE (blank lines and `#` comments skipped)')
             [CompletionResult]::new('--auth-alg', '--auth-alg', [CompletionResultType]::ParameterName, 'The algorithms to challenge with, one challenge each, in this order (default: SHA-256,MD5)')

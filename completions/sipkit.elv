@@ -149,6 +149,8 @@ set edit:completion:arg-completer[sipkit] = {|@words|
             cand --ring 'Ring this long (180 Ringing) before answering an INVITE (`3s`, `500ms`)'
             cand -H 'Add a header field to every response, `-H ''Name: value''`; repeatable'
             cand --header 'Add a header field to every response, `-H ''Name: value''`; repeatable'
+            cand --max-expires 'The longest binding a REGISTER is granted, in seconds (default 3600): the 200 says the shorter expiry (RFC 3261 §10.3)'
+            cand --min-expires 'The shortest binding a REGISTER may ask for, in seconds (default: none); a shorter one (other than 0) gets 423 Interval Too Brief with Min-Expires (RFC 3261 §10.3)'
             cand --auth 'Challenge every request (but ACK and CANCEL) with Digest for this `user:password` (401 for REGISTER, 407 otherwise; wrong credentials get 403); repeatable'
             cand --auth-file 'Read `user:password` lines from FILE (blank lines and `#` comments skipped)'
             cand --auth-alg 'The algorithms to challenge with, one challenge each, in this order (default: SHA-256,MD5)'

@@ -1470,3 +1470,75 @@ fn issue_15_info_update_and_prack_outside_a_dialog_get_481() {
     assert_eq!(status(&next()), 200);
     assert_eq!(l.wait(WAIT).code(), Some(0));
 }
+
+#[test]
+fn issue_15_registrar_orders_cseq_caps_expires_and_dates_the_200() {
+    let mut l = Listen::start(&[
+        "--count",
+        "8",
+        "--registrar",
+        "--min-expires",
+        "60",
+        "--max-expires",
+        "600",
+    ]);
+    let raw = RawUdp::new(l.udp.expect("udp"));
+    // The request's Contact is <sip:alice@127.0.0.1:PORT>.
+    let contact = format!("<sip:alice@127.0.0.1:{}>", raw.port());
+    let register = |branch: &str, call_id: &str, cseq: u32, expires: u32| {
+        let extra = format!("Expires: {expires}\r\n");
+        raw.send(&raw.request("REGISTER", branch, call_id, cseq, None, &extra, ""));
+        raw.recv()
+    };
+    // Asked for two hours: granted --max-expires, and the 200 is dated.
+    let ok = register("z9hG4bKg1", "reg-1", 5, 7200);
+    assert_eq!(status(&ok), 200, "{ok}");
+    assert_eq!(
+        header(&ok, "Contact"),
+        Some(format!("{contact};expires=600").as_str())
+    );
+    let date = header(&ok, "Date").expect("a Date");
+    assert!(date.ends_with(" GMT") && date.len() == 29, "{date}");
+    // The same Call-ID with a CSeq not higher: out of order (RFC 3261 §10.3 step 7).
+    for (branch, cseq) in [("z9hG4bKg2", 5), ("z9hG4bKg3", 4)] {
+        let r = register(branch, "reg-1", cseq, 300);
+        assert_eq!(status(&r), 500, "{r}");
+        assert!(
+            header(&r, "Warning").is_some_and(|w| w.contains("out of order")),
+            "{r}"
+        );
+    }
+    // Higher: updated; another Call-ID (another client's REGISTER) has its own order.
+    let r = register("z9hG4bKg4", "reg-1", 6, 300);
+    assert_eq!(
+        header(&r, "Contact"),
+        Some(format!("{contact};expires=300").as_str())
+    );
+    let r = register("z9hG4bKg5", "reg-2", 1, 120);
+    assert_eq!(status(&r), 200, "{r}");
+    // Shorter than --min-expires: 423 with Min-Expires; 0 (removal) is always allowed.
+    let r = register("z9hG4bKg6", "reg-2", 2, 30);
+    assert_eq!(status(&r), 423, "{r}");
+    assert_eq!(header(&r, "Min-Expires"), Some("60"));
+    let r = register("z9hG4bKg7", "reg-2", 3, 0);
+    assert_eq!(status(&r), 200, "{r}");
+    assert_eq!(header(&r, "Contact"), None, "the binding is gone: {r}");
+    // reg-2 took the binding over (RFC 3261 §10.3 step 7: another Call-ID updates it), so
+    // reg-1's order no longer applies once it is gone.
+    let r = register("z9hG4bKg8", "reg-1", 7, 0);
+    assert_eq!(status(&r), 200, "{r}");
+    assert_eq!(l.wait(WAIT).code(), Some(0));
+}
+
+#[test]
+fn issue_15_min_expires_above_max_expires_is_a_usage_error() {
+    let out = sipkit()
+        .args(["listen", "--min-expires", "700", "--max-expires", "600"])
+        .output()
+        .expect("running sipkit listen");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--min-expires"),
+        "{out:?}"
+    );
+}

@@ -87,6 +87,10 @@ pub(crate) struct UasConfig {
     pub(crate) test_mode: bool,
     /// Server transactions alive at once; new requests beyond get 503 (statelessly).
     pub(crate) max_transactions: usize,
+    /// Bindings asked for longer are granted this long (RFC 3261 §10.3 step 7).
+    pub(crate) max_expires: u32,
+    /// Bindings asked for shorter (but not 0) get 423 Interval Too Brief; 0: no minimum.
+    pub(crate) min_expires: u32,
 }
 
 /// Our side of MSRP answers (RFC 4975 §8.6-§8.7).
@@ -168,6 +172,10 @@ struct Pending2xx {
 struct Binding {
     contact: String,
     expires_at: Instant,
+    /// The Call-ID and CSeq of the REGISTER that made or last refreshed it (RFC 3261 §10.3
+    /// step 7: a later one from the same Call-ID must have a higher CSeq).
+    call_id: String,
+    cseq: u32,
 }
 
 /// The server's state.
@@ -199,6 +207,8 @@ pub(crate) struct Uas {
     nonces: FastMap<String, Instant>,
     bindings: FastMap<String, Vec<Binding>>,
     start: Instant,
+    /// The wall clock at `start`, for Date header fields: times come in as `Instant`s.
+    wall_start: std::time::SystemTime,
     counter: u64,
     random: std::collections::hash_map::RandomState,
     /// New requests that count for --count (not ACK, not CANCEL).
@@ -485,6 +495,7 @@ impl Uas {
             nonces: FastMap::default(),
             bindings: FastMap::default(),
             start: now,
+            wall_start: std::time::SystemTime::now(),
             counter: 0,
             random: std::collections::hash_map::RandomState::new(),
             counted: 0,
@@ -1366,6 +1377,7 @@ impl Uas {
         };
         let mut changes: Vec<(String, u32)> = Vec::new();
         let mut star = false;
+        let mut too_brief = false;
         for c in msg.contacts() {
             match c {
                 Ok(Contact::Star) => star = true,
@@ -1374,7 +1386,10 @@ impl Uas {
                         Some(Ok(e)) => e,
                         _ => header_expires.unwrap_or(DEFAULT_EXPIRES),
                     };
-                    changes.push((a.uri.raw.to_owned(), expires));
+                    // RFC 3261 §10.3 step 7: 423 only for an interval above zero and below
+                    // an hour; a longer one is shortened to our maximum.
+                    too_brief |= expires > 0 && expires < 3600 && expires < self.cfg.min_expires;
+                    changes.push((a.uri.raw.to_owned(), expires.min(self.cfg.max_expires)));
                 }
                 Err(e) => {
                     let reason = format!("Bad Contact: {}", e.message);
@@ -1408,10 +1423,60 @@ impl Uas {
             );
             return;
         }
+        if too_brief {
+            let extra = vec![("Min-Expires".to_owned(), self.cfg.min_expires.to_string())];
+            self.respond(
+                id,
+                msg,
+                flow,
+                423,
+                "Interval Too Brief",
+                Some(tag),
+                extra,
+                None,
+                now,
+            );
+            return;
+        }
+        let call_id = msg.call_id().unwrap_or_default();
+        let cseq = msg.cseq().map(|c| c.seq).unwrap_or(0);
         let mut list = Vec::new();
         if self.cfg.registrar {
             let entry = self.bindings.entry(aor.clone()).or_default();
             entry.retain(|b| b.expires_at > now);
+            // RFC 3261 §10.3 steps 6-7: a binding this request changes that an earlier
+            // request of the same Call-ID made with a CSeq at least as high means this one
+            // is out of order (a retransmission is absorbed before; this is a stale or
+            // reordered REGISTER). The update is aborted as a whole. The RFC names no code;
+            // §12.2.2 answers an out-of-order request in a dialog 500, and so does this.
+            let stale = entry.iter().find(|b| {
+                b.call_id == call_id
+                    && b.cseq >= cseq
+                    && (star || changes.iter().any(|(c, _)| *c == b.contact))
+            });
+            if let Some(b) = stale {
+                let why = format!(
+                    "out of order: CSeq {cseq} is not higher than {} of the REGISTER that made \
+                     the binding of {} with this Call-ID (RFC 3261 §10.3 step 7)",
+                    b.cseq, b.contact
+                );
+                let extra = vec![("Warning".to_owned(), format!("399 sipkit \"{why}\""))];
+                if entry.is_empty() {
+                    self.bindings.remove(&aor);
+                }
+                self.respond(
+                    id,
+                    msg,
+                    flow,
+                    500,
+                    "Server Internal Error",
+                    Some(tag),
+                    extra,
+                    None,
+                    now,
+                );
+                return;
+            }
             if star {
                 entry.clear();
             }
@@ -1421,6 +1486,8 @@ impl Uas {
                     entry.push(Binding {
                         contact,
                         expires_at: now + Duration::from_secs(u64::from(expires)),
+                        call_id: call_id.to_owned(),
+                        cseq,
                     });
                 }
             }
@@ -1444,7 +1511,7 @@ impl Uas {
                 .map(|(contact, expires)| BindingRecord { contact, expires })
                 .collect();
         }
-        let extra: Vec<(String, String)> = list
+        let mut extra: Vec<(String, String)> = list
             .iter()
             .map(|b| {
                 (
@@ -1453,6 +1520,12 @@ impl Uas {
                 )
             })
             .collect();
+        // RFC 3261 §10.3 step 8: the 200 SHOULD carry Date (clients without a clock set it).
+        let wall = self.wall_start + now.saturating_duration_since(self.start);
+        let secs = wall
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        extra.push(("Date".to_owned(), crate::proto::sip::build::sip_date(secs)));
         self.respond(id, msg, flow, 200, "OK", Some(tag), extra, None, now);
         if self.cfg.registrar {
             let at = self.at(now);
@@ -1816,6 +1889,8 @@ c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 8 0\r\na=rtpmap:8 PCMA/8000\
             timers: Timers::default(),
             test_mode: true,
             max_transactions: 1000,
+            max_expires: 3600,
+            min_expires: 0,
         }
     }
 

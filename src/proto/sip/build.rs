@@ -320,6 +320,40 @@ impl ViaStamp {
     }
 }
 
+/// `secs` seconds after 1970-01-01 00:00:00 UTC as a SIP Date (RFC 3261 §20.17):
+///
+/// ```text
+/// rfc1123-date = wkday "," SP date1 SP time SP "GMT"
+/// date1        = 2DIGIT SP month SP 4DIGIT
+/// ```
+pub fn sip_date(secs: u64) -> String {
+    const WKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // The civil date from the day count, in 400-year eras of 146097 days starting on
+    // 0000-03-01 (so that the leap day ends a year).
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!(
+        "{}, {day:02} {} {year:04} {:02}:{:02}:{:02} GMT",
+        WKDAYS[(days % 7) as usize],
+        MONTHS[(month - 1) as usize],
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 /// `fmt::Write` into a byte vector.
 struct Adapter<'a>(&'a mut Vec<u8>);
 
@@ -695,5 +729,19 @@ Content-Length: 0\r\n\
             via,
             "Via: SIP/2.0/UDP 10.1.1.1;x=\"a;b\";branch=z9hG4bK1;received=192.0.2.1;rport=2000"
         );
+    }
+
+    #[test]
+    fn sip_date_is_rfc1123() {
+        assert_eq!(sip_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        // RFC 3261 §20.17's example.
+        assert_eq!(sip_date(1_289_690_940), "Sat, 13 Nov 2010 23:29:00 GMT");
+        assert_eq!(sip_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
+        assert_eq!(sip_date(4_107_542_399), "Sun, 28 Feb 2100 23:59:59 GMT");
+        assert_eq!(sip_date(4_133_980_799), "Fri, 31 Dec 2100 23:59:59 GMT");
+        for secs in [0, 1_289_690_940, 4_107_542_399, 253_402_300_799] {
+            let d = sip_date(secs);
+            assert!(crate::proto::sip::headers::check_date(&d, 0).is_ok(), "{d}");
+        }
     }
 }
