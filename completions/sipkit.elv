@@ -153,7 +153,7 @@ set edit:completion:arg-completer[sipkit] = {|@words|
             cand --min-expires 'The shortest binding a REGISTER may ask for, in seconds (default: none); a shorter one (other than 0) gets 423 Interval Too Brief with Min-Expires (RFC 3261 §10.3)'
             cand --auth 'Challenge every request (but ACK and CANCEL) with Digest for this `user:password` (401 for REGISTER, 407 otherwise; wrong credentials get 403); repeatable'
             cand --auth-file 'Read `user:password` lines from FILE (blank lines and `#` comments skipped)'
-            cand --auth-alg 'The algorithms to challenge with, one challenge each, in this order (default: SHA-256,MD5)'
+            cand --auth-alg 'The algorithms to challenge with, one challenge each, in this order (default: MD5). MD5 alone is what SIPp 3.6, sipsak 0.9.8, sipvicious 0.3 (they answer the first challenge, MD5 only) and baresip 1.0 (fails on any challenge not MD5) accept; linphone 5 answers SHA-256 whenever it is offered. `SHA-256,MD5` is RFC 8760''s order'
             cand --realm 'The Digest realm (default `sipkit`)'
             cand --nonce-lifetime 'How long a nonce is accepted; an older one is challenged again with stale=true (default 5 minutes)'
             cand --write-pcap 'Write every SIP and MSRP message sent and received to FILE as a pcapng capture, with IP/UDP/TCP headers synthesised (TLS and WebSocket messages appear as plain TCP)'

@@ -731,8 +731,10 @@ pub(crate) struct ListenArgs {
     #[arg(long, value_name = "FILE", help_heading = "Authentication")]
     pub(crate) auth_file: Option<PathBuf>,
 
-    /// The algorithms to challenge with, one challenge each, in this order (default:
-    /// SHA-256,MD5).
+    /// The algorithms to challenge with, one challenge each, in this order (default: MD5).
+    /// MD5 alone is what SIPp 3.6, sipsak 0.9.8, sipvicious 0.3 (they answer the first
+    /// challenge, MD5 only) and baresip 1.0 (fails on any challenge not MD5) accept;
+    /// linphone 5 answers SHA-256 whenever it is offered. `SHA-256,MD5` is RFC 8760's order.
     #[arg(
         long,
         value_enum,

@@ -274,7 +274,10 @@ impl Config {
             }
         }
         let algorithms = if args.auth_alg.is_empty() {
-            vec![Algorithm::Sha256, Algorithm::Md5]
+            // MD5 alone: SIPp 3.6, sipsak 0.9.8 and sipvicious 0.3 answer only the first
+            // challenge and know only MD5, and baresip 1.0 fails on any challenge that is
+            // not MD5 even when an MD5 one is there too (README, listen --auth).
+            vec![Algorithm::Md5]
         } else {
             let mut v: Vec<Algorithm> = Vec::new();
             for a in args.auth_alg.iter().copied().map(algorithm) {

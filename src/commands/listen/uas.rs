@@ -202,6 +202,8 @@ pub(crate) struct Uas {
     collect_when_idle: bool,
     /// The last SDP answer to an offer without MSRP.
     answers: AnswerCache,
+    /// A Warning value for the 2xx whose offer [`Uas::sdp_answer`] just read.
+    offer_warning: Option<String>,
     /// The Contact written last, and for which transport and local address.
     contact_cache: Option<(Proto, SocketAddr, String)>,
     nonces: FastMap<String, Instant>,
@@ -489,6 +491,7 @@ impl Uas {
             to_seen: None,
             contact_cache: None,
             answers: AnswerCache::default(),
+            offer_warning: None,
             peak_transactions: 0,
             collect_when_idle: false,
             dialog_seq: 0,
@@ -1152,6 +1155,7 @@ impl Uas {
             None => (200, "OK".to_owned()),
         };
         let offers_before = self.msrp_offers.len();
+        self.offer_warning = None;
         let sdp = match self.sdp_answer(msg, flow, msrp) {
             Ok(sdp) => sdp,
             Err((warn, why)) => {
@@ -1170,7 +1174,10 @@ impl Uas {
                 return;
             }
         };
-        let extra = vec![("Contact".to_owned(), self.contact(flow, msg))];
+        let mut extra = vec![("Contact".to_owned(), self.contact(flow, msg))];
+        if let Some(w) = self.offer_warning.take() {
+            extra.push(("Warning".to_owned(), w));
+        }
         let bytes = self.respond(
             id,
             msg,
@@ -1249,8 +1256,22 @@ impl Uas {
                 ))
                 .build());
         }
-        let offer = sdp::parse(msg.body)
+        let lenient = sdp::ParseOptions {
+            allow_bracketed_origin_ipv6: true,
+            ..sdp::ParseOptions::default()
+        };
+        let offer = sdp::parse_with(msg.body, lenient)
             .map_err(|e| (399, format!("unusable SDP offer: {}", e.message)))?;
+        let bracketed = offer.origin.address.starts_with('[');
+        if bracketed {
+            // Issue 15: SIPp's built-in scenarios over IPv6 write o= this way. The origin only
+            // names the session (RFC 8866 §5.2), so the offer is answered, with a word.
+            self.offer_warning = Some(format!(
+                "399 sipkit \"the o= address {} is in brackets, which RFC 8866 §9 does not \
+                 allow (ignored: o= plays no part in media)\"",
+                offer.origin.address
+            ));
+        }
         let mut cfg = AnswerConfig {
             username: "sipkit".to_owned(),
             session_id,
@@ -1344,7 +1365,7 @@ impl Uas {
                 (304, "no offered media stream is supported".to_owned())
             });
         }
-        if msrp_offer.is_none() {
+        if msrp_offer.is_none() && !bracketed {
             self.answers
                 .put(msg.body, flow.local.ip(), session_id, &answer);
         }
