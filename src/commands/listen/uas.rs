@@ -236,6 +236,8 @@ struct Stateless {
     bytes: Vec<u8>,
     method: String,
     call_id: String,
+    /// The top Via's `rport` presence and sent-by port, when it parsed, for [`reply_to`].
+    via: Option<(bool, Option<u16>)>,
 }
 
 /// RFC 3261 §8.2.6.1: a response copies Via, From, To (with a tag added), Call-ID and CSeq.
@@ -248,6 +250,7 @@ fn stateless_response(
     reason: &str,
     why: &str,
     tag: &str,
+    source: SocketAddr,
 ) -> Option<Stateless> {
     let head_end = memchr::memmem::find(data, b"\r\n\r\n").unwrap_or(data.len());
     let head = std::str::from_utf8(data.get(..head_end)?).ok()?;
@@ -312,8 +315,23 @@ fn stateless_response(
         })
         .collect();
     let mut out = format!("SIP/2.0 {code} {reason}\r\n");
-    for (_, v) in fields.iter().filter(|(f, _)| *f == "Via") {
-        out.push_str(&format!("Via: {v}\r\n"));
+    let mut top = None;
+    for (i, (_, v)) in fields.iter().filter(|(f, _)| *f == "Via").enumerate() {
+        // The top Via is stamped and routed as for any response, when it parses.
+        let via = (i == 0).then(|| Via::parse_first(v).ok()).flatten();
+        match via.and_then(|via| ViaStamp::for_request(&via, source)) {
+            Some(stamp) => {
+                let mut line = Vec::new();
+                stamp.write_top_via(v.as_bytes(), &mut line);
+                out.push_str("Via: ");
+                out.push_str(&String::from_utf8_lossy(&line));
+                out.push_str("\r\n");
+            }
+            None => out.push_str(&format!("Via: {v}\r\n")),
+        }
+        if let Some(via) = via {
+            top = Some((via.rport.is_some(), via.port));
+        }
     }
     out.push_str(&format!(
         "From: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq}\r\n\
@@ -331,6 +349,7 @@ fn stateless_response(
         bytes: out.into_bytes(),
         method: cseq.rsplit(' ').next().unwrap_or(method).to_owned(),
         call_id,
+        via: top,
     })
 }
 
@@ -452,10 +471,15 @@ fn route(flow: &Flow) -> Route {
 /// the sent-by port (5060 when it names none). A `maddr` is not followed: listen sends no
 /// multicast.
 fn reply_flow(flow: &Flow, via: &Via<'_>) -> Flow {
-    if flow.proto != Proto::Udp || via.rport.is_some() {
+    reply_to(flow, via.rport.is_some(), via.port)
+}
+
+/// [`reply_flow`] from the top Via's `rport` presence and sent-by port.
+fn reply_to(flow: &Flow, rport: bool, sent_by_port: Option<u16>) -> Flow {
+    if flow.proto != Proto::Udp || rport {
         return *flow;
     }
-    let port = via.port.unwrap_or(5060);
+    let port = sent_by_port.unwrap_or(5060);
     Flow {
         remote: SocketAddr::new(flow.remote.ip(), port),
         ..*flow
@@ -771,12 +795,15 @@ impl Uas {
         now: Instant,
     ) -> bool {
         let tag = self.fresh("t");
-        let Some(r) = stateless_response(data, code, reason, why, &tag) else {
+        let Some(r) = stateless_response(data, code, reason, why, &tag, flow.remote) else {
             return false;
         };
+        let dest = r
+            .via
+            .map_or(*flow, |(rport, port)| reply_to(flow, rport, port));
         let bytes: Rc<[u8]> = r.bytes.into();
         let (method, call_id) = (r.method, r.call_id);
-        self.send_response(flow, code, reason, || (method, call_id), bytes, now);
+        self.send_response(&dest, code, reason, || (method, call_id), bytes, now);
         true
     }
 
@@ -2288,17 +2315,22 @@ c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 8 0\r\na=rtpmap:8 PCMA/8000\
 mod stateless_tests {
     use super::*;
 
+    fn src() -> SocketAddr {
+        "192.0.2.9:5070".parse().expect("addr")
+    }
+
     #[test]
     fn a_request_with_a_bad_cseq_is_answered_400_with_a_warning() {
         let req =
             b"OPTIONS sip:x SIP/2.0\r\nv: SIP/2.0/UDP h;branch=z9hG4bK1\r\nVia: SIP/2.0/TCP g\r\n\
                     f: <sip:a@x>;tag=1\r\nTo: <sip:x>\r\ni: c1\r\nCSeq: abc\r\n\r\n";
-        let r = stateless_response(req, 400, "Bad Request", "bad \"CSeq\"\r\n", "t9")
+        let r = stateless_response(req, 400, "Bad Request", "bad \"CSeq\"\r\n", "t9", src())
             .expect("answerable");
         assert_eq!(
             String::from_utf8(r.bytes).expect("utf8"),
             concat!(
-                "SIP/2.0 400 Bad Request\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n",
+                "SIP/2.0 400 Bad Request\r\n",
+                "Via: SIP/2.0/UDP h;branch=z9hG4bK1;received=192.0.2.9\r\n",
                 "Via: SIP/2.0/TCP g\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:x>;tag=t9\r\n",
                 "Call-ID: c1\r\nCSeq: abc\r\nWarning: 399 sipkit \"bad \\\"CSeq\\\"  \"\r\n",
                 "Server: sipkit/",
@@ -2307,12 +2339,53 @@ mod stateless_tests {
             )
         );
         assert_eq!(r.call_id, "c1");
+        assert_eq!(r.via, Some((false, None)), "sent-by port 5060 by default");
+    }
+
+    #[test]
+    fn issue_15_a_stateless_answer_fills_rport_and_says_where_it_goes() {
+        let req =
+            b"OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5080;rport;branch=z9hG4bK1\r\n\
+                    f: <sip:a@x>;tag=1\r\nTo: <sip:x>\r\ni: c1\r\nCSeq: abc\r\n\r\n";
+        let r = stateless_response(req, 400, "Bad Request", "x", "t9", src()).expect("answerable");
+        let text = String::from_utf8(r.bytes).expect("utf8");
+        assert!(
+            text.contains(
+                "\r\nVia: SIP/2.0/UDP 10.0.0.1:5080;branch=z9hG4bK1;received=192.0.2.9;rport=5070\r\n"
+            ),
+            "{text}"
+        );
+        assert_eq!(r.via, Some((true, Some(5080))));
+        let flow = Flow {
+            proto: Proto::Udp,
+            local: "127.0.0.1:5060".parse().expect("addr"),
+            remote: src(),
+            conn: None,
+        };
+        assert_eq!(reply_to(&flow, true, Some(5080)).remote, src());
+        assert_eq!(
+            reply_to(&flow, false, Some(5080)).remote,
+            "192.0.2.9:5080".parse().expect("addr")
+        );
+        assert_eq!(
+            reply_to(&flow, false, None).remote,
+            "192.0.2.9:5060".parse().expect("addr")
+        );
+        let tcp = Flow {
+            proto: Proto::Tcp,
+            ..flow
+        };
+        assert_eq!(
+            reply_to(&tcp, false, Some(5080)),
+            tcp,
+            "streams answer on the connection"
+        );
     }
 
     #[test]
     fn unaddressable_messages_are_not_answered() {
         let ok = "OPTIONS sip:x SIP/2.0\r\nVia: v\r\nFrom: f\r\nTo: t\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n";
-        assert!(stateless_response(ok.as_bytes(), 400, "Bad Request", "x", "t").is_some());
+        assert!(stateless_response(ok.as_bytes(), 400, "Bad Request", "x", "t", src()).is_some());
         for bad in [
             ok.replace("Via: v\r\n", ""),
             ok.replace("Call-ID: c\r\n", ""),
@@ -2326,11 +2399,14 @@ mod stateless_tests {
             String::new(),
         ] {
             assert!(
-                stateless_response(bad.as_bytes(), 400, "Bad Request", "x", "t").is_none(),
+                stateless_response(bad.as_bytes(), 400, "Bad Request", "x", "t", src()).is_none(),
                 "{bad:?}"
             );
         }
         // Bytes that are not UTF-8 in the head: not answered, never a panic.
-        assert!(stateless_response(b"OPTIONS \xff SIP/2.0\r\n\r\n", 400, "B", "x", "t").is_none());
+        assert!(
+            stateless_response(b"OPTIONS \xff SIP/2.0\r\n\r\n", 400, "B", "x", "t", src())
+                .is_none()
+        );
     }
 }

@@ -185,7 +185,7 @@ impl ResponseWriter {
             out.extend_from_slice(b": ");
             match stamp {
                 Some(st) if h.id == HeaderName::Via => {
-                    st.write_top_via(req, h.value, &mut out);
+                    st.write_top_via(h.value, &mut out);
                     stamp = None;
                 }
                 _ => out.extend_from_slice(h.value),
@@ -262,17 +262,18 @@ impl ViaStamp {
         })
     }
 
-    /// `value` (the first Via header field of `req`) with the stamp in its first via-parm.
-    fn write_top_via(&self, req: &Message<'_>, value: &[u8], out: &mut Vec<u8>) {
+    /// `value` (the first Via header field's value) with the stamp in its first via-parm.
+    pub fn write_top_via(&self, value: &[u8], out: &mut Vec<u8>) {
         let base = value.as_ptr() as usize;
-        let located = req.top_via().ok().and_then(|via| {
+        let text = std::str::from_utf8(value).ok();
+        let located = text.and_then(|t| Via::parse_first(t).ok()).and_then(|via| {
             let p = via.params.as_ptr() as usize;
             let start = p.checked_sub(base)?;
             let end = start + via.params.len();
             (end <= value.len()).then_some((via.params, start, end))
         });
         let Some((params, start, end)) = located else {
-            // Not where the parser says it is (never, short of a bug): copied unchanged.
+            // Not a Via the parser takes (the caller parsed it already): copied unchanged.
             out.extend_from_slice(value);
             return;
         };
