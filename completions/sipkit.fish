@@ -153,9 +153,11 @@ complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l save-dir -d 'Ke
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l reply -d 'Answer METHOD with CODE instead of the default, `INVITE=486` or `MESSAGE=403:Go away`; repeatable. CODE is a final status (200-699)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l ring -d 'Ring this long (180 Ringing) before answering an INVITE (`3s`, `500ms`)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -s H -l header -d 'Add a header field to every response, `-H \'Name: value\'`; repeatable' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l max-expires -d 'The longest binding a REGISTER is granted, in seconds (default 3600): the 200 says the shorter expiry (RFC 3261 §10.3)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l min-expires -d 'The shortest binding a REGISTER may ask for, in seconds (default: none); a shorter one (other than 0) gets 423 Interval Too Brief with Min-Expires (RFC 3261 §10.3)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l auth -d 'Challenge every request (but ACK and CANCEL) with Digest for this `user:password` (401 for REGISTER, 407 otherwise; wrong credentials get 403); repeatable' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l auth-file -d 'Read `user:password` lines from FILE (blank lines and `#` comments skipped)' -r -F
-complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l auth-alg -d 'The algorithms to challenge with, one challenge each, in this order (default: SHA-256,MD5)' -r -f -a "MD5\t'MD5 (RFC 2617; weak, kept for old servers)'
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l auth-alg -d 'The algorithms to challenge with, one challenge each, in this order (default: MD5). MD5 alone is what SIPp 3.6, sipsak 0.9.8, sipvicious 0.3 (they answer the first challenge, MD5 only) and baresip 1.0 (fails on any challenge not MD5) accept; linphone 5 answers SHA-256 whenever it is offered. `SHA-256,MD5` is RFC 8760\'s order' -r -f -a "MD5\t'MD5 (RFC 2617; weak, kept for old servers)'
 MD5-sess\t'MD5-sess'
 SHA-256\t'SHA-256 (RFC 8760)'
 SHA-256-sess\t'SHA-256-sess'

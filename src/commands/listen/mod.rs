@@ -274,7 +274,10 @@ impl Config {
             }
         }
         let algorithms = if args.auth_alg.is_empty() {
-            vec![Algorithm::Sha256, Algorithm::Md5]
+            // MD5 alone: SIPp 3.6, sipsak 0.9.8 and sipvicious 0.3 answer only the first
+            // challenge and know only MD5, and baresip 1.0 fails on any challenge that is
+            // not MD5 even when an MD5 one is there too (README, listen --auth).
+            vec![Algorithm::Md5]
         } else {
             let mut v: Vec<Algorithm> = Vec::new();
             for a in args.auth_alg.iter().copied().map(algorithm) {
@@ -336,6 +339,14 @@ impl Config {
                  --max-transactions and --max-msrp-sessions at least 1",
             ));
         }
+        let max_expires = args.max_expires.unwrap_or(3600);
+        let min_expires = args.min_expires.unwrap_or(0);
+        if max_expires == 0 || min_expires > max_expires {
+            return Err(usage(format!(
+                "--max-expires must be at least 1 and at least --min-expires \
+                 (got --min-expires {min_expires}, --max-expires {max_expires})"
+            )));
+        }
         let max_size = args.max_size.unwrap_or(1 << 30);
         if max_size == 0 {
             return Err(usage("--max-size must be at least 1"));
@@ -360,6 +371,8 @@ impl Config {
                 timers: Timers::default(),
                 test_mode: std::env::var_os("SIPKIT_TEST").is_some(),
                 max_transactions,
+                max_expires,
+                min_expires,
             },
             limits,
             max_msrp_sessions,

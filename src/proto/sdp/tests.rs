@@ -1345,3 +1345,28 @@ fn lint_stores_a_few_findings_per_code_and_counts_the_rest() {
         syntax.last()
     );
 }
+
+/// Issue 15: SIPp over IPv6 writes `o=... IN IP6 [::1]`; the leniency takes it as written,
+/// the strict grammar does not, and brackets elsewhere stay errors.
+#[test]
+fn issue_15_a_bracketed_ipv6_origin_is_taken_only_when_allowed() {
+    let sdp = b"v=0\r\no=user1 53655765 2353687637 IN IP6 [::1]\r\ns=-\r\nc=IN IP6 ::1\r\n\
+                t=0 0\r\nm=audio 6000 RTP/AVP 0\r\n";
+    let e = crate::proto::sdp::parse(sdp).expect_err("strict");
+    assert_eq!(e.code, "sdp.origin.syntax");
+    let lenient = crate::proto::sdp::ParseOptions {
+        allow_bracketed_origin_ipv6: true,
+        ..Default::default()
+    };
+    let sd = crate::proto::sdp::parse_with(sdp, lenient).expect("lenient");
+    assert_eq!(sd.origin.address, "[::1]");
+    for bad in [
+        "o=u 1 1 IN IP4 [127.0.0.1]",
+        "o=u 1 1 IN IP6 [nothost]",
+        "o=u 1 1 IN IP6 [::1",
+    ] {
+        let text = format!("v=0\r\n{bad}\r\ns=-\r\nt=0 0\r\n");
+        let e = crate::proto::sdp::parse_with(text.as_bytes(), lenient).expect_err(bad);
+        assert_eq!(e.code, "sdp.origin.syntax", "{bad}");
+    }
+}
