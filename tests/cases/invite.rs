@@ -1015,3 +1015,189 @@ fn a_bye_from_the_callee_during_a_transfer_is_answered_and_ends_it_issue_6() {
     assert!(seen.our_bye_answered);
     assert!(!seen.bye);
 }
+
+/// A callee that, once the call is up, sends a re-INVITE, INFO, OPTIONS and SUBSCRIBE inside
+/// the dialog, and whose 200 makes invite the session-timer refresher (`Session-Expires:
+/// 2;refresher=uac`); it records the answers, waits for the refresh (an UPDATE, which its
+/// Allow lists) and the BYE. Each request is sent once: an unanswered one fails the test.
+mod in_dialog_peer {
+    use std::net::{SocketAddr, UdpSocket};
+    use std::thread::JoinHandle;
+    use std::time::Duration;
+
+    use sipkit::proto::sip::build::MessageBuilder;
+    use sipkit::proto::sip::{ParseOptions, parse};
+
+    #[derive(Debug, Default)]
+    pub struct Seen {
+        /// First line of the answer to each of our requests, in order.
+        pub answers: Vec<String>,
+        /// The whole answers, in order.
+        pub whole: Vec<String>,
+        /// Methods invite sent after the ACK, in order.
+        pub from_invite: Vec<String>,
+    }
+
+    pub fn start() -> (String, JoinHandle<Seen>) {
+        let udp = UdpSocket::bind("127.0.0.1:0").expect("binding UDP");
+        udp.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let target = format!("127.0.0.1:{}", udp.local_addr().expect("local").port());
+        (target, std::thread::spawn(move || run(&udp)))
+    }
+
+    fn recv(udp: &UdpSocket, buf: &mut [u8]) -> (Vec<u8>, SocketAddr) {
+        let (n, from) = udp.recv_from(buf).expect("a message within 10 s");
+        (buf[..n].to_vec(), from)
+    }
+
+    fn header(text: &str, name: &str) -> String {
+        text.lines()
+            .find_map(|l| {
+                let (n, v) = l.split_once(':')?;
+                n.trim()
+                    .eq_ignore_ascii_case(name)
+                    .then(|| v.trim().to_owned())
+            })
+            .unwrap_or_else(|| panic!("{name} in {text}"))
+    }
+
+    fn run(udp: &UdpSocket) -> Seen {
+        let mut seen = Seen::default();
+        let mut buf = vec![0u8; 65536];
+        let (invite_bytes, from) = recv(udp, &mut buf);
+        let Ok(Some((invite, _))) =
+            parse(&invite_bytes, &ParseOptions::datagram()).map(|s| s.complete())
+        else {
+            panic!("not SIP");
+        };
+        let local = udp.local_addr().expect("local");
+        let sdp = "v=0\r\no=peer 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+                   m=audio 40000 RTP/AVP 0\r\n";
+        let ok = MessageBuilder::response_to(&invite, 200, "OK", Some("peer1"))
+            .header("Contact", &format!("<sip:peer@{local}>"))
+            .header("Allow", "INVITE, ACK, BYE, UPDATE")
+            .header("Require", "timer")
+            .header("Session-Expires", "2;refresher=uac")
+            .body("application/sdp", sdp.as_bytes().to_vec())
+            .build();
+        udp.send_to(&ok, from).expect("sending the 200");
+        let (ack, _) = recv(udp, &mut buf);
+        assert!(
+            ack.starts_with(b"ACK "),
+            "{}",
+            String::from_utf8_lossy(&ack)
+        );
+        let text = String::from_utf8_lossy(&invite_bytes).into_owned();
+        let (to, from_h, call_id) = (
+            header(&text, "From"),
+            header(&text, "To"),
+            header(&text, "Call-ID"),
+        );
+        let contact = header(&text, "Contact");
+        let uri = contact.trim_start_matches('<').trim_end_matches('>');
+        for (i, (method, body)) in [
+            ("INVITE", sdp),
+            ("INFO", "Signal=5\r\nDuration=160\r\n"),
+            ("OPTIONS", ""),
+            ("SUBSCRIBE", ""),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let ct = if body.is_empty() {
+                String::new()
+            } else if *method == "INVITE" {
+                "Content-Type: application/sdp\r\n".into()
+            } else {
+                "Content-Type: application/dtmf-relay\r\n".into()
+            };
+            let req = format!(
+                "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKpeer{i}\r\n\
+                 Max-Forwards: 70\r\nFrom: {from_h};tag=peer1\r\nTo: {to}\r\nCall-ID: {call_id}\r\n\
+                 CSeq: {} {method}\r\nContact: <sip:peer@{local}>\r\n{ct}Content-Length: {}\r\n\r\n{body}",
+                i + 1,
+                body.len()
+            );
+            udp.send_to(req.as_bytes(), from).expect("sending");
+            let (resp, _) = recv(udp, &mut buf);
+            let resp = String::from_utf8_lossy(&resp).into_owned();
+            seen.answers
+                .push(resp.lines().next().unwrap_or_default().to_owned());
+            seen.whole.push(resp.clone());
+            if *method == "INVITE" {
+                let ack = format!(
+                    "ACK {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKpeerack\r\n\
+                     Max-Forwards: 70\r\nFrom: {from_h};tag=peer1\r\nTo: {to}\r\nCall-ID: {call_id}\r\n\
+                     CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+                );
+                udp.send_to(ack.as_bytes(), from).expect("sending the ACK");
+            }
+        }
+        // Then the refresh and the BYE: both answered 200.
+        loop {
+            let (m, from) = recv(udp, &mut buf);
+            let Ok(Some((m, _))) = parse(&m, &ParseOptions::datagram()).map(|s| s.complete())
+            else {
+                continue;
+            };
+            let method = m.method().unwrap_or_default().to_owned();
+            seen.from_invite.push(method.clone());
+            let ok = MessageBuilder::response_to(&m, 200, "OK", None).build();
+            udp.send_to(&ok, from).expect("answering");
+            if method == "BYE" {
+                return seen;
+            }
+        }
+    }
+}
+
+#[test]
+fn issue_15_the_callees_in_dialog_requests_are_answered_and_the_session_refreshed() {
+    let (target, peer) = in_dialog_peer::start();
+    let out = invite(&["--duration", "3s", &target]);
+    let seen = peer.join().expect("the peer");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        seen.answers,
+        [
+            "SIP/2.0 200 OK",
+            "SIP/2.0 200 OK",
+            "SIP/2.0 200 OK",
+            "SIP/2.0 501 Not Implemented"
+        ],
+        "{:?}",
+        seen.whole
+    );
+    // The re-INVITE's 200 carries our offer again and a Contact; OPTIONS and 501 list Allow.
+    assert!(seen.whole[0].contains("m=audio 49170 RTP/AVP 0 8 101\r\n"));
+    assert!(seen.whole[0].contains("\r\nContact: "));
+    for i in [2, 3] {
+        assert!(
+            seen.whole[i].contains("\r\nAllow: INVITE, ACK, CANCEL, BYE, UPDATE, INFO,"),
+            "{}",
+            seen.whole[i]
+        );
+    }
+    // We were the refresher: an UPDATE came at half the 2 s interval, then the BYE.
+    assert_eq!(seen.from_invite.first().map(String::as_str), Some("UPDATE"));
+    assert_eq!(seen.from_invite.last().map(String::as_str), Some("BYE"));
+    let ev = events(&out);
+    let reported: Vec<_> = of(&ev, "in-dialog")
+        .iter()
+        .map(|e| {
+            (
+                e["method"].as_str().unwrap_or_default().to_owned(),
+                e["status"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(reported.len(), 4, "{reported:?}");
+    assert_eq!(reported[1].0, "INFO");
+    assert_eq!(
+        of(&ev, "in-dialog")[1]["body"],
+        "Signal=5\r\nDuration=160\r\n"
+    );
+    assert_eq!(of(&ev, "refreshed")[0]["status"], 200);
+    assert_eq!(summary(&out)["outcome"], "answered");
+}

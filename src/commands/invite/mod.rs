@@ -5,6 +5,7 @@
 //! dialog (§12, §13, §15). Locating the server, credentials and identifiers are shared with
 //! `send` through [`super::sip_client`].
 
+mod in_dialog;
 mod msrp;
 
 use std::io::Write;
@@ -462,7 +463,10 @@ impl Call {
             .header("To", &self.to)
             .header("Call-ID", &self.call_id)
             .header("CSeq", &format!("{cseq} INVITE"))
-            .header("Contact", &self.contact);
+            .header("Contact", &self.contact)
+            // What we answer inside the call (issue 15), and RFC 4028 session timers.
+            .header("Allow", in_dialog::ALLOW)
+            .header("Supported", "timer");
         for (n, v) in auth {
             b = b.header(n, v);
         }
@@ -484,6 +488,22 @@ impl Call {
         cseq: u32,
         auth: &[(String, String)],
     ) -> Vec<u8> {
+        self.in_dialog_with(config, dialog, method, branch, cseq, auth, None)
+    }
+
+    /// [`Call::in_dialog`] with a session description: a session refresh (RFC 4028 §7.4),
+    /// re-INVITE or UPDATE, carrying our current SDP, Contact and the Session-Expires.
+    #[allow(clippy::too_many_arguments)]
+    fn in_dialog_with(
+        &self,
+        config: &Config,
+        dialog: &Dialog,
+        method: &str,
+        branch: &str,
+        cseq: u32,
+        auth: &[(String, String)],
+        refresh: Option<(&str, Duration)>,
+    ) -> Vec<u8> {
         let mut b = MessageBuilder::request(method, &dialog.remote_target)
             .header("Via", &self.via(branch))
             .header("Max-Forwards", &config.max_forwards.to_string());
@@ -498,7 +518,26 @@ impl Call {
         for (n, v) in auth {
             b = b.header(n, v);
         }
-        b.header("User-Agent", &config.user_agent).build()
+        b = b.header("User-Agent", &config.user_agent);
+        match refresh {
+            Some((sdp, interval)) => {
+                b = b
+                    .header("Contact", &self.contact)
+                    .header("Allow", in_dialog::ALLOW)
+                    .header("Supported", "timer")
+                    .header(
+                        "Session-Expires",
+                        &format!("{};refresher=uac", interval.as_secs()),
+                    );
+                // UPDATE refreshes without an offer (RFC 4028 §7.4); a re-INVITE offers our
+                // current description again.
+                if method == "INVITE" {
+                    b = b.body("application/sdp", sdp.as_bytes().to_vec());
+                }
+                b.build()
+            }
+            None => b.build(),
+        }
     }
 }
 
@@ -822,6 +861,15 @@ async fn place_call<W: Write>(
     let _ = invite;
     send(run, &conn, &ack).await?;
     let held_from = run.start.elapsed();
+    // From here the callee's requests are answered (issue 15): re-INVITE and UPDATE with our
+    // current SDP, INFO, OPTIONS, NOTIFY, MESSAGE with 200, BYE, anything else 501.
+    let mut uas = in_dialog::InDialog::new(&call.call_id, &call.contact, &sdp, (cseq, ack.clone()));
+    let mut timer = in_dialog::timer_of_answer(&resp);
+    let peer_updates = resp.headers_of(HeaderName::Allow).any(|h| {
+        String::from_utf8_lossy(h.value)
+            .split(',')
+            .any(|m| m.trim().eq_ignore_ascii_case("UPDATE"))
+    });
     let answer = read_answer(resp.body);
     if let Some(a) = &answer {
         run.emit(&InviteEvent::Answer(a));
@@ -833,7 +881,7 @@ async fn place_call<W: Write>(
     // MSRP connection closes, nothing more is sent) and the call still ends with BYE below.
     let mut interrupted = false;
     let mut peer_hung_up = false;
-    let mut meanwhile: Vec<(&'static str, f64, Vec<u8>)> = Vec::new();
+    let mut meanwhile: Vec<Meanwhile> = Vec::new();
     let start = run.start;
     let delivered = match msrp_local {
         Some(local) if cancelled.is_none() => {
@@ -853,13 +901,20 @@ async fn place_call<W: Write>(
                     }
                     received = conn.recv() => {
                         let received = received.map_err(net)?;
-                        meanwhile.push(("received", millis(start.elapsed()), received.data.to_vec()));
-                        let Some(reply) = in_call_reply(&received.data, &ack) else {
+                        meanwhile.push(Meanwhile::Message("received", millis(start.elapsed()), received.data.to_vec()));
+                        let handled = uas.handle(&received.data);
+                        if let Some(t) = handled.timer {
+                            timer = Some(t);
+                        }
+                        let Some(reply) = handled.reply else {
                             continue;
                         };
                         conn.send(&reply).await.map_err(net)?;
-                        meanwhile.push(("sent", millis(start.elapsed()), reply.clone()));
-                        if reply.starts_with(b"SIP/2.0 200") {
+                        meanwhile.push(Meanwhile::Message("sent", millis(start.elapsed()), reply.clone()));
+                        if let Some(r) = handled.record {
+                            meanwhile.push(Meanwhile::InDialog(r));
+                        }
+                        if handled.hung_up {
                             peer_hung_up = true;
                             break Some(Err(Stop::Failure(
                                 Exit::Negative,
@@ -874,36 +929,138 @@ async fn place_call<W: Write>(
         }
         _ => None,
     };
-    for (direction, at_ms, bytes) in meanwhile {
-        let rec = record(direction, at_ms, &conn, &bytes, 0);
-        run.emit(&InviteEvent::Message(&rec));
+    for m in meanwhile {
+        match m {
+            Meanwhile::Message(direction, at_ms, bytes) => {
+                let rec = record(direction, at_ms, &conn, &bytes, 0);
+                run.emit(&InviteEvent::Message(&rec));
+            }
+            Meanwhile::InDialog(r) => run.emit(&InviteEvent::InDialog(&r)),
+        }
     }
-    // Hold: answer 2xx retransmissions with the ACK again, and a BYE from the peer with 200.
+    // Hold: answer the callee's requests and 2xx retransmissions, and refresh the session when
+    // we are the refresher (RFC 4028 §10: at half the interval).
     let hold = if cancelled.is_some() || interrupted {
         Duration::ZERO
     } else {
         config.duration
     };
     let hold_end = tokio::time::Instant::now() + hold;
+    let origin = tokio::time::Instant::from_std(run.start);
+    let mut local_cseq = cseq;
+    let next_refresh = |t: Option<in_dialog::SessionTimer>| {
+        t.filter(|t| t.we_refresh)
+            .map(|t| tokio::time::Instant::now() + t.refresh_after())
+    };
+    let mut refresh_at = next_refresh(timer);
+    let mut refreshing: Option<(Vec<u8>, ClientTransaction)> = None;
     while !peer_hung_up {
+        let mut wake = hold_end;
+        match &refreshing {
+            Some((_, tx)) => {
+                if let Some(d) = tx.next_deadline() {
+                    wake = wake.min(origin + d);
+                }
+            }
+            None => {
+                if let Some(r) = refresh_at {
+                    wake = wake.min(r);
+                }
+            }
+        }
         tokio::select! {
-            () = tokio::time::sleep_until(hold_end) => break,
+            () = tokio::time::sleep_until(wake) => {
+                if tokio::time::Instant::now() >= hold_end {
+                    break;
+                }
+                let now = run.start.elapsed();
+                if let Some((request, tx)) = refreshing.as_mut() {
+                    while tx.next_deadline().is_some_and(|d| d <= now) {
+                        match tx.on_timer(now) {
+                            Action::Retransmit => {
+                                conn.send(request).await.map_err(net)?;
+                                run.message(&conn, "sent", request, tx.retransmissions());
+                            }
+                            Action::Timeout => {
+                                tracing::warn!("no response to our session refresh (Timer B/F)");
+                                refreshing = None;
+                                uas.our_invite_pending = false;
+                                refresh_at = next_refresh(timer);
+                                break;
+                            }
+                            _ => break,
+                        }
+                    }
+                } else if let Some(t) = timer.filter(|_| refresh_at.is_some_and(|r| tokio::time::Instant::now() >= r)) {
+                    let method = if peer_updates { "UPDATE" } else { "INVITE" };
+                    local_cseq = local_cseq.wrapping_add(1);
+                    let branch = ids.branch();
+                    let request = call.in_dialog_with(config, &dialog, method, &branch, local_cseq, &[], Some((uas.sdp(), t.interval)));
+                    send(run, &conn, &request).await?;
+                    uas.our_invite_pending = method == "INVITE";
+                    let tx = ClientTransaction::new(key_of(&request), conn.reliable(), config.timers, run.start.elapsed());
+                    refreshing = Some((request, tx));
+                    refresh_at = None;
+                }
+            }
             _ = tokio::signal::ctrl_c() => { interrupted = true; break; }
             received = conn.recv() => {
                 let received = received.map_err(net)?;
+                let now = run.start.elapsed();
+                let ours = refreshing.as_mut().and_then(|(request, tx)| {
+                    let m = sip::parse(&received.data, &ParseOptions::datagram()).ok()?.complete()?.0;
+                    (!m.is_request() && tx.key().matches(&m)).then(|| {
+                        let action = tx.on_response(&m, now);
+                        let ack = match (action, parse_request(request)) {
+                            (Action::AckAndFinal | Action::Ack, Some(req)) => Some(ack_for(&req, &m)),
+                            _ => None,
+                        };
+                        (action, m.status().unwrap_or(0), ack)
+                    })
+                });
+                if let Some((action, status, ack)) = ours {
+                    if action != Action::Nothing {
+                        run.message(&conn, "received", &received.data, 0);
+                    }
+                    if let Some(ack) = ack {
+                        send(run, &conn, &ack).await?;
+                    }
+                    if matches!(action, Action::Final | Action::AckAndFinal) {
+                        let method = if uas.our_invite_pending { "INVITE" } else { "UPDATE" };
+                        if uas.our_invite_pending && (200..300).contains(&status) {
+                            // The 2xx of a re-INVITE is ACKed by us, in a new transaction.
+                            let ack = call.in_dialog(config, &dialog, "ACK", &ids.branch(), local_cseq, &[]);
+                            send(run, &conn, &ack).await?;
+                            uas.add_ack(local_cseq, ack);
+                        }
+                        run.emit(&InviteEvent::Refreshed { method, status });
+                        refreshing = None;
+                        uas.our_invite_pending = false;
+                        refresh_at = next_refresh(timer);
+                    }
+                    continue;
+                }
                 run.message(&conn, "received", &received.data, 0);
-                if let Some(reply) = in_call_reply(&received.data, &ack) {
+                let handled = uas.handle(&received.data);
+                if let Some(reply) = handled.reply {
                     send(run, &conn, &reply).await?;
-                    if reply.starts_with(b"SIP/2.0 200") {
-                        peer_hung_up = true;
+                }
+                if let Some(r) = &handled.record {
+                    run.emit(&InviteEvent::InDialog(r));
+                }
+                if let Some(t) = handled.timer {
+                    timer = Some(t);
+                    if refreshing.is_none() {
+                        refresh_at = next_refresh(timer);
                     }
                 }
+                peer_hung_up |= handled.hung_up;
             }
         }
     }
     run.summary.held_ms = Some(millis(run.start.elapsed().saturating_sub(held_from)));
     if !peer_hung_up {
-        let ended = bye(config, run, &mut conn, call, &dialog, cseq, ids).await;
+        let ended = bye(config, run, &mut conn, call, &dialog, local_cseq, ids).await;
         // A failed transfer is the news; the BYE after it is only tidying up.
         if !matches!(delivered, Some(Err(_))) {
             ended?;
@@ -1043,22 +1200,10 @@ fn reason_of(resp: &[u8]) -> String {
         .to_string()
 }
 
-/// What an answered call says back to a message from the callee: 200 to its BYE, the ACK
-/// again to a retransmitted 2xx of the INVITE (RFC 3261 §13.2.2.4), nothing to anything else.
-fn in_call_reply(received: &[u8], ack: &[u8]) -> Option<Vec<u8>> {
-    let Ok(Some((m, _))) = sip::parse(received, &ParseOptions::datagram()).map(|s| s.complete())
-    else {
-        return None;
-    };
-    if m.is_request() && m.method() == Some("BYE") {
-        Some(MessageBuilder::response_to(&m, 200, "OK", None).build())
-    } else if m.status().is_some_and(|c| (200..300).contains(&c))
-        && m.cseq().is_ok_and(|c| c.method == "INVITE")
-    {
-        Some(ack.to_vec())
-    } else {
-        None
-    }
+/// What happened on the SIP side while the transfer owned the printer.
+enum Meanwhile {
+    Message(&'static str, f64, Vec<u8>),
+    InDialog(crate::output::invite::InDialogRecord),
 }
 
 async fn send<W: Write>(run: &mut Run<W>, conn: &Connection, bytes: &[u8]) -> Result<(), Stop> {
