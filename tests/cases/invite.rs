@@ -1201,3 +1201,155 @@ fn issue_15_the_callees_in_dialog_requests_are_answered_and_the_session_refreshe
     assert_eq!(of(&ev, "refreshed")[0]["status"], 200);
     assert_eq!(summary(&out)["outcome"], "answered");
 }
+
+/// Start `sipkit invite ARGS --format json` with standard input piped (held open), call
+/// `ready` (which returns once the run has reached the phase to interrupt), send SIGINT and
+/// wait at most 10 s for the end: (status, JSON lines, stderr).
+fn interrupt_invite(args: &[&str], ready: impl FnOnce()) -> (Option<i32>, Vec<Value>, String) {
+    use std::io::Read;
+    use std::process::Stdio;
+
+    let mut child = crate::support::std_sipkit()
+        .arg("invite")
+        .args(args)
+        .args(["--format", "json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting sipkit invite");
+    // Held open: with --stdin, only Ctrl-C can end the content.
+    let stdin = child.stdin.take();
+    ready();
+    let st = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("running kill");
+    assert!(st.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().expect("waiting").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            drop(stdin);
+            panic!("sipkit invite did not stop within 10 s of SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(stdin);
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut stdout)
+        .expect("stdout");
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("stderr");
+    let lines = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    (child.wait().expect("status").code(), lines, stderr)
+}
+
+/// A UDP socket that receives one datagram and never answers: returns once it came.
+fn silent_peer() -> (std::net::UdpSocket, u16) {
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("binding a silent peer");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let port = s.local_addr().expect("addr").port();
+    (s, port)
+}
+
+fn wait_for_datagram(s: &std::net::UdpSocket) {
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.recv(&mut buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => {
+                other.expect("a datagram within 10 s");
+                return;
+            }
+        }
+    }
+}
+
+fn last_summary(lines: &[Value]) -> &Value {
+    lines
+        .iter()
+        .rfind(|e| e["event"] == "summary")
+        .expect("a summary event")
+}
+
+#[test]
+fn issue_15_ctrl_c_before_any_provisional_stops_at_once_with_the_summary() {
+    let (peer, port) = silent_peer();
+    let target = format!("127.0.0.1:{port}");
+    let (code, lines, stderr) =
+        interrupt_invite(&["--timeout", "30s", &target], || wait_for_datagram(&peer));
+    // README: an interrupted call exits 1.
+    assert_eq!(code, Some(1), "{lines:?}\n{stderr}");
+    let s = last_summary(&lines);
+    assert_eq!(s["outcome"], "interrupted", "{s}");
+    assert_eq!(s["exit"], 1, "{s}");
+    assert!(
+        stderr.contains("interrupted (Ctrl-C) before any response to the INVITE"),
+        "{stderr}"
+    );
+    // Nothing could be cancelled: no CANCEL went out.
+    let sent: Vec<_> = lines
+        .iter()
+        .filter(|e| e["event"] == "message" && e["direction"] == "sent")
+        .filter_map(|e| e["first_line"].as_str())
+        .collect();
+    assert!(sent.iter().all(|l| l.starts_with("INVITE ")), "{sent:?}");
+}
+
+#[test]
+fn issue_15_ctrl_c_while_locating_the_server_gives_the_summary() {
+    // A DNS server that never answers: the run sits in resolution until Ctrl-C.
+    let (dns, port) = silent_peer();
+    let server = format!("127.0.0.1:{port}");
+    let (code, lines, stderr) = interrupt_invite(
+        &[
+            "--timeout",
+            "30s",
+            "--dns-server",
+            &server,
+            "sip:bob@example.test",
+        ],
+        || wait_for_datagram(&dns),
+    );
+    assert_eq!(code, Some(1), "{lines:?}\n{stderr}");
+    let s = last_summary(&lines);
+    assert_eq!(s["outcome"], "interrupted", "{s}");
+    assert!(
+        stderr.contains("interrupted (Ctrl-C) while locating sip:bob@example.test"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn issue_15_ctrl_c_during_a_stdin_transfer_ends_without_waiting_for_eof() {
+    let mut l = msrp_listen(10, &[]);
+    let target = l.udp_target();
+    // Once listen has the MSRP session, invite is reading its standard input (held open).
+    let (code, lines, stderr) = interrupt_invite(&["--timeout", "30s", "--stdin", &target], || {
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if l.next_event(Duration::from_millis(100))
+                .is_some_and(|e| e["event"] == "msrp-session")
+            {
+                return;
+            }
+        }
+        panic!("no MSRP session reached listen: {:?}", l.events);
+    });
+    assert_eq!(code, Some(1), "{lines:?}\n{stderr}");
+    assert_eq!(last_summary(&lines)["outcome"], "interrupted");
+}

@@ -607,6 +607,9 @@ pub(crate) fn run<W: Write>(config: Config, printer: InvitePrinter<W>) -> anyhow
         },
     };
     let result = runtime.block_on(execute(&config, &mut run));
+    // A read of standard input (--stdin) may still be blocked in the runtime's blocking pool
+    // after Ctrl-C: dropping the runtime would wait for EOF. Leave it behind instead.
+    runtime.shutdown_background();
     let (exit, failure) = match result {
         Ok(exit) => (exit, None),
         Err(Stop::Failure(exit, message)) => {
@@ -649,8 +652,26 @@ pub(crate) fn run<W: Write>(config: Config, printer: InvitePrinter<W>) -> anyhow
     }
 }
 
+/// Ctrl-C before the INVITE is sent (locating the server, connecting): nothing to cancel,
+/// the run ends with the `interrupted` summary and README's status for an interrupted call, 1.
+fn interrupted_before_invite<W: Write>(run: &mut Run<W>, doing: &str) -> Stop {
+    run.summary.outcome = "interrupted";
+    Stop::Failure(
+        Exit::Negative,
+        format!("interrupted (Ctrl-C) while {doing}; no INVITE was sent"),
+    )
+}
+
 async fn execute<W: Write>(config: &Config, run: &mut Run<W>) -> Result<Exit, Stop> {
-    let resolution = sip_client::resolve(&config.target, config.dns_server, config.timeout).await?;
+    let resolution = tokio::select! {
+        r = sip_client::resolve(&config.target, config.dns_server, config.timeout) => r?,
+        _ = tokio::signal::ctrl_c() => {
+            return Err(interrupted_before_invite(
+                run,
+                &format!("locating {}", config.target.text()),
+            ));
+        }
+    };
     run.emit(&InviteEvent::Resolved(&resolution));
     let tls = sip_client::tls_for(config.tls.as_ref(), config.insecure, &resolution)?;
     let mut ids = Ids::new(config.test_mode);
@@ -660,12 +681,17 @@ async fn execute<W: Write>(config: &Config, run: &mut Run<W>) -> Result<Exit, St
     let count = resolution.destinations.len();
     for (i, dest) in resolution.destinations.iter().enumerate() {
         let limit = config.timers.timeout();
-        let conn = match tokio::time::timeout(
+        let connecting = tokio::time::timeout(
             limit,
             Connection::connect(dest, config.bind, &tls, MAX_MESSAGE),
-        )
-        .await
-        {
+        );
+        let connected = tokio::select! {
+            c = connecting => c,
+            _ = tokio::signal::ctrl_c() => {
+                return Err(interrupted_before_invite(run, &format!("connecting to {dest}")));
+            }
+        };
+        let conn = match connected {
             Ok(Ok(conn)) => conn,
             Ok(Err(e)) if !e.is_network() => return Err(Stop::Other(e.into())),
             Ok(Err(e)) => {
@@ -1251,10 +1277,16 @@ async fn invite_transaction<W: Write>(
     let mut cancel_tx: Option<ClientTransaction> = None;
     let mut want_cancel: Option<CancelReason> = None;
     let mut provisional = false;
+    // Ctrl-C before any provisional response (RFC 3261 §9.1: no CANCEL yet): when it came.
+    // Retransmissions stop and a late 1xx is waited for LATE_PROVISIONAL, to be cancelled.
+    let mut given_up: Option<Duration> = None;
     let ring_deadline = config.ring_timeout.map(|t| invite_start + t);
     let overall = config.timeout;
     loop {
-        let mut wake = tx.next_deadline().unwrap_or(sent_at + RINGING_LIMIT);
+        let mut wake = match given_up {
+            Some(at) if !provisional => at + LATE_PROVISIONAL,
+            _ => tx.next_deadline().unwrap_or(sent_at + RINGING_LIMIT),
+        };
         if let Some(c) = cancel_tx
             .as_ref()
             .and_then(ClientTransaction::next_deadline)
@@ -1303,8 +1335,17 @@ async fn invite_transaction<W: Write>(
                             run.summary.ringing_ms = Some(millis(now.saturating_sub(invite_start)));
                         }
                     }
-                    Action::Final => return Ok(InviteEnd::Answered(request.to_vec(), data.clone())),
+                    Action::Final => {
+                        // A 2xx after Ctrl-C (CANCEL sent or not): acknowledged, then BYE.
+                        if want_cancel == Some(CancelReason::Interrupted) {
+                            cancelled.get_or_insert(CancelReason::Interrupted);
+                        }
+                        return Ok(InviteEnd::Answered(request.to_vec(), data.clone()));
+                    }
                     Action::AckAndFinal => {
+                        if want_cancel == Some(CancelReason::Interrupted) {
+                            cancelled.get_or_insert(CancelReason::Interrupted);
+                        }
                         if let Some(req) = parse_request(request) {
                             let ack = ack_for(&req, &m);
                             sender.send(&ack).await.map_err(net)?;
@@ -1315,11 +1356,26 @@ async fn invite_transaction<W: Write>(
                     _ => {}
                 }
             }
-            _ = tokio::signal::ctrl_c(), if want_cancel.is_none() => {
+            _ = tokio::signal::ctrl_c(), if want_cancel.is_none() || given_up.is_some() => {
+                if given_up.is_some() {
+                    // A second Ctrl-C while waiting for a late 1xx: end now.
+                    return Err(interrupted_unanswered(run, tx.retransmissions()));
+                }
                 want_cancel = Some(CancelReason::Interrupted);
+                if !provisional {
+                    given_up = Some(run.start.elapsed());
+                }
             }
             () = tokio::time::sleep_until(origin + wake) => {
                 let now = run.start.elapsed();
+                if let Some(at) = given_up
+                    && !provisional
+                {
+                    if now >= at + LATE_PROVISIONAL {
+                        return Err(interrupted_unanswered(run, tx.retransmissions()));
+                    }
+                    continue;
+                }
                 if want_cancel.is_none() && ring_deadline.is_some_and(|r| now >= r) {
                     want_cancel = Some(CancelReason::RingTimeout);
                 }
@@ -1379,6 +1435,25 @@ async fn invite_transaction<W: Write>(
             *cancelled = Some(reason);
         }
     }
+}
+
+/// How long Ctrl-C before any provisional response waits for a late one to CANCEL: a few
+/// round trips, short enough to feel immediate.
+const LATE_PROVISIONAL: Duration = Duration::from_millis(500);
+
+/// Ctrl-C ended an INVITE nothing had answered yet (RFC 3261 §9.1: no CANCEL is possible
+/// before a provisional response): stop, with the `interrupted` summary.
+fn interrupted_unanswered<W: Write>(run: &mut Run<W>, retransmissions: u32) -> Stop {
+    run.summary.outcome = "interrupted";
+    let sent = retransmissions + 1;
+    Stop::Failure(
+        Exit::Negative,
+        format!(
+            "interrupted (Ctrl-C) before any response to the INVITE (sent {sent} time{}); \
+             nothing to cancel (RFC 3261 §9.1)",
+            if sent == 1 { "" } else { "s" }
+        ),
+    )
 }
 
 /// End the call with BYE (RFC 3261 §15.1.1): a new non-INVITE transaction in the dialog,
