@@ -2,9 +2,8 @@
 //! draws them), then the negotiated media and a closing line with the setup times; programs
 //! get JSON Lines as things happen (`resolved`, `message`, `auth`, `failover`, `answer`,
 //! `in-dialog`, `refreshed`, `msrp-connected`, `chunk-acked`, `delivery-report`, `transfer`,
-//! `summary`), so a script can
-//! follow a long call without waiting for its end. A transfer's progress bar goes to standard
-//! error, only on a terminal.
+//! `summary`), so a script can follow a long call without waiting for its end. A transfer's
+//! progress bar goes to standard error, only on a terminal.
 
 use std::io::{self, Write};
 
