@@ -854,3 +854,82 @@ fn options_over_websocket() {
         got[0].text()
     );
 }
+
+/// A TCP peer that reads the first byte of the request, then stops reading for a while (the
+/// request, larger than the socket buffers, cannot be handed over meanwhile), then reads the
+/// rest and answers 200. Returns the port and a handle giving how long it stalled, in ms.
+fn stalling_tcp_peer() -> (u16, std::thread::JoinHandle<f64>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding");
+    let port = listener.local_addr().expect("addr").port();
+    let handle = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().expect("a connection");
+        s.set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        let mut buf = vec![0u8; 1 << 16];
+        let mut got = Vec::new();
+        let n = s.read(&mut buf[..1]).expect("the first byte");
+        got.extend_from_slice(&buf[..n]);
+        // The stall is what the round trip must include: the request was being handed over.
+        let stalled_from = std::time::Instant::now();
+        std::thread::sleep(Duration::from_millis(300));
+        let head_end = loop {
+            let n = s.read(&mut buf).expect("reading");
+            assert!(n > 0, "closed early");
+            got.extend_from_slice(&buf[..n]);
+            if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+        };
+        let head = String::from_utf8_lossy(&got[..head_end]).into_owned();
+        let len: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Length: "))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("Content-Length");
+        while got.len() < head_end + len {
+            let n = s.read(&mut buf).expect("reading the body");
+            assert!(n > 0, "closed early");
+            got.extend_from_slice(&buf[..n]);
+        }
+        let copy: String = head
+            .lines()
+            .filter(|l| {
+                ["Via:", "From:", "To:", "Call-ID:", "CSeq:"]
+                    .iter()
+                    .any(|h| l.starts_with(h))
+            })
+            .map(|l| format!("{l}\r\n"))
+            .collect();
+        let resp = format!("SIP/2.0 200 OK\r\n{copy}Content-Length: 0\r\n\r\n");
+        s.write_all(resp.as_bytes()).expect("answering");
+        let stalled = stalled_from.elapsed().as_secs_f64() * 1000.0;
+        // Keep the connection until sipkit has read the answer and gone.
+        let _ = s.read(&mut buf);
+        stalled
+    });
+    (port, handle)
+}
+
+#[test]
+fn issue_15_rtt_counts_from_before_the_request_is_handed_to_the_socket() {
+    let dir = tempdir();
+    let body = write(dir.path(), "big.txt", vec![b'x'; 24 << 20]);
+    let (port, peer) = stalling_tcp_peer();
+    let out = sipkit()
+        .args(["send", "MESSAGE", "--format", "json", "--timeout", "20s"])
+        .args(["--content-type", "text/plain", "--body-file"])
+        .arg(&body)
+        .arg(format!("sip:127.0.0.1:{port};transport=tcp"))
+        .output()
+        .expect("runs");
+    let stalled = peer.join().expect("the peer");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let report = &json_lines(&out)[0];
+    let rtt = report["final"]["rtt_ms"].as_f64().expect("rtt_ms");
+    // The peer's stall lies inside [request handed over, response arrived].
+    assert!(
+        rtt >= stalled,
+        "rtt {rtt} ms < the {stalled} ms the peer stalled"
+    );
+}

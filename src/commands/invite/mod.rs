@@ -1267,8 +1267,9 @@ async fn invite_transaction<W: Write>(
 ) -> Result<InviteEnd, Stop> {
     let origin = tokio::time::Instant::from_std(run.start);
     let sender = conn.sender();
-    sender.send(request).await.map_err(net)?;
+    // Times start just before the request is handed to the socket (issue 15).
     let sent_at = run.start.elapsed();
+    sender.send(request).await.map_err(net)?;
     run.message(conn, "sent", request, 0);
     let mut tx = ClientTransaction::new(key_of(request), conn.reliable(), config.timers, sent_at);
     let cancel = parse_request(request)
