@@ -673,6 +673,8 @@ pub(crate) fn run<W: Write>(config: Config, mut printer: SendPrinter<W>) -> anyh
             exit: Exit::Timeout.code(),
             elapsed_ms: 0.0,
             dry_run: None,
+            dns_error: None,
+            error: None,
         },
         printer,
     };
@@ -712,6 +714,7 @@ pub(crate) fn run<W: Write>(config: Config, mut printer: SendPrinter<W>) -> anyh
     if let Some(e) = run.output_error.take() {
         return Err(anyhow::Error::new(e).context("writing to standard output"));
     }
+    run.report.error.clone_from(&failure);
     run.report.exit = exit.code();
     run.report.elapsed_ms = run.ms();
     run.printer
@@ -769,7 +772,13 @@ async fn execute<W: Write>(
         return Ok((Exit::Success, "dry-run"));
     }
     let overall = config.timeout.map(|t| run.start + t);
-    let resolution = sip_client::resolve(&config.target, config.dns_server, config.timeout).await?;
+    let resolution = sip_client::resolve(
+        &config.target,
+        config.dns_server,
+        config.timeout,
+        &mut run.report.dns_error,
+    )
+    .await?;
     run.printer
         .emit(&if config.resolve_only {
             SendEvent::ResolveOnly(&resolution)
@@ -857,7 +866,8 @@ async fn execute<W: Write>(
             DestEnd::Timeout(why) => last = Some((Exit::Timeout, why)),
             DestEnd::Failed(e) => last = Some((Exit::Network, e.to_string())),
         }
-        if more {
+        // After --timeout nothing more is tried: no "trying the next destination".
+        if more && overall.is_none_or(|o| Instant::now() < o) {
             let why = reason.unwrap_or_default();
             run.printer
                 .emit(&SendEvent::Failover {
@@ -1436,6 +1446,8 @@ async fn load_worker(
             exit: 0,
             elapsed_ms: 0.0,
             dry_run: None,
+            dns_error: None,
+            error: None,
         },
         printer: SendPrinter::new(Format::Json, true, false, std::io::sink()),
     };

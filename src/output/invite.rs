@@ -64,6 +64,10 @@ pub(crate) struct SummaryRecord {
     /// Why the run failed, the same line as on standard error.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) error: Option<String>,
+    /// Why locating the server failed: `timeout`, `unreachable`, `servfail`, `nxdomain`,
+    /// `no-records`, `config` (issue 15).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) dns_error: Option<&'static str>,
     pub(crate) exit: u8,
     pub(crate) elapsed_ms: f64,
 }
@@ -594,6 +598,7 @@ mod tests {
             held_ms: Some(1500.0),
             bye_status: Some(200),
             error: None,
+            dns_error: None,
             exit: 0,
             elapsed_ms: 9.0,
         };

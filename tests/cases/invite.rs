@@ -1353,3 +1353,25 @@ fn issue_15_ctrl_c_during_a_stdin_transfer_ends_without_waiting_for_eof() {
     assert_eq!(code, Some(1), "{lines:?}\n{stderr}");
     assert_eq!(last_summary(&lines)["outcome"], "interrupted");
 }
+
+#[test]
+fn issue_15_a_dns_server_failure_is_named_in_the_summary() {
+    use crate::support::dns::DnsServer;
+    use hickory_proto::op::ResponseCode;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a runtime for the DNS server");
+    let failing = rt.block_on(DnsServer::failing(ResponseCode::ServFail));
+    let server = failing.addr.to_string();
+    let out = invite(&["--dns-server", &server, "sip:bob@broken.test"]);
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    let s = summary(&out);
+    assert_eq!(s["dns_error"], "servfail", "{s}");
+    assert_eq!(s["outcome"], "network-error", "{s}");
+    assert!(
+        s["error"].as_str().is_some_and(|e| e.contains(&server)),
+        "{s}"
+    );
+}

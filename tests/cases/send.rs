@@ -933,3 +933,103 @@ fn issue_15_rtt_counts_from_before_the_request_is_handed_to_the_socket() {
         "rtt {rtt} ms < the {stalled} ms the peer stalled"
     );
 }
+
+/// `sipkit send --format json --dns-server SERVER sip:bob@name.test` and its report.
+fn send_via_dns_server(server: &str, name: &str) -> (Option<i32>, serde_json::Value, String) {
+    let out = sipkit()
+        .args([
+            "send",
+            "--format",
+            "json",
+            "--timeout",
+            "30s",
+            "--dns-server",
+            server,
+        ])
+        .arg(format!("sip:bob@{name}"))
+        .timeout(Duration::from_secs(25))
+        .output()
+        .expect("runs");
+    let report = json_lines(&out)[0].clone();
+    (out.status.code(), report, stderr_of(&out))
+}
+
+fn dns_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a runtime for the DNS server")
+}
+
+#[test]
+fn issue_15_servfail_and_nxdomain_are_told_apart() {
+    use crate::support::dns::{DnsServer, a};
+    use hickory_proto::op::ResponseCode;
+    let rt = dns_runtime();
+    let failing = rt.block_on(DnsServer::failing(ResponseCode::ServFail));
+    let (code, report, stderr) = send_via_dns_server(&failing.addr.to_string(), "broken.test");
+    assert_eq!(code, Some(4), "{stderr}");
+    assert_eq!(report["dns_error"], "servfail", "{report}");
+    assert!(stderr.contains("SERVFAIL"), "{stderr}");
+    assert!(stderr.contains(&failing.addr.to_string()), "{stderr}");
+    assert!(!stderr.contains("does not exist"), "{stderr}");
+
+    let zone = rt.block_on(DnsServer::start(vec![a("other.test", "127.0.0.1")]));
+    let (code, report, stderr) = send_via_dns_server(&zone.addr.to_string(), "missing.test");
+    assert_eq!(code, Some(4), "{stderr}");
+    assert_eq!(report["dns_error"], "nxdomain", "{report}");
+    assert!(
+        stderr.contains("`missing.test` does not exist (NXDOMAIN"),
+        "{stderr}"
+    );
+    assert_eq!(
+        report["error"].as_str(),
+        stderr.trim().strip_prefix("sipkit: error: ")
+    );
+}
+
+#[test]
+fn issue_15_a_silent_dns_server_fails_within_seconds_naming_it() {
+    // A socket that never answers: every query times out.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").expect("binding");
+    let server = silent.local_addr().expect("addr").to_string();
+    let began = std::time::Instant::now();
+    let (code, report, stderr) = send_via_dns_server(&server, "quiet.test");
+    let took = began.elapsed();
+    assert_eq!(code, Some(4), "{stderr}");
+    assert_eq!(report["dns_error"], "timeout", "{report}");
+    assert!(
+        stderr.contains(&format!("the DNS server {server} did not answer")),
+        "{stderr}"
+    );
+    // One query's wait, not one per record type (NAPTR, 3 SRV, A, AAAA) nor the 30 s cap.
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+}
+
+#[test]
+fn issue_15_no_failover_line_after_the_overall_timeout() {
+    let silent = Uas::start(Config {
+        silent: true,
+        ..Config::default()
+    });
+    // The second destination must never be tried.
+    let second = std::net::UdpSocket::bind("127.0.0.1:0").expect("binding");
+    let zone = zone(&[
+        silent.udp().port(),
+        second.local_addr().expect("addr").port(),
+    ]);
+    let out = sipkit()
+        .args(["send", "--timeout", "300ms"])
+        .args(via_dns(&zone))
+        .output()
+        .expect("runs");
+    let text = stdout_of(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}{}", stderr_of(&out));
+    assert!(!text.contains("trying the next destination"), "{text}");
+    second.set_nonblocking(true).expect("non-blocking");
+    assert!(
+        second.recv(&mut [0u8; 2048]).is_err(),
+        "the second destination was tried"
+    );
+}

@@ -602,6 +602,7 @@ pub(crate) fn run<W: Write>(config: Config, printer: InvitePrinter<W>) -> anyhow
             held_ms: None,
             bye_status: None,
             error: None,
+            dns_error: None,
             exit: Exit::Timeout.code(),
             elapsed_ms: 0.0,
         },
@@ -663,8 +664,12 @@ fn interrupted_before_invite<W: Write>(run: &mut Run<W>, doing: &str) -> Stop {
 }
 
 async fn execute<W: Write>(config: &Config, run: &mut Run<W>) -> Result<Exit, Stop> {
+    let mut dns_error = None;
     let resolution = tokio::select! {
-        r = sip_client::resolve(&config.target, config.dns_server, config.timeout) => r?,
+        r = sip_client::resolve(&config.target, config.dns_server, config.timeout, &mut dns_error) => {
+            run.summary.dns_error = dns_error;
+            r?
+        }
         _ = tokio::signal::ctrl_c() => {
             return Err(interrupted_before_invite(
                 run,
