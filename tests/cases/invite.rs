@@ -1036,6 +1036,8 @@ mod in_dialog_peer {
         pub whole: Vec<String>,
         /// Methods invite sent after the ACK, in order.
         pub from_invite: Vec<String>,
+        /// The 200 to the re-INVITE came again while its ACK was withheld.
+        pub resent_200: bool,
     }
 
     pub fn start() -> (String, JoinHandle<Seen>) {
@@ -1126,6 +1128,9 @@ mod in_dialog_peer {
                 .push(resp.lines().next().unwrap_or_default().to_owned());
             seen.whole.push(resp.clone());
             if *method == "INVITE" {
+                // Until the ACK, our 200 is sent again (RFC 3261 §13.3.1.4): wait for that.
+                let (again, _) = recv(udp, &mut buf);
+                seen.resent_200 = String::from_utf8_lossy(&again) == resp;
                 let ack = format!(
                     "ACK {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKpeerack\r\n\
                      Max-Forwards: 70\r\nFrom: {from_h};tag=peer1\r\nTo: {to}\r\nCall-ID: {call_id}\r\n\
@@ -1179,6 +1184,10 @@ fn issue_15_the_callees_in_dialog_requests_are_answered_and_the_session_refreshe
             seen.whole[i]
         );
     }
+    assert!(
+        seen.resent_200,
+        "the 200 to the re-INVITE is retransmitted until its ACK"
+    );
     // We were the refresher: an UPDATE came at half the 2 s interval, then the BYE.
     assert_eq!(seen.from_invite.first().map(String::as_str), Some("UPDATE"));
     assert_eq!(seen.from_invite.last().map(String::as_str), Some("BYE"));

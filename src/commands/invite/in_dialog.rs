@@ -90,6 +90,9 @@ pub(super) struct InDialog {
     answered: VecDeque<(String, String, Vec<u8>)>,
     /// A re-INVITE of ours is pending: another INVITE gets 491 (RFC 3261 §14.2).
     pub(super) our_invite_pending: bool,
+    /// Our 2xx to the callee's re-INVITE (its CSeq number and bytes) until the ACK comes:
+    /// over UDP it is sent again on T1, 2·T1... (RFC 3261 §13.3.1.4).
+    pub(super) unacked: Option<(u32, Vec<u8>)>,
 }
 
 impl InDialog {
@@ -102,6 +105,7 @@ impl InDialog {
             remote_cseq: None,
             answered: VecDeque::new(),
             our_invite_pending: false,
+            unacked: None,
         }
     }
 
@@ -150,6 +154,10 @@ impl InDialog {
             .unwrap_or_default()
             .to_owned();
         if method == "ACK" {
+            let seq = m.cseq().map(|c| c.seq).ok();
+            if self.unacked.as_ref().is_some_and(|(s, _)| Some(*s) == seq) {
+                self.unacked = None;
+            }
             return Handled::default();
         }
         if let Some((_, _, resp)) = self
@@ -165,6 +173,10 @@ impl InDialog {
         let mut out = Handled::default();
         let (code, reason, builder) = self.answer(&m, &method, &mut out);
         let reply = builder.build();
+        if method == "INVITE" && code == 200 {
+            let seq = m.cseq().map(|c| c.seq).unwrap_or(0);
+            self.unacked = Some((seq, reply.clone()));
+        }
         let body = m.body;
         out.record = Some(InDialogRecord {
             method: method.clone(),
@@ -307,10 +319,21 @@ mod tests {
         assert!(t.contains(&format!("Allow: {ALLOW}\r\n")), "{t}");
         assert!(t.ends_with("\r\n\r\nv=0\r\nours\r\n"), "{t}");
         assert_eq!(h.record.as_ref().map(|r| r.status), Some(200));
+        assert_eq!(
+            d.unacked.as_ref().map(|(s, _)| *s),
+            Some(2),
+            "waits for its ACK"
+        );
         // The same request again (a retransmission) gets the same answer, not a new one.
         let again = d.handle(&request("INVITE", 2, "z9hG4bKr", "", "v=0\r\ntheirs\r\n"));
         assert_eq!(again.reply, h.reply);
         assert!(again.record.is_none());
+        assert!(
+            d.handle(&request("ACK", 2, "z9hG4bKa", "", ""))
+                .reply
+                .is_none()
+        );
+        assert!(d.unacked.is_none(), "the ACK ends the retransmissions");
     }
 
     #[test]

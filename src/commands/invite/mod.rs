@@ -985,8 +985,21 @@ async fn place_call<W: Write>(
     };
     let mut refresh_at = next_refresh(timer);
     let mut refreshing: Option<(Vec<u8>, ClientTransaction)> = None;
+    // Our 2xx to a re-INVITE, sent again until its ACK (RFC 3261 §13.3.1.4): when next, the
+    // interval, and when to give up (64·T1).
+    let mut resend_2xx: Option<(Duration, Duration, Duration)> = None;
+    let t1 = config.timers.t1;
     while !peer_hung_up {
+        if uas.unacked.is_none() || conn.reliable() {
+            resend_2xx = None;
+        } else if resend_2xx.is_none() {
+            let now = run.start.elapsed();
+            resend_2xx = Some((now + t1, t1, now + 64 * t1));
+        }
         let mut wake = hold_end;
+        if let Some((next, ..)) = resend_2xx {
+            wake = wake.min(origin + next);
+        }
         match &refreshing {
             Some((_, tx)) => {
                 if let Some(d) = tx.next_deadline() {
@@ -1005,6 +1018,19 @@ async fn place_call<W: Write>(
                     break;
                 }
                 let now = run.start.elapsed();
+                if let Some((next, interval, give_up)) = resend_2xx
+                    && now >= next
+                {
+                    if now >= give_up {
+                        tracing::warn!("no ACK for our 2xx to the callee's re-INVITE after 64*T1");
+                        uas.unacked = None;
+                    } else if let Some((_, bytes)) = uas.unacked.clone() {
+                        conn.send(&bytes).await.map_err(net)?;
+                        let interval = (interval * 2).min(config.timers.t2);
+                        resend_2xx = Some((now + interval, interval, give_up));
+                        run.message(&conn, "sent", &bytes, 1);
+                    }
+                }
                 if let Some((request, tx)) = refreshing.as_mut() {
                     while tx.next_deadline().is_some_and(|d| d <= now) {
                         match tx.on_timer(now) {
