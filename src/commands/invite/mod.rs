@@ -1117,7 +1117,10 @@ async fn place_call<W: Write>(
     }
     run.summary.held_ms = Some(millis(run.start.elapsed().saturating_sub(held_from)));
     if !peer_hung_up {
-        let ended = bye(config, run, &mut conn, call, &dialog, local_cseq, ids).await;
+        let ended = bye(
+            config, run, &mut conn, call, &dialog, local_cseq, ids, &mut uas,
+        )
+        .await;
         // A failed transfer is the news; the BYE after it is only tidying up.
         if !matches!(delivered, Some(Err(_))) {
             ended?;
@@ -1499,6 +1502,7 @@ async fn bye<W: Write>(
     dialog: &Dialog,
     invite_cseq: u32,
     ids: &mut Ids,
+    uas: &mut in_dialog::InDialog,
 ) -> Result<(), Stop> {
     // The INVITE's credentials hash the INVITE; the BYE starts bare and answers its own
     // challenge (re-using the cached challenge with nc=2, RFC 3261 §22.3, is not done yet).
@@ -1528,7 +1532,20 @@ async fn bye<W: Write>(
                     else {
                         continue;
                     };
-                    let action = if m.is_request() { Action::NotMatched } else { tx.on_response(&m, now) };
+                    if m.is_request() {
+                        // The callee's requests are still answered (its BYE crossing ours: 200).
+                        run.message(conn, "received", &received.data, 0);
+                        let handled = uas.handle(&received.data);
+                        if let Some(reply) = handled.reply {
+                            conn.send(&reply).await.map_err(net)?;
+                            run.message(conn, "sent", &reply, 0);
+                        }
+                        if let Some(r) = &handled.record {
+                            run.emit(&InviteEvent::InDialog(r));
+                        }
+                        continue;
+                    }
+                    let action = tx.on_response(&m, now);
                     if action != Action::Nothing {
                         run.message(conn, "received", &received.data, 0);
                     }
