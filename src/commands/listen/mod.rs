@@ -53,6 +53,8 @@ const DRAIN: Duration = Duration::from_secs(2);
 const MSRP_PORT: u16 = 2855;
 /// On Ctrl-C or --count, how long MSRP messages in progress get to complete.
 const FINISH: Duration = Duration::from_secs(5);
+/// At the end, how long the Success-Reports of saved messages get to leave.
+const SETTLE: Duration = Duration::from_secs(2);
 
 /// The checked command line.
 #[derive(Debug)]
@@ -663,6 +665,7 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
                 msrp_events.extend(side.start(offers, at).await);
             }
             if !ended.is_empty() {
+                uas.summary.msrp_messages += side.drain(at, &mut msrp_events);
                 msrp_events.extend(side.end(ended, at));
             }
         }
@@ -691,13 +694,22 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
         for e in msrp_events.drain(..) {
             printer.emit(&e)?;
         }
-        if matches!(stop, Stop::Signal | Stop::Count) && !side.in_flight.is_empty() {
-            // Ctrl-C or --count with files arriving: give them a moment to complete (a signal
-            // stops at once), then report the rest as incomplete.
+        // Ctrl-C or --count with files arriving: give them a moment to complete (a second
+        // signal stops at once), then report the rest as incomplete. Whatever the stop, a
+        // message whose last chunk was answered 200 is waited for.
+        let all = matches!(stop, Stop::Signal | Stop::Count);
+        let waiting = |side: &MsrpSide| {
+            if all {
+                !side.in_flight.is_empty()
+            } else {
+                side.completing()
+            }
+        };
+        if waiting(side) {
             let until = Instant::now() + FINISH;
             let again = tokio::signal::ctrl_c();
             tokio::pin!(again);
-            while !side.in_flight.is_empty() {
+            while waiting(side) {
                 tokio::select! {
                     ev = side.endpoint.recv() => {
                         let Some(ev) = ev else { break };
@@ -721,6 +733,8 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
         for e in msrp_events.drain(..) {
             printer.emit(&e)?;
         }
+        // The Success-Reports of messages just saved leave before the endpoint goes.
+        side.endpoint.settle(SETTLE).await;
         side.cleanup();
     }
     // What the connection tasks copied just before the end.

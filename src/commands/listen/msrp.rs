@@ -49,6 +49,10 @@ pub(crate) struct MsrpSide {
     client_tls: Option<ClientTls>,
     /// Sessions open at once (--max-msrp-sessions).
     max_sessions: usize,
+    /// Sessions ended (BYE) while a message of theirs completes: its last chunk was answered
+    /// 200, so it is saved under the offer's name when it arrives, and the session is
+    /// forgotten then.
+    closing: std::collections::HashSet<String>,
 }
 
 /// What an offer's a=file-selector promised.
@@ -185,6 +189,8 @@ impl MsrpSide {
                 // Kept files are checked against the offer's SHA-1: the endpoint hashes them
                 // as they arrive instead of this side reading them back.
                 sha1: save_dir.is_some(),
+                // A Success-Report leaves only once the message is saved (and synced).
+                confirm: true,
             },
             partial_dir: dir,
             save_dir,
@@ -193,6 +199,7 @@ impl MsrpSide {
             in_flight: HashMap::new(),
             client_tls: None,
             max_sessions,
+            closing: Default::default(),
         })
     }
 
@@ -241,15 +248,24 @@ impl MsrpSide {
         let mut out = Vec::new();
         for id in ids {
             self.endpoint.remove_session(&id);
-            self.names.remove(&id);
-            self.peers.remove(&id);
             let mut gone: Vec<(String, String)> = self
                 .in_flight
-                .keys()
-                .filter(|(s, _)| *s == id)
-                .cloned()
+                .iter()
+                .filter(|((s, _), (received, total))| *s == id && *total != Some(*received))
+                .map(|(k, _)| k.clone())
                 .collect();
             gone.sort();
+            // Messages whose last chunk was answered complete whatever arrives next.
+            let completing = self
+                .in_flight
+                .iter()
+                .any(|((s, _), (received, total))| *s == id && *total == Some(*received));
+            if completing {
+                self.closing.insert(id.clone());
+            } else {
+                self.names.remove(&id);
+                self.peers.remove(&id);
+            }
             for key in gone {
                 if let Some((received, total)) = self.in_flight.remove(&key) {
                     self.drop_partial(&key);
@@ -316,6 +332,40 @@ impl MsrpSide {
                 ));
             }
         }
+        self.forget_closed();
+    }
+
+    /// Forget the sessions ended by a BYE whose completing messages have all arrived.
+    fn forget_closed(&mut self) {
+        let done: Vec<String> = self
+            .closing
+            .iter()
+            .filter(|id| !self.in_flight.keys().any(|(s, _)| s == *id))
+            .cloned()
+            .collect();
+        for id in done {
+            self.closing.remove(&id);
+            self.names.remove(&id);
+            self.peers.remove(&id);
+        }
+    }
+
+    /// Whether a message whose last chunk was answered is still on its way to us.
+    pub(crate) fn completing(&self) -> bool {
+        self.in_flight
+            .values()
+            .any(|(received, total)| *total == Some(*received))
+    }
+
+    /// Take what the endpoint has queued, without waiting; the whole messages among it.
+    /// Done before a BYE ends sessions: a last chunk is reported before its 200 leaves, so
+    /// a BYE sent after that 200 finds the message known as complete here.
+    pub(crate) fn drain(&mut self, at_ms: f64, out: &mut Vec<ListenEvent>) -> u64 {
+        let mut n = 0;
+        while let Some(ev) = self.endpoint.try_recv() {
+            n += self.on_event(ev, at_ms, out);
+        }
+        n
     }
 
     /// Messages still in progress when listen stops.
@@ -367,9 +417,11 @@ impl MsrpSide {
                     .insert((session_id, message_id), (received, total));
             }
             ReceiveEvent::Message(m) => {
+                let session = m.session_id.clone();
                 self.in_flight
-                    .remove(&(m.session_id.clone(), m.message_id.clone()));
+                    .remove(&(session.clone(), m.message_id.clone()));
                 out.push(self.message(m, at_ms));
+                self.forget_closed();
                 return 1;
             }
             ReceiveEvent::Aborted {
@@ -445,6 +497,10 @@ impl MsrpSide {
             }
         } else if let Delivered::File(p) = &m.content {
             let _ = std::fs::remove_file(p);
+        }
+        // Saved and synced (or nothing to save): the Success-Report may leave.
+        if let Some(c) = &m.confirm {
+            c.kept(save_error.is_none());
         }
         let text = match &m.content {
             Delivered::Text(t) => Some(t.as_str()),
@@ -586,6 +642,10 @@ fn save(
                     Err(e) => break Err(e),
                 }
             };
+            let r = r.and_then(|()| match out.as_ref() {
+                Some(o) => o.sync_data(),
+                None => Ok(()),
+            });
             if let Err(e) = r {
                 let _ = std::fs::remove_file(src);
                 let _ = std::fs::remove_file(tmp);
@@ -613,6 +673,7 @@ fn save(
     let placed = place(dir, &content, &target);
     let _ = std::fs::remove_file(&content);
     let path = placed?;
+    sync_dir(dir)?;
     Ok(if ok {
         Saved::Kept { path, sha1 }
     } else {
@@ -622,9 +683,21 @@ fn save(
 
 fn write_new(path: &Path, bytes: &[u8], h: &mut sha1::Sha1) -> std::io::Result<PathBuf> {
     use sha1::Digest;
+    use std::io::Write;
     h.update(bytes);
-    std::fs::write(path, bytes)?;
+    let mut f = std::fs::File::create(path)?;
+    f.write_all(bytes)?;
+    f.sync_data()?;
     Ok(path.to_path_buf())
+}
+
+/// Make a new name in `dir` durable (the file's bytes are synced already).
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    std::fs::File::open(dir)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
 }
 
 /// Give the finished file `src` the name `dir/name`, or `dir/stem-N.ext` for the first N that
