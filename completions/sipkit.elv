@@ -154,7 +154,7 @@ set edit:completion:arg-completer[sipkit] = {|@words|
             cand --auth-alg 'The algorithms to challenge with, one challenge each, in this order (default: SHA-256,MD5)'
             cand --realm 'The Digest realm (default `sipkit`)'
             cand --nonce-lifetime 'How long a nonce is accepted; an older one is challenged again with stale=true (default 5 minutes)'
-            cand --write-pcap 'Write every SIP and MSRP message sent and received to FILE as a pcapng capture, with IP/UDP/TCP headers synthesised (TLS and WebSocket messages appear as plain TCP)'
+            cand --write-pcap 'Write every SIP and MSRP message sent and received to FILE as a pcapng capture, with IP/UDP/TCP headers synthesised (TLS and WebSocket messages appear as plain TCP). FILE must not exist: an existing file is a usage error, never overwritten'
             cand --count 'Exit after answering N requests (ACK, CANCEL and retransmissions do not count). MSRP messages still arriving then get up to 5 s to complete and be reported'
             cand --msrp-count 'Exit after receiving N whole MSRP messages'
             cand --timeout 'Stop after this long (`30s`); with --count or --msrp-count still unmet, exit 3'

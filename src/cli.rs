@@ -747,6 +747,7 @@ pub(crate) struct ListenArgs {
 
     /// Write every SIP and MSRP message sent and received to FILE as a pcapng capture, with
     /// IP/UDP/TCP headers synthesised (TLS and WebSocket messages appear as plain TCP).
+    /// FILE must not exist: an existing file is a usage error, never overwritten.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub(crate) write_pcap: Option<PathBuf>,
 

@@ -392,6 +392,34 @@ fn a_port_in_use_is_a_usage_error_naming_it() {
     );
 }
 
+/// Issue 15 item 4: an existing --write-pcap file is a usage error before anything starts
+/// (nothing bound, nothing printed on stdout), and the file is left as it was.
+#[test]
+fn issue_15_write_pcap_never_overwrites_an_existing_file() {
+    let dir = crate::support::tempdir();
+    let path = crate::support::write(dir.path(), "old.pcapng", b"precious");
+    let out = sipkit()
+        .args([
+            "listen",
+            "--udp",
+            "127.0.0.1:0",
+            "--timeout",
+            "5s",
+            "--write-pcap",
+        ])
+        .arg(&path)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--write-pcap") && err.contains("already exists"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "{out:?}");
+    assert_eq!(std::fs::read(&path).expect("still there"), b"precious");
+}
+
 #[test]
 fn bad_flags_are_usage_errors() {
     for args in [

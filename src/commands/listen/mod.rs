@@ -292,6 +292,16 @@ impl Config {
                 "--realm may not contain quotes, backslashes or line ends",
             ));
         }
+        if let Some(path) = &args.write_pcap {
+            // Checked before anything starts; the file is still created create-new (another
+            // program may make it meanwhile).
+            if std::fs::symlink_metadata(path).is_ok() {
+                return Err(usage(format!(
+                    "--write-pcap: {} already exists; choose a new file name",
+                    path.display()
+                )));
+            }
+        }
         if args.count == Some(0) || args.msrp_count == Some(0) {
             return Err(usage("--count and --msrp-count must be at least 1"));
         }
