@@ -302,6 +302,27 @@ fn empty_one_byte_and_10_mib_files_arrive_with_equal_sha256_issue_6() {
         let out = invite(&["--file", path.to_str().expect("utf-8"), &l.udp_target()]);
         let t = assert_delivered(&out, data.len() as u64);
         throughput = t["throughput_mbps"].as_f64().expect("throughput");
+        // Issue 15 item 3: RFC 5547's size is RFC 4566's integer (no 0): an empty file's
+        // selector has none, and the offer passes `validate --strict`.
+        let offer = events(&out)
+            .into_iter()
+            .find(|e| e["event"] == "message")
+            .expect("the INVITE")["message"]
+            .as_str()
+            .expect("text")
+            .to_owned();
+        let selector = offer
+            .split("\r\n")
+            .find(|l| l.starts_with("a=file-selector:"))
+            .expect("a file-selector")
+            .to_owned();
+        assert_eq!(selector.contains(" size:"), !data.is_empty(), "{selector}");
+        let checked = sipkit()
+            .args(["validate", "--strict", "-"])
+            .write_stdin(offer.clone())
+            .output()
+            .expect("running validate");
+        assert_eq!(checked.status.code(), Some(0), "{offer}\n{checked:?}");
     }
     eprintln!("10 MiB over MSRP (debug build): {throughput:.1} MB/s");
     assert_eq!(l.wait(WAIT).code(), Some(0), "{:?}", l.events);
@@ -311,12 +332,13 @@ fn empty_one_byte_and_10_mib_files_arrive_with_equal_sha256_issue_6() {
         assert_eq!(m["size"], data.len(), "{name}");
         assert_eq!(m["sha256"], sha256_hex(data), "{name}");
         assert_eq!(m["content_type"], "application/octet-stream");
-        if let Some(path) = m["path"].as_str() {
-            let saved = std::fs::read(path).expect("the saved file");
-            assert!(saved == *data, "{name}: saved bytes differ");
-        } else {
-            assert!(data.len() < 2, "{name} was not saved: {m}");
-        }
+        // Every file, the empty one too, is saved under its own name.
+        let path = m["path"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name} not saved: {m}"));
+        assert_eq!(path, save.join(name).display().to_string());
+        let saved = std::fs::read(path).expect("the saved file");
+        assert!(saved == *data, "{name}: saved bytes differ");
     }
 }
 

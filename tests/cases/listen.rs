@@ -1342,3 +1342,85 @@ fn garbage_bad_cseq_oversize_slow_and_too_many_connections_while_options_work_is
     assert!(s["errors"].as_u64().expect("errors") >= 100, "{s}");
     assert_eq!(s["statuses"]["400"], 1, "{s}");
 }
+
+/// Issue 15 item 3: an offer of an empty file with `size:0` (outside RFC 5547's grammar, as
+/// older senders write it) is taken with a warning; the 0-byte file is saved under its
+/// offered name, and decode-pcap --extract gives it back from the capture under that name.
+#[test]
+fn issue_15_an_empty_file_offered_with_size_0_keeps_its_name() {
+    use sipkit::transport::msrp::{MsrpSender, SenderConfig};
+    let dir = tempdir();
+    let save = dir.path().join("saved");
+    let pcap = dir.path().join("empty.pcapng");
+    let mut l = Listen::start(&[
+        "--msrp",
+        "127.0.0.1:0",
+        "--save-dir",
+        save.to_str().expect("utf-8"),
+        "--write-pcap",
+        pcap.to_str().expect("utf-8"),
+        "--msrp-count",
+        "1",
+        "--timeout",
+        "30s",
+    ]);
+    let raw = RawUdp::new(l.udp.expect("udp"));
+    let uri = "msrp://127.0.0.1:9/aliceempty1;tcp";
+    let selector = "a=sendonly\r\na=file-selector:name:\"empty.txt\" \
+                    type:application/octet-stream size:0\r\n";
+    let (answer, _) = invite_msrp(
+        &raw,
+        "msrp-empty",
+        &msrp_offer(uri, "application/octet-stream", selector),
+    );
+    let path = attr(&answer, "path").to_owned();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut sender = rt
+        .block_on(MsrpSender::connect(
+            uri,
+            &path,
+            None,
+            SenderConfig::default(),
+        ))
+        .expect("the sender binds the session");
+    msrp_send(&rt, &mut sender, "application/octet-stream", b"").expect("empty file delivered");
+    assert_eq!(l.wait(WAIT).code(), Some(0), "{:?}", l.events);
+    let warnings = l.of("msrp-warning");
+    assert_eq!(warnings.len(), 1, "{:?}", l.events);
+    assert!(
+        warnings[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("size:0")),
+        "{:?}",
+        warnings[0]
+    );
+    let messages = l.of("msrp-message");
+    assert_eq!(messages.len(), 1, "{:?}", l.events);
+    assert_eq!(messages[0]["size"], 0);
+    assert_eq!(messages[0]["file_name"], "empty.txt");
+    let saved = save.join("empty.txt");
+    assert_eq!(messages[0]["path"], saved.display().to_string());
+    assert_eq!(std::fs::read(&saved).expect("the saved file"), b"");
+
+    let out_dir = dir.path().join("extracted");
+    std::fs::create_dir(&out_dir).expect("mkdir");
+    let decoded = sipkit()
+        .args(["decode-pcap", "--format", "json", "--extract"])
+        .arg(&out_dir)
+        .arg(&pcap)
+        .output()
+        .expect("running decode-pcap");
+    assert_eq!(decoded.status.code(), Some(0), "{decoded:?}");
+    let extracted: Vec<serde_json::Value> = String::from_utf8_lossy(&decoded.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .filter(|v: &serde_json::Value| v["type"] == "extracted")
+        .collect();
+    assert_eq!(extracted.len(), 1, "{decoded:?}");
+    let got = out_dir.join("empty.txt");
+    assert_eq!(extracted[0]["path"], got.display().to_string());
+    assert_eq!(std::fs::read(&got).expect("the extracted file"), b"");
+}

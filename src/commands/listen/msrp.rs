@@ -207,6 +207,14 @@ impl MsrpSide {
     pub(crate) async fn start(&mut self, offers: Vec<MsrpOffer>, at_ms: f64) -> Vec<ListenEvent> {
         let mut out = Vec::new();
         for o in offers {
+            if let Some(w) = &o.file_warning {
+                out.push(event(
+                    at_ms,
+                    "msrp-warning",
+                    json!({"session": o.session, "message": w}),
+                    format!("warning: {} {w}", o.session),
+                ));
+            }
             self.names.insert(
                 o.session.clone(),
                 FileOffer {
