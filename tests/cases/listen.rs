@@ -1424,3 +1424,43 @@ fn issue_15_an_empty_file_offered_with_size_0_keeps_its_name() {
     assert_eq!(extracted[0]["path"], got.display().to_string());
     assert_eq!(std::fs::read(&got).expect("the extracted file"), b"");
 }
+
+/// Issue 15 item 5: what a killed listen left in `--save-dir`'s hidden spill directory is
+/// removed when listen starts: only the directories of processes no longer running
+/// (`listen-PID`), and in them only the files listen writes (`SESSION-MESSAGEID`).
+#[test]
+fn issue_15_stale_partial_files_of_a_killed_listen_are_removed_at_start() {
+    let dir = tempdir();
+    let save = dir.path().join("saved");
+    let partial = save.join(".sipkit-partial");
+    // A process id above any Linux pid_max: never running.
+    let dead = partial.join("listen-4000000000");
+    // Process 1 always runs: its files are in use.
+    let alive = partial.join("listen-1");
+    for d in [&dead, &alive] {
+        std::fs::create_dir_all(d).expect("mkdir");
+    }
+    let stale = crate::support::write(&dead, "AbCdEf0123456789-msg1", b"half a file");
+    let stale_copy = crate::support::write(&dead, "AbCdEf0123456789-msg1.content", b"half");
+    let foreign = crate::support::write(&dead, "notes.txt", b"not listen's");
+    let in_use = crate::support::write(&alive, "AbCdEf0123456789-msg2", b"arriving");
+    let kept = crate::support::write(&save, "AbCdEf0123456789-msg3", b"a saved file");
+    let mut l = Listen::start(&[
+        "--udp",
+        "127.0.0.1:0",
+        "--msrp",
+        "127.0.0.1:0",
+        "--save-dir",
+        save.to_str().expect("utf-8"),
+        "--timeout",
+        "1s",
+    ]);
+    assert!(
+        !stale.exists() && !stale_copy.exists(),
+        "stale spill files removed"
+    );
+    assert!(foreign.exists(), "a file listen does not make is kept");
+    assert!(in_use.exists(), "a running listen's files are kept");
+    assert!(kept.exists(), "saved files are never touched");
+    assert_eq!(l.wait(WAIT).code(), Some(0), "{:?}", l.events);
+}

@@ -27,6 +27,69 @@ use crate::transport::msrp::{
 
 /// The hidden directory under --save-dir where messages are written while they arrive.
 const PARTIAL_DIR: &str = ".sipkit-partial";
+/// Under it, each listen writes in `listen-PID`.
+const PARTIAL_PREFIX: &str = "listen-";
+/// Without --save-dir, each listen writes in `TMPDIR/sipkit-listen-PID`.
+const TEMP_PREFIX: &str = "sipkit-listen-";
+
+/// Whether process `pid` is running. Only Linux can tell here (`/proc`); elsewhere every
+/// process is taken as running, so nothing is ever removed that might be in use.
+fn running(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        true
+    }
+}
+
+/// Remove what killed listens left in `base`: the directories `PREFIXPID` of processes that
+/// no longer run, and in them only the files listen writes (`SESSION-MESSAGEID`, with
+/// `.content` for a copy being saved). Anything else stays, and so does its directory.
+/// Returns the files removed.
+pub(crate) fn clean_stale(base: &Path, prefix: &str) -> usize {
+    let mut removed = 0;
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return 0;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(prefix))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if !is_dir || pid == std::process::id() || running(pid) {
+            continue;
+        }
+        let dir = entry.path();
+        if let Ok(files) = std::fs::read_dir(&dir) {
+            for f in files.flatten() {
+                let ours = f.file_type().is_ok_and(|t| t.is_file())
+                    && f.file_name().to_str().is_some_and(spill_name);
+                if ours && std::fs::remove_file(f.path()).is_ok() {
+                    removed += 1;
+                }
+            }
+        }
+        let _ = std::fs::remove_dir(&dir);
+    }
+    removed
+}
+
+/// A name listen gives the files it writes while a message arrives: `SESSION-MESSAGEID`
+/// (our session ids are letters and digits), optionally with `.content`.
+fn spill_name(name: &str) -> bool {
+    let Some((session, rest)) = name.split_once('-') else {
+        return false;
+    };
+    !session.is_empty()
+        && session.bytes().all(|b| b.is_ascii_alphanumeric())
+        && !rest.is_empty()
+        && sanitize(name) == name
+}
 
 /// Text messages up to this many characters are shown in the human line.
 const SHOW_TEXT: usize = 80;
@@ -168,14 +231,23 @@ impl MsrpSide {
     ) -> std::io::Result<MsrpSide> {
         // Large messages spill to disk while they arrive: under --save-dir (same file
         // system, so keeping one is a link), hidden so nothing there looks like a finished
-        // file; else a private temporary directory emptied as messages complete.
+        // file; else a private temporary directory emptied as messages complete. Either is
+        // this process's own (named after its id), so what a killed listen left there is
+        // recognised and removed now, and never what a running one is writing.
+        let pid = std::process::id();
         let dir = match &save_dir {
             Some(d) => {
-                let p = d.join(PARTIAL_DIR);
+                let base = d.join(PARTIAL_DIR);
+                clean_stale(&base, PARTIAL_PREFIX);
+                let p = base.join(format!("{PARTIAL_PREFIX}{pid}"));
                 std::fs::create_dir_all(&p)?;
                 p
             }
-            None => std::env::temp_dir().join(format!("sipkit-listen-{}", std::process::id())),
+            None => {
+                let base = std::env::temp_dir();
+                clean_stale(&base, TEMP_PREFIX);
+                base.join(format!("{TEMP_PREFIX}{pid}"))
+            }
         };
         Ok(MsrpSide {
             endpoint,
@@ -305,9 +377,15 @@ impl MsrpSide {
         }
     }
 
-    /// Remove the spill directory if nothing is left in it.
+    /// Remove the spill directory if nothing is left in it (and the hidden one above it
+    /// under --save-dir, when no other listen uses it).
     pub(crate) fn cleanup(&self) {
         let _ = std::fs::remove_dir(&self.partial_dir);
+        if self.save_dir.is_some() {
+            if let Some(up) = self.partial_dir.parent() {
+                let _ = std::fs::remove_dir(up);
+            }
+        }
     }
 
     fn error(&self, at_ms: f64, peer: Option<SocketAddr>, message: &str) -> ListenEvent {
