@@ -163,6 +163,7 @@ set edit:completion:arg-completer[sipkit] = {|@words|
             cand --idle-timeout 'Close a connection silent for this long (default 5m); a message begun must also finish within 30s, or within this if shorter (slow senders)'
             cand --max-transactions 'Most SIP server transactions alive at once (default 1000000); new requests beyond get 503 with Retry-After, answered without keeping state'
             cand --max-msrp-sessions 'Most MSRP sessions open at once (default 1000); further MSRP offers get 488'
+            cand --msrp-bind-timeout 'An answered MSRP session that no MSRP connection binds within this time (its 2xx never ACKed, or the peer never connects) is freed (default 30s; RFC 4975 sets no limit)'
             cand --format 'Output format: `human` for people, `json` for machines (never coloured)'
             cand --color 'When to colour the output: `auto` colours only a terminal and honours NO_COLOR'
             cand --msrps 'Take MSRP over TLS (`TCP/TLS/MSRP`, `msrps:` URIs) with --cert and --key, instead of TCP'

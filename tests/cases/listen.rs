@@ -1464,3 +1464,59 @@ fn issue_15_stale_partial_files_of_a_killed_listen_are_removed_at_start() {
     assert!(kept.exists(), "saved files are never touched");
     assert_eq!(l.wait(WAIT).code(), Some(0), "{:?}", l.events);
 }
+
+/// An INVITE with an MSRP offer whose 2xx is never ACKed (and whose offerer never connects):
+/// the final status listen sends for it.
+fn unacked_msrp_offer(raw: &RawUdp, call_id: &str) -> u16 {
+    let uri = format!("msrp://127.0.0.1:9/{call_id};tcp");
+    raw.send(&raw.request(
+        "INVITE",
+        &format!("z9hG4bK{call_id}"),
+        call_id,
+        1,
+        None,
+        "Content-Type: application/sdp\r\n",
+        &msrp_offer(&uri, "text/plain", ""),
+    ));
+    loop {
+        let r = raw.recv();
+        let ours = header(&r, "Call-ID") == Some(call_id);
+        if ours && status(&r) >= 200 {
+            return status(&r);
+        }
+    }
+}
+
+/// Issue 15 item 2: sessions of unACKed INVITEs that no MSRP connection binds are freed after
+/// --msrp-bind-timeout, so more such INVITEs than --max-msrp-sessions do not lock MSRP out:
+/// an offer made after they are freed still gets 200, and the summary counts them.
+#[test]
+fn issue_15_unbound_msrp_sessions_are_freed_and_offers_get_200_again() {
+    let mut l = Listen::start(&[
+        "--udp",
+        "127.0.0.1:0",
+        "--msrp",
+        "127.0.0.1:0",
+        "--max-msrp-sessions",
+        "2",
+        "--msrp-bind-timeout",
+        "300ms",
+        "--timeout",
+        "30s",
+    ]);
+    let raw = RawUdp::new(l.udp.expect("udp"));
+    assert_eq!(unacked_msrp_offer(&raw, "leak1"), 200);
+    assert_eq!(unacked_msrp_offer(&raw, "leak2"), 200);
+    assert_eq!(unacked_msrp_offer(&raw, "leak3"), 488, "the limit holds");
+    // Wait for both sessions to be freed (events, not time).
+    let until = Instant::now() + WAIT;
+    while l.of("msrp-expired").len() < 2 {
+        assert!(Instant::now() < until, "not freed: {:?}", l.events);
+        let _ = l.next_event(Duration::from_millis(200));
+    }
+    assert_eq!(unacked_msrp_offer(&raw, "fresh1"), 200, "{:?}", l.events);
+    l.signal("-INT");
+    assert_eq!(l.wait(WAIT).code(), Some(0), "{:?}", l.events);
+    let s = summary(&l);
+    assert!(s["msrp_sessions_freed"].as_u64() >= Some(2), "{s}");
+}

@@ -53,6 +53,10 @@ const DRAIN: Duration = Duration::from_secs(2);
 const MSRP_PORT: u16 = 2855;
 /// On Ctrl-C or --count, how long MSRP messages in progress get to complete.
 const FINISH: Duration = Duration::from_secs(5);
+/// --msrp-bind-timeout's default: an answered MSRP session no connection binds within this is
+/// freed. RFC 4975 sets none; 30 s is about Timer H (64*T1 = 32 s), when an unACKed 2xx is
+/// given up anyway, and far more than any peer needs to connect after its ACK.
+const MSRP_BIND_TIMEOUT: Duration = Duration::from_secs(30);
 /// At the end, how long the Success-Reports of saved messages get to leave.
 const SETTLE: Duration = Duration::from_secs(2);
 
@@ -74,6 +78,7 @@ pub(crate) struct Config {
     timeout: Option<Duration>,
     limits: Limits,
     max_msrp_sessions: usize,
+    msrp_bind_timeout: Duration,
 }
 
 /// Why the command line cannot be run.
@@ -337,6 +342,10 @@ impl Config {
         };
         let max_transactions = args.max_transactions.unwrap_or(1_000_000);
         let max_msrp_sessions = args.max_msrp_sessions.unwrap_or(1000);
+        let msrp_bind_timeout = args.msrp_bind_timeout.unwrap_or(MSRP_BIND_TIMEOUT);
+        if msrp_bind_timeout.is_zero() {
+            return Err(usage("--msrp-bind-timeout must be more than 0"));
+        }
         if limits.max_message < 512
             || limits.max_connections == 0
             || limits.idle.is_zero()
@@ -375,6 +384,7 @@ impl Config {
             },
             limits,
             max_msrp_sessions,
+            msrp_bind_timeout,
             specs,
             tls,
             msrp,
@@ -528,7 +538,7 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
     let mut msrp_got = None;
     let mut tap_got = None;
     let stop = loop {
-        let ticking = dirty || uas.has_timers();
+        let ticking = dirty || uas.has_timers() || msrp.as_ref().is_some_and(MsrpSide::binding);
         // In this order, so a busy socket is served without polling the rest first; tokio's
         // cooperative budget still lets the others through under a flood.
         let woke = std::future::poll_fn(|cx| {
@@ -620,6 +630,10 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
             },
             Woke::Tick => {
                 let now = Instant::now().into_std();
+                if let Some(side) = msrp.as_mut() {
+                    let at = uas.at(now);
+                    uas.summary.msrp_sessions_freed += side.expire(now, at, &mut msrp_events);
+                }
                 match &msrp {
                     Some(side) => uas.on_tick_msrp(now, &mut Sessions(side)),
                     None => uas.on_tick_msrp(now, &mut NoMsrp),
@@ -865,6 +879,7 @@ async fn start_msrp(
         config.max_size,
         config.save_dir.clone(),
         config.max_msrp_sessions,
+        config.msrp_bind_timeout,
     )
     .with_context(|| match &config.save_dir {
         Some(d) => format!("cannot create --save-dir {}", shown(d)),

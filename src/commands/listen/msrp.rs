@@ -116,6 +116,10 @@ pub(crate) struct MsrpSide {
     /// 200, so it is saved under the offer's name when it arrives, and the session is
     /// forgotten then.
     closing: std::collections::HashSet<String>,
+    /// Answered sessions no connection has bound yet, with when they are freed.
+    unbound: HashMap<String, std::time::Instant>,
+    /// --msrp-bind-timeout.
+    bind_timeout: std::time::Duration,
 }
 
 /// What an offer's a=file-selector promised.
@@ -228,6 +232,7 @@ impl MsrpSide {
         max_size: u64,
         save_dir: Option<PathBuf>,
         max_sessions: usize,
+        bind_timeout: std::time::Duration,
     ) -> std::io::Result<MsrpSide> {
         // Large messages spill to disk while they arrive: under --save-dir (same file
         // system, so keeping one is a link), hidden so nothing there looks like a finished
@@ -272,6 +277,8 @@ impl MsrpSide {
             client_tls: None,
             max_sessions,
             closing: Default::default(),
+            unbound: HashMap::new(),
+            bind_timeout,
         })
     }
 
@@ -295,6 +302,10 @@ impl MsrpSide {
                 },
             );
             if !o.active {
+                self.unbound.insert(
+                    o.session.clone(),
+                    std::time::Instant::now() + self.bind_timeout,
+                );
                 continue;
             }
             let path = o.remote_path.join(" ");
@@ -318,6 +329,11 @@ impl MsrpSide {
                     None,
                     &format!("cannot connect to {path} for session {}: {e}", o.session),
                 ));
+                // Nothing will ever bind it: free it when the peer had its chance.
+                self.unbound.insert(
+                    o.session.clone(),
+                    std::time::Instant::now() + self.bind_timeout,
+                );
             }
         }
         out
@@ -328,6 +344,7 @@ impl MsrpSide {
         let mut out = Vec::new();
         for id in ids {
             self.endpoint.remove_session(&id);
+            self.unbound.remove(&id);
             let mut gone: Vec<(String, String)> = self
                 .in_flight
                 .iter()
@@ -436,6 +453,45 @@ impl MsrpSide {
         }
     }
 
+    /// Whether answered sessions wait for a connection (the run loop then ticks).
+    pub(crate) fn binding(&self) -> bool {
+        !self.unbound.is_empty()
+    }
+
+    /// Free the sessions no connection bound within --msrp-bind-timeout (their 2xx was never
+    /// ACKed, or the peer never connected): later requests for them get 481, and their place
+    /// counts no more against --max-msrp-sessions. Returns how many were freed.
+    pub(crate) fn expire(
+        &mut self,
+        now: std::time::Instant,
+        at_ms: f64,
+        out: &mut Vec<ListenEvent>,
+    ) -> u64 {
+        let mut due: Vec<String> = self
+            .unbound
+            .iter()
+            .filter(|(_, until)| **until <= now)
+            .map(|(id, _)| id.clone())
+            .collect();
+        due.sort();
+        for id in &due {
+            self.unbound.remove(id);
+            self.endpoint.remove_session(id);
+            self.names.remove(id);
+            self.peers.remove(id);
+            out.push(event(
+                at_ms,
+                "msrp-expired",
+                json!({"session": id, "after_s": self.bind_timeout.as_secs_f64()}),
+                format!(
+                    "{id} freed: no MSRP connection bound it within {:?} (--msrp-bind-timeout)",
+                    self.bind_timeout
+                ),
+            ));
+        }
+        due.len() as u64
+    }
+
     /// Whether a message whose last chunk was answered is still on its way to us.
     pub(crate) fn completing(&self) -> bool {
         self.in_flight
@@ -485,6 +541,7 @@ impl MsrpSide {
                 peer,
                 from_path,
             } => {
+                self.unbound.remove(&session_id);
                 self.peers.insert(session_id.clone(), peer);
                 out.push(event(
                     at_ms,
