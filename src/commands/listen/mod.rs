@@ -757,7 +757,10 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
         for e in msrp_events.drain(..) {
             printer.emit(&e)?;
         }
-        // The Success-Reports of messages just saved leave before the endpoint goes.
+        // Messages that completed after the end was reported are not kept: their held
+        // Success-Reports are dropped unsent. Those of messages saved leave before the
+        // endpoint goes.
+        while side.endpoint.try_recv().is_some() {}
         side.endpoint.settle(SETTLE).await;
         side.cleanup();
     }

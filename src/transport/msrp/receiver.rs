@@ -762,7 +762,7 @@ impl Conn {
                 .refuse(&req, 400, "SEND without Message-ID".into(), &ours)
                 .await;
         };
-        if entry.config.confirm {
+        if entry.config.confirm && !self.confirming.contains(&session) {
             self.confirming.insert(session.clone());
         }
         if self.bound.insert(session.clone()) {
