@@ -165,7 +165,7 @@ SHA-512-256\t'SHA-512-256 (RFC 8760)'
 SHA-512-256-sess\t'SHA-512-256-sess'"
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l realm -d 'The Digest realm (default `sipkit`)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l nonce-lifetime -d 'How long a nonce is accepted; an older one is challenged again with stale=true (default 5 minutes)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l write-pcap -d 'Write every SIP and MSRP message sent and received to FILE as a pcapng capture, with IP/UDP/TCP headers synthesised (TLS and WebSocket messages appear as plain TCP)' -r -F
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l write-pcap -d 'Write every SIP and MSRP message sent and received to FILE as a pcapng capture, with IP/UDP/TCP headers synthesised (TLS and WebSocket messages appear as plain TCP). FILE must not exist: an existing file is a usage error, never overwritten' -r -F
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l count -d 'Exit after answering N requests (ACK, CANCEL and retransmissions do not count). MSRP messages still arriving then get up to 5 s to complete and be reported' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l msrp-count -d 'Exit after receiving N whole MSRP messages' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l timeout -d 'Stop after this long (`30s`); with --count or --msrp-count still unmet, exit 3' -r
@@ -174,6 +174,7 @@ complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l max-connections
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l idle-timeout -d 'Close a connection silent for this long (default 5m); a message begun must also finish within 30s, or within this if shorter (slow senders)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l max-transactions -d 'Most SIP server transactions alive at once (default 1000000); new requests beyond get 503 with Retry-After, answered without keeping state' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l max-msrp-sessions -d 'Most MSRP sessions open at once (default 1000); further MSRP offers get 488' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l msrp-bind-timeout -d 'An answered MSRP session that no MSRP connection binds within this time (its 2xx never ACKed, or the peer never connects) is freed (default 30s; RFC 4975 sets no limit)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l format -d 'Output format: `human` for people, `json` for machines (never coloured)' -r -f -a "human\t'One line per message received and sent'
 json\t'JSON Lines: one object per event, `event` naming its kind'"
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l color -d 'When to colour the output: `auto` colours only a terminal and honours NO_COLOR' -r -f -a "auto\t'Colour when writing to a terminal and NO_COLOR is not set'

@@ -759,6 +759,7 @@ pub(crate) struct ListenArgs {
 
     /// Write every SIP and MSRP message sent and received to FILE as a pcapng capture, with
     /// IP/UDP/TCP headers synthesised (TLS and WebSocket messages appear as plain TCP).
+    /// FILE must not exist: an existing file is a usage error, never overwritten.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub(crate) write_pcap: Option<PathBuf>,
 
@@ -798,6 +799,11 @@ pub(crate) struct ListenArgs {
     /// Most MSRP sessions open at once (default 1000); further MSRP offers get 488.
     #[arg(long, value_name = "N", help_heading = "Limits")]
     pub(crate) max_msrp_sessions: Option<usize>,
+
+    /// An answered MSRP session that no MSRP connection binds within this time (its 2xx never
+    /// ACKed, or the peer never connects) is freed (default 30s; RFC 4975 sets no limit).
+    #[arg(long, value_name = "DURATION", help_heading = "Limits", value_parser = parse_duration)]
+    pub(crate) msrp_bind_timeout: Option<std::time::Duration>,
 }
 
 /// Digest algorithms for --auth-alg (RFC 8760).

@@ -302,6 +302,27 @@ fn empty_one_byte_and_10_mib_files_arrive_with_equal_sha256_issue_6() {
         let out = invite(&["--file", path.to_str().expect("utf-8"), &l.udp_target()]);
         let t = assert_delivered(&out, data.len() as u64);
         throughput = t["throughput_mbps"].as_f64().expect("throughput");
+        // Issue 15 item 3: RFC 5547's size is RFC 4566's integer (no 0): an empty file's
+        // selector has none, and the offer passes `validate --strict`.
+        let offer = events(&out)
+            .into_iter()
+            .find(|e| e["event"] == "message")
+            .expect("the INVITE")["message"]
+            .as_str()
+            .expect("text")
+            .to_owned();
+        let selector = offer
+            .split("\r\n")
+            .find(|l| l.starts_with("a=file-selector:"))
+            .expect("a file-selector")
+            .to_owned();
+        assert_eq!(selector.contains(" size:"), !data.is_empty(), "{selector}");
+        let checked = sipkit()
+            .args(["validate", "--strict", "-"])
+            .write_stdin(offer.clone())
+            .output()
+            .expect("running validate");
+        assert_eq!(checked.status.code(), Some(0), "{offer}\n{checked:?}");
     }
     eprintln!("10 MiB over MSRP (debug build): {throughput:.1} MB/s");
     assert_eq!(l.wait(WAIT).code(), Some(0), "{:?}", l.events);
@@ -311,12 +332,13 @@ fn empty_one_byte_and_10_mib_files_arrive_with_equal_sha256_issue_6() {
         assert_eq!(m["size"], data.len(), "{name}");
         assert_eq!(m["sha256"], sha256_hex(data), "{name}");
         assert_eq!(m["content_type"], "application/octet-stream");
-        if let Some(path) = m["path"].as_str() {
-            let saved = std::fs::read(path).expect("the saved file");
-            assert!(saved == *data, "{name}: saved bytes differ");
-        } else {
-            assert!(data.len() < 2, "{name} was not saved: {m}");
-        }
+        // Every file, the empty one too, is saved under its own name.
+        let path = m["path"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name} not saved: {m}"));
+        assert_eq!(path, save.join(name).display().to_string());
+        let saved = std::fs::read(path).expect("the saved file");
+        assert!(saved == *data, "{name}: saved bytes differ");
     }
 }
 
@@ -1383,4 +1405,74 @@ fn issue_15_a_dns_server_failure_is_named_in_the_summary() {
         s["error"].as_str().is_some_and(|e| e.contains(&server)),
         "{s}"
     );
+}
+
+/// Issue 15 item 1: a file whose last chunk was answered 200 is saved whatever arrives next.
+/// Rounds of parallel 2 MiB transfers, half without a Success-Report (so the BYE follows the
+/// last 200 at once), half with one (the BYE follows the report): every file is saved under
+/// its name, byte-exact, and nothing is reported incomplete.
+#[test]
+fn issue_15_parallel_transfers_with_the_bye_racing_the_last_chunk_lose_no_file() {
+    const ROUNDS: usize = 3;
+    const PARALLEL: usize = 8;
+    let dir = tempdir();
+    let save = dir.path().join("saved");
+    let calls = ROUNDS * PARALLEL;
+    // INVITE and BYE per call.
+    let mut l = msrp_listen(2 * calls, &["--save-dir", save.to_str().expect("utf-8")]);
+    let target = l.udp_target();
+    let mut sent = Vec::new();
+    for round in 0..ROUNDS {
+        let handles: Vec<_> = (0..PARALLEL)
+            .map(|i| {
+                let name = format!("f{round}-{i}.bin");
+                let data = xorshift_bytes(2 << 20, (round * PARALLEL + i + 1) as u64);
+                let path = write(dir.path(), &name, &data);
+                let target = target.clone();
+                sent.push((name.clone(), data));
+                std::thread::spawn(move || {
+                    let p = path.to_str().expect("utf-8").to_owned();
+                    let mut args = vec!["--file", p.as_str(), "--chunk-size", "65536"];
+                    if i % 2 == 0 {
+                        args.push("--no-report");
+                    }
+                    args.push(&target);
+                    invite_within("30s", &args)
+                })
+            })
+            .collect();
+        for h in handles {
+            let out = h.join().expect("invite thread");
+            assert_eq!(out.status.code(), Some(0), "{out:?}");
+            assert_eq!(summary(&out)["outcome"], "delivered", "{out:?}");
+        }
+    }
+    assert_eq!(
+        l.wait(Duration::from_secs(60)).code(),
+        Some(0),
+        "{:?}",
+        l.events
+    );
+    assert!(
+        l.of("msrp-incomplete").is_empty(),
+        "{:?}",
+        l.of("msrp-incomplete")
+    );
+    let got = l.of("msrp-message");
+    assert_eq!(got.len(), calls, "{:?}", l.events);
+    for (name, data) in &sent {
+        let m = got
+            .iter()
+            .find(|m| m["file_name"] == name.as_str())
+            .unwrap_or_else(|| panic!("no message for {name}"));
+        assert!(m.get("save_error").is_none(), "{m}");
+        let path = m["path"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name} not saved: {m}"));
+        assert_eq!(path, save.join(name).to_str().expect("utf-8"));
+        assert!(
+            std::fs::read(path).expect("saved file") == *data,
+            "{name} differs"
+        );
+    }
 }

@@ -399,6 +399,34 @@ fn a_port_in_use_is_a_usage_error_naming_it() {
     );
 }
 
+/// Issue 15 item 4: an existing --write-pcap file is a usage error before anything starts
+/// (nothing bound, nothing printed on stdout), and the file is left as it was.
+#[test]
+fn issue_15_write_pcap_never_overwrites_an_existing_file() {
+    let dir = crate::support::tempdir();
+    let path = crate::support::write(dir.path(), "old.pcapng", b"precious");
+    let out = sipkit()
+        .args([
+            "listen",
+            "--udp",
+            "127.0.0.1:0",
+            "--timeout",
+            "5s",
+            "--write-pcap",
+        ])
+        .arg(&path)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--write-pcap") && err.contains("already exists"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "{out:?}");
+    assert_eq!(std::fs::read(&path).expect("still there"), b"precious");
+}
+
 #[test]
 fn bad_flags_are_usage_errors() {
     for args in [
@@ -1596,4 +1624,182 @@ fn issue_15_auth_challenges_with_md5_alone_by_default() {
     assert_eq!(challenges.len(), 1, "{r}");
     assert!(challenges[0].contains("algorithm=MD5,"), "{r}");
     assert_eq!(l.wait(WAIT).code(), Some(0));
+}
+
+/// Issue 15 item 3: an offer of an empty file with `size:0` (outside RFC 5547's grammar, as
+/// older senders write it) is taken with a warning; the 0-byte file is saved under its
+/// offered name, and decode-pcap --extract gives it back from the capture under that name.
+#[test]
+fn issue_15_an_empty_file_offered_with_size_0_keeps_its_name() {
+    use sipkit::transport::msrp::{MsrpSender, SenderConfig};
+    let dir = tempdir();
+    let save = dir.path().join("saved");
+    let pcap = dir.path().join("empty.pcapng");
+    let mut l = Listen::start(&[
+        "--msrp",
+        "127.0.0.1:0",
+        "--save-dir",
+        save.to_str().expect("utf-8"),
+        "--write-pcap",
+        pcap.to_str().expect("utf-8"),
+        "--msrp-count",
+        "1",
+        "--timeout",
+        "30s",
+    ]);
+    let raw = RawUdp::new(l.udp.expect("udp"));
+    let uri = "msrp://127.0.0.1:9/aliceempty1;tcp";
+    let selector = "a=sendonly\r\na=file-selector:name:\"empty.txt\" \
+                    type:application/octet-stream size:0\r\n";
+    let (answer, _) = invite_msrp(
+        &raw,
+        "msrp-empty",
+        &msrp_offer(uri, "application/octet-stream", selector),
+    );
+    let path = attr(&answer, "path").to_owned();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut sender = rt
+        .block_on(MsrpSender::connect(
+            uri,
+            &path,
+            None,
+            SenderConfig::default(),
+        ))
+        .expect("the sender binds the session");
+    msrp_send(&rt, &mut sender, "application/octet-stream", b"").expect("empty file delivered");
+    assert_eq!(l.wait(WAIT).code(), Some(0), "{:?}", l.events);
+    let warnings = l.of("msrp-warning");
+    assert_eq!(warnings.len(), 1, "{:?}", l.events);
+    assert!(
+        warnings[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("size:0")),
+        "{:?}",
+        warnings[0]
+    );
+    let messages = l.of("msrp-message");
+    assert_eq!(messages.len(), 1, "{:?}", l.events);
+    assert_eq!(messages[0]["size"], 0);
+    assert_eq!(messages[0]["file_name"], "empty.txt");
+    let saved = save.join("empty.txt");
+    assert_eq!(messages[0]["path"], saved.display().to_string());
+    assert_eq!(std::fs::read(&saved).expect("the saved file"), b"");
+
+    let out_dir = dir.path().join("extracted");
+    std::fs::create_dir(&out_dir).expect("mkdir");
+    let decoded = sipkit()
+        .args(["decode-pcap", "--format", "json", "--extract"])
+        .arg(&out_dir)
+        .arg(&pcap)
+        .output()
+        .expect("running decode-pcap");
+    assert_eq!(decoded.status.code(), Some(0), "{decoded:?}");
+    let extracted: Vec<serde_json::Value> = String::from_utf8_lossy(&decoded.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .filter(|v: &serde_json::Value| v["type"] == "extracted")
+        .collect();
+    assert_eq!(extracted.len(), 1, "{decoded:?}");
+    let got = out_dir.join("empty.txt");
+    assert_eq!(extracted[0]["path"], got.display().to_string());
+    assert_eq!(std::fs::read(&got).expect("the extracted file"), b"");
+}
+
+/// Issue 15 item 5: what a killed listen left in `--save-dir`'s hidden spill directory is
+/// removed when listen starts: only the directories of processes no longer running
+/// (`listen-PID`), and in them only the files listen writes (`SESSION-MESSAGEID`).
+#[test]
+fn issue_15_stale_partial_files_of_a_killed_listen_are_removed_at_start() {
+    let dir = tempdir();
+    let save = dir.path().join("saved");
+    let partial = save.join(".sipkit-partial");
+    // A process id above any Linux pid_max: never running.
+    let dead = partial.join("listen-4000000000");
+    // Process 1 always runs: its files are in use.
+    let alive = partial.join("listen-1");
+    for d in [&dead, &alive] {
+        std::fs::create_dir_all(d).expect("mkdir");
+    }
+    let stale = crate::support::write(&dead, "AbCdEf0123456789-msg1", b"half a file");
+    let stale_copy = crate::support::write(&dead, "AbCdEf0123456789-msg1.content", b"half");
+    let foreign = crate::support::write(&dead, "notes.txt", b"not listen's");
+    let in_use = crate::support::write(&alive, "AbCdEf0123456789-msg2", b"arriving");
+    let kept = crate::support::write(&save, "AbCdEf0123456789-msg3", b"a saved file");
+    let mut l = Listen::start(&[
+        "--udp",
+        "127.0.0.1:0",
+        "--msrp",
+        "127.0.0.1:0",
+        "--save-dir",
+        save.to_str().expect("utf-8"),
+        "--timeout",
+        "1s",
+    ]);
+    assert!(
+        !stale.exists() && !stale_copy.exists(),
+        "stale spill files removed"
+    );
+    assert!(foreign.exists(), "a file listen does not make is kept");
+    assert!(in_use.exists(), "a running listen's files are kept");
+    assert!(kept.exists(), "saved files are never touched");
+    assert_eq!(l.wait(WAIT).code(), Some(0), "{:?}", l.events);
+}
+
+/// An INVITE with an MSRP offer whose 2xx is never ACKed (and whose offerer never connects):
+/// the final status listen sends for it.
+fn unacked_msrp_offer(raw: &RawUdp, call_id: &str) -> u16 {
+    let uri = format!("msrp://127.0.0.1:9/{call_id};tcp");
+    raw.send(&raw.request(
+        "INVITE",
+        &format!("z9hG4bK{call_id}"),
+        call_id,
+        1,
+        None,
+        "Content-Type: application/sdp\r\n",
+        &msrp_offer(&uri, "text/plain", ""),
+    ));
+    loop {
+        let r = raw.recv();
+        let ours = header(&r, "Call-ID") == Some(call_id);
+        if ours && status(&r) >= 200 {
+            return status(&r);
+        }
+    }
+}
+
+/// Issue 15 item 2: sessions of unACKed INVITEs that no MSRP connection binds are freed after
+/// --msrp-bind-timeout, so more such INVITEs than --max-msrp-sessions do not lock MSRP out:
+/// an offer made after they are freed still gets 200, and the summary counts them.
+#[test]
+fn issue_15_unbound_msrp_sessions_are_freed_and_offers_get_200_again() {
+    let mut l = Listen::start(&[
+        "--udp",
+        "127.0.0.1:0",
+        "--msrp",
+        "127.0.0.1:0",
+        "--max-msrp-sessions",
+        "2",
+        "--msrp-bind-timeout",
+        "300ms",
+        "--timeout",
+        "30s",
+    ]);
+    let raw = RawUdp::new(l.udp.expect("udp"));
+    assert_eq!(unacked_msrp_offer(&raw, "leak1"), 200);
+    assert_eq!(unacked_msrp_offer(&raw, "leak2"), 200);
+    assert_eq!(unacked_msrp_offer(&raw, "leak3"), 488, "the limit holds");
+    // Wait for both sessions to be freed (events, not time).
+    let until = Instant::now() + WAIT;
+    while l.of("msrp-expired").len() < 2 {
+        assert!(Instant::now() < until, "not freed: {:?}", l.events);
+        let _ = l.next_event(Duration::from_millis(200));
+    }
+    assert_eq!(unacked_msrp_offer(&raw, "fresh1"), 200, "{:?}", l.events);
+    l.signal("-INT");
+    assert_eq!(l.wait(WAIT).code(), Some(0), "{:?}", l.events);
+    let s = summary(&l);
+    assert!(s["msrp_sessions_freed"].as_u64() >= Some(2), "{s}");
 }

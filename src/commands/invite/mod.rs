@@ -315,11 +315,18 @@ fn offer(content: &Content, msrps: bool, local: SocketAddr, ours: &MsrpOffer<'_>
                         .map(|n| n.to_string_lossy().into_owned())
                         .unwrap_or_else(|| "file".into());
                     let hash: Vec<String> = sha1.iter().map(|b| format!("{b:02X}")).collect();
+                    // RFC 5547's filesize-value is RFC 4566's integer (POS-DIGIT *DIGIT): an
+                    // empty file has no size selector; its name, type and hash describe it.
+                    let size = if *size == 0 {
+                        String::new()
+                    } else {
+                        format!(" size:{size}")
+                    };
                     m.direction(Direction::SendOnly)
                         .attribute(
                             "file-selector",
                             Some(&format!(
-                                "name:\"{}\" type:{content_type} size:{size} hash:sha-1:{}",
+                                "name:\"{}\" type:{content_type}{size} hash:sha-1:{}",
                                 encode_file_name(&name),
                                 hash.join(":")
                             )),

@@ -128,6 +128,8 @@ pub(crate) struct MsrpOffer {
     pub(crate) file_name: Option<String>,
     /// The file-selector's `hash:sha-1:...` (RFC 5547 §5), checked before the file is kept.
     pub(crate) file_sha1: Option<Vec<u8>>,
+    /// What was tolerated in the file-selector (`size:0`), to report.
+    pub(crate) file_warning: Option<String>,
 }
 
 /// The MSRP session layer as the UAS sees it: the run loop implements it over the endpoint,
@@ -1360,15 +1362,16 @@ impl Uas {
                         Some(Ok(p)) => p.iter().map(|s| (*s).to_owned()).collect(),
                         _ => Vec::new(),
                     };
-                    let (file_name, file_sha1) = match m.file_selector() {
-                        Some(Ok(fs)) => (
+                    let (file_name, file_sha1, file_warning) = match m.file_selector_tolerant() {
+                        Some(Ok((fs, warning))) => (
                             fs.name.and_then(|n| n.decoded()).map(|n| n.into_owned()),
                             fs.hashes
                                 .into_iter()
                                 .find(|h| h.algorithm.eq_ignore_ascii_case("sha-1"))
                                 .map(|h| h.bytes),
+                            warning.map(|w| format!("a=file-selector: {} ({})", w.message, w.rfc)),
                         ),
-                        _ => (None, None),
+                        _ => (None, None, None),
                     };
                     session = Some(MsrpOffer {
                         session: id,
@@ -1376,6 +1379,7 @@ impl Uas {
                         active,
                         file_name,
                         file_sha1,
+                        file_warning,
                     });
                 }
                 None => cfg.msrp_path.clear(),
@@ -2192,6 +2196,7 @@ c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 8 0\r\na=rtpmap:8 PCMA/8000\
                 active: true,
                 file_name: Some("a b.png".into()),
                 file_sha1: None,
+                file_warning: None,
             }]
         );
         let tag = text

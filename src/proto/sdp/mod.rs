@@ -377,6 +377,15 @@ impl<'a> MediaDescription<'a> {
             .map(|a| FileSelector::parse(a.value))
     }
 
+    /// `a=file-selector` read by an endpoint: `size:0` is taken with a warning (see
+    /// [`FileSelector::parse_tolerant`]).
+    pub fn file_selector_tolerant(
+        &self,
+    ) -> Option<Result<(FileSelector<'a>, Option<ParseError>), ParseError>> {
+        self.attribute("file-selector")
+            .map(|a| FileSelector::parse_tolerant(a.value))
+    }
+
     /// `a=file-transfer-id` (RFC 5547 §6).
     pub fn file_transfer_id(&self) -> Option<Result<&'a str, ParseError>> {
         self.attribute("file-transfer-id")

@@ -420,6 +420,26 @@ fn rfc5547_figure2_typed_values() {
     assert_eq!(Some(fs.to_string().as_str()), raw);
 }
 
+/// Issue 15 item 3: `size:0` is outside the grammar (RFC 4566 integer); the strict parse
+/// refuses it, the tolerant one takes it as 0 with a warning pointing at the selector.
+#[test]
+fn issue_15_file_selector_size_0_is_tolerated_with_a_warning() {
+    let v = "name:\"e.txt\" size:0";
+    assert!(FileSelector::parse(Some(v)).is_err());
+    let (fs, w) = FileSelector::parse_tolerant(Some(v)).expect("tolerated");
+    assert_eq!(fs.size, Some(0));
+    assert_eq!(fs.name.expect("name").raw(), "e.txt");
+    let w = w.expect("a warning");
+    assert_eq!(
+        (w.code, w.offset, w.len),
+        ("sdp.file-selector.syntax", 13, 6)
+    );
+    let (fs, w) = FileSelector::parse_tolerant(Some("size:12")).expect("valid");
+    assert_eq!((fs.size, w), (Some(12), None));
+    assert!(FileSelector::parse_tolerant(Some("size:00")).is_err());
+    assert!(FileSelector::parse_tolerant(Some("size:0 size:0")).is_err());
+}
+
 #[test]
 fn file_selector_details() {
     let fs = FileSelector::parse(Some(
