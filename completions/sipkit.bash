@@ -395,7 +395,7 @@ _sipkit() {
             return 0
             ;;
         sipkit__subcmd__listen)
-            opts="-H -q -v -h -V --udp --tcp --tls --ws --wss --cert --key --msrp --msrps --accept-types --max-size --save-dir --reply --ring --header --registrar --auth --auth-file --auth-alg --realm --nonce-lifetime --full --write-pcap --count --msrp-count --timeout --max-message --max-connections --idle-timeout --max-transactions --max-msrp-sessions --format --quiet --color --verbose --help --version"
+            opts="-H -q -v -h -V --udp --tcp --tls --ws --wss --cert --key --msrp --msrps --accept-types --max-size --save-dir --reply --ring --header --registrar --max-expires --min-expires --auth --auth-file --auth-alg --realm --nonce-lifetime --full --write-pcap --count --msrp-count --timeout --max-message --max-connections --idle-timeout --max-transactions --max-msrp-sessions --msrp-bind-timeout --format --quiet --color --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -461,6 +461,14 @@ _sipkit() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --max-expires)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --min-expires)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --auth)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -514,6 +522,10 @@ _sipkit() {
                     return 0
                     ;;
                 --max-msrp-sessions)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --msrp-bind-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -99,9 +99,11 @@ complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l save-dir -d 'Ke
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l reply -d 'Answer METHOD with CODE instead of the default, `INVITE=486` or `MESSAGE=403:Go away`; repeatable. CODE is a final status (200-699)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l ring -d 'Ring this long (180 Ringing) before answering an INVITE (`3s`, `500ms`)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -s H -l header -d 'Add a header field to every response, `-H \'Name: value\'`; repeatable' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l max-expires -d 'The longest binding a REGISTER is granted, in seconds (default 3600): the 200 says the shorter expiry (RFC 3261 §10.3)' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l min-expires -d 'The shortest binding a REGISTER may ask for, in seconds (default: none); a shorter one (other than 0) gets 423 Interval Too Brief with Min-Expires (RFC 3261 §10.3)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l auth -d 'Challenge every request (but ACK and CANCEL) with Digest for this `user:password` (401 for REGISTER, 407 otherwise; wrong credentials get 403); repeatable' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l auth-file -d 'Read `user:password` lines from FILE (blank lines and `#` comments skipped)' -r -F
-complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l auth-alg -d 'The algorithms to challenge with, one challenge each, in this order (default: SHA-256,MD5)' -r -f -a "MD5\t'MD5 (RFC 2617; weak, kept for old servers)'
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l auth-alg -d 'The algorithms to challenge with, one challenge each, in this order (default: MD5). MD5 alone is what SIPp 3.6, sipsak 0.9.8, sipvicious 0.3 (they answer the first challenge, MD5 only) and baresip 1.0 (fails on any challenge not MD5) accept; linphone 5 answers SHA-256 whenever it is offered. `SHA-256,MD5` is RFC 8760\'s order' -r -f -a "MD5\t'MD5 (RFC 2617; weak, kept for old servers)'
 MD5-sess\t'MD5-sess'
 SHA-256\t'SHA-256 (RFC 8760)'
 SHA-256-sess\t'SHA-256-sess'
@@ -109,7 +111,7 @@ SHA-512-256\t'SHA-512-256 (RFC 8760)'
 SHA-512-256-sess\t'SHA-512-256-sess'"
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l realm -d 'The Digest realm (default `sipkit`)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l nonce-lifetime -d 'How long a nonce is accepted; an older one is challenged again with stale=true (default 5 minutes)' -r
-complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l write-pcap -d 'Write every SIP and MSRP message sent and received to FILE as a pcapng capture, with IP/UDP/TCP headers synthesised (TLS and WebSocket messages appear as plain TCP)' -r -F
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l write-pcap -d 'Write every SIP and MSRP message sent and received to FILE as a pcapng capture, with IP/UDP/TCP headers synthesised (TLS and WebSocket messages appear as plain TCP). FILE must not exist: an existing file is a usage error, never overwritten' -r -F
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l count -d 'Exit after answering N requests (ACK, CANCEL and retransmissions do not count). MSRP messages still arriving then get up to 5 s to complete and be reported' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l msrp-count -d 'Exit after receiving N whole MSRP messages' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l timeout -d 'Stop after this long (`30s`); with --count or --msrp-count still unmet, exit 3' -r
@@ -118,6 +120,7 @@ complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l max-connections
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l idle-timeout -d 'Close a connection silent for this long (default 5m); a message begun must also finish within 30s, or within this if shorter (slow senders)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l max-transactions -d 'Most SIP server transactions alive at once (default 1000000); new requests beyond get 503 with Retry-After, answered without keeping state' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l max-msrp-sessions -d 'Most MSRP sessions open at once (default 1000); further MSRP offers get 488' -r
+complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l msrp-bind-timeout -d 'An answered MSRP session that no MSRP connection binds within this time (its 2xx never ACKed, or the peer never connects) is freed (default 30s; RFC 4975 sets no limit)' -r
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l format -d 'Output format: `human` for people, `json` for machines (never coloured)' -r -f -a "human\t'One line per message received and sent'
 json\t'JSON Lines: one object per event, `event` naming its kind'"
 complete -c sipkit -n "__fish_sipkit_using_subcommand listen" -l color -d 'When to colour the output: `auto` colours only a terminal and honours NO_COLOR' -r -f -a "auto\t'Colour when writing to a terminal and NO_COLOR is not set'

@@ -113,8 +113,9 @@ pub(crate) enum Command {
     /// §17.2.1), CANCEL ends a ringing INVITE with 487 (200 to the CANCEL; 481 when nothing
     /// matches), ACK ends the 200's retransmissions, BYE ends the dialog with 200 (481 outside
     /// a dialog), REGISTER gets 200 (bindings kept and listed with --registrar); OPTIONS
-    /// (with Allow and Accept), MESSAGE, INFO, NOTIFY, PRACK and UPDATE get 200; any other
-    /// method gets 501 Not Implemented with Allow. --reply METHOD=CODE overrides any of these.
+    /// (with Allow and Accept), MESSAGE and NOTIFY get 200; INFO, PRACK and UPDATE get 200
+    /// inside a dialog and 481 outside one; any other method gets 501 Not Implemented with
+    /// Allow. --reply METHOD=CODE overrides any of these.
     ///
     /// Exit status: 0 --count reached, or stopped by Ctrl-C/SIGTERM (or --timeout without
     /// --count); 2 a usage error, such as an address already in use; 3 --timeout expired
@@ -781,6 +782,16 @@ pub(crate) struct ListenArgs {
     #[arg(long, help_heading = "Answers")]
     pub(crate) registrar: bool,
 
+    /// The longest binding a REGISTER is granted, in seconds (default 3600): the 200 says
+    /// the shorter expiry (RFC 3261 §10.3).
+    #[arg(long, value_name = "SECONDS", help_heading = "Answers")]
+    pub(crate) max_expires: Option<u32>,
+
+    /// The shortest binding a REGISTER may ask for, in seconds (default: none); a shorter
+    /// one (other than 0) gets 423 Interval Too Brief with Min-Expires (RFC 3261 §10.3).
+    #[arg(long, value_name = "SECONDS", help_heading = "Answers")]
+    pub(crate) min_expires: Option<u32>,
+
     /// Challenge every request (but ACK and CANCEL) with Digest for this `user:password`
     /// (401 for REGISTER, 407 otherwise; wrong credentials get 403); repeatable.
     #[arg(long, value_name = "USER:PASSWORD", help_heading = "Authentication")]
@@ -790,8 +801,10 @@ pub(crate) struct ListenArgs {
     #[arg(long, value_name = "FILE", help_heading = "Authentication")]
     pub(crate) auth_file: Option<PathBuf>,
 
-    /// The algorithms to challenge with, one challenge each, in this order (default:
-    /// SHA-256,MD5).
+    /// The algorithms to challenge with, one challenge each, in this order (default: MD5).
+    /// MD5 alone is what SIPp 3.6, sipsak 0.9.8, sipvicious 0.3 (they answer the first
+    /// challenge, MD5 only) and baresip 1.0 (fails on any challenge not MD5) accept;
+    /// linphone 5 answers SHA-256 whenever it is offered. `SHA-256,MD5` is RFC 8760's order.
     #[arg(
         long,
         value_enum,
@@ -816,6 +829,7 @@ pub(crate) struct ListenArgs {
 
     /// Write every SIP and MSRP message sent and received to FILE as a pcapng capture, with
     /// IP/UDP/TCP headers synthesised (TLS and WebSocket messages appear as plain TCP).
+    /// FILE must not exist: an existing file is a usage error, never overwritten.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub(crate) write_pcap: Option<PathBuf>,
 
@@ -856,6 +870,11 @@ pub(crate) struct ListenArgs {
     /// Most MSRP sessions open at once (default 1000); further MSRP offers get 488.
     #[arg(long, value_name = "N", help_heading = "Limits")]
     pub(crate) max_msrp_sessions: Option<usize>,
+
+    /// An answered MSRP session that no MSRP connection binds within this time (its 2xx never
+    /// ACKed, or the peer never connects) is freed (default 30s; RFC 4975 sets no limit).
+    #[arg(long, value_name = "DURATION", help_heading = "Limits", value_parser = parse_duration)]
+    pub(crate) msrp_bind_timeout: Option<std::time::Duration>,
 }
 
 /// Digest algorithms for --auth-alg (RFC 8760).

@@ -6,6 +6,8 @@
 
 mod alloc;
 pub mod capture;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod proto;
 pub mod transport;
 

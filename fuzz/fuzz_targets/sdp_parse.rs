@@ -37,11 +37,12 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
-    for bits in 0u8..8 {
+    for bits in 0u8..16 {
         let opts = sdp::ParseOptions {
             allow_bare_lf: bits & 1 != 0,
             allow_missing_final_eol: bits & 2 != 0,
             trim_trailing_whitespace: bits & 4 != 0,
+            allow_bracketed_origin_ipv6: bits & 8 != 0,
         };
         if let Err(e) = sdp::parse_with(data, opts) {
             in_bounds(&e, data.len(), "parse error");

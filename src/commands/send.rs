@@ -660,6 +660,10 @@ enum DestEnd {
 /// The run in progress: the report being filled and the printer showing it.
 struct Run<W: Write> {
     start: Instant,
+    /// Since `start`: just before the first request was handed to the socket, and the arrival
+    /// of the last final response (load-mode latency spans the two, auth rounds included).
+    first_sent: Option<Duration>,
+    final_at: Option<Duration>,
     output_error: Option<std::io::Error>,
     report: Report,
     printer: SendPrinter<W>,
@@ -689,6 +693,8 @@ pub(crate) fn run<W: Write>(config: Config, mut printer: SendPrinter<W>) -> anyh
         .context("starting the async runtime")?;
     let mut run = Run {
         start: Instant::now(),
+        first_sent: None,
+        final_at: None,
         output_error: None,
         report: Report {
             method: config.method.clone(),
@@ -705,6 +711,8 @@ pub(crate) fn run<W: Write>(config: Config, mut printer: SendPrinter<W>) -> anyh
             exit: Exit::Timeout.code(),
             elapsed_ms: 0.0,
             dry_run: None,
+            dns_error: None,
+            error: None,
         },
         printer,
     };
@@ -744,6 +752,7 @@ pub(crate) fn run<W: Write>(config: Config, mut printer: SendPrinter<W>) -> anyh
     if let Some(e) = run.output_error.take() {
         return Err(anyhow::Error::new(e).context("writing to standard output"));
     }
+    run.report.error.clone_from(&failure);
     run.report.exit = exit.code();
     run.report.elapsed_ms = run.ms();
     run.printer
@@ -801,7 +810,13 @@ async fn execute<W: Write>(
         return Ok((Exit::Success, "dry-run"));
     }
     let overall = config.timeout.map(|t| run.start + t);
-    let resolution = sip_client::resolve(&config.target, config.dns_server, config.timeout).await?;
+    let resolution = sip_client::resolve(
+        &config.target,
+        config.dns_server,
+        config.timeout,
+        &mut run.report.dns_error,
+    )
+    .await?;
     run.printer
         .emit(&if config.resolve_only {
             SendEvent::ResolveOnly(&resolution)
@@ -902,7 +917,8 @@ async fn execute<W: Write>(
             DestEnd::Timeout(why) => last = Some((Exit::Timeout, why)),
             DestEnd::Failed(e) => last = Some((Exit::Network, e.to_string())),
         }
-        if more {
+        // After --timeout nothing more is tried: no "trying the next destination".
+        if more && overall.is_none_or(|o| Instant::now() < o) {
             let why = reason.unwrap_or_default();
             run.printer
                 .emit(&SendEvent::Failover {
@@ -1095,9 +1111,12 @@ async fn transact<W: Write>(
 ) -> Result<TxEnd, TransportError> {
     let sender = conn.sender();
     let origin = tokio::time::Instant::from_std(run.start);
-    sender.send(request).await?;
+    // Round trips start just before the request is handed to the socket (issue 15): a stream's
+    // send may return only once the bytes are written, and time after it is not the peer's.
     let sent_at = run.start.elapsed();
-    let rec = record("sent", run.ms(), conn, request, 0);
+    run.first_sent.get_or_insert(sent_at);
+    sender.send(request).await?;
+    let rec = record("sent", millis(sent_at), conn, request, 0);
     run.message(rec);
     let is_invite = key.method == "INVITE";
     let timer_name = if is_invite { "B" } else { "F" };
@@ -1154,6 +1173,7 @@ async fn transact<W: Write>(
                                 );
                             }
                         }
+                        run.final_at = Some(now);
                         return Ok(TxEnd::Final(data.clone(), now.saturating_sub(sent_at)));
                     }
                     Action::Ack => {
@@ -1486,6 +1506,8 @@ async fn load_worker(
     // Messages are not shown in load mode: a quiet JSON printer on a sink renders nothing.
     let mut run = Run {
         start: began,
+        first_sent: None,
+        final_at: None,
         output_error: None,
         report: Report {
             method: config.method.clone(),
@@ -1502,6 +1524,8 @@ async fn load_worker(
             exit: 0,
             elapsed_ms: 0.0,
             dry_run: None,
+            dns_error: None,
+            error: None,
         },
         printer: SendPrinter::new(Format::Json, true, false, std::io::sink()),
     };
@@ -1548,10 +1572,17 @@ async fn load_worker(
             cseq: config.cseq,
             max_forwards: None,
         };
-        let t0 = Instant::now();
+        run.first_sent = None;
         let end = on_destination(config, &mut run, c, &mut ids, &mut session, None).await;
         let sample = match end {
-            Ok(DestEnd::Final(bytes, _)) => Sample::Final(status_of(&bytes), t0.elapsed()),
+            Ok(DestEnd::Final(bytes, rtt)) => {
+                // From just before the first request went to the socket to the final response.
+                let latency = match (run.first_sent, run.final_at) {
+                    (Some(a), Some(b)) => b.saturating_sub(a),
+                    _ => rtt,
+                };
+                Sample::Final(status_of(&bytes), latency)
+            }
             Ok(DestEnd::Timeout(_)) => Sample::Timeout,
             Ok(DestEnd::Failed(e)) => {
                 conn = None;

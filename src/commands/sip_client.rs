@@ -101,11 +101,13 @@ pub(crate) fn addresses(
     Ok((bind, dns_server))
 }
 
-/// Locate `target` (RFC 3263), within `timeout` (30 s when none).
+/// Locate `target` (RFC 3263), within `timeout` (30 s when none). On failure, `dns_error`
+/// gets the cause's short name for the JSON output (`timeout`, `servfail`, `nxdomain`, ...).
 pub(crate) async fn resolve(
     target: &TargetSpec,
     dns_server: Option<SocketAddr>,
     timeout: Option<Duration>,
+    dns_error: &mut Option<&'static str>,
 ) -> Result<Resolution, Stop> {
     // A numeric target needs no DNS (RFC 3263 §4.2): give the resolver a server it will never
     // ask rather than have it read the system configuration (a cost on every one-shot run, and
@@ -119,7 +121,13 @@ pub(crate) async fn resolve(
         }
     })?;
     let limit = timeout.unwrap_or(Duration::from_secs(30));
-    match tokio::time::timeout(limit, resolver.resolve(target)).await {
+    let result = tokio::time::timeout(limit, resolver.resolve(target)).await;
+    if let Ok(Err(e)) = &result {
+        *dns_error = Some(e.kind());
+    } else if result.is_err() {
+        *dns_error = Some("timeout");
+    }
+    match result {
         Ok(Ok(r)) => Ok(r),
         Ok(Err(e)) if e.is_network() => Err(Stop::Failure(Exit::Network, e.to_string())),
         Ok(Err(e)) => Err(Stop::Other(e.into())),

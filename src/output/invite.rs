@@ -1,9 +1,9 @@
 //! How `sipkit invite` looks. People get `send`'s lines for each SIP message (the same printer
 //! draws them), then the negotiated media and a closing line with the setup times; programs
 //! get JSON Lines as things happen (`resolved`, `message`, `auth`, `failover`, `answer`,
-//! `msrp-connected`, `chunk-acked`, `delivery-report`, `transfer`, `summary`), so a script can
-//! follow a long call without waiting for its end. A transfer's progress bar goes to standard
-//! error, only on a terminal.
+//! `in-dialog`, `refreshed`, `msrp-connected`, `chunk-acked`, `delivery-report`, `transfer`,
+//! `summary`), so a script can follow a long call without waiting for its end. A transfer's
+//! progress bar goes to standard error, only on a terminal.
 
 use std::io::{self, Write};
 
@@ -64,6 +64,10 @@ pub(crate) struct SummaryRecord {
     /// Why the run failed, the same line as on standard error.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) error: Option<String>,
+    /// Why locating the server failed: `timeout`, `unreachable`, `servfail`, `nxdomain`,
+    /// `no-records`, `config` (issue 15).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) dns_error: Option<&'static str>,
     pub(crate) exit: u8,
     pub(crate) elapsed_ms: f64,
 }
@@ -110,6 +114,22 @@ pub(crate) struct TransferRecord {
     pub(crate) confirmed: bool,
 }
 
+/// A request of the callee inside the call and our answer (issue 15): the `in-dialog` event.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct InDialogRecord {
+    /// INVITE (a re-INVITE), UPDATE, INFO, OPTIONS, NOTIFY, MESSAGE, BYE, or any other.
+    pub(crate) method: String,
+    /// Our answer: 200, or 501 for a method we do not handle, 422, 481, 491, 500.
+    pub(crate) status: u16,
+    pub(crate) reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) content_type: Option<String>,
+    pub(crate) body_bytes: usize,
+    /// The body when it is UTF-8 text of at most 1024 bytes (an INFO's DTMF, a MESSAGE).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) body: Option<String>,
+}
+
 /// Something to show as it happens.
 #[derive(Debug)]
 pub(crate) enum InviteEvent<'a> {
@@ -134,7 +154,19 @@ pub(crate) enum InviteEvent<'a> {
         bytes: u64,
     },
     Transfer(&'a TransferRecord),
+    InDialog(&'a InDialogRecord),
+    /// We refreshed the session (RFC 4028 §10): the method used and the status it got.
+    Refreshed {
+        method: &'a str,
+        status: u16,
+    },
     Summary(&'a SummaryRecord),
+}
+
+#[derive(Serialize)]
+struct RefreshLine<'a> {
+    method: &'a str,
+    status: u16,
 }
 
 #[derive(Serialize)]
@@ -274,6 +306,33 @@ impl<W: Write> InvitePrinter<W> {
                     t.throughput_mbps
                 )
             }
+            InviteEvent::InDialog(r) => {
+                let dim = Style::new().dimmed();
+                let body = match (&r.content_type, &r.body) {
+                    (Some(t), Some(b)) if !t.starts_with("application/sdp") => {
+                        format!(" ({t}: {})", b.trim_end().escape_debug())
+                    }
+                    (Some(t), _) => format!(" ({t}, {} bytes)", r.body_bytes),
+                    _ => String::new(),
+                };
+                let method = if r.method == "INVITE" {
+                    "re-INVITE"
+                } else {
+                    &r.method
+                };
+                writeln!(
+                    self.out,
+                    "  {dim}callee's {method}{body} answered {} {}{dim:#}",
+                    r.status, r.reason
+                )
+            }
+            InviteEvent::Refreshed { method, status } => {
+                let dim = Style::new().dimmed();
+                writeln!(
+                    self.out,
+                    "  {dim}session refreshed with {method}: {status}{dim:#}"
+                )
+            }
             InviteEvent::Summary(s) => {
                 let (style, what) = match s.outcome {
                     "answered" => (AnsiColor::Green, "call answered"),
@@ -362,6 +421,15 @@ impl<W: Write> InvitePrinter<W> {
                 },
             ),
             InviteEvent::Transfer(t) => write_line(&mut self.out, "transfer", t),
+            InviteEvent::InDialog(r) => write_line(&mut self.out, "in-dialog", r),
+            InviteEvent::Refreshed { method, status } => write_line(
+                &mut self.out,
+                "refreshed",
+                RefreshLine {
+                    method,
+                    status: *status,
+                },
+            ),
             InviteEvent::Summary(s) => write_line(&mut self.out, "summary", s),
         }
     }
@@ -561,6 +629,7 @@ mod tests {
             held_ms: Some(1500.0),
             bye_status: Some(200),
             error: None,
+            dns_error: None,
             exit: 0,
             elapsed_ms: 9.0,
         };
@@ -589,6 +658,7 @@ mod tests {
                 held_ms: None,
                 bye_status: None,
                 error: Some(error.into()),
+                dns_error: None,
                 exit: 4,
                 elapsed_ms: 9.0,
             };

@@ -162,6 +162,8 @@ pub(crate) struct SummaryRecord {
     pub(crate) errors: u64,
     /// Whole MSRP messages received.
     pub(crate) msrp_messages: u64,
+    /// MSRP sessions freed because no connection bound them in time (--msrp-bind-timeout).
+    pub(crate) msrp_sessions_freed: u64,
     /// `count` (--count or --msrp-count reached), `timeout`, `signal` (Ctrl-C or SIGTERM).
     pub(crate) stopped_by: &'static str,
     /// The exit status.
@@ -328,11 +330,17 @@ impl<W: Write> ListenPrinter<W> {
                 } else {
                     format!(" ({})", methods.join(", "))
                 };
-                let msrp = if s.msrp_messages > 0 {
+                let mut msrp = if s.msrp_messages > 0 {
                     format!(", {} MSRP messages", s.msrp_messages)
                 } else {
                     String::new()
                 };
+                if s.msrp_sessions_freed > 0 {
+                    msrp.push_str(&format!(
+                        ", {} MSRP sessions freed unbound",
+                        s.msrp_sessions_freed
+                    ));
+                }
                 writeln!(
                     out,
                     "{} requests{list}, {} responses sent, {} retransmissions absorbed{msrp}; \

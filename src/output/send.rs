@@ -156,6 +156,13 @@ pub(crate) struct Report {
     /// With --dry-run: the request that would have been sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) dry_run: Option<String>,
+    /// Why locating the server failed: `timeout`, `unreachable`, `servfail`, `nxdomain`,
+    /// `no-records`, `config` (issue 15).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) dns_error: Option<&'static str>,
+    /// Why the run failed, the same line as on standard error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) error: Option<String>,
 }
 
 /// Something to show as it happens.

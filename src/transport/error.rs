@@ -61,15 +61,54 @@ pub enum ResolveError {
     /// The system resolver configuration (`/etc/resolv.conf`) could not be read.
     #[error("cannot read the system DNS configuration: {0}")]
     Config(String),
-    /// A query failed for another reason than "no such records" (timeout, SERVFAIL, refused).
-    #[error("DNS {rtype} query for `{name}` failed: {message}")]
+    /// A query failed for another reason than the ones below (the server could not be
+    /// reached: ICMP unreachable, connection refused).
+    #[error("DNS {rtype} query for `{name}` to {server} failed: {message}")]
     Lookup {
         /// The record type asked for.
         rtype: &'static str,
         /// The name queried.
         name: String,
+        /// The server(s) asked.
+        server: String,
         /// The resolver's explanation.
         message: String,
+    },
+    /// The server did not answer in time: nothing is known about the name.
+    #[error(
+        "the DNS server {server} did not answer the {rtype} query for `{name}` within {secs}s \
+         (timeout; check --dns-server or the system resolver)"
+    )]
+    Timeout {
+        /// The record type asked for.
+        rtype: &'static str,
+        /// The name queried.
+        name: String,
+        /// The server(s) asked.
+        server: String,
+        /// The per-query limit, in seconds.
+        secs: u64,
+    },
+    /// The server answered with an error code (SERVFAIL, REFUSED...): it could not answer,
+    /// which says nothing about whether the name exists (RFC 1035 §4.1.1).
+    #[error("the DNS server {server} answered the {rtype} query for `{name}` with {code}")]
+    ServerFailure {
+        /// The record type asked for.
+        rtype: &'static str,
+        /// The name queried.
+        name: String,
+        /// The server(s) asked.
+        server: String,
+        /// The response code, e.g. `SERVFAIL (Server Failure)`.
+        code: String,
+    },
+    /// The name does not exist (NXDOMAIN, RFC 1035 §4.1.1 code 3).
+    #[error("`{host}` does not exist (NXDOMAIN from {server})")]
+    NxDomain {
+        /// The host that was looked up.
+        host: String,
+        /// The server(s) asked.
+        server: String,
     },
     /// Every step ran but no address came out.
     #[error("no address found for `{host}` (no NAPTR, SRV, A or AAAA records)")]
@@ -83,6 +122,20 @@ impl ResolveError {
     /// DNS errors are network failures (exit 4), except an unreadable configuration.
     pub fn is_network(&self) -> bool {
         !matches!(self, ResolveError::Config(_))
+    }
+
+    /// A short name for the cause, as the JSON output's `dns_error` gives it: `config`,
+    /// `unreachable`, `timeout`, `servfail` (any error code from the server), `nxdomain`,
+    /// `no-records`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ResolveError::Config(_) => "config",
+            ResolveError::Lookup { .. } => "unreachable",
+            ResolveError::Timeout { .. } => "timeout",
+            ResolveError::ServerFailure { .. } => "servfail",
+            ResolveError::NxDomain { .. } => "nxdomain",
+            ResolveError::NotFound { .. } => "no-records",
+        }
     }
 }
 

@@ -6,10 +6,13 @@ use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
 use hickory_resolver::name_server::TokioConnectionProvider;
+use hickory_resolver::proto::ProtoErrorKind;
+use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{RData, RecordType};
 use hickory_resolver::proto::xfer::Protocol;
 
@@ -51,10 +54,16 @@ pub struct Resolution {
     pub destinations: Vec<Destination>,
 }
 
+/// How long one query waits for its answer (one attempt): a server that does not answer
+/// fails the run within a few seconds, not 30 (issue 15).
+const QUERY_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// A DNS client that turns a [`TargetSpec`] into [`Destination`]s.
 pub struct Resolver {
     dns: TokioResolver,
     rng: Mutex<XorShift>,
+    /// The server(s) asked, as error messages name them.
+    server: String,
 }
 
 impl fmt::Debug for Resolver {
@@ -88,15 +97,36 @@ impl Resolver {
         let opts: &mut ResolverOpts = builder.options_mut();
         // Names are queried fully qualified; a search list would only add queries.
         opts.ndots = 0;
+        opts.timeout = QUERY_TIMEOUT;
+        opts.attempts = 1;
         let seed = match std::env::var("SIPKIT_TEST") {
             Ok(v) => v.parse().unwrap_or(0x5EED),
             Err(_) => std::collections::hash_map::RandomState::new()
                 .build_hasher()
                 .finish(),
         };
+        let dns = builder.build();
+        let server = match dns_server {
+            Some(addr) => addr.to_string(),
+            None => {
+                let mut list: Vec<String> = dns
+                    .config()
+                    .name_servers()
+                    .iter()
+                    .map(|n| n.socket_addr.to_string())
+                    .collect();
+                list.dedup();
+                if list.is_empty() {
+                    "the system resolver".to_owned()
+                } else {
+                    list.join(", ")
+                }
+            }
+        };
         Ok(Resolver {
-            dns: builder.build(),
+            dns,
             rng: Mutex::new(XorShift::new(seed)),
+            server,
         })
     }
 
@@ -128,12 +158,20 @@ impl Resolver {
             spec,
             steps: Vec::new(),
             failure: None,
+            silent: false,
+            nxdomain: false,
         };
         let destinations = run.destinations().await;
         if destinations.is_empty() {
-            return Err(run.failure.unwrap_or_else(|| ResolveError::NotFound {
-                host: spec.lookup_host().to_owned(),
-            }));
+            let host = spec.lookup_host().to_owned();
+            return Err(match run.failure {
+                Some(f) => f,
+                None if run.nxdomain => ResolveError::NxDomain {
+                    host,
+                    server: self.server.clone(),
+                },
+                None => ResolveError::NotFound { host },
+            });
         }
         Ok(Resolution {
             steps: run.steps,
@@ -158,6 +196,40 @@ struct Run<'a> {
     /// The first query that failed for another reason than "no records", reported when
     /// nothing else worked.
     failure: Option<ResolveError>,
+    /// The server did not answer (timeout, unreachable): no further query is asked, so the
+    /// run fails after one query's wait instead of one per record type.
+    silent: bool,
+    /// The host itself does not exist (NXDOMAIN for a query of its own name).
+    nxdomain: bool,
+}
+
+/// Why a query gave no records.
+enum Failed {
+    /// NOERROR without answers (NODATA): normal, try the next step.
+    NoData,
+    /// NXDOMAIN: the name does not exist.
+    NxDomain,
+    /// Another response code (SERVFAIL, REFUSED...).
+    Code(ResponseCode),
+    /// No answer in time.
+    Timeout,
+    /// The server could not be reached, or another local failure.
+    Unreachable(String),
+}
+
+fn classify(e: &hickory_resolver::ResolveError) -> Failed {
+    let Some(proto) = e.proto() else {
+        return Failed::Unreachable(e.to_string());
+    };
+    match proto.kind() {
+        ProtoErrorKind::NoRecordsFound { response_code, .. } => match *response_code {
+            ResponseCode::NoError => Failed::NoData,
+            ResponseCode::NXDomain => Failed::NxDomain,
+            code => Failed::Code(code),
+        },
+        ProtoErrorKind::Timeout => Failed::Timeout,
+        _ => Failed::Unreachable(proto.to_string()),
+    }
 }
 
 /// A NAPTR service sipkit can use (RFC 3263 §4.1, RFC 7118 §6 for D2W).
@@ -344,6 +416,16 @@ impl Run<'_> {
             format!("{name}.")
         };
         let rtype_name = rtype_str(rtype);
+        if self.silent {
+            self.steps.push(ResolveStep {
+                rtype: Some(rtype_name),
+                name: fqdn,
+                answers: Vec::new(),
+                note: "not asked: the DNS server did not answer before".to_owned(),
+            });
+            return Vec::new();
+        }
+        let server = self.resolver.server.clone();
         let (records, note) = match self.resolver.dns.lookup(fqdn.as_str(), rtype).await {
             Ok(lookup) => {
                 let records: Vec<RData> = lookup
@@ -358,17 +440,61 @@ impl Run<'_> {
                 };
                 (records, note)
             }
-            Err(e) if e.is_no_records_found() => (Vec::new(), "no records".to_owned()),
             Err(e) => {
-                let message = e.to_string();
+                let name = fqdn.clone();
+                let (failure, note) = match classify(&e) {
+                    Failed::NoData => (None, "no records".to_owned()),
+                    Failed::NxDomain => {
+                        if fqdn.trim_end_matches('.')
+                            == self.spec.lookup_host().trim_end_matches('.')
+                        {
+                            self.nxdomain = true;
+                        }
+                        (None, "no such name (NXDOMAIN)".to_owned())
+                    }
+                    Failed::Code(code) => {
+                        let code = format!("{} ({code})", code_name(code));
+                        let note = format!("failed: the server answered {code}");
+                        (
+                            Some(ResolveError::ServerFailure {
+                                rtype: rtype_name,
+                                name,
+                                server,
+                                code,
+                            }),
+                            note,
+                        )
+                    }
+                    Failed::Timeout => {
+                        self.silent = true;
+                        (
+                            Some(ResolveError::Timeout {
+                                rtype: rtype_name,
+                                name,
+                                server,
+                                secs: QUERY_TIMEOUT.as_secs(),
+                            }),
+                            format!("failed: no answer within {}s", QUERY_TIMEOUT.as_secs()),
+                        )
+                    }
+                    Failed::Unreachable(message) => {
+                        self.silent = true;
+                        let note = format!("failed: {message}");
+                        (
+                            Some(ResolveError::Lookup {
+                                rtype: rtype_name,
+                                name,
+                                server,
+                                message,
+                            }),
+                            note,
+                        )
+                    }
+                };
                 if self.failure.is_none() {
-                    self.failure = Some(ResolveError::Lookup {
-                        rtype: rtype_name,
-                        name: fqdn.clone(),
-                        message: message.clone(),
-                    });
+                    self.failure = failure;
                 }
-                (Vec::new(), format!("failed: {message}"))
+                (Vec::new(), note)
             }
         };
         self.steps.push(ResolveStep {
@@ -403,6 +529,17 @@ impl Run<'_> {
             host: self.spec.host().to_owned(),
             ws_path: self.spec.ws_path().to_owned(),
         }
+    }
+}
+
+/// The mnemonic of a DNS response code (RFC 1035 §4.1.1, RFC 6895 §2.3).
+fn code_name(code: ResponseCode) -> String {
+    match code {
+        ResponseCode::ServFail => "SERVFAIL".to_owned(),
+        ResponseCode::Refused => "REFUSED".to_owned(),
+        ResponseCode::FormErr => "FORMERR".to_owned(),
+        ResponseCode::NotImp => "NOTIMP".to_owned(),
+        other => format!("RCODE {}", u16::from(other)),
     }
 }
 

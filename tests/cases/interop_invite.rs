@@ -169,3 +169,68 @@ fn holds_whole_messages(payload: &[u8]) -> bool {
         && last_line.starts_with(b"-------")
         && matches!(last_line.last(), Some(b'$' | b'+' | b'#'))
 }
+
+/// SIPp as the callee (`tests/fixtures/sipp/in-dialog-uas.xml`, issue 15): a re-INVITE, an
+/// INFO and an OPTIONS in the middle of the call must each be answered 200, so that sipp's
+/// one call ends successful (`-m 1` exits 0 only then: zero failed calls).
+fn sipp_in_dialog(transport: &str) {
+    use crate::support::peer_process::{Peer, free_port};
+    use crate::support::root;
+
+    let port = free_port();
+    let mut cmd = Command::new("sipp");
+    cmd.arg("-sf")
+        .arg(root().join("tests/fixtures/sipp/in-dialog-uas.xml"))
+        .args(["-i", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-t", if transport == "tcp" { "t1" } else { "u1" }])
+        .args(["-m", "1", "-timeout", "15s", "-timeout_error", "-nostdin"]);
+    let mut sipp = Peer::spawn("sipp", cmd, tempdir(), false).ready(
+        port,
+        transport == "udp",
+        transport == "tcp",
+    );
+    let target = if transport == "udp" {
+        format!("sip:bob@127.0.0.1:{port}")
+    } else {
+        format!("sip:bob@127.0.0.1:{port};transport={transport}")
+    };
+    let out = sipkit()
+        .args([
+            "invite",
+            "--timeout",
+            "10s",
+            "--duration",
+            "1s",
+            "--format",
+            "json",
+        ])
+        .arg(&target)
+        .timeout(Duration::from_secs(20))
+        .output()
+        .expect("running sipkit invite");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{out:?}\n{}", sipp.log());
+    let answered: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("\"event\":\"in-dialog\""))
+        .collect();
+    assert_eq!(answered.len(), 3, "{stdout}");
+    assert!(
+        answered.iter().all(|l| l.contains("\"status\":200")),
+        "{stdout}"
+    );
+    let status = sipp.finish(Duration::from_secs(10));
+    assert!(status.success(), "sipp: {status}\n{}", sipp.log());
+}
+
+#[test]
+#[ignore = "interop: needs sipp"]
+fn interop_sipp_mid_call_reinvite_info_options_are_answered_over_udp_issue_15() {
+    sipp_in_dialog("udp");
+}
+
+#[test]
+#[ignore = "interop: needs sipp"]
+fn interop_sipp_mid_call_reinvite_info_options_are_answered_over_tcp_issue_15() {
+    sipp_in_dialog("tcp");
+}

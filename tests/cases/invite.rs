@@ -302,6 +302,27 @@ fn empty_one_byte_and_10_mib_files_arrive_with_equal_sha256_issue_6() {
         let out = invite(&["--file", path.to_str().expect("utf-8"), &l.udp_target()]);
         let t = assert_delivered(&out, data.len() as u64);
         throughput = t["throughput_mbps"].as_f64().expect("throughput");
+        // Issue 15 item 3: RFC 5547's size is RFC 4566's integer (no 0): an empty file's
+        // selector has none, and the offer passes `validate --strict`.
+        let offer = events(&out)
+            .into_iter()
+            .find(|e| e["event"] == "message")
+            .expect("the INVITE")["message"]
+            .as_str()
+            .expect("text")
+            .to_owned();
+        let selector = offer
+            .split("\r\n")
+            .find(|l| l.starts_with("a=file-selector:"))
+            .expect("a file-selector")
+            .to_owned();
+        assert_eq!(selector.contains(" size:"), !data.is_empty(), "{selector}");
+        let checked = sipkit()
+            .args(["validate", "--strict", "-"])
+            .write_stdin(offer.clone())
+            .output()
+            .expect("running validate");
+        assert_eq!(checked.status.code(), Some(0), "{offer}\n{checked:?}");
     }
     eprintln!("10 MiB over MSRP (debug build): {throughput:.1} MB/s");
     assert_eq!(l.wait(WAIT).code(), Some(0), "{:?}", l.events);
@@ -311,12 +332,13 @@ fn empty_one_byte_and_10_mib_files_arrive_with_equal_sha256_issue_6() {
         assert_eq!(m["size"], data.len(), "{name}");
         assert_eq!(m["sha256"], sha256_hex(data), "{name}");
         assert_eq!(m["content_type"], "application/octet-stream");
-        if let Some(path) = m["path"].as_str() {
-            let saved = std::fs::read(path).expect("the saved file");
-            assert!(saved == *data, "{name}: saved bytes differ");
-        } else {
-            assert!(data.len() < 2, "{name} was not saved: {m}");
-        }
+        // Every file, the empty one too, is saved under its own name.
+        let path = m["path"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name} not saved: {m}"));
+        assert_eq!(path, save.join(name).display().to_string());
+        let saved = std::fs::read(path).expect("the saved file");
+        assert!(saved == *data, "{name}: saved bytes differ");
     }
 }
 
@@ -1041,4 +1063,443 @@ fn issue_15_the_callees_warning_on_a_rejection_is_shown() {
         "{text}"
     );
     assert_eq!(l.wait(WAIT).code(), Some(0));
+}
+
+/// A callee that, once the call is up, sends a re-INVITE, INFO, OPTIONS and SUBSCRIBE inside
+/// the dialog, and whose 200 makes invite the session-timer refresher (`Session-Expires:
+/// 2;refresher=uac`); it records the answers, waits for the refresh (an UPDATE, which its
+/// Allow lists) and the BYE. Each request is sent once: an unanswered one fails the test.
+mod in_dialog_peer {
+    use std::net::{SocketAddr, UdpSocket};
+    use std::thread::JoinHandle;
+    use std::time::Duration;
+
+    use sipkit::proto::sip::build::MessageBuilder;
+    use sipkit::proto::sip::{ParseOptions, parse};
+
+    #[derive(Debug, Default)]
+    pub struct Seen {
+        /// First line of the answer to each of our requests, in order.
+        pub answers: Vec<String>,
+        /// The whole answers, in order.
+        pub whole: Vec<String>,
+        /// Methods invite sent after the ACK, in order.
+        pub from_invite: Vec<String>,
+        /// The 200 to the re-INVITE came again while its ACK was withheld.
+        pub resent_200: bool,
+    }
+
+    pub fn start() -> (String, JoinHandle<Seen>) {
+        let udp = UdpSocket::bind("127.0.0.1:0").expect("binding UDP");
+        udp.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let target = format!("127.0.0.1:{}", udp.local_addr().expect("local").port());
+        (target, std::thread::spawn(move || run(&udp)))
+    }
+
+    fn recv(udp: &UdpSocket, buf: &mut [u8]) -> (Vec<u8>, SocketAddr) {
+        let (n, from) = udp.recv_from(buf).expect("a message within 10 s");
+        (buf[..n].to_vec(), from)
+    }
+
+    fn header(text: &str, name: &str) -> String {
+        text.lines()
+            .find_map(|l| {
+                let (n, v) = l.split_once(':')?;
+                n.trim()
+                    .eq_ignore_ascii_case(name)
+                    .then(|| v.trim().to_owned())
+            })
+            .unwrap_or_else(|| panic!("{name} in {text}"))
+    }
+
+    fn run(udp: &UdpSocket) -> Seen {
+        let mut seen = Seen::default();
+        let mut buf = vec![0u8; 65536];
+        let (invite_bytes, from) = recv(udp, &mut buf);
+        let Ok(Some((invite, _))) =
+            parse(&invite_bytes, &ParseOptions::datagram()).map(|s| s.complete())
+        else {
+            panic!("not SIP");
+        };
+        let local = udp.local_addr().expect("local");
+        let sdp = "v=0\r\no=peer 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+                   m=audio 40000 RTP/AVP 0\r\n";
+        let ok = MessageBuilder::response_to(&invite, 200, "OK", Some("peer1"))
+            .header("Contact", &format!("<sip:peer@{local}>"))
+            .header("Allow", "INVITE, ACK, BYE, UPDATE")
+            .header("Require", "timer")
+            .header("Session-Expires", "2;refresher=uac")
+            .body("application/sdp", sdp.as_bytes().to_vec())
+            .build();
+        udp.send_to(&ok, from).expect("sending the 200");
+        let (ack, _) = recv(udp, &mut buf);
+        assert!(
+            ack.starts_with(b"ACK "),
+            "{}",
+            String::from_utf8_lossy(&ack)
+        );
+        let text = String::from_utf8_lossy(&invite_bytes).into_owned();
+        let (to, from_h, call_id) = (
+            header(&text, "From"),
+            header(&text, "To"),
+            header(&text, "Call-ID"),
+        );
+        let contact = header(&text, "Contact");
+        let uri = contact.trim_start_matches('<').trim_end_matches('>');
+        for (i, (method, body)) in [
+            ("INVITE", sdp),
+            ("INFO", "Signal=5\r\nDuration=160\r\n"),
+            ("OPTIONS", ""),
+            ("SUBSCRIBE", ""),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let ct = if body.is_empty() {
+                String::new()
+            } else if *method == "INVITE" {
+                "Content-Type: application/sdp\r\n".into()
+            } else {
+                "Content-Type: application/dtmf-relay\r\n".into()
+            };
+            let req = format!(
+                "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKpeer{i}\r\n\
+                 Max-Forwards: 70\r\nFrom: {from_h};tag=peer1\r\nTo: {to}\r\nCall-ID: {call_id}\r\n\
+                 CSeq: {} {method}\r\nContact: <sip:peer@{local}>\r\n{ct}Content-Length: {}\r\n\r\n{body}",
+                i + 1,
+                body.len()
+            );
+            udp.send_to(req.as_bytes(), from).expect("sending");
+            let (resp, _) = recv(udp, &mut buf);
+            let resp = String::from_utf8_lossy(&resp).into_owned();
+            seen.answers
+                .push(resp.lines().next().unwrap_or_default().to_owned());
+            seen.whole.push(resp.clone());
+            if *method == "INVITE" {
+                // Until the ACK, our 200 is sent again (RFC 3261 §13.3.1.4): wait for that.
+                let (again, _) = recv(udp, &mut buf);
+                seen.resent_200 = String::from_utf8_lossy(&again) == resp;
+                let ack = format!(
+                    "ACK {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKpeerack\r\n\
+                     Max-Forwards: 70\r\nFrom: {from_h};tag=peer1\r\nTo: {to}\r\nCall-ID: {call_id}\r\n\
+                     CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+                );
+                udp.send_to(ack.as_bytes(), from).expect("sending the ACK");
+            }
+        }
+        // Then the refresh and the BYE: both answered 200.
+        loop {
+            let (m, from) = recv(udp, &mut buf);
+            let Ok(Some((m, _))) = parse(&m, &ParseOptions::datagram()).map(|s| s.complete())
+            else {
+                continue;
+            };
+            let method = m.method().unwrap_or_default().to_owned();
+            seen.from_invite.push(method.clone());
+            let ok = MessageBuilder::response_to(&m, 200, "OK", None).build();
+            udp.send_to(&ok, from).expect("answering");
+            if method == "BYE" {
+                return seen;
+            }
+        }
+    }
+}
+
+#[test]
+fn issue_15_the_callees_in_dialog_requests_are_answered_and_the_session_refreshed() {
+    let (target, peer) = in_dialog_peer::start();
+    let out = invite(&["--duration", "3s", &target]);
+    let seen = peer.join().expect("the peer");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        seen.answers,
+        [
+            "SIP/2.0 200 OK",
+            "SIP/2.0 200 OK",
+            "SIP/2.0 200 OK",
+            "SIP/2.0 501 Not Implemented"
+        ],
+        "{:?}",
+        seen.whole
+    );
+    // The re-INVITE's 200 carries our offer again and a Contact; OPTIONS and 501 list Allow.
+    assert!(seen.whole[0].contains("m=audio 49170 RTP/AVP 0 8 101\r\n"));
+    assert!(seen.whole[0].contains("\r\nContact: "));
+    for i in [2, 3] {
+        assert!(
+            seen.whole[i].contains("\r\nAllow: INVITE, ACK, CANCEL, BYE, UPDATE, INFO,"),
+            "{}",
+            seen.whole[i]
+        );
+    }
+    assert!(
+        seen.resent_200,
+        "the 200 to the re-INVITE is retransmitted until its ACK"
+    );
+    // We were the refresher: an UPDATE came at half the 2 s interval, then the BYE.
+    assert_eq!(seen.from_invite.first().map(String::as_str), Some("UPDATE"));
+    assert_eq!(seen.from_invite.last().map(String::as_str), Some("BYE"));
+    let ev = events(&out);
+    let reported: Vec<_> = of(&ev, "in-dialog")
+        .iter()
+        .map(|e| {
+            (
+                e["method"].as_str().unwrap_or_default().to_owned(),
+                e["status"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(reported.len(), 4, "{reported:?}");
+    assert_eq!(reported[1].0, "INFO");
+    assert_eq!(
+        of(&ev, "in-dialog")[1]["body"],
+        "Signal=5\r\nDuration=160\r\n"
+    );
+    assert_eq!(of(&ev, "refreshed")[0]["status"], 200);
+    assert_eq!(summary(&out)["outcome"], "answered");
+}
+
+/// Start `sipkit invite ARGS --format json` with standard input piped (held open), call
+/// `ready` (which returns once the run has reached the phase to interrupt), send SIGINT and
+/// wait at most 10 s for the end: (status, JSON lines, stderr).
+fn interrupt_invite(args: &[&str], ready: impl FnOnce()) -> (Option<i32>, Vec<Value>, String) {
+    use std::io::Read;
+    use std::process::Stdio;
+
+    let mut child = crate::support::std_sipkit()
+        .arg("invite")
+        .args(args)
+        .args(["--format", "json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting sipkit invite");
+    // Held open: with --stdin, only Ctrl-C can end the content.
+    let stdin = child.stdin.take();
+    ready();
+    let st = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("running kill");
+    assert!(st.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().expect("waiting").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            drop(stdin);
+            panic!("sipkit invite did not stop within 10 s of SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(stdin);
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut stdout)
+        .expect("stdout");
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("stderr");
+    let lines = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    (child.wait().expect("status").code(), lines, stderr)
+}
+
+/// A UDP socket that receives one datagram and never answers: returns once it came.
+fn silent_peer() -> (std::net::UdpSocket, u16) {
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("binding a silent peer");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let port = s.local_addr().expect("addr").port();
+    (s, port)
+}
+
+fn wait_for_datagram(s: &std::net::UdpSocket) {
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.recv(&mut buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => {
+                other.expect("a datagram within 10 s");
+                return;
+            }
+        }
+    }
+}
+
+fn last_summary(lines: &[Value]) -> &Value {
+    lines
+        .iter()
+        .rfind(|e| e["event"] == "summary")
+        .expect("a summary event")
+}
+
+#[test]
+fn issue_15_ctrl_c_before_any_provisional_stops_at_once_with_the_summary() {
+    let (peer, port) = silent_peer();
+    let target = format!("127.0.0.1:{port}");
+    let (code, lines, stderr) =
+        interrupt_invite(&["--timeout", "30s", &target], || wait_for_datagram(&peer));
+    // README: an interrupted call exits 1.
+    assert_eq!(code, Some(1), "{lines:?}\n{stderr}");
+    let s = last_summary(&lines);
+    assert_eq!(s["outcome"], "interrupted", "{s}");
+    assert_eq!(s["exit"], 1, "{s}");
+    assert!(
+        stderr.contains("interrupted (Ctrl-C) before any response to the INVITE"),
+        "{stderr}"
+    );
+    // Nothing could be cancelled: no CANCEL went out.
+    let sent: Vec<_> = lines
+        .iter()
+        .filter(|e| e["event"] == "message" && e["direction"] == "sent")
+        .filter_map(|e| e["first_line"].as_str())
+        .collect();
+    assert!(sent.iter().all(|l| l.starts_with("INVITE ")), "{sent:?}");
+}
+
+#[test]
+fn issue_15_ctrl_c_while_locating_the_server_gives_the_summary() {
+    // A DNS server that never answers: the run sits in resolution until Ctrl-C.
+    let (dns, port) = silent_peer();
+    let server = format!("127.0.0.1:{port}");
+    let (code, lines, stderr) = interrupt_invite(
+        &[
+            "--timeout",
+            "30s",
+            "--dns-server",
+            &server,
+            "sip:bob@example.test",
+        ],
+        || wait_for_datagram(&dns),
+    );
+    assert_eq!(code, Some(1), "{lines:?}\n{stderr}");
+    let s = last_summary(&lines);
+    assert_eq!(s["outcome"], "interrupted", "{s}");
+    assert!(
+        stderr.contains("interrupted (Ctrl-C) while locating sip:bob@example.test"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn issue_15_ctrl_c_during_a_stdin_transfer_ends_without_waiting_for_eof() {
+    let mut l = msrp_listen(10, &[]);
+    let target = l.udp_target();
+    // Once listen has the MSRP session, invite is reading its standard input (held open).
+    let (code, lines, stderr) = interrupt_invite(&["--timeout", "30s", "--stdin", &target], || {
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if l.next_event(Duration::from_millis(100))
+                .is_some_and(|e| e["event"] == "msrp-session")
+            {
+                return;
+            }
+        }
+        panic!("no MSRP session reached listen: {:?}", l.events);
+    });
+    assert_eq!(code, Some(1), "{lines:?}\n{stderr}");
+    assert_eq!(last_summary(&lines)["outcome"], "interrupted");
+}
+
+#[test]
+fn issue_15_a_dns_server_failure_is_named_in_the_summary() {
+    use crate::support::dns::DnsServer;
+    use hickory_proto::op::ResponseCode;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a runtime for the DNS server");
+    let failing = rt.block_on(DnsServer::failing(ResponseCode::ServFail));
+    let server = failing.addr.to_string();
+    let out = invite(&["--dns-server", &server, "sip:bob@broken.test"]);
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    let s = summary(&out);
+    assert_eq!(s["dns_error"], "servfail", "{s}");
+    assert_eq!(s["outcome"], "network-error", "{s}");
+    assert!(
+        s["error"].as_str().is_some_and(|e| e.contains(&server)),
+        "{s}"
+    );
+}
+
+/// Issue 15 item 1: a file whose last chunk was answered 200 is saved whatever arrives next.
+/// Rounds of parallel 2 MiB transfers, half without a Success-Report (so the BYE follows the
+/// last 200 at once), half with one (the BYE follows the report): every file is saved under
+/// its name, byte-exact, and nothing is reported incomplete.
+#[test]
+fn issue_15_parallel_transfers_with_the_bye_racing_the_last_chunk_lose_no_file() {
+    const ROUNDS: usize = 3;
+    const PARALLEL: usize = 8;
+    let dir = tempdir();
+    let save = dir.path().join("saved");
+    let calls = ROUNDS * PARALLEL;
+    // INVITE and BYE per call.
+    let mut l = msrp_listen(2 * calls, &["--save-dir", save.to_str().expect("utf-8")]);
+    let target = l.udp_target();
+    let mut sent = Vec::new();
+    for round in 0..ROUNDS {
+        let handles: Vec<_> = (0..PARALLEL)
+            .map(|i| {
+                let name = format!("f{round}-{i}.bin");
+                let data = xorshift_bytes(2 << 20, (round * PARALLEL + i + 1) as u64);
+                let path = write(dir.path(), &name, &data);
+                let target = target.clone();
+                sent.push((name.clone(), data));
+                std::thread::spawn(move || {
+                    let p = path.to_str().expect("utf-8").to_owned();
+                    let mut args = vec!["--file", p.as_str(), "--chunk-size", "65536"];
+                    if i % 2 == 0 {
+                        args.push("--no-report");
+                    }
+                    args.push(&target);
+                    invite_within("30s", &args)
+                })
+            })
+            .collect();
+        for h in handles {
+            let out = h.join().expect("invite thread");
+            assert_eq!(out.status.code(), Some(0), "{out:?}");
+            assert_eq!(summary(&out)["outcome"], "delivered", "{out:?}");
+        }
+    }
+    assert_eq!(
+        l.wait(Duration::from_secs(60)).code(),
+        Some(0),
+        "{:?}",
+        l.events
+    );
+    assert!(
+        l.of("msrp-incomplete").is_empty(),
+        "{:?}",
+        l.of("msrp-incomplete")
+    );
+    let got = l.of("msrp-message");
+    assert_eq!(got.len(), calls, "{:?}", l.events);
+    for (name, data) in &sent {
+        let m = got
+            .iter()
+            .find(|m| m["file_name"] == name.as_str())
+            .unwrap_or_else(|| panic!("no message for {name}"));
+        assert!(m.get("save_error").is_none(), "{m}");
+        let path = m["path"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name} not saved: {m}"));
+        assert_eq!(path, save.join(name).to_str().expect("utf-8"));
+        assert!(
+            std::fs::read(path).expect("saved file") == *data,
+            "{name} differs"
+        );
+    }
 }

@@ -168,7 +168,14 @@ fn invite_rejected_with_reply_and_the_ack_absorbed() {
 
 #[test]
 fn digest_with_two_algorithms_issue_5() {
-    let mut l = Listen::start(&["--count", "4", "--auth", "alice:secret"]);
+    let mut l = Listen::start(&[
+        "--count",
+        "4",
+        "--auth",
+        "alice:secret",
+        "--auth-alg",
+        "SHA-256,MD5",
+    ]);
     for alg in ["MD5", "SHA-256"] {
         let out = send(&[
             "--user",
@@ -390,6 +397,34 @@ fn a_port_in_use_is_a_usage_error_naming_it() {
         err.contains(&format!("cannot listen on udp {addr}")),
         "{err}"
     );
+}
+
+/// Issue 15 item 4: an existing --write-pcap file is a usage error before anything starts
+/// (nothing bound, nothing printed on stdout), and the file is left as it was.
+#[test]
+fn issue_15_write_pcap_never_overwrites_an_existing_file() {
+    let dir = crate::support::tempdir();
+    let path = crate::support::write(dir.path(), "old.pcapng", b"precious");
+    let out = sipkit()
+        .args([
+            "listen",
+            "--udp",
+            "127.0.0.1:0",
+            "--timeout",
+            "5s",
+            "--write-pcap",
+        ])
+        .arg(&path)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--write-pcap") && err.contains("already exists"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "{out:?}");
+    assert_eq!(std::fs::read(&path).expect("still there"), b"precious");
 }
 
 #[test]
@@ -1357,4 +1392,458 @@ Content-Length: {}\r\n\r\n{body}",
         errors.contains("exceeds the maximum of 2000 bytes"),
         "{errors}"
     );
+}
+
+/// `req` with its Via line replaced by `via`.
+fn with_via(req: &str, via: &str) -> String {
+    let line = req
+        .split("\r\n")
+        .find(|l| l.starts_with("Via: "))
+        .expect("a Via line");
+    req.replacen(line, &format!("Via: {via}"), 1)
+}
+
+#[test]
+fn issue_15_responses_follow_the_via_received_and_rport() {
+    let mut l = Listen::start(&["--count", "3"]);
+    // The client sends from one socket; its Via names another port (and an address that is
+    // not the packet's source, as behind a NAT).
+    let client = RawUdp::new(l.udp.expect("udp"));
+    let other = RawUdp::new(l.udp.expect("udp"));
+    let (cport, oport) = (client.port(), other.port());
+    // No rport: RFC 3261 §18.2.2 sends to the source address (received) and the sent-by port.
+    let req = client.request("OPTIONS", "z9hG4bKv1", "via-1", 1, None, "", "");
+    client.send(&with_via(
+        &req,
+        &format!("SIP/2.0/UDP 192.0.2.7:{oport};branch=z9hG4bKv1"),
+    ));
+    let resp = other.recv();
+    assert_eq!(status(&resp), 200);
+    assert_eq!(
+        header(&resp, "Via"),
+        Some(format!("SIP/2.0/UDP 192.0.2.7:{oport};branch=z9hG4bKv1;received=127.0.0.1").as_str()),
+        "{resp}"
+    );
+    // With rport (RFC 3581 §4): back to the source address and port, both written in.
+    let req = client.request("OPTIONS", "z9hG4bKv2", "via-2", 1, None, "", "");
+    client.send(&with_via(
+        &req,
+        &format!("SIP/2.0/UDP 192.0.2.7:{oport};rport;branch=z9hG4bKv2"),
+    ));
+    let resp = client.recv();
+    assert_eq!(
+        header(&resp, "Via"),
+        Some(
+            format!(
+                "SIP/2.0/UDP 192.0.2.7:{oport};branch=z9hG4bKv2;received=127.0.0.1;rport={cport}"
+            )
+            .as_str()
+        ),
+        "{resp}"
+    );
+    // The sent-by is the source: the Via comes back as it was.
+    let req = client.request("OPTIONS", "z9hG4bKv3", "via-3", 1, None, "", "");
+    client.send(&req);
+    let resp = client.recv();
+    assert_eq!(
+        header(&resp, "Via"),
+        Some(format!("SIP/2.0/UDP 127.0.0.1:{cport};branch=z9hG4bKv3").as_str()),
+        "{resp}"
+    );
+    assert_eq!(l.wait(WAIT).code(), Some(0));
+    // Nothing of the first exchange reached the client's own socket.
+    client.socket.set_nonblocking(true).expect("nonblocking");
+    let mut buf = [0u8; 2048];
+    assert!(
+        client.socket.recv_from(&mut buf).is_err(),
+        "no stray response"
+    );
+    let sent: Vec<&str> = l
+        .of("response")
+        .iter()
+        .map(|r| r["remote"].as_str().unwrap_or_default())
+        .collect();
+    let (to_other, to_client) = (format!("127.0.0.1:{oport}"), format!("127.0.0.1:{cport}"));
+    assert_eq!(
+        sent,
+        [to_other.as_str(), &to_client, &to_client],
+        "{:?}",
+        l.events
+    );
+}
+
+#[test]
+fn issue_15_the_2xx_to_invite_and_its_retransmissions_go_to_the_sent_by_port() {
+    let mut l = Listen::start(&["--count", "2"]);
+    let client = RawUdp::new(l.udp.expect("udp"));
+    let other = RawUdp::new(l.udp.expect("udp"));
+    let oport = other.port();
+    let via = format!("SIP/2.0/UDP 127.0.0.1:{oport};branch=z9hG4bKvi");
+    let invite = client.request("INVITE", "z9hG4bKvi", "via-i", 1, None, "", "");
+    client.send(&with_via(&invite, &via));
+    let got: Vec<String> = (0..3).map(|_| other.recv()).collect();
+    let codes: Vec<u16> = got.iter().map(|r| status(r)).collect();
+    assert_eq!(
+        codes,
+        [180, 200, 200],
+        "the 2xx retransmitted to the same place"
+    );
+    let tag = to_tag(&got[1]);
+    let ack = client.request("ACK", "z9hG4bKva", "via-i", 1, Some(&tag), "", "");
+    client.send(&with_via(&ack, &via.replace("z9hG4bKvi", "z9hG4bKva")));
+    let bye = client.request("BYE", "z9hG4bKvb", "via-i", 2, Some(&tag), "", "");
+    client.send(&with_via(&bye, &via.replace("z9hG4bKvi", "z9hG4bKvb")));
+    // Retransmissions of the 2xx may still be in flight: the BYE's answer is the next 200 to BYE.
+    loop {
+        let r = other.recv();
+        if header(&r, "CSeq") == Some("2 BYE") {
+            assert_eq!(status(&r), 200);
+            break;
+        }
+    }
+    assert_eq!(l.wait(WAIT).code(), Some(0));
+}
+
+#[test]
+fn issue_15_info_update_and_prack_outside_a_dialog_get_481() {
+    let mut l = Listen::start(&["--count", "9"]);
+    let raw = RawUdp::new(l.udp.expect("udp"));
+    // No To tag: no dialog.
+    for (i, m) in ["INFO", "UPDATE", "PRACK"].iter().enumerate() {
+        raw.send(&raw.request(m, &format!("z9hG4bKo{i}"), "out-1", 1, None, "", ""));
+        let r = raw.recv();
+        assert_eq!(status(&r), 481, "{m}: {r}");
+    }
+    // A tag that names no dialog of ours.
+    raw.send(&raw.request("INFO", "z9hG4bKo3", "out-2", 1, Some("nosuch"), "", ""));
+    assert_eq!(status(&raw.recv()), 481);
+    // NOTIFY and MESSAGE are taken outside dialogs.
+    raw.send(&raw.request(
+        "NOTIFY",
+        "z9hG4bKo4",
+        "out-3",
+        1,
+        None,
+        "Event: message-summary\r\n",
+        "",
+    ));
+    assert_eq!(status(&raw.recv()), 200);
+    // Inside a dialog, INFO and UPDATE are answered 200.
+    raw.send(&raw.request("INVITE", "z9hG4bKo5", "in-1", 1, None, "", ""));
+    assert_eq!(status(&raw.recv()), 180);
+    let ok = raw.recv();
+    assert_eq!(status(&ok), 200);
+    let tag = to_tag(&ok);
+    raw.send(&raw.request("ACK", "z9hG4bKo6", "in-1", 1, Some(&tag), "", ""));
+    raw.send(&raw.request("INFO", "z9hG4bKo7", "in-1", 2, Some(&tag), "", ""));
+    let next = || loop {
+        let r = raw.recv();
+        if header(&r, "CSeq") != Some("1 INVITE") {
+            break r;
+        }
+    };
+    assert_eq!(status(&next()), 200, "INFO in the dialog");
+    raw.send(&raw.request("UPDATE", "z9hG4bKo8", "in-1", 3, Some(&tag), "", ""));
+    assert_eq!(status(&next()), 200, "UPDATE in the dialog");
+    raw.send(&raw.request("BYE", "z9hG4bKo9", "in-1", 4, Some(&tag), "", ""));
+    assert_eq!(status(&next()), 200);
+    assert_eq!(l.wait(WAIT).code(), Some(0));
+}
+
+#[test]
+fn issue_15_registrar_orders_cseq_caps_expires_and_dates_the_200() {
+    let mut l = Listen::start(&[
+        "--count",
+        "8",
+        "--registrar",
+        "--min-expires",
+        "60",
+        "--max-expires",
+        "600",
+    ]);
+    let raw = RawUdp::new(l.udp.expect("udp"));
+    // The request's Contact is <sip:alice@127.0.0.1:PORT>.
+    let contact = format!("<sip:alice@127.0.0.1:{}>", raw.port());
+    let register = |branch: &str, call_id: &str, cseq: u32, expires: u32| {
+        let extra = format!("Expires: {expires}\r\n");
+        raw.send(&raw.request("REGISTER", branch, call_id, cseq, None, &extra, ""));
+        raw.recv()
+    };
+    // Asked for two hours: granted --max-expires, and the 200 is dated.
+    let ok = register("z9hG4bKg1", "reg-1", 5, 7200);
+    assert_eq!(status(&ok), 200, "{ok}");
+    assert_eq!(
+        header(&ok, "Contact"),
+        Some(format!("{contact};expires=600").as_str())
+    );
+    let date = header(&ok, "Date").expect("a Date");
+    assert!(date.ends_with(" GMT") && date.len() == 29, "{date}");
+    // The same Call-ID with a CSeq not higher: out of order (RFC 3261 §10.3 step 7).
+    for (branch, cseq) in [("z9hG4bKg2", 5), ("z9hG4bKg3", 4)] {
+        let r = register(branch, "reg-1", cseq, 300);
+        assert_eq!(status(&r), 500, "{r}");
+        assert!(
+            header(&r, "Warning").is_some_and(|w| w.contains("out of order")),
+            "{r}"
+        );
+    }
+    // Higher: updated; another Call-ID (another client's REGISTER) has its own order.
+    let r = register("z9hG4bKg4", "reg-1", 6, 300);
+    assert_eq!(
+        header(&r, "Contact"),
+        Some(format!("{contact};expires=300").as_str())
+    );
+    let r = register("z9hG4bKg5", "reg-2", 1, 120);
+    assert_eq!(status(&r), 200, "{r}");
+    // Shorter than --min-expires: 423 with Min-Expires; 0 (removal) is always allowed.
+    let r = register("z9hG4bKg6", "reg-2", 2, 30);
+    assert_eq!(status(&r), 423, "{r}");
+    assert_eq!(header(&r, "Min-Expires"), Some("60"));
+    let r = register("z9hG4bKg7", "reg-2", 3, 0);
+    assert_eq!(status(&r), 200, "{r}");
+    assert_eq!(header(&r, "Contact"), None, "the binding is gone: {r}");
+    // reg-2 took the binding over (RFC 3261 §10.3 step 7: another Call-ID updates it), so
+    // reg-1's order no longer applies once it is gone.
+    let r = register("z9hG4bKg8", "reg-1", 7, 0);
+    assert_eq!(status(&r), 200, "{r}");
+    assert_eq!(l.wait(WAIT).code(), Some(0));
+}
+
+#[test]
+fn issue_15_min_expires_above_max_expires_is_a_usage_error() {
+    let out = sipkit()
+        .args(["listen", "--min-expires", "700", "--max-expires", "600"])
+        .output()
+        .expect("running sipkit listen");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--min-expires"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn issue_15_an_offer_with_a_bracketed_ipv6_origin_is_answered_with_a_warning() {
+    let mut l = Listen::start(&["--count", "1"]);
+    let raw = RawUdp::new(l.udp.expect("udp"));
+    // As SIPp's built-in uac writes it over IPv6.
+    let sdp = "v=0\r\no=user1 53655765 2353687637 IN IP6 [::1]\r\ns=-\r\nc=IN IP6 ::1\r\n\
+               t=0 0\r\nm=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+    let invite = raw.request(
+        "INVITE",
+        "z9hG4bKb6",
+        "v6-origin",
+        1,
+        None,
+        "Content-Type: application/sdp\r\n",
+        sdp,
+    );
+    raw.send(&invite);
+    assert_eq!(status(&raw.recv()), 180);
+    let ok = raw.recv();
+    assert_eq!(status(&ok), 200, "{ok}");
+    assert!(
+        header(&ok, "Warning").is_some_and(|w| w.starts_with("399 sipkit") && w.contains("[::1]")),
+        "{ok}"
+    );
+    assert!(ok.contains("m=audio 49170 RTP/AVP 0\r\n"), "{ok}");
+    let tag = to_tag(&ok);
+    raw.send(&raw.request("ACK", "z9hG4bKb7", "v6-origin", 1, Some(&tag), "", ""));
+    assert_eq!(l.wait(WAIT).code(), Some(0));
+}
+
+#[test]
+fn issue_15_auth_challenges_with_md5_alone_by_default() {
+    // SIPp 3.6, sipsak and sipvicious answer the first challenge and know only MD5; baresip
+    // 1.0 fails on any challenge that is not MD5 (tests/cases/interop_listen.rs).
+    let mut l = Listen::start(&["--count", "1", "--auth", "alice:secret"]);
+    let raw = RawUdp::new(l.udp.expect("udp"));
+    raw.send(&raw.request("REGISTER", "z9hG4bKa15", "auth-15", 1, None, "", ""));
+    let r = raw.recv();
+    assert_eq!(status(&r), 401, "{r}");
+    let challenges: Vec<&str> = r
+        .split("\r\n")
+        .filter_map(|l| l.strip_prefix("WWW-Authenticate: "))
+        .collect();
+    assert_eq!(challenges.len(), 1, "{r}");
+    assert!(challenges[0].contains("algorithm=MD5,"), "{r}");
+    assert_eq!(l.wait(WAIT).code(), Some(0));
+}
+
+/// Issue 15 item 3: an offer of an empty file with `size:0` (outside RFC 5547's grammar, as
+/// older senders write it) is taken with a warning; the 0-byte file is saved under its
+/// offered name, and decode-pcap --extract gives it back from the capture under that name.
+#[test]
+fn issue_15_an_empty_file_offered_with_size_0_keeps_its_name() {
+    use sipkit::transport::msrp::{MsrpSender, SenderConfig};
+    let dir = tempdir();
+    let save = dir.path().join("saved");
+    let pcap = dir.path().join("empty.pcapng");
+    let mut l = Listen::start(&[
+        "--msrp",
+        "127.0.0.1:0",
+        "--save-dir",
+        save.to_str().expect("utf-8"),
+        "--write-pcap",
+        pcap.to_str().expect("utf-8"),
+        "--msrp-count",
+        "1",
+        "--timeout",
+        "30s",
+    ]);
+    let raw = RawUdp::new(l.udp.expect("udp"));
+    let uri = "msrp://127.0.0.1:9/aliceempty1;tcp";
+    let selector = "a=sendonly\r\na=file-selector:name:\"empty.txt\" \
+                    type:application/octet-stream size:0\r\n";
+    let (answer, _) = invite_msrp(
+        &raw,
+        "msrp-empty",
+        &msrp_offer(uri, "application/octet-stream", selector),
+    );
+    let path = attr(&answer, "path").to_owned();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut sender = rt
+        .block_on(MsrpSender::connect(
+            uri,
+            &path,
+            None,
+            SenderConfig::default(),
+        ))
+        .expect("the sender binds the session");
+    msrp_send(&rt, &mut sender, "application/octet-stream", b"").expect("empty file delivered");
+    assert_eq!(l.wait(WAIT).code(), Some(0), "{:?}", l.events);
+    let warnings = l.of("msrp-warning");
+    assert_eq!(warnings.len(), 1, "{:?}", l.events);
+    assert!(
+        warnings[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("size:0")),
+        "{:?}",
+        warnings[0]
+    );
+    let messages = l.of("msrp-message");
+    assert_eq!(messages.len(), 1, "{:?}", l.events);
+    assert_eq!(messages[0]["size"], 0);
+    assert_eq!(messages[0]["file_name"], "empty.txt");
+    let saved = save.join("empty.txt");
+    assert_eq!(messages[0]["path"], saved.display().to_string());
+    assert_eq!(std::fs::read(&saved).expect("the saved file"), b"");
+
+    let out_dir = dir.path().join("extracted");
+    std::fs::create_dir(&out_dir).expect("mkdir");
+    let decoded = sipkit()
+        .args(["decode-pcap", "--format", "json", "--extract"])
+        .arg(&out_dir)
+        .arg(&pcap)
+        .output()
+        .expect("running decode-pcap");
+    assert_eq!(decoded.status.code(), Some(0), "{decoded:?}");
+    let extracted: Vec<serde_json::Value> = String::from_utf8_lossy(&decoded.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .filter(|v: &serde_json::Value| v["type"] == "extracted")
+        .collect();
+    assert_eq!(extracted.len(), 1, "{decoded:?}");
+    let got = out_dir.join("empty.txt");
+    assert_eq!(extracted[0]["path"], got.display().to_string());
+    assert_eq!(std::fs::read(&got).expect("the extracted file"), b"");
+}
+
+/// Issue 15 item 5: what a killed listen left in `--save-dir`'s hidden spill directory is
+/// removed when listen starts: only the directories of processes no longer running
+/// (`listen-PID`), and in them only the files listen writes (`SESSION-MESSAGEID`).
+#[test]
+fn issue_15_stale_partial_files_of_a_killed_listen_are_removed_at_start() {
+    let dir = tempdir();
+    let save = dir.path().join("saved");
+    let partial = save.join(".sipkit-partial");
+    // A process id above any Linux pid_max: never running.
+    let dead = partial.join("listen-4000000000");
+    // Process 1 always runs: its files are in use.
+    let alive = partial.join("listen-1");
+    for d in [&dead, &alive] {
+        std::fs::create_dir_all(d).expect("mkdir");
+    }
+    let stale = crate::support::write(&dead, "AbCdEf0123456789-msg1", b"half a file");
+    let stale_copy = crate::support::write(&dead, "AbCdEf0123456789-msg1.content", b"half");
+    let foreign = crate::support::write(&dead, "notes.txt", b"not listen's");
+    let in_use = crate::support::write(&alive, "AbCdEf0123456789-msg2", b"arriving");
+    let kept = crate::support::write(&save, "AbCdEf0123456789-msg3", b"a saved file");
+    let mut l = Listen::start(&[
+        "--udp",
+        "127.0.0.1:0",
+        "--msrp",
+        "127.0.0.1:0",
+        "--save-dir",
+        save.to_str().expect("utf-8"),
+        "--timeout",
+        "1s",
+    ]);
+    assert!(
+        !stale.exists() && !stale_copy.exists(),
+        "stale spill files removed"
+    );
+    assert!(foreign.exists(), "a file listen does not make is kept");
+    assert!(in_use.exists(), "a running listen's files are kept");
+    assert!(kept.exists(), "saved files are never touched");
+    assert_eq!(l.wait(WAIT).code(), Some(0), "{:?}", l.events);
+}
+
+/// An INVITE with an MSRP offer whose 2xx is never ACKed (and whose offerer never connects):
+/// the final status listen sends for it.
+fn unacked_msrp_offer(raw: &RawUdp, call_id: &str) -> u16 {
+    let uri = format!("msrp://127.0.0.1:9/{call_id};tcp");
+    raw.send(&raw.request(
+        "INVITE",
+        &format!("z9hG4bK{call_id}"),
+        call_id,
+        1,
+        None,
+        "Content-Type: application/sdp\r\n",
+        &msrp_offer(&uri, "text/plain", ""),
+    ));
+    loop {
+        let r = raw.recv();
+        let ours = header(&r, "Call-ID") == Some(call_id);
+        if ours && status(&r) >= 200 {
+            return status(&r);
+        }
+    }
+}
+
+/// Issue 15 item 2: sessions of unACKed INVITEs that no MSRP connection binds are freed after
+/// --msrp-bind-timeout, so more such INVITEs than --max-msrp-sessions do not lock MSRP out:
+/// an offer made after they are freed still gets 200, and the summary counts them.
+#[test]
+fn issue_15_unbound_msrp_sessions_are_freed_and_offers_get_200_again() {
+    let mut l = Listen::start(&[
+        "--udp",
+        "127.0.0.1:0",
+        "--msrp",
+        "127.0.0.1:0",
+        "--max-msrp-sessions",
+        "2",
+        "--msrp-bind-timeout",
+        "300ms",
+        "--timeout",
+        "30s",
+    ]);
+    let raw = RawUdp::new(l.udp.expect("udp"));
+    assert_eq!(unacked_msrp_offer(&raw, "leak1"), 200);
+    assert_eq!(unacked_msrp_offer(&raw, "leak2"), 200);
+    assert_eq!(unacked_msrp_offer(&raw, "leak3"), 488, "the limit holds");
+    // Wait for both sessions to be freed (events, not time).
+    let until = Instant::now() + WAIT;
+    while l.of("msrp-expired").len() < 2 {
+        assert!(Instant::now() < until, "not freed: {:?}", l.events);
+        let _ = l.next_event(Duration::from_millis(200));
+    }
+    assert_eq!(unacked_msrp_offer(&raw, "fresh1"), 200, "{:?}", l.events);
+    l.signal("-INT");
+    assert_eq!(l.wait(WAIT).code(), Some(0), "{:?}", l.events);
+    let s = summary(&l);
+    assert!(s["msrp_sessions_freed"].as_u64() >= Some(2), "{s}");
 }

@@ -636,3 +636,63 @@ async fn rfc6135_receiver_active_sender_passive() {
     assert!(ok.expect("sent").confirmed);
     assert_eq!(msg.content, Delivered::Text("reverse".into()));
 }
+
+/// Issue 15 item 1: with `SessionConfig::confirm`, the Success-Report leaves only after the
+/// receiver of the events has kept the message (`Confirm::kept(true)`); `kept(false)` sends
+/// none, so the sender never takes an unsaved message for delivered.
+#[tokio::test]
+async fn issue_15_success_report_waits_until_the_message_is_kept() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let session = SessionConfig {
+        confirm: true,
+        ..SessionConfig::default()
+    };
+    let (mut ep, local) = endpoint(None, session).await;
+    let config = SenderConfig {
+        timeout: Duration::from_secs(2),
+        ..SenderConfig::default()
+    };
+    let mut sender = within(
+        "binding",
+        MsrpSender::connect(&sender_uri(), &local.uri, None, config),
+    )
+    .await
+    .expect("sender binds");
+    let kept = Arc::new(AtomicBool::new(false));
+    let seen = kept.clone();
+    let body = xorshift_bytes(200_000, 15);
+    let (summary, ()) = tokio::join!(
+        within(
+            "send",
+            sender.send(text("application/octet-stream", &body), move |e| {
+                if matches!(e, SendEvent::SuccessReport { .. }) {
+                    assert!(
+                        seen.load(Ordering::SeqCst),
+                        "report before the message was kept"
+                    );
+                }
+            })
+        ),
+        async {
+            let m = next_message(&mut ep).await;
+            assert_eq!(m.sha256, sha256_hex(&body));
+            kept.store(true, Ordering::SeqCst);
+            m.confirm.expect("a report to confirm").kept(true);
+        }
+    );
+    assert!(summary.expect("sent").confirmed);
+
+    // Not kept: no Success-Report, the sender times out waiting for it.
+    let (summary, ()) = tokio::join!(
+        within("send", sender.send(text("text/plain", b"not kept"), |_| {})),
+        async {
+            let m = next_message(&mut ep).await;
+            m.confirm.expect("a report to confirm").kept(false);
+        }
+    );
+    assert!(
+        !summary.is_ok_and(|s| s.confirmed),
+        "a message not kept must not be confirmed"
+    );
+}

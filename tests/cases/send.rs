@@ -964,3 +964,182 @@ fn issue_15_explicit_udp_keeps_udp_with_a_warning_and_a_datagram_too_large_is_a_
     }
     assert_eq!(uas.received().len(), 1, "nothing more was sent");
 }
+
+/// A TCP peer that reads the first byte of the request, then stops reading for a while (the
+/// request, larger than the socket buffers, cannot be handed over meanwhile), then reads the
+/// rest and answers 200. Returns the port and a handle giving how long it stalled, in ms.
+fn stalling_tcp_peer() -> (u16, std::thread::JoinHandle<f64>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding");
+    let port = listener.local_addr().expect("addr").port();
+    let handle = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().expect("a connection");
+        s.set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        let mut buf = vec![0u8; 1 << 16];
+        let mut got = Vec::new();
+        let n = s.read(&mut buf[..1]).expect("the first byte");
+        got.extend_from_slice(&buf[..n]);
+        // The stall is what the round trip must include: the request was being handed over.
+        let stalled_from = std::time::Instant::now();
+        std::thread::sleep(Duration::from_millis(300));
+        let head_end = loop {
+            let n = s.read(&mut buf).expect("reading");
+            assert!(n > 0, "closed early");
+            got.extend_from_slice(&buf[..n]);
+            if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+        };
+        let head = String::from_utf8_lossy(&got[..head_end]).into_owned();
+        let len: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Length: "))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("Content-Length");
+        while got.len() < head_end + len {
+            let n = s.read(&mut buf).expect("reading the body");
+            assert!(n > 0, "closed early");
+            got.extend_from_slice(&buf[..n]);
+        }
+        let copy: String = head
+            .lines()
+            .filter(|l| {
+                ["Via:", "From:", "To:", "Call-ID:", "CSeq:"]
+                    .iter()
+                    .any(|h| l.starts_with(h))
+            })
+            .map(|l| format!("{l}\r\n"))
+            .collect();
+        let resp = format!("SIP/2.0 200 OK\r\n{copy}Content-Length: 0\r\n\r\n");
+        s.write_all(resp.as_bytes()).expect("answering");
+        let stalled = stalled_from.elapsed().as_secs_f64() * 1000.0;
+        // Keep the connection until sipkit has read the answer and gone.
+        let _ = s.read(&mut buf);
+        stalled
+    });
+    (port, handle)
+}
+
+#[test]
+fn issue_15_rtt_counts_from_before_the_request_is_handed_to_the_socket() {
+    let dir = tempdir();
+    let body = write(dir.path(), "big.txt", vec![b'x'; 24 << 20]);
+    let (port, peer) = stalling_tcp_peer();
+    let out = sipkit()
+        .args(["send", "MESSAGE", "--format", "json", "--timeout", "20s"])
+        .args(["--content-type", "text/plain", "--body-file"])
+        .arg(&body)
+        .arg(format!("sip:127.0.0.1:{port};transport=tcp"))
+        .output()
+        .expect("runs");
+    let stalled = peer.join().expect("the peer");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let report = &json_lines(&out)[0];
+    let rtt = report["final"]["rtt_ms"].as_f64().expect("rtt_ms");
+    // The peer's stall lies inside [request handed over, response arrived].
+    assert!(
+        rtt >= stalled,
+        "rtt {rtt} ms < the {stalled} ms the peer stalled"
+    );
+}
+
+/// `sipkit send --format json --dns-server SERVER sip:bob@name.test` and its report.
+fn send_via_dns_server(server: &str, name: &str) -> (Option<i32>, serde_json::Value, String) {
+    let out = sipkit()
+        .args([
+            "send",
+            "--format",
+            "json",
+            "--timeout",
+            "30s",
+            "--dns-server",
+            server,
+        ])
+        .arg(format!("sip:bob@{name}"))
+        .timeout(Duration::from_secs(25))
+        .output()
+        .expect("runs");
+    let report = json_lines(&out)[0].clone();
+    (out.status.code(), report, stderr_of(&out))
+}
+
+fn dns_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a runtime for the DNS server")
+}
+
+#[test]
+fn issue_15_servfail_and_nxdomain_are_told_apart() {
+    use crate::support::dns::{DnsServer, a};
+    use hickory_proto::op::ResponseCode;
+    let rt = dns_runtime();
+    let failing = rt.block_on(DnsServer::failing(ResponseCode::ServFail));
+    let (code, report, stderr) = send_via_dns_server(&failing.addr.to_string(), "broken.test");
+    assert_eq!(code, Some(4), "{stderr}");
+    assert_eq!(report["dns_error"], "servfail", "{report}");
+    assert!(stderr.contains("SERVFAIL"), "{stderr}");
+    assert!(stderr.contains(&failing.addr.to_string()), "{stderr}");
+    assert!(!stderr.contains("does not exist"), "{stderr}");
+
+    let zone = rt.block_on(DnsServer::start(vec![a("other.test", "127.0.0.1")]));
+    let (code, report, stderr) = send_via_dns_server(&zone.addr.to_string(), "missing.test");
+    assert_eq!(code, Some(4), "{stderr}");
+    assert_eq!(report["dns_error"], "nxdomain", "{report}");
+    assert!(
+        stderr.contains("`missing.test` does not exist (NXDOMAIN"),
+        "{stderr}"
+    );
+    assert_eq!(
+        report["error"].as_str(),
+        stderr.trim().strip_prefix("sipkit: error: ")
+    );
+}
+
+#[test]
+fn issue_15_a_silent_dns_server_fails_within_seconds_naming_it() {
+    // A socket that never answers: every query times out.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").expect("binding");
+    let server = silent.local_addr().expect("addr").to_string();
+    let began = std::time::Instant::now();
+    let (code, report, stderr) = send_via_dns_server(&server, "quiet.test");
+    let took = began.elapsed();
+    assert_eq!(code, Some(4), "{stderr}");
+    assert_eq!(report["dns_error"], "timeout", "{report}");
+    assert!(
+        stderr.contains(&format!("the DNS server {server} did not answer")),
+        "{stderr}"
+    );
+    // One query's wait, not one per record type (NAPTR, 3 SRV, A, AAAA) nor the 30 s cap.
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+}
+
+#[test]
+fn issue_15_no_failover_line_after_the_overall_timeout() {
+    let silent = Uas::start(Config {
+        silent: true,
+        ..Config::default()
+    });
+    // The second destination must never be tried.
+    let second = std::net::UdpSocket::bind("127.0.0.1:0").expect("binding");
+    let zone = zone(&[
+        silent.udp().port(),
+        second.local_addr().expect("addr").port(),
+    ]);
+    let out = sipkit()
+        .args(["send", "--timeout", "300ms"])
+        .args(via_dns(&zone))
+        .output()
+        .expect("runs");
+    let text = stdout_of(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}{}", stderr_of(&out));
+    assert!(!text.contains("trying the next destination"), "{text}");
+    second.set_nonblocking(true).expect("non-blocking");
+    assert!(
+        second.recv(&mut [0u8; 2048]).is_err(),
+        "the second destination was tried"
+    );
+}

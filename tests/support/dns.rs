@@ -22,6 +22,15 @@ pub struct DnsServer {
 impl DnsServer {
     /// Start serving `records` on the current tokio runtime.
     pub async fn start(records: Vec<Record>) -> DnsServer {
+        DnsServer::serve(records, None).await
+    }
+
+    /// Start a server that answers every query with `code` (SERVFAIL, REFUSED...).
+    pub async fn failing(code: ResponseCode) -> DnsServer {
+        DnsServer::serve(Vec::new(), Some(code)).await
+    }
+
+    async fn serve(records: Vec<Record>, fail: Option<ResponseCode>) -> DnsServer {
         let socket = UdpSocket::bind("127.0.0.1:0")
             .await
             .expect("binding the test DNS server");
@@ -37,7 +46,10 @@ impl DnsServer {
                 let Some(query) = buf.get(..n).and_then(|b| Message::from_vec(b).ok()) else {
                     continue;
                 };
-                let reply = answer(&query, &records, &task_log);
+                let mut reply = answer(&query, &records, &task_log);
+                if let Some(code) = fail {
+                    reply.set_response_code(code);
+                }
                 if let Ok(bytes) = reply.to_vec() {
                     let _ = socket.send_to(&bytes, from).await;
                 }

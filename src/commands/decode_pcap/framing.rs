@@ -166,7 +166,7 @@ fn starts_response_or_msrp(b: &[u8]) -> bool {
 
 /// Where the next message begins in `b`: a start line at 0 or just after a LF, or a status
 /// line or MSRP start line anywhere.
-fn find_start(b: &[u8]) -> Option<usize> {
+pub(crate) fn find_start(b: &[u8]) -> Option<usize> {
     if starts_message(b) {
         return Some(0);
     }
@@ -495,15 +495,11 @@ impl<H: Handler> Decoder<H> {
                     if s.skipped > 0 && !s.seen_message {
                         // The capture began inside a message, or the stream opened with
                         // bytes that are not SIP: say how many, now that it is SIP.
-                        self.handler.dropped(&Dropped {
-                            frame: p.frame,
-                            src: p.src,
-                            dst: p.dst,
-                            stream: Some(id),
-                            bytes: s.skipped,
-                            reason: "bytes before the first SIP or MSRP start line of the stream"
-                                .into(),
-                        });
+                        self.handler.dropped(&before_first_message(
+                            (p.frame, p.src, p.dst),
+                            id,
+                            s.skipped,
+                        ));
                     }
                     let m = Meta {
                         diagnostics: &findings,
@@ -658,6 +654,22 @@ fn snapped_datagram<H: Handler>(meta: &Meta<'_>, data: &[u8], missing: usize, ha
     datagram_messages(meta, data, &mut mark);
 }
 
+/// The report of the bytes a stream carried before its first message, made with that message.
+fn before_first_message(
+    (frame, src, dst): (u64, SocketAddr, SocketAddr),
+    id: StreamId,
+    bytes: usize,
+) -> Dropped {
+    Dropped {
+        frame,
+        src,
+        dst,
+        stream: Some(id),
+        bytes,
+        reason: "bytes before the first SIP or MSRP start line of the stream".into(),
+    }
+}
+
 /// A stream stops giving bytes to what `s` holds (it closed, or bytes were lost next): show
 /// what can be read of it as messages cut short, and report the rest.
 fn flush<H: Handler>(handler: &mut H, s: &mut StreamBuf, id: StreamId, last: Last, why: &str) {
@@ -665,6 +677,10 @@ fn flush<H: Handler>(handler: &mut H, s: &mut StreamBuf, id: StreamId, last: Las
     if !s.synced {
         // Bytes kept only in case they become a start line; they did not.
         let junk = s.buf.len() - pos;
+        if !s.seen_message {
+            // Passed over like the other bytes before the first message, and counted with them.
+            s.skipped += junk;
+        }
         if junk > 0 && s.seen_message {
             handler.dropped(&Dropped {
                 frame: last.frame,
@@ -699,12 +715,22 @@ fn flush<H: Handler>(handler: &mut H, s: &mut StreamBuf, id: StreamId, last: Las
                     stream: true,
                     diagnostics: &findings,
                 };
+                if s.skipped > 0 && !s.seen_message {
+                    handler.dropped(&before_first_message(
+                        (last.frame, last.src, last.dst),
+                        id,
+                        s.skipped,
+                    ));
+                }
                 handler.message(&m, &msg, &s.buf[pos..pos + n]);
                 s.seen_message = true;
                 pos += n.max(1);
                 pos += leading_crlf(&s.buf[pos.min(s.buf.len())..]);
             }
-            Step::NeedMore | Step::Error(_) if !s.seen_message => break,
+            Step::NeedMore | Step::Error(_) if !s.seen_message => {
+                s.skipped += s.buf.len() - pos;
+                break;
+            }
             Step::NeedMore | Step::Error(_) => {
                 handler.dropped(&Dropped {
                     frame: last.frame,
@@ -948,6 +974,36 @@ Content-Type: text/plain\r\n\r\nHi!\r\n-------a786hjs2$\r\n";
         assert_eq!(names(&d), [(2, "200")]);
         assert_eq!(d.handler.dropped.len(), 1);
         assert_eq!(d.handler.dropped[0].bytes, 25);
+    }
+
+    #[test]
+    fn issue_14_junk_before_a_first_message_read_at_close_is_reported() {
+        // The first message has no usable Content-Length and no start line follows it, so it
+        // is read only when the stream closes; the junk before it must still be counted.
+        let mut d = Decoder::new(1 << 20, Log::default());
+        feed(&mut d, 1, tcp(0), b"tail of an earlier body\r\n");
+        feed(
+            &mut d,
+            2,
+            tcp(0),
+            b"SIP/2.0 200 OK\r\nCall-ID: c1\r\nContent-Length: x\r\n\r\n",
+        );
+        d.finish();
+        assert_eq!(names(&d), [(2, "200")]);
+        let dropped: Vec<usize> = d.handler.dropped.iter().map(|x| x.bytes).collect();
+        assert_eq!(dropped, [25]);
+    }
+
+    #[test]
+    fn issue_14_bytes_before_a_gap_before_the_first_message_are_reported() {
+        // A partial line that never became a start line, then a lost segment: those bytes are
+        // passed over like any other before the first message, and counted with them.
+        let mut d = Decoder::new(1 << 20, Log::default());
+        feed(&mut d, 1, tcp(0), b"junk\r\ntail");
+        feed(&mut d, 3, tcp(10), OK.as_bytes());
+        assert_eq!(names(&d), [(3, "200")]);
+        let dropped: Vec<usize> = d.handler.dropped.iter().map(|x| x.bytes).collect();
+        assert_eq!(dropped, [10]);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 mod calls;
 mod filter;
-mod framing;
+pub(crate) mod framing;
 mod msrp;
 
 use std::collections::HashMap;

@@ -131,7 +131,8 @@ impl Sessions {
                 // A refused or ended stream (RFC 5547 §8.1): it describes no transfer.
                 continue;
             }
-            let Some(Ok(fs)) = media.file_selector() else {
+            // size:0 (outside RFC 5547's grammar, sent for empty files) still names a file.
+            let Some(Ok((fs, _))) = media.file_selector_tolerant() else {
                 continue;
             };
             let Some(name) = fs.name.and_then(|n| n.decoded().map(|d| d.into_owned())) else {
@@ -330,8 +331,9 @@ impl Extractor {
         let Some(p) = self.pending.remove(&key) else {
             return Ok(None);
         };
-        if data.is_empty() {
-            // A bodiless SEND opens the session (RFC 4975 §7.1): nothing to write.
+        if data.is_empty() && p.media_type.is_none() {
+            // A bodiless SEND opens the session (RFC 4975 §7.1): nothing to write. An empty
+            // message has a Content-Type: an empty file, written as one.
             return Ok(None);
         }
         self.write(p, &data, received.as_ref(), sessions).map(Some)

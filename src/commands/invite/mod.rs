@@ -5,6 +5,7 @@
 //! dialog (§12, §13, §15). Locating the server, credentials and identifiers are shared with
 //! `send` through [`super::sip_client`].
 
+mod in_dialog;
 mod msrp;
 
 use std::io::Write;
@@ -314,11 +315,18 @@ fn offer(content: &Content, msrps: bool, local: SocketAddr, ours: &MsrpOffer<'_>
                         .map(|n| n.to_string_lossy().into_owned())
                         .unwrap_or_else(|| "file".into());
                     let hash: Vec<String> = sha1.iter().map(|b| format!("{b:02X}")).collect();
+                    // RFC 5547's filesize-value is RFC 4566's integer (POS-DIGIT *DIGIT): an
+                    // empty file has no size selector; its name, type and hash describe it.
+                    let size = if *size == 0 {
+                        String::new()
+                    } else {
+                        format!(" size:{size}")
+                    };
                     m.direction(Direction::SendOnly)
                         .attribute(
                             "file-selector",
                             Some(&format!(
-                                "name:\"{}\" type:{content_type} size:{size} hash:sha-1:{}",
+                                "name:\"{}\" type:{content_type}{size} hash:sha-1:{}",
                                 encode_file_name(&name),
                                 hash.join(":")
                             )),
@@ -462,7 +470,10 @@ impl Call {
             .header("To", &self.to)
             .header("Call-ID", &self.call_id)
             .header("CSeq", &format!("{cseq} INVITE"))
-            .header("Contact", &self.contact);
+            .header("Contact", &self.contact)
+            // What we answer inside the call (issue 15), and RFC 4028 session timers.
+            .header("Allow", in_dialog::ALLOW)
+            .header("Supported", "timer");
         for (n, v) in auth {
             b = b.header(n, v);
         }
@@ -484,6 +495,22 @@ impl Call {
         cseq: u32,
         auth: &[(String, String)],
     ) -> Vec<u8> {
+        self.in_dialog_with(config, dialog, method, branch, cseq, auth, None)
+    }
+
+    /// [`Call::in_dialog`] with a session description: a session refresh (RFC 4028 §7.4),
+    /// re-INVITE or UPDATE, carrying our current SDP, Contact and the Session-Expires.
+    #[allow(clippy::too_many_arguments)]
+    fn in_dialog_with(
+        &self,
+        config: &Config,
+        dialog: &Dialog,
+        method: &str,
+        branch: &str,
+        cseq: u32,
+        auth: &[(String, String)],
+        refresh: Option<(&str, Duration)>,
+    ) -> Vec<u8> {
         let mut b = MessageBuilder::request(method, &dialog.remote_target)
             .header("Via", &self.via(branch))
             .header("Max-Forwards", &config.max_forwards.to_string());
@@ -498,7 +525,26 @@ impl Call {
         for (n, v) in auth {
             b = b.header(n, v);
         }
-        b.header("User-Agent", &config.user_agent).build()
+        b = b.header("User-Agent", &config.user_agent);
+        match refresh {
+            Some((sdp, interval)) => {
+                b = b
+                    .header("Contact", &self.contact)
+                    .header("Allow", in_dialog::ALLOW)
+                    .header("Supported", "timer")
+                    .header(
+                        "Session-Expires",
+                        &format!("{};refresher=uac", interval.as_secs()),
+                    );
+                // UPDATE refreshes without an offer (RFC 4028 §7.4); a re-INVITE offers our
+                // current description again.
+                if method == "INVITE" {
+                    b = b.body("application/sdp", sdp.as_bytes().to_vec());
+                }
+                b.build()
+            }
+            None => b.build(),
+        }
     }
 }
 
@@ -563,11 +609,15 @@ pub(crate) fn run<W: Write>(config: Config, printer: InvitePrinter<W>) -> anyhow
             held_ms: None,
             bye_status: None,
             error: None,
+            dns_error: None,
             exit: Exit::Timeout.code(),
             elapsed_ms: 0.0,
         },
     };
     let result = runtime.block_on(execute(&config, &mut run));
+    // A read of standard input (--stdin) may still be blocked in the runtime's blocking pool
+    // after Ctrl-C: dropping the runtime would wait for EOF. Leave it behind instead.
+    runtime.shutdown_background();
     let (exit, failure) = match result {
         Ok(exit) => (exit, None),
         Err(Stop::Failure(exit, message)) => {
@@ -610,8 +660,30 @@ pub(crate) fn run<W: Write>(config: Config, printer: InvitePrinter<W>) -> anyhow
     }
 }
 
+/// Ctrl-C before the INVITE is sent (locating the server, connecting): nothing to cancel,
+/// the run ends with the `interrupted` summary and README's status for an interrupted call, 1.
+fn interrupted_before_invite<W: Write>(run: &mut Run<W>, doing: &str) -> Stop {
+    run.summary.outcome = "interrupted";
+    Stop::Failure(
+        Exit::Negative,
+        format!("interrupted (Ctrl-C) while {doing}; no INVITE was sent"),
+    )
+}
+
 async fn execute<W: Write>(config: &Config, run: &mut Run<W>) -> Result<Exit, Stop> {
-    let resolution = sip_client::resolve(&config.target, config.dns_server, config.timeout).await?;
+    let mut dns_error = None;
+    let resolution = tokio::select! {
+        r = sip_client::resolve(&config.target, config.dns_server, config.timeout, &mut dns_error) => {
+            run.summary.dns_error = dns_error;
+            r?
+        }
+        _ = tokio::signal::ctrl_c() => {
+            return Err(interrupted_before_invite(
+                run,
+                &format!("locating {}", config.target.text()),
+            ));
+        }
+    };
     run.emit(&InviteEvent::Resolved(&resolution));
     let tls = sip_client::tls_for(config.tls.as_ref(), config.insecure, &resolution)?;
     let mut ids = Ids::new(config.test_mode);
@@ -621,12 +693,17 @@ async fn execute<W: Write>(config: &Config, run: &mut Run<W>) -> Result<Exit, St
     let count = resolution.destinations.len();
     for (i, dest) in resolution.destinations.iter().enumerate() {
         let limit = config.timers.timeout();
-        let conn = match tokio::time::timeout(
+        let connecting = tokio::time::timeout(
             limit,
             Connection::connect(dest, config.bind, &tls, MAX_MESSAGE),
-        )
-        .await
-        {
+        );
+        let connected = tokio::select! {
+            c = connecting => c,
+            _ = tokio::signal::ctrl_c() => {
+                return Err(interrupted_before_invite(run, &format!("connecting to {dest}")));
+            }
+        };
+        let conn = match connected {
             Ok(Ok(conn)) => conn,
             Ok(Err(e)) if !e.is_network() => return Err(Stop::Other(e.into())),
             Ok(Err(e)) => {
@@ -822,6 +899,15 @@ async fn place_call<W: Write>(
     let _ = invite;
     send(run, &conn, &ack).await?;
     let held_from = run.start.elapsed();
+    // From here the callee's requests are answered (issue 15): re-INVITE and UPDATE with our
+    // current SDP, INFO, OPTIONS, NOTIFY, MESSAGE with 200, BYE, anything else 501.
+    let mut uas = in_dialog::InDialog::new(&call.call_id, &call.contact, &sdp, (cseq, ack.clone()));
+    let mut timer = in_dialog::timer_of_answer(&resp);
+    let peer_updates = resp.headers_of(HeaderName::Allow).any(|h| {
+        String::from_utf8_lossy(h.value)
+            .split(',')
+            .any(|m| m.trim().eq_ignore_ascii_case("UPDATE"))
+    });
     let answer = read_answer(resp.body);
     if let Some(a) = &answer {
         run.emit(&InviteEvent::Answer(a));
@@ -833,7 +919,7 @@ async fn place_call<W: Write>(
     // MSRP connection closes, nothing more is sent) and the call still ends with BYE below.
     let mut interrupted = false;
     let mut peer_hung_up = false;
-    let mut meanwhile: Vec<(&'static str, f64, Vec<u8>)> = Vec::new();
+    let mut meanwhile: Vec<Meanwhile> = Vec::new();
     let start = run.start;
     let delivered = match msrp_local {
         Some(local) if cancelled.is_none() => {
@@ -853,13 +939,20 @@ async fn place_call<W: Write>(
                     }
                     received = conn.recv() => {
                         let received = received.map_err(net)?;
-                        meanwhile.push(("received", millis(start.elapsed()), received.data.to_vec()));
-                        let Some(reply) = in_call_reply(&received.data, &ack) else {
+                        meanwhile.push(Meanwhile::Message("received", millis(start.elapsed()), received.data.to_vec()));
+                        let handled = uas.handle(&received.data);
+                        if let Some(t) = handled.timer {
+                            timer = Some(t);
+                        }
+                        let Some(reply) = handled.reply else {
                             continue;
                         };
                         conn.send(&reply).await.map_err(net)?;
-                        meanwhile.push(("sent", millis(start.elapsed()), reply.clone()));
-                        if reply.starts_with(b"SIP/2.0 200") {
+                        meanwhile.push(Meanwhile::Message("sent", millis(start.elapsed()), reply.clone()));
+                        if let Some(r) = handled.record {
+                            meanwhile.push(Meanwhile::InDialog(r));
+                        }
+                        if handled.hung_up {
                             peer_hung_up = true;
                             break Some(Err(Stop::Failure(
                                 Exit::Negative,
@@ -874,36 +967,167 @@ async fn place_call<W: Write>(
         }
         _ => None,
     };
-    for (direction, at_ms, bytes) in meanwhile {
-        let rec = record(direction, at_ms, &conn, &bytes, 0);
-        run.emit(&InviteEvent::Message(&rec));
+    for m in meanwhile {
+        match m {
+            Meanwhile::Message(direction, at_ms, bytes) => {
+                let rec = record(direction, at_ms, &conn, &bytes, 0);
+                run.emit(&InviteEvent::Message(&rec));
+            }
+            Meanwhile::InDialog(r) => run.emit(&InviteEvent::InDialog(&r)),
+        }
     }
-    // Hold: answer 2xx retransmissions with the ACK again, and a BYE from the peer with 200.
+    // Hold: answer the callee's requests and 2xx retransmissions, and refresh the session when
+    // we are the refresher (RFC 4028 §10: at half the interval).
     let hold = if cancelled.is_some() || interrupted {
         Duration::ZERO
     } else {
         config.duration
     };
     let hold_end = tokio::time::Instant::now() + hold;
+    let origin = tokio::time::Instant::from_std(run.start);
+    let mut local_cseq = cseq;
+    let next_refresh = |t: Option<in_dialog::SessionTimer>| {
+        t.filter(|t| t.we_refresh)
+            .map(|t| tokio::time::Instant::now() + t.refresh_after())
+    };
+    let mut refresh_at = next_refresh(timer);
+    let mut refreshing: Option<(Vec<u8>, ClientTransaction)> = None;
+    // Our 2xx to a re-INVITE, sent again until its ACK (RFC 3261 §13.3.1.4): when next, the
+    // interval, and when to give up (64·T1).
+    let mut resend_2xx: Option<(Duration, Duration, Duration)> = None;
+    let t1 = config.timers.t1;
     while !peer_hung_up {
+        if uas.unacked.is_none() || conn.reliable() {
+            resend_2xx = None;
+        } else if resend_2xx.is_none() {
+            let now = run.start.elapsed();
+            resend_2xx = Some((now + t1, t1, now + 64 * t1));
+        }
+        let mut wake = hold_end;
+        if let Some((next, ..)) = resend_2xx {
+            wake = wake.min(origin + next);
+        }
+        match &refreshing {
+            Some((_, tx)) => {
+                if let Some(d) = tx.next_deadline() {
+                    wake = wake.min(origin + d);
+                }
+            }
+            None => {
+                if let Some(r) = refresh_at {
+                    wake = wake.min(r);
+                }
+            }
+        }
         tokio::select! {
-            () = tokio::time::sleep_until(hold_end) => break,
+            () = tokio::time::sleep_until(wake) => {
+                if tokio::time::Instant::now() >= hold_end {
+                    break;
+                }
+                let now = run.start.elapsed();
+                if let Some((next, interval, give_up)) = resend_2xx
+                    && now >= next
+                {
+                    if now >= give_up {
+                        tracing::warn!("no ACK for our 2xx to the callee's re-INVITE after 64*T1");
+                        uas.unacked = None;
+                    } else if let Some((_, bytes)) = uas.unacked.clone() {
+                        conn.send(&bytes).await.map_err(net)?;
+                        let interval = (interval * 2).min(config.timers.t2);
+                        resend_2xx = Some((now + interval, interval, give_up));
+                        run.message(&conn, "sent", &bytes, 1);
+                    }
+                }
+                if let Some((request, tx)) = refreshing.as_mut() {
+                    while tx.next_deadline().is_some_and(|d| d <= now) {
+                        match tx.on_timer(now) {
+                            Action::Retransmit => {
+                                conn.send(request).await.map_err(net)?;
+                                run.message(&conn, "sent", request, tx.retransmissions());
+                            }
+                            Action::Timeout => {
+                                tracing::warn!("no response to our session refresh (Timer B/F)");
+                                refreshing = None;
+                                uas.our_invite_pending = false;
+                                refresh_at = next_refresh(timer);
+                                break;
+                            }
+                            _ => break,
+                        }
+                    }
+                } else if let Some(t) = timer.filter(|_| refresh_at.is_some_and(|r| tokio::time::Instant::now() >= r)) {
+                    let method = if peer_updates { "UPDATE" } else { "INVITE" };
+                    local_cseq = local_cseq.wrapping_add(1);
+                    let branch = ids.branch();
+                    let request = call.in_dialog_with(config, &dialog, method, &branch, local_cseq, &[], Some((uas.sdp(), t.interval)));
+                    send(run, &conn, &request).await?;
+                    uas.our_invite_pending = method == "INVITE";
+                    let tx = ClientTransaction::new(key_of(&request), conn.reliable(), config.timers, run.start.elapsed());
+                    refreshing = Some((request, tx));
+                    refresh_at = None;
+                }
+            }
             _ = tokio::signal::ctrl_c() => { interrupted = true; break; }
             received = conn.recv() => {
                 let received = received.map_err(net)?;
+                let now = run.start.elapsed();
+                let ours = refreshing.as_mut().and_then(|(request, tx)| {
+                    let m = sip::parse(&received.data, &ParseOptions::datagram()).ok()?.complete()?.0;
+                    (!m.is_request() && tx.key().matches(&m)).then(|| {
+                        let action = tx.on_response(&m, now);
+                        let ack = match (action, parse_request(request)) {
+                            (Action::AckAndFinal | Action::Ack, Some(req)) => Some(ack_for(&req, &m)),
+                            _ => None,
+                        };
+                        (action, m.status().unwrap_or(0), ack)
+                    })
+                });
+                if let Some((action, status, ack)) = ours {
+                    if action != Action::Nothing {
+                        run.message(&conn, "received", &received.data, 0);
+                    }
+                    if let Some(ack) = ack {
+                        send(run, &conn, &ack).await?;
+                    }
+                    if matches!(action, Action::Final | Action::AckAndFinal) {
+                        let method = if uas.our_invite_pending { "INVITE" } else { "UPDATE" };
+                        if uas.our_invite_pending && (200..300).contains(&status) {
+                            // The 2xx of a re-INVITE is ACKed by us, in a new transaction.
+                            let ack = call.in_dialog(config, &dialog, "ACK", &ids.branch(), local_cseq, &[]);
+                            send(run, &conn, &ack).await?;
+                            uas.add_ack(local_cseq, ack);
+                        }
+                        run.emit(&InviteEvent::Refreshed { method, status });
+                        refreshing = None;
+                        uas.our_invite_pending = false;
+                        refresh_at = next_refresh(timer);
+                    }
+                    continue;
+                }
                 run.message(&conn, "received", &received.data, 0);
-                if let Some(reply) = in_call_reply(&received.data, &ack) {
+                let handled = uas.handle(&received.data);
+                if let Some(reply) = handled.reply {
                     send(run, &conn, &reply).await?;
-                    if reply.starts_with(b"SIP/2.0 200") {
-                        peer_hung_up = true;
+                }
+                if let Some(r) = &handled.record {
+                    run.emit(&InviteEvent::InDialog(r));
+                }
+                if let Some(t) = handled.timer {
+                    timer = Some(t);
+                    if refreshing.is_none() {
+                        refresh_at = next_refresh(timer);
                     }
                 }
+                peer_hung_up |= handled.hung_up;
             }
         }
     }
     run.summary.held_ms = Some(millis(run.start.elapsed().saturating_sub(held_from)));
     if !peer_hung_up {
-        let ended = bye(config, run, &mut conn, call, &dialog, cseq, ids).await;
+        let ended = bye(
+            config, run, &mut conn, call, &dialog, local_cseq, ids, &mut uas,
+        )
+        .await;
         // A failed transfer is the news; the BYE after it is only tidying up.
         if !matches!(delivered, Some(Err(_))) {
             ended?;
@@ -1043,22 +1267,10 @@ fn reason_of(resp: &[u8]) -> String {
         .to_string()
 }
 
-/// What an answered call says back to a message from the callee: 200 to its BYE, the ACK
-/// again to a retransmitted 2xx of the INVITE (RFC 3261 §13.2.2.4), nothing to anything else.
-fn in_call_reply(received: &[u8], ack: &[u8]) -> Option<Vec<u8>> {
-    let Ok(Some((m, _))) = sip::parse(received, &ParseOptions::datagram()).map(|s| s.complete())
-    else {
-        return None;
-    };
-    if m.is_request() && m.method() == Some("BYE") {
-        Some(MessageBuilder::response_to(&m, 200, "OK", None).build())
-    } else if m.status().is_some_and(|c| (200..300).contains(&c))
-        && m.cseq().is_ok_and(|c| c.method == "INVITE")
-    {
-        Some(ack.to_vec())
-    } else {
-        None
-    }
+/// What happened on the SIP side while the transfer owned the printer.
+enum Meanwhile {
+    Message(&'static str, f64, Vec<u8>),
+    InDialog(crate::output::invite::InDialogRecord),
 }
 
 async fn send<W: Write>(run: &mut Run<W>, conn: &Connection, bytes: &[u8]) -> Result<(), Stop> {
@@ -1096,8 +1308,9 @@ async fn invite_transaction<W: Write>(
 ) -> Result<InviteEnd, Stop> {
     let origin = tokio::time::Instant::from_std(run.start);
     let sender = conn.sender();
-    sender.send(request).await.map_err(net)?;
+    // Times start just before the request is handed to the socket (issue 15).
     let sent_at = run.start.elapsed();
+    sender.send(request).await.map_err(net)?;
     run.message(conn, "sent", request, 0);
     let mut tx = ClientTransaction::new(key_of(request), conn.reliable(), config.timers, sent_at);
     let cancel = parse_request(request)
@@ -1106,10 +1319,16 @@ async fn invite_transaction<W: Write>(
     let mut cancel_tx: Option<ClientTransaction> = None;
     let mut want_cancel: Option<CancelReason> = None;
     let mut provisional = false;
+    // Ctrl-C before any provisional response (RFC 3261 §9.1: no CANCEL yet): when it came.
+    // Retransmissions stop and a late 1xx is waited for LATE_PROVISIONAL, to be cancelled.
+    let mut given_up: Option<Duration> = None;
     let ring_deadline = config.ring_timeout.map(|t| invite_start + t);
     let overall = config.timeout;
     loop {
-        let mut wake = tx.next_deadline().unwrap_or(sent_at + RINGING_LIMIT);
+        let mut wake = match given_up {
+            Some(at) if !provisional => at + LATE_PROVISIONAL,
+            _ => tx.next_deadline().unwrap_or(sent_at + RINGING_LIMIT),
+        };
         if let Some(c) = cancel_tx
             .as_ref()
             .and_then(ClientTransaction::next_deadline)
@@ -1158,8 +1377,17 @@ async fn invite_transaction<W: Write>(
                             run.summary.ringing_ms = Some(millis(now.saturating_sub(invite_start)));
                         }
                     }
-                    Action::Final => return Ok(InviteEnd::Answered(request.to_vec(), data.clone())),
+                    Action::Final => {
+                        // A 2xx after Ctrl-C (CANCEL sent or not): acknowledged, then BYE.
+                        if want_cancel == Some(CancelReason::Interrupted) {
+                            cancelled.get_or_insert(CancelReason::Interrupted);
+                        }
+                        return Ok(InviteEnd::Answered(request.to_vec(), data.clone()));
+                    }
                     Action::AckAndFinal => {
+                        if want_cancel == Some(CancelReason::Interrupted) {
+                            cancelled.get_or_insert(CancelReason::Interrupted);
+                        }
                         if let Some(req) = parse_request(request) {
                             let ack = ack_for(&req, &m);
                             sender.send(&ack).await.map_err(net)?;
@@ -1170,11 +1398,26 @@ async fn invite_transaction<W: Write>(
                     _ => {}
                 }
             }
-            _ = tokio::signal::ctrl_c(), if want_cancel.is_none() => {
+            _ = tokio::signal::ctrl_c(), if want_cancel.is_none() || given_up.is_some() => {
+                if given_up.is_some() {
+                    // A second Ctrl-C while waiting for a late 1xx: end now.
+                    return Err(interrupted_unanswered(run, tx.retransmissions()));
+                }
                 want_cancel = Some(CancelReason::Interrupted);
+                if !provisional {
+                    given_up = Some(run.start.elapsed());
+                }
             }
             () = tokio::time::sleep_until(origin + wake) => {
                 let now = run.start.elapsed();
+                if let Some(at) = given_up
+                    && !provisional
+                {
+                    if now >= at + LATE_PROVISIONAL {
+                        return Err(interrupted_unanswered(run, tx.retransmissions()));
+                    }
+                    continue;
+                }
                 if want_cancel.is_none() && ring_deadline.is_some_and(|r| now >= r) {
                     want_cancel = Some(CancelReason::RingTimeout);
                 }
@@ -1236,6 +1479,25 @@ async fn invite_transaction<W: Write>(
     }
 }
 
+/// How long Ctrl-C before any provisional response waits for a late one to CANCEL: a few
+/// round trips, short enough to feel immediate.
+const LATE_PROVISIONAL: Duration = Duration::from_millis(500);
+
+/// Ctrl-C ended an INVITE nothing had answered yet (RFC 3261 §9.1: no CANCEL is possible
+/// before a provisional response): stop, with the `interrupted` summary.
+fn interrupted_unanswered<W: Write>(run: &mut Run<W>, retransmissions: u32) -> Stop {
+    run.summary.outcome = "interrupted";
+    let sent = retransmissions + 1;
+    Stop::Failure(
+        Exit::Negative,
+        format!(
+            "interrupted (Ctrl-C) before any response to the INVITE (sent {sent} time{}); \
+             nothing to cancel (RFC 3261 §9.1)",
+            if sent == 1 { "" } else { "s" }
+        ),
+    )
+}
+
 /// End the call with BYE (RFC 3261 §15.1.1): a new non-INVITE transaction in the dialog,
 /// answering one challenge per round like the INVITE.
 #[allow(clippy::too_many_arguments)]
@@ -1247,6 +1509,7 @@ async fn bye<W: Write>(
     dialog: &Dialog,
     invite_cseq: u32,
     ids: &mut Ids,
+    uas: &mut in_dialog::InDialog,
 ) -> Result<(), Stop> {
     // The INVITE's credentials hash the INVITE; the BYE starts bare and answers its own
     // challenge (re-using the cached challenge with nc=2, RFC 3261 §22.3, is not done yet).
@@ -1276,7 +1539,20 @@ async fn bye<W: Write>(
                     else {
                         continue;
                     };
-                    let action = if m.is_request() { Action::NotMatched } else { tx.on_response(&m, now) };
+                    if m.is_request() {
+                        // The callee's requests are still answered (its BYE crossing ours: 200).
+                        run.message(conn, "received", &received.data, 0);
+                        let handled = uas.handle(&received.data);
+                        if let Some(reply) = handled.reply {
+                            conn.send(&reply).await.map_err(net)?;
+                            run.message(conn, "sent", &reply, 0);
+                        }
+                        if let Some(r) = &handled.record {
+                            run.emit(&InviteEvent::InDialog(r));
+                        }
+                        continue;
+                    }
+                    let action = tx.on_response(&m, now);
                     if action != Action::Nothing {
                         run.message(conn, "received", &received.data, 0);
                     }

@@ -39,10 +39,14 @@ fn now() -> Timestamp {
 }
 
 impl CaptureFile {
-    /// Create (or truncate) `path` and write the pcapng section and interface: raw IP packets
-    /// (LINKTYPE_RAW), nanosecond timestamps.
+    /// Create `path`, which must not exist yet (an existing file is never overwritten), and
+    /// write the pcapng section and interface: raw IP packets (LINKTYPE_RAW), nanosecond
+    /// timestamps.
     pub(crate) fn create(path: &Path) -> io::Result<CaptureFile> {
-        let file = File::create(path)?;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)?;
         let out = PcapngWriter::new(BufWriter::new(file), linktype::RAW)?;
         Ok(CaptureFile {
             out,

@@ -53,6 +53,12 @@ const DRAIN: Duration = Duration::from_secs(2);
 const MSRP_PORT: u16 = 2855;
 /// On Ctrl-C or --count, how long MSRP messages in progress get to complete.
 const FINISH: Duration = Duration::from_secs(5);
+/// --msrp-bind-timeout's default: an answered MSRP session no connection binds within this is
+/// freed. RFC 4975 sets none; 30 s is about Timer H (64*T1 = 32 s), when an unACKed 2xx is
+/// given up anyway, and far more than any peer needs to connect after its ACK.
+const MSRP_BIND_TIMEOUT: Duration = Duration::from_secs(30);
+/// At the end, how long the Success-Reports of saved messages get to leave.
+const SETTLE: Duration = Duration::from_secs(2);
 
 /// The checked command line.
 #[derive(Debug)]
@@ -72,6 +78,7 @@ pub(crate) struct Config {
     timeout: Option<Duration>,
     limits: Limits,
     max_msrp_sessions: usize,
+    msrp_bind_timeout: Duration,
 }
 
 /// Why the command line cannot be run.
@@ -274,7 +281,10 @@ impl Config {
             }
         }
         let algorithms = if args.auth_alg.is_empty() {
-            vec![Algorithm::Sha256, Algorithm::Md5]
+            // MD5 alone: SIPp 3.6, sipsak 0.9.8 and sipvicious 0.3 answer only the first
+            // challenge and know only MD5, and baresip 1.0 fails on any challenge that is
+            // not MD5 even when an MD5 one is there too (README, listen --auth).
+            vec![Algorithm::Md5]
         } else {
             let mut v: Vec<Algorithm> = Vec::new();
             for a in args.auth_alg.iter().copied().map(algorithm) {
@@ -289,6 +299,16 @@ impl Config {
             return Err(usage(
                 "--realm may not contain quotes, backslashes or line ends",
             ));
+        }
+        if let Some(path) = &args.write_pcap {
+            // Checked before anything starts; the file is still created create-new (another
+            // program may make it meanwhile).
+            if std::fs::symlink_metadata(path).is_ok() {
+                return Err(usage(format!(
+                    "--write-pcap: {} already exists; choose a new file name",
+                    path.display()
+                )));
+            }
         }
         if args.count == Some(0) || args.msrp_count == Some(0) {
             return Err(usage("--count and --msrp-count must be at least 1"));
@@ -325,6 +345,10 @@ impl Config {
         };
         let max_transactions = args.max_transactions.unwrap_or(1_000_000);
         let max_msrp_sessions = args.max_msrp_sessions.unwrap_or(1000);
+        let msrp_bind_timeout = args.msrp_bind_timeout.unwrap_or(MSRP_BIND_TIMEOUT);
+        if msrp_bind_timeout.is_zero() {
+            return Err(usage("--msrp-bind-timeout must be more than 0"));
+        }
         if limits.max_message < 512
             || limits.max_connections == 0
             || limits.idle.is_zero()
@@ -335,6 +359,14 @@ impl Config {
                 "--max-message must be at least 512; --max-connections, --idle-timeout, \
                  --max-transactions and --max-msrp-sessions at least 1",
             ));
+        }
+        let max_expires = args.max_expires.unwrap_or(3600);
+        let min_expires = args.min_expires.unwrap_or(0);
+        if max_expires == 0 || min_expires > max_expires {
+            return Err(usage(format!(
+                "--max-expires must be at least 1 and at least --min-expires \
+                 (got --min-expires {min_expires}, --max-expires {max_expires})"
+            )));
         }
         let max_size = args.max_size.unwrap_or(1 << 30);
         if max_size == 0 {
@@ -360,9 +392,12 @@ impl Config {
                 timers: Timers::default(),
                 test_mode: std::env::var_os("SIPKIT_TEST").is_some(),
                 max_transactions,
+                max_expires,
+                min_expires,
             },
             limits,
             max_msrp_sessions,
+            msrp_bind_timeout,
             specs,
             tls,
             msrp,
@@ -516,7 +551,7 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
     let mut msrp_got = None;
     let mut tap_got = None;
     let stop = loop {
-        let ticking = dirty || uas.has_timers();
+        let ticking = dirty || uas.has_timers() || msrp.as_ref().is_some_and(MsrpSide::binding);
         // In this order, so a busy socket is served without polling the rest first; tokio's
         // cooperative budget still lets the others through under a flood.
         let woke = std::future::poll_fn(|cx| {
@@ -608,6 +643,10 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
             },
             Woke::Tick => {
                 let now = Instant::now().into_std();
+                if let Some(side) = msrp.as_mut() {
+                    let at = uas.at(now);
+                    uas.summary.msrp_sessions_freed += side.expire(now, at, &mut msrp_events);
+                }
                 match &msrp {
                     Some(side) => uas.on_tick_msrp(now, &mut Sessions(side)),
                     None => uas.on_tick_msrp(now, &mut NoMsrp),
@@ -663,6 +702,7 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
                 msrp_events.extend(side.start(offers, at).await);
             }
             if !ended.is_empty() {
+                uas.summary.msrp_messages += side.drain(at, &mut msrp_events);
                 msrp_events.extend(side.end(ended, at));
             }
         }
@@ -691,13 +731,22 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
         for e in msrp_events.drain(..) {
             printer.emit(&e)?;
         }
-        if matches!(stop, Stop::Signal | Stop::Count) && !side.in_flight.is_empty() {
-            // Ctrl-C or --count with files arriving: give them a moment to complete (a signal
-            // stops at once), then report the rest as incomplete.
+        // Ctrl-C or --count with files arriving: give them a moment to complete (a second
+        // signal stops at once), then report the rest as incomplete. Whatever the stop, a
+        // message whose last chunk was answered 200 is waited for.
+        let all = matches!(stop, Stop::Signal | Stop::Count);
+        let waiting = |side: &MsrpSide| {
+            if all {
+                !side.in_flight.is_empty()
+            } else {
+                side.completing()
+            }
+        };
+        if waiting(side) {
             let until = Instant::now() + FINISH;
             let again = tokio::signal::ctrl_c();
             tokio::pin!(again);
-            while !side.in_flight.is_empty() {
+            while waiting(side) {
                 tokio::select! {
                     ev = side.endpoint.recv() => {
                         let Some(ev) = ev else { break };
@@ -721,6 +770,11 @@ async fn serve<W: Write>(config: Config, printer: &mut ListenPrinter<W>) -> anyh
         for e in msrp_events.drain(..) {
             printer.emit(&e)?;
         }
+        // Messages that completed after the end was reported are not kept: their held
+        // Success-Reports are dropped unsent. Those of messages saved leave before the
+        // endpoint goes.
+        while side.endpoint.try_recv().is_some() {}
+        side.endpoint.settle(SETTLE).await;
         side.cleanup();
     }
     // What the connection tasks copied just before the end.
@@ -841,6 +895,7 @@ async fn start_msrp(
         config.max_size,
         config.save_dir.clone(),
         config.max_msrp_sessions,
+        config.msrp_bind_timeout,
     )
     .with_context(|| match &config.save_dir {
         Some(d) => format!("cannot create --save-dir {}", shown(d)),

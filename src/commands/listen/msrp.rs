@@ -27,6 +27,69 @@ use crate::transport::msrp::{
 
 /// The hidden directory under --save-dir where messages are written while they arrive.
 const PARTIAL_DIR: &str = ".sipkit-partial";
+/// Under it, each listen writes in `listen-PID`.
+const PARTIAL_PREFIX: &str = "listen-";
+/// Without --save-dir, each listen writes in `TMPDIR/sipkit-listen-PID`.
+const TEMP_PREFIX: &str = "sipkit-listen-";
+
+/// Whether process `pid` is running. Only Linux can tell here (`/proc`); elsewhere every
+/// process is taken as running, so nothing is ever removed that might be in use.
+fn running(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        true
+    }
+}
+
+/// Remove what killed listens left in `base`: the directories `PREFIXPID` of processes that
+/// no longer run, and in them only the files listen writes (`SESSION-MESSAGEID`, with
+/// `.content` for a copy being saved). Anything else stays, and so does its directory.
+/// Returns the files removed.
+pub(crate) fn clean_stale(base: &Path, prefix: &str) -> usize {
+    let mut removed = 0;
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return 0;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(prefix))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if !is_dir || pid == std::process::id() || running(pid) {
+            continue;
+        }
+        let dir = entry.path();
+        if let Ok(files) = std::fs::read_dir(&dir) {
+            for f in files.flatten() {
+                let ours = f.file_type().is_ok_and(|t| t.is_file())
+                    && f.file_name().to_str().is_some_and(spill_name);
+                if ours && std::fs::remove_file(f.path()).is_ok() {
+                    removed += 1;
+                }
+            }
+        }
+        let _ = std::fs::remove_dir(&dir);
+    }
+    removed
+}
+
+/// A name listen gives the files it writes while a message arrives: `SESSION-MESSAGEID`
+/// (our session ids are letters and digits), optionally with `.content`.
+fn spill_name(name: &str) -> bool {
+    let Some((session, rest)) = name.split_once('-') else {
+        return false;
+    };
+    !session.is_empty()
+        && session.bytes().all(|b| b.is_ascii_alphanumeric())
+        && !rest.is_empty()
+        && sanitize(name) == name
+}
 
 /// Text messages up to this many characters are shown in the human line.
 const SHOW_TEXT: usize = 80;
@@ -49,6 +112,14 @@ pub(crate) struct MsrpSide {
     client_tls: Option<ClientTls>,
     /// Sessions open at once (--max-msrp-sessions).
     max_sessions: usize,
+    /// Sessions ended (BYE) while a message of theirs completes: its last chunk was answered
+    /// 200, so it is saved under the offer's name when it arrives, and the session is
+    /// forgotten then.
+    closing: std::collections::HashSet<String>,
+    /// Answered sessions no connection has bound yet, with when they are freed.
+    unbound: HashMap<String, std::time::Instant>,
+    /// --msrp-bind-timeout.
+    bind_timeout: std::time::Duration,
 }
 
 /// What an offer's a=file-selector promised.
@@ -161,17 +232,27 @@ impl MsrpSide {
         max_size: u64,
         save_dir: Option<PathBuf>,
         max_sessions: usize,
+        bind_timeout: std::time::Duration,
     ) -> std::io::Result<MsrpSide> {
         // Large messages spill to disk while they arrive: under --save-dir (same file
         // system, so keeping one is a link), hidden so nothing there looks like a finished
-        // file; else a private temporary directory emptied as messages complete.
+        // file; else a private temporary directory emptied as messages complete. Either is
+        // this process's own (named after its id), so what a killed listen left there is
+        // recognised and removed now, and never what a running one is writing.
+        let pid = std::process::id();
         let dir = match &save_dir {
             Some(d) => {
-                let p = d.join(PARTIAL_DIR);
+                let base = d.join(PARTIAL_DIR);
+                clean_stale(&base, PARTIAL_PREFIX);
+                let p = base.join(format!("{PARTIAL_PREFIX}{pid}"));
                 std::fs::create_dir_all(&p)?;
                 p
             }
-            None => std::env::temp_dir().join(format!("sipkit-listen-{}", std::process::id())),
+            None => {
+                let base = std::env::temp_dir();
+                clean_stale(&base, TEMP_PREFIX);
+                base.join(format!("{TEMP_PREFIX}{pid}"))
+            }
         };
         Ok(MsrpSide {
             endpoint,
@@ -185,6 +266,8 @@ impl MsrpSide {
                 // Kept files are checked against the offer's SHA-1: the endpoint hashes them
                 // as they arrive instead of this side reading them back.
                 sha1: save_dir.is_some(),
+                // A Success-Report leaves only once the message is saved (and synced).
+                confirm: true,
             },
             partial_dir: dir,
             save_dir,
@@ -193,6 +276,9 @@ impl MsrpSide {
             in_flight: HashMap::new(),
             client_tls: None,
             max_sessions,
+            closing: Default::default(),
+            unbound: HashMap::new(),
+            bind_timeout,
         })
     }
 
@@ -200,6 +286,14 @@ impl MsrpSide {
     pub(crate) async fn start(&mut self, offers: Vec<MsrpOffer>, at_ms: f64) -> Vec<ListenEvent> {
         let mut out = Vec::new();
         for o in offers {
+            if let Some(w) = &o.file_warning {
+                out.push(event(
+                    at_ms,
+                    "msrp-warning",
+                    json!({"session": o.session, "message": w}),
+                    format!("warning: {} {w}", o.session),
+                ));
+            }
             self.names.insert(
                 o.session.clone(),
                 FileOffer {
@@ -208,6 +302,10 @@ impl MsrpSide {
                 },
             );
             if !o.active {
+                self.unbound.insert(
+                    o.session.clone(),
+                    std::time::Instant::now() + self.bind_timeout,
+                );
                 continue;
             }
             let path = o.remote_path.join(" ");
@@ -231,6 +329,11 @@ impl MsrpSide {
                     None,
                     &format!("cannot connect to {path} for session {}: {e}", o.session),
                 ));
+                // Nothing will ever bind it: free it when the peer had its chance.
+                self.unbound.insert(
+                    o.session.clone(),
+                    std::time::Instant::now() + self.bind_timeout,
+                );
             }
         }
         out
@@ -241,15 +344,25 @@ impl MsrpSide {
         let mut out = Vec::new();
         for id in ids {
             self.endpoint.remove_session(&id);
-            self.names.remove(&id);
-            self.peers.remove(&id);
+            self.unbound.remove(&id);
             let mut gone: Vec<(String, String)> = self
                 .in_flight
-                .keys()
-                .filter(|(s, _)| *s == id)
-                .cloned()
+                .iter()
+                .filter(|((s, _), (received, total))| *s == id && *total != Some(*received))
+                .map(|(k, _)| k.clone())
                 .collect();
             gone.sort();
+            // Messages whose last chunk was answered complete whatever arrives next.
+            let completing = self
+                .in_flight
+                .iter()
+                .any(|((s, _), (received, total))| *s == id && *total == Some(*received));
+            if completing {
+                self.closing.insert(id.clone());
+            } else {
+                self.names.remove(&id);
+                self.peers.remove(&id);
+            }
             for key in gone {
                 if let Some((received, total)) = self.in_flight.remove(&key) {
                     self.drop_partial(&key);
@@ -281,9 +394,15 @@ impl MsrpSide {
         }
     }
 
-    /// Remove the spill directory if nothing is left in it.
+    /// Remove the spill directory if nothing is left in it (and the hidden one above it
+    /// under --save-dir, when no other listen uses it).
     pub(crate) fn cleanup(&self) {
         let _ = std::fs::remove_dir(&self.partial_dir);
+        if self.save_dir.is_some() {
+            if let Some(up) = self.partial_dir.parent() {
+                let _ = std::fs::remove_dir(up);
+            }
+        }
     }
 
     fn error(&self, at_ms: f64, peer: Option<SocketAddr>, message: &str) -> ListenEvent {
@@ -316,6 +435,79 @@ impl MsrpSide {
                 ));
             }
         }
+        self.forget_closed();
+    }
+
+    /// Forget the sessions ended by a BYE whose completing messages have all arrived.
+    fn forget_closed(&mut self) {
+        let done: Vec<String> = self
+            .closing
+            .iter()
+            .filter(|id| !self.in_flight.keys().any(|(s, _)| s == *id))
+            .cloned()
+            .collect();
+        for id in done {
+            self.closing.remove(&id);
+            self.names.remove(&id);
+            self.peers.remove(&id);
+        }
+    }
+
+    /// Whether answered sessions wait for a connection (the run loop then ticks).
+    pub(crate) fn binding(&self) -> bool {
+        !self.unbound.is_empty()
+    }
+
+    /// Free the sessions no connection bound within --msrp-bind-timeout (their 2xx was never
+    /// ACKed, or the peer never connected): later requests for them get 481, and their place
+    /// counts no more against --max-msrp-sessions. Returns how many were freed.
+    pub(crate) fn expire(
+        &mut self,
+        now: std::time::Instant,
+        at_ms: f64,
+        out: &mut Vec<ListenEvent>,
+    ) -> u64 {
+        let mut due: Vec<String> = self
+            .unbound
+            .iter()
+            .filter(|(_, until)| **until <= now)
+            .map(|(id, _)| id.clone())
+            .collect();
+        due.sort();
+        for id in &due {
+            self.unbound.remove(id);
+            self.endpoint.remove_session(id);
+            self.names.remove(id);
+            self.peers.remove(id);
+            out.push(event(
+                at_ms,
+                "msrp-expired",
+                json!({"session": id, "after_s": self.bind_timeout.as_secs_f64()}),
+                format!(
+                    "{id} freed: no MSRP connection bound it within {:?} (--msrp-bind-timeout)",
+                    self.bind_timeout
+                ),
+            ));
+        }
+        due.len() as u64
+    }
+
+    /// Whether a message whose last chunk was answered is still on its way to us.
+    pub(crate) fn completing(&self) -> bool {
+        self.in_flight
+            .values()
+            .any(|(received, total)| *total == Some(*received))
+    }
+
+    /// Take what the endpoint has queued, without waiting; the whole messages among it.
+    /// Done before a BYE ends sessions: a last chunk is reported before its 200 leaves, so
+    /// a BYE sent after that 200 finds the message known as complete here.
+    pub(crate) fn drain(&mut self, at_ms: f64, out: &mut Vec<ListenEvent>) -> u64 {
+        let mut n = 0;
+        while let Some(ev) = self.endpoint.try_recv() {
+            n += self.on_event(ev, at_ms, out);
+        }
+        n
     }
 
     /// Messages still in progress when listen stops.
@@ -349,6 +541,7 @@ impl MsrpSide {
                 peer,
                 from_path,
             } => {
+                self.unbound.remove(&session_id);
                 self.peers.insert(session_id.clone(), peer);
                 out.push(event(
                     at_ms,
@@ -367,9 +560,11 @@ impl MsrpSide {
                     .insert((session_id, message_id), (received, total));
             }
             ReceiveEvent::Message(m) => {
+                let session = m.session_id.clone();
                 self.in_flight
-                    .remove(&(m.session_id.clone(), m.message_id.clone()));
+                    .remove(&(session.clone(), m.message_id.clone()));
                 out.push(self.message(m, at_ms));
+                self.forget_closed();
                 return 1;
             }
             ReceiveEvent::Aborted {
@@ -445,6 +640,10 @@ impl MsrpSide {
             }
         } else if let Delivered::File(p) = &m.content {
             let _ = std::fs::remove_file(p);
+        }
+        // Saved and synced (or nothing to save): the Success-Report may leave.
+        if let Some(c) = &m.confirm {
+            c.kept(save_error.is_none());
         }
         let text = match &m.content {
             Delivered::Text(t) => Some(t.as_str()),
@@ -586,6 +785,10 @@ fn save(
                     Err(e) => break Err(e),
                 }
             };
+            let r = r.and_then(|()| match out.as_ref() {
+                Some(o) => o.sync_data(),
+                None => Ok(()),
+            });
             if let Err(e) = r {
                 let _ = std::fs::remove_file(src);
                 let _ = std::fs::remove_file(tmp);
@@ -613,6 +816,7 @@ fn save(
     let placed = place(dir, &content, &target);
     let _ = std::fs::remove_file(&content);
     let path = placed?;
+    sync_dir(dir)?;
     Ok(if ok {
         Saved::Kept { path, sha1 }
     } else {
@@ -622,9 +826,21 @@ fn save(
 
 fn write_new(path: &Path, bytes: &[u8], h: &mut sha1::Sha1) -> std::io::Result<PathBuf> {
     use sha1::Digest;
+    use std::io::Write;
     h.update(bytes);
-    std::fs::write(path, bytes)?;
+    let mut f = std::fs::File::create(path)?;
+    f.write_all(bytes)?;
+    f.sync_data()?;
     Ok(path.to_path_buf())
+}
+
+/// Make a new name in `dir` durable (the file's bytes are synced already).
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    std::fs::File::open(dir)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
 }
 
 /// Give the finished file `src` the name `dir/name`, or `dir/stem-N.ext` for the first N that

@@ -29,8 +29,8 @@ use crate::output::listen::{
 use crate::proto::Status;
 use crate::proto::digest::{self, Algorithm, Credentials, Secret, Verdict};
 use crate::proto::sdp::{self, AnswerConfig, AudioCodec, MediaBuilder, SdpBuilder, Setup};
-use crate::proto::sip::build::ResponseWriter;
-use crate::proto::sip::headers::Contact;
+use crate::proto::sip::build::{ResponseWriter, ViaStamp};
+use crate::proto::sip::headers::{Contact, Via};
 use crate::proto::sip::{HeaderName, Message, ParseOptions, StartLine, Uri, parse};
 use crate::transport::server_transaction::{
     Action, Retransmit2xx, Retransmit2xxAction, ServerTransactions, TimerEvent, Timers, TxId,
@@ -41,6 +41,11 @@ use crate::transport::{Flow, Proto};
 /// The methods answered 200 unless --reply says otherwise; anything else gets 501.
 const ALLOW: &str =
     "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, INFO, NOTIFY, REGISTER, PRACK, UPDATE";
+/// Methods that exist only inside a dialog (early or confirmed): outside one they get 481
+/// (RFC 3262 §3 PRACK, RFC 3311 §5.2 UPDATE, RFC 6086 §4.2.2 INFO; BYE is handled apart).
+/// NOTIFY is not among them: listen subscribes to nothing, and devices send unsolicited
+/// NOTIFYs (message waiting, keep-alives) that a test sink should take.
+const IN_DIALOG_ONLY: [&str; 3] = ["INFO", "PRACK", "UPDATE"];
 /// The RTP port put in audio answers; no media is sent or received.
 const AUDIO_PORT: u16 = 49170;
 /// Dialogs kept at most; the oldest are forgotten first (a BYE for one then gets 481).
@@ -82,6 +87,10 @@ pub(crate) struct UasConfig {
     pub(crate) test_mode: bool,
     /// Server transactions alive at once; new requests beyond get 503 (statelessly).
     pub(crate) max_transactions: usize,
+    /// Bindings asked for longer are granted this long (RFC 3261 §10.3 step 7).
+    pub(crate) max_expires: u32,
+    /// Bindings asked for shorter (but not 0) get 423 Interval Too Brief; 0: no minimum.
+    pub(crate) min_expires: u32,
 }
 
 /// Our side of MSRP answers (RFC 4975 §8.6-§8.7).
@@ -119,6 +128,8 @@ pub(crate) struct MsrpOffer {
     pub(crate) file_name: Option<String>,
     /// The file-selector's `hash:sha-1:...` (RFC 5547 §5), checked before the file is kept.
     pub(crate) file_sha1: Option<Vec<u8>>,
+    /// What was tolerated in the file-selector (`size:0`), to report.
+    pub(crate) file_warning: Option<String>,
 }
 
 /// The MSRP session layer as the UAS sees it: the run loop implements it over the endpoint,
@@ -147,6 +158,7 @@ impl MsrpSessions for NoMsrp {
 struct PendingInvite {
     flow: Flow,
     request: Vec<u8>,
+    call_id: String,
     to_tag: String,
     answer_at: Instant,
 }
@@ -162,6 +174,10 @@ struct Pending2xx {
 struct Binding {
     contact: String,
     expires_at: Instant,
+    /// The Call-ID and CSeq of the REGISTER that made or last refreshed it (RFC 3261 §10.3
+    /// step 7: a later one from the same Call-ID must have a higher CSeq).
+    call_id: String,
+    cseq: u32,
 }
 
 /// The server's state.
@@ -188,11 +204,15 @@ pub(crate) struct Uas {
     collect_when_idle: bool,
     /// The last SDP answer to an offer without MSRP.
     answers: AnswerCache,
+    /// A Warning value for the 2xx whose offer [`Uas::sdp_answer`] just read.
+    offer_warning: Option<String>,
     /// The Contact written last, and for which transport and local address.
     contact_cache: Option<(Proto, SocketAddr, String)>,
     nonces: FastMap<String, Instant>,
     bindings: FastMap<String, Vec<Binding>>,
     start: Instant,
+    /// The wall clock at `start`, for Date header fields: times come in as `Instant`s.
+    wall_start: std::time::SystemTime,
     counter: u64,
     random: std::collections::hash_map::RandomState,
     /// New requests that count for --count (not ACK, not CANCEL).
@@ -218,6 +238,8 @@ struct Stateless {
     bytes: Vec<u8>,
     method: String,
     call_id: String,
+    /// The top Via's `rport` presence and sent-by port, when it parsed, for [`reply_to`].
+    via: Option<(bool, Option<u16>)>,
 }
 
 /// RFC 3261 §8.2.6.1: a response copies Via, From, To (with a tag added), Call-ID and CSeq.
@@ -230,6 +252,7 @@ fn stateless_response(
     reason: &str,
     why: &str,
     tag: &str,
+    source: SocketAddr,
 ) -> Option<Stateless> {
     let head_end = memchr::memmem::find(data, b"\r\n\r\n").unwrap_or(data.len());
     let head = std::str::from_utf8(data.get(..head_end)?).ok()?;
@@ -294,8 +317,23 @@ fn stateless_response(
         })
         .collect();
     let mut out = format!("SIP/2.0 {code} {reason}\r\n");
-    for (_, v) in fields.iter().filter(|(f, _)| *f == "Via") {
-        out.push_str(&format!("Via: {v}\r\n"));
+    let mut top = None;
+    for (i, (_, v)) in fields.iter().filter(|(f, _)| *f == "Via").enumerate() {
+        // The top Via is stamped and routed as for any response, when it parses.
+        let via = (i == 0).then(|| Via::parse_first(v).ok()).flatten();
+        match via.and_then(|via| ViaStamp::for_request(&via, source)) {
+            Some(stamp) => {
+                let mut line = Vec::new();
+                stamp.write_top_via(v.as_bytes(), &mut line);
+                out.push_str("Via: ");
+                out.push_str(&String::from_utf8_lossy(&line));
+                out.push_str("\r\n");
+            }
+            None => out.push_str(&format!("Via: {v}\r\n")),
+        }
+        if let Some(via) = via {
+            top = Some((via.rport.is_some(), via.port));
+        }
     }
     out.push_str(&format!(
         "From: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq}\r\n\
@@ -313,6 +351,7 @@ fn stateless_response(
         bytes: out.into_bytes(),
         method: cseq.rsplit(' ').next().unwrap_or(method).to_owned(),
         call_id,
+        via: top,
     })
 }
 
@@ -428,6 +467,27 @@ fn route(flow: &Flow) -> Route {
     }
 }
 
+/// Where the responses to a request that arrived over `flow` with top Via `via` go (RFC 3261
+/// §18.2.2, RFC 3581 §4): back over the connection for TCP, TLS and WebSocket; over UDP to the
+/// source address and port when the client asked with `rport`, else to the source address and
+/// the sent-by port (5060 when it names none). A `maddr` is not followed: listen sends no
+/// multicast.
+fn reply_flow(flow: &Flow, via: &Via<'_>) -> Flow {
+    reply_to(flow, via.rport.is_some(), via.port)
+}
+
+/// [`reply_flow`] from the top Via's `rport` presence and sent-by port.
+fn reply_to(flow: &Flow, rport: bool, sent_by_port: Option<u16>) -> Flow {
+    if flow.proto != Proto::Udp || rport {
+        return *flow;
+    }
+    let port = sent_by_port.unwrap_or(5060);
+    Flow {
+        remote: SocketAddr::new(flow.remote.ip(), port),
+        ..*flow
+    }
+}
+
 fn header_str<'a>(msg: &Message<'a>, id: HeaderName) -> String {
     msg.header(id)
         .map(|h| String::from_utf8_lossy(h.value).into_owned())
@@ -457,12 +517,14 @@ impl Uas {
             to_seen: None,
             contact_cache: None,
             answers: AnswerCache::default(),
+            offer_warning: None,
             peak_transactions: 0,
             collect_when_idle: false,
             dialog_seq: 0,
             nonces: FastMap::default(),
             bindings: FastMap::default(),
             start: now,
+            wall_start: std::time::SystemTime::now(),
             counter: 0,
             random: std::collections::hash_map::RandomState::new(),
             counted: 0,
@@ -640,9 +702,10 @@ impl Uas {
             );
             return;
         }
+        let reply_to = reply_flow(&flow, via);
         let action = match self
             .txs
-            .on_request_via(msg, via, flow.proto.reliable(), flow, now)
+            .on_request_via(msg, via, flow.proto.reliable(), reply_to, now)
         {
             Ok(a) => a,
             Err(e) => {
@@ -654,7 +717,7 @@ impl Uas {
             Action::Retransmit { response, .. } => {
                 self.summary.retransmissions_absorbed += 1;
                 self.out.push(Outgoing {
-                    flow,
+                    flow: reply_to,
                     bytes: response.into(),
                 });
             }
@@ -734,12 +797,15 @@ impl Uas {
         now: Instant,
     ) -> bool {
         let tag = self.fresh("t");
-        let Some(r) = stateless_response(data, code, reason, why, &tag) else {
+        let Some(r) = stateless_response(data, code, reason, why, &tag, flow.remote) else {
             return false;
         };
+        let dest = r
+            .via
+            .map_or(*flow, |(rport, port)| reply_to(flow, rport, port));
         let bytes: Rc<[u8]> = r.bytes.into();
         let (method, call_id) = (r.method, r.call_id);
-        self.send_response(flow, code, reason, || (method, call_id), bytes, now);
+        self.send_response(&dest, code, reason, || (method, call_id), bytes, now);
         true
     }
 
@@ -842,7 +908,9 @@ impl Uas {
         to_has_tag(req)
     }
 
-    /// Build, record in the transaction and queue one response.
+    /// Build, record in the transaction and queue one response. `flow` is the one the
+    /// request arrived over; the response goes where [`reply_flow`] says, its top Via stamped
+    /// as [`ViaStamp::for_request`] says.
     #[allow(clippy::too_many_arguments)]
     fn respond(
         &mut self,
@@ -858,7 +926,10 @@ impl Uas {
     ) -> Rc<[u8]> {
         // The tag goes in when the request's To has none (RFC 3261 §8.2.6.2).
         let add_tag = to_tag.filter(|_| !self.to_has_tag(req));
-        let mut w = ResponseWriter::new(req, code, reason, add_tag);
+        let via = req.top_via().ok();
+        let stamp = via.and_then(|v| ViaStamp::for_request(&v, flow.remote));
+        let dest = via.map_or(*flow, |v| reply_flow(flow, &v));
+        let mut w = ResponseWriter::stamped(req, code, reason, add_tag, stamp.as_ref());
         if (200..300).contains(&code) && req.method() == Some("INVITE") {
             // RFC 3261 §12.1.1: the 2xx copies the Record-Route set.
             for h in req.headers_of(HeaderName::RecordRoute) {
@@ -878,7 +949,7 @@ impl Uas {
             let method = req.cseq().map(|c| c.method.to_owned()).unwrap_or_default();
             (method, req.call_id().unwrap_or_default().to_owned())
         };
-        self.send_response(flow, code, reason, names, Rc::clone(&bytes), now);
+        self.send_response(&dest, code, reason, names, Rc::clone(&bytes), now);
         bytes
     }
 
@@ -973,8 +1044,11 @@ impl Uas {
             "REGISTER" if reply.is_none() => self.on_register(id, msg, &flow, &to_tag, now),
             _ => {
                 let known = ALLOW.split(", ").any(|m| m == method);
+                let outside = IN_DIALOG_ONLY.contains(&method.as_str())
+                    && !(has_tag && self.dialog_exists(call_id, &to_tag));
                 let (code, reason) = match reply {
                     Some(r) => (r.code, r.reason),
+                    None if outside => (481, "Call/Transaction Does Not Exist".into()),
                     None if known => (200, "OK".into()),
                     None => (501, "Not Implemented".into()),
                 };
@@ -998,6 +1072,17 @@ impl Uas {
                 );
             }
         }
+    }
+
+    /// Whether (Call-ID, our tag) names a dialog: confirmed, or early (an INVITE still ringing
+    /// whose 180 carried the tag).
+    fn dialog_exists(&mut self, call_id: &str, tag: &str) -> bool {
+        dialog_key(&mut self.key_scratch, call_id, tag);
+        self.dialogs.contains_key(self.key_scratch.as_str())
+            || self
+                .invites
+                .values()
+                .any(|p| p.to_tag == tag && p.call_id == call_id)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1057,6 +1142,7 @@ impl Uas {
                 PendingInvite {
                     flow,
                     request: data.to_vec(),
+                    call_id: call_id.to_owned(),
                     to_tag,
                     answer_at: now + self.cfg.ring,
                 },
@@ -1098,6 +1184,7 @@ impl Uas {
             None => (200, "OK".to_owned()),
         };
         let offers_before = self.msrp_offers.len();
+        self.offer_warning = None;
         let sdp = match self.sdp_answer(msg, flow, msrp) {
             Ok(sdp) => sdp,
             Err((warn, why)) => {
@@ -1116,7 +1203,10 @@ impl Uas {
                 return;
             }
         };
-        let extra = vec![("Contact".to_owned(), self.contact(flow, msg))];
+        let mut extra = vec![("Contact".to_owned(), self.contact(flow, msg))];
+        if let Some(w) = self.offer_warning.take() {
+            extra.push(("Warning".to_owned(), w));
+        }
         let bytes = self.respond(
             id,
             msg,
@@ -1156,7 +1246,7 @@ impl Uas {
             key,
             Pending2xx {
                 schedule: Retransmit2xx::new(now, &self.cfg.timers),
-                flow: *flow,
+                flow: msg.top_via().map_or(*flow, |v| reply_flow(flow, &v)),
                 bytes,
             },
         );
@@ -1195,8 +1285,22 @@ impl Uas {
                 ))
                 .build());
         }
-        let offer = sdp::parse(msg.body)
+        let lenient = sdp::ParseOptions {
+            allow_bracketed_origin_ipv6: true,
+            ..sdp::ParseOptions::default()
+        };
+        let offer = sdp::parse_with(msg.body, lenient)
             .map_err(|e| (399, format!("unusable SDP offer: {}", e.message)))?;
+        let bracketed = offer.origin.address.starts_with('[');
+        if bracketed {
+            // Issue 15: SIPp's built-in scenarios over IPv6 write o= this way. The origin only
+            // names the session (RFC 8866 §5.2), so the offer is answered, with a word.
+            self.offer_warning = Some(format!(
+                "399 sipkit \"the o= address {} is in brackets, which RFC 8866 §9 does not \
+                 allow (ignored: o= plays no part in media)\"",
+                offer.origin.address
+            ));
+        }
         let mut cfg = AnswerConfig {
             username: "sipkit".to_owned(),
             session_id,
@@ -1258,15 +1362,16 @@ impl Uas {
                         Some(Ok(p)) => p.iter().map(|s| (*s).to_owned()).collect(),
                         _ => Vec::new(),
                     };
-                    let (file_name, file_sha1) = match m.file_selector() {
-                        Some(Ok(fs)) => (
+                    let (file_name, file_sha1, file_warning) = match m.file_selector_tolerant() {
+                        Some(Ok((fs, warning))) => (
                             fs.name.and_then(|n| n.decoded()).map(|n| n.into_owned()),
                             fs.hashes
                                 .into_iter()
                                 .find(|h| h.algorithm.eq_ignore_ascii_case("sha-1"))
                                 .map(|h| h.bytes),
+                            warning.map(|w| format!("a=file-selector: {} ({})", w.message, w.rfc)),
                         ),
-                        _ => (None, None),
+                        _ => (None, None, None),
                     };
                     session = Some(MsrpOffer {
                         session: id,
@@ -1274,6 +1379,7 @@ impl Uas {
                         active,
                         file_name,
                         file_sha1,
+                        file_warning,
                     });
                 }
                 None => cfg.msrp_path.clear(),
@@ -1290,7 +1396,7 @@ impl Uas {
                 (304, "no offered media stream is supported".to_owned())
             });
         }
-        if msrp_offer.is_none() {
+        if msrp_offer.is_none() && !bracketed {
             self.answers
                 .put(msg.body, flow.local.ip(), session_id, &answer);
         }
@@ -1323,6 +1429,7 @@ impl Uas {
         };
         let mut changes: Vec<(String, u32)> = Vec::new();
         let mut star = false;
+        let mut too_brief = false;
         for c in msg.contacts() {
             match c {
                 Ok(Contact::Star) => star = true,
@@ -1331,7 +1438,10 @@ impl Uas {
                         Some(Ok(e)) => e,
                         _ => header_expires.unwrap_or(DEFAULT_EXPIRES),
                     };
-                    changes.push((a.uri.raw.to_owned(), expires));
+                    // RFC 3261 §10.3 step 7: 423 only for an interval above zero and below
+                    // an hour; a longer one is shortened to our maximum.
+                    too_brief |= expires > 0 && expires < 3600 && expires < self.cfg.min_expires;
+                    changes.push((a.uri.raw.to_owned(), expires.min(self.cfg.max_expires)));
                 }
                 Err(e) => {
                     let reason = format!("Bad Contact: {}", e.message);
@@ -1365,10 +1475,60 @@ impl Uas {
             );
             return;
         }
+        if too_brief {
+            let extra = vec![("Min-Expires".to_owned(), self.cfg.min_expires.to_string())];
+            self.respond(
+                id,
+                msg,
+                flow,
+                423,
+                "Interval Too Brief",
+                Some(tag),
+                extra,
+                None,
+                now,
+            );
+            return;
+        }
+        let call_id = msg.call_id().unwrap_or_default();
+        let cseq = msg.cseq().map(|c| c.seq).unwrap_or(0);
         let mut list = Vec::new();
         if self.cfg.registrar {
             let entry = self.bindings.entry(aor.clone()).or_default();
             entry.retain(|b| b.expires_at > now);
+            // RFC 3261 §10.3 steps 6-7: a binding this request changes that an earlier
+            // request of the same Call-ID made with a CSeq at least as high means this one
+            // is out of order (a retransmission is absorbed before; this is a stale or
+            // reordered REGISTER). The update is aborted as a whole. The RFC names no code;
+            // §12.2.2 answers an out-of-order request in a dialog 500, and so does this.
+            let stale = entry.iter().find(|b| {
+                b.call_id == call_id
+                    && b.cseq >= cseq
+                    && (star || changes.iter().any(|(c, _)| *c == b.contact))
+            });
+            if let Some(b) = stale {
+                let why = format!(
+                    "out of order: CSeq {cseq} is not higher than {} of the REGISTER that made \
+                     the binding of {} with this Call-ID (RFC 3261 §10.3 step 7)",
+                    b.cseq, b.contact
+                );
+                let extra = vec![("Warning".to_owned(), format!("399 sipkit \"{why}\""))];
+                if entry.is_empty() {
+                    self.bindings.remove(&aor);
+                }
+                self.respond(
+                    id,
+                    msg,
+                    flow,
+                    500,
+                    "Server Internal Error",
+                    Some(tag),
+                    extra,
+                    None,
+                    now,
+                );
+                return;
+            }
             if star {
                 entry.clear();
             }
@@ -1378,6 +1538,8 @@ impl Uas {
                     entry.push(Binding {
                         contact,
                         expires_at: now + Duration::from_secs(u64::from(expires)),
+                        call_id: call_id.to_owned(),
+                        cseq,
                     });
                 }
             }
@@ -1401,7 +1563,7 @@ impl Uas {
                 .map(|(contact, expires)| BindingRecord { contact, expires })
                 .collect();
         }
-        let extra: Vec<(String, String)> = list
+        let mut extra: Vec<(String, String)> = list
             .iter()
             .map(|b| {
                 (
@@ -1410,6 +1572,12 @@ impl Uas {
                 )
             })
             .collect();
+        // RFC 3261 §10.3 step 8: the 200 SHOULD carry Date (clients without a clock set it).
+        let wall = self.wall_start + now.saturating_duration_since(self.start);
+        let secs = wall
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        extra.push(("Date".to_owned(), crate::proto::sip::build::sip_date(secs)));
         self.respond(id, msg, flow, 200, "OK", Some(tag), extra, None, now);
         if self.cfg.registrar {
             let at = self.at(now);
@@ -1773,6 +1941,8 @@ c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 8 0\r\na=rtpmap:8 PCMA/8000\
             timers: Timers::default(),
             test_mode: true,
             max_transactions: 1000,
+            max_expires: 3600,
+            min_expires: 0,
         }
     }
 
@@ -2026,6 +2196,7 @@ c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 8 0\r\na=rtpmap:8 PCMA/8000\
                 active: true,
                 file_name: Some("a b.png".into()),
                 file_sha1: None,
+                file_warning: None,
             }]
         );
         let tag = text
@@ -2149,17 +2320,22 @@ c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 8 0\r\na=rtpmap:8 PCMA/8000\
 mod stateless_tests {
     use super::*;
 
+    fn src() -> SocketAddr {
+        "192.0.2.9:5070".parse().expect("addr")
+    }
+
     #[test]
     fn a_request_with_a_bad_cseq_is_answered_400_with_a_warning() {
         let req =
             b"OPTIONS sip:x SIP/2.0\r\nv: SIP/2.0/UDP h;branch=z9hG4bK1\r\nVia: SIP/2.0/TCP g\r\n\
                     f: <sip:a@x>;tag=1\r\nTo: <sip:x>\r\ni: c1\r\nCSeq: abc\r\n\r\n";
-        let r = stateless_response(req, 400, "Bad Request", "bad \"CSeq\"\r\n", "t9")
+        let r = stateless_response(req, 400, "Bad Request", "bad \"CSeq\"\r\n", "t9", src())
             .expect("answerable");
         assert_eq!(
             String::from_utf8(r.bytes).expect("utf8"),
             concat!(
-                "SIP/2.0 400 Bad Request\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n",
+                "SIP/2.0 400 Bad Request\r\n",
+                "Via: SIP/2.0/UDP h;branch=z9hG4bK1;received=192.0.2.9\r\n",
                 "Via: SIP/2.0/TCP g\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:x>;tag=t9\r\n",
                 "Call-ID: c1\r\nCSeq: abc\r\nWarning: 399 sipkit \"bad \\\"CSeq\\\"  \"\r\n",
                 "Server: sipkit/",
@@ -2168,12 +2344,53 @@ mod stateless_tests {
             )
         );
         assert_eq!(r.call_id, "c1");
+        assert_eq!(r.via, Some((false, None)), "sent-by port 5060 by default");
+    }
+
+    #[test]
+    fn issue_15_a_stateless_answer_fills_rport_and_says_where_it_goes() {
+        let req =
+            b"OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5080;rport;branch=z9hG4bK1\r\n\
+                    f: <sip:a@x>;tag=1\r\nTo: <sip:x>\r\ni: c1\r\nCSeq: abc\r\n\r\n";
+        let r = stateless_response(req, 400, "Bad Request", "x", "t9", src()).expect("answerable");
+        let text = String::from_utf8(r.bytes).expect("utf8");
+        assert!(
+            text.contains(
+                "\r\nVia: SIP/2.0/UDP 10.0.0.1:5080;branch=z9hG4bK1;received=192.0.2.9;rport=5070\r\n"
+            ),
+            "{text}"
+        );
+        assert_eq!(r.via, Some((true, Some(5080))));
+        let flow = Flow {
+            proto: Proto::Udp,
+            local: "127.0.0.1:5060".parse().expect("addr"),
+            remote: src(),
+            conn: None,
+        };
+        assert_eq!(reply_to(&flow, true, Some(5080)).remote, src());
+        assert_eq!(
+            reply_to(&flow, false, Some(5080)).remote,
+            "192.0.2.9:5080".parse().expect("addr")
+        );
+        assert_eq!(
+            reply_to(&flow, false, None).remote,
+            "192.0.2.9:5060".parse().expect("addr")
+        );
+        let tcp = Flow {
+            proto: Proto::Tcp,
+            ..flow
+        };
+        assert_eq!(
+            reply_to(&tcp, false, Some(5080)),
+            tcp,
+            "streams answer on the connection"
+        );
     }
 
     #[test]
     fn unaddressable_messages_are_not_answered() {
         let ok = "OPTIONS sip:x SIP/2.0\r\nVia: v\r\nFrom: f\r\nTo: t\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n";
-        assert!(stateless_response(ok.as_bytes(), 400, "Bad Request", "x", "t").is_some());
+        assert!(stateless_response(ok.as_bytes(), 400, "Bad Request", "x", "t", src()).is_some());
         for bad in [
             ok.replace("Via: v\r\n", ""),
             ok.replace("Call-ID: c\r\n", ""),
@@ -2187,11 +2404,14 @@ mod stateless_tests {
             String::new(),
         ] {
             assert!(
-                stateless_response(bad.as_bytes(), 400, "Bad Request", "x", "t").is_none(),
+                stateless_response(bad.as_bytes(), 400, "Bad Request", "x", "t", src()).is_none(),
                 "{bad:?}"
             );
         }
         // Bytes that are not UTF-8 in the head: not answered, never a panic.
-        assert!(stateless_response(b"OPTIONS \xff SIP/2.0\r\n\r\n", 400, "B", "x", "t").is_none());
+        assert!(
+            stateless_response(b"OPTIONS \xff SIP/2.0\r\n\r\n", 400, "B", "x", "t", src())
+                .is_none()
+        );
     }
 }

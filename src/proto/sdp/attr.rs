@@ -540,6 +540,26 @@ impl<'a> FileSelector<'a> {
     // hash-value = 2HEXDIG *(":" 2HEXDIG)
     /// Parse an `a=file-selector` value; `None` is the bare capability form (RFC 5547 §8.5).
     pub fn parse(value: Option<&'a str>) -> Result<Self, ParseError> {
+        Self::parse_with(value, None)
+    }
+
+    /// As [`FileSelector::parse`], but `size:0` is taken (as a size of 0) with a warning
+    /// instead of refused. RFC 5547's `filesize-value` is RFC 4566's `integer` (`POS-DIGIT
+    /// *DIGIT`), which excludes 0, yet senders offering an empty file write it (older
+    /// sipkit did); a receiver that refused the whole selector would lose the file's name.
+    /// The second value is the warning, when there is one.
+    pub fn parse_tolerant(
+        value: Option<&'a str>,
+    ) -> Result<(Self, Option<ParseError>), ParseError> {
+        let mut warning = None;
+        let fs = Self::parse_with(value, Some(&mut warning))?;
+        Ok((fs, warning))
+    }
+
+    fn parse_with(
+        value: Option<&'a str>,
+        mut zero_size: Option<&mut Option<ParseError>>,
+    ) -> Result<Self, ParseError> {
         const CODE: &str = "sdp.file-selector.syntax";
         let mut fs = FileSelector::default();
         let Some(v) = value else {
@@ -571,6 +591,17 @@ impl<'a> FileSelector<'a> {
                 }
                 "size" => match parse_u64(val) {
                     Some(n) if fs.size.is_none() && !val.starts_with('0') => fs.size = Some(n),
+                    Some(0) if fs.size.is_none() && val == "0" && zero_size.is_some() => {
+                        fs.size = Some(0);
+                        if let Some(w) = zero_size.as_deref_mut() {
+                            *w = Some(bad(
+                                sel,
+                                "size:0 is outside the grammar (filesize-value is RFC 4566's \
+                                 integer, which starts with 1-9); taken as an empty file"
+                                    .into(),
+                            ));
+                        }
+                    }
                     _ => {
                         return Err(bad(
                             sel,

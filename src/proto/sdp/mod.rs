@@ -36,6 +36,10 @@ pub struct ParseOptions {
     /// Ignore spaces and tabs at the end of structured (non-text) lines instead of failing the
     /// field grammar (RFC 8866 §9 has no trailing whitespace anywhere). Default: false.
     pub trim_trailing_whitespace: bool,
+    /// Accept an IPv6 origin address in brackets, `o=- 1 1 IN IP6 [::1]` (RFC 8866 §9's
+    /// IP6-address has none; SIPp's built-in scenarios over IPv6 write them). The address is
+    /// kept as written. Default: false.
+    pub allow_bracketed_origin_ipv6: bool,
 }
 
 impl Default for ParseOptions {
@@ -44,6 +48,7 @@ impl Default for ParseOptions {
             allow_bare_lf: true,
             allow_missing_final_eol: false,
             trim_trailing_whitespace: false,
+            allow_bracketed_origin_ipv6: false,
         }
     }
 }
@@ -370,6 +375,15 @@ impl<'a> MediaDescription<'a> {
     pub fn file_selector(&self) -> Option<Result<FileSelector<'a>, ParseError>> {
         self.attribute("file-selector")
             .map(|a| FileSelector::parse(a.value))
+    }
+
+    /// `a=file-selector` read by an endpoint: `size:0` is taken with a warning (see
+    /// [`FileSelector::parse_tolerant`]).
+    pub fn file_selector_tolerant(
+        &self,
+    ) -> Option<Result<(FileSelector<'a>, Option<ParseError>), ParseError>> {
+        self.attribute("file-selector")
+            .map(|a| FileSelector::parse_tolerant(a.value))
     }
 
     /// `a=file-transfer-id` (RFC 5547 §6).

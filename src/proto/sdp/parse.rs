@@ -109,6 +109,8 @@ pub(super) fn parse_collect<'a>(buf: &'a [u8], out: &mut Vec<Finding>) -> Sessio
         allow_bare_lf: true,
         allow_missing_final_eol: false,
         trim_trailing_whitespace: true,
+        // validate reports it: the grammar has no brackets.
+        allow_bracketed_origin_ipv6: false,
     };
     let mut sink = Sink {
         out: Some(out),
@@ -379,7 +381,7 @@ fn walk<'a>(
             }
         }
         last_ty = ty;
-        store(&mut sd, level, &line, sink)?;
+        store(&mut sd, level, &line, sink, opts)?;
     }
     check_mandatory(
         &mut mandatory,
@@ -466,6 +468,7 @@ fn store<'a>(
     level: Level,
     line: &Line<'a>,
     sink: &mut Sink<'_>,
+    opts: ParseOptions,
 ) -> Result<(), ParseError> {
     let v = line.value;
     let shift = |e: ParseError| e.shifted(line.value_off);
@@ -478,7 +481,7 @@ fn store<'a>(
             Ok(()) => sd.version = v,
             Err(e) => sink.error(shift(e))?,
         },
-        b'o' => match parse_origin(v) {
+        b'o' => match parse_origin(v, opts.allow_bracketed_origin_ipv6) {
             Ok(o) => sd.origin = o,
             Err(e) => sink.error(shift(e))?,
         },
@@ -632,7 +635,9 @@ fn fields(v: &str) -> smallvec::SmallVec<[&str; 8]> {
 
 // origin-field = %s"o" "=" username SP sess-id SP sess-version SP nettype SP addrtype SP
 //                unicast-address CRLF
-pub(super) fn parse_origin(v: &str) -> Result<Origin<'_>, ParseError> {
+///
+/// `bracketed_ok`: an IP6 `[address]`, as SIPp writes it, is taken (and kept as written).
+pub(super) fn parse_origin(v: &str, bracketed_ok: bool) -> Result<Origin<'_>, ParseError> {
     const CODE: &str = "sdp.origin.syntax";
     let parts = fields(v);
     if parts.len() != 6 {
@@ -667,7 +672,13 @@ pub(super) fn parse_origin(v: &str) -> Result<Origin<'_>, ParseError> {
         }
     }
     check_nettype_addrtype(v, nettype, addrtype, CODE)?;
-    check_address(v, addrtype, addr, false, CODE)?;
+    let bracketed = addr
+        .strip_prefix('[')
+        .and_then(|a| a.strip_suffix(']'))
+        .filter(|a| bracketed_ok && addrtype == "IP6" && a.parse::<Ipv6Addr>().is_ok());
+    if bracketed.is_none() {
+        check_address(v, addrtype, addr, false, CODE)?;
+    }
     Ok(Origin {
         username,
         session_id: sid,

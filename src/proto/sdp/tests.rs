@@ -420,6 +420,26 @@ fn rfc5547_figure2_typed_values() {
     assert_eq!(Some(fs.to_string().as_str()), raw);
 }
 
+/// Issue 15 item 3: `size:0` is outside the grammar (RFC 4566 integer); the strict parse
+/// refuses it, the tolerant one takes it as 0 with a warning pointing at the selector.
+#[test]
+fn issue_15_file_selector_size_0_is_tolerated_with_a_warning() {
+    let v = "name:\"e.txt\" size:0";
+    assert!(FileSelector::parse(Some(v)).is_err());
+    let (fs, w) = FileSelector::parse_tolerant(Some(v)).expect("tolerated");
+    assert_eq!(fs.size, Some(0));
+    assert_eq!(fs.name.expect("name").raw(), "e.txt");
+    let w = w.expect("a warning");
+    assert_eq!(
+        (w.code, w.offset, w.len),
+        ("sdp.file-selector.syntax", 13, 6)
+    );
+    let (fs, w) = FileSelector::parse_tolerant(Some("size:12")).expect("valid");
+    assert_eq!((fs.size, w), (Some(12), None));
+    assert!(FileSelector::parse_tolerant(Some("size:00")).is_err());
+    assert!(FileSelector::parse_tolerant(Some("size:0 size:0")).is_err());
+}
+
 #[test]
 fn file_selector_details() {
     let fs = FileSelector::parse(Some(
@@ -1344,4 +1364,29 @@ fn lint_stores_a_few_findings_per_code_and_counts_the_rest() {
         "{:?}",
         syntax.last()
     );
+}
+
+/// Issue 15: SIPp over IPv6 writes `o=... IN IP6 [::1]`; the leniency takes it as written,
+/// the strict grammar does not, and brackets elsewhere stay errors.
+#[test]
+fn issue_15_a_bracketed_ipv6_origin_is_taken_only_when_allowed() {
+    let sdp = b"v=0\r\no=user1 53655765 2353687637 IN IP6 [::1]\r\ns=-\r\nc=IN IP6 ::1\r\n\
+                t=0 0\r\nm=audio 6000 RTP/AVP 0\r\n";
+    let e = crate::proto::sdp::parse(sdp).expect_err("strict");
+    assert_eq!(e.code, "sdp.origin.syntax");
+    let lenient = crate::proto::sdp::ParseOptions {
+        allow_bracketed_origin_ipv6: true,
+        ..Default::default()
+    };
+    let sd = crate::proto::sdp::parse_with(sdp, lenient).expect("lenient");
+    assert_eq!(sd.origin.address, "[::1]");
+    for bad in [
+        "o=u 1 1 IN IP4 [127.0.0.1]",
+        "o=u 1 1 IN IP6 [nothost]",
+        "o=u 1 1 IN IP6 [::1",
+    ] {
+        let text = format!("v=0\r\n{bad}\r\ns=-\r\nt=0 0\r\n");
+        let e = crate::proto::sdp::parse_with(text.as_bytes(), lenient).expect_err(bad);
+        assert_eq!(e.code, "sdp.origin.syntax", "{bad}");
+    }
 }

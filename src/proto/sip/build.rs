@@ -3,8 +3,13 @@
 
 use std::fmt::Write as _;
 
+use std::net::{IpAddr, SocketAddr};
+
+use super::headers::Via;
 use super::message::{Message, StartLine};
 use super::name::HeaderName;
+use super::uri::Host;
+use crate::proto::scan::split_outside_quotes;
 
 /// Write a parsed message back in canonical form: `Name: value` per line, CRLF line ends, the
 /// header names as they were written, values (with any folding) and body unchanged.
@@ -147,6 +152,19 @@ impl ResponseWriter {
     /// To, Call-ID and CSeq, in the request's order, with `;tag=add_to_tag` appended to To
     /// when given (the caller passes it only when the request's To has no tag).
     pub fn new(req: &Message<'_>, code: u16, reason: &str, add_to_tag: Option<&str>) -> Self {
+        Self::stamped(req, code, reason, add_to_tag, None)
+    }
+
+    /// [`ResponseWriter::new`], with `received` and `rport` written into the top Via value
+    /// as `stamp` says (replacing any the request carried there).
+    pub fn stamped(
+        req: &Message<'_>,
+        code: u16,
+        reason: &str,
+        add_to_tag: Option<&str>,
+        stamp: Option<&ViaStamp>,
+    ) -> Self {
+        let mut stamp = stamp.filter(|s| s.received.is_some() || s.rport.is_some());
         let mut out = Vec::with_capacity(512);
         out.extend_from_slice(b"SIP/2.0 ");
         if code < 100 {
@@ -165,7 +183,13 @@ impl ResponseWriter {
             };
             out.extend_from_slice(name.as_bytes());
             out.extend_from_slice(b": ");
-            out.extend_from_slice(h.value);
+            match stamp {
+                Some(st) if h.id == HeaderName::Via => {
+                    st.write_top_via(h.value, &mut out);
+                    stamp = None;
+                }
+                _ => out.extend_from_slice(h.value),
+            }
             if let (HeaderName::To, Some(tag)) = (h.id, add_to_tag) {
                 out.extend_from_slice(b";tag=");
                 out.extend_from_slice(tag.as_bytes());
@@ -198,6 +222,146 @@ impl ResponseWriter {
         self.out.extend_from_slice(b"\r\n\r\n");
         self.out.extend_from_slice(body);
         self.out
+    }
+}
+
+/// What a server writes into the top Via of its responses: the source address of the request
+/// when the sent-by does not name it (RFC 3261 §18.2.1), and the source port when the client
+/// asked with `rport` (RFC 3581 §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ViaStamp {
+    /// `received=`
+    pub received: Option<IpAddr>,
+    /// `rport=`
+    pub rport: Option<u16>,
+}
+
+impl ViaStamp {
+    /// What the top Via `via` of a request that came from `source` needs; `None` when the
+    /// response copies it unchanged.
+    ///
+    /// RFC 3261 §18.2.1: "If the host portion of the "sent-by" parameter contains a domain
+    /// name, or if it contains an IP address that differs from the packet source address, the
+    /// server MUST add a "received" parameter". RFC 3581 §4: with `rport`, `received` goes in
+    /// even when it is the same, and `rport` takes the source port.
+    pub fn for_request(via: &Via<'_>, source: SocketAddr) -> Option<ViaStamp> {
+        // A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d.
+        let ip = source.ip().to_canonical();
+        let same_host = match via.host {
+            Host::V4(a) => IpAddr::V4(a) == ip,
+            Host::V6(a) => IpAddr::V6(a).to_canonical() == ip,
+            Host::Name(_) => false,
+        };
+        let rport = via.rport.map(|_| source.port());
+        if same_host && rport.is_none() {
+            return None;
+        }
+        Some(ViaStamp {
+            received: Some(ip),
+            rport,
+        })
+    }
+
+    /// `value` (the first Via header field's value) with the stamp in its first via-parm.
+    pub fn write_top_via(&self, value: &[u8], out: &mut Vec<u8>) {
+        let base = value.as_ptr() as usize;
+        let text = std::str::from_utf8(value).ok();
+        let located = text.and_then(|t| Via::parse_first(t).ok()).and_then(|via| {
+            let p = via.params.as_ptr() as usize;
+            let start = p.checked_sub(base)?;
+            let end = start + via.params.len();
+            (end <= value.len()).then_some((via.params, start, end))
+        });
+        let Some((params, start, end)) = located else {
+            // Not a Via the parser takes (the caller parsed it already): copied unchanged.
+            out.extend_from_slice(value);
+            return;
+        };
+        // The sent-by ends at the `;` before the parameters (white space may surround it).
+        let sent_by_end = if params.is_empty() {
+            start
+        } else {
+            value
+                .get(..start)
+                .and_then(|v| v.iter().rposition(|&b| b == b';'))
+                .unwrap_or(start)
+        };
+        out.extend_from_slice(
+            value
+                .get(..sent_by_end)
+                .unwrap_or_default()
+                .trim_ascii_end(),
+        );
+        for p in split_outside_quotes(params.as_bytes(), b';') {
+            let p = p.trim_ascii();
+            let name = p
+                .split(|&b| b == b'=')
+                .next()
+                .unwrap_or_default()
+                .trim_ascii();
+            if p.is_empty()
+                || name.eq_ignore_ascii_case(b"received")
+                || name.eq_ignore_ascii_case(b"rport")
+            {
+                continue;
+            }
+            out.push(b';');
+            out.extend_from_slice(p);
+        }
+        if let Some(ip) = self.received {
+            // RFC 3261 §25.1: `received = "received" EQUAL (IPv4address / IPv6address)`, an
+            // IPv6 address without brackets.
+            let _ = write!(Adapter(out), ";received={ip}");
+        }
+        if let Some(port) = self.rport {
+            out.extend_from_slice(b";rport=");
+            push_decimal(out, port.into());
+        }
+        out.extend_from_slice(value.get(end..).unwrap_or_default());
+    }
+}
+
+/// `secs` seconds after 1970-01-01 00:00:00 UTC as a SIP Date (RFC 3261 §20.17):
+///
+/// ```text
+/// rfc1123-date = wkday "," SP date1 SP time SP "GMT"
+/// date1        = 2DIGIT SP month SP 4DIGIT
+/// ```
+pub fn sip_date(secs: u64) -> String {
+    const WKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // The civil date from the day count, in 400-year eras of 146097 days starting on
+    // 0000-03-01 (so that the leap day ends a year).
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!(
+        "{}, {day:02} {} {year:04} {:02}:{:02}:{:02} GMT",
+        WKDAYS[(days % 7) as usize],
+        MONTHS[(month - 1) as usize],
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// `fmt::Write` into a byte vector.
+struct Adapter<'a>(&'a mut Vec<u8>);
+
+impl std::fmt::Write for Adapter<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
     }
 }
 
@@ -468,5 +632,117 @@ Content-Length: 0\r\n\
             .complete()
             .expect("c");
         assert_eq!(m, m2);
+    }
+
+    /// The first Via line of the response written for `via_lines` (the request's Via header
+    /// lines) received from `source`.
+    fn stamped_via(via_lines: &str, source: &str) -> (Option<ViaStamp>, String) {
+        let raw = format!(
+            "OPTIONS sip:b@example.com SIP/2.0\r\nFrom: <sip:a@example.com>;tag=1\r\n{via_lines}\
+             To: <sip:b@example.com>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        );
+        let (m, _) = parse(raw.as_bytes(), &ParseOptions::datagram())
+            .expect("ok")
+            .complete()
+            .expect("c");
+        let source: SocketAddr = source.parse().expect("addr");
+        let stamp = ViaStamp::for_request(&m.top_via().expect("via"), source);
+        let out = ResponseWriter::stamped(&m, 200, "OK", None, stamp.as_ref()).finish(None);
+        let text = String::from_utf8(out).expect("utf-8");
+        let first = text
+            .split("\r\n")
+            .find(|l| l.starts_with("Via: "))
+            .expect("a Via")
+            .to_owned();
+        (stamp, first)
+    }
+
+    #[test]
+    fn issue_15_received_only_when_the_sent_by_is_not_the_source() {
+        // Same address, no rport: copied as it was.
+        let (stamp, via) = stamped_via(
+            "Via: SIP/2.0/UDP 192.0.2.1:5070;branch=z9hG4bK1\r\n",
+            "192.0.2.1:5070",
+        );
+        assert_eq!(stamp, None);
+        assert_eq!(via, "Via: SIP/2.0/UDP 192.0.2.1:5070;branch=z9hG4bK1");
+        // Another address (a NAT), or a name: received.
+        let (_, via) = stamped_via(
+            "Via: SIP/2.0/UDP 10.0.0.7:5070;branch=z9hG4bK1\r\n",
+            "192.0.2.1:40000",
+        );
+        assert_eq!(
+            via,
+            "Via: SIP/2.0/UDP 10.0.0.7:5070;branch=z9hG4bK1;received=192.0.2.1"
+        );
+        let (_, via) = stamped_via(
+            "Via: SIP/2.0/TCP pc33.example.com;branch=z9hG4bK1\r\n",
+            "192.0.2.1:40000",
+        );
+        assert_eq!(
+            via,
+            "Via: SIP/2.0/TCP pc33.example.com;branch=z9hG4bK1;received=192.0.2.1"
+        );
+        // An IPv4 peer seen on a dual-stack socket is the same address.
+        let (stamp, _) = stamped_via(
+            "Via: SIP/2.0/UDP 192.0.2.1:5070;branch=z9hG4bK1\r\n",
+            "[::ffff:192.0.2.1]:5070",
+        );
+        assert_eq!(stamp, None);
+        let (_, via) = stamped_via(
+            "Via: SIP/2.0/UDP [2001:db8::1];branch=z9hG4bK1\r\n",
+            "[2001:db8::2]:5060",
+        );
+        assert_eq!(
+            via,
+            "Via: SIP/2.0/UDP [2001:db8::1];branch=z9hG4bK1;received=2001:db8::2"
+        );
+    }
+
+    #[test]
+    fn issue_15_rport_is_filled_and_received_added_even_when_the_same() {
+        // RFC 3581 §4's example, and only the top via-parm changes.
+        let (_, via) = stamped_via(
+            "Via: SIP/2.0/UDP 10.1.1.1:4540;rport;branch=z9hG4bKkjshdyff, SIP/2.0/UDP 10.9.9.9;branch=z9hG4bK2\r\n\
+             Via: SIP/2.0/UDP 10.8.8.8;rport;branch=z9hG4bK3\r\n",
+            "192.0.2.1:9988",
+        );
+        assert_eq!(
+            via,
+            "Via: SIP/2.0/UDP 10.1.1.1:4540;branch=z9hG4bKkjshdyff;received=192.0.2.1;rport=9988, \
+             SIP/2.0/UDP 10.9.9.9;branch=z9hG4bK2"
+        );
+        let (_, via) = stamped_via(
+            "Via: SIP/2.0/UDP 192.0.2.1:9988;branch=z9hG4bK1;rport\r\n",
+            "192.0.2.1:9988",
+        );
+        assert_eq!(
+            via,
+            "Via: SIP/2.0/UDP 192.0.2.1:9988;branch=z9hG4bK1;received=192.0.2.1;rport=9988"
+        );
+        // A received (or rport) the client wrote itself is replaced, not repeated; spaces
+        // around `;` and quoted values with `;` survive.
+        let (_, via) = stamped_via(
+            "Via: SIP/2.0/UDP 10.1.1.1 ; received=10.1.1.1 ; x=\"a;b\" ;rport=1;branch=z9hG4bK1\r\n",
+            "192.0.2.1:2000",
+        );
+        assert_eq!(
+            via,
+            "Via: SIP/2.0/UDP 10.1.1.1;x=\"a;b\";branch=z9hG4bK1;received=192.0.2.1;rport=2000"
+        );
+    }
+
+    #[test]
+    fn sip_date_is_rfc1123() {
+        assert_eq!(sip_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        // RFC 3261 §20.17's example.
+        assert_eq!(sip_date(1_289_690_940), "Sat, 13 Nov 2010 23:29:00 GMT");
+        assert_eq!(sip_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
+        assert_eq!(sip_date(4_107_542_399), "Sun, 28 Feb 2100 23:59:59 GMT");
+        assert_eq!(sip_date(4_133_980_799), "Fri, 31 Dec 2100 23:59:59 GMT");
+        for secs in [0, 1_289_690_940, 4_107_542_399, 253_402_300_799] {
+            let d = sip_date(secs);
+            assert!(crate::proto::sip::headers::check_date(&d, 0).is_ok(), "{d}");
+        }
     }
 }

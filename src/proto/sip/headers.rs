@@ -393,6 +393,11 @@ impl<'a> Via<'a> {
         Ok(via)
     }
 
+    /// The first via-parm of a Via header value (`s` may hold more, after a `,`).
+    pub fn parse_first(s: &'a str) -> Result<Via<'a>, ParseError> {
+        Via::parse_one(&mut Cur::new(s, 0))
+    }
+
     /// Parse one via-parm at the cursor, stopping before a `,` that starts the next one.
     pub(crate) fn parse_one(c: &mut Cur<'a>) -> Result<Via<'a>, ParseError> {
         let via = match Via::sent_by_fast(c) {

@@ -22,6 +22,12 @@ use crate::proto::{Finding, ParseError, Status};
 /// strict framer's default, so a message neither profile keeps whole is rare and named.
 pub const MAX_HEADERS: usize = 512;
 
+/// On an open stream, a head with no empty line in this many bytes is taken as cut off there:
+/// waiting longer would re-read a growing buffer on every segment (hostile or binary streams).
+pub const MAX_OPEN_HEAD: usize = 64 * 1024;
+/// On an open stream, a body without Content-Length ends here if no start line follows sooner.
+pub const MAX_UNFRAMED_BODY: usize = 1024 * 1024;
+
 const RFC_MSG: &str = "RFC 3261 §7";
 const RFC_HEADER: &str = "RFC 3261 §7.3.1";
 const RFC_BODY: &str = "RFC 3261 §20.14";
@@ -105,7 +111,24 @@ pub fn parse_tolerant<'a>(
     let mut content_length: Option<(usize, &'a [u8])> = None;
     let mut cl_bad = false;
     let mut head_truncated = false;
+    let mut head_cut = false;
     let head_end = loop {
+        if more && pos > MAX_OPEN_HEAD {
+            head_truncated = true;
+            head_cut = true;
+            findings.push(Finding::error(ParseError::new(
+                "sip.message.truncated",
+                format!(
+                    "no empty line in the first {} KiB of header fields: the message is taken to \
+                     end here",
+                    MAX_OPEN_HEAD / 1024
+                ),
+                pos,
+                0,
+                RFC_MSG,
+            )));
+            break pos;
+        }
         let Some((lend, next, le)) = line_at(buf, pos, more) else {
             if more {
                 return Ok(Status::Partial);
@@ -175,7 +198,7 @@ pub fn parse_tolerant<'a>(
                                 "two Content-Length header fields disagree ({prev} and {n}); the first is used"
                             ),
                             offset(buf, h.value),
-                            h.value.len().max(1),
+                            value_len(buf, h.value),
                             RFC_BODY,
                         )));
                     }
@@ -191,7 +214,7 @@ pub fn parse_tolerant<'a>(
                             super::uri::clip(&String::from_utf8_lossy(h.value))
                         ),
                         offset(buf, h.value),
-                        h.value.len().max(1),
+                        value_len(buf, h.value),
                         RFC_BODY,
                     )));
                 }
@@ -216,6 +239,7 @@ pub fn parse_tolerant<'a>(
     let rest = &buf[head_end..];
     let cl = content_length.map(|c| c.0);
     let body_len = match (cl, end) {
+        _ if head_cut => 0,
         (Some(n), _) if n <= rest.len() => n,
         (Some(_), End::Open) => return Ok(Status::Partial),
         (Some(n), _) => {
@@ -236,7 +260,7 @@ pub fn parse_tolerant<'a>(
         (None, _) => {
             let n = match next_start(rest) {
                 Some(n) => n,
-                None if more => return Ok(Status::Partial),
+                None if more && rest.len() <= MAX_UNFRAMED_BODY => return Ok(Status::Partial),
                 None => rest.len(),
             };
             if !cl_bad && !head_truncated {
@@ -440,7 +464,8 @@ fn header_line<'a>(
                 String::from_utf8_lossy(&line[..name_len])
             ),
             pos + c,
-            1,
+            // Nothing follows a name cut by the end of the buffer: the span is empty there.
+            usize::from(pos + c < buf.len()),
             RFC_HEADER,
         )));
         return None;
@@ -585,6 +610,12 @@ pub fn field_findings_cached(m: &Message<'_>, cache: &mut FieldCache, out: &mut 
     missing_fields(m, &missing, out);
 }
 
+/// The span of a header value in a finding: at least one byte, to point at, unless the value
+/// is empty at the very end of the buffer (a head cut right after the colon).
+fn value_len(buf: &[u8], value: &[u8]) -> usize {
+    value.len().max(usize::from(offset(buf, value) < buf.len()))
+}
+
 /// What the dissector reads from every message (Call-ID, CSeq, From, To, the top Via), checked:
 /// a field that is missing or does not parse is a finding, with the code `validate` gives it.
 /// Offsets are relative to the message's buffer.
@@ -658,6 +689,41 @@ mod tests {
 
     const LF: &[u8] = b"OPTIONS sip:a@b SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\n\
 Call-ID: x\nCSeq: 1 OPTIONS\nFrom: <sip:a@b>;tag=1\nTo: <sip:a@b>\nContent-Length: 2\n\nhi";
+
+    #[test]
+    fn issue_14_header_line_without_colon_at_the_end_of_the_buffer_stays_in_bounds() {
+        // Found by the decode_tolerant fuzz target: a last header line cut after its name.
+        for buf in [&b"SIP/2.0 200 OK\rg"[..], b"BYE sip:x SIP/2.0\r\nCall-ID"] {
+            let t = read(buf, End::Closed);
+            let f = t
+                .findings
+                .iter()
+                .find(|f| f.error.code == "sip.header.colon")
+                .expect("a colon finding");
+            assert_eq!(f.error.offset, buf.len());
+            assert!(f.error.offset + f.error.len <= t.consumed, "{f:?}");
+        }
+    }
+
+    #[test]
+    fn issue_14_empty_content_length_at_the_end_of_the_buffer_stays_in_bounds() {
+        // Found by the decode_tolerant fuzz target: the head ends in a folded line of white
+        // space after the colon, so the empty value is at the buffer's end.
+        for buf in [
+            &b"BYE sip:x SIP/2.0\r\nContent-Length:\r\n "[..],
+            b"BYE sip:x SIP/2.0\r\nl:\n\t",
+        ] {
+            for end in [End::Datagram, End::Closed] {
+                let t = read(buf, end);
+                let f = t
+                    .findings
+                    .iter()
+                    .find(|f| f.error.code == "sip.content-length.invalid")
+                    .expect("an invalid Content-Length finding");
+                assert!(f.error.offset + f.error.len <= t.consumed, "{f:?}");
+            }
+        }
+    }
 
     #[test]
     fn lf_line_ends_give_the_whole_message_and_one_finding() {
@@ -761,6 +827,26 @@ Content-Length: ten\r\n\r\nbody";
         let t = read(b"SIP/2.0 200\r\n\r\n", End::Datagram);
         assert_eq!(t.message.status(), Some(200));
         assert!(parse_tolerant(b"hello world\r\n\r\n", End::Datagram, &no_start).is_err());
+    }
+
+    #[test]
+    fn an_open_stream_does_not_wait_forever_for_a_head_or_an_unframed_body() {
+        let mut m = b"OPTIONS sip:a SIP/2.0\r\n".to_vec();
+        while m.len() <= MAX_OPEN_HEAD + 100 {
+            m.extend_from_slice(b"X-Filler: 0123456789\r\n");
+        }
+        let Ok(Status::Complete(t, n)) = parse_tolerant(&m, End::Open, &no_start) else {
+            panic!("a head this long is cut, not waited for");
+        };
+        assert!(n > MAX_OPEN_HEAD && n <= m.len());
+        assert_eq!(codes(&t), ["sip.header.too-many", "sip.message.truncated"]);
+        let mut m = b"MESSAGE sip:a SIP/2.0\r\nCall-ID: x\r\n\r\n".to_vec();
+        m.resize(m.len() + MAX_UNFRAMED_BODY + 1, b'x');
+        let Ok(Status::Complete(t, n)) = parse_tolerant(&m, End::Open, &no_start) else {
+            panic!("an unframed body this long ends where it is");
+        };
+        assert_eq!(n, m.len());
+        assert_eq!(t.message.body.len(), MAX_UNFRAMED_BODY + 1);
     }
 
     #[test]

@@ -28,8 +28,8 @@ mod wire;
 pub use cpim::{CpimEnvelope, CpimParts, unwrap as cpim_unwrap, wrap_prefix as cpim_wrap_prefix};
 pub use error::MsrpError;
 pub use receiver::{
-    Delivered, Endpoint, EndpointConfig, LocalSession, ReceiveEvent, ReceivedMessage,
-    ReceiverLimits, SessionConfig,
+    CONFIRM_WAIT, Confirm, Delivered, Endpoint, EndpointConfig, LocalSession, ReceiveEvent,
+    ReceivedMessage, ReceiverLimits, SessionConfig,
 };
 
 pub use relay::{RelayCredentials, RelayError, Relayed};

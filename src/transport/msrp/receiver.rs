@@ -82,6 +82,10 @@ pub struct SessionConfig {
     /// Compute SHA-1 as well while messages arrive ([`ReceivedMessage::sha1`]), for a
     /// receiver that checks an RFC 5547 `a=file-selector` hash.
     pub sha1: bool,
+    /// Hold each Success-Report until the receiver of the events has kept the message and
+    /// called [`Confirm::kept`] (see [`ReceivedMessage::confirm`]): a report then promises a
+    /// file written and synced under its name.
+    pub confirm: bool,
 }
 
 impl Default for SessionConfig {
@@ -91,6 +95,7 @@ impl Default for SessionConfig {
             max_size: 1 << 30,
             store: StoreConfig::default(),
             sha1: false,
+            confirm: false,
         }
     }
 }
@@ -138,7 +143,35 @@ pub struct ReceivedMessage {
     pub cpim: Option<Vec<(String, String)>>,
     /// Offset of the content in a stored file (non-zero only for message/cpim files).
     pub body_offset: u64,
+    /// With [`SessionConfig::confirm`] and a Success-Report asked for: the report waits for
+    /// this answer (at most [`CONFIRM_WAIT`]); dropping it unanswered sends no report.
+    pub confirm: Option<Confirm>,
 }
+
+/// How long a Success-Report waits for [`Confirm::kept`].
+pub const CONFIRM_WAIT: Duration = Duration::from_secs(30);
+
+/// The answer a held Success-Report waits for; see [`ReceivedMessage::confirm`].
+#[derive(Debug, Clone)]
+pub struct Confirm(Arc<Mutex<Option<tokio::sync::oneshot::Sender<bool>>>>);
+
+impl Confirm {
+    /// `true`: the message is kept (written and synced), the report may leave; `false`: no
+    /// Success-Report is sent.
+    pub fn kept(&self, ok: bool) {
+        if let Some(tx) = self.0.lock().ok().and_then(|mut t| t.take()) {
+            let _ = tx.send(ok);
+        }
+    }
+}
+
+/// Every confirmation compares equal: it is a channel, not content.
+impl PartialEq for Confirm {
+    fn eq(&self, _: &Confirm) -> bool {
+        true
+    }
+}
+impl Eq for Confirm {}
 
 /// What happens on the endpoint, in order per connection.
 #[derive(Debug)]
@@ -212,6 +245,30 @@ struct Shared {
     limits: ReceiverLimits,
     seed: Mutex<IdGenerator>,
     tap: std::sync::OnceLock<Tap>,
+    /// Success-Reports held for a confirmation and not yet sent (or given up).
+    held: std::sync::atomic::AtomicUsize,
+    settled: tokio::sync::Notify,
+}
+
+/// One held Success-Report, counted in [`Shared::held`] until dropped.
+struct Held(Arc<Shared>);
+
+impl Held {
+    fn new(shared: &Arc<Shared>) -> Held {
+        shared
+            .held
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        Held(shared.clone())
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0
+            .held
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        self.0.settled.notify_waiters();
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -294,6 +351,8 @@ impl Endpoint {
             limits: config.limits,
             seed: Mutex::new(IdGenerator::new(super::id_seed())),
             tap: std::sync::OnceLock::new(),
+            held: std::sync::atomic::AtomicUsize::new(0),
+            settled: tokio::sync::Notify::new(),
         });
         let (events_tx, events) = mpsc::channel(1024);
         let accept_task = tokio::spawn(accept_loop(
@@ -401,6 +460,23 @@ impl Endpoint {
         Ok(())
     }
 
+    /// Wait (at most `limit`) until every Success-Report held for a confirmation has been
+    /// sent or given up: a confirmed message's report leaves before the endpoint is dropped.
+    pub async fn settle(&self, limit: Duration) {
+        let until = tokio::time::Instant::now() + limit;
+        loop {
+            let notified = self.shared.settled.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.shared.held.load(std::sync::atomic::Ordering::Acquire) == 0 {
+                return;
+            }
+            if tokio::time::timeout_at(until, notified).await.is_err() {
+                return;
+            }
+        }
+    }
+
     /// The next event; `None` never happens while the endpoint lives (it holds a sender).
     pub async fn recv(&mut self) -> Option<ReceiveEvent> {
         self.events.recv().await
@@ -496,6 +572,9 @@ struct Conn {
     types: HashMap<(String, String), (String, bool)>,
     /// Bytes of this connection's messages not yet written to their files.
     budget: Arc<Budget>,
+    /// Sessions bound here whose Success-Reports wait for [`Confirm::kept`], remembered at
+    /// binding: the session may be removed (BYE) while its last message completes.
+    confirming: HashSet<String>,
 }
 
 impl Conn {
@@ -514,6 +593,7 @@ impl Conn {
             reasm: HashMap::new(),
             types: HashMap::new(),
             budget: Arc::new(Budget::default()),
+            confirming: HashSet::new(),
         }
     }
 
@@ -682,6 +762,9 @@ impl Conn {
                 .refuse(&req, 400, "SEND without Message-ID".into(), &ours)
                 .await;
         };
+        if entry.config.confirm && !self.confirming.contains(&session) {
+            self.confirming.insert(session.clone());
+        }
         if self.bound.insert(session.clone()) {
             self.emit(ReceiveEvent::SessionBound {
                 session_id: session.clone(),
@@ -857,6 +940,17 @@ impl Conn {
                 return Ok(());
             }
         };
+        if let Progress::Complete { total, .. } = &progress {
+            // Before the 200 leaves: whoever sees the sender's next move (a BYE) finds the
+            // message known as complete, and completes it whatever comes next.
+            self.emit(ReceiveEvent::Chunk {
+                session_id: session.clone(),
+                message_id: message_id.clone(),
+                received: *total,
+                total: Some(*total),
+            })
+            .await;
+        }
         if req.wants_response(true) {
             let bytes = wire::response(&req, 200, &ours);
             wire::write_all(&mut self.wr, &bytes, self.peer).await?;
@@ -882,22 +976,29 @@ impl Conn {
                 .await;
             }
             Progress::Complete { sink, total } => {
-                self.emit(ReceiveEvent::Chunk {
-                    session_id: session.clone(),
-                    message_id: message_id.clone(),
-                    received: total,
-                    total: Some(total),
-                })
-                .await;
                 let (ct, report) = self
                     .types
                     .remove(&(session.clone(), message_id.clone()))
                     .unwrap_or_default();
-                let msg = finish_message(sink, total, &session, &message_id, ct).await?;
-                if report {
+                let confirm = report && self.confirming.contains(&session);
+                let mut msg = finish_message(sink, total, &session, &message_id, ct).await?;
+                if !confirm {
+                    if report {
+                        self.success_report(&req, &message_id, total, &ours).await?;
+                    }
+                    self.emit(ReceiveEvent::Message(msg)).await;
+                    return Ok(());
+                }
+                // The report promises the message is kept: wait until the receiver of the
+                // events says so (the session may have ended meanwhile: the message still
+                // completes, its last chunk was answered).
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                let _held = Held::new(&self.shared);
+                msg.confirm = Some(Confirm(Arc::new(Mutex::new(Some(tx)))));
+                self.emit(ReceiveEvent::Message(msg)).await;
+                if let Ok(Ok(true)) = tokio::time::timeout(CONFIRM_WAIT, rx).await {
                     self.success_report(&req, &message_id, total, &ours).await?;
                 }
-                self.emit(ReceiveEvent::Message(msg)).await;
             }
         }
         Ok(())
@@ -1024,6 +1125,7 @@ async fn finish_message(
         content,
         cpim: cpim_headers,
         body_offset,
+        confirm: None,
     })
 }
 
