@@ -45,7 +45,9 @@ pub(crate) fn run(invocation: Invocation) -> anyhow::Result<Exit> {
                 Err(sip_client::Invalid::Usage(usage)) => {
                     return usage_failure("send", global.format, &usage);
                 }
-                Err(sip_client::Invalid::Input(err)) => return Err(err),
+                Err(sip_client::Invalid::Input(err)) => {
+                    return input_failure("send", global.format, err);
+                }
             };
             let printer = output::send::stdout(
                 global.format,
@@ -53,7 +55,7 @@ pub(crate) fn run(invocation: Invocation) -> anyhow::Result<Exit> {
                 global.quiet,
                 global.verbose > 0,
             );
-            send::run(config, printer)
+            json_on_input_error("send", global.format, send::run(config, printer))
         }
         Invocation::Run(Cli {
             global,
@@ -88,10 +90,12 @@ pub(crate) fn run(invocation: Invocation) -> anyhow::Result<Exit> {
                 Err(listen::Invalid::Usage(usage)) => {
                     return usage_failure("listen", global.format, &usage);
                 }
-                Err(listen::Invalid::Input(err)) => return Err(err),
+                Err(listen::Invalid::Input(err)) => {
+                    return input_failure("listen", global.format, err);
+                }
             };
             let printer = output::listen::stdout(global.format, global.color, global.quiet);
-            listen::run(config, printer)
+            json_on_input_error("listen", global.format, listen::run(config, printer))
         }
         Invocation::Run(Cli {
             global,
@@ -103,7 +107,9 @@ pub(crate) fn run(invocation: Invocation) -> anyhow::Result<Exit> {
                 Err(sip_client::Invalid::Usage(usage)) => {
                     return usage_failure("invite", global.format, &usage);
                 }
-                Err(sip_client::Invalid::Input(err)) => return Err(err),
+                Err(sip_client::Invalid::Input(err)) => {
+                    return input_failure("invite", global.format, err);
+                }
             };
             let printer = output::invite::stdout(
                 global.format,
@@ -111,7 +117,7 @@ pub(crate) fn run(invocation: Invocation) -> anyhow::Result<Exit> {
                 global.quiet,
                 global.verbose > 0,
             );
-            invite::run(config, printer)
+            json_on_input_error("invite", global.format, invite::run(config, printer))
         }
         Invocation::Generate { global, args } => {
             output::init_logging(global.verbose, global.quiet, global.color);
@@ -141,6 +147,35 @@ fn usage_error(subcommand: &str, kind: ErrorKind, message: &str) -> clap::Error 
         Some(sub) => sub.error(kind, message),
         None => cmd.error(kind, message),
     }
+}
+
+/// An input error found before any work (an unreadable --file, a bad certificate): with
+/// `--format json`, the same one object as a usage error, `kind` `input`; the error then goes
+/// on to `main`, which prints it on standard error and exits 2.
+fn input_failure(subcommand: &str, format: Format, err: anyhow::Error) -> anyhow::Result<Exit> {
+    json_on_input_error(subcommand, format, Err(err))
+}
+
+/// With `--format json`, an error that ends the run with status 2 (an input error such as an
+/// address already in use) is also written on standard output as one object, so a script
+/// reading JSON sees why; other errors carry their own report (exit 3 and 4) or none.
+fn json_on_input_error(
+    subcommand: &str,
+    format: Format,
+    result: anyhow::Result<Exit>,
+) -> anyhow::Result<Exit> {
+    if let Err(err) = &result
+        && format == Format::Json
+        && Exit::of_error(err) == Exit::Usage
+        && !crate::exit::is_broken_pipe(err)
+    {
+        let _ = output::input_error_json(
+            &mut std::io::stdout().lock(),
+            subcommand,
+            &format!("{err:#}"),
+        );
+    }
+    result
 }
 
 /// Print a usage error found after parsing: clap's text on standard error and, with

@@ -317,6 +317,36 @@ fn summary_line(s: &Summary) -> String {
     line
 }
 
+/// The one JSON object of a usage or input error, fields in this order.
+#[derive(serde::Serialize)]
+struct ErrorLine<'a> {
+    #[serde(rename = "type")]
+    kind_of_line: &'static str,
+    exit: u8,
+    kind: &'static str,
+    subcommand: Option<&'a str>,
+    message: String,
+}
+
+/// An input error for scripts (`--format json`): `{"type":"error","exit":2,"kind":"input",
+/// "subcommand":...,"message":...}`, the shape of [`usage_error_json`].
+pub(crate) fn input_error_json(
+    out: &mut impl Write,
+    subcommand: &str,
+    message: &str,
+) -> io::Result<()> {
+    let line = ErrorLine {
+        kind_of_line: "error",
+        exit: crate::exit::Exit::Usage.code(),
+        kind: "input",
+        subcommand: Some(subcommand),
+        message: message.to_owned(),
+    };
+    serde_json::to_writer(&mut *out, &line).map_err(io::Error::other)?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
 /// A usage error for scripts (`--format json`): one object on standard output, whatever the
 /// subcommand, `{"type":"error","exit":2,"kind":"usage","subcommand":...,"message":...}`,
 /// alongside clap's text on standard error for people. `message` is the error's first
@@ -326,15 +356,6 @@ pub(crate) fn usage_error_json(
     subcommand: Option<&str>,
     rendered: &str,
 ) -> io::Result<()> {
-    #[derive(serde::Serialize)]
-    struct UsageError<'a> {
-        #[serde(rename = "type")]
-        kind_of_line: &'static str,
-        exit: u8,
-        kind: &'static str,
-        subcommand: Option<&'a str>,
-        message: String,
-    }
     let first: Vec<&str> = rendered
         .lines()
         .take_while(|l| !l.trim().is_empty())
@@ -345,7 +366,7 @@ pub(crate) fn usage_error_json(
         .strip_prefix("error: ")
         .unwrap_or(&message)
         .to_string();
-    let line = UsageError {
+    let line = ErrorLine {
         kind_of_line: "error",
         exit: crate::exit::Exit::Usage.code(),
         kind: "usage",

@@ -140,3 +140,53 @@ fn issue_15_usage_errors_are_one_json_object_on_stdout_for_every_subcommand() {
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
 }
+
+/// Issue 15: an input error that ends send, invite or listen with status 2 (an unreadable
+/// file named by a flag, a certificate that cannot be read) is the same one JSON object on
+/// stdout, `kind` `input`.
+#[test]
+fn issue_15_input_errors_of_network_subcommands_are_one_json_object_on_stdout() {
+    let cases: [&[&str]; 3] = [
+        &[
+            "send",
+            "--format",
+            "json",
+            "--body-file",
+            "/nonexistent/body",
+            "sip:a@127.0.0.1",
+        ],
+        &[
+            "invite",
+            "--format",
+            "json",
+            "--file",
+            "/nonexistent/file",
+            "sip:a@127.0.0.1",
+        ],
+        &[
+            "listen",
+            "--format",
+            "json",
+            "--tls",
+            "127.0.0.1:0",
+            "--cert",
+            "/nonexistent/c",
+            "--key",
+            "/nonexistent/k",
+            "--timeout",
+            "1s",
+        ],
+    ];
+    for args in cases {
+        let out = sipkit().args(args).output().expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let lines = json_lines(&out);
+        assert_eq!(lines.len(), 1, "{args:?}: {lines:?}");
+        assert_eq!(lines[0]["type"], "error");
+        assert_eq!(lines[0]["exit"], 2);
+        assert_eq!(lines[0]["kind"], "input");
+        assert_eq!(lines[0]["subcommand"], args[0]);
+        let message = lines[0]["message"].as_str().expect("message");
+        assert!(message.contains("/nonexistent/"), "{message}");
+    }
+}
