@@ -302,6 +302,58 @@ fn kamailio_message_with_proxy_auth() {
     }
 }
 
+/// Issue 15 (RFC 3261 §18.1.1): a 3 KB MESSAGE to a target that names no transport goes to
+/// Kamailio over TCP (on the port its UDP is on) and is answered there; with `udp:` it stays
+/// on UDP, with a warning.
+#[test]
+#[ignore = "interop: needs kamailio"]
+fn kamailio_3_kb_message_switches_to_tcp_issue_15() {
+    let (kam, port) = kamailio();
+    let text = "x".repeat(3000);
+    let (code, report) = send_json(
+        &[
+            "MESSAGE",
+            &target(Some("bob"), port, "udp"),
+            "--user",
+            "alice",
+            "--text",
+            &text,
+        ],
+        Some("alice-secret"),
+        &kam,
+    );
+    assert_eq!(code, 0, "{report}\n{}", kam.log());
+    assert_eq!(final_status(&report), Some(200), "{report}");
+    let messages = report["messages"].as_array().expect("messages");
+    assert!(messages.iter().all(|m| m["transport"] == "tcp"), "{report}");
+    let first = messages[0]["message"].as_str().unwrap_or_default();
+    assert!(first.contains("Via: SIP/2.0/TCP "), "{first}");
+    let explicit = format!("udp:127.0.0.1:{port}");
+    let out = sipkit()
+        .args([
+            "send",
+            "MESSAGE",
+            &explicit,
+            "--text",
+            &text,
+            "--timeout",
+            "10s",
+        ])
+        .timeout(RUN_LIMIT)
+        .output()
+        .expect("runs sipkit");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("1300") && stderr.contains("UDP"),
+        "{stderr}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("(udp "),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
 // Not interop: the issue #4 gaps closed with this file (Ctrl-C, --dry-run's local address). They
 // need nothing but loopback, so they run in every `cargo test`.
 
