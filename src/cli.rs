@@ -58,8 +58,8 @@ pub(crate) enum Command {
     /// read whatever their name. `-` reads standard input. No input is read past --max-size.
     ///
     /// Exit status: 0 every message is valid (warnings allowed unless --strict); 1 at least one
-    /// message has an error; 2 an input could not be read or is larger than --max-size (the
-    /// others are still checked).
+    /// message has an error; 2 an input is empty, could not be read or is larger than
+    /// --max-size (the others are still checked).
     #[command(
         after_help = "Examples:\n  sipkit validate invite.sip                  Check one message\n  sipkit validate --strict tests/messages/    Every message file below a directory; warnings fail too\n  sipkit validate --kind sdp - < offer.sdp    An SDP body from standard input\n  sipkit validate --format github msgs/       Annotations for a GitHub Actions job\n  sipkit validate --allow lf-line-ends x.sip  Accept LF line ends saved by an editor"
     )]
