@@ -564,14 +564,91 @@ fn cancel_for(invite: &Message<'_>) -> Vec<u8> {
 }
 
 /// The run in progress.
+/// Ctrl-C for the whole run: one listener, installed when the run starts, counts every SIGINT,
+/// and each wait takes one. `tokio::signal::ctrl_c()` only sees signals that come after it is
+/// created, so one that arrived between two phases (after the connect, before the INVITE's
+/// transaction waited) was lost and the run went on to its timeout (the Ctrl-C test failed one
+/// run in three under `stress-ng --cpu 2`).
+#[derive(Clone, Debug)]
+struct Interrupts(std::sync::Arc<InterruptState>);
+
+#[derive(Debug, Default)]
+struct InterruptState {
+    received: std::sync::atomic::AtomicU64,
+    taken: std::sync::atomic::AtomicU64,
+    notify: tokio::sync::Notify,
+}
+
+impl Interrupts {
+    /// Start listening; call inside the runtime, before anything can be interrupted.
+    fn start() -> std::io::Result<Interrupts> {
+        use std::sync::atomic::Ordering;
+        let state = std::sync::Arc::new(InterruptState::default());
+        let counter = state.clone();
+        #[cfg(unix)]
+        {
+            let mut sigint =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+            tokio::spawn(async move {
+                while sigint.recv().await.is_some() {
+                    counter.received.fetch_add(1, Ordering::SeqCst);
+                    counter.notify.notify_waiters();
+                }
+            });
+        }
+        #[cfg(not(unix))]
+        tokio::spawn(async move {
+            while tokio::signal::ctrl_c().await.is_ok() {
+                counter.received.fetch_add(1, Ordering::SeqCst);
+                counter.notify.notify_waiters();
+            }
+        });
+        Ok(Interrupts(state))
+    }
+
+    /// The next Ctrl-C not yet taken by another wait (at once if one is pending).
+    async fn next(&self) {
+        use std::sync::atomic::Ordering;
+        let s = &self.0;
+        loop {
+            let notified = s.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let taken = s.taken.load(Ordering::SeqCst);
+            if s.received.load(Ordering::SeqCst) > taken {
+                if s.taken
+                    .compare_exchange(taken, taken + 1, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok()
+                {
+                    return;
+                }
+                continue;
+            }
+            notified.await;
+        }
+    }
+}
+
 struct Run<W: Write> {
     start: Instant,
+    interrupts: Option<Interrupts>,
     printer: InvitePrinter<W>,
     output_error: Option<std::io::Error>,
     summary: SummaryRecord,
 }
 
 impl<W: Write> Run<W> {
+    /// The next Ctrl-C, as a future that does not borrow the run.
+    fn ctrl_c(&self) -> impl std::future::Future<Output = ()> + use<W> {
+        let interrupts = self.interrupts.clone();
+        async move {
+            match interrupts {
+                Some(i) => i.next().await,
+                None => std::future::pending().await,
+            }
+        }
+    }
+
     fn ms(&self) -> f64 {
         millis(self.start.elapsed())
     }
@@ -597,6 +674,7 @@ pub(crate) fn run<W: Write>(config: Config, printer: InvitePrinter<W>) -> anyhow
         .context("starting the async runtime")?;
     let mut run = Run {
         start: Instant::now(),
+        interrupts: None,
         printer,
         output_error: None,
         summary: SummaryRecord {
@@ -671,13 +749,18 @@ fn interrupted_before_invite<W: Write>(run: &mut Run<W>, doing: &str) -> Stop {
 }
 
 async fn execute<W: Write>(config: &Config, run: &mut Run<W>) -> Result<Exit, Stop> {
+    run.interrupts = Some(
+        Interrupts::start()
+            .context("listening for Ctrl-C")
+            .map_err(Stop::Other)?,
+    );
     let mut dns_error = None;
     let resolution = tokio::select! {
         r = sip_client::resolve(&config.target, config.dns_server, config.timeout, &mut dns_error) => {
             run.summary.dns_error = dns_error;
             r?
         }
-        _ = tokio::signal::ctrl_c() => {
+        _ = run.ctrl_c() => {
             return Err(interrupted_before_invite(
                 run,
                 &format!("locating {}", config.target.text()),
@@ -699,7 +782,7 @@ async fn execute<W: Write>(config: &Config, run: &mut Run<W>) -> Result<Exit, St
         );
         let connected = tokio::select! {
             c = connecting => c,
-            _ = tokio::signal::ctrl_c() => {
+            _ = run.ctrl_c() => {
                 return Err(interrupted_before_invite(run, &format!("connecting to {dest}")));
             }
         };
@@ -923,12 +1006,14 @@ async fn place_call<W: Write>(
     let start = run.start;
     let delivered = match msrp_local {
         Some(local) if cancelled.is_none() => {
+            let ctrl_c = run.ctrl_c();
+            tokio::pin!(ctrl_c);
             let transfer = deliver(config, run, call, local, answer.as_ref());
             tokio::pin!(transfer);
             loop {
                 tokio::select! {
                     d = &mut transfer => break Some(d),
-                    _ = tokio::signal::ctrl_c() => {
+                    _ = &mut ctrl_c => {
                         interrupted = true;
                         break Some(Err(Stop::Failure(
                             Exit::Negative,
@@ -1067,7 +1152,7 @@ async fn place_call<W: Write>(
                     refresh_at = None;
                 }
             }
-            _ = tokio::signal::ctrl_c() => { interrupted = true; break; }
+            _ = run.ctrl_c() => { interrupted = true; break; }
             received = conn.recv() => {
                 let received = received.map_err(net)?;
                 let now = run.start.elapsed();
@@ -1398,7 +1483,7 @@ async fn invite_transaction<W: Write>(
                     _ => {}
                 }
             }
-            _ = tokio::signal::ctrl_c(), if want_cancel.is_none() || given_up.is_some() => {
+            _ = run.ctrl_c(), if want_cancel.is_none() || given_up.is_some() => {
                 if given_up.is_some() {
                     // A second Ctrl-C while waiting for a late 1xx: end now.
                     return Err(interrupted_unanswered(run, tx.retransmissions()));
