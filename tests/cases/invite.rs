@@ -1459,7 +1459,17 @@ fn issue_15_parallel_transfers_with_the_bye_racing_the_last_chunk_lose_no_file()
                 sent.push((name.clone(), data));
                 std::thread::spawn(move || {
                     let p = path.to_str().expect("utf-8").to_owned();
-                    let mut args = vec!["--file", p.as_str(), "--chunk-size", "65536"];
+                    // Test mode fixes ids per process; calls that run side by side each need
+                    // their own Call-ID.
+                    let call_id = format!("race-{round}-{i}");
+                    let mut args = vec![
+                        "--file",
+                        p.as_str(),
+                        "--chunk-size",
+                        "65536",
+                        "--call-id",
+                        call_id.as_str(),
+                    ];
                     if i % 2 == 0 {
                         args.push("--no-report");
                     }
